@@ -1,0 +1,211 @@
+"""From per-group statistics to the comparison: per-group and per-iteration advantage
+scales under every estimator, and how much reward magnitude each estimator keeps.
+
+Definitions (used by the tables, the JSON and the diagnostics):
+
+* **spread** of a group: the RMS deviation of its rewards from the group mean,
+  ``sqrt(m2 / n)``; of an iteration: ``sqrt(Σ m2 / N)`` over its groups. It is the
+  magnitude of the signal a group baseline leaves, and equals Dr. GRPO's advantage scale.
+* **scale** of an estimator on a group or iteration: the RMS of its advantages there.
+* **elasticity**: the slope of log(scale) against log(spread). 1 means the estimator
+  passes reward magnitude through; 0 means it erases it. *Within iterations* compares
+  groups of the same iteration (iteration fixed effects removed); *across iterations*
+  compares the iterations' totals.
+
+>>> import polars as pl
+>>> from grpoflaw_cli.groupstats import group_stats_query
+>>> rows = pl.LazyFrame({"step": [1] * 7 + [2] * 7, "group": [0] * 14,
+...                      "reward": [-1., -1, -1, 0, 1, 1, 1, -5, -5, -5, 0, 5, 5, 5]})
+>>> result = analyze(group_stats_query(rows, has_length=False).collect(), ["grpo", "dr_grpo"])
+>>> result.magnitude["elasticity_across"].round(3).to_list()
+[0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, group_moments
+from grpoflaw_cli.groupstats import Groups, to_groups
+
+KEEPS_THRESHOLD = 0.9
+ERASES_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The comparison, as Polars frames plus what is needed to recompute rows."""
+
+    conventions: Conventions
+    estimators: tuple[str, ...]
+    groups: pl.DataFrame
+    """One row per (step, group): ``n, mean, min, max, std, spread, zero_variance``,
+    the GRPO signature columns ``z_min, z_max, skew, kurtosis`` and ``scale_<estimator>``."""
+    iterations: pl.DataFrame
+    """One row per step: ``rollouts, groups, reward_mean, reward_min, reward_max, spread,
+    zero_variance_groups, singleton_groups`` and ``scale_<estimator>``."""
+    magnitude: pl.DataFrame
+    """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
+    verdict``."""
+    coefficients: dict[str, Affine]
+    stats: Groups
+
+    @property
+    def rollouts(self) -> int:
+        return int(self.stats.n.sum())
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """OLS slope of y on x (both already centred); NaN without spread in x."""
+    sxx = float(np.dot(x, x))
+    if not np.isfinite(sxx) or sxx <= 1e-12 * max(len(x), 1):
+        return float("nan")
+    return float(np.dot(x, y) / sxx)
+
+
+def elasticity_within(g: Groups, spread: np.ndarray, scale: np.ndarray) -> float:
+    """Slope of log(scale) on log(spread) across groups, iteration fixed effects removed."""
+    ok = (g.n >= 2) & (spread > 0) & (scale > 0) & np.isfinite(scale)
+    if ok.sum() < 2:
+        return float("nan")
+    step = g.step_index[ok]
+    x, y = np.log(spread[ok]), np.log(scale[ok])
+    count = np.bincount(step, minlength=g.n_steps).astype(np.float64)
+    denom = np.maximum(count, 1.0)
+    x_mean = np.bincount(step, x, g.n_steps) / denom
+    y_mean = np.bincount(step, y, g.n_steps) / denom
+    return _slope(x - x_mean[step], y - y_mean[step])
+
+
+def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
+    """Slope of log(scale) on log(spread) across iterations."""
+    ok = (spread > 0) & (scale > 0) & np.isfinite(scale) & np.isfinite(spread)
+    if ok.sum() < 2:
+        return float("nan")
+    x, y = np.log(spread[ok]), np.log(scale[ok])
+    return _slope(x - x.mean(), y - y.mean())
+
+
+def verdict(elasticity: float) -> str:
+    """Words for an elasticity: keeps / partly / erases / n/a."""
+    if not np.isfinite(elasticity):
+        return "n/a"
+    if elasticity >= KEEPS_THRESHOLD:
+        return "keeps"
+    if elasticity <= ERASES_THRESHOLD:
+        return "erases"
+    return "partly"
+
+
+def analyze(
+    table: pl.DataFrame, estimators: list[str], conventions: Conventions | None = None
+) -> Analysis:
+    """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`."""
+    conv = conventions or Conventions()
+    g = to_groups(table)
+    nf = g.n.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.sqrt(g.m2 / nf)
+        pop_std = spread
+        std = np.sqrt(g.m2 / np.maximum(nf - conv.ddof, 1.0))
+        std = np.where(nf - conv.ddof >= 1, std, np.nan)
+        zero_var = (g.n >= 2) & (g.m2 == 0)
+        z_min = np.where(pop_std > 0, (table["min"].to_numpy() - g.mean) / pop_std, 0.0)
+        z_max = np.where(pop_std > 0, (table["max"].to_numpy() - g.mean) / pop_std, 0.0)
+
+    coefficients: dict[str, Affine] = {}
+    group_cols: dict[str, np.ndarray] = {}
+    step_sq: dict[str, np.ndarray] = {}
+    for name in estimators:
+        coef = REGISTRY[name].fn(g, conv)
+        coefficients[name] = coef
+        _, sum_sq = group_moments(g, coef)
+        with np.errstate(invalid="ignore"):
+            group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
+        step_sq[name] = g.per_step(sum_sq)
+
+    groups = table.select("step", "group", "n").with_columns(
+        pl.Series("mean", g.mean),
+        table["min"].alias("min"),
+        table["max"].alias("max"),
+        pl.Series("std", std),
+        pl.Series("spread", spread),
+        pl.Series("zero_variance", zero_var),
+        pl.Series("z_min", z_min),
+        pl.Series("z_max", z_max),
+        table["skew"].alias("skew"),
+        table["kurtosis"].alias("kurtosis"),
+        *(pl.Series(k, v) for k, v in group_cols.items()),
+    )
+    if "task" in table.columns:
+        groups = groups.with_columns(table["task"])
+
+    total = g.per_step(nf)
+    n_groups = np.bincount(g.step_index, minlength=g.n_steps)
+    it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
+    steps = table["step"].unique(maintain_order=True)
+    iterations = pl.DataFrame(
+        {
+            "step": steps,
+            "rollouts": total.astype(np.int64),
+            "groups": n_groups.astype(np.int64),
+            "reward_mean": g.per_step(nf * g.mean) / np.maximum(total, 1.0),
+            "reward_min": _per_step_extreme(g, table["min"].to_numpy(), np.minimum),
+            "reward_max": _per_step_extreme(g, table["max"].to_numpy(), np.maximum),
+            "spread": it_spread,
+            "zero_variance_groups": np.bincount(
+                g.step_index, weights=zero_var.astype(np.float64), minlength=g.n_steps
+            ).astype(np.int64),
+            "singleton_groups": np.bincount(
+                g.step_index, weights=(g.n == 1).astype(np.float64), minlength=g.n_steps
+            ).astype(np.int64),
+            **{
+                f"scale_{name}": np.sqrt(np.maximum(step_sq[name], 0.0) / np.maximum(total, 1.0))
+                for name in estimators
+            },
+        }
+    )
+
+    rows = []
+    for name in estimators:
+        within = elasticity_within(g, spread, group_cols[f"scale_{name}"])
+        across = elasticity_across(it_spread, iterations[f"scale_{name}"].to_numpy())
+        rows.append(
+            {
+                "estimator": name,
+                "title": REGISTRY[name].title,
+                "elasticity_within": within,
+                "elasticity_across": across,
+                "verdict_within": verdict(within),
+                "verdict_across": verdict(across),
+            }
+        )
+    magnitude = pl.DataFrame(
+        rows,
+        schema={
+            "estimator": pl.String,
+            "title": pl.String,
+            "elasticity_within": pl.Float64,
+            "elasticity_across": pl.Float64,
+            "verdict_within": pl.String,
+            "verdict_across": pl.String,
+        },
+    )
+    return Analysis(
+        conventions=conv,
+        estimators=tuple(estimators),
+        groups=groups,
+        iterations=iterations,
+        magnitude=magnitude,
+        coefficients=coefficients,
+        stats=g,
+    )
+
+
+def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray:
+    out = np.full(g.n_steps, np.inf if op is np.minimum else -np.inf)
+    op.at(out, g.step_index, values.astype(np.float64))
+    return out

@@ -1,0 +1,489 @@
+"""The ``grpoflaw`` command line: parse options, call the library, render, map errors to exit codes.
+
+No maths here. Exit codes: 0 ok, 1 a flag at or above ``--fail-on``, 2 bad input or
+usage, 3 a bug in grpoflaw (re-run with ``--traceback``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback as tb
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from grpoflaw_cli import __version__
+from grpoflaw_cli.errors import ExitCode, GrpoflawError, InputError, UsageError
+
+app = typer.Typer(
+    name="grpoflaw",
+    help=(
+        "See what your advantage estimator did to your reward signal: recompute GRPO, "
+        "Dr. GRPO, RLOO and REINFORCE++ advantages from rollout logs (JSONL, CSV, Parquet) "
+        "and flag where GRPO's std normalisation erased reward magnitude."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class InspectFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    none = "none"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+# Options shared by every command that reads a log -------------------------------------
+Paths = Annotated[
+    list[str],
+    typer.Argument(help="Log files, folders (every .jsonl/.csv/.parquet inside) or globs.",
+                   show_default=False),
+]
+StepCol = Annotated[str | None, typer.Option("--step-col", help="Column holding the training step.")]
+GroupCol = Annotated[
+    str | None, typer.Option("--group-col", help="Column identifying the prompt group.")
+]
+RewardCol = Annotated[
+    list[str] | None,
+    typer.Option("--reward-col", help="Reward column; repeat it to sum several components."),
+]
+RewardWeights = Annotated[
+    str | None,
+    typer.Option("--reward-weights", help="Comma-separated weights, one per --reward-col."),
+]
+GroupSize = Annotated[
+    int | None,
+    typer.Option("--group-size", min=1,
+                 help="Groups are consecutive blocks of N rows within a step (as TRL writes them)."),
+]
+LengthCol = Annotated[
+    str | None, typer.Option("--length-col", help="Response length in tokens (token weighting).")
+]
+TaskCol = Annotated[str | None, typer.Option("--task-col", help="Task / data-source column.")]
+Estimators = Annotated[
+    str | None,
+    typer.Option("--estimators", help="Comma-separated estimators (default: all). See `grpoflaw estimators`."),
+]
+StdDdof = Annotated[
+    int,
+    typer.Option("--std-ddof", min=0, max=1,
+                 help="Std denominator n-ddof: 1 unbiased (verl, TRL, OpenRLHF), 0 population (the paper)."),
+]
+Eps = Annotated[
+    float, typer.Option("--eps", min=0.0, help="Added to the std before dividing (verl 1e-6).")
+]
+Traceback = Annotated[
+    bool, typer.Option("--traceback", help="Show the Python traceback on errors (for bug reports).")
+]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(err: GrpoflawError) -> NoReturn:
+    console = _stderr()
+    console.print(f"[bold red]Error:[/bold red] {err.message}", markup=True, highlight=False)
+    if err.hint:
+        console.print(f"[dim]Hint:[/dim] {err.hint}", markup=True, highlight=False)
+    raise typer.Exit(int(err.exit_code))
+
+
+def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
+    """Run ``work``; typed errors become messages and exit codes, bugs exit 3."""
+    try:
+        return work()
+    except typer.Exit:
+        raise
+    except GrpoflawError as err:
+        if show_traceback:
+            tb.print_exc()
+        _fail(err)
+    except KeyboardInterrupt:
+        _stderr().print("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: say so, do not blame the input
+        if show_traceback:
+            tb.print_exc()
+        _stderr().print(
+            f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {exc}\n"
+            "This is a bug in grpoflaw. Re-run with --traceback and report it.",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _column_map(
+    step_col: str | None,
+    group_col: str | None,
+    reward_col: list[str] | None,
+    reward_weights: str | None,
+    group_size: int | None,
+    length_col: str | None,
+    task_col: str | None,
+) -> Any:
+    from grpoflaw_cli.ingest import ColumnMap
+
+    weights = None
+    if reward_weights is not None:
+        try:
+            weights = tuple(float(w) for w in reward_weights.split(",") if w.strip())
+        except ValueError:
+            raise UsageError(
+                f"--reward-weights '{reward_weights}' is not a comma-separated list of numbers",
+                hint="e.g. --reward-weights 1,0.5,2",
+            ) from None
+    return ColumnMap(
+        step=step_col,
+        group=group_col,
+        reward=tuple(reward_col or ()),
+        reward_weights=weights,
+        group_size=group_size,
+        length=length_col,
+        task=task_col,
+    )
+
+
+def _estimators(names: str | None) -> list[str]:
+    from grpoflaw_cli.estimators import resolve
+
+    try:
+        return resolve(names)
+    except KeyError as err:
+        raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
+
+
+def _conventions(ddof: int, eps: float) -> Any:
+    from grpoflaw_cli.estimators import Conventions
+
+    try:
+        return Conventions(ddof=ddof, eps=eps)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _analyse(log: Any, names: list[str], conv: Any) -> Any:
+    """One streaming pass over the log → the analysis. Checks the rewards on the way."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.groupstats import group_stats_query
+
+    det = log.detection
+    query = group_stats_query(
+        log.frame, has_length=det.length_col is not None, has_task=det.task_col is not None
+    )
+    table = ingest.collect(log, query, streaming=True)
+    if table.height == 0 or int(table["n"].sum()) == 0:
+        raise InputError(
+            f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
+            hint="point grpoflaw at the files the trainer wrote its rollouts to",
+        )
+    ingest.check_rewards(log, table)
+    return analyze(table, names, conv)
+
+
+def _header(log: Any, conv: Any) -> Any:
+    from grpoflaw_cli.render.report import Header
+
+    det = log.detection
+    return Header(
+        files=tuple(str(f) for f in det.files),
+        columns={
+            "step": det.step_col,
+            "group": det.group_col
+            if det.group_mode == "column"
+            else (f"blocks of {det.group_size}" if det.group_mode == "blocks" else "whole iteration"),
+            "reward": " + ".join(det.reward_cols),
+            "length": det.length_col,
+            "task": det.task_col,
+        },
+        conventions=conv.describe(),
+        ddof=conv.ddof,
+        eps=conv.eps,
+    )
+
+
+# Commands ---------------------------------------------------------------------------------
+
+
+@app.command()
+def compare(
+    paths: Paths,
+    step_col: StepCol = None,
+    group_col: GroupCol = None,
+    reward_col: RewardCol = None,
+    reward_weights: RewardWeights = None,
+    group_size: GroupSize = None,
+    length_col: LengthCol = None,
+    task_col: TaskCol = None,
+    estimators: Estimators = None,
+    std_ddof: StdDdof = 1,
+    eps: Eps = 1e-6,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
+    ] = OutputFormat.table,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised.")
+    ] = FailOn.none,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Iterations shown in the terminal table.")
+    ] = 30,
+    collapse_ratio: Annotated[
+        float, typer.Option("--collapse-ratio", help="collapsed_pair: spread ratio that counts.")
+    ] = 2.0,
+    magnitude_ratio: Annotated[
+        float, typer.Option("--magnitude-ratio", help="magnitude_collapse: spread ratio vs typical.")
+    ] = 3.0,
+    noise_ratio: Annotated[
+        float, typer.Option("--noise-ratio", help="noise_amplification: spread below this × typical.")
+    ] = 0.05,
+    zero_variance_warning: Annotated[
+        float, typer.Option("--zero-variance-warning", help="zero_variance: share that warns.")
+    ] = 0.5,
+    show_traceback: Traceback = False,
+) -> None:
+    """Recompute advantages under every estimator side by side and flag magnitude collapse."""
+
+    def work() -> int:
+        from grpoflaw_cli import ingest
+        from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
+        from grpoflaw_cli.render.report import build_report
+
+        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
+                              length_col, task_col)
+        names = _estimators(estimators)
+        conv = _conventions(std_ddof, eps)
+        try:
+            thresholds = Thresholds(
+                collapse_ratio=collapse_ratio,
+                magnitude_ratio=magnitude_ratio,
+                noise_ratio=noise_ratio,
+                zero_variance_warning=zero_variance_warning,
+            )
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        log = ingest.load(paths, mapping)
+        analysis = _analyse(log, names, conv)
+        flags = diagnose(analysis, thresholds)
+        report = build_report(analysis, flags, _header(log, conv))
+
+        if html is not None:
+            from grpoflaw_cli.output import write_text_atomic
+            from grpoflaw_cli.render.html import render_html
+
+            sample = _advantage_sample(log, analysis)
+            write_text_atomic(html, render_html(report, analysis, sample))
+
+        if output_format is OutputFormat.json:
+            sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        elif output_format is OutputFormat.csv:
+            sys.stdout.write(_iterations_csv(report))
+        else:
+            from grpoflaw_cli.render.terminal import render_compare
+
+            console = Console()
+            console.print(render_compare(report, max_rows=max_rows, width=console.width))
+            if html is not None:
+                console.print(f"HTML report written to {html}")
+
+        if fail_on is not FailOn.none:
+            bar = Severity(fail_on.value).rank
+            if any(f.severity.rank >= bar for f in flags):
+                return int(ExitCode.FLAGS)
+        return int(ExitCode.OK)
+
+    code = _guard(show_traceback, work)
+    if code:
+        raise typer.Exit(code)
+
+
+def _iterations_csv(report: dict[str, Any]) -> str:
+    import polars as pl
+
+    rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
+    return pl.DataFrame(rows).write_csv()
+
+
+def _advantage_sample(log: Any, analysis: Any, target_rows: int = 200_000) -> Any:
+    """Per-rollout advantages for an evenly spaced sample of groups (for histograms)."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.rollouts import with_advantages
+
+    groups = analysis.groups.select("step", "group")
+    every = max(1, analysis.rollouts // target_rows)
+    keys = groups.gather_every(every)
+    rows = ingest.collect(
+        log,
+        log.frame.select("step", "group", "reward").join(
+            keys.lazy(), on=["step", "group"], how="semi", nulls_equal=True
+        ),
+    )
+    return with_advantages(rows, analysis)
+
+
+@app.command()
+def advantages(
+    paths: Paths,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Output file: .parquet, .csv or .jsonl.",
+                     show_default=False),
+    ],
+    step_col: StepCol = None,
+    group_col: GroupCol = None,
+    reward_col: RewardCol = None,
+    reward_weights: RewardWeights = None,
+    group_size: GroupSize = None,
+    length_col: LengthCol = None,
+    task_col: TaskCol = None,
+    estimators: Estimators = None,
+    std_ddof: StdDdof = 1,
+    eps: Eps = 1e-6,
+    show_traceback: Traceback = False,
+) -> None:
+    """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
+
+    def work() -> None:
+        from grpoflaw_cli import ingest
+        from grpoflaw_cli.output import frame_format, write_frame_atomic
+        from grpoflaw_cli.rollouts import with_advantages
+
+        frame_format(output)  # refuse a bad output name before reading anything
+        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
+                              length_col, task_col)
+        names = _estimators(estimators)
+        conv = _conventions(std_ddof, eps)
+        log = ingest.load(paths, mapping)
+        rows = ingest.collect(log, log.frame)
+        analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
+        out = with_advantages(rows, analysis).drop(ingest.FILE_COL)
+        write_frame_atomic(output, out)
+        _stderr().print(
+            f"wrote {out.height:,} rollouts × {len(names)} estimators to {output}", highlight=False
+        )
+
+    _guard(show_traceback, work)
+
+
+@app.command()
+def inspect(
+    paths: Paths,
+    step_col: StepCol = None,
+    group_col: GroupCol = None,
+    reward_col: RewardCol = None,
+    reward_weights: RewardWeights = None,
+    group_size: GroupSize = None,
+    length_col: LengthCol = None,
+    task_col: TaskCol = None,
+    output_format: Annotated[
+        InspectFormat, typer.Option("--format", help="table or json.")
+    ] = InspectFormat.table,
+    show_traceback: Traceback = False,
+) -> None:
+    """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
+
+    def work() -> None:
+        import numpy as np
+
+        from grpoflaw_cli import ingest
+        from grpoflaw_cli.groupstats import group_stats_query
+
+        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
+                              length_col, task_col)
+        log = ingest.load(paths, mapping)
+        det = log.detection
+        table = ingest.collect(
+            log, group_stats_query(log.frame, has_length=False), streaming=True
+        )
+        sizes = table["n"].to_numpy() if table.height else np.zeros(1, dtype=np.int64)
+        facts: dict[str, Any] = {
+            "files": len(det.files),
+            "formats": ", ".join(sorted(set(det.formats))),
+            "columns": ", ".join(det.columns),
+            "rows": int(sizes.sum()),
+            "iterations": table["step"].n_unique() if table.height else 0,
+            "groups": table.height,
+            "group sizes": (
+                f"min {sizes.min()}, median {np.median(sizes):g}, max {sizes.max()}"
+                if table.height
+                else "—"
+            ),
+            "reward range": (
+                f"{table['min'].min()} … {table['max'].max()}" if table.height else "—"
+            ),
+            "rewards missing": int(table["n_null"].sum()) if table.height else 0,
+        }
+        if output_format is InspectFormat.json:
+            payload = {"facts": facts, "reasons": list(det.reasons),
+                       "files": [str(f) for f in det.files]}
+            sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        else:
+            from grpoflaw_cli.render.terminal import render_inspect
+
+            Console().print(render_inspect({"facts": facts, "reasons": det.reasons}))
+
+    _guard(show_traceback, work)
+
+
+@app.command("estimators")
+def list_estimators() -> None:
+    """List the estimators, what each does to reward magnitude, and their formulas."""
+    from rich.table import Table
+
+    from grpoflaw_cli.estimators import REGISTRY
+
+    table = Table(header_style="bold")
+    table.add_column("name")
+    table.add_column("estimator")
+    table.add_column("keeps magnitude")
+    table.add_column("definition")
+    for est in REGISTRY.values():
+        doc = (est.fn.__doc__ or "").strip().splitlines()[0]
+        table.add_row(est.name, est.title, est.keeps, doc)
+    Console().print(table)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grpoflaw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """grpoflaw: what your advantage estimator did to your reward signal."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,382 @@
+"""Diagnostics: pure checks over an :class:`~grpoflaw_cli.analysis.Analysis` returning flags.
+
+Each flag is ``{code, severity, step, group, message, evidence}``. The checks and their
+thresholds (all in :class:`Thresholds`, all overridable):
+
+``collapsed_pair``
+    Two groups (anywhere in the run) receive the same GRPO advantages although their
+    rewards differ in spread by at least ``collapse_ratio`` (default 2×). Same GRPO
+    advantages means the same standardised rewards: we compare the group size and the
+    standardised min, max, skewness and kurtosis, rounded to 6 decimals (for two- and
+    three-valued rewards this is exact; for continuous rewards a coincidence is
+    vanishingly rare). The blog's two iterations are the canonical case. Reported once
+    per iteration, against the partner with the most different spread. warning; error
+    from ``collapse_error_ratio`` (default 10×).
+``magnitude_collapse``
+    An iteration whose reward spread differs from the run's typical (median) iteration
+    spread by at least ``magnitude_ratio`` (default 3×) in either direction while its
+    GRPO advantage scale stays within ``grpo_tolerance`` (default 1.5×) of typical:
+    GRPO shrank (or inflated) its magnitude by the ratio of the two. The group version
+    counts, per iteration, the groups whose spread is that far from the run's typical
+    group spread (geometric median over non-constant groups). warning; error from
+    ``magnitude_error_ratio`` (default 10×).
+``zero_variance``
+    Groups of two or more rollouts whose rewards are all equal: no learning signal under
+    any group baseline (DAPO filters them; TRL logs ``frac_reward_zero_std``). Reported
+    per iteration with the share: info; warning from ``zero_variance_warning`` (default
+    50 %); error when every group of the iteration is constant.
+``noise_amplification``
+    Non-constant groups whose spread is below ``noise_ratio`` (default 1/20) of the run's
+    typical group spread yet whose GRPO advantages are unit scale (RMS ≥ 0.5): shaping
+    noise turned into full-size advantages. warning.
+``singleton_groups``
+    Groups of one rollout: every estimator falls back to its own rule (see each
+    estimator's docstring). info.
+
+>>> from grpoflaw_cli.analysis import analyze                       # doctest: +SKIP
+>>> flags = diagnose(analyze(table, ["grpo", "dr_grpo"]))           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from grpoflaw_cli.analysis import Analysis
+
+
+class Severity(str, Enum):
+    """Flag severities, ordered info < warning < error."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every threshold the diagnostics use (see the module docstring)."""
+
+    collapse_ratio: float = 2.0
+    collapse_error_ratio: float = 10.0
+    magnitude_ratio: float = 3.0
+    magnitude_error_ratio: float = 10.0
+    grpo_tolerance: float = 1.5
+    zero_variance_warning: float = 0.5
+    noise_ratio: float = 0.05
+    noise_grpo_scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance"):
+            if not getattr(self, name) > 1.0:
+                raise ValueError(f"{name} must be > 1, got {getattr(self, name)}")
+        if not 0.0 < self.noise_ratio < 1.0:
+            raise ValueError(f"noise_ratio must be in (0, 1), got {self.noise_ratio}")
+        if not 0.0 < self.zero_variance_warning <= 1.0:
+            raise ValueError("zero_variance_warning must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One finding. ``evidence`` holds the numbers behind the message (JSON-ready)."""
+
+    code: str
+    severity: Severity
+    step: Any
+    message: str
+    group: Any = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["severity"] = self.severity.value
+        return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _py(value: Any) -> Any:
+    """NumPy / Polars scalars → plain Python for JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Groups whose GRPO advantages coincide though their reward spreads differ ≥ ``collapse_ratio``."""
+    g = a.groups.filter(~pl.col("zero_variance") & (pl.col("n") >= 2) & (pl.col("spread") > 0))
+    if g.height < 2:
+        return []
+    sig = [pl.col("n")] + [pl.col(c).round(6).fill_nan(0.0).fill_null(0.0) for c in
+                           ("z_min", "z_max", "skew", "kurtosis")]
+    g = g.with_columns(pl.struct(sig).hash().alias("_sig"), pl.col("spread").log().alias("_ls"))
+    cls = g.group_by("_sig").agg(
+        pl.col("spread").min().alias("_lo"),
+        pl.col("spread").max().alias("_hi"),
+        pl.col("step").sort_by("spread").first().alias("_lo_step"),
+        pl.col("group").sort_by("spread").first().alias("_lo_group"),
+        pl.col("step").sort_by("spread").last().alias("_hi_step"),
+        pl.col("group").sort_by("spread").last().alias("_hi_group"),
+    ).filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio)
+    if cls.height == 0:
+        return []
+    hit = g.join(cls, on="_sig").with_columns(
+        (pl.col("_hi") / pl.col("spread")).alias("_up"),
+        (pl.col("spread") / pl.col("_lo")).alias("_down"),
+    ).with_columns(pl.max_horizontal("_up", "_down").alias("_ratio")).filter(
+        pl.col("_ratio") >= t.collapse_ratio
+    )
+    worst = hit.sort("_ratio", descending=True).group_by("step", maintain_order=True).agg(
+        pl.all().first(), pl.len().alias("_count")
+    ).sort("step")
+    flags = []
+    for row in worst.iter_rows(named=True):
+        up = row["_up"] >= row["_down"]
+        other_step = row["_hi_step"] if up else row["_lo_step"]
+        other_group = row["_hi_group"] if up else row["_lo_group"]
+        ratio = row["_ratio"]
+        sev = Severity.ERROR if ratio >= t.collapse_error_ratio else Severity.WARNING
+        where = f"group {row['group']!r}" if a.groups["group"].n_unique() > 1 else "its group"
+        flags.append(
+            Flag(
+                code="collapsed_pair",
+                severity=sev,
+                step=_py(row["step"]),
+                group=_py(row["group"]),
+                message=(
+                    f"{where} gets the same GRPO advantages as group {other_group!r} of step "
+                    f"{other_step}, though its reward spread is {_fmt(ratio)}× "
+                    f"{'smaller' if up else 'larger'} ({_fmt(row['spread'])} vs "
+                    f"{_fmt(row['_hi'] if up else row['_lo'])}); "
+                    f"{row['_count']} group(s) of this step have such a twin"
+                ),
+                evidence={
+                    "spread": row["spread"],
+                    "partner_step": _py(other_step),
+                    "partner_group": _py(other_group),
+                    "partner_spread": row["_hi"] if up else row["_lo"],
+                    "spread_ratio": ratio,
+                    "groups_with_twin": row["_count"],
+                },
+            )
+        )
+    return flags
+
+
+def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations (and groups) whose reward spread is far from typical while GRPO's scale is not."""
+    flags: list[Flag] = []
+    if "scale_grpo" not in a.iterations.columns:
+        return flags
+    it = a.iterations.filter((pl.col("spread") > 0) & (pl.col("scale_grpo") > 0))
+    if it.height >= 2:
+        typical = _geometric_median(it["spread"])
+        typical_grpo = _geometric_median(it["scale_grpo"])
+        for row in it.iter_rows(named=True):
+            spread_ratio = row["spread"] / typical
+            grpo_ratio = row["scale_grpo"] / typical_grpo
+            factor = spread_ratio / grpo_ratio
+            far = max(spread_ratio, 1 / spread_ratio) >= t.magnitude_ratio
+            flat = max(grpo_ratio, 1 / grpo_ratio) <= t.grpo_tolerance
+            if not (far and flat):
+                continue
+            size = max(factor, 1 / factor)
+            shrunk = factor > 1
+            flags.append(
+                Flag(
+                    code="magnitude_collapse",
+                    severity=Severity.ERROR if size >= t.magnitude_error_ratio else Severity.WARNING,
+                    step=_py(row["step"]),
+                    message=(
+                        f"reward spread {_fmt(row['spread'])} is {_fmt(spread_ratio)}× the run's "
+                        f"typical {_fmt(typical)}, yet GRPO advantages keep the typical scale "
+                        f"({_fmt(grpo_ratio)}×): magnitude {'shrunk' if shrunk else 'inflated'} "
+                        f"{_fmt(size)}×"
+                    ),
+                    evidence={
+                        "spread": row["spread"],
+                        "typical_spread": typical,
+                        "spread_ratio": spread_ratio,
+                        "grpo_scale": row["scale_grpo"],
+                        "typical_grpo_scale": typical_grpo,
+                        "factor": factor,
+                    },
+                )
+            )
+    flags.extend(_group_magnitude(a, t))
+    return flags
+
+
+def _geometric_median(values: pl.Series) -> float:
+    """exp(median(log x)): the typical value of a positive, multiplicative quantity."""
+    return float(np.exp(np.median(np.log(values.to_numpy()))))
+
+
+def _typical_group_spread(a: Analysis) -> float | None:
+    live = a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
+    return _geometric_median(live["spread"]) if live.height else None
+
+
+def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
+    typical = _typical_group_spread(a)
+    if typical is None:
+        return []
+    g = a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0)).with_columns(
+        (pl.col("spread") / typical).alias("_ratio")
+    ).with_columns(pl.max_horizontal("_ratio", 1 / pl.col("_ratio")).alias("_far"))
+    # Tiny groups are reported as noise amplification; a one-group iteration by the
+    # iteration-level check.
+    multi = a.iterations.filter(pl.col("groups") >= 2)["step"]
+    g = g.filter(
+        (pl.col("_far") >= t.magnitude_ratio)
+        & (pl.col("_ratio") >= t.noise_ratio)
+        & pl.col("step").is_in(multi.implode())
+    )
+    if g.height == 0:
+        return []
+    worst = g.sort("_far", descending=True).group_by("step", maintain_order=True).agg(
+        pl.all().first(), pl.len().alias("_count"), (pl.col("_ratio") > 1).sum().alias("_up")
+    ).sort("step")
+    totals = dict(zip(a.iterations["step"].to_list(), a.iterations["groups"].to_list()))
+    flags = []
+    for row in worst.iter_rows(named=True):
+        flags.append(
+            Flag(
+                code="magnitude_collapse_groups",
+                severity=Severity.ERROR if row["_far"] >= t.magnitude_error_ratio else Severity.WARNING,
+                step=_py(row["step"]),
+                group=_py(row["group"]),
+                message=(
+                    f"{row['_count']} of {totals[row['step']]} groups have a reward spread "
+                    f"≥{_fmt(t.magnitude_ratio)}× away from the run's typical group spread "
+                    f"{_fmt(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
+                    f"but unit-scale GRPO advantages; worst: group {row['group']!r}, spread "
+                    f"{_fmt(row['spread'])} ({_fmt(row['_ratio'])}×)"
+                ),
+                evidence={
+                    "groups": row["_count"],
+                    "groups_larger": row["_up"],
+                    "typical_spread": typical,
+                    "worst_spread": row["spread"],
+                    "worst_ratio": row["_ratio"],
+                },
+            )
+        )
+    return flags
+
+
+def zero_variance(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations with constant groups (no signal under any group baseline)."""
+    flags = []
+    it = a.iterations.with_columns(
+        (pl.col("groups") - pl.col("singleton_groups")).alias("_eligible")
+    ).filter(pl.col("zero_variance_groups") > 0)
+    for row in it.iter_rows(named=True):
+        share = row["zero_variance_groups"] / max(row["_eligible"], 1)
+        sev = (
+            Severity.ERROR
+            if share >= 1.0
+            else Severity.WARNING
+            if share >= t.zero_variance_warning
+            else Severity.INFO
+        )
+        flags.append(
+            Flag(
+                code="zero_variance",
+                severity=sev,
+                step=_py(row["step"]),
+                message=(
+                    f"{row['zero_variance_groups']} of {row['_eligible']} groups "
+                    f"({share:.0%}) have identical rewards: no learning signal under any "
+                    "group baseline"
+                ),
+                evidence={"groups": row["zero_variance_groups"], "share": share},
+            )
+        )
+    return flags
+
+
+def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Groups with a tiny reward spread that GRPO blows up to unit-scale advantages."""
+    typical = _typical_group_spread(a)
+    if typical is None or "scale_grpo" not in a.groups.columns:
+        return []
+    g = a.groups.filter(
+        (pl.col("n") >= 2)
+        & (pl.col("spread") > 0)
+        & (pl.col("spread") < t.noise_ratio * typical)
+        & (pl.col("scale_grpo") >= t.noise_grpo_scale)
+    )
+    if g.height == 0:
+        return []
+    worst = g.sort("spread").group_by("step", maintain_order=True).agg(
+        pl.all().first(), pl.len().alias("_count")
+    ).sort("step")
+    flags = []
+    for row in worst.iter_rows(named=True):
+        flags.append(
+            Flag(
+                code="noise_amplification",
+                severity=Severity.WARNING,
+                step=_py(row["step"]),
+                group=_py(row["group"]),
+                message=(
+                    f"{row['_count']} group(s) differ by a reward spread under "
+                    f"{_fmt(t.noise_ratio)}× the typical {_fmt(typical)} yet get unit-scale "
+                    f"GRPO advantages; worst: group {row['group']!r}, spread {_fmt(row['spread'])}"
+                    f" → GRPO scale {_fmt(row['scale_grpo'])} "
+                    f"({_fmt(row['scale_grpo'] / row['spread'])}× amplification)"
+                ),
+                evidence={
+                    "groups": row["_count"],
+                    "typical_spread": typical,
+                    "worst_spread": row["spread"],
+                    "grpo_scale": row["scale_grpo"],
+                },
+            )
+        )
+    return flags
+
+
+def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations with one-rollout groups (each estimator applies its singleton rule)."""
+    flags = []
+    for row in a.iterations.filter(pl.col("singleton_groups") > 0).iter_rows(named=True):
+        flags.append(
+            Flag(
+                code="singleton_groups",
+                severity=Severity.INFO,
+                step=_py(row["step"]),
+                message=(
+                    f"{row['singleton_groups']} of {row['groups']} groups have one rollout: "
+                    "GRPO gives r/(1+ε), Dr. GRPO and RLOO the raw reward, grpo_batch 0 "
+                    "(verl's and TRL's rules); check --group-col / --group-size"
+                ),
+                evidence={"groups": row["singleton_groups"]},
+            )
+        )
+    return flags
+
+
+CHECKS = (collapsed_pairs, magnitude_collapse, zero_variance, noise_amplification, singleton_groups)
+
+
+def diagnose(a: Analysis, thresholds: Thresholds | None = None) -> list[Flag]:
+    """Run every check; flags sorted worst first (severity, then step)."""
+    t = thresholds or Thresholds()
+    flags = [flag for check in CHECKS for flag in check(a, t)]
+    return sorted(flags, key=lambda f: (-f.severity.rank, str(f.code), _sort_key(f.step)))
+
+
+def _sort_key(step: Any) -> tuple[int, Any]:
+    return (0, step) if isinstance(step, (int, float)) else (1, str(step))

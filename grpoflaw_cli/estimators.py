@@ -1,0 +1,304 @@
+"""Advantage estimators: a registry of pure functions over per-group statistics.
+
+Every estimator here is, for rollout ``i`` of group ``g`` in iteration ``s``,
+
+    A_i = mult_s · ( scale_g · (r_i − center_g) − shift_s )
+
+a per-group affine map of the reward, optionally followed by an affine whitening over
+the iteration (``shift_s``/``mult_s``; identity for the group-only estimators). Each
+registered function returns that :class:`Affine` from :class:`~grpoflaw_cli.groupstats.Groups`
+and :class:`Conventions`. Per-rollout advantages (:func:`apply`) and per-group moments
+(:func:`group_moments`) both follow from it, so the formula lives in one place.
+
+Notation: ``n`` group size, ``μ`` group mean, ``σ`` group std with ``ddof`` from the
+conventions, ``ε`` the conventions' epsilon, ``L`` response length in tokens.
+
+>>> import numpy as np
+>>> from grpoflaw_cli.groupstats import Groups
+>>> g = Groups(step_index=np.array([0]), n_steps=1, n=np.array([7]), mean=np.array([0.0]),
+...            m2=np.array([6.0]), n_nonzero=np.array([6]), len_sum=np.array([7.0]),
+...            len_d1=np.array([0.0]), len_d2=np.array([6.0]), has_length=False)
+>>> coef = REGISTRY["grpo"].fn(g, Conventions(ddof=0, eps=0.0))
+>>> round(float(coef.scale[0]), 4)        # 1/σ with σ = sqrt(6/7)
+1.0801
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from grpoflaw_cli.groupstats import Groups
+
+VERL_WHITEN_EPS = 1e-8
+"""``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``, ``Σm + 1e-8``."""
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Numerical conventions shared by the estimators.
+
+    ``ddof``: the std denominator ``n - ddof`` (1 = unbiased, as ``torch.std`` in verl,
+    TRL and OpenRLHF; 0 = population, as in the DeepSeekMath formula and the blog post).
+    ``eps``: added to the std before dividing (verl 1e-6, TRL 1e-4, OpenRLHF 1e-9).
+    ``whiten_eps``: inside the rsqrt of batch whitening (verl ``masked_whiten``: 1e-8).
+    """
+
+    ddof: int = 1
+    eps: float = 1e-6
+    whiten_eps: float = VERL_WHITEN_EPS
+
+    def __post_init__(self) -> None:
+        if self.ddof not in (0, 1):
+            raise ValueError(f"ddof must be 0 or 1, got {self.ddof}")
+        if not (self.eps >= 0 and np.isfinite(self.eps)):
+            raise ValueError(f"eps must be a finite number >= 0, got {self.eps}")
+
+    def describe(self) -> str:
+        """One line for output headers."""
+        kind = "unbiased" if self.ddof == 1 else "population"
+        return f"std ddof={self.ddof} ({kind}), eps={self.eps:g}"
+
+
+@dataclass(frozen=True)
+class Affine:
+    """``A = mult[step] · (scale[g] · (r − center[g]) − shift[step])``."""
+
+    scale: np.ndarray
+    center: np.ndarray
+    shift: np.ndarray | None = None
+    mult: np.ndarray | None = None
+
+
+EstimatorFn = Callable[[Groups, Conventions], Affine]
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A registered estimator: its function and what it does to reward magnitude."""
+
+    name: str
+    title: str
+    short: str
+    """Column header in narrow terminal tables."""
+    fn: EstimatorFn
+    keeps: str
+    """Where reward magnitude survives: "groups and iterations", "within an iteration", "nowhere"."""
+
+
+REGISTRY: dict[str, Estimator] = {}
+
+
+def register(
+    name: str, title: str, short: str, keeps: str
+) -> Callable[[EstimatorFn], EstimatorFn]:
+    """Add an estimator to :data:`REGISTRY` under ``name``."""
+
+    def deco(fn: EstimatorFn) -> EstimatorFn:
+        if name in REGISTRY:
+            raise ValueError(f"estimator {name!r} registered twice")
+        REGISTRY[name] = Estimator(name=name, title=title, short=short, fn=fn, keeps=keeps)
+        return fn
+
+    return deco
+
+
+def resolve(names: str | None) -> list[str]:
+    """Parse ``--estimators a,b``; ``None`` or ``"all"`` selects every registered one.
+
+    >>> resolve("grpo, rloo")
+    ['grpo', 'rloo']
+    """
+    if names is None or names.strip() in ("", "all"):
+        return list(REGISTRY)
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in REGISTRY]
+    if unknown:
+        raise KeyError(
+            f"unknown estimator {', '.join(map(repr, unknown))}; choose from: "
+            + ", ".join(REGISTRY)
+        )
+    return list(dict.fromkeys(chosen))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def group_std(g: Groups, ddof: int) -> np.ndarray:
+    """σ_g = sqrt(m2 / (n − ddof)); NaN where ``n − ddof < 1``."""
+    denom = g.n.astype(np.float64) - ddof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom >= 1, np.sqrt(g.m2 / np.where(denom >= 1, denom, 1.0)), np.nan)
+
+
+def step_std(g: Groups, ddof: int) -> np.ndarray:
+    """Std of all rewards of each iteration (the batch std), with ``ddof``.
+
+    Exact decomposition: Σ(r − μ_s)² = Σ_g [m2_g + n_g (μ_g − μ_s)²]. Zero for a
+    one-rollout iteration (TRL's ``nanstd`` convention for N == 1 is NaN → 0 after
+    ``nan_to_num``; the advantages are 0 either way because r = μ_g there).
+    """
+    nf = g.n.astype(np.float64)
+    total = g.per_step(nf)
+    mu = g.per_step(nf * g.mean) / np.maximum(total, 1.0)
+    ss = g.per_step(g.m2 + nf * (g.mean - mu[g.step_index]) ** 2)
+    denom = total - ddof
+    return np.where(denom >= 1, np.sqrt(ss / np.maximum(denom, 1.0)), 0.0)
+
+
+def singleton_denominator(eps: float) -> float:
+    """verl's stand-in std for a one-rollout group, ``1.0 + eps``, rounded as verl rounds it.
+
+    verl sets ``std = torch.tensor(1.0)`` (float32) and adds ``eps`` before dividing, so
+    even on float64 input the sum is float32: ``1 + 1e-6`` becomes ``1 + 2**-20``.
+    """
+    return float(np.float32(1.0) + np.float32(eps))
+
+
+def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float) -> Affine:
+    """Token-weighted batch whitening of ``x = x_scale·(r − x_center)`` per iteration.
+
+    Follows ``verl/utils/torch_functional.py::masked_whiten`` on an outcome reward that is
+    constant over a rollout's ``L`` valid tokens::
+
+        mu  = Σ L x / (Σ L + 1e-8)
+        var = Σ L (x − mu)² / (Σ L + 1e-8) · Σ L / (Σ L − 1)     # Bessel on the token count
+        A   = (x − mu) · rsqrt(var + eps)
+
+    Without response lengths every rollout weighs 1 token. An iteration of a single token
+    has no spread (verl raises); its advantages are 0 here.
+    """
+    d = x_scale * (g.mean - x_center)  # mean of x over the group
+    wsum = g.per_step(g.len_sum)
+    sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
+    mu = sx / (wsum + VERL_WHITEN_EPS)
+    off = d - mu[g.step_index]
+    ss = g.per_step(
+        x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = ss / (wsum + VERL_WHITEN_EPS) * wsum / (wsum - 1.0)
+        mult = np.where(wsum > 1.0, 1.0 / np.sqrt(var + eps), 0.0)
+    return Affine(scale=x_scale, center=x_center, shift=mu, mult=mult)
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+@register("grpo", "GRPO", "GRPO", keeps="nowhere")
+def grpo(g: Groups, c: Conventions) -> Affine:
+    """GRPO: ``A = (r − μ) / (σ + ε)``.
+
+    Shao et al., DeepSeekMath (arXiv 2402.03300), eq. for outcome supervision; verl
+    ``verl/trainer/ppo/core_algos.py::compute_grpo_outcome_advantage``.
+    std: ``ddof`` from the conventions (default 1, as ``torch.std`` in verl/TRL).
+    eps: the conventions' ``eps`` (default 1e-6, verl's), added to σ.
+    Singleton group (n = 1): verl's rule, μ := 0 and σ := 1, so ``A = r / (1 + ε)``
+    with ``1 + ε`` rounded to float32 (:func:`singleton_denominator`). Not 0.
+    Constant group: σ = 0, so ``A = 0 / ε = 0``.
+    """
+    sigma = group_std(g, c.ddof)
+    single = g.n == 1
+    denom = np.where(single, singleton_denominator(c.eps), np.nan_to_num(sigma) + c.eps)
+    with np.errstate(divide="ignore"):
+        scale = np.where(denom > 0, 1.0 / np.where(denom > 0, denom, 1.0), 0.0)
+    return Affine(scale=scale, center=np.where(single, 0.0, g.mean))
+
+
+@register("grpo_batch", "GRPO (batch std)", "GRPO-b", keeps="within an iteration")
+def grpo_batch(g: Groups, c: Conventions) -> Affine:
+    """GRPO with the batch std: ``A = (r − μ_group) / (σ_batch + ε)``.
+
+    TRL ``trl/trainer/grpo_trainer.py`` with ``scale_rewards="batch"`` (Lite PPO, arXiv
+    2508.08221): the mean is still the group's, the std is over every reward of the
+    iteration. std: ``ddof`` from the conventions; eps: the conventions' ``eps``
+    (TRL itself uses 1e-4). Singleton group: ``r − μ = 0``, so ``A = 0`` (TRL's rule).
+    A one-rollout iteration has batch std 0 and advantage 0.
+    """
+    sigma_batch = step_std(g, c.ddof)[g.step_index]
+    denom = sigma_batch + c.eps
+    with np.errstate(divide="ignore"):
+        scale = np.where(denom > 0, 1.0 / np.where(denom > 0, denom, 1.0), 0.0)
+    return Affine(scale=scale, center=g.mean)
+
+
+@register("dr_grpo", "Dr. GRPO", "DrGRPO", keeps="groups and iterations")
+def dr_grpo(g: Groups, c: Conventions) -> Affine:
+    """Dr. GRPO: ``A = r − μ`` (no std division).
+
+    Liu et al., "Understanding R1-Zero-Like Training" (arXiv 2503.20783); verl
+    ``compute_grpo_outcome_advantage`` with ``norm_adv_by_std_in_grpo=False``.
+    std, eps: not used. Singleton group: verl's rule, μ := 0, so ``A = r``.
+    Constant group: 0.
+    """
+    single = g.n == 1
+    return Affine(scale=np.ones(g.size), center=np.where(single, 0.0, g.mean))
+
+
+@register("rloo", "RLOO / LOOP", "RLOO", keeps="groups and iterations")
+def rloo(g: Groups, c: Conventions) -> Affine:
+    """RLOO / LOOP: ``A = r − mean of the others = n/(n−1) · (r − μ)``.
+
+    Ahmadian et al. (arXiv 2402.14740); LOOP, Chen et al. (arXiv 2502.01600); verl
+    ``compute_rloo_outcome_advantage`` (``s·n/(n−1) − μ·n/(n−1)``).
+    std, eps: not used. Singleton group: verl's loop rule, the raw reward ``A = r``
+    (verl's ``rloo_vectorized`` gives 0 instead). Constant group: 0.
+    """
+    single = g.n == 1
+    nf = g.n.astype(np.float64)
+    scale = np.where(single, 1.0, nf / np.where(single, 1.0, nf - 1.0))
+    return Affine(scale=scale, center=np.where(single, 0.0, g.mean))
+
+
+@register("reinforce_pp", "REINFORCE++", "R++", keeps="within an iteration")
+def reinforce_pp(g: Groups, c: Conventions) -> Affine:
+    """REINFORCE++: the reward whitened over the iteration, ``A = (r − m) / sqrt(v + 1e-8)``.
+
+    Hu, "REINFORCE++" (arXiv 2501.03262); verl
+    ``compute_reinforce_plus_plus_outcome_advantage`` with γ = 1 (every valid token of a
+    rollout has the outcome reward) followed by ``masked_whiten``: ``m`` and ``v`` are
+    token-weighted by response length when the log has one, with a Bessel correction on
+    the token count (:func:`verl_whiten`). No groups, so no singleton rule.
+    """
+    return verl_whiten(g, np.ones(g.size), np.zeros(g.size), c.whiten_eps)
+
+
+@register("reinforce_pp_baseline", "REINFORCE++ baseline", "R++b", keeps="within an iteration")
+def reinforce_pp_baseline(g: Groups, c: Conventions) -> Affine:
+    """REINFORCE++-baseline: ``x = r − μ``, then whitened over the iteration.
+
+    verl ``compute_reinforce_plus_plus_baseline_outcome_advantage``: group mean
+    subtracted, then ``masked_whiten`` over the batch (token-weighted, Bessel on the
+    token count, ``rsqrt(var + 1e-8)``; :func:`verl_whiten`). Singleton group: μ := 0,
+    so ``x = r`` before whitening. Constant group: ``x = 0``, whitened to ``−m/√v``.
+    """
+    single = g.n == 1
+    return verl_whiten(g, np.ones(g.size), np.where(single, 0.0, g.mean), c.whiten_eps)
+
+
+# --------------------------------------------------------------------------- application
+
+
+def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group ``Σ A`` and ``Σ A²`` over the rollouts, without touching them.
+
+    With ``d = scale·(μ − center) − shift``: ``A_i = mult·(scale·(r_i − μ) + d)``, so
+    ``Σ A = mult·n·d`` and ``Σ A² = mult²·(scale²·m2 + n·d²)``.
+    """
+    nf = g.n.astype(np.float64)
+    shift = a.shift[g.step_index] if a.shift is not None else 0.0
+    mult = a.mult[g.step_index] if a.mult is not None else 1.0
+    d = a.scale * (g.mean - a.center) - shift
+    return mult * nf * d, mult * mult * (a.scale * a.scale * g.m2 + nf * d * d)
+
+
+def apply(a: Affine, reward: np.ndarray, group_index: np.ndarray, step_index: np.ndarray) -> np.ndarray:
+    """Per-rollout advantages, given each rollout's group and iteration index."""
+    adv = a.scale[group_index] * (reward - a.center[group_index])
+    if a.shift is not None:
+        adv = adv - a.shift[step_index]
+    if a.mult is not None:
+        adv = adv * a.mult[step_index]
+    return np.asarray(adv)

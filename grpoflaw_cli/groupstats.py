@@ -1,0 +1,127 @@
+"""Per-group sufficient statistics: the one pass over the rollouts.
+
+Every estimator grpoflaw implements is an affine map of the rewards inside a group,
+optionally followed by an affine whitening inside an iteration. So the group's count,
+mean and sum of squared deviations (plus token-weighted sums when response lengths
+are known) determine every advantage, and the per-rollout data never has to be held
+in memory. :func:`group_stats_query` is a plain Polars ``group_by`` that the
+streaming engine runs in bounded memory; :func:`to_groups` turns its result into
+:class:`Groups`, the NumPy view the estimators work on.
+
+>>> import polars as pl
+>>> rows = pl.LazyFrame({"step": [0, 0, 0], "group": [0, 0, 0], "reward": [1.0, 2.0, 3.0]})
+>>> g = to_groups(group_stats_query(rows, has_length=False).collect())
+>>> float(g.m2[0])
+2.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+KEYS = ("step", "group")
+
+
+def group_stats_query(
+    rows: pl.LazyFrame, *, has_length: bool, has_task: bool = False
+) -> pl.LazyFrame:
+    """The aggregation over canonical rows: one row per (step, group), sorted.
+
+    Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``,
+    ``max``, ``n_nonzero``, ``skew``, ``kurtosis`` and, with lengths, ``len_sum``,
+    ``len_r``, ``len_rr`` (Σ L, Σ L·r, Σ L·r²) and ``len_null``; with tasks, ``task``
+    (the group's first).
+    """
+    r = pl.col("reward")
+    aggs = [
+        pl.len().alias("n"),
+        r.null_count().alias("n_null"),
+        r.mean().alias("mean"),
+        r.var(ddof=0).alias("var0"),
+        r.min().alias("min"),
+        r.max().alias("max"),
+        (r != 0).sum().alias("n_nonzero"),
+        r.skew().alias("skew"),
+        r.kurtosis().alias("kurtosis"),
+    ]
+    if has_length:
+        length = pl.col("length")
+        aggs += [
+            length.sum().alias("len_sum"),
+            (length * r).sum().alias("len_r"),
+            (length * r * r).sum().alias("len_rr"),
+            length.null_count().alias("len_null"),
+        ]
+    if has_task:
+        aggs.append(pl.col("task").first().alias("task"))
+    return rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Per-group statistics as NumPy arrays, groups sorted by (step, group).
+
+    ``step_index`` maps each group to its iteration, ``0 .. n_steps-1`` in step order.
+    Token weights default to 1 per rollout, so ``len_sum == n``, ``len_d1 == 0`` and
+    ``len_d2 == m2`` when the log has no response lengths.
+    """
+
+    step_index: np.ndarray
+    n_steps: int
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    """Σ (r - mean)² over the group."""
+    n_nonzero: np.ndarray
+    len_sum: np.ndarray
+    len_d1: np.ndarray
+    """Σ L·(r - mean): zero without lengths."""
+    len_d2: np.ndarray
+    """Σ L·(r - mean)²: equal to ``m2`` without lengths."""
+    has_length: bool
+
+    @property
+    def size(self) -> int:
+        return int(self.n.shape[0])
+
+    def per_step(self, values: np.ndarray) -> np.ndarray:
+        """Sum a per-group array over each iteration."""
+        return np.bincount(self.step_index, weights=values, minlength=self.n_steps)
+
+
+def to_groups(table: pl.DataFrame) -> Groups:
+    """Build :class:`Groups` from the collected :func:`group_stats_query` result."""
+    steps = table["step"]
+    step_index = (
+        steps.rank("dense").cast(pl.Int64).to_numpy() - 1
+        if table.height
+        else np.zeros(0, dtype=np.int64)
+    )
+    n = table["n"].cast(pl.Int64).to_numpy()
+    nf = n.astype(np.float64)
+    mean = table["mean"].cast(pl.Float64).to_numpy()
+    m2 = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy() * nf
+    has_length = "len_sum" in table.columns
+    if has_length:
+        len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
+        len_r = table["len_r"].cast(pl.Float64).to_numpy()
+        len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
+        len_d1 = len_r - mean * len_sum
+        len_d2 = np.maximum(len_rr - 2.0 * mean * len_r + mean * mean * len_sum, 0.0)
+    else:
+        len_sum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
+    return Groups(
+        step_index=step_index.astype(np.int64),
+        n_steps=int(step_index.max()) + 1 if step_index.size else 0,
+        n=n,
+        mean=mean,
+        m2=m2,
+        n_nonzero=table["n_nonzero"].cast(pl.Int64).to_numpy(),
+        len_sum=len_sum,
+        len_d1=len_d1,
+        len_d2=len_d2,
+        has_length=has_length,
+    )

@@ -1,0 +1,603 @@
+"""Rollout logs on disk → one canonical lazy Polars frame.
+
+Everything after ingest speaks the canonical schema:
+
+=========  ==========================================================
+column     meaning
+=========  ==========================================================
+``step``   training iteration (``0`` for every row if the log has none)
+``group``  prompt group the GRPO baseline is taken over
+``reward`` scalar reward (weighted sum of the reward columns), Float64
+``length`` response length in tokens (optional; token-weighted whitening)
+``task``   task / data source name (optional)
+=========  ==========================================================
+
+The input's other columns are carried through unchanged (an input column whose name
+collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
+
+>>> log = load(["sample_data/seed.jsonl"])                       # doctest: +SKIP
+>>> log.detection.reward_cols
+('reward',)
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from grpoflaw_cli.errors import InputError, UsageError
+
+CANONICAL = ("step", "group", "reward", "length", "task")
+FILE_COL = "__file"
+"""Internal column: index of the source file in :attr:`Detection.files`."""
+
+STEP_NAMES = ("step", "global_step", "iteration", "iter", "training_step", "train_step", "epoch")
+GROUP_NAMES = (
+    "group",
+    "group_id",
+    "group_idx",
+    "group_index",
+    "prompt_id",
+    "prompt_idx",
+    "problem_id",
+    "uid",
+    "prompt",
+    "input",
+    "question",
+)
+REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores")
+LENGTH_NAMES = (
+    "response_length",
+    "response_len",
+    "completion_length",
+    "output_length",
+    "num_tokens",
+    "length",
+)
+TASK_NAMES = ("task", "task_name", "data_source", "dataset", "env_name", "env")
+
+FORMATS: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""File extension → format. ``.gz`` is accepted after the JSONL/CSV/TSV extensions."""
+
+Format = Literal["jsonl", "csv", "tsv", "parquet"]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How the user mapped columns on the command line (``None``: detect)."""
+
+    step: str | None = None
+    group: str | None = None
+    reward: tuple[str, ...] = ()
+    reward_weights: tuple[float, ...] | None = None
+    group_size: int | None = None
+    length: str | None = None
+    task: str | None = None
+
+
+GroupMode = Literal["column", "blocks", "iteration"]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What ingest decided, and why (``grpoflaw inspect`` prints this)."""
+
+    files: tuple[Path, ...]
+    formats: tuple[Format, ...]
+    columns: tuple[str, ...]
+    step_col: str | None
+    group_col: str | None
+    group_mode: GroupMode
+    group_size: int | None
+    reward_cols: tuple[str, ...]
+    reward_weights: tuple[float, ...] | None
+    length_col: str | None
+    task_col: str | None
+    reasons: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Log:
+    """A rollout log: the canonical lazy frame and how it was built."""
+
+    frame: pl.LazyFrame
+    detection: Detection
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort ``2.jsonl`` before ``10.jsonl``."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
+
+
+def file_format(path: Path) -> Format | None:
+    """The log format a file name implies, or ``None``.
+
+    >>> file_format(Path("steps/12.jsonl.gz"))
+    'jsonl'
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+        if suffixes and FORMATS.get(suffixes[-1]) == "parquet":
+            return None
+    if not suffixes:
+        return None
+    fmt = FORMATS.get(suffixes[-1])
+    return fmt  # type: ignore[return-value]
+
+
+def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand files, folders (every log file below them) and globs into an ordered list.
+
+    Folders and globs are sorted naturally, so per-step dumps (``2.jsonl``, ``10.jsonl``)
+    read in step order. A path that names nothing is an :class:`InputError`.
+    """
+    if not paths:
+        raise UsageError("no log given", hint="pass a file, a folder or a glob: grpoflaw compare LOG")
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.rglob("*") if p.is_file() and file_format(p)), key=_natural_key
+            )
+            if not found:
+                raise InputError(
+                    f"folder '{path}' holds no log files",
+                    hint="grpoflaw reads " + ", ".join(_supported()) + " (optionally .gz)",
+                )
+            out.extend(found)
+        elif path.is_file():
+            if file_format(path) is None:
+                raise InputError(
+                    f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
+                    hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
+                )
+            out.append(path)
+        elif any(ch in str(raw) for ch in "*?["):
+            matches = sorted(
+                (Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file()),
+                key=_natural_key,
+            )
+            matches = [p for p in matches if file_format(p)]
+            if not matches:
+                raise InputError(f"glob '{raw}' matches no log files")
+            out.extend(matches)
+        elif path.exists():
+            raise InputError(f"'{path}' is not a regular file or folder")
+        else:
+            raise InputError(f"'{path}': no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _supported() -> list[str]:
+    return sorted(FORMATS)
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def _scan(path: Path, fmt: Format, overrides: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+    if fmt == "jsonl":
+        return pl.scan_ndjson(path, schema_overrides=overrides)
+    if fmt in ("csv", "tsv"):
+        return pl.scan_csv(
+            path, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
+        )
+    return pl.scan_parquet(path)
+
+
+def _schema(path: Path, fmt: Format) -> pl.Schema:
+    try:
+        return _scan(path, fmt).collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise locate_read_error(path, fmt, exc) from exc
+    except OSError as exc:
+        raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
+
+
+def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:
+    """Turn a Polars read failure into a message naming the file and, for JSONL, the line.
+
+    Only runs after a failure, so it may read the file line by line.
+    """
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if fmt == "jsonl":
+        located = _first_bad_jsonl_line(path)
+        if located is not None:
+            line_no, why, total = located
+            last = " (the last line: was the file still being written?)" if line_no == total else ""
+            return InputError(
+                f"'{path}', line {line_no}: not a JSON object ({why}){last}",
+                hint="fix or delete that line; every line of a JSONL log must be one JSON object",
+            )
+    if fmt == "parquet" and _looks_binary_garbage(path):
+        return InputError(f"'{path}' is not a Parquet file ({detail})")
+    return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
+
+
+def _looks_binary_garbage(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) != b"PAR1"
+
+
+def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    bad: tuple[int, str] | None = None
+    total = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for total, line in enumerate(fh, start=1):  # noqa: B007 - total is used after
+                if bad is not None or not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except (json.JSONDecodeError, ValueError) as err:
+                    bad = (total, getattr(err, "msg", str(err)))
+                    continue
+                if not isinstance(obj, dict):
+                    bad = (total, f"found a JSON {type(obj).__name__}")
+    except UnicodeDecodeError:
+        return (1, "not UTF-8 text", 1)
+    except OSError:
+        return None
+    return None if bad is None else (bad[0], bad[1], total)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _require(col: str, columns: Sequence[str], flag: str) -> str:
+    if col not in columns:
+        raise UsageError(
+            f"{flag} '{col}': no such column",
+            hint="the log has columns: " + ", ".join(columns),
+        )
+    return col
+
+
+def detect(columns: Sequence[str], mapping: ColumnMap) -> tuple[dict[str, object], list[str]]:
+    """Decide which source columns play which canonical role. Pure; returns the choice and why."""
+    reasons: list[str] = []
+    cols = list(columns)
+
+    if mapping.reward:
+        rewards = tuple(_require(c, cols, "--reward-col") for c in mapping.reward)
+        reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
+    else:
+        found = _pick(REWARD_NAMES, cols)
+        if found is None:
+            raise InputError(
+                "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
+                hint="name it with --reward-col NAME (repeat it to sum several components); "
+                "the log has columns: " + ", ".join(cols),
+            )
+        rewards = (found,)
+        reasons.append(f"reward ← '{found}' (a common reward column name)")
+    weights = mapping.reward_weights
+    if weights is not None:
+        if len(weights) != len(rewards):
+            raise UsageError(
+                f"--reward-weights has {len(weights)} values for {len(rewards)} reward columns",
+                hint="give one weight per --reward-col, in the same order",
+            )
+        reasons.append("reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards)))
+    elif len(rewards) > 1:
+        reasons.append("reward = " + " + ".join(rewards) + " (components summed, weight 1)")
+
+    if mapping.step:
+        step: str | None = _require(mapping.step, cols, "--step-col")
+        reasons.append(f"step ← '{step}' (from --step-col)")
+    else:
+        step = _pick(STEP_NAMES, cols)
+        reasons.append(
+            f"step ← '{step}' (a common step column name)"
+            if step
+            else "step: no step column (looked for: "
+            + ", ".join(STEP_NAMES)
+            + "): the whole log is one iteration; map one with --step-col"
+        )
+
+    group: str | None = None
+    mode: GroupMode
+    if mapping.group and mapping.group_size:
+        raise UsageError("--group-col and --group-size contradict each other", hint="pass one")
+    if mapping.group_size:
+        if mapping.group_size < 1:
+            raise UsageError("--group-size must be at least 1")
+        mode = "blocks"
+        reasons.append(
+            f"group: consecutive blocks of {mapping.group_size} rows within each step "
+            "(from --group-size)"
+        )
+    elif mapping.group:
+        group = _require(mapping.group, cols, "--group-col")
+        mode = "column"
+        reasons.append(f"group ← '{group}' (from --group-col)")
+    else:
+        group = _pick(GROUP_NAMES, [c for c in cols if c not in rewards and c != step])
+        if group:
+            mode = "column"
+            reasons.append(f"group ← '{group}' (a common group column name)")
+        else:
+            mode = "iteration"
+            reasons.append(
+                "group: no group column (looked for: "
+                + ", ".join(GROUP_NAMES)
+                + "): each iteration is one group; use --group-col or --group-size N"
+            )
+
+    used = {*rewards, step, group}
+    if mapping.length:
+        length: str | None = _require(mapping.length, cols, "--length-col")
+        reasons.append(f"length ← '{length}' (from --length-col)")
+    else:
+        length = _pick(LENGTH_NAMES, [c for c in cols if c not in used])
+        if length:
+            reasons.append(f"length ← '{length}' (token weights for batch whitening)")
+    if mapping.task:
+        task: str | None = _require(mapping.task, cols, "--task-col")
+        reasons.append(f"task ← '{task}' (from --task-col)")
+    else:
+        task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
+        if task:
+            reasons.append(f"task ← '{task}'")
+    return (
+        {
+            "step_col": step,
+            "group_col": group,
+            "group_mode": mode,
+            "group_size": mapping.group_size,
+            "reward_cols": rewards,
+            "reward_weights": weights,
+            "length_col": length,
+            "task_col": task,
+        },
+        reasons,
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _check_numeric(path: Path, schema: pl.Schema, col: str, role: str) -> None:
+    dtype = schema.get(col)
+    if dtype is None or dtype == pl.Null:
+        return
+    if not (dtype.is_numeric() or dtype == pl.Boolean):
+        flag = {"reward": "--reward-col", "length": "--length-col"}.get(role, "--reward-col")
+        raise InputError(
+            f"'{path}', column '{col}': expected numbers for the {role}, found {dtype}",
+            hint=f"map the numeric {role} column with {flag} NAME",
+        )
+    if dtype == pl.Boolean and role == "reward":
+        raise InputError(
+            f"'{path}', column '{col}': the reward column holds true/false, not numbers",
+            hint="cast it to 0/1 in the log, or map a numeric column with --reward-col NAME",
+        )
+
+
+def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
+    """Read a log (files, folders, globs) lazily into the canonical frame.
+
+    Only schemas are read here; the rows are read when the caller collects.
+    """
+    mapping = mapping or ColumnMap()
+    files = resolve_paths(paths)
+    formats: list[Format] = []
+    schemas: list[pl.Schema] = []
+    for path in files:
+        fmt = file_format(path)
+        assert fmt is not None  # resolve_paths only returns known formats
+        formats.append(fmt)
+        schemas.append(_schema(path, fmt))
+    columns: list[str] = []
+    for schema in schemas:
+        columns.extend(c for c in schema.names() if c not in columns)
+    if not columns:
+        raise InputError(f"'{files[0]}' is empty: no rows or columns")
+
+    chosen, reasons = detect(columns, mapping)
+    numeric = {c: "reward" for c in chosen["reward_cols"]}  # type: ignore[attr-defined]
+    if chosen["length_col"]:
+        numeric[str(chosen["length_col"])] = "length"
+
+    scans = []
+    for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas)):
+        for col, role in numeric.items():
+            _check_numeric(path, schema, col, role)
+        overrides: dict[str, pl.DataType] = {
+            c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
+        }
+        scans.append(_scan(path, fmt, overrides).with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)))
+    frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+    detection = Detection(
+        files=tuple(files),
+        formats=tuple(formats),
+        columns=tuple(columns),
+        reasons=tuple(reasons),
+        **chosen,  # type: ignore[arg-type]
+    )
+    return Log(frame=canonicalize(frame, detection), detection=detection)
+
+
+def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
+    """Add the canonical columns to a raw frame according to a :class:`Detection`.
+
+    Canonical columns come first, then the input's columns in their order. An input
+    column named like a canonical one but not the source of that role is kept as
+    ``src_<name>``.
+    """
+    names = frame.collect_schema().names()
+    weights = det.reward_weights or (1.0,) * len(det.reward_cols)
+    parts = [
+        pl.col(c).cast(pl.Float64) if w == 1.0 else pl.col(c).cast(pl.Float64) * w
+        for c, w in zip(det.reward_cols, weights)
+    ]
+    reward = parts[0]
+    for part in parts[1:]:
+        reward = reward + part  # a null component makes the sum null: never a silent 0
+    step = pl.col(det.step_col) if det.step_col else pl.lit(0, pl.Int64)
+    if det.group_mode == "column":
+        assert det.group_col is not None
+        group = pl.col(det.group_col)
+    elif det.group_mode == "blocks":
+        assert det.group_size is not None
+        group = pl.int_range(pl.len(), dtype=pl.Int64).over(step) // det.group_size
+    else:
+        group = pl.lit(0, pl.Int64)
+
+    canon: dict[str, pl.Expr] = {"step": step, "group": group, "reward": reward}
+    sources: dict[str, str | None] = {
+        "step": det.step_col,
+        "group": det.group_col if det.group_mode == "column" else None,
+        "reward": det.reward_cols[0]
+        if len(det.reward_cols) == 1 and weights[0] == 1.0
+        else None,
+    }
+    if det.length_col:
+        canon["length"] = pl.col(det.length_col).cast(pl.Float64)
+        sources["length"] = det.length_col
+    if det.task_col:
+        canon["task"] = pl.col(det.task_col).cast(pl.String)
+        sources["task"] = det.task_col
+    # A column that *is* its canonical role (same name) is replaced, not duplicated.
+    replaced = {role for role, col in sources.items() if col == role}
+    carried = [
+        pl.col(n).alias(f"src_{n}" if n in canon else n)
+        for n in names
+        if n not in replaced
+    ]
+    return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)
+
+
+def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:
+    """Collect a query over ``log.frame``, turning read failures into :class:`InputError`.
+
+    ``streaming`` runs Polars' streaming engine (bounded memory; right for aggregations).
+    On failure each file is re-read alone to name the one at fault (and, for JSONL, the
+    line), so the happy path pays nothing for good messages.
+    """
+    try:
+        return query.collect(engine="streaming" if streaming else "auto")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _explain_failure(log, exc) from exc
+
+
+def _explain_failure(log: Log, exc: BaseException) -> InputError:
+    det = log.detection
+    for path, fmt in zip(det.files, det.formats):
+        try:
+            raw = _scan(path, fmt)
+            names = raw.collect_schema().names()
+            numeric = [c for c in (*det.reward_cols, det.length_col) if c and c in names]
+            if fmt == "parquet":
+                raw.select(numeric or names[:1]).collect()
+            else:
+                _scan(path, fmt, {c: pl.Float64() for c in numeric}).collect()
+        except (pl.exceptions.PolarsError, OSError) as file_exc:
+            located = locate_read_error(path, fmt, file_exc)
+            if fmt != "parquet" and "parse" in str(file_exc) and numeric:
+                bad = _first_non_numeric(path, fmt, numeric)
+                if bad:
+                    return bad
+            return located
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    files = ", ".join(str(f) for f in det.files[:3])
+    return InputError(
+        f"cannot read the log ({files}{'…' if len(det.files) > 3 else ''}): {detail}",
+        hint="the files may disagree on a column's type; read them one at a time to find it",
+    )
+
+
+def _first_non_numeric(path: Path, fmt: Format, cols: Sequence[str]) -> InputError | None:
+    """Find the first row whose value in ``cols`` is not a number (error path only)."""
+    raw = _scan(path, fmt, {c: pl.String() for c in cols}).with_row_index("__row", offset=1)
+    for col in cols:
+        bad = (
+            raw.select("__row", col)
+            .filter(pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null())
+            .head(1)
+            .collect()
+        )
+        if bad.height:
+            row = int(bad["__row"][0])
+            where = f"line {row + 1}" if fmt in ("csv", "tsv") else f"line {row}"
+            return InputError(
+                f"'{path}', {where}, column '{col}': expected a number, found {bad[col][0]!r}",
+                hint=f"fix that value, or map a numeric column with --reward-col NAME",
+            )
+    return None
+
+
+def check_rewards(log: Log, table: pl.DataFrame) -> None:
+    """Refuse missing or non-finite rewards, naming the file, row and column.
+
+    ``table`` is the per-group statistics; only if it shows a bad value are the files
+    re-read to find the first offending row.
+    """
+    bad = table.filter((pl.col("n_null") > 0) | ~pl.col("mean").is_finite())
+    if bad.height == 0:
+        return
+    det = log.detection
+    for index, (path, fmt) in enumerate(zip(det.files, det.formats)):
+        raw = _scan(path, fmt, None if fmt == "parquet" else {
+            c: pl.Float64() for c in det.reward_cols
+        })
+        rows = (
+            canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)
+            .with_row_index("__row", offset=1)
+            .filter(pl.col("reward").is_null() | ~pl.col("reward").is_finite())
+            .head(1)
+            .collect()
+        )
+        if rows.height:
+            row = int(rows["__row"][0])
+            where = f"line {row + 1}" if fmt in ("csv", "tsv") else (
+                f"line {row}" if fmt == "jsonl" else f"row {row}"
+            )
+            values = {c: rows[c][0] for c in det.reward_cols if c in rows.columns}
+            what = ", ".join(f"{c}={v!r}" for c, v in values.items())
+            return_error = InputError(
+                f"'{path}', {where}: the reward is missing or not finite ({what})",
+                hint="fix or drop that rollout; rewards must be finite numbers "
+                "(NaN, null and ±inf cannot be turned into advantages)",
+            )
+            raise return_error
+    raise InputError("the log has missing or non-finite rewards")

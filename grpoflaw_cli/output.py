@@ -1,0 +1,72 @@
+"""Atomic output: a run that fails leaves no file and never truncates an existing one.
+
+>>> write_text_atomic(Path("report.html"), "<html>…</html>")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+
+from grpoflaw_cli.errors import InputError, UsageError
+
+FRAME_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
+                 ".ndjson": "jsonl"}
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"cannot write '{path}': folder '{directory}' does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with _atomic(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def frame_format(path: Path) -> str:
+    """The format ``advantages -o`` writes for ``path``; a :class:`UsageError` if unknown."""
+    fmt = FRAME_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the output format of '{path}'",
+            hint="end the file name with " + ", ".join(sorted(FRAME_FORMATS)),
+        )
+    return fmt
+
+
+def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
+    """Write a frame as Parquet, CSV or JSONL (by extension), atomically."""
+    fmt = frame_format(path)
+    writers: dict[str, Callable[[Path], None]] = {
+        "parquet": lambda p: frame.write_parquet(p),
+        "csv": lambda p: frame.write_csv(p),
+        "jsonl": lambda p: frame.write_ndjson(p),
+    }
+    if fmt == "csv":
+        nested = [c for c, t in frame.schema.items() if t.is_nested()]
+        if nested:
+            raise InputError(
+                f"column(s) {', '.join(nested)} hold lists or records, which CSV cannot store",
+                hint="write .parquet or .jsonl instead",
+            )
+    with _atomic(path) as tmp:
+        writers[fmt](tmp)

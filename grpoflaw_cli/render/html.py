@@ -1,0 +1,200 @@
+"""The self-contained HTML report (Plotly JS embedded: it opens offline).
+
+Three charts: per-iteration reward spread against each estimator's advantage scale
+(relative to the run's typical value, so a line that tracks the spread keeps magnitude
+and a flat one erases it), per-group spread against advantage scale (log-log), and the
+advantage distributions; flagged iterations are marked. Plotly is imported here only,
+so commands that do not write HTML never pay for it.
+
+>>> html = render_html(report, analysis, sample)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.render.terminal import SEVERITY_STYLE
+
+MAX_GROUP_POINTS = 4000
+PALETTE = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+SEVERITY_COLOR = {"error": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
+max-width:1200px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem}
+.meta{color:#555;font-size:.9rem} table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right;vertical-align:top}
+th{background:#f5f5f5} td.l,th.l{text-align:left} .sev{font-weight:bold}
+.keeps{color:#1e8449}.erases{color:#c0392b}.partly{color:#b9770e}.na{color:#999}
+.note{color:#555;font-size:.85rem;max-width:60rem}
+"""
+
+
+def _esc(x: Any) -> str:
+    return html_lib.escape(str(x))
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.4g}"
+
+
+def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    estimators = list(analysis.estimators)
+    it = analysis.iterations
+    steps = it["step"].to_list()
+    flagged = {row["step"] for row in report["iterations"] if row["flags"]}
+
+    def rel(values: np.ndarray) -> np.ndarray:
+        live = values[(values > 0) & np.isfinite(values)]
+        typical = float(np.exp(np.median(np.log(live)))) if live.size else 1.0
+        return values / typical
+
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        vertical_spacing=0.09,
+        subplot_titles=(
+            "Per iteration: reward spread and advantage scale, each relative to its run-typical value",
+            "Per group: reward spread vs advantage scale (log-log; slope 1 keeps magnitude, 0 erases it)",
+            "Advantage distributions (sampled rollouts)",
+        ),
+    )
+    spread = it["spread"].to_numpy()
+    fig.add_trace(
+        go.Scatter(
+            x=steps, y=rel(spread), name="reward spread", mode="lines+markers",
+            line={"color": "black", "width": 3}, legendgroup="spread",
+        ),
+        row=1, col=1,
+    )
+    for k, name in enumerate(estimators):
+        color = PALETTE[k % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=steps, y=rel(it[f"scale_{name}"].to_numpy()), name=name, mode="lines",
+                line={"color": color}, legendgroup=name,
+            ),
+            row=1, col=1,
+        )
+    if flagged:
+        mask = np.array([s in flagged for s in steps])
+        fig.add_trace(
+            go.Scatter(
+                x=[s for s, m in zip(steps, mask) if m], y=rel(spread)[mask], mode="markers",
+                name="flagged iteration", marker={"symbol": "x", "size": 12, "color": "#c0392b"},
+                text=[", ".join(r["flags"]) for r in report["iterations"] if r["flags"]],
+                hovertemplate="step %{x}<br>%{text}<extra></extra>",
+            ),
+            row=1, col=1,
+        )
+    fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+
+    groups = analysis.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
+    if groups.height > MAX_GROUP_POINTS:
+        groups = groups.gather_every(groups.height // MAX_GROUP_POINTS)
+    for k, name in enumerate(estimators):
+        fig.add_trace(
+            go.Scattergl(
+                x=groups["spread"].to_list(), y=groups[f"scale_{name}"].to_list(), mode="markers",
+                name=name, legendgroup=name, showlegend=False,
+                marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
+                text=[f"step {s}, group {g}" for s, g in zip(groups["step"], groups["group"])],
+                hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>" + name + "</extra>",
+            ),
+            row=2, col=1,
+        )
+    fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1)
+    fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1)
+
+    if sample is not None and sample.height:
+        for k, name in enumerate(estimators):
+            values = sample[f"adv_{name}"].to_numpy()
+            fig.add_trace(
+                go.Histogram(
+                    x=values[np.isfinite(values)], name=name, legendgroup=name, showlegend=False,
+                    opacity=0.55, marker={"color": PALETTE[k % len(PALETTE)]}, nbinsx=80,
+                ),
+                row=3, col=1,
+            )
+        fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="advantage", row=3, col=1)
+    fig.update_yaxes(title_text="rollouts", row=3, col=1)
+    fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
+    return str(fig.to_html(full_html=False, include_plotlyjs=True, div_id="grpoflaw-charts"))
+
+
+def _magnitude_html(report: dict[str, Any]) -> str:
+    rows = []
+    for row in report["summary"]["magnitude"]:
+        cells = []
+        for which in ("within", "across"):
+            word = row[f"verdict_{which}"]
+            cls = "na" if word == "n/a" else word
+            cells.append(f'<td class="{cls}">{_fmt(row[f"elasticity_{which}"])} {word}</td>')
+        rows.append(f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
+                    + "".join(cells) + "</tr>")
+    return (
+        '<table><tr><th class="l">estimator</th><th>across groups (same iteration)</th>'
+        "<th>across iterations</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _flags_html(report: dict[str, Any], limit: int = 200) -> str:
+    flags = report["flags"]
+    if not flags:
+        return "<p>No flags.</p>"
+    rows = "".join(
+        f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[f["severity"]]}">{_esc(f["severity"])}</td>'
+        f'<td class="l">{_esc(f["code"])}</td><td>{_esc(f["step"])}</td>'
+        f'<td class="l">{_esc(f["message"])}</td></tr>'
+        for f in flags[:limit]
+    )
+    more = f"<p class='note'>{len(flags) - limit} more flags: see --format json.</p>" if len(
+        flags) > limit else ""
+    return ('<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
+            f'<th class="l">finding</th></tr>{rows}</table>{more}')
+
+
+def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
+    """The full report page as one string."""
+    s = report["summary"]
+    files = ", ".join(s["files"][:5]) + (" …" if len(s["files"]) > 5 else "")
+    counts = s["flags"]
+    flag_line = ", ".join(f"{counts[k]} {k}" for k in ("error", "warning", "info"))
+    assert set(SEVERITY_STYLE) == set(SEVERITY_COLOR)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>grpoflaw report</title><style>{CSS}</style></head>
+<body>
+<h1>grpoflaw: what the advantage estimators did to the rewards</h1>
+<p class="meta">log: {_esc(files)}<br>
+{s["rollouts"]:,} rollouts, {s["iterations"]:,} iterations, {s["groups"]:,} groups &middot;
+{_esc(s["conventions"]["text"])} &middot; flags: {_esc(flag_line)} &middot;
+grpoflaw {_esc(report["grpoflaw_version"])}</p>
+<p class="note">GRPO divides each group's centred rewards by the group's std, so a group whose
+rewards span &plusmn;5 gets the same advantages as one spanning &plusmn;1. Estimators whose line
+tracks the black reward-spread line below keep that magnitude; flat lines erase it.</p>
+<h2>How much reward magnitude each estimator keeps</h2>
+{_magnitude_html(report)}
+<p class="note">Elasticity: slope of log(advantage scale) on log(reward spread); 1 keeps
+magnitude, 0 erases it.</p>
+<h2>Charts</h2>
+{_figures(report, analysis, sample)}
+<h2>Flags, worst first</h2>
+{_flags_html(report)}
+</body></html>
+"""

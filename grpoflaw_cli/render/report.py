@@ -1,0 +1,78 @@
+"""The report as plain data: what ``--format json`` prints and every renderer reads.
+
+>>> report = build_report(analysis, flags, header)      # doctest: +SKIP
+>>> sorted(report)                                     # doctest: +SKIP
+['flags', 'grpoflaw_version', 'iterations', 'magnitude', 'summary']
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from grpoflaw_cli import __version__
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.diagnostics import Flag, Severity
+
+
+@dataclass(frozen=True)
+class Header:
+    """Where the numbers came from: shown on top of every output."""
+
+    files: tuple[str, ...]
+    columns: dict[str, Any]
+    conventions: str
+    ddof: int
+    eps: float
+
+
+def clean(value: Any) -> Any:
+    """Make a value JSON-safe: NaN/inf → None, tuples → lists, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return clean(value.item())
+    return value
+
+
+def flags_by_step(flags: list[Flag]) -> dict[Any, list[str]]:
+    out: dict[Any, list[str]] = defaultdict(list)
+    for flag in flags:
+        if flag.code not in out[flag.step]:
+            out[flag.step].append(flag.code)
+    return out
+
+
+def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[str, Any]:
+    """Everything ``compare`` knows, as one JSON-ready dict."""
+    by_step = flags_by_step(flags)
+    iterations = [
+        {**row, "flags": by_step.get(row["step"], [])}
+        for row in analysis.iterations.iter_rows(named=True)
+    ]
+    counts = {s.value: sum(f.severity == s for f in flags) for s in Severity}
+    summary = {
+        "rollouts": analysis.rollouts,
+        "iterations": analysis.iterations.height,
+        "groups": analysis.groups.height,
+        "files": list(header.files),
+        "columns": header.columns,
+        "conventions": {"std_ddof": header.ddof, "eps": header.eps, "text": header.conventions},
+        "estimators": list(analysis.estimators),
+        "flags": counts,
+        "magnitude": analysis.magnitude.to_dicts(),
+    }
+    return clean(
+        {
+            "grpoflaw_version": __version__,
+            "summary": summary,
+            "iterations": iterations,
+            "flags": [f.to_dict() for f in flags],
+        }
+    )  # type: ignore[no-any-return]

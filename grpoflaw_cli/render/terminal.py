@@ -1,0 +1,204 @@
+"""Rich renderables for ``grpoflaw compare`` and ``grpoflaw inspect``.
+
+Functions return renderables; the CLI prints them on one console.
+
+>>> from rich.console import Console
+>>> Console().print(render_compare(report, max_rows=30))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from grpoflaw_cli.estimators import REGISTRY
+
+WIDE = 110
+"""Terminal width from which the per-iteration table shows every column."""
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+SHORT_CODES = {
+    "collapsed_pair": "pair",
+    "magnitude_collapse": "magn",
+    "magnitude_collapse_groups": "magn-g",
+    "zero_variance": "const",
+    "noise_amplification": "noise",
+    "singleton_groups": "single",
+}
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.{digits}g}"
+
+
+def _header(report: dict[str, Any]) -> RenderableType:
+    s = report["summary"]
+    cols = s["columns"]
+    files = s["files"]
+    shown = ", ".join(files[:3]) + (f" … (+{len(files) - 3} files)" if len(files) > 3 else "")
+    lines = Text()
+    lines.append("log         ", style="dim").append(shown + "\n")
+    lines.append("columns     ", style="dim").append(
+        "  ".join(f"{k}={v}" for k, v in cols.items() if v is not None) + "\n"
+    )
+    lines.append("rollouts    ", style="dim").append(
+        f"{s['rollouts']:,} in {s['iterations']:,} iterations, {s['groups']:,} groups\n"
+    )
+    lines.append("conventions ", style="dim").append(s["conventions"]["text"])
+    counts = s["flags"]
+    lines.append("\nflags       ", style="dim")
+    for sev in ("error", "warning", "info"):
+        lines.append(f"{counts[sev]} {sev}  ", style=SEVERITY_STYLE[sev] if counts[sev] else "dim")
+    return Panel(lines, title="grpoflaw compare", title_align="left", border_style="blue")
+
+
+def _pick_rows(rows: list[dict[str, Any]], max_rows: int) -> tuple[list[dict[str, Any]], bool]:
+    """All rows if they fit; else flagged iterations first, then evenly spaced ones."""
+    if len(rows) <= max_rows:
+        return rows, False
+    flagged = [i for i, r in enumerate(rows) if r["flags"]][:max_rows]
+    rest = max_rows - len(flagged)
+    others = [i for i in range(len(rows)) if not rows[i]["flags"]]
+    if rest > 0 and others:
+        stride = max(len(others) / rest, 1.0)
+        flagged += [others[int(k * stride)] for k in range(min(rest, len(others)))]
+    return [rows[i] for i in sorted(set(flagged))], True
+
+
+def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> RenderableType:
+    """Per iteration: rewards, spread, each estimator's advantage scale, flags.
+
+    Below ``WIDE`` columns the rollout/group counts and reward mean are left out (they
+    are in the header, the CSV and the JSON) so that spread and scales stay readable.
+    """
+    wide = width >= WIDE
+    estimators = report["summary"]["estimators"]
+    rows, cut = _pick_rows(report["iterations"], max_rows)
+    table = Table(
+        title="Per iteration: reward spread vs advantage scale (RMS) under each estimator",
+        caption_justify="left",
+        title_justify="left",
+        caption=(
+            "spread: RMS deviation of rewards from their group mean; estimator columns: RMS "
+            "advantage; flags: " + ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items())
+            + (
+                f"\nshowing {len(rows)} of {len(report['iterations'])} iterations (flagged first);"
+                " --format csv lists all"
+                if cut
+                else ""
+            )
+        ),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("step", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("rollouts", justify="right", no_wrap=True)
+        table.add_column("groups", justify="right", no_wrap=True)
+        table.add_column("reward\nmean", justify="right", no_wrap=True)
+    table.add_column("reward\nspread", justify="right", style="bold", no_wrap=True)
+    table.add_column("const\ngroups", justify="right", no_wrap=True)
+    for name in estimators:
+        table.add_column(REGISTRY[name].short, justify="right", no_wrap=True)
+    table.add_column("flags")
+    for row in rows:
+        zero = row["zero_variance_groups"]
+        counts = (
+            [_num(row["rollouts"]), _num(row["groups"]), _num(row["reward_mean"], 3)] if wide else []
+        )
+        table.add_row(
+            str(row["step"]),
+            *counts,
+            _num(row["spread"], 3),
+            f"{zero / max(row['groups'], 1):.0%}" if zero else "",
+            *(_num(row[f"scale_{name}"], 3) for name in estimators),
+            Text(" ".join(SHORT_CODES.get(c, c) for c in row["flags"]), style="yellow"),
+        )
+    return table
+
+
+def magnitude_table(report: dict[str, Any]) -> RenderableType:
+    """How much reward magnitude each estimator keeps (elasticity; 1 keeps, 0 erases)."""
+    table = Table(
+        title="How much reward magnitude each estimator keeps",
+        title_justify="left",
+        caption="elasticity = slope of log(advantage scale) on log(reward spread): "
+        "1 keeps magnitude, 0 erases it",
+        header_style="bold",
+    )
+    table.add_column("estimator")
+    table.add_column("across groups\n(same iteration)", justify="right")
+    table.add_column("across iterations", justify="right")
+    table.add_column("by design")
+    style = {"keeps": "green", "erases": "red", "partly": "yellow", "n/a": "dim"}
+    for row in report["summary"]["magnitude"]:
+        cells = []
+        for which in ("within", "across"):
+            value, word = row[f"elasticity_{which}"], row[f"verdict_{which}"]
+            cells.append(Text(f"{_num(value, 3)}  {word}", style=style[word]))
+        table.add_row(row["estimator"], *cells, REGISTRY[row["estimator"]].keeps)
+    return table
+
+
+def flags_table(report: dict[str, Any], max_flags: int = 20) -> RenderableType:
+    """Flags, worst first."""
+    flags = report["flags"]
+    if not flags:
+        return Text("No flags: no magnitude collapse, zero-variance or noise findings.", style="green")
+    table = Table(
+        title="Flags, worst first",
+        title_justify="left",
+        caption=f"{len(flags) - max_flags} more: --format json lists all"
+        if len(flags) > max_flags
+        else None,
+        header_style="bold",
+        show_lines=False,
+    )
+    table.add_column("severity")
+    table.add_column("code")
+    table.add_column("step", justify="right")
+    table.add_column("finding", ratio=1)
+    for flag in flags[:max_flags]:
+        table.add_row(
+            Text(flag["severity"], style=SEVERITY_STYLE[flag["severity"]]),
+            flag["code"],
+            str(flag["step"]),
+            flag["message"],
+        )
+    return table
+
+
+def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120) -> RenderableType:
+    """The whole ``compare`` screen for a terminal ``width`` columns wide."""
+    return Group(
+        _header(report),
+        iteration_table(report, max_rows, width),
+        Text(""),
+        magnitude_table(report),
+        Text(""),
+        flags_table(report),
+    )
+
+
+def render_inspect(info: dict[str, Any]) -> RenderableType:
+    """What ingest detected and why."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for key, value in info["facts"].items():
+        table.add_row(key, str(value))
+    reasons = Text("\n".join(f"• {r}" for r in info["reasons"]))
+    return Group(
+        Panel(table, title="grpoflaw inspect", title_align="left", border_style="blue"),
+        Text("How the columns were chosen:", style="bold"),
+        reasons,
+    )
