@@ -18,8 +18,9 @@ thresholds (all in :class:`Thresholds`, all overridable):
     GRPO advantage scale stays within ``grpo_tolerance`` (default 1.5×) of typical:
     GRPO shrank (or inflated) its magnitude by the ratio of the two. The group version
     counts, per iteration, the groups whose spread is that far from the run's typical
-    group spread (geometric median over non-constant groups). warning; error from
-    ``magnitude_error_ratio`` (default 10×).
+    group spread (geometric median over non-constant groups). Iterations: warning, error
+    from ``magnitude_error_ratio`` (default 10×); groups (``magnitude_collapse_groups``,
+    the steady state of a multi-task run): warning.
 ``zero_variance``
     Groups of two or more rollouts whose rewards are all equal: no learning signal under
     any group baseline (DAPO filters them; TRL logs ``frac_reward_zero_std``). Reported
@@ -94,6 +95,8 @@ class Flag:
     message: str
     group: Any = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+    """How bad, comparable within a code (a ratio or a share): orders flags worst first."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -168,6 +171,7 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
                     "spread_ratio": ratio,
                     "groups_with_twin": row["_count"],
                 },
+                score=ratio,
             )
         )
     return flags
@@ -211,6 +215,7 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
                         "typical_grpo_scale": typical_grpo,
                         "factor": factor,
                     },
+                    score=size,
                 )
             )
     flags.extend(_group_magnitude(a, t))
@@ -253,7 +258,7 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
         flags.append(
             Flag(
                 code="magnitude_collapse_groups",
-                severity=Severity.ERROR if row["_far"] >= t.magnitude_error_ratio else Severity.WARNING,
+                severity=Severity.WARNING,
                 step=_py(row["step"]),
                 group=_py(row["group"]),
                 message=(
@@ -270,6 +275,7 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
                     "worst_spread": row["spread"],
                     "worst_ratio": row["_ratio"],
                 },
+                score=row["_far"],
             )
         )
     return flags
@@ -301,6 +307,7 @@ def zero_variance(a: Analysis, t: Thresholds) -> list[Flag]:
                     "group baseline"
                 ),
                 evidence={"groups": row["zero_variance_groups"], "share": share},
+                score=share,
             )
         )
     return flags
@@ -343,6 +350,7 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
                     "worst_spread": row["spread"],
                     "grpo_scale": row["scale_grpo"],
                 },
+                score=row["scale_grpo"] / row["spread"],
             )
         )
     return flags
@@ -363,6 +371,7 @@ def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
                     "(verl's and TRL's rules); check --group-col / --group-size"
                 ),
                 evidence={"groups": row["singleton_groups"]},
+                score=float(row["singleton_groups"]),
             )
         )
     return flags
@@ -372,10 +381,10 @@ CHECKS = (collapsed_pairs, magnitude_collapse, zero_variance, noise_amplificatio
 
 
 def diagnose(a: Analysis, thresholds: Thresholds | None = None) -> list[Flag]:
-    """Run every check; flags sorted worst first (severity, then step)."""
+    """Run every check; flags sorted worst first (severity, then score, then step)."""
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
-    return sorted(flags, key=lambda f: (-f.severity.rank, str(f.code), _sort_key(f.step)))
+    return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
 
 
 def _sort_key(step: Any) -> tuple[int, Any]:

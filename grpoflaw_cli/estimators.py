@@ -33,7 +33,7 @@ import numpy as np
 from grpoflaw_cli.groupstats import Groups
 
 VERL_WHITEN_EPS = 1e-8
-"""``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``, ``Σm + 1e-8``."""
+"""``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,16 @@ class Conventions:
     TRL and OpenRLHF; 0 = population, as in the DeepSeekMath formula and the blog post).
     ``eps``: added to the std before dividing (verl 1e-6, TRL 1e-4, OpenRLHF 1e-9).
     ``whiten_eps``: inside the rsqrt of batch whitening (verl ``masked_whiten``: 1e-8).
+    ``bessel_float32``: round the Bessel factor ``n/(n-1)`` to float32 before applying it,
+    as TRL's ``nanstd`` does (``trl/trainer/utils.py``: an integer count divided by an
+    integer count gives a float32 tensor even when the rewards are float64). Changes
+    advantages by ~1e-8 relative; off by default.
     """
 
     ddof: int = 1
     eps: float = 1e-6
     whiten_eps: float = VERL_WHITEN_EPS
+    bessel_float32: bool = False
 
     def __post_init__(self) -> None:
         if self.ddof not in (0, 1):
@@ -126,14 +131,29 @@ def resolve(names: str | None) -> list[str]:
 # --------------------------------------------------------------------------- helpers
 
 
-def group_std(g: Groups, ddof: int) -> np.ndarray:
-    """σ_g = sqrt(m2 / (n − ddof)); NaN where ``n − ddof < 1``."""
-    denom = g.n.astype(np.float64) - ddof
+def _variance(ss: np.ndarray, count: np.ndarray, ddof: int, bessel_float32: bool) -> np.ndarray:
+    """ss / (count − ddof), or TRL's (ss / count) · float32(count / (count − 1)) for ddof 1.
+
+    NaN where ``count − ddof < 1``.
+    """
+    count = count.astype(np.float64)
+    ok = count - ddof >= 1
+    safe = np.where(ok, count, 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom >= 1, np.sqrt(g.m2 / np.where(denom >= 1, denom, 1.0)), np.nan)
+        if bessel_float32 and ddof == 1:
+            factor = (safe / (safe - 1.0)).astype(np.float32).astype(np.float64)
+            var = ss / safe * factor
+        else:
+            var = ss / (safe - ddof)
+    return np.where(ok, var, np.nan)
 
 
-def step_std(g: Groups, ddof: int) -> np.ndarray:
+def group_std(g: Groups, c: Conventions) -> np.ndarray:
+    """σ_g = sqrt(m2 / (n − ddof)); NaN where ``n − ddof < 1``."""
+    return np.sqrt(_variance(g.m2, g.n, c.ddof, c.bessel_float32))
+
+
+def step_std(g: Groups, c: Conventions) -> np.ndarray:
     """Std of all rewards of each iteration (the batch std), with ``ddof``.
 
     Exact decomposition: Σ(r − μ_s)² = Σ_g [m2_g + n_g (μ_g − μ_s)²]. Zero for a
@@ -144,8 +164,7 @@ def step_std(g: Groups, ddof: int) -> np.ndarray:
     total = g.per_step(nf)
     mu = g.per_step(nf * g.mean) / np.maximum(total, 1.0)
     ss = g.per_step(g.m2 + nf * (g.mean - mu[g.step_index]) ** 2)
-    denom = total - ddof
-    return np.where(denom >= 1, np.sqrt(ss / np.maximum(denom, 1.0)), 0.0)
+    return np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
 
 
 def singleton_denominator(eps: float) -> float:
@@ -161,11 +180,16 @@ def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float
     """Token-weighted batch whitening of ``x = x_scale·(r − x_center)`` per iteration.
 
     Follows ``verl/utils/torch_functional.py::masked_whiten`` on an outcome reward that is
-    constant over a rollout's ``L`` valid tokens::
+    constant over a rollout's ``L`` valid tokens, as it actually evaluates::
 
-        mu  = Σ L x / (Σ L + 1e-8)
-        var = Σ L (x − mu)² / (Σ L + 1e-8) · Σ L / (Σ L − 1)     # Bessel on the token count
+        mu  = Σ L x / Σ L
+        var = Σ L (x − mu)² / Σ L · float32(Σ L / (Σ L − 1))    # Bessel on the token count
         A   = (x − mu) · rsqrt(var + eps)
+
+    The source reads ``Σm + 1e-8`` in both denominators, but the mask is an integer tensor,
+    so ``Σm + 1e-8`` and ``Σm / (Σm − 1)`` are float32 values: the ``1e-8`` rounds away and
+    the Bessel factor is float32-rounded even on float64 rewards. This reproduces verl's
+    float64 reference vectors to ~1e-16; the textbook formula is off by ~5e-9.
 
     Without response lengths every rollout weighs 1 token. An iteration of a single token
     has no spread (verl raises); its advantages are 0 here.
@@ -173,13 +197,14 @@ def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float
     d = x_scale * (g.mean - x_center)  # mean of x over the group
     wsum = g.per_step(g.len_sum)
     sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
-    mu = sx / (wsum + VERL_WHITEN_EPS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(wsum > 0, sx / wsum, 0.0)
     off = d - mu[g.step_index]
     ss = g.per_step(
         x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = ss / (wsum + VERL_WHITEN_EPS) * wsum / (wsum - 1.0)
+    var = _variance(ss, wsum, 1, bessel_float32=True)
+    with np.errstate(invalid="ignore"):
         mult = np.where(wsum > 1.0, 1.0 / np.sqrt(var + eps), 0.0)
     return Affine(scale=x_scale, center=x_center, shift=mu, mult=mult)
 
@@ -199,7 +224,7 @@ def grpo(g: Groups, c: Conventions) -> Affine:
     with ``1 + ε`` rounded to float32 (:func:`singleton_denominator`). Not 0.
     Constant group: σ = 0, so ``A = 0 / ε = 0``.
     """
-    sigma = group_std(g, c.ddof)
+    sigma = group_std(g, c)
     single = g.n == 1
     denom = np.where(single, singleton_denominator(c.eps), np.nan_to_num(sigma) + c.eps)
     with np.errstate(divide="ignore"):
@@ -217,7 +242,7 @@ def grpo_batch(g: Groups, c: Conventions) -> Affine:
     (TRL itself uses 1e-4). Singleton group: ``r − μ = 0``, so ``A = 0`` (TRL's rule).
     A one-rollout iteration has batch std 0 and advantage 0.
     """
-    sigma_batch = step_std(g, c.ddof)[g.step_index]
+    sigma_batch = step_std(g, c)[g.step_index]
     denom = sigma_batch + c.eps
     with np.errstate(divide="ignore"):
         scale = np.where(denom > 0, 1.0 / np.where(denom > 0, denom, 1.0), 0.0)

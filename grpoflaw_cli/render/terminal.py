@@ -149,30 +149,56 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
     return table
 
 
-def flags_table(report: dict[str, Any], max_flags: int = 20) -> RenderableType:
-    """Flags, worst first."""
+def step_ranges(steps: list[Any]) -> str:
+    """Compress steps into ranges: [1, 2, 3, 7] → "1-3, 7".
+
+    >>> step_ranges([1, 2, 3, 7, 9, 10])
+    '1-3, 7, 9-10'
+    """
+    if not all(isinstance(s, int) for s in steps):
+        return ", ".join(map(str, steps))
+    ordered = sorted(set(steps))
+    parts: list[str] = []
+    start = prev = ordered[0] if ordered else 0
+    for s in ordered[1:] + [None]:  # type: ignore[list-item]
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if s is not None:
+            start = prev = s
+    return ", ".join(parts)
+
+
+def flags_table(report: dict[str, Any]) -> RenderableType:
+    """Flags, worst first, one row per code: where it fired and its worst instance.
+
+    The JSON output lists every flag individually.
+    """
     flags = report["flags"]
     if not flags:
         return Text("No flags: no magnitude collapse, zero-variance or noise findings.", style="green")
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for flag in flags:  # already worst first
+        by_code.setdefault(flag["code"], []).append(flag)
     table = Table(
-        title="Flags, worst first",
+        title="Flags, worst first (one row per check; --format json lists each flag)",
         title_justify="left",
-        caption=f"{len(flags) - max_flags} more: --format json lists all"
-        if len(flags) > max_flags
-        else None,
         header_style="bold",
-        show_lines=False,
+        show_lines=True,
     )
-    table.add_column("severity")
-    table.add_column("code")
-    table.add_column("step", justify="right")
-    table.add_column("finding", ratio=1)
-    for flag in flags[:max_flags]:
+    table.add_column("severity", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("iterations")
+    table.add_column("worst instance", ratio=1)
+    for code, group in by_code.items():
+        worst = group[0]
+        steps = [f["step"] for f in group]
         table.add_row(
-            Text(flag["severity"], style=SEVERITY_STYLE[flag["severity"]]),
-            flag["code"],
-            str(flag["step"]),
-            flag["message"],
+            Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
+            code,
+            f"{len(set(map(str, steps)))}: {step_ranges(steps)}",
+            f"step {worst['step']}: {worst['message']}",
         )
     return table
 

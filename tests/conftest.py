@@ -1,0 +1,51 @@
+"""Shared fixtures: sample paths, a CLI runner, small log writers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_data"
+DATA = Path(__file__).resolve().parent / "data"
+
+SEED_REWARDS = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
+    """Write a list of dicts (or raw lines) as a JSONL file in tmp_path."""
+
+    def write(rows: list[Any], name: str = "log.jsonl") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def seed_rows() -> list[dict[str, Any]]:
+    return [
+        {"step": step, "rollout": i, "reward": r * scale}
+        for step, scale in ((1, 1.0), (2, 5.0))
+        for i, r in enumerate(SEED_REWARDS)
+    ]
+
+
+def frame(**cols: list[Any]) -> pl.DataFrame:
+    return pl.DataFrame(cols)

@@ -1,0 +1,165 @@
+"""Estimators: hand-computed values, the seed example, singleton rules, and the
+vectorised code against a plain per-group loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from helpers import advantages, reference_loop
+
+from grpoflaw_cli.estimators import REGISTRY, Conventions, resolve, singleton_denominator
+
+SEED = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
+
+
+def seed_adv(estimator: str, scale: float, conv: Conventions | None = None) -> np.ndarray:
+    return advantages([r * scale for r in SEED], [0] * 7, estimator, conv)
+
+
+# --- the blog's table ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0, 5.0])
+def test_seed_grpo_population_std_gives_blog_numbers(scale: float) -> None:
+    adv = seed_adv("grpo", scale, Conventions(ddof=0, eps=0.0))
+    k = 1 / math.sqrt(6 / 7)  # 1.0801234...
+    np.testing.assert_allclose(adv, [-k, -k, -k, 0, k, k, k], rtol=1e-15)
+    assert [round(a, 4) for a in adv] == [-1.0801, -1.0801, -1.0801, 0.0, 1.0801, 1.0801, 1.0801]
+
+
+@pytest.mark.parametrize("scale", [1.0, 5.0])
+def test_seed_grpo_unbiased_std_gives_one(scale: float) -> None:
+    adv = seed_adv("grpo", scale, Conventions(ddof=1, eps=0.0))
+    np.testing.assert_allclose(adv, [-1, -1, -1, 0, 1, 1, 1], rtol=1e-15)
+
+
+def test_seed_grpo_default_eps_is_verls() -> None:
+    # sigma = 1 (ddof 1) and 5; eps 1e-6 is added to sigma.
+    np.testing.assert_allclose(seed_adv("grpo", 1.0)[-1], 1 / (1 + 1e-6), rtol=1e-15)
+    np.testing.assert_allclose(seed_adv("grpo", 5.0)[-1], 5 / (5 + 1e-6), rtol=1e-15)
+
+
+def test_seed_dr_grpo_keeps_magnitude() -> None:
+    np.testing.assert_array_equal(seed_adv("dr_grpo", 1.0), SEED)
+    np.testing.assert_array_equal(seed_adv("dr_grpo", 5.0), [5 * r for r in SEED])
+
+
+def test_seed_rloo_is_seven_sixths() -> None:
+    np.testing.assert_allclose(seed_adv("rloo", 1.0), [7 / 6 * r for r in SEED], rtol=1e-15)
+    np.testing.assert_allclose(seed_adv("rloo", 5.0), [35 / 6 * r for r in SEED], rtol=1e-15)
+
+
+def test_grpo_batch_uses_group_mean_and_iteration_std() -> None:
+    # Two groups: [0, 2] (mean 1) and [10, 10] (mean 10); batch std of [0, 2, 10, 10].
+    rewards = [0.0, 2.0, 10.0, 10.0]
+    adv = advantages(rewards, [0, 0, 1, 1], "grpo_batch", Conventions(ddof=1, eps=0.0))
+    sigma = float(np.std(rewards, ddof=1))
+    np.testing.assert_allclose(adv, [-1 / sigma, 1 / sigma, 0.0, 0.0], rtol=1e-15)
+
+
+def test_grpo_batch_statistics_are_per_iteration() -> None:
+    # The same rewards in two iterations with different scales: each iteration's own std.
+    rewards = [0.0, 2.0, 0.0, 20.0]
+    adv = advantages(rewards, [0, 0, 1, 1], "grpo_batch", Conventions(ddof=1, eps=0.0),
+                     steps=[1, 1, 2, 2])
+    np.testing.assert_allclose(adv, [-1 / math.sqrt(2), 1 / math.sqrt(2)] * 2, rtol=1e-14)
+
+
+def test_reinforce_pp_whitens_each_iteration_to_unit_scale() -> None:
+    rewards = np.array([1.0, 2.0, 4.0, 8.0, 0.5, 0.25])
+    adv = advantages(rewards, [0, 0, 1, 1, 2, 2], "reinforce_pp")
+    # Unit weights: mean removed, sample variance (Bessel on the count) plus 1e-8.
+    n = len(rewards)
+    var = np.var(rewards) * float(np.float32(n / (n - 1)))
+    np.testing.assert_allclose(adv, (rewards - rewards.mean()) / np.sqrt(var + 1e-8), rtol=1e-14)
+
+
+def test_reinforce_pp_is_token_weighted_when_lengths_are_known() -> None:
+    rewards = np.array([1.0, 0.0, 0.0])
+    lengths = np.array([10.0, 1.0, 1.0])
+    adv = advantages(rewards, [0, 1, 2], "reinforce_pp", lengths=lengths)
+    mu = (lengths * rewards).sum() / lengths.sum()  # 10/12
+    var = (lengths * (rewards - mu) ** 2).sum() / 12 * float(np.float32(12 / 11))
+    np.testing.assert_allclose(adv, (rewards - mu) / np.sqrt(var + 1e-8), rtol=1e-14)
+
+
+def test_reinforce_pp_baseline_subtracts_group_mean_before_whitening() -> None:
+    rewards = np.array([0.0, 2.0, 10.0, 14.0])
+    adv = advantages(rewards, [0, 0, 1, 1], "reinforce_pp_baseline")
+    x = np.array([-1.0, 1.0, -2.0, 2.0])
+    var = np.var(x) * float(np.float32(4 / 3))
+    np.testing.assert_allclose(adv, (x - x.mean()) / np.sqrt(var + 1e-8), rtol=1e-14)
+
+
+# --- edge rules ----------------------------------------------------------------------------
+
+
+def test_singleton_rules_follow_verl() -> None:
+    rewards, groups = [3.0, 1.0, 2.0], ["solo", "pair", "pair"]
+    np.testing.assert_allclose(
+        advantages(rewards, groups, "grpo")[0], 3.0 / singleton_denominator(1e-6), rtol=1e-15
+    )
+    assert singleton_denominator(1e-6) == 1 + 2**-20  # float32(1 + 1e-6), as verl computes it
+    assert advantages(rewards, groups, "dr_grpo")[0] == 3.0
+    assert advantages(rewards, groups, "rloo")[0] == 3.0
+    assert advantages(rewards, groups, "grpo_batch")[0] == 0.0
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "grpo_batch", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("value", [0.1, 0.7, 1 / 3, -2.2])
+def test_constant_non_dyadic_group_gives_exact_zero(estimator: str, value: float) -> None:
+    adv = advantages([value] * 8 + [0.0, 1.0], [0] * 8 + [1, 1], estimator)
+    assert np.all(adv[:8] == 0.0)
+
+
+def test_no_nan_from_zero_variance_iteration() -> None:
+    for name in REGISTRY:
+        adv = advantages([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1], name)
+        assert np.all(np.isfinite(adv)), name
+
+
+# --- vectorised vs plain loop --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("estimator", ["grpo", "grpo_batch", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_vectorised_matches_plain_loop(seed: int, estimator: str, ddof: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=40)
+    groups = np.repeat(np.arange(40), sizes)
+    rng.shuffle(groups)  # rows of a group need not be contiguous
+    rewards = rng.normal(size=groups.size) * rng.choice([0.01, 1.0, 100.0], size=groups.size)
+    got = advantages(rewards, groups, estimator, Conventions(ddof=ddof, eps=1e-6))
+    want = reference_loop(rewards, groups, estimator, ddof=ddof, eps=1e-6)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+
+def test_registry_holds_the_core_estimators_with_full_docstrings() -> None:
+    assert set(REGISTRY) >= {
+        "grpo", "grpo_batch", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline"
+    }
+    for est in REGISTRY.values():
+        doc = est.fn.__doc__ or ""
+        assert "A =" in doc or "A_i" in doc or "whitened" in doc, est.name  # the formula
+        assert "arXiv" in doc or "verl" in doc or "trl" in doc, est.name  # the source
+        assert "ingleton" in doc or "No groups" in doc, est.name  # the singleton rule
+
+
+def test_resolve_lists_valid_names_on_error() -> None:
+    with pytest.raises(KeyError, match="choose from: grpo"):
+        resolve("grpo,nope")
+    assert resolve(None) == list(REGISTRY)
+    assert resolve("rloo,grpo,rloo") == ["rloo", "grpo"]
+
+
+def test_conventions_reject_bad_values() -> None:
+    with pytest.raises(ValueError):
+        Conventions(ddof=2)
+    with pytest.raises(ValueError):
+        Conventions(eps=-1.0)
