@@ -57,10 +57,13 @@ class FailOn(str, Enum):
 # Options shared by every command that reads a log -------------------------------------
 Paths = Annotated[
     list[str],
-    typer.Argument(help="Log files, folders (every .jsonl/.csv/.parquet inside) or globs.",
-                   show_default=False),
+    typer.Argument(
+        help="Log files, folders (every .jsonl/.csv/.parquet inside) or globs.", show_default=False
+    ),
 ]
-StepCol = Annotated[str | None, typer.Option("--step-col", help="Column holding the training step.")]
+StepCol = Annotated[
+    str | None, typer.Option("--step-col", help="Column holding the training step.")
+]
 GroupCol = Annotated[
     str | None, typer.Option("--group-col", help="Column identifying the prompt group.")
 ]
@@ -74,8 +77,11 @@ RewardWeights = Annotated[
 ]
 GroupSize = Annotated[
     int | None,
-    typer.Option("--group-size", min=1,
-                 help="Groups are consecutive blocks of N rows within a step (as TRL writes them)."),
+    typer.Option(
+        "--group-size",
+        min=1,
+        help="Groups are consecutive blocks of N rows within a step (as TRL writes them).",
+    ),
 ]
 LengthCol = Annotated[
     str | None, typer.Option("--length-col", help="Response length in tokens (token weighting).")
@@ -83,12 +89,18 @@ LengthCol = Annotated[
 TaskCol = Annotated[str | None, typer.Option("--task-col", help="Task / data-source column.")]
 Estimators = Annotated[
     str | None,
-    typer.Option("--estimators", help="Comma-separated estimators (default: all). See `grpoflaw estimators`."),
+    typer.Option(
+        "--estimators", help="Comma-separated estimators (default: all). See `grpoflaw estimators`."
+    ),
 ]
 StdDdof = Annotated[
     int,
-    typer.Option("--std-ddof", min=0, max=1,
-                 help="Std denominator n-ddof: 1 unbiased (verl, TRL, OpenRLHF), 0 population (the paper)."),
+    typer.Option(
+        "--std-ddof",
+        min=0,
+        max=1,
+        help="Std denominator n-ddof: 1 unbiased (verl, TRL, OpenRLHF), 0 population (the paper).",
+    ),
 ]
 Eps = Annotated[
     float, typer.Option("--eps", min=0.0, help="Added to the std before dividing (verl 1e-6).")
@@ -214,7 +226,9 @@ def _header(log: Any, conv: Any) -> Any:
             "step": det.step_col,
             "group": det.group_col
             if det.group_mode == "column"
-            else (f"blocks of {det.group_size}" if det.group_mode == "blocks" else "whole iteration"),
+            else (
+                f"blocks of {det.group_size}" if det.group_mode == "blocks" else "whole iteration"
+            ),
             "reward": " + ".join(det.reward_cols),
             "length": det.length_col,
             "task": det.task_col,
@@ -248,7 +262,8 @@ def compare(
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised.")
+        FailOn,
+        typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised."),
     ] = FailOn.none,
     max_rows: Annotated[
         int, typer.Option("--max-rows", min=1, help="Iterations shown in the terminal table.")
@@ -257,10 +272,12 @@ def compare(
         float, typer.Option("--collapse-ratio", help="collapsed_pair: spread ratio that counts.")
     ] = 2.0,
     magnitude_ratio: Annotated[
-        float, typer.Option("--magnitude-ratio", help="magnitude_collapse: spread ratio vs typical.")
+        float,
+        typer.Option("--magnitude-ratio", help="magnitude_collapse: spread ratio vs typical."),
     ] = 3.0,
     noise_ratio: Annotated[
-        float, typer.Option("--noise-ratio", help="noise_amplification: spread below this × typical.")
+        float,
+        typer.Option("--noise-ratio", help="noise_amplification: spread below this × typical."),
     ] = 0.05,
     zero_variance_warning: Annotated[
         float, typer.Option("--zero-variance-warning", help="zero_variance: share that warns.")
@@ -274,8 +291,9 @@ def compare(
         from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
         from grpoflaw_cli.render.report import build_report
 
-        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
-                              length_col, task_col)
+        mapping = _column_map(
+            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+        )
         names = _estimators(estimators)
         conv = _conventions(std_ddof, eps)
         try:
@@ -329,7 +347,7 @@ def _iterations_csv(report: dict[str, Any]) -> str:
     return pl.DataFrame(rows).write_csv()
 
 
-def _advantage_sample(log: Any, analysis: Any, target_rows: int = 200_000) -> Any:
+def _advantage_sample(log: Any, analysis: Any, target_rows: int = 20_000) -> Any:
     """Per-rollout advantages for an evenly spaced sample of groups (for histograms)."""
     from grpoflaw_cli import ingest
     from grpoflaw_cli.rollouts import with_advantages
@@ -351,8 +369,9 @@ def advantages(
     paths: Paths,
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="Output file: .parquet, .csv or .jsonl.",
-                     show_default=False),
+        typer.Option(
+            "--output", "-o", help="Output file: .parquet, .csv or .jsonl.", show_default=False
+        ),
     ],
     step_col: StepCol = None,
     group_col: GroupCol = None,
@@ -374,8 +393,9 @@ def advantages(
         from grpoflaw_cli.rollouts import with_advantages
 
         frame_format(output)  # refuse a bad output name before reading anything
-        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
-                              length_col, task_col)
+        mapping = _column_map(
+            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+        )
         names = _estimators(estimators)
         conv = _conventions(std_ddof, eps)
         log = ingest.load(paths, mapping)
@@ -413,13 +433,12 @@ def inspect(
         from grpoflaw_cli import ingest
         from grpoflaw_cli.groupstats import group_stats_query
 
-        mapping = _column_map(step_col, group_col, reward_col, reward_weights, group_size,
-                              length_col, task_col)
+        mapping = _column_map(
+            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+        )
         log = ingest.load(paths, mapping)
         det = log.detection
-        table = ingest.collect(
-            log, group_stats_query(log.frame, has_length=False), streaming=True
-        )
+        table = ingest.collect(log, group_stats_query(log.frame, has_length=False), streaming=True)
         sizes = table["n"].to_numpy() if table.height else np.zeros(1, dtype=np.int64)
         facts: dict[str, Any] = {
             "files": len(det.files),
@@ -434,13 +453,16 @@ def inspect(
                 else "—"
             ),
             "reward range": (
-                f"{table['min'].min()} … {table['max'].max()}" if table.height else "—"
+                f"{table['min'].min()!s} … {table['max'].max()!s}" if table.height else "—"
             ),
             "rewards missing": int(table["n_null"].sum()) if table.height else 0,
         }
         if output_format is InspectFormat.json:
-            payload = {"facts": facts, "reasons": list(det.reasons),
-                       "files": [str(f) for f in det.files]}
+            payload = {
+                "facts": facts,
+                "reasons": list(det.reasons),
+                "files": [str(f) for f in det.files],
+            }
             sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
             from grpoflaw_cli.render.terminal import render_inspect

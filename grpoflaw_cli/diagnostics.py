@@ -105,7 +105,8 @@ class Flag:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.3g}"
+    """3 significant digits, without scientific notation for large ratios (1,000 not 1e+03)."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def _py(value: Any) -> Any:
@@ -116,32 +117,44 @@ def _py(value: Any) -> Any:
 
 
 def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
-    """Groups whose GRPO advantages coincide though their reward spreads differ ≥ ``collapse_ratio``."""
+    """Groups with identical GRPO advantages whose reward spreads differ ≥ ``collapse_ratio``."""
     g = a.groups.filter(~pl.col("zero_variance") & (pl.col("n") >= 2) & (pl.col("spread") > 0))
     if g.height < 2:
         return []
-    sig = [pl.col("n")] + [pl.col(c).round(6).fill_nan(0.0).fill_null(0.0) for c in
-                           ("z_min", "z_max", "skew", "kurtosis")]
+    sig = [pl.col("n")] + [
+        pl.col(c).round(6).fill_nan(0.0).fill_null(0.0)
+        for c in ("z_min", "z_max", "skew", "kurtosis")
+    ]
     g = g.with_columns(pl.struct(sig).hash().alias("_sig"), pl.col("spread").log().alias("_ls"))
-    cls = g.group_by("_sig").agg(
-        pl.col("spread").min().alias("_lo"),
-        pl.col("spread").max().alias("_hi"),
-        pl.col("step").sort_by("spread").first().alias("_lo_step"),
-        pl.col("group").sort_by("spread").first().alias("_lo_group"),
-        pl.col("step").sort_by("spread").last().alias("_hi_step"),
-        pl.col("group").sort_by("spread").last().alias("_hi_group"),
-    ).filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio)
+    cls = (
+        g.group_by("_sig")
+        .agg(
+            pl.col("spread").min().alias("_lo"),
+            pl.col("spread").max().alias("_hi"),
+            pl.col("step").sort_by("spread").first().alias("_lo_step"),
+            pl.col("group").sort_by("spread").first().alias("_lo_group"),
+            pl.col("step").sort_by("spread").last().alias("_hi_step"),
+            pl.col("group").sort_by("spread").last().alias("_hi_group"),
+        )
+        .filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio)
+    )
     if cls.height == 0:
         return []
-    hit = g.join(cls, on="_sig").with_columns(
-        (pl.col("_hi") / pl.col("spread")).alias("_up"),
-        (pl.col("spread") / pl.col("_lo")).alias("_down"),
-    ).with_columns(pl.max_horizontal("_up", "_down").alias("_ratio")).filter(
-        pl.col("_ratio") >= t.collapse_ratio
+    hit = (
+        g.join(cls, on="_sig")
+        .with_columns(
+            (pl.col("_hi") / pl.col("spread")).alias("_up"),
+            (pl.col("spread") / pl.col("_lo")).alias("_down"),
+        )
+        .with_columns(pl.max_horizontal("_up", "_down").alias("_ratio"))
+        .filter(pl.col("_ratio") >= t.collapse_ratio)
     )
-    worst = hit.sort("_ratio", descending=True).group_by("step", maintain_order=True).agg(
-        pl.all().first(), pl.len().alias("_count")
-    ).sort("step")
+    worst = (
+        hit.sort("_ratio", descending=True)
+        .group_by("step", maintain_order=True)
+        .agg(pl.all().first(), pl.len().alias("_count"))
+        .sort("step")
+    )
     flags = []
     for row in worst.iter_rows(named=True):
         up = row["_up"] >= row["_down"]
@@ -199,7 +212,9 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
             flags.append(
                 Flag(
                     code="magnitude_collapse",
-                    severity=Severity.ERROR if size >= t.magnitude_error_ratio else Severity.WARNING,
+                    severity=Severity.ERROR
+                    if size >= t.magnitude_error_ratio
+                    else Severity.WARNING,
                     step=_py(row["step"]),
                     message=(
                         f"reward spread {_fmt(row['spread'])} is {_fmt(spread_ratio)}× the run's "
@@ -236,9 +251,11 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
     typical = _typical_group_spread(a)
     if typical is None:
         return []
-    g = a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0)).with_columns(
-        (pl.col("spread") / typical).alias("_ratio")
-    ).with_columns(pl.max_horizontal("_ratio", 1 / pl.col("_ratio")).alias("_far"))
+    g = (
+        a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
+        .with_columns((pl.col("spread") / typical).alias("_ratio"))
+        .with_columns(pl.max_horizontal("_ratio", 1 / pl.col("_ratio")).alias("_far"))
+    )
     # Tiny groups are reported as noise amplification; a one-group iteration by the
     # iteration-level check.
     multi = a.iterations.filter(pl.col("groups") >= 2)["step"]
@@ -249,10 +266,15 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
     )
     if g.height == 0:
         return []
-    worst = g.sort("_far", descending=True).group_by("step", maintain_order=True).agg(
-        pl.all().first(), pl.len().alias("_count"), (pl.col("_ratio") > 1).sum().alias("_up")
-    ).sort("step")
-    totals = dict(zip(a.iterations["step"].to_list(), a.iterations["groups"].to_list()))
+    worst = (
+        g.sort("_far", descending=True)
+        .group_by("step", maintain_order=True)
+        .agg(pl.all().first(), pl.len().alias("_count"), (pl.col("_ratio") > 1).sum().alias("_up"))
+        .sort("step")
+    )
+    totals = dict(
+        zip(a.iterations["step"].to_list(), a.iterations["groups"].to_list(), strict=True)
+    )
     flags = []
     for row in worst.iter_rows(named=True):
         flags.append(
@@ -326,9 +348,12 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
     )
     if g.height == 0:
         return []
-    worst = g.sort("spread").group_by("step", maintain_order=True).agg(
-        pl.all().first(), pl.len().alias("_count")
-    ).sort("step")
+    worst = (
+        g.sort("spread")
+        .group_by("step", maintain_order=True)
+        .agg(pl.all().first(), pl.len().alias("_count"))
+        .sort("step")
+    )
     flags = []
     for row in worst.iter_rows(named=True):
         flags.append(

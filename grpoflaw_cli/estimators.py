@@ -90,15 +90,14 @@ class Estimator:
     """Column header in narrow terminal tables."""
     fn: EstimatorFn
     keeps: str
-    """Where reward magnitude survives: "groups and iterations", "within an iteration", "nowhere"."""
+    """Where reward magnitude survives: "groups and iterations", "within an iteration" or
+    "nowhere"."""
 
 
 REGISTRY: dict[str, Estimator] = {}
 
 
-def register(
-    name: str, title: str, short: str, keeps: str
-) -> Callable[[EstimatorFn], EstimatorFn]:
+def register(name: str, title: str, short: str, keeps: str) -> Callable[[EstimatorFn], EstimatorFn]:
     """Add an estimator to :data:`REGISTRY` under ``name``."""
 
     def deco(fn: EstimatorFn) -> EstimatorFn:
@@ -150,7 +149,7 @@ def _variance(ss: np.ndarray, count: np.ndarray, ddof: int, bessel_float32: bool
 
 def group_std(g: Groups, c: Conventions) -> np.ndarray:
     """σ_g = sqrt(m2 / (n − ddof)); NaN where ``n − ddof < 1``."""
-    return np.sqrt(_variance(g.m2, g.n, c.ddof, c.bessel_float32))
+    return np.asarray(np.sqrt(_variance(g.m2, g.n, c.ddof, c.bessel_float32)))
 
 
 def step_std(g: Groups, c: Conventions) -> np.ndarray:
@@ -164,7 +163,9 @@ def step_std(g: Groups, c: Conventions) -> np.ndarray:
     total = g.per_step(nf)
     mu = g.per_step(nf * g.mean) / np.maximum(total, 1.0)
     ss = g.per_step(g.m2 + nf * (g.mean - mu[g.step_index]) ** 2)
-    return np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
+    return np.asarray(
+        np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
+    )
 
 
 def singleton_denominator(eps: float) -> float:
@@ -319,7 +320,9 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
     return mult * nf * d, mult * mult * (a.scale * a.scale * g.m2 + nf * d * d)
 
 
-def apply(a: Affine, reward: np.ndarray, group_index: np.ndarray, step_index: np.ndarray) -> np.ndarray:
+def apply(
+    a: Affine, reward: np.ndarray, group_index: np.ndarray, step_index: np.ndarray
+) -> np.ndarray:
     """Per-rollout advantages, given each rollout's group and iteration index."""
     adv = a.scale[group_index] * (reward - a.center[group_index])
     if a.shift is not None:

@@ -151,7 +151,9 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
     read in step order. A path that names nothing is an :class:`InputError`.
     """
     if not paths:
-        raise UsageError("no log given", hint="pass a file, a folder or a glob: grpoflaw compare LOG")
+        raise UsageError(
+            "no log given", hint="pass a file, a folder or a glob: grpoflaw compare LOG"
+        )
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -246,6 +248,14 @@ def _looks_binary_garbage(path: Path) -> bool:
         return fh.read(4) != b"PAR1"
 
 
+class _BareConstant(ValueError):
+    """Python's json.dumps writes NaN/Infinity for non-finite floats; JSON has no such thing."""
+
+
+def _refuse_constant(token: str) -> object:
+    raise _BareConstant(token)
+
+
 def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
     import gzip
 
@@ -254,11 +264,14 @@ def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
     total = 0
     try:
         with opener(path, "rt", encoding="utf-8") as fh:
-            for total, line in enumerate(fh, start=1):  # noqa: B007 - total is used after
+            for total, line in enumerate(fh, start=1):
                 if bad is not None or not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line, parse_constant=_refuse_constant)
+                except _BareConstant as err:
+                    bad = (total, f"a bare {err} is not JSON; rewards must be finite numbers")
+                    continue
                 except (json.JSONDecodeError, ValueError) as err:
                     bad = (total, getattr(err, "msg", str(err)))
                     continue
@@ -316,7 +329,9 @@ def detect(columns: Sequence[str], mapping: ColumnMap) -> tuple[dict[str, object
                 f"--reward-weights has {len(weights)} values for {len(rewards)} reward columns",
                 hint="give one weight per --reward-col, in the same order",
             )
-        reasons.append("reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards)))
+        reasons.append(
+            "reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards, strict=True))
+        )
     elif len(rewards) > 1:
         reasons.append("reward = " + " + ".join(rewards) + " (components summed, weight 1)")
 
@@ -438,13 +453,15 @@ def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
         numeric[str(chosen["length_col"])] = "length"
 
     scans = []
-    for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas)):
+    for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
         for col, role in numeric.items():
             _check_numeric(path, schema, col, role)
         overrides: dict[str, pl.DataType] = {
             c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
         }
-        scans.append(_scan(path, fmt, overrides).with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)))
+        scans.append(
+            _scan(path, fmt, overrides).with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL))
+        )
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
 
     detection = Detection(
@@ -468,7 +485,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     weights = det.reward_weights or (1.0,) * len(det.reward_cols)
     parts = [
         pl.col(c).cast(pl.Float64) if w == 1.0 else pl.col(c).cast(pl.Float64) * w
-        for c, w in zip(det.reward_cols, weights)
+        for c, w in zip(det.reward_cols, weights, strict=True)
     ]
     reward = parts[0]
     for part in parts[1:]:
@@ -487,9 +504,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     sources: dict[str, str | None] = {
         "step": det.step_col,
         "group": det.group_col if det.group_mode == "column" else None,
-        "reward": det.reward_cols[0]
-        if len(det.reward_cols) == 1 and weights[0] == 1.0
-        else None,
+        "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
     if det.length_col:
         canon["length"] = pl.col(det.length_col).cast(pl.Float64)
@@ -499,11 +514,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         sources["task"] = det.task_col
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
     replaced = {role for role, col in sources.items() if col == role}
-    carried = [
-        pl.col(n).alias(f"src_{n}" if n in canon else n)
-        for n in names
-        if n not in replaced
-    ]
+    carried = [pl.col(n).alias(f"src_{n}" if n in canon else n) for n in names if n not in replaced]
     return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)
 
 
@@ -522,7 +533,7 @@ def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.Dat
 
 def _explain_failure(log: Log, exc: BaseException) -> InputError:
     det = log.detection
-    for path, fmt in zip(det.files, det.formats):
+    for path, fmt in zip(det.files, det.formats, strict=True):
         try:
             raw = _scan(path, fmt)
             names = raw.collect_schema().names()
@@ -552,7 +563,9 @@ def _first_non_numeric(path: Path, fmt: Format, cols: Sequence[str]) -> InputErr
     for col in cols:
         bad = (
             raw.select("__row", col)
-            .filter(pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null())
+            .filter(
+                pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null()
+            )
             .head(1)
             .collect()
         )
@@ -561,7 +574,7 @@ def _first_non_numeric(path: Path, fmt: Format, cols: Sequence[str]) -> InputErr
             where = f"line {row + 1}" if fmt in ("csv", "tsv") else f"line {row}"
             return InputError(
                 f"'{path}', {where}, column '{col}': expected a number, found {bad[col][0]!r}",
-                hint=f"fix that value, or map a numeric column with --reward-col NAME",
+                hint="fix that value, or map a numeric column with --reward-col NAME",
             )
     return None
 
@@ -576,10 +589,10 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     if bad.height == 0:
         return
     det = log.detection
-    for index, (path, fmt) in enumerate(zip(det.files, det.formats)):
-        raw = _scan(path, fmt, None if fmt == "parquet" else {
-            c: pl.Float64() for c in det.reward_cols
-        })
+    for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
+        raw = _scan(
+            path, fmt, None if fmt == "parquet" else {c: pl.Float64() for c in det.reward_cols}
+        )
         rows = (
             canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)
             .with_row_index("__row", offset=1)
@@ -589,8 +602,10 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         )
         if rows.height:
             row = int(rows["__row"][0])
-            where = f"line {row + 1}" if fmt in ("csv", "tsv") else (
-                f"line {row}" if fmt == "jsonl" else f"row {row}"
+            where = (
+                f"line {row + 1}"
+                if fmt in ("csv", "tsv")
+                else (f"line {row}" if fmt == "jsonl" else f"row {row}")
             )
             values = {c: rows[c][0] for c in det.reward_cols if c in rows.columns}
             what = ", ".join(f"{c}={v!r}" for c, v in values.items())

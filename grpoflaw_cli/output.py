@@ -15,8 +15,13 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError
 
-FRAME_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
-                 ".ndjson": "jsonl"}
+FRAME_FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 @contextlib.contextmanager

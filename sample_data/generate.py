@@ -70,8 +70,15 @@ def multitask_frame(steps: int = 40, groups: int = 32, k: int = 8, seed: int = 7
     cols: dict[str, list[object]] = {
         name: []
         for name in (
-            "step", "prompt_id", "task", "sample_idx", "reward",
-            "reward_correct", "reward_sources", "reward_format", "response_length",
+            "step",
+            "prompt_id",
+            "task",
+            "sample_idx",
+            "reward",
+            "reward_correct",
+            "reward_sources",
+            "reward_format",
+            "response_length",
         )
     }
     for step in range(1, steps + 1):
@@ -104,7 +111,9 @@ def main(out: Path = HERE) -> None:
     with (out / "multitask.jsonl").open("w", encoding="utf-8") as fh:
         for row in multi.iter_rows(named=True):
             fh.write(json.dumps(row) + "\n")
-    print(f"wrote seed.{{jsonl,csv,parquet}} and multitask.jsonl ({multi.height} rollouts) to {out}")
+    print(
+        f"wrote seed.{{jsonl,csv,parquet}} and multitask.jsonl ({multi.height} rollouts) to {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,16 +58,18 @@ def reference_loop(
         r = rewards[idx]
         n = len(r)
         if estimator == "grpo":
-            out[idx] = r / float(np.float32(1) + np.float32(eps)) if n == 1 else (
-                (r - r.mean()) / (np.std(r, ddof=ddof) + eps)
+            out[idx] = (
+                r / float(np.float32(1) + np.float32(eps))
+                if n == 1
+                else ((r - r.mean()) / (np.std(r, ddof=ddof) + eps))
             )
         elif estimator == "grpo_batch":
             out[idx] = (r - r.mean()) / (batch_std + eps)
         elif estimator == "dr_grpo":
             out[idx] = r if n == 1 else r - r.mean()
         elif estimator == "rloo":
-            out[idx] = r if n == 1 else np.array(
-                [r[j] - (r.sum() - r[j]) / (n - 1) for j in range(n)]
+            out[idx] = (
+                r if n == 1 else np.array([r[j] - (r.sum() - r[j]) / (n - 1) for j in range(n)])
             )
         else:
             raise ValueError(estimator)

@@ -62,8 +62,9 @@ def test_grpo_batch_uses_group_mean_and_iteration_std() -> None:
 def test_grpo_batch_statistics_are_per_iteration() -> None:
     # The same rewards in two iterations with different scales: each iteration's own std.
     rewards = [0.0, 2.0, 0.0, 20.0]
-    adv = advantages(rewards, [0, 0, 1, 1], "grpo_batch", Conventions(ddof=1, eps=0.0),
-                     steps=[1, 1, 2, 2])
+    adv = advantages(
+        rewards, [0, 0, 1, 1], "grpo_batch", Conventions(ddof=1, eps=0.0), steps=[1, 1, 2, 2]
+    )
     np.testing.assert_allclose(adv, [-1 / math.sqrt(2), 1 / math.sqrt(2)] * 2, rtol=1e-14)
 
 
@@ -142,7 +143,12 @@ def test_vectorised_matches_plain_loop(seed: int, estimator: str, ddof: int) -> 
 
 def test_registry_holds_the_core_estimators_with_full_docstrings() -> None:
     assert set(REGISTRY) >= {
-        "grpo", "grpo_batch", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline"
+        "grpo",
+        "grpo_batch",
+        "dr_grpo",
+        "rloo",
+        "reinforce_pp",
+        "reinforce_pp_baseline",
     }
     for est in REGISTRY.values():
         doc = est.fn.__doc__ or ""

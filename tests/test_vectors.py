@@ -55,14 +55,20 @@ def mapping(case: dict[str, Any]) -> tuple[str, Conventions, list[str]] | None:
             scale = {True: "group", False: "none"}.get(p["scale_rewards"], p["scale_rewards"])
             # TRL rounds its Bessel factor to float32; the CLI gets that with the
             # framework presets, so these run through the library only.
-            return {"group": ("grpo", TRL, []), "batch": ("grpo_batch", TRL, []),
-                    "none": ("dr_grpo", TRL, [])}[scale]
+            return {
+                "group": ("grpo", TRL, []),
+                "batch": ("grpo_batch", TRL, []),
+                "none": ("dr_grpo", TRL, []),
+            }[scale]
         if est == "rloo" and not p["normalize_advantages"]:
             return "rloo", TRL, []
         return None
     if fw == "openrlhf" and p["reward_clip_range"] is None:
-        table = {"group_norm": ("grpo", OPENRLHF, ["--eps", "1e-9"]),
-                 "dr_grpo": ("dr_grpo", OPENRLHF, []), "rloo": ("rloo", OPENRLHF, [])}
+        table = {
+            "group_norm": ("grpo", OPENRLHF, ["--eps", "1e-9"]),
+            "dr_grpo": ("dr_grpo", OPENRLHF, []),
+            "rloo": ("rloo", OPENRLHF, []),
+        }
         return table.get(est)
     return None
 

@@ -18,9 +18,11 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.render.terminal import SEVERITY_STYLE
+from grpoflaw_cli.render.terminal import SEVERITY_STYLE, step_ranges
 
 MAX_GROUP_POINTS = 4000
+ITERATION_LEVEL = {"magnitude_collapse", "zero_variance"}
+"""Flags about a whole iteration: at warning or above, a marker on the first chart."""
 PALETTE = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 SEVERITY_COLOR = {"error": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
 
@@ -55,7 +57,16 @@ def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | 
     estimators = list(analysis.estimators)
     it = analysis.iterations
     steps = it["step"].to_list()
-    flagged = {row["step"] for row in report["iterations"] if row["flags"]}
+    serious = {
+        f["step"]
+        for f in report["flags"]
+        if f["code"] in ITERATION_LEVEL and f["severity"] in ("warning", "error")
+    }
+    marked = [
+        (row["step"], ", ".join(row["flags"]))
+        for row in report["iterations"]
+        if row["step"] in serious
+    ]
 
     def rel(values: np.ndarray) -> np.ndarray:
         live = values[(values > 0) & np.isfinite(values)]
@@ -67,38 +78,52 @@ def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | 
         cols=1,
         vertical_spacing=0.09,
         subplot_titles=(
-            "Per iteration: reward spread and advantage scale, each relative to its run-typical value",
-            "Per group: reward spread vs advantage scale (log-log; slope 1 keeps magnitude, 0 erases it)",
-            "Advantage distributions (sampled rollouts)",
+            "Per iteration: reward spread and advantage scale, each relative to its typical value",
+            "Per group: reward spread vs advantage scale (log-log; slope 1 keeps, 0 erases)",
+            "Advantage distributions (a sample of whole groups)",
         ),
     )
     spread = it["spread"].to_numpy()
     fig.add_trace(
         go.Scatter(
-            x=steps, y=rel(spread), name="reward spread", mode="lines+markers",
-            line={"color": "black", "width": 3}, legendgroup="spread",
+            x=steps,
+            y=rel(spread),
+            name="reward spread",
+            mode="lines+markers",
+            line={"color": "black", "width": 3},
+            legendgroup="spread",
         ),
-        row=1, col=1,
+        row=1,
+        col=1,
     )
     for k, name in enumerate(estimators):
         color = PALETTE[k % len(PALETTE)]
         fig.add_trace(
             go.Scatter(
-                x=steps, y=rel(it[f"scale_{name}"].to_numpy()), name=name, mode="lines",
-                line={"color": color}, legendgroup=name,
+                x=steps,
+                y=rel(it[f"scale_{name}"].to_numpy()),
+                name=name,
+                mode="lines",
+                line={"color": color},
+                legendgroup=name,
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
-    if flagged:
-        mask = np.array([s in flagged for s in steps])
+    if marked:
+        position = {s: i for i, s in enumerate(steps)}
         fig.add_trace(
             go.Scatter(
-                x=[s for s, m in zip(steps, mask) if m], y=rel(spread)[mask], mode="markers",
-                name="flagged iteration", marker={"symbol": "x", "size": 12, "color": "#c0392b"},
-                text=[", ".join(r["flags"]) for r in report["iterations"] if r["flags"]],
+                x=[s for s, _ in marked],
+                y=rel(spread)[[position[s] for s, _ in marked]],
+                mode="markers",
+                name="flagged iteration",
+                marker={"symbol": "x", "size": 12, "color": "#c0392b"},
+                text=[codes for _, codes in marked],
                 hovertemplate="step %{x}<br>%{text}<extra></extra>",
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
     fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1)
     fig.update_xaxes(title_text="step", row=1, col=1)
@@ -109,13 +134,23 @@ def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | 
     for k, name in enumerate(estimators):
         fig.add_trace(
             go.Scattergl(
-                x=groups["spread"].to_list(), y=groups[f"scale_{name}"].to_list(), mode="markers",
-                name=name, legendgroup=name, showlegend=False,
+                x=groups["spread"].to_list(),
+                y=groups[f"scale_{name}"].to_list(),
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                showlegend=False,
                 marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
-                text=[f"step {s}, group {g}" for s, g in zip(groups["step"], groups["group"])],
-                hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>" + name + "</extra>",
+                text=[
+                    f"step {s}, group {g}"
+                    for s, g in zip(groups["step"], groups["group"], strict=True)
+                ],
+                hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>"
+                + name
+                + "</extra>",
             ),
-            row=2, col=1,
+            row=2,
+            col=1,
         )
     fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1)
     fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1)
@@ -124,15 +159,23 @@ def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | 
         for k, name in enumerate(estimators):
             values = sample[f"adv_{name}"].to_numpy()
             fig.add_trace(
-                go.Histogram(
-                    x=values[np.isfinite(values)], name=name, legendgroup=name, showlegend=False,
-                    opacity=0.55, marker={"color": PALETTE[k % len(PALETTE)]}, nbinsx=80,
+                go.Violin(
+                    x=values[np.isfinite(values)],
+                    name=name,
+                    legendgroup=name,
+                    showlegend=False,
+                    orientation="h",
+                    points=False,
+                    spanmode="hard",
+                    box={"visible": True},
+                    meanline={"visible": True},
+                    line={"color": PALETTE[k % len(PALETTE)]},
                 ),
-                row=3, col=1,
+                row=3,
+                col=1,
             )
-        fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text="advantage", row=3, col=1)
-    fig.update_yaxes(title_text="rollouts", row=3, col=1)
+    fig.update_yaxes(autorange="reversed", row=3, col=1)
     fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
     return str(fig.to_html(full_html=False, include_plotlyjs=True, div_id="grpoflaw-charts"))
 
@@ -145,28 +188,52 @@ def _magnitude_html(report: dict[str, Any]) -> str:
             word = row[f"verdict_{which}"]
             cls = "na" if word == "n/a" else word
             cells.append(f'<td class="{cls}">{_fmt(row[f"elasticity_{which}"])} {word}</td>')
-        rows.append(f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
-                    + "".join(cells) + "</tr>")
+        rows.append(
+            f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
+            + "".join(cells)
+            + "</tr>"
+        )
     return (
         '<table><tr><th class="l">estimator</th><th>across groups (same iteration)</th>'
         "<th>across iterations</th></tr>" + "".join(rows) + "</table>"
     )
 
 
-def _flags_html(report: dict[str, Any], limit: int = 200) -> str:
+def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
+    """One row per check (where it fired, its worst instance), then every flag, folded."""
     flags = report["flags"]
     if not flags:
         return "<p>No flags.</p>"
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for flag in flags:  # already worst first
+        by_code.setdefault(flag["code"], []).append(flag)
+    summary = "".join(
+        f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
+        f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
+        f'<td class="l">{len(group)}: {_esc(step_ranges([f["step"] for f in group]))}</td>'
+        f'<td class="l">step {_esc(group[0]["step"])}: {_esc(group[0]["message"])}</td></tr>'
+        for code, group in by_code.items()
+    )
     rows = "".join(
-        f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[f["severity"]]}">{_esc(f["severity"])}</td>'
+        f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[f["severity"]]}">'
+        f"{_esc(f['severity'])}</td>"
         f'<td class="l">{_esc(f["code"])}</td><td>{_esc(f["step"])}</td>'
         f'<td class="l">{_esc(f["message"])}</td></tr>'
         for f in flags[:limit]
     )
-    more = f"<p class='note'>{len(flags) - limit} more flags: see --format json.</p>" if len(
-        flags) > limit else ""
-    return ('<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
-            f'<th class="l">finding</th></tr>{rows}</table>{more}')
+    more = (
+        f"<p class='note'>{len(flags) - limit} more flags: see --format json.</p>"
+        if len(flags) > limit
+        else ""
+    )
+    return (
+        '<table><tr><th class="l">severity</th><th class="l">check</th>'
+        '<th class="l">iterations</th><th class="l">worst instance</th></tr>'
+        f"{summary}</table>"
+        f"<details><summary>All {len(flags)} flags</summary>"
+        '<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
+        f'<th class="l">finding</th></tr>{rows}</table>{more}</details>'
+    )
 
 
 def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:

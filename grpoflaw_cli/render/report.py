@@ -68,11 +68,12 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "flags": counts,
         "magnitude": analysis.magnitude.to_dicts(),
     }
-    return clean(
+    report: dict[str, Any] = clean(
         {
             "grpoflaw_version": __version__,
             "summary": summary,
             "iterations": iterations,
             "flags": [f.to_dict() for f in flags],
         }
-    )  # type: ignore[no-any-return]
+    )
+    return report

@@ -88,7 +88,8 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
         title_justify="left",
         caption=(
             "spread: RMS deviation of rewards from their group mean; estimator columns: RMS "
-            "advantage; flags: " + ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items())
+            "advantage; flags: "
+            + ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items())
             + (
                 f"\nshowing {len(rows)} of {len(report['iterations'])} iterations (flagged first);"
                 " --format csv lists all"
@@ -113,7 +114,9 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
     for row in rows:
         zero = row["zero_variance_groups"]
         counts = (
-            [_num(row["rollouts"]), _num(row["groups"]), _num(row["reward_mean"], 3)] if wide else []
+            [_num(row["rollouts"]), _num(row["groups"]), _num(row["reward_mean"], 3)]
+            if wide
+            else []
         )
         table.add_row(
             str(row["step"]),
@@ -160,7 +163,7 @@ def step_ranges(steps: list[Any]) -> str:
     ordered = sorted(set(steps))
     parts: list[str] = []
     start = prev = ordered[0] if ordered else 0
-    for s in ordered[1:] + [None]:  # type: ignore[list-item]
+    for s in [*ordered[1:], None]:
         if s is not None and s == prev + 1:
             prev = s
             continue
@@ -177,7 +180,9 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
     """
     flags = report["flags"]
     if not flags:
-        return Text("No flags: no magnitude collapse, zero-variance or noise findings.", style="green")
+        return Text(
+            "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
+        )
     by_code: dict[str, list[dict[str, Any]]] = {}
     for flag in flags:  # already worst first
         by_code.setdefault(flag["code"], []).append(flag)

@@ -1,0 +1,293 @@
+"""The CLI through Typer's runner on real files: outputs, exit codes, errors, atomic writes,
+and golden files for the report structure (set GRPOFLAW_UPDATE_GOLDEN=1 to rewrite them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from conftest import SAMPLES
+from typer.testing import CliRunner
+
+from grpoflaw_cli.cli import app
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("GRPOFLAW_UPDATE_GOLDEN") == "1"
+
+
+def invoke(runner: CliRunner, *args: str) -> Any:
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "140", "NO_COLOR": "1"})
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"golden file {path} missing: run with GRPOFLAW_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+def test_compare_seed_table(runner: CliRunner) -> None:
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--std-ddof", "0")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "std ddof=0 (population), eps=1e-06" in out
+    assert "collapsed_pair" in out
+    assert "4.63" in out and "0.926" in out  # the two iterations' reward spreads
+    assert "erases" in out and "keeps" in out
+
+
+def json_report(runner: CliRunner, *args: str) -> dict[str, Any]:
+    result = invoke(runner, "compare", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # nothing but JSON on stdout
+
+
+def test_compare_json_contract(runner: CliRunner) -> None:
+    report = json_report(runner, SAMPLES / "seed.csv")
+    assert {"summary", "iterations", "flags"} <= set(report)
+    summary = report["summary"]
+    assert (summary["rollouts"], summary["iterations"], summary["groups"]) == (14, 2, 2)
+    assert summary["conventions"] == {
+        "std_ddof": 1,
+        "eps": 1e-6,
+        "text": "std ddof=1 (unbiased), eps=1e-06",
+    }
+    assert [it["step"] for it in report["iterations"]] == [1, 2]
+    for flag in report["flags"]:
+        assert {"code", "severity", "step", "message", "evidence"} <= set(flag)
+    assert {f["code"] for f in report["flags"]} == {"collapsed_pair"}
+    grpo = [it["scale_grpo"] for it in report["iterations"]]
+    assert grpo[0] == pytest.approx(grpo[1], rel=1e-6)  # the flaw, in numbers
+    dr = [it["scale_dr_grpo"] for it in report["iterations"]]
+    assert dr[1] / dr[0] == pytest.approx(5.0)
+
+
+def test_compare_json_golden(runner: CliRunner) -> None:
+    report = json_report(runner, SAMPLES / "seed.parquet", "--std-ddof", "0")
+    report.pop("grpoflaw_version")
+    report["summary"]["files"] = ["<seed>"]
+    check_golden("seed_compare.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def test_compare_csv_is_the_iteration_table(runner: CliRunner) -> None:
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--format", "csv")
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("step,rollouts,groups,reward_mean")
+    assert "scale_grpo" in lines[0] and lines[0].endswith("flags")
+    assert len(lines) == 3
+
+
+def test_compare_all_formats_agree(runner: CliRunner) -> None:
+    reports = [json_report(runner, SAMPLES / f"seed.{ext}") for ext in ("jsonl", "csv", "parquet")]
+    assert reports[0]["iterations"] == reports[1]["iterations"] == reports[2]["iterations"]
+
+
+def test_compare_multitask_shows_every_flag(runner: CliRunner) -> None:
+    report = json_report(runner, SAMPLES / "multitask.jsonl")
+    found = {f["code"] for f in report["flags"]}
+    assert found == {
+        "collapsed_pair",
+        "magnitude_collapse",
+        "magnitude_collapse_groups",
+        "zero_variance",
+        "noise_amplification",
+        "singleton_groups",
+    }
+    collapse = {f["step"] for f in report["flags"] if f["code"] == "magnitude_collapse"}
+    assert collapse == {12, 13, 30}  # the math-only curriculum steps
+    assert report["summary"]["columns"]["task"] == "task"
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("none", 0), ("warning", 1), ("error", 0)])
+def test_fail_on_gates_the_exit_code(runner: CliRunner, fail_on: str, code: int) -> None:
+    result = invoke(
+        runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", fail_on, "--format", "json"
+    )
+    assert result.exit_code == code
+
+
+def test_estimators_option_selects(runner: CliRunner) -> None:
+    report = json_report(runner, SAMPLES / "seed.jsonl", "--estimators", "rloo,grpo")
+    assert report["summary"]["estimators"] == ["rloo", "grpo"]
+    assert "scale_dr_grpo" not in report["iterations"][0]
+
+
+# --- html ----------------------------------------------------------------------------------
+
+
+def html_skeleton(html: str) -> str:
+    """Headings, table headers and the chart traces (type, name): what must not drift."""
+    lines = [f"{tag}: {text}" for tag, text in re.findall(r"<(h1|h2)>(.*?)</\1>", html)]
+    lines += [f"th: {text}" for text in re.findall(r"<th[^>]*>(.*?)</th>", html)]
+    start = html.index("Plotly.newPlot(")
+    payload = html[start + len("Plotly.newPlot(") :]
+    payload = payload[payload.index("[") :]
+    traces, _ = json.JSONDecoder().raw_decode(payload)
+    lines += [f"trace: {t['type']} {t.get('name', '')} xaxis={t.get('xaxis', 'x')}" for t in traces]
+    return "\n".join(lines) + "\n"
+
+
+def test_html_report_is_self_contained(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = invoke(runner, "compare", SAMPLES / "multitask.jsonl", "--html", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert '<script src="http' not in html  # no CDN: opens offline
+    assert "plotly.js v" in html or "Plotly" in html
+    assert len(html) > 1_000_000  # plotly.js is embedded
+    check_golden("multitask_report.skeleton.txt", html_skeleton(html))
+
+
+# --- advantages ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv", "jsonl"])
+def test_advantages_keeps_row_order_and_columns(
+    runner: CliRunner, tmp_path: Path, ext: str
+) -> None:
+    out = tmp_path / f"adv.{ext}"
+    result = invoke(runner, "advantages", SAMPLES / "multitask.jsonl", "-o", out)
+    assert result.exit_code == 0, result.output
+    df = {"parquet": pl.read_parquet, "csv": pl.read_csv, "jsonl": pl.read_ndjson}[ext](out)
+    source = pl.read_ndjson(SAMPLES / "multitask.jsonl")
+    assert df.height == source.height
+    assert df["prompt_id"].to_list() == source["prompt_id"].to_list()
+    assert df["sample_idx"].to_list() == source["sample_idx"].to_list()
+    assert {"step", "group", "reward", "response_length", "reward_correct"} <= set(df.columns)
+    assert [c for c in df.columns if c.startswith("adv_")] == [
+        "adv_grpo",
+        "adv_grpo_batch",
+        "adv_dr_grpo",
+        "adv_rloo",
+        "adv_reinforce_pp",
+        "adv_reinforce_pp_baseline",
+    ]
+    assert "__file" not in df.columns
+
+
+def test_advantages_seed_reproduces_the_blog_table(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "adv.csv"
+    result = invoke(
+        runner, "advantages", SAMPLES / "seed.jsonl", "-o", out, "--std-ddof", "0", "--eps", "0"
+    )
+    assert result.exit_code == 0
+    df = pl.read_csv(out)
+    assert [round(a, 4) for a in df["adv_grpo"]] == [
+        -1.0801,
+        -1.0801,
+        -1.0801,
+        0.0,
+        1.0801,
+        1.0801,
+        1.0801,
+    ] * 2
+    assert df["adv_dr_grpo"].to_list() == [-1, -1, -1, 0, 1, 1, 1, -5, -5, -5, 0, 5, 5, 5]
+
+
+def test_advantages_refuses_unknown_output_format_before_reading(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = invoke(runner, "advantages", tmp_path / "missing.jsonl", "-o", tmp_path / "x.xlsx")
+    assert result.exit_code == 2
+    assert "output format" in result.output
+
+
+# --- inspect -------------------------------------------------------------------------------
+
+
+def test_inspect_says_what_and_why(runner: CliRunner) -> None:
+    result = invoke(runner, "inspect", SAMPLES / "multitask.jsonl")
+    assert result.exit_code == 0, result.output
+    for text in ("10233", "1280", "min 1, median 8, max 8", "prompt_id", "response_length"):
+        assert text in result.output
+
+
+def test_inspect_json(runner: CliRunner) -> None:
+    result = invoke(runner, "inspect", SAMPLES / "seed.jsonl", "--format", "json")
+    payload = json.loads(result.stdout)
+    assert payload["facts"]["rows"] == 14 and payload["facts"]["iterations"] == 2
+    assert any("no group column" in r for r in payload["reasons"])
+
+
+# --- bad input: clear message, exit 2, no traceback, no half-written file --------------------
+
+
+def assert_clean_error(result: Any, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in result.output, result.output
+
+
+def test_missing_file(runner: CliRunner, tmp_path: Path) -> None:
+    assert_clean_error(invoke(runner, "compare", tmp_path / "nope.jsonl"), "no such file")
+
+
+def test_unknown_column(runner: CliRunner) -> None:
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--reward-col", "score")
+    assert_clean_error(result, "--reward-col 'score'", "step, rollout, reward")
+
+
+def test_non_numeric_reward_names_line_and_column(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("step,reward\n" + "1,0.5\n" * 300 + "1,oops\n")
+    assert_clean_error(invoke(runner, "compare", path), "line 302", "'reward'", "'oops'")
+
+
+def test_malformed_jsonl_line(runner: CliRunner, write_jsonl) -> None:
+    path = write_jsonl(
+        ['{"step": 1, "reward": 1.0}', '{"step": 1, "rew', '{"step": 1, "reward": 2}']
+    )
+    assert_clean_error(invoke(runner, "compare", path), "line 2")
+
+
+def test_truncated_last_line_is_called_out(runner: CliRunner, write_jsonl) -> None:
+    path = write_jsonl(['{"step": 1, "reward": 1.0}', '{"step": 1, "reward": 2.0}', '{"step": 1'])
+    assert_clean_error(invoke(runner, "compare", path), "line 3", "still being written")
+
+
+def test_null_reward(runner: CliRunner, write_jsonl) -> None:
+    path = write_jsonl([{"step": 1, "reward": 1.0}, {"step": 1, "reward": None}])
+    assert_clean_error(invoke(runner, "compare", path), "line 2", "missing or not finite")
+
+
+def test_bare_nan_in_jsonl(runner: CliRunner, write_jsonl) -> None:
+    path = write_jsonl(['{"step": 1, "reward": 1.0}', '{"step": 1, "reward": NaN}'])
+    assert_clean_error(invoke(runner, "compare", path), "line 2", "NaN")
+
+
+def test_failed_run_leaves_existing_output_untouched(
+    runner: CliRunner, tmp_path: Path, write_jsonl
+) -> None:
+    bad = write_jsonl([{"step": 1, "reward": None}])
+    report, table = tmp_path / "report.html", tmp_path / "adv.parquet"
+    report.write_text("previous report")
+    table.write_text("previous table")
+    assert invoke(runner, "compare", bad, "--html", report).exit_code == 2
+    assert invoke(runner, "advantages", bad, "-o", table).exit_code == 2
+    assert report.read_text() == "previous report" and table.read_text() == "previous table"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.parquet", "log.jsonl", "report.html"]
+
+
+def test_bad_option_value_is_a_usage_error(runner: CliRunner) -> None:
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--std-ddof", "3")
+    assert result.exit_code == 2
+
+
+def test_version_and_help(runner: CliRunner) -> None:
+    assert invoke(runner, "--version").output.startswith("grpoflaw ")
+    result = invoke(runner, "--help")
+    assert result.exit_code == 0
+    for command in ("compare", "advantages", "inspect", "estimators"):
+        assert command in result.output

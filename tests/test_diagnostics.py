@@ -1,0 +1,136 @@
+"""Diagnostics: for every flag, a true positive and a true negative."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from helpers import analyse
+
+from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
+from grpoflaw_cli.estimators import REGISTRY
+
+ALL = list(REGISTRY)
+
+
+def log(groups: list[tuple[int, str, list[float]]]) -> pl.DataFrame:
+    """Rows from (step, group, rewards) triples."""
+    cols: dict[str, list[object]] = {"step": [], "group": [], "reward": []}
+    for step, group, rewards in groups:
+        for r in rewards:
+            cols["step"].append(step)
+            cols["group"].append(group)
+            cols["reward"].append(float(r))
+    return pl.DataFrame(cols)
+
+
+def codes(df: pl.DataFrame, thresholds: Thresholds | None = None) -> dict[str, list[object]]:
+    out: dict[str, list[object]] = {}
+    for flag in diagnose(analyse(df, ALL), thresholds):
+        out.setdefault(flag.code, []).append(flag.step)
+    return out
+
+
+SEED = [-1, -1, -1, 0, 1, 1, 1]
+
+
+def test_seed_is_flagged_as_collapsed_pair() -> None:
+    flags = diagnose(analyse(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]), ALL))
+    pairs = [f for f in flags if f.code == "collapsed_pair"]
+    assert [f.step for f in pairs] == [1, 2] or [f.step for f in pairs] == [2, 1]
+    assert all(f.severity is Severity.WARNING for f in pairs)
+    assert pairs[0].evidence["spread_ratio"] == pytest.approx(5.0)
+
+
+def test_collapsed_pair_negative_translation_only() -> None:
+    # Same spread, shifted rewards: GRPO identical, but no magnitude was lost.
+    assert "collapsed_pair" not in codes(log([(1, "g", SEED), (2, "g", [r + 3 for r in SEED])]))
+
+
+def test_collapsed_pair_negative_different_shapes() -> None:
+    assert "collapsed_pair" not in codes(log([(1, "g", SEED), (2, "g", [0, 0, 0, 0, 0, 0, 10])]))
+
+
+def test_collapsed_pair_severity_grows_with_the_ratio() -> None:
+    flags = diagnose(analyse(log([(1, "a", [0, 1, 1]), (1, "b", [0, 20, 20])]), ALL))
+    pair = next(f for f in flags if f.code == "collapsed_pair")
+    assert pair.severity is Severity.ERROR and pair.evidence["spread_ratio"] == pytest.approx(20)
+
+
+def multi_step_run(odd_scale: float) -> pl.DataFrame:
+    """Ten iterations of varied groups; step 5 rescaled by ``odd_scale``."""
+    rng = np.random.default_rng(0)
+    groups = []
+    for step in range(1, 11):
+        scale = odd_scale if step == 5 else 1.0
+        for g in range(6):
+            groups.append((step, f"p{g}", list(scale * rng.normal(size=8))))
+    return log(groups)
+
+
+def test_magnitude_collapse_positive() -> None:
+    flags = diagnose(analyse(multi_step_run(20.0), ALL))
+    hit = [f for f in flags if f.code == "magnitude_collapse"]
+    assert [f.step for f in hit] == [5]
+    assert hit[0].severity is Severity.ERROR
+    assert hit[0].evidence["factor"] == pytest.approx(20, rel=0.3)
+    assert "shrunk" in hit[0].message
+
+
+def test_magnitude_collapse_inflated_direction() -> None:
+    hit = [f for f in diagnose(analyse(multi_step_run(0.2), ALL)) if f.code == "magnitude_collapse"]
+    assert [f.step for f in hit] == [5] and "inflated" in hit[0].message
+
+
+def test_magnitude_collapse_negative() -> None:
+    found = codes(multi_step_run(1.0))
+    assert "magnitude_collapse" not in found and "magnitude_collapse_groups" not in found
+
+
+def test_magnitude_collapse_groups_positive_and_threshold_override() -> None:
+    groups = [(1, f"p{g}", [0, 1, 2, 3]) for g in range(5)] + [(1, "big", [0, 10, 20, 30])]
+    assert codes(log(groups))["magnitude_collapse_groups"] == [1]
+    assert "magnitude_collapse_groups" not in codes(log(groups), Thresholds(magnitude_ratio=20))
+
+
+def test_zero_variance_share_and_severity() -> None:
+    df = log([(1, "a", [1, 1, 1]), (1, "b", [0, 1, 0]), (2, "a", [0, 0]), (2, "b", [1, 1])])
+    flags = {f.step: f for f in diagnose(analyse(df, ALL)) if f.code == "zero_variance"}
+    assert flags[1].severity is Severity.WARNING and flags[1].evidence["share"] == 0.5
+    assert flags[2].severity is Severity.ERROR and flags[2].evidence["share"] == 1.0
+
+
+def test_zero_variance_negative() -> None:
+    assert "zero_variance" not in codes(log([(1, "a", [0, 1]), (1, "b", [1, 3])]))
+
+
+def test_noise_amplification_positive() -> None:
+    groups = [(1, f"p{g}", [0, 1, 0, 1]) for g in range(6)] + [(1, "tiny", [0, 0.01, 0, 0.01])]
+    flags = [f for f in diagnose(analyse(log(groups), ALL)) if f.code == "noise_amplification"]
+    assert len(flags) == 1 and flags[0].group == "tiny"
+    assert flags[0].evidence["grpo_scale"] > 0.5
+
+
+def test_noise_amplification_negative() -> None:
+    groups = [(1, f"p{g}", [0, 1, 0, 1]) for g in range(6)] + [(1, "small", [0, 0.3, 0, 0.3])]
+    assert "noise_amplification" not in codes(log(groups))
+
+
+def test_singleton_groups_info() -> None:
+    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1])]), ALL))
+    single = [f for f in found if f.code == "singleton_groups"]
+    assert len(single) == 1 and single[0].severity is Severity.INFO
+    assert "singleton_groups" not in codes(log([(1, "a", [0, 1])]))
+
+
+def test_flags_are_sorted_worst_first() -> None:
+    flags = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1, 1]), (1, "c", [0, 20, 20])]), ALL))
+    ranks = [f.severity.rank for f in flags]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+def test_thresholds_validate() -> None:
+    with pytest.raises(ValueError):
+        Thresholds(collapse_ratio=1.0)
+    with pytest.raises(ValueError):
+        Thresholds(noise_ratio=2.0)

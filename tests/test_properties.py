@@ -1,0 +1,126 @@
+"""Hypothesis property tests for the estimator invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from helpers import advantages, analyse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grpoflaw_cli.estimators import REGISTRY, Conventions, group_moments
+from grpoflaw_cli.rollouts import with_advantages
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXACT = Conventions(ddof=1, eps=0.0)
+
+finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def grouped_rewards(draw: st.DrawFn, min_size: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Rewards and group ids: 1-6 groups of ``min_size``-8 rollouts, rows shuffled."""
+    sizes = draw(st.lists(st.integers(min_size, 8), min_size=1, max_size=6))
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    rewards = np.array(draw(st.lists(finite, min_size=len(groups), max_size=len(groups))))
+    perm = np.array(draw(st.permutations(range(len(groups)))))
+    return rewards[perm], groups[perm]
+
+
+def spread_ok(rewards: np.ndarray, groups: np.ndarray) -> bool:
+    """Every group has a spread well above rounding (invariances are exact only then)."""
+    return all(np.ptp(rewards[groups == g]) > 1e-3 for g in np.unique(groups))
+
+
+@SETTINGS
+@given(grouped_rewards(), st.floats(0.01, 100), st.floats(-100, 100))
+def test_grpo_is_invariant_to_positive_affine_rescaling(data, a, b) -> None:
+    rewards, groups = data
+    if not spread_ok(rewards, groups):
+        return
+    base = advantages(rewards, groups, "grpo", EXACT)
+    scaled = advantages(a * rewards + b, groups, "grpo", EXACT)
+    np.testing.assert_allclose(scaled, base, rtol=1e-6, atol=1e-6)
+
+
+@SETTINGS
+@given(grouped_rewards(min_size=1), st.floats(0.01, 100))
+def test_dr_grpo_scales_linearly(data, a) -> None:
+    rewards, groups = data
+    base = advantages(rewards, groups, "dr_grpo")
+    np.testing.assert_allclose(
+        advantages(a * rewards, groups, "dr_grpo"),
+        a * base,
+        rtol=1e-9,
+        atol=1e-9 * a * (1 + np.abs(rewards).max()),
+    )
+
+
+@SETTINGS
+@given(grouped_rewards())
+def test_rloo_is_k_over_k_minus_1_times_dr_grpo(data) -> None:
+    rewards, groups = data
+    sizes = np.bincount(groups)[groups].astype(float)
+    dr = advantages(rewards, groups, "dr_grpo")
+    np.testing.assert_allclose(
+        advantages(rewards, groups, "rloo"),
+        sizes / (sizes - 1) * dr,
+        rtol=1e-9,
+        atol=1e-9 * (1 + np.abs(rewards).max()),
+    )
+
+
+@SETTINGS
+@given(grouped_rewards(), st.sampled_from(["grpo", "grpo_batch", "dr_grpo", "rloo"]))
+def test_group_baseline_advantages_sum_to_zero_per_group(data, estimator) -> None:
+    rewards, groups = data
+    adv = advantages(rewards, groups, estimator)
+    sums = np.bincount(groups, weights=adv)
+    scale = np.bincount(groups, weights=np.abs(adv)) + 1e-12
+    assert np.all(np.abs(sums) <= 1e-9 * scale + 1e-9)
+
+
+@SETTINGS
+@given(grouped_rewards(), st.sampled_from(["reinforce_pp", "reinforce_pp_baseline"]))
+def test_whitened_estimators_have_zero_mean_per_iteration(data, estimator) -> None:
+    rewards, groups = data
+    adv = advantages(rewards, groups, estimator)
+    assert abs(adv.sum()) <= 1e-7 * (1 + np.abs(adv).sum())
+
+
+@SETTINGS
+@given(grouped_rewards(min_size=1), st.sampled_from(sorted(REGISTRY)), st.randoms())
+def test_row_order_does_not_matter(data, estimator, rnd) -> None:
+    rewards, groups = data
+    perm = np.arange(len(rewards))
+    rnd.shuffle(perm)
+    base = advantages(rewards, groups, estimator)
+    shuffled = advantages(rewards[perm], groups[perm], estimator)
+    np.testing.assert_allclose(shuffled, base[perm], rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(grouped_rewards(min_size=1), st.sampled_from(sorted(REGISTRY)))
+def test_no_nan_from_finite_rewards(data, estimator) -> None:
+    rewards, groups = data
+    assert np.all(np.isfinite(advantages(rewards, groups, estimator)))
+
+
+@SETTINGS
+@given(grouped_rewards(min_size=1), st.integers(1, 3))
+def test_analytic_group_moments_match_the_rows(data, steps) -> None:
+    """The summary never touches rows: its moments must equal the rows' own."""
+    rewards, groups = data
+    step = groups % steps
+    df = pl.DataFrame({"step": step, "group": groups, "reward": rewards})
+    analysis = analyse(df, list(REGISTRY))
+    rows = with_advantages(df, analysis)
+    for name, coef in analysis.coefficients.items():
+        _, sum_sq = group_moments(analysis.stats, coef)
+        by_group = (
+            rows.group_by("step", "group")
+            .agg((pl.col(f"adv_{name}") ** 2).sum().alias("ss"))
+            .sort("step", "group")["ss"]
+            .to_numpy()
+        )
+        np.testing.assert_allclose(sum_sq, by_group, rtol=1e-7, atol=1e-7)
