@@ -389,10 +389,12 @@ def advantages(
 
     def work() -> None:
         from grpoflaw_cli import ingest
-        from grpoflaw_cli.output import frame_format, write_frame_atomic
+        from grpoflaw_cli.output import csv_text, frame_format, write_frame_atomic
         from grpoflaw_cli.rollouts import with_advantages
 
-        frame_format(output)  # refuse a bad output name before reading anything
+        to_stdout = str(output) == "-"
+        if not to_stdout:
+            frame_format(output)  # refuse a bad output name before reading anything
         mapping = _column_map(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
@@ -402,6 +404,9 @@ def advantages(
         rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
         out = with_advantages(rows, analysis).drop(ingest.FILE_COL)
+        if to_stdout:
+            sys.stdout.write(csv_text(out))
+            return
         write_frame_atomic(output, out)
         _stderr().print(
             f"wrote {out.height:,} rollouts × {len(names)} estimators to {output}", highlight=False
@@ -485,7 +490,7 @@ def list_estimators() -> None:
     table.add_column("keeps magnitude")
     table.add_column("definition")
     for est in REGISTRY.values():
-        doc = (est.fn.__doc__ or "").strip().splitlines()[0]
+        doc = (est.fn.__doc__ or "").strip().splitlines()[0].replace("``", "")
         table.add_row(est.name, est.title, est.keeps, doc)
     Console().print(table)
 

@@ -156,13 +156,14 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
         .sort("step")
     )
     flags = []
+    one_group_per_step = a.iterations["groups"].max() == 1
     for row in worst.iter_rows(named=True):
         up = row["_up"] >= row["_down"]
         other_step = row["_hi_step"] if up else row["_lo_step"]
         other_group = row["_hi_group"] if up else row["_lo_group"]
         ratio = row["_ratio"]
         sev = Severity.ERROR if ratio >= t.collapse_error_ratio else Severity.WARNING
-        where = f"group {row['group']!r}" if a.groups["group"].n_unique() > 1 else "its group"
+        where = "its group" if one_group_per_step else f"group {row['group']!r}"
         flags.append(
             Flag(
                 code="collapsed_pair",

@@ -67,11 +67,21 @@ def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
         "jsonl": lambda p: frame.write_ndjson(p),
     }
     if fmt == "csv":
-        nested = [c for c, t in frame.schema.items() if t.is_nested()]
-        if nested:
-            raise InputError(
-                f"column(s) {', '.join(nested)} hold lists or records, which CSV cannot store",
-                hint="write .parquet or .jsonl instead",
-            )
+        _refuse_nested(frame)
     with _atomic(path) as tmp:
         writers[fmt](tmp)
+
+
+def _refuse_nested(frame: pl.DataFrame) -> None:
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    if nested:
+        raise InputError(
+            f"column(s) {', '.join(nested)} hold lists or records, which CSV cannot store",
+            hint="write .parquet or .jsonl instead",
+        )
+
+
+def csv_text(frame: pl.DataFrame) -> str:
+    """The frame as CSV text (for ``-o -``)."""
+    _refuse_nested(frame)
+    return frame.write_csv()

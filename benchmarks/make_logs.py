@@ -1,0 +1,76 @@
+"""Write large synthetic rollout logs for the benchmark (deterministic).
+
+    python benchmarks/make_logs.py [--rows 10000000] [--text-rows 1000000] [--out benchmarks/data]
+
+Writes ``rollouts.parquet`` (``--rows`` rollouts) and ``rollouts.jsonl`` / ``rollouts.csv``
+(``--text-rows`` rollouts): 16 rollouts per prompt group, 1,024 groups per step, columns
+``step``, ``prompt_id``, ``reward`` (group-specific scale, so every diagnostic has work)
+and ``response_length``. Generated in chunks, so memory stays small.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+GROUP = 16
+GROUPS_PER_STEP = 1024
+CHUNK = 2_000_000
+
+
+def chunk(start: int, stop: int, rng: np.random.Generator) -> pl.DataFrame:
+    idx = np.arange(start, stop)
+    group = idx // GROUP
+    first = group[0]
+    scale = np.exp(rng.normal(size=group[-1] - first + 1))[group - first]
+    return pl.DataFrame(
+        {
+            "step": idx // (GROUP * GROUPS_PER_STEP),
+            "prompt_id": group,
+            "reward": np.round(rng.normal(size=idx.size) * scale, 4),
+            "response_length": rng.integers(20, 2000, size=idx.size),
+        }
+    )
+
+
+def write(path: Path, rows: int, fmt: str) -> None:
+    rng = np.random.default_rng(0)
+    frames = (chunk(s, min(s + CHUNK, rows), rng) for s in range(0, rows, CHUNK))
+    if fmt == "parquet":
+        # Chunks to a scratch folder, then one streaming sink into a single file.
+        scratch = path.with_suffix(".parts")
+        scratch.mkdir(exist_ok=True)
+        for i, df in enumerate(frames):
+            df.write_parquet(scratch / f"{i:05d}.parquet")
+        pl.scan_parquet(scratch / "*.parquet").sink_parquet(path)
+        for part in scratch.iterdir():
+            part.unlink()
+        scratch.rmdir()
+    else:
+        with path.open("wb") as fh:
+            for i, df in enumerate(frames):
+                if fmt == "csv":
+                    df.write_csv(fh, include_header=i == 0)
+                else:
+                    df.write_ndjson(fh)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--text-rows", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    write(args.out / "rollouts.parquet", args.rows, "parquet")
+    write(args.out / "rollouts.jsonl", args.text_rows, "jsonl")
+    write(args.out / "rollouts.csv", args.text_rows, "csv")
+    for p in sorted(args.out.iterdir()):
+        print(f"{p}  {p.stat().st_size / 1e6:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
