@@ -32,7 +32,8 @@ thresholds (all in :class:`Thresholds`, all overridable):
     noise turned into full-size advantages. warning.
 ``singleton_groups``
     Groups of one rollout: every estimator falls back to its own rule (see each
-    estimator's docstring). info.
+    estimator's docstring). info; warning when half the groups or more are singletons
+    (the group column probably identifies rollouts).
 
 >>> from grpoflaw_cli.analysis import analyze                       # doctest: +SKIP
 >>> flags = diagnose(analyze(table, ["grpo", "dr_grpo"]))           # doctest: +SKIP
@@ -383,21 +384,32 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
 
 
 def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
-    """Iterations with one-rollout groups (each estimator applies its singleton rule)."""
+    """Iterations with one-rollout groups (each estimator applies its singleton rule).
+
+    info; warning when at least half the groups are singletons, which usually means the
+    group column identifies rollouts, not prompts.
+    """
     flags = []
     for row in a.iterations.filter(pl.col("singleton_groups") > 0).iter_rows(named=True):
+        share = row["singleton_groups"] / row["groups"]
+        mostly = share >= 0.5
         flags.append(
             Flag(
                 code="singleton_groups",
-                severity=Severity.INFO,
+                severity=Severity.WARNING if mostly else Severity.INFO,
                 step=_py(row["step"]),
                 message=(
-                    f"{row['singleton_groups']} of {row['groups']} groups have one rollout: "
-                    "GRPO gives r/(1+ε), Dr. GRPO and RLOO the raw reward, grpo_batch 0 "
-                    "(verl's and TRL's rules); check --group-col / --group-size"
+                    f"{row['singleton_groups']} of {row['groups']} groups have one rollout"
+                    + (
+                        ": the group column probably identifies rollouts, not prompts; "
+                        "map the prompt with --group-col or --group-size N"
+                        if mostly
+                        else ": GRPO gives r/(1+ε), Dr. GRPO and RLOO the raw reward, "
+                        "grpo_batch 0 (verl's and TRL's rules)"
+                    )
                 ),
-                evidence={"groups": row["singleton_groups"]},
-                score=float(row["singleton_groups"]),
+                evidence={"groups": row["singleton_groups"], "share": share},
+                score=share,
             )
         )
     return flags

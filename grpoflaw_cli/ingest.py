@@ -26,7 +26,7 @@ import glob
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -91,6 +91,9 @@ class ColumnMap:
 
 
 GroupMode = Literal["column", "blocks", "iteration"]
+GroupKey = Literal["value", "verl_uid"]
+VERL_UID = r"_\d+_\d+$"
+"""verl v1 writes ``uid = "{prompt_uuid}_{session_id}_{output_index}"``; the group is the prefix."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class Detection:
     length_col: str | None
     task_col: str | None
     reasons: tuple[str, ...] = field(default=())
+    group_key: GroupKey = "value"
+    """How the group column's values become group keys (``verl_uid``: strip the
+    ``_{session}_{index}`` suffix of verl v1 uids)."""
 
 
 @dataclass(frozen=True)
@@ -304,8 +310,13 @@ def _require(col: str, columns: Sequence[str], flag: str) -> str:
     return col
 
 
-def detect(columns: Sequence[str], mapping: ColumnMap) -> tuple[dict[str, object], list[str]]:
-    """Decide which source columns play which canonical role. Pure; returns the choice and why."""
+def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = ()) -> Detection:
+    """Decide which source columns play which canonical role, and say why. Pure.
+
+    ``numeric`` names the columns known to hold numbers: when no column has a common
+    reward name, the numeric columns named like ``*reward*`` (one per reward function, as
+    TRL logs them) are summed.
+    """
     reasons: list[str] = []
     cols = list(columns)
 
@@ -314,14 +325,22 @@ def detect(columns: Sequence[str], mapping: ColumnMap) -> tuple[dict[str, object
         reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
     else:
         found = _pick(REWARD_NAMES, cols)
-        if found is None:
+        parts = tuple(c for c in cols if "reward" in c.lower() and c in numeric)
+        if found is not None:
+            rewards = (found,)
+            reasons.append(f"reward ← '{found}' (a common reward column name)")
+        elif parts:
+            rewards = parts
+            reasons.append(
+                f"reward ← {', '.join(parts)} (numeric columns named like *reward*, one per "
+                "reward function; choose with --reward-col, weigh with --reward-weights)"
+            )
+        else:
             raise InputError(
                 "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
                 hint="name it with --reward-col NAME (repeat it to sum several components); "
                 "the log has columns: " + ", ".join(cols),
             )
-        rewards = (found,)
-        reasons.append(f"reward ← '{found}' (a common reward column name)")
     weights = mapping.reward_weights
     if weights is not None:
         if len(weights) != len(rewards):
@@ -392,18 +411,19 @@ def detect(columns: Sequence[str], mapping: ColumnMap) -> tuple[dict[str, object
         task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
         if task:
             reasons.append(f"task ← '{task}'")
-    return (
-        {
-            "step_col": step,
-            "group_col": group,
-            "group_mode": mode,
-            "group_size": mapping.group_size,
-            "reward_cols": rewards,
-            "reward_weights": weights,
-            "length_col": length,
-            "task_col": task,
-        },
-        reasons,
+    return Detection(
+        files=(),
+        formats=(),
+        columns=tuple(cols),
+        step_col=step,
+        group_col=group,
+        group_mode=mode,
+        group_size=mapping.group_size,
+        reward_cols=rewards,
+        reward_weights=weights,
+        length_col=length,
+        task_col=task,
+        reasons=tuple(reasons),
     )
 
 
@@ -447,10 +467,11 @@ def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 
-    chosen, reasons = detect(columns, mapping)
-    numeric = {c: "reward" for c in chosen["reward_cols"]}  # type: ignore[attr-defined]
-    if chosen["length_col"]:
-        numeric[str(chosen["length_col"])] = "length"
+    numeric_cols = [c for schema in schemas for c, t in schema.items() if t.is_numeric()]
+    det = detect(columns, mapping, numeric_cols)
+    numeric = {c: "reward" for c in det.reward_cols}
+    if det.length_col:
+        numeric[det.length_col] = "length"
 
     scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
@@ -463,15 +484,33 @@ def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
             _scan(path, fmt, overrides).with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL))
         )
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+    det = replace(det, files=tuple(files), formats=tuple(formats))
+    if (
+        det.group_col is not None
+        and det.group_col.lower() == "uid"
+        and _verl_v1_uids(scans[0], det)
+    ):
+        det = replace(
+            det,
+            group_key="verl_uid",
+            reasons=(
+                *det.reasons,
+                f"group: '{det.group_col}' holds verl v1 uids '<prompt>_<session>_<index>': "
+                "grouped by the '<prompt>' prefix",
+            ),
+        )
+    return Log(frame=canonicalize(frame, det), detection=det)
 
-    detection = Detection(
-        files=tuple(files),
-        formats=tuple(formats),
-        columns=tuple(columns),
-        reasons=tuple(reasons),
-        **chosen,  # type: ignore[arg-type]
-    )
-    return Log(frame=canonicalize(frame, detection), detection=detection)
+
+def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
+    """Do the first values of the group column look like verl v1 uids?"""
+    assert det.group_col is not None
+    try:
+        head = frame.select(pl.col(det.group_col).cast(pl.String)).head(64).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return False  # the real read reports the problem
+    values = head.to_series().drop_nulls()
+    return values.len() > 0 and bool(values.str.contains(VERL_UID).all())
 
 
 def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
@@ -494,6 +533,8 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     if det.group_mode == "column":
         assert det.group_col is not None
         group = pl.col(det.group_col)
+        if det.group_key == "verl_uid":
+            group = group.cast(pl.String).str.replace(VERL_UID, "")
     elif det.group_mode == "blocks":
         assert det.group_size is not None
         group = pl.int_range(pl.len(), dtype=pl.Int64).over(step) // det.group_size

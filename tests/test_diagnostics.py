@@ -116,8 +116,14 @@ def test_noise_amplification_negative() -> None:
     assert "noise_amplification" not in codes(log(groups))
 
 
+def test_mostly_singleton_groups_warn_about_the_group_column() -> None:
+    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0]), (1, "c", [0, 1])]), ALL))
+    single = next(f for f in found if f.code == "singleton_groups")
+    assert single.severity is Severity.WARNING and "--group-col" in single.message
+
+
 def test_singleton_groups_info() -> None:
-    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1])]), ALL))
+    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1]), (1, "c", [2, 3])]), ALL))
     single = [f for f in found if f.code == "singleton_groups"]
     assert len(single) == 1 and single[0].severity is Severity.INFO
     assert "singleton_groups" not in codes(log([(1, "a", [0, 1])]))

@@ -151,3 +151,42 @@ def test_empty_file(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(InputError):
         load([path])
+
+
+def test_verl_v1_uids_group_by_prompt_prefix(write_jsonl) -> None:
+    data = [
+        {"input": "q", "output": "a", "score": float(i), "step": 3, "uid": f"{u}_0_{i}"}
+        for u in ("9f1c-aa", "77de-bb")
+        for i in range(4)
+    ]
+    log = load([write_jsonl(data)])
+    assert log.detection.group_key == "verl_uid"
+    assert any("verl v1" in r for r in log.detection.reasons)
+    df = log.frame.collect()
+    assert df["group"].to_list() == ["9f1c-aa"] * 4 + ["77de-bb"] * 4
+    assert df["uid"].to_list()[0] == "9f1c-aa_0_0"  # the original is carried through
+
+
+def test_plain_uids_are_used_as_they_are(write_jsonl) -> None:
+    log = load(
+        [write_jsonl([{"uid": "prompt-1", "reward": 1.0}, {"uid": "prompt-1", "reward": 0.0}])]
+    )
+    assert log.detection.group_key == "value"
+
+
+def test_trl_reward_function_columns_are_summed(tmp_path: Path) -> None:
+    path = tmp_path / "completions_00010.parquet"
+    pl.DataFrame(
+        {
+            "step": [10] * 4,
+            "prompt": ["p", "p", "q", "q"],
+            "completion": ["a", "b", "c", "d"],
+            "accuracy_reward": [1.0, 0.0, 1.0, 1.0],
+            "format_reward": [0.5, 0.5, 0.0, 0.5],
+            "advantage": [0.7, -0.7, -0.7, 0.7],
+        }
+    ).write_parquet(path)
+    log = load([path])
+    assert log.detection.reward_cols == ("accuracy_reward", "format_reward")
+    assert log.detection.group_col == "prompt"
+    assert log.frame.collect()["reward"].to_list() == [1.5, 0.5, 1.0, 1.5]
