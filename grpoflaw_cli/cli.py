@@ -105,6 +105,13 @@ StdDdof = Annotated[
 Eps = Annotated[
     float, typer.Option("--eps", min=0.0, help="Added to the std before dividing (verl 1e-6).")
 ]
+SkipBadLines = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad-lines",
+        help="Skip malformed JSONL lines (e.g. a truncated last line) and report how many.",
+    ),
+]
 Traceback = Annotated[
     bool, typer.Option("--traceback", help="Show the Python traceback on errors (for bug reports).")
 ]
@@ -216,6 +223,17 @@ def _analyse(log: Any, names: list[str], conv: Any) -> Any:
     return analyze(table, names, conv)
 
 
+def _report_skipped(log: Any) -> None:
+    """Say on stderr how many malformed lines --skip-bad-lines skipped, and where."""
+    for path, lines in log.skipped_lines:
+        shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
+        _stderr().print(
+            f"[yellow]Skipped {len(lines)} malformed line(s)[/yellow] in '{path}': line {shown}",
+            markup=True,
+            highlight=False,
+        )
+
+
 def _header(log: Any, conv: Any) -> Any:
     from grpoflaw_cli.render.report import Header
 
@@ -236,6 +254,7 @@ def _header(log: Any, conv: Any) -> Any:
         conventions=conv.describe(),
         ddof=conv.ddof,
         eps=conv.eps,
+        skipped_lines={path: list(lines) for path, lines in log.skipped_lines},
     )
 
 
@@ -252,6 +271,7 @@ def compare(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     std_ddof: StdDdof = 1,
     eps: Eps = 1e-6,
@@ -305,7 +325,8 @@ def compare(
             )
         except ValueError as err:
             raise UsageError(str(err)) from None
-        log = ingest.load(paths, mapping)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        _report_skipped(log)
         analysis = _analyse(log, names, conv)
         flags = diagnose(analysis, thresholds)
         report = build_report(analysis, flags, _header(log, conv))
@@ -380,6 +401,7 @@ def advantages(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     std_ddof: StdDdof = 1,
     eps: Eps = 1e-6,
@@ -400,7 +422,8 @@ def advantages(
         )
         names = _estimators(estimators)
         conv = _conventions(std_ddof, eps)
-        log = ingest.load(paths, mapping)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        _report_skipped(log)
         rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
         out = with_advantages(rows, analysis).drop(ingest.FILE_COL)
@@ -425,6 +448,7 @@ def inspect(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    skip_bad_lines: SkipBadLines = False,
     output_format: Annotated[
         InspectFormat, typer.Option("--format", help="table or json.")
     ] = InspectFormat.table,
@@ -441,7 +465,8 @@ def inspect(
         mapping = _column_map(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
-        log = ingest.load(paths, mapping)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        _report_skipped(log)
         det = log.detection
         table = ingest.collect(log, group_stats_query(log.frame, has_length=False), streaming=True)
         sizes = table["n"].to_numpy() if table.height else np.zeros(1, dtype=np.int64)

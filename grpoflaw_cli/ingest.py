@@ -117,12 +117,23 @@ class Detection:
     ``_{session}_{index}`` suffix of verl v1 uids)."""
 
 
+Source = Path | bytes
+"""What a scan reads: the file, or its content with malformed lines removed."""
+
+
 @dataclass(frozen=True)
 class Log:
     """A rollout log: the canonical lazy frame and how it was built."""
 
     frame: pl.LazyFrame
     detection: Detection
+    sources: tuple[Source, ...] = ()
+    """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
+    skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
+
+    def source(self, index: int) -> Source:
+        return self.sources[index] if self.sources else self.detection.files[index]
 
 
 # --------------------------------------------------------------------------- paths
@@ -210,19 +221,21 @@ def _supported() -> list[str]:
 # --------------------------------------------------------------------------- scanning
 
 
-def _scan(path: Path, fmt: Format, overrides: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+def _scan(
+    source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
+) -> pl.LazyFrame:
     if fmt == "jsonl":
-        return pl.scan_ndjson(path, schema_overrides=overrides)
+        return pl.scan_ndjson(source, schema_overrides=overrides)
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
-            path, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
+            source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
         )
-    return pl.scan_parquet(path)
+    return pl.scan_parquet(source)
 
 
-def _schema(path: Path, fmt: Format) -> pl.Schema:
+def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
     try:
-        return _scan(path, fmt).collect_schema()
+        return _scan(source, fmt).collect_schema()
     except pl.exceptions.PolarsError as exc:
         raise locate_read_error(path, fmt, exc) from exc
     except OSError as exc:
@@ -242,7 +255,8 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
             last = " (the last line: was the file still being written?)" if line_no == total else ""
             return InputError(
                 f"'{path}', line {line_no}: not a JSON object ({why}){last}",
-                hint="fix or delete that line; every line of a JSONL log must be one JSON object",
+                hint="fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
+                "(they are counted and reported)",
             )
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
@@ -262,32 +276,60 @@ def _refuse_constant(token: str) -> object:
     raise _BareConstant(token)
 
 
-def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
+def _jsonl_problem(line: bytes) -> str | None:
+    """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line, parse_constant=_refuse_constant)
+    except _BareConstant as err:
+        return f"a bare {err} is not JSON; rewards must be finite numbers"
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except ValueError as err:  # JSONDecodeError is a ValueError
+        return str(getattr(err, "msg", err))
+    return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
+
+
+def _read_bytes(path: Path) -> bytes:
     import gzip
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    bad: tuple[int, str] | None = None
-    total = 0
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+
+
+def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
+    """(line number, why, number of lines) of the first malformed line, if any."""
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for total, line in enumerate(fh, start=1):
-                if bad is not None or not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line, parse_constant=_refuse_constant)
-                except _BareConstant as err:
-                    bad = (total, f"a bare {err} is not JSON; rewards must be finite numbers")
-                    continue
-                except (json.JSONDecodeError, ValueError) as err:
-                    bad = (total, getattr(err, "msg", str(err)))
-                    continue
-                if not isinstance(obj, dict):
-                    bad = (total, f"found a JSON {type(obj).__name__}")
-    except UnicodeDecodeError:
-        return (1, "not UTF-8 text", 1)
-    except OSError:
+        lines = _read_bytes(path).splitlines()
+    except (OSError, EOFError, ValueError):
         return None
-    return None if bad is None else (bad[0], bad[1], total)
+    for number, line in enumerate(lines, start=1):
+        why = _jsonl_problem(line)
+        if why is not None:
+            return number, why, len(lines)
+    return None
+
+
+def _without_bad_lines(path: Path) -> tuple[bytes, tuple[int, ...]]:
+    """The file's content with malformed JSONL lines removed, and their line numbers."""
+    kept: list[bytes] = []
+    bad: list[int] = []
+    for number, line in enumerate(_read_bytes(path).splitlines(), start=1):
+        if _jsonl_problem(line) is None:
+            kept.append(line)
+        else:
+            bad.append(number)
+    return b"\n".join(kept) + b"\n", tuple(bad)
+
+
+def _parses(path: Path, fmt: Format) -> bool:
+    """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)"""
+    try:
+        _scan(path, fmt).select(pl.len()).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- detection
@@ -447,20 +489,33 @@ def _check_numeric(path: Path, schema: pl.Schema, col: str, role: str) -> None:
         )
 
 
-def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
+def load(
+    paths: Sequence[str | Path], mapping: ColumnMap | None = None, *, skip_bad_lines: bool = False
+) -> Log:
     """Read a log (files, folders, globs) lazily into the canonical frame.
 
-    Only schemas are read here; the rows are read when the caller collects.
+    Only schemas are read here; the rows are read when the caller collects. With
+    ``skip_bad_lines`` every JSONL file is first parsed once; one that fails is read
+    without its malformed lines (a truncated last line after a crash, say), and the
+    skipped line numbers are kept in :attr:`Log.skipped_lines`.
     """
     mapping = mapping or ColumnMap()
     files = resolve_paths(paths)
     formats: list[Format] = []
     schemas: list[pl.Schema] = []
+    sources: list[Source] = []
+    skipped: list[tuple[str, tuple[int, ...]]] = []
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
+        source: Source = path
+        if skip_bad_lines and fmt == "jsonl" and not _parses(path, fmt):
+            source, bad = _without_bad_lines(path)
+            if bad:
+                skipped.append((str(path), bad))
         formats.append(fmt)
-        schemas.append(_schema(path, fmt))
+        sources.append(source)
+        schemas.append(_schema(path, fmt, source))
     columns: list[str] = []
     for schema in schemas:
         columns.extend(c for c in schema.names() if c not in columns)
@@ -481,7 +536,9 @@ def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
             c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
         }
         scans.append(
-            _scan(path, fmt, overrides).with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL))
+            _scan(sources[index], fmt, overrides).with_columns(
+                pl.lit(index, pl.UInt32).alias(FILE_COL)
+            )
         )
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
     det = replace(det, files=tuple(files), formats=tuple(formats))
@@ -499,7 +556,12 @@ def load(paths: Sequence[str | Path], mapping: ColumnMap | None = None) -> Log:
                 "grouped by the '<prompt>' prefix",
             ),
         )
-    return Log(frame=canonicalize(frame, det), detection=det)
+    return Log(
+        frame=canonicalize(frame, det),
+        detection=det,
+        sources=tuple(sources),
+        skipped_lines=tuple(skipped),
+    )
 
 
 def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
@@ -574,22 +636,23 @@ def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.Dat
 
 def _explain_failure(log: Log, exc: BaseException) -> InputError:
     det = log.detection
-    for path, fmt in zip(det.files, det.formats, strict=True):
+    for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
+        source = log.source(index)
+        numeric: list[str] = []
         try:
-            raw = _scan(path, fmt)
+            raw = _scan(source, fmt)
             names = raw.collect_schema().names()
             numeric = [c for c in (*det.reward_cols, det.length_col) if c and c in names]
             if fmt == "parquet":
                 raw.select(numeric or names[:1]).collect()
             else:
-                _scan(path, fmt, {c: pl.Float64() for c in numeric}).collect()
+                _scan(source, fmt, {c: pl.Float64() for c in numeric}).collect()
         except (pl.exceptions.PolarsError, OSError) as file_exc:
-            located = locate_read_error(path, fmt, file_exc)
-            if fmt != "parquet" and "parse" in str(file_exc) and numeric:
-                bad = _first_non_numeric(path, fmt, numeric)
+            if fmt != "parquet" and numeric:
+                bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
-            return located
+            return locate_read_error(path, fmt, file_exc)
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     files = ", ".join(str(f) for f in det.files[:3])
     return InputError(
@@ -598,9 +661,15 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
     )
 
 
-def _first_non_numeric(path: Path, fmt: Format, cols: Sequence[str]) -> InputError | None:
+def _first_non_numeric(
+    path: Path, fmt: Format, source: Source, cols: Sequence[str]
+) -> InputError | None:
     """Find the first row whose value in ``cols`` is not a number (error path only)."""
-    raw = _scan(path, fmt, {c: pl.String() for c in cols}).with_row_index("__row", offset=1)
+    try:
+        raw = _scan(source, fmt, {c: pl.String() for c in cols}).with_row_index("__row", offset=1)
+        raw.select(pl.len()).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return None  # not a value problem: the file itself does not parse
     for col in cols:
         bad = (
             raw.select("__row", col)
@@ -632,7 +701,9 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     det = log.detection
     for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
         raw = _scan(
-            path, fmt, None if fmt == "parquet" else {c: pl.Float64() for c in det.reward_cols}
+            log.source(index),
+            fmt,
+            None if fmt == "parquet" else {c: pl.Float64() for c in det.reward_cols},
         )
         rows = (
             canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)

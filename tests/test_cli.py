@@ -257,6 +257,24 @@ def test_truncated_last_line_is_called_out(runner: CliRunner, write_jsonl) -> No
     assert_clean_error(invoke(runner, "compare", path), "line 3", "still being written")
 
 
+def test_skip_bad_lines_goes_on_and_says_how_many(runner: CliRunner, write_jsonl) -> None:
+    lines = [
+        '{"step": 1, "reward": 1.0}',
+        '{"step": 1, "rew',
+        '{"step": 1, "reward": 3.0}',
+        "",
+        '{"step": 1, "reward": 2.0}',
+        '{"step": 1, "reward": ',
+    ]
+    path = write_jsonl(lines)
+    result = invoke(runner, "compare", path, "--skip-bad-lines", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["rollouts"] == 3
+    assert report["summary"]["skipped_lines"] == {str(path): [2, 6]}
+    assert "Skipped 2 malformed line(s)" in result.stderr
+
+
 def test_null_reward(runner: CliRunner, write_jsonl) -> None:
     path = write_jsonl([{"step": 1, "reward": 1.0}, {"step": 1, "reward": None}])
     assert_clean_error(invoke(runner, "compare", path), "line 2", "missing or not finite")

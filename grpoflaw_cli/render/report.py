@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grpoflaw_cli import __version__
@@ -26,6 +26,8 @@ class Header:
     conventions: str
     ddof: int
     eps: float
+    skipped_lines: dict[str, list[int]] = field(default_factory=dict)
+    """Malformed JSONL lines skipped with --skip-bad-lines, per file."""
 
 
 def clean(value: Any) -> Any:
@@ -67,6 +69,7 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "estimators": list(analysis.estimators),
         "flags": counts,
         "magnitude": analysis.magnitude.to_dicts(),
+        "skipped_lines": header.skipped_lines,
     }
     report: dict[str, Any] = clean(
         {
