@@ -46,7 +46,9 @@ class Analysis:
     the GRPO signature columns ``z_min, z_max, skew, kurtosis`` and ``scale_<estimator>``."""
     iterations: pl.DataFrame
     """One row per step: ``rollouts, groups, reward_mean, reward_min, reward_max, spread,
-    zero_variance_groups, singleton_groups`` and ``scale_<estimator>``."""
+    zero_variance_groups, singleton_groups, group_size_min`` (over groups of two or more;
+    0 if none), ``group_size_max``,
+    ``scale_<estimator>`` and, when the rows' files are known, ``source_min/source_max``."""
     magnitude: pl.DataFrame
     """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
     verdict``."""
@@ -142,6 +144,12 @@ def analyze(
     )
     if "task" in table.columns:
         groups = groups.with_columns(table["task"])
+    sources: dict[str, np.ndarray] = {}
+    if "source_min" in table.columns:
+        sources = {
+            "source_min": _per_step_extreme(g, table["source_min"].to_numpy(), np.minimum),
+            "source_max": _per_step_extreme(g, table["source_max"].to_numpy(), np.maximum),
+        }
 
     total = g.per_step(nf)
     n_groups = np.bincount(g.step_index, minlength=g.n_steps)
@@ -162,12 +170,20 @@ def analyze(
             "singleton_groups": np.bincount(
                 g.step_index, weights=(g.n == 1).astype(np.float64), minlength=g.n_steps
             ).astype(np.int64),
+            "group_size_min": np.nan_to_num(
+                _per_step_extreme(g, np.where(g.n >= 2, nf, np.inf), np.minimum), posinf=0.0
+            ).astype(np.int64),
+            "group_size_max": _per_step_extreme(g, nf, np.maximum).astype(np.int64),
             **{
                 f"scale_{name}": np.sqrt(np.maximum(step_sq[name], 0.0) / np.maximum(total, 1.0))
                 for name in estimators
             },
         }
     )
+    if sources:
+        iterations = iterations.with_columns(
+            pl.Series(k, v.astype(np.int64)) for k, v in sources.items()
+        )
 
     rows = []
     for name in estimators:

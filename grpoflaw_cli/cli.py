@@ -211,7 +211,10 @@ def _analyse(log: Any, names: list[str], conv: Any) -> Any:
 
     det = log.detection
     query = group_stats_query(
-        log.frame, has_length=det.length_col is not None, has_task=det.task_col is not None
+        log.frame,
+        has_length=det.length_col is not None,
+        has_task=det.task_col is not None,
+        source_col=ingest.FILE_COL if len(det.files) > 1 else None,
     )
     table = ingest.collect(log, query, streaming=True)
     if table.height == 0 or int(table["n"].sum()) == 0:
@@ -328,7 +331,7 @@ def compare(
         log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
         _report_skipped(log)
         analysis = _analyse(log, names, conv)
-        flags = diagnose(analysis, thresholds)
+        flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
         report = build_report(analysis, flags, _header(log, conv))
 
         if html is not None:

@@ -30,6 +30,11 @@ thresholds (all in :class:`Thresholds`, all overridable):
     Non-constant groups whose spread is below ``noise_ratio`` (default 1/20) of the run's
     typical group spread yet whose GRPO advantages are unit scale (RMS ≥ 0.5): shaping
     noise turned into full-size advantages. warning.
+``ragged_groups``
+    An iteration whose groups of two rollouts or more differ in size. info.
+``step_in_several_files``
+    An iteration whose rollouts come from more than one file: normal for sharded
+    writers, a double count when a resumed run rewrote the step. info.
 ``singleton_groups``
     Groups of one rollout: every estimator falls back to its own rule (see each
     estimator's docstring). info; warning when half the groups or more are singletons
@@ -41,6 +46,7 @@ thresholds (all in :class:`Thresholds`, all overridable):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -415,13 +421,73 @@ def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
     return flags
 
 
-CHECKS = (collapsed_pairs, magnitude_collapse, zero_variance, noise_amplification, singleton_groups)
+def ragged_groups(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations whose groups (of two rollouts or more) differ in size."""
+    it = a.iterations.filter(
+        (pl.col("group_size_min") >= 2) & (pl.col("group_size_min") < pl.col("group_size_max"))
+    )
+    return [
+        Flag(
+            code="ragged_groups",
+            severity=Severity.INFO,
+            step=_py(row["step"]),
+            message=(
+                f"group sizes range from {row['group_size_min']} to {row['group_size_max']}: "
+                "each group is normalised with its own size (RLOO's n/(n−1), GRPO's std); "
+                "a partial group may be a truncated batch"
+            ),
+            evidence={"min": row["group_size_min"], "max": row["group_size_max"]},
+            score=row["group_size_max"] / max(row["group_size_min"], 1),
+        )
+        for row in it.iter_rows(named=True)
+    ]
 
 
-def diagnose(a: Analysis, thresholds: Thresholds | None = None) -> list[Flag]:
-    """Run every check; flags sorted worst first (severity, then score, then step)."""
+def steps_across_files(a: Analysis, files: Sequence[str]) -> list[Flag]:
+    """Iterations whose rows come from several files (a resumed run can duplicate a step)."""
+    if "source_min" not in a.iterations.columns or len(files) < 2:
+        return []
+    it = a.iterations.filter(pl.col("source_min") != pl.col("source_max"))
+    return [
+        Flag(
+            code="step_in_several_files",
+            severity=Severity.INFO,
+            step=_py(row["step"]),
+            message=(
+                f"its rollouts come from several files ('{files[row['source_min']]}' … "
+                f"'{files[row['source_max']]}'); if a resumed run wrote this step twice, its "
+                "rollouts are counted twice"
+            ),
+            evidence={
+                "first_file": files[row["source_min"]],
+                "last_file": files[row["source_max"]],
+            },
+        )
+        for row in it.iter_rows(named=True)
+    ]
+
+
+CHECKS = (
+    collapsed_pairs,
+    magnitude_collapse,
+    zero_variance,
+    noise_amplification,
+    singleton_groups,
+    ragged_groups,
+)
+
+
+def diagnose(
+    a: Analysis, thresholds: Thresholds | None = None, files: Sequence[str] = ()
+) -> list[Flag]:
+    """Run every check; flags sorted worst first (severity, then score, then step).
+
+    ``files`` (the log's files, in the order of the rows' source index) lets the
+    several-files check name them.
+    """
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
+    flags += steps_across_files(a, files)
     return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
 
 

@@ -26,14 +26,15 @@ KEYS = ("step", "group")
 
 
 def group_stats_query(
-    rows: pl.LazyFrame, *, has_length: bool, has_task: bool = False
+    rows: pl.LazyFrame, *, has_length: bool, has_task: bool = False, source_col: str | None = None
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
     Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``,
     ``max``, ``n_nonzero``, ``skew``, ``kurtosis`` and, with lengths, ``len_sum``,
     ``len_r``, ``len_rr`` (Σ L, Σ L·r, Σ L·r²) and ``len_null``; with tasks, ``task``
-    (the group's first).
+    (the group's first); with ``source_col`` (the index of the file a row came from),
+    ``source_min`` and ``source_max``.
     """
     r = pl.col("reward")
     aggs = [
@@ -57,6 +58,11 @@ def group_stats_query(
         ]
     if has_task:
         aggs.append(pl.col("task").first().alias("task"))
+    if source_col is not None:
+        aggs += [
+            pl.col(source_col).min().alias("source_min"),
+            pl.col(source_col).max().alias("source_max"),
+        ]
     return rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
 
 

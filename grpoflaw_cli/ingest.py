@@ -489,6 +489,25 @@ def _check_numeric(path: Path, schema: pl.Schema, col: str, role: str) -> None:
         )
 
 
+def _check_consistent_steps(
+    files: Sequence[Path], schemas: Sequence[pl.Schema], step_col: str | None
+) -> None:
+    """A step column that is numeric in one file and text in another would sort as text."""
+    if step_col is None:
+        return
+    kinds: dict[bool, Path] = {}
+    for path, schema in zip(files, schemas, strict=True):
+        dtype = schema.get(step_col)
+        if dtype is not None and dtype != pl.Null:
+            kinds.setdefault(dtype.is_numeric(), path)
+    if len(kinds) > 1:
+        raise InputError(
+            f"column '{step_col}' holds numbers in '{kinds[True]}' but text in '{kinds[False]}'",
+            hint="the files come from different runs or formats; read them separately, or map "
+            "another step column with --step-col",
+        )
+
+
 def load(
     paths: Sequence[str | Path], mapping: ColumnMap | None = None, *, skip_bad_lines: bool = False
 ) -> Log:
@@ -524,6 +543,7 @@ def load(
 
     numeric_cols = [c for schema in schemas for c, t in schema.items() if t.is_numeric()]
     det = detect(columns, mapping, numeric_cols)
+    _check_consistent_steps(files, schemas, det.step_col)
     numeric = {c: "reward" for c in det.reward_cols}
     if det.length_col:
         numeric[det.length_col] = "length"

@@ -140,3 +140,36 @@ def test_thresholds_validate() -> None:
         Thresholds(collapse_ratio=1.0)
     with pytest.raises(ValueError):
         Thresholds(noise_ratio=2.0)
+
+
+def test_ragged_groups_positive_and_negative() -> None:
+    ragged = diagnose(analyse(log([(1, "a", [0, 1, 2]), (1, "b", [0, 1])]), ALL))
+    flag = next(f for f in ragged if f.code == "ragged_groups")
+    assert flag.evidence == {"min": 2, "max": 3}
+    even = diagnose(analyse(log([(1, "a", [0, 1]), (1, "b", [0, 1]), (1, "c", [5])]), ALL))
+    assert not any(f.code == "ragged_groups" for f in even)  # a singleton is not ragged
+
+
+def test_step_in_several_files(write_jsonl) -> None:
+    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.ingest import FILE_COL, load
+
+    a = write_jsonl(
+        [{"step": 1, "uid": "a", "reward": 1.0}, {"step": 1, "uid": "a", "reward": 0.0}],
+        name="run1/1.jsonl",
+    )
+    b = write_jsonl(
+        [
+            {"step": 1, "uid": "b", "reward": 1.0},
+            {"step": 1, "uid": "b", "reward": 0.5},
+            {"step": 2, "uid": "c", "reward": 0.5},
+            {"step": 2, "uid": "c", "reward": 0.0},
+        ],
+        name="run2/1.jsonl",
+    )
+    log_ = load([a, b])
+    table = group_stats_query(log_.frame, has_length=False, source_col=FILE_COL).collect()
+    flags = diagnose(analyze(table, ALL), files=[str(a), str(b)])
+    hits = [f for f in flags if f.code == "step_in_several_files"]
+    assert [f.step for f in hits] == [1] and str(b) in hits[0].message

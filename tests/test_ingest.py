@@ -190,3 +190,10 @@ def test_trl_reward_function_columns_are_summed(tmp_path: Path) -> None:
     assert log.detection.reward_cols == ("accuracy_reward", "format_reward")
     assert log.detection.group_col == "prompt"
     assert log.frame.collect()["reward"].to_list() == [1.5, 0.5, 1.0, 1.5]
+
+
+def test_step_numeric_in_one_file_and_text_in_another(write_jsonl, tmp_path: Path) -> None:
+    write_jsonl([{"step": 1, "reward": 1.0}], name="m/1.jsonl")
+    write_jsonl([{"step": "two", "reward": 1.0}], name="m/2.jsonl")
+    with pytest.raises(InputError, match=r"holds numbers in .* but text in"):
+        load([tmp_path / "m"])

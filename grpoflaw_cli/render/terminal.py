@@ -28,6 +28,8 @@ SHORT_CODES = {
     "zero_variance": "const",
     "noise_amplification": "noise",
     "singleton_groups": "single",
+    "ragged_groups": "ragged",
+    "step_in_several_files": "files",
 }
 
 
