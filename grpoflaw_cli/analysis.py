@@ -31,6 +31,8 @@ import polars as pl
 from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, group_moments
 from grpoflaw_cli.groupstats import Groups, to_groups
 
+REFERENCE = "grpo"
+"""The estimator the diagnostics examine; its scales are always computed."""
 KEEPS_THRESHOLD = 0.9
 ERASES_THRESHOLD = 0.1
 
@@ -43,7 +45,8 @@ class Analysis:
     estimators: tuple[str, ...]
     groups: pl.DataFrame
     """One row per (step, group): ``n, mean, min, max, std, spread, zero_variance``,
-    the GRPO signature columns ``z_min, z_max, skew, kurtosis`` and ``scale_<estimator>``."""
+    the GRPO signature columns ``z_min, z_max, skew, kurtosis`` and ``scale_<estimator>``
+    (always including ``scale_grpo``, which the diagnostics examine)."""
     iterations: pl.DataFrame
     """One row per step: ``rollouts, groups, reward_mean, reward_min, reward_max, spread,
     zero_variance_groups, singleton_groups, group_size_min`` (over groups of two or more;
@@ -121,9 +124,12 @@ def analyze(
     coefficients: dict[str, Affine] = {}
     group_cols: dict[str, np.ndarray] = {}
     step_sq: dict[str, np.ndarray] = {}
-    for name in estimators:
+    # GRPO's scale is computed even when not selected: the diagnostics are about it.
+    computed = list(dict.fromkeys([*estimators, REFERENCE]))
+    for name in computed:
         coef = REGISTRY[name].fn(g, conv)
-        coefficients[name] = coef
+        if name in estimators:
+            coefficients[name] = coef
         _, sum_sq = group_moments(g, coef)
         with np.errstate(invalid="ignore"):
             group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
@@ -176,7 +182,7 @@ def analyze(
             "group_size_max": _per_step_extreme(g, nf, np.maximum).astype(np.int64),
             **{
                 f"scale_{name}": np.sqrt(np.maximum(step_sq[name], 0.0) / np.maximum(total, 1.0))
-                for name in estimators
+                for name in computed
             },
         }
     )

@@ -248,6 +248,13 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
     Only runs after a failure, so it may read the file line by line.
     """
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    column = _first_unreadable_column(path, fmt)
+    if column is not None:
+        return InputError(
+            f"'{path}', column '{column}': its values do not share one type ({detail})",
+            hint="a column whose values mix e.g. true/false and numbers cannot be read; "
+            "fix the writer, or leave that column out of the file",
+        )
     if fmt == "jsonl":
         located = _first_bad_jsonl_line(path)
         if located is not None:
@@ -261,6 +268,23 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
+
+
+def _first_unreadable_column(path: Path, fmt: Format) -> str | None:
+    """The first column that fails to read on its own while the file's schema reads."""
+    if fmt == "parquet":
+        return None
+    try:
+        frame = _scan(path, fmt)
+        names = frame.collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    for name in names:
+        try:
+            frame.select(name).collect()
+        except (pl.exceptions.PolarsError, OSError):
+            return name
+    return None
 
 
 def _looks_binary_garbage(path: Path) -> bool:
@@ -710,14 +734,42 @@ def _first_non_numeric(
 
 
 def check_rewards(log: Log, table: pl.DataFrame) -> None:
-    """Refuse missing or non-finite rewards, naming the file, row and column.
+    """Refuse missing steps or groups and missing or non-finite rewards, naming the file,
+    line and column.
 
     ``table`` is the per-group statistics; only if it shows a bad value are the files
     re-read to find the first offending row.
     """
+    det = log.detection
+    if det.step_col and table["step"].null_count():
+        path, where, _ = _first_row(log, pl.col("step").is_null())
+        raise InputError(
+            f"'{path}', {where}: no value in the step column '{det.step_col}'",
+            hint="fill it in, or map another column with --step-col",
+        )
+    if det.group_mode == "column" and table["group"].null_count():
+        path, where, _ = _first_row(log, pl.col("group").is_null())
+        raise InputError(
+            f"'{path}', {where}: no value in the group column '{det.group_col}'",
+            hint="fill it in, or map another column with --group-col or --group-size N",
+        )
     bad = table.filter((pl.col("n_null") > 0) | ~pl.col("mean").is_finite())
     if bad.height == 0:
         return
+    path, where, row = _first_row(log, pl.col("reward").is_null() | ~pl.col("reward").is_finite())
+    what = ", ".join(f"{c}={row[c][0]!r}" for c in det.reward_cols if c in row.columns)
+    raise InputError(
+        f"'{path}', {where}: the reward is missing or not finite ({what})",
+        hint="fix or drop that rollout; rewards must be finite numbers "
+        "(NaN, null and ±inf cannot be turned into advantages)",
+    )
+
+
+def _first_row(log: Log, predicate: pl.Expr) -> tuple[Path, str, pl.DataFrame]:
+    """The first canonical row matching ``predicate``: its file, 'line N' and the row.
+
+    Error path only: re-reads the files one at a time.
+    """
     det = log.detection
     for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
         raw = _scan(
@@ -725,26 +777,20 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
             fmt,
             None if fmt == "parquet" else {c: pl.Float64() for c in det.reward_cols},
         )
-        rows = (
-            canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)
-            .with_row_index("__row", offset=1)
-            .filter(pl.col("reward").is_null() | ~pl.col("reward").is_finite())
-            .head(1)
-            .collect()
-        )
+        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols]))
+        try:
+            rows = (
+                canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)
+                .with_row_index("__row", offset=1)
+                .filter(predicate)
+                .select(needed)
+                .head(1)
+                .collect()
+            )
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
             row = int(rows["__row"][0])
-            where = (
-                f"line {row + 1}"
-                if fmt in ("csv", "tsv")
-                else (f"line {row}" if fmt == "jsonl" else f"row {row}")
-            )
-            values = {c: rows[c][0] for c in det.reward_cols if c in rows.columns}
-            what = ", ".join(f"{c}={v!r}" for c, v in values.items())
-            return_error = InputError(
-                f"'{path}', {where}: the reward is missing or not finite ({what})",
-                hint="fix or drop that rollout; rewards must be finite numbers "
-                "(NaN, null and ±inf cannot be turned into advantages)",
-            )
-            raise return_error
-    raise InputError("the log has missing or non-finite rewards")
+            where = {"csv": f"line {row + 1}", "tsv": f"line {row + 1}", "jsonl": f"line {row}"}
+            return path, where.get(fmt, f"row {row}"), rows
+    raise InputError("the log has missing or non-finite values")  # pragma: no cover

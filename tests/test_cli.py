@@ -123,6 +123,12 @@ def test_estimators_option_selects(runner: CliRunner) -> None:
     assert "scale_dr_grpo" not in report["iterations"][0]
 
 
+def test_diagnostics_run_without_grpo_selected(runner: CliRunner) -> None:
+    report = json_report(runner, SAMPLES / "multitask.jsonl", "--estimators", "dr_grpo")
+    assert {"magnitude_collapse", "noise_amplification"} <= {f["code"] for f in report["flags"]}
+    assert [m["estimator"] for m in report["summary"]["magnitude"]] == ["dr_grpo"]
+
+
 # --- html ----------------------------------------------------------------------------------
 
 
