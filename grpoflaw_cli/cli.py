@@ -429,7 +429,8 @@ def advantages(
         _report_skipped(log)
         rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
-        out = with_advantages(rows, analysis).drop(ingest.FILE_COL)
+        out = with_advantages(rows, analysis)
+        out = out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
         if to_stdout:
             sys.stdout.write(csv_text(out))
             return

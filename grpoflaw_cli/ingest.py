@@ -37,6 +37,10 @@ from grpoflaw_cli.errors import InputError, UsageError
 CANONICAL = ("step", "group", "reward", "length", "task")
 FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
+FILE_STEP_COL = "__file_step"
+"""Internal column: the step a file stands for, when the log has no step column."""
+INTERNAL_PREFIX = "__"
+"""Columns starting with this are grpoflaw's own and never written out."""
 
 STEP_NAMES = ("step", "global_step", "iteration", "iter", "training_step", "train_step", "epoch")
 GROUP_NAMES = (
@@ -115,6 +119,8 @@ class Detection:
     group_key: GroupKey = "value"
     """How the group column's values become group keys (``verl_uid``: strip the
     ``_{session}_{index}`` suffix of verl v1 uids)."""
+    file_steps: tuple[int, ...] = ()
+    """With no step column and several files: the step each file stands for."""
 
 
 Source = Path | bytes
@@ -513,6 +519,21 @@ def _check_numeric(path: Path, schema: pl.Schema, col: str, role: str) -> None:
         )
 
 
+def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
+    """One step per file: the last number in each file name if they are all distinct,
+    else the file's position. Returns the steps and how they were found.
+
+    >>> steps_from_file_names([Path("train/0001.parquet"), Path("train/0002.parquet")])
+    ((1, 2), 'the number in its name')
+    """
+    numbers = [re.findall(r"\d+", p.name.split(".")[0]) for p in files]
+    if all(numbers):
+        steps = tuple(int(n[-1]) for n in numbers)
+        if len(set(steps)) == len(steps):
+            return steps, "the number in its name"
+    return tuple(range(len(files))), "its position in the list"
+
+
 def _check_consistent_steps(
     files: Sequence[Path], schemas: Sequence[pl.Schema], step_col: str | None
 ) -> None:
@@ -568,6 +589,19 @@ def load(
     numeric_cols = [c for schema in schemas for c, t in schema.items() if t.is_numeric()]
     det = detect(columns, mapping, numeric_cols)
     _check_consistent_steps(files, schemas, det.step_col)
+    file_steps: tuple[int, ...] = ()
+    if det.step_col is None and len(files) > 1:
+        file_steps, how = steps_from_file_names(files)
+        det = replace(
+            det,
+            reasons=tuple(
+                f"step: no step column; each of the {len(files)} files is one iteration, "
+                f"numbered by {how} (map a column with --step-col)"
+                if r.startswith("step:")
+                else r
+                for r in det.reasons
+            ),
+        )
     numeric = {c: "reward" for c in det.reward_cols}
     if det.length_col:
         numeric[det.length_col] = "length"
@@ -579,13 +613,9 @@ def load(
         overrides: dict[str, pl.DataType] = {
             c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
         }
-        scans.append(
-            _scan(sources[index], fmt, overrides).with_columns(
-                pl.lit(index, pl.UInt32).alias(FILE_COL)
-            )
-        )
+        scans.append(_tag(_scan(sources[index], fmt, overrides), index, file_steps))
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
-    det = replace(det, files=tuple(files), formats=tuple(formats))
+    det = replace(det, files=tuple(files), formats=tuple(formats), file_steps=file_steps)
     if (
         det.group_col is not None
         and det.group_col.lower() == "uid"
@@ -606,6 +636,14 @@ def load(
         sources=tuple(sources),
         skipped_lines=tuple(skipped),
     )
+
+
+def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyFrame:
+    """Add the internal columns: the file's index and, if files are steps, its step."""
+    tags = [pl.lit(index, pl.UInt32).alias(FILE_COL)]
+    if file_steps:
+        tags.append(pl.lit(file_steps[index], pl.Int64).alias(FILE_STEP_COL))
+    return frame.with_columns(tags)
 
 
 def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
@@ -635,7 +673,12 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     reward = parts[0]
     for part in parts[1:]:
         reward = reward + part  # a null component makes the sum null: never a silent 0
-    step = pl.col(det.step_col) if det.step_col else pl.lit(0, pl.Int64)
+    if det.step_col:
+        step = pl.col(det.step_col)
+    elif det.file_steps:
+        step = pl.col(FILE_STEP_COL)
+    else:
+        step = pl.lit(0, pl.Int64)
     if det.group_mode == "column":
         assert det.group_col is not None
         group = pl.col(det.group_col)
@@ -780,7 +823,7 @@ def _first_row(log: Log, predicate: pl.Expr) -> tuple[Path, str, pl.DataFrame]:
         needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols]))
         try:
             rows = (
-                canonicalize(raw.with_columns(pl.lit(index, pl.UInt32).alias(FILE_COL)), det)
+                canonicalize(_tag(raw, index, det.file_steps), det)
                 .with_row_index("__row", offset=1)
                 .filter(predicate)
                 .select(needed)

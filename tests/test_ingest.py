@@ -197,3 +197,26 @@ def test_step_numeric_in_one_file_and_text_in_another(write_jsonl, tmp_path: Pat
     write_jsonl([{"step": "two", "reward": 1.0}], name="m/2.jsonl")
     with pytest.raises(InputError, match=r"holds numbers in .* but text in"):
         load([tmp_path / "m"])
+
+
+def test_per_step_files_without_step_column_are_iterations(tmp_path: Path) -> None:
+    folder = tmp_path / "trajectories" / "train"
+    folder.mkdir(parents=True)
+    for step in (1, 2):
+        pl.DataFrame(
+            {"group_index": [0, 0, 1, 1], "reward": [0.0, 1.0, 2.0, 3.0 * step]}
+        ).write_parquet(folder / f"{step:04d}.parquet")
+    log = load([tmp_path / "trajectories"])
+    df = log.frame.collect()
+    assert df["step"].to_list() == [1, 1, 1, 1, 2, 2, 2, 2]
+    assert any("each of the 2 files is one iteration" in r for r in log.detection.reasons)
+
+
+def test_steps_from_file_names_fall_back_to_position() -> None:
+    from grpoflaw_cli.ingest import steps_from_file_names
+
+    assert steps_from_file_names(
+        [Path("a/train_data_step3.jsonl"), Path("a/train_data_step10.jsonl")]
+    )[0] == (3, 10)
+    assert steps_from_file_names([Path("x.jsonl"), Path("y.jsonl")])[0] == (0, 1)
+    assert steps_from_file_names([Path("run_1.jsonl"), Path("run_1.csv")])[0] == (0, 1)
