@@ -143,15 +143,26 @@ def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
         _stderr().print("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # a bug: say so, do not blame the input
-        if show_traceback:
-            tb.print_exc()
-        _stderr().print(
-            f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {exc}\n"
-            "This is a bug in grpoflaw. Re-run with --traceback and report it.",
-            markup=True,
-            highlight=False,
-        )
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        _internal_error(exc, show_traceback)
+    except BaseException as exc:  # a Rust panic inside Polars is a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        _internal_error(exc, show_traceback)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _internal_error(exc: BaseException, show_traceback: bool) -> NoReturn:
+    """A bug (ours or a library's): say so with exit 3, never blame the input."""
+    if show_traceback:
+        tb.print_exc()
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    _stderr().print(
+        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {first_line}\n"
+        "This is a bug in grpoflaw. Re-run with --traceback and report it.",
+        markup=True,
+        highlight=False,
+    )
+    raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
 def _column_map(

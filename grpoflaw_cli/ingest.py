@@ -35,6 +35,9 @@ import polars as pl
 from grpoflaw_cli.errors import InputError, UsageError
 
 CANONICAL = ("step", "group", "reward", "length", "task")
+READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+"""What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
+``BaseException``) is a read failure too: it gets a message, not a traceback."""
 FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
 FILE_STEP_COL = "__file_step"
@@ -240,12 +243,17 @@ def _scan(
 
 
 def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
+    if isinstance(source, Path) and source.stat().st_size == 0:
+        raise InputError(
+            f"'{path}' is empty (0 bytes)",
+            hint="was the run stopped before it wrote this file? Leave it out of the paths",
+        )
     try:
         return _scan(source, fmt).collect_schema()
-    except pl.exceptions.PolarsError as exc:
-        raise locate_read_error(path, fmt, exc) from exc
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
+    except READ_ERRORS as exc:
+        raise locate_read_error(path, fmt, exc) from exc
 
 
 def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:
@@ -254,22 +262,39 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
     Only runs after a failure, so it may read the file line by line.
     """
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, pl.exceptions.PanicException):
+        return InputError(
+            f"'{path}': the {fmt.upper()} reader failed on this file ({detail})",
+            hint="look for an unterminated quote or a malformed row; a file that the trainer "
+            "was still writing can end mid-row",
+        )
     column = _first_unreadable_column(path, fmt)
     if column is not None:
+        located = _first_non_numeric(path, fmt, path, [column])
+        if located is not None:
+            return located
         return InputError(
             f"'{path}', column '{column}': its values do not share one type ({detail})",
             hint="a column whose values mix e.g. true/false and numbers cannot be read; "
             "fix the writer, or leave that column out of the file",
         )
     if fmt == "jsonl":
-        located = _first_bad_jsonl_line(path)
-        if located is not None:
-            line_no, why, total = located
-            last = " (the last line: was the file still being written?)" if line_no == total else ""
+        located_line = _first_bad_jsonl_line(path)
+        if located_line is not None:
+            line_no, why, total = located_line
+            last = (
+                " (the last line: was the file still being written?)"
+                if line_no == total and total > 1
+                else ""
+            )
+            hint = (
+                f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
+                if why.startswith("found a JSON")
+                else "fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
+                "(they are counted and reported)"
+            )
             return InputError(
-                f"'{path}', line {line_no}: not a JSON object ({why}){last}",
-                hint="fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
-                "(they are counted and reported)",
+                f"'{path}', line {line_no}: not a JSON object ({why}){last}", hint=hint
             )
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
@@ -283,12 +308,12 @@ def _first_unreadable_column(path: Path, fmt: Format) -> str | None:
     try:
         frame = _scan(path, fmt)
         names = frame.collect_schema().names()
-    except (pl.exceptions.PolarsError, OSError):
+    except READ_ERRORS:
         return None
     for name in names:
         try:
             frame.select(name).collect()
-        except (pl.exceptions.PolarsError, OSError):
+        except READ_ERRORS:
             return name
     return None
 
@@ -306,14 +331,23 @@ def _refuse_constant(token: str) -> object:
     raise _BareConstant(token)
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError(f"the number {token} is out of range")
+    return value
+
+
 def _jsonl_problem(line: bytes) -> str | None:
     """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
     if not line.strip():
         return None
     try:
-        obj = json.loads(line, parse_constant=_refuse_constant)
+        obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _BareConstant as err:
         return f"a bare {err} is not JSON; rewards must be finite numbers"
+    except OverflowError as err:
+        return str(err)
     except UnicodeDecodeError:
         return "not UTF-8 text"
     except ValueError as err:  # JSONDecodeError is a ValueError
@@ -342,22 +376,49 @@ def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
 
 
 def _without_bad_lines(path: Path) -> tuple[bytes, tuple[int, ...]]:
-    """The file's content with malformed JSONL lines removed, and their line numbers."""
+    """The file's content with malformed JSONL lines blanked, and their line numbers.
+
+    Blanked, not removed: readers skip blank lines, and every later line keeps its number.
+    """
     kept: list[bytes] = []
     bad: list[int] = []
     for number, line in enumerate(_read_bytes(path).splitlines(), start=1):
         if _jsonl_problem(line) is None:
             kept.append(line)
         else:
+            kept.append(b"")
             bad.append(number)
     return b"\n".join(kept) + b"\n", tuple(bad)
+
+
+def _where(source: Source, fmt: Format, row: int) -> str:
+    """'line N' for the ``row``-th record (1-based) of a file. Error path only.
+
+    JSONL readers skip blank lines, so the record's physical line is counted; CSV adds
+    the header line; Parquet has rows, not lines.
+    """
+    if fmt in ("csv", "tsv"):
+        return f"line {row + 1}"
+    if fmt != "jsonl":
+        return f"row {row}"
+    try:
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+    except (OSError, EOFError, ValueError):
+        return f"record {row}"
+    seen = 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return f"line {number}"
+    return f"record {row}"
 
 
 def _parses(path: Path, fmt: Format) -> bool:
     """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)"""
     try:
         _scan(path, fmt).select(pl.len()).collect()
-    except (pl.exceptions.PolarsError, OSError):
+    except READ_ERRORS:
         return False
     return True
 
@@ -408,10 +469,16 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
                 "reward function; choose with --reward-col, weigh with --reward-weights)"
             )
         else:
+            odd = [c for c in cols if ";" in c or "\t" in c or "|" in c]
             raise InputError(
                 "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
-                hint="name it with --reward-col NAME (repeat it to sum several components); "
-                "the log has columns: " + ", ".join(cols),
+                hint=(
+                    f"the header '{odd[0]}' looks like another separator: grpoflaw reads "
+                    "comma-separated .csv and tab-separated .tsv"
+                    if odd
+                    else "name it with --reward-col NAME (repeat it to sum several components); "
+                    "the log has columns: " + ", ".join(cols)
+                ),
             )
     weights = mapping.reward_weights
     if weights is not None:
@@ -502,21 +569,41 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
 # --------------------------------------------------------------------------- loading
 
 
-def _check_numeric(path: Path, schema: pl.Schema, col: str, role: str) -> None:
+def _check_numeric(
+    path: Path, fmt: Format, source: Source, schema: pl.Schema, col: str, role: str
+) -> None:
+    """Refuse a reward or length column that does not hold numbers, naming the first bad value.
+
+    A text column whose values all parse as numbers (a CSV with ``nan`` cells, say) is
+    accepted: it is read as Float64 and non-finite values are refused later, by row.
+    """
     dtype = schema.get(col)
-    if dtype is None or dtype == pl.Null:
+    if dtype is None or dtype == pl.Null or dtype.is_numeric():
         return
-    if not (dtype.is_numeric() or dtype == pl.Boolean):
-        flag = {"reward": "--reward-col", "length": "--length-col"}.get(role, "--reward-col")
+    flag = {"reward": "--reward-col", "length": "--length-col"}.get(role, "--reward-col")
+    if dtype == pl.Boolean:
         raise InputError(
-            f"'{path}', column '{col}': expected numbers for the {role}, found {dtype}",
-            hint=f"map the numeric {role} column with {flag} NAME",
+            f"'{path}', column '{col}': the {role} column holds true/false, not numbers",
+            hint=f"cast it to 0/1 in the log, or map a numeric column with {flag} NAME",
         )
-    if dtype == pl.Boolean and role == "reward":
-        raise InputError(
-            f"'{path}', column '{col}': the reward column holds true/false, not numbers",
-            hint="cast it to 0/1 in the log, or map a numeric column with --reward-col NAME",
-        )
+    if dtype == pl.String and fmt != "parquet":
+        located = _first_non_numeric(path, fmt, source, [col])
+        if located is not None:
+            raise located
+        if fmt == "jsonl":  # JSON strings that look like numbers are still strings
+            first = _first_row_of(source, fmt, pl.col(col).is_not_null(), [col])
+            if first is not None:
+                row, value = first
+                raise InputError(
+                    f"'{path}', {_where(source, fmt, row)}, column '{col}': the {role} is the "
+                    f"JSON string {value!r}, not a number",
+                    hint=f'write {role}s as JSON numbers (0.5, not "0.5")',
+                )
+        return
+    raise InputError(
+        f"'{path}', column '{col}': expected numbers for the {role}, found {dtype}",
+        hint=f"map the numeric {role} column with {flag} NAME",
+    )
 
 
 def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
@@ -581,8 +668,13 @@ def load(
         sources.append(source)
         schemas.append(_schema(path, fmt, source))
     columns: list[str] = []
-    for schema in schemas:
+    for path, schema in zip(files, schemas, strict=True):
         columns.extend(c for c in schema.names() if c not in columns)
+        if any("\ufffd" in c or not c.isprintable() for c in schema.names()):
+            raise InputError(
+                f"'{path}' does not look like a {file_format(path)} log: its header is not text",
+                hint="check the file; grpoflaw picks the format by the file extension",
+            )
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 
@@ -609,7 +701,7 @@ def load(
     scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
         for col, role in numeric.items():
-            _check_numeric(path, schema, col, role)
+            _check_numeric(path, fmt, sources[index], schema, col, role)
         overrides: dict[str, pl.DataType] = {
             c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
         }
@@ -651,7 +743,7 @@ def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
     assert det.group_col is not None
     try:
         head = frame.select(pl.col(det.group_col).cast(pl.String)).head(64).collect()
-    except (pl.exceptions.PolarsError, OSError):
+    except READ_ERRORS:
         return False  # the real read reports the problem
     values = head.to_series().drop_nulls()
     return values.len() > 0 and bool(values.str.contains(VERL_UID).all())
@@ -717,7 +809,7 @@ def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.Dat
     """
     try:
         return query.collect(engine="streaming" if streaming else "auto")
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except READ_ERRORS as exc:
         raise _explain_failure(log, exc) from exc
 
 
@@ -734,7 +826,7 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 raw.select(numeric or names[:1]).collect()
             else:
                 _scan(source, fmt, {c: pl.Float64() for c in numeric}).collect()
-        except (pl.exceptions.PolarsError, OSError) as file_exc:
+        except READ_ERRORS as file_exc:
             if fmt != "parquet" and numeric:
                 bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
@@ -748,30 +840,40 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
     )
 
 
+def _first_row_of(
+    source: Source, fmt: Format, predicate: pl.Expr, cols: Sequence[str]
+) -> tuple[int, object] | None:
+    """(1-based row, value of ``cols[0]``) of the first raw row matching ``predicate``."""
+    try:
+        hit = (
+            _scan(source, fmt, {c: pl.String() for c in cols})
+            .with_row_index("__row", offset=1)
+            .filter(predicate)
+            .select("__row", cols[0])
+            .head(1)
+            .collect()
+        )
+    except READ_ERRORS:
+        return None
+    return (int(hit["__row"][0]), hit[cols[0]][0]) if hit.height else None
+
+
 def _first_non_numeric(
     path: Path, fmt: Format, source: Source, cols: Sequence[str]
 ) -> InputError | None:
     """Find the first row whose value in ``cols`` is not a number (error path only)."""
-    try:
-        raw = _scan(source, fmt, {c: pl.String() for c in cols}).with_row_index("__row", offset=1)
-        raw.select(pl.len()).collect()
-    except (pl.exceptions.PolarsError, OSError):
-        return None  # not a value problem: the file itself does not parse
     for col in cols:
-        bad = (
-            raw.select("__row", col)
-            .filter(
-                pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null()
-            )
-            .head(1)
-            .collect()
+        not_a_number = (
+            pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null()
         )
-        if bad.height:
-            row = int(bad["__row"][0])
-            where = f"line {row + 1}" if fmt in ("csv", "tsv") else f"line {row}"
+        first = _first_row_of(source, fmt, not_a_number, [col])
+        if first is not None:
+            row, value = first
             return InputError(
-                f"'{path}', {where}, column '{col}': expected a number, found {bad[col][0]!r}",
-                hint="fix that value, or map a numeric column with --reward-col NAME",
+                f"'{path}', {_where(source, fmt, row)}, column '{col}': expected a number, "
+                f"found {value!r}",
+                hint="fix or drop that rollout, or map another column with the matching "
+                "--reward-col / --step-col / --length-col",
             )
     return None
 
@@ -830,10 +932,8 @@ def _first_row(log: Log, predicate: pl.Expr) -> tuple[Path, str, pl.DataFrame]:
                 .head(1)
                 .collect()
             )
-        except (pl.exceptions.PolarsError, OSError) as exc:
+        except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
-            row = int(rows["__row"][0])
-            where = {"csv": f"line {row + 1}", "tsv": f"line {row + 1}", "jsonl": f"line {row}"}
-            return path, where.get(fmt, f"row {row}"), rows
+            return path, _where(log.source(index), fmt, int(rows["__row"][0])), rows
     raise InputError("the log has missing or non-finite values")  # pragma: no cover

@@ -132,7 +132,9 @@ def test_no_reward_column_names_the_flag(write_jsonl) -> None:
 
 def test_text_reward_column_is_refused(write_jsonl) -> None:
     path = write_jsonl([{"reward": "good"}, {"reward": "bad"}])
-    with pytest.raises(InputError, match="expected numbers"):
+    with pytest.raises(
+        InputError, match="line 1, column 'reward': expected a number, found 'good'"
+    ):
         load([path])
 
 
