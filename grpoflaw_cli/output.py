@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.errors import UsageError
 
 FRAME_FORMATS = {
     ".parquet": "parquet",
@@ -67,21 +68,30 @@ def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
         "jsonl": lambda p: frame.write_ndjson(p),
     }
     if fmt == "csv":
-        _refuse_nested(frame)
+        frame = nested_as_json(frame)
     with _atomic(path) as tmp:
         writers[fmt](tmp)
 
 
-def _refuse_nested(frame: pl.DataFrame) -> None:
+def nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists and records (chat messages, say) as JSON text, which CSV can hold.
+
+    >>> nested_as_json(pl.DataFrame({"m": [[1, 2]]}))["m"].to_list()
+    ['[1,2]']
+    """
     nested = [c for c, t in frame.schema.items() if t.is_nested()]
-    if nested:
-        raise InputError(
-            f"column(s) {', '.join(nested)} hold lists or records, which CSV cannot store",
-            hint="write .parquet or .jsonl instead",
-        )
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.struct(pl.col(c))
+        .struct.json_encode()
+        .str.strip_prefix("{" + json.dumps(c) + ":")
+        .str.strip_suffix("}")
+        .alias(c)
+        for c in nested
+    )
 
 
 def csv_text(frame: pl.DataFrame) -> str:
-    """The frame as CSV text (for ``-o -``)."""
-    _refuse_nested(frame)
-    return frame.write_csv()
+    """The frame as CSV text (for ``-o -``), nested values as JSON."""
+    return nested_as_json(frame).write_csv()

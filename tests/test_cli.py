@@ -201,6 +201,22 @@ def test_advantages_seed_reproduces_the_blog_table(runner: CliRunner, tmp_path: 
     assert df["adv_dr_grpo"].to_list() == [-1, -1, -1, 0, 1, 1, 1, -5, -5, -5, 0, 5, 5, 5]
 
 
+def test_advantages_csv_writes_nested_columns_as_json(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "completions_00001.parquet"
+    pl.DataFrame(
+        {
+            "step": [1, 1],
+            "prompt": [[{"role": "user", "content": "2+2?"}]] * 2,
+            "accuracy_reward": [1.0, 0.0],
+        }
+    ).write_parquet(log)
+    result = invoke(runner, "advantages", log, "--group-size", "2", "-o", "-")
+    assert result.exit_code == 0, result.output
+    df = pl.read_csv(result.stdout.encode())
+    assert json.loads(df["prompt"][0]) == [{"role": "user", "content": "2+2?"}]
+    assert df["adv_dr_grpo"].to_list() == [0.5, -0.5]
+
+
 def test_advantages_refuses_unknown_output_format_before_reading(
     runner: CliRunner, tmp_path: Path
 ) -> None:
