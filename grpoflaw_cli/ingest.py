@@ -700,6 +700,13 @@ def load(
 
     scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
+        for col, flag in ((det.step_col, "--step-col"), (det.group_col, "--group-col")):
+            dtype = schema.get(col) if col else None
+            if dtype is not None and dtype.is_nested():
+                raise InputError(
+                    f"'{path}', column '{col}': holds {dtype}, not a number or text",
+                    hint=f"map a column of plain values with {flag}",
+                )
         for col, role in numeric.items():
             _check_numeric(path, fmt, sources[index], schema, col, role)
         overrides: dict[str, pl.DataType] = {
