@@ -118,7 +118,8 @@ Traceback = Annotated[
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    """Messages on stderr; never hard-wrapped, so each stays one greppable line."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(err: GrpoflawError) -> NoReturn:

@@ -343,7 +343,8 @@ def _jsonl_problem(line: bytes) -> str | None:
     if not line.strip():
         return None
     try:
-        obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+        text = line.decode("utf-8")  # what the reader accepts; json.loads would guess
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _BareConstant as err:
         return f"a bare {err} is not JSON; rewards must be finite numbers"
     except OverflowError as err:
@@ -679,7 +680,11 @@ def load(
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 
     numeric_cols = [c for schema in schemas for c, t in schema.items() if t.is_numeric()]
-    det = detect(columns, mapping, numeric_cols)
+    try:
+        det = detect(columns, mapping, numeric_cols)
+    except InputError as err:
+        more = f" (and {len(files) - 1} more files)" if len(files) > 1 else ""
+        raise InputError(f"'{files[0]}'{more}: {err.message}", hint=err.hint) from None
     _check_consistent_steps(files, schemas, det.step_col)
     file_steps: tuple[int, ...] = ()
     if det.step_col is None and len(files) > 1:

@@ -1,0 +1,196 @@
+"""The catalogue of bad inputs: each gets a clear message naming file, line or column and a
+fix, exit code 2, and no traceback (or, where the input is unusual but valid, a result)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from grpoflaw_cli.cli import app
+
+
+def lines(*rows: Any) -> bytes:
+    return b"".join(
+        (r if isinstance(r, bytes) else (r if isinstance(r, str) else json.dumps(r)).encode())
+        + b"\n"
+        for r in rows
+    )
+
+
+GOOD = [{"step": 1, "uid": "a", "reward": r} for r in (0.0, 1.0, 1.0, 0.0)]
+
+# (name, file name, content, needles that must appear in the message)
+REFUSED: list[tuple[str, str, bytes, list[str]]] = [
+    ("empty file", "log.jsonl", b"", ["is empty"]),
+    ("binary garbage as jsonl", "log.jsonl", bytes(range(256)) * 4, ["line 1", "not a JSON"]),
+    ("non-UTF-8 jsonl", "log.jsonl", b"\xff\xfe\x00garbage\n", ["line 1", "not UTF-8"]),
+    ("binary garbage as csv", "log.csv", bytes(range(128, 256)) * 4, ["log.csv"]),
+    ("binary garbage as parquet", "log.parquet", b"\x00\x01garbage" * 50, ["not a Parquet file"]),
+    (
+        "truncated last line",
+        "log.jsonl",
+        lines(*GOOD, '{"step": 1, "uid": "a", "rew'),
+        ["line 5", "still being written", "--skip-bad-lines"],
+    ),
+    ("malformed middle line", "log.jsonl", lines(GOOD[0], "{oops", *GOOD[1:]), ["line 2"]),
+    (
+        "text reward",
+        "log.jsonl",
+        lines(*GOOD, {"step": 1, "uid": "a", "reward": "high"}),
+        ["line 5", "'reward'", "'high'"],
+    ),
+    (
+        "number as JSON string",
+        "log.jsonl",
+        lines({"step": 1, "uid": "a", "reward": "0.5"}),
+        ["line 1", "JSON string '0.5'"],
+    ),
+    (
+        "bool reward",
+        "log.jsonl",
+        lines({"step": 1, "reward": True}, {"step": 1, "reward": False}),
+        ["true/false"],
+    ),
+    (
+        "null reward",
+        "log.jsonl",
+        lines(*GOOD, {"step": 1, "uid": "a", "reward": None}),
+        ["line 5", "missing or not finite"],
+    ),
+    (
+        "bare NaN",
+        "log.jsonl",
+        lines(*GOOD, '{"step": 1, "uid": "a", "reward": NaN}'),
+        ["line 5", "NaN"],
+    ),
+    (
+        "bare Infinity",
+        "log.jsonl",
+        lines('{"step": 1, "uid": "a", "reward": -Infinity}'),
+        ["line 1", "Infinity"],
+    ),
+    (
+        "number out of range",
+        "log.jsonl",
+        lines('{"step": 1, "uid": "a", "reward": 1e400}'),
+        ["line 1", "out of range"],
+    ),
+    ("inf in csv", "log.csv", b"step,reward\n1,0\n1,inf\n", ["line 3", "not finite"]),
+    ("nan in csv", "log.csv", b"step,reward\n1,nan\n1,0\n", ["line 2", "not finite"]),
+    (
+        "null step",
+        "log.jsonl",
+        lines(GOOD[0], {"step": None, "uid": "a", "reward": 1.0}),
+        ["line 2", "step"],
+    ),
+    ("list step", "log.jsonl", lines({"step": [1], "reward": 1.0}), ["'step'", "--step-col"]),
+    ("no reward column", "log.jsonl", lines({"step": 1, "value": 1.0}), ["--reward-col"]),
+    ("semicolon csv", "log.csv", b"step;reward\n1;0.5\n", ["separator"]),
+    ("header only", "log.csv", b"step,uid,reward\n", ["no rows"]),
+    ("a JSON array", "log.json", b'[{"reward": 1}]', ["line 1", "one JSON object per line"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "content", "needles"), REFUSED, ids=[r[0] for r in REFUSED]
+)
+def test_bad_input_is_refused_clearly(
+    tmp_path: Path, name: str, file: str, content: bytes, needles: list[str]
+) -> None:
+    path = tmp_path / file
+    path.write_bytes(content)
+    for command in (["compare"], ["advantages", "-o", str(tmp_path / "out.parquet")]):
+        result = CliRunner().invoke(app, [command[0], str(path), *command[1:]])
+        assert result.exit_code == 2, (name, result.output)
+        assert "Traceback" not in result.output
+        assert str(path) in result.output or "no rows" in result.output, result.output
+        for needle in needles:
+            assert needle in result.output, (name, needle, result.output)
+        assert not (tmp_path / "out.parquet").exists()
+
+
+def test_missing_and_unreadable_paths(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code == 2 and "no such file" in result.output
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == 2 and "holds no log files" in result.output
+
+
+def report(path: Path, *args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["compare", str(path), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_all_rewards_equal(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(
+        lines(
+            *[
+                {"step": s, "uid": f"g{g}", "reward": 1.0}
+                for s in (1, 2)
+                for g in range(3)
+                for _ in range(4)
+            ]
+        )
+    )
+    out = report(path)
+    assert {f["code"] for f in out["flags"]} == {"zero_variance"}
+    assert all(f["severity"] == "error" for f in out["flags"])
+    assert all(it["scale_grpo"] == 0.0 for it in out["iterations"])
+    assert all(m["verdict_across"] == "n/a" for m in out["summary"]["magnitude"])
+
+
+def test_one_iteration_only(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(lines(*GOOD, *[{"step": 1, "uid": "b", "reward": r} for r in (0, 5, 5, 0)]))
+    out = report(path)
+    assert out["summary"]["iterations"] == 1
+    assert {f["code"] for f in out["flags"]} == {"collapsed_pair"}  # ±0.5 vs ±2.5
+
+
+def test_unicode_and_very_long_prompts(tmp_path: Path) -> None:
+    prompt = "Réponds en 日本語, s'il te plaît 🚀 " * 4000  # ~150 KB
+    rows = [
+        {"step": 1, "prompt": prompt + str(g), "reward": float(i % 2)}
+        for g in range(3)
+        for i in range(4)
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(lines(*rows))
+    out = report(path)
+    assert out["summary"]["groups"] == 3
+    target = tmp_path / "adv.parquet"
+    result = CliRunner().invoke(app, ["advantages", str(path), "-o", str(target)])
+    assert result.exit_code == 0
+    assert pl.read_parquet(target)["prompt"][0] == prompt + "0"
+
+
+def test_gzipped_truncated_log_with_skip(tmp_path: Path) -> None:
+    path = tmp_path / "1.jsonl.gz"
+    path.write_bytes(gzip.compress(lines(*GOOD, '{"step": 1, "uid"')))
+    result = CliRunner().invoke(app, ["compare", str(path), "--skip-bad-lines", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 1 malformed line(s)" in result.stderr
+
+
+def test_many_groups_of_two(tmp_path: Path) -> None:
+    n = 200_000  # 100k groups of 2; the benchmark runs 10^6
+    path = tmp_path / "pairs.parquet"
+    pl.DataFrame(
+        {
+            "step": [0] * n,
+            "group_id": [i // 2 for i in range(n)],
+            "reward": [float((i * 7919) % 13) for i in range(n)],
+        }
+    ).write_parquet(path)
+    out = report(path)
+    assert out["summary"]["groups"] == n // 2
+    assert out["iterations"][0]["group_size_max"] == 2
