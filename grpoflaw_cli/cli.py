@@ -502,6 +502,7 @@ def inspect(
                 f"{table['min'].min()!s} … {table['max'].max()!s}" if table.height else "—"
             ),
             "rewards missing": int(table["n_null"].sum()) if table.height else 0,
+            "duplicate rows": ingest.duplicate_rows(log),
         }
         if output_format is InspectFormat.json:
             payload = {

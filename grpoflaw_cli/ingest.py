@@ -890,6 +890,15 @@ def _first_non_numeric(
     return None
 
 
+def duplicate_rows(log: Log) -> int:
+    """Rows identical in every input column to an earlier row (a log concatenated twice,
+    a resumed run that rewrote a step). Reads every column: ``inspect`` only.
+    """
+    columns = [c for c in log.detection.columns if not c.startswith(INTERNAL_PREFIX)]
+    hashed = log.frame.select(pl.struct(columns).hash().alias("h"))
+    return int(collect(log, hashed.select(pl.len() - pl.col("h").n_unique()))[0, 0])
+
+
 def check_rewards(log: Log, table: pl.DataFrame) -> None:
     """Refuse missing steps or groups and missing or non-finite rewards, naming the file,
     line and column.

@@ -235,6 +235,12 @@ def test_inspect_says_what_and_why(runner: CliRunner) -> None:
         assert text in result.output
 
 
+def test_inspect_counts_duplicate_rows(runner: CliRunner, write_jsonl) -> None:
+    rows = [{"step": 1, "uid": "a", "reward": float(i), "text": "x"} for i in range(4)]
+    result = invoke(runner, "inspect", write_jsonl(rows + rows[:3]), "--format", "json")
+    assert json.loads(result.stdout)["facts"]["duplicate rows"] == 3
+
+
 def test_inspect_json(runner: CliRunner) -> None:
     result = invoke(runner, "inspect", SAMPLES / "seed.jsonl", "--format", "json")
     payload = json.loads(result.stdout)
