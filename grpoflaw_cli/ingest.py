@@ -35,6 +35,8 @@ import polars as pl
 from grpoflaw_cli.errors import InputError, UsageError
 
 CANONICAL = ("step", "group", "reward", "length", "task")
+MAX_ABS_REWARD = 1e100
+"""Larger rewards would overflow the sums of squares the estimators need."""
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
 ``BaseException``) is a read failure too: it gets a message, not a traceback."""
@@ -921,6 +923,16 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         )
     bad = table.filter((pl.col("n_null") > 0) | ~pl.col("mean").is_finite())
     if bad.height == 0:
+        largest = float(
+            table.select(pl.max_horizontal(pl.col("min").abs(), pl.col("max").abs()).max()).item()
+        )
+        if largest > MAX_ABS_REWARD:
+            path, where, _ = _first_row(log, pl.col("reward").abs() > MAX_ABS_REWARD)
+            raise InputError(
+                f"'{path}', {where}: a reward of magnitude {largest:.3g} overflows float64 "
+                "arithmetic (squares and sums of squares)",
+                hint=f"rescale the rewards below {MAX_ABS_REWARD:g}, or fix the reward function",
+            )
         return
     path, where, row = _first_row(log, pl.col("reward").is_null() | ~pl.col("reward").is_finite())
     what = ", ".join(f"{c}={row[c][0]!r}" for c in det.reward_cols if c in row.columns)

@@ -194,3 +194,10 @@ def test_many_groups_of_two(tmp_path: Path) -> None:
     out = report(path)
     assert out["summary"]["groups"] == n // 2
     assert out["iterations"][0]["group_size_max"] == 2
+
+
+def test_rewards_too_large_for_float64(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(lines({"step": 1, "reward": 1e300}, {"step": 1, "reward": -1e300}))
+    result = CliRunner().invoke(app, ["compare", str(path)])
+    assert result.exit_code == 2 and "line 1" in result.output and "overflows" in result.output
