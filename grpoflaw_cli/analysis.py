@@ -133,7 +133,8 @@ def analyze(
         _, sum_sq = group_moments(g, coef)
         with np.errstate(invalid="ignore"):
             group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
-        step_sq[name] = g.per_step(sum_sq)
+        # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
+        step_sq[name] = g.per_step(np.nan_to_num(sum_sq))
 
     groups = table.select("step", "group", "n").with_columns(
         pl.Series("mean", g.mean),

@@ -94,16 +94,41 @@ Estimators = Annotated[
     ),
 ]
 StdDdof = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--std-ddof",
         min=0,
         max=1,
-        help="Std denominator n-ddof: 1 unbiased (verl, TRL, OpenRLHF), 0 population (the paper).",
+        help="Std denominator n-ddof: 1 unbiased (verl, TRL, OpenRLHF; the default), "
+        "0 population (the paper).",
+        show_default=False,
     ),
 ]
 Eps = Annotated[
-    float, typer.Option("--eps", min=0.0, help="Added to the std before dividing (verl 1e-6).")
+    float | None,
+    typer.Option(
+        "--eps",
+        min=0.0,
+        help="Added to the std before dividing [default: the framework's: verl 1e-6, "
+        "TRL 1e-4, OpenRLHF 1e-9].",
+        show_default=False,
+    ),
+]
+
+
+class FrameworkName(str, Enum):
+    verl = "verl"
+    trl = "trl"
+    openrlhf = "openrlhf"
+
+
+FrameworkOpt = Annotated[
+    FrameworkName,
+    typer.Option(
+        "--framework",
+        help="Whose conventions to reproduce: epsilon, Bessel rounding, one-rollout groups, "
+        "batch whitening.",
+    ),
 ]
 SkipBadLines = Annotated[
     bool,
@@ -206,11 +231,11 @@ def _estimators(names: str | None) -> list[str]:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
 
 
-def _conventions(ddof: int, eps: float) -> Any:
+def _conventions(framework: FrameworkName, ddof: int | None, eps: float | None) -> Any:
     from grpoflaw_cli.estimators import Conventions
 
     try:
-        return Conventions(ddof=ddof, eps=eps)
+        return Conventions.of(framework.value, ddof=ddof, eps=eps)
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -269,6 +294,7 @@ def _header(log: Any, conv: Any) -> Any:
         conventions=conv.describe(),
         ddof=conv.ddof,
         eps=conv.eps,
+        framework=conv.framework,
         skipped_lines={path: list(lines) for path, lines in log.skipped_lines},
     )
 
@@ -288,8 +314,9 @@ def compare(
     task_col: TaskCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
-    std_ddof: StdDdof = 1,
-    eps: Eps = 1e-6,
+    framework: FrameworkOpt = FrameworkName.verl,
+    std_ddof: StdDdof = None,
+    eps: Eps = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
     ] = OutputFormat.table,
@@ -330,7 +357,7 @@ def compare(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        conv = _conventions(std_ddof, eps)
+        conv = _conventions(framework, std_ddof, eps)
         try:
             thresholds = Thresholds(
                 collapse_ratio=collapse_ratio,
@@ -418,8 +445,9 @@ def advantages(
     task_col: TaskCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
-    std_ddof: StdDdof = 1,
-    eps: Eps = 1e-6,
+    framework: FrameworkOpt = FrameworkName.verl,
+    std_ddof: StdDdof = None,
+    eps: Eps = None,
     show_traceback: Traceback = False,
 ) -> None:
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
@@ -436,7 +464,7 @@ def advantages(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        conv = _conventions(std_ddof, eps)
+        conv = _conventions(framework, std_ddof, eps)
         log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
         _report_skipped(log)
         rows = ingest.collect(log, log.frame)

@@ -26,7 +26,8 @@ conventions, ``ε`` the conventions' epsilon, ``L`` response length in tokens.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -36,9 +37,16 @@ VERL_WHITEN_EPS = 1e-8
 """``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``."""
 
 
+Framework = Literal["verl", "trl", "openrlhf"]
+FRAMEWORKS: tuple[Framework, ...] = ("verl", "trl", "openrlhf")
+
+
 @dataclass(frozen=True)
 class Conventions:
     """Numerical conventions shared by the estimators.
+
+    ``framework``: whose rules apply where the frameworks disagree: one-rollout groups
+    (each estimator's docstring lists them) and batch whitening (:func:`whiten`).
 
     ``ddof``: the std denominator ``n - ddof`` (1 = unbiased, as ``torch.std`` in verl,
     TRL and OpenRLHF; 0 = population, as in the DeepSeekMath formula and the blog post).
@@ -54,6 +62,30 @@ class Conventions:
     eps: float = 1e-6
     whiten_eps: float = VERL_WHITEN_EPS
     bessel_float32: bool = False
+    framework: Framework = "verl"
+
+    @classmethod
+    def of(
+        cls, framework: Framework, ddof: int | None = None, eps: float | None = None
+    ) -> Conventions:
+        """A framework's own conventions, with optional ddof/eps overrides.
+
+        >>> Conventions.of("trl").describe()
+        'trl conventions: std ddof=1 (unbiased), eps=0.0001'
+        """
+        defaults = {
+            "verl": cls(ddof=1, eps=1e-6, framework="verl"),
+            "trl": cls(ddof=1, eps=1e-4, bessel_float32=True, framework="trl"),
+            "openrlhf": cls(ddof=1, eps=1e-9, framework="openrlhf"),
+        }
+        if framework not in defaults:
+            raise ValueError(f"unknown framework {framework!r}; choose from {', '.join(defaults)}")
+        base = defaults[framework]
+        return replace(
+            base,
+            ddof=base.ddof if ddof is None else ddof,
+            eps=base.eps if eps is None else eps,
+        )
 
     def __post_init__(self) -> None:
         if self.ddof not in (0, 1):
@@ -64,7 +96,7 @@ class Conventions:
     def describe(self) -> str:
         """One line for output headers."""
         kind = "unbiased" if self.ddof == 1 else "population"
-        return f"std ddof={self.ddof} ({kind}), eps={self.eps:g}"
+        return f"{self.framework} conventions: std ddof={self.ddof} ({kind}), eps={self.eps:g}"
 
 
 @dataclass(frozen=True)
@@ -210,6 +242,65 @@ def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float
     return Affine(scale=x_scale, center=x_center, shift=mu, mult=mult)
 
 
+def population_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray) -> Affine:
+    """OpenRLHF's batch whitening (``experience_maker.py``, step 6 of
+    ``compute_advantages_and_returns``): token-weighted mean, **population** variance, and
+    ``rsqrt(clamp(var, min=1e-8))``::
+
+        mu = Σ L x / Σ L ;  var = Σ L (x − mu)² / Σ L ;  A = (x − mu) / sqrt(max(var, 1e-8))
+
+    OpenRLHF runs this in float32 even for float64 rewards; grpoflaw stays in float64, so
+    it matches OpenRLHF to float32 rounding (~3e-7 relative on the reference vectors).
+    """
+    d = x_scale * (g.mean - x_center)
+    wsum = g.per_step(g.len_sum)
+    sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(wsum > 0, sx / wsum, 0.0)
+        off = d - mu[g.step_index]
+        ss = g.per_step(
+            x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
+        )
+        var = np.where(wsum > 0, ss / wsum, 0.0)
+    return Affine(
+        scale=x_scale, center=x_center, shift=mu, mult=1.0 / np.sqrt(np.maximum(var, 1e-8))
+    )
+
+
+def trl_normalize(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, c: Conventions) -> Affine:
+    """TRL's batch normalisation (``RLOOTrainer`` with ``normalize_advantages=True``):
+    ``A = (x − mean) / (std + eps)`` over the iteration's rollouts (one weight each, not
+    tokens), std with TRL's ``nanstd`` (ddof 1, float32 Bessel factor).
+    """
+    nf = g.n.astype(np.float64)
+    d = x_scale * (g.mean - x_center)
+    total = g.per_step(nf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(total > 0, g.per_step(nf * d) / total, 0.0)
+    off = d - mu[g.step_index]
+    ss = g.per_step(x_scale * x_scale * g.m2 + nf * off * off)
+    std = np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
+    return Affine(scale=x_scale, center=x_center, shift=mu, mult=1.0 / (std + c.eps))
+
+
+def whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, c: Conventions) -> Affine:
+    """Batch-whiten ``x = x_scale·(r − x_center)`` over each iteration, by the framework's
+    rule: verl :func:`verl_whiten`, OpenRLHF :func:`population_whiten`, TRL
+    :func:`trl_normalize`.
+    """
+    if c.framework == "openrlhf":
+        return population_whiten(g, x_scale, x_center)
+    if c.framework == "trl":
+        return trl_normalize(g, x_scale, x_center, c)
+    return verl_whiten(g, x_scale, x_center, c.whiten_eps)
+
+
+def _singleton(g: Groups, c: Conventions, verl: float, trl: float, openrlhf: float) -> np.ndarray:
+    """Per group: the framework's value for one-rollout groups, NaN elsewhere (a marker)."""
+    value = {"verl": verl, "trl": trl, "openrlhf": openrlhf}[c.framework]
+    return np.where(g.n == 1, value, np.nan)
+
+
 # --------------------------------------------------------------------------- estimators
 
 
@@ -221,8 +312,10 @@ def grpo(g: Groups, c: Conventions) -> Affine:
     ``verl/trainer/ppo/core_algos.py::compute_grpo_outcome_advantage``.
     std: ``ddof`` from the conventions (default 1, as ``torch.std`` in verl/TRL).
     eps: the conventions' ``eps`` (default 1e-6, verl's), added to σ.
-    Singleton group (n = 1): verl's rule, μ := 0 and σ := 1, so ``A = r / (1 + ε)``
-    with ``1 + ε`` rounded to float32 (:func:`singleton_denominator`). Not 0.
+    TRL ``grpo_trainer.py`` (``scale_rewards="group"``), OpenRLHF ``group_norm``.
+    Singleton group (n = 1): verl μ := 0 and σ := 1, so ``A = r / (1 + ε)`` with
+    ``1 + ε`` rounded to float32 (:func:`singleton_denominator`); TRL 0 (its NaN std is
+    zeroed by ``nan_to_num``); OpenRLHF NaN (``torch.std`` of one value).
     Constant group: σ = 0, so ``A = 0 / ε = 0``.
     """
     sigma = group_std(g, c)
@@ -230,7 +323,10 @@ def grpo(g: Groups, c: Conventions) -> Affine:
     denom = np.where(single, singleton_denominator(c.eps), np.nan_to_num(sigma) + c.eps)
     with np.errstate(divide="ignore"):
         scale = np.where(denom > 0, 1.0 / np.where(denom > 0, denom, 1.0), 0.0)
-    return Affine(scale=scale, center=np.where(single, 0.0, g.mean))
+    rule = _singleton(g, c, verl=np.nan, trl=0.0, openrlhf=np.nan)
+    if c.framework != "verl":
+        scale = np.where(single, rule, scale)
+    return Affine(scale=scale, center=np.where(single & (c.framework == "verl"), 0.0, g.mean))
 
 
 @register("grpo_batch", "GRPO (batch std)", "GRPO-b", keeps="within an iteration")
@@ -256,10 +352,11 @@ def dr_grpo(g: Groups, c: Conventions) -> Affine:
 
     Liu et al., "Understanding R1-Zero-Like Training" (arXiv 2503.20783); verl
     ``compute_grpo_outcome_advantage`` with ``norm_adv_by_std_in_grpo=False``.
-    std, eps: not used. Singleton group: verl's rule, μ := 0, so ``A = r``.
+    TRL ``scale_rewards="none"``, OpenRLHF ``dr_grpo``. std, eps: not used.
+    Singleton group: verl μ := 0, so ``A = r``; TRL and OpenRLHF ``r − r = 0``.
     Constant group: 0.
     """
-    single = g.n == 1
+    single = (g.n == 1) & (c.framework == "verl")
     return Affine(scale=np.ones(g.size), center=np.where(single, 0.0, g.mean))
 
 
@@ -269,12 +366,16 @@ def rloo(g: Groups, c: Conventions) -> Affine:
 
     Ahmadian et al. (arXiv 2402.14740); LOOP, Chen et al. (arXiv 2502.01600); verl
     ``compute_rloo_outcome_advantage`` (``s·n/(n−1) − μ·n/(n−1)``).
-    std, eps: not used. Singleton group: verl's loop rule, the raw reward ``A = r``
-    (verl's ``rloo_vectorized`` gives 0 instead). Constant group: 0.
+    TRL ``rloo_trainer.py``, OpenRLHF ``rloo``. std, eps: not used.
+    Singleton group: verl's loop rule, the raw reward ``A = r`` (verl's
+    ``rloo_vectorized`` gives 0); TRL 0; OpenRLHF NaN (0/0). Constant group: 0.
     """
     single = g.n == 1
     nf = g.n.astype(np.float64)
     scale = np.where(single, 1.0, nf / np.where(single, 1.0, nf - 1.0))
+    if c.framework != "verl":
+        scale = np.where(single, _singleton(g, c, verl=1.0, trl=0.0, openrlhf=np.nan), scale)
+        return Affine(scale=scale, center=g.mean)
     return Affine(scale=scale, center=np.where(single, 0.0, g.mean))
 
 
@@ -286,9 +387,11 @@ def reinforce_pp(g: Groups, c: Conventions) -> Affine:
     ``compute_reinforce_plus_plus_outcome_advantage`` with γ = 1 (every valid token of a
     rollout has the outcome reward) followed by ``masked_whiten``: ``m`` and ``v`` are
     token-weighted by response length when the log has one, with a Bessel correction on
-    the token count (:func:`verl_whiten`). No groups, so no singleton rule.
+    the token count (:func:`verl_whiten`). OpenRLHF ``reinforce``: population variance
+    (:func:`population_whiten`). TRL has no REINFORCE++: its RLOO normalisation is used
+    (:func:`trl_normalize`). No groups, so no singleton rule.
     """
-    return verl_whiten(g, np.ones(g.size), np.zeros(g.size), c.whiten_eps)
+    return whiten(g, np.ones(g.size), np.zeros(g.size), c)
 
 
 @register("reinforce_pp_baseline", "REINFORCE++ baseline", "R++b", keeps="within an iteration")
@@ -297,11 +400,13 @@ def reinforce_pp_baseline(g: Groups, c: Conventions) -> Affine:
 
     verl ``compute_reinforce_plus_plus_baseline_outcome_advantage``: group mean
     subtracted, then ``masked_whiten`` over the batch (token-weighted, Bessel on the
-    token count, ``rsqrt(var + 1e-8)``; :func:`verl_whiten`). Singleton group: μ := 0,
-    so ``x = r`` before whitening. Constant group: ``x = 0``, whitened to ``−m/√v``.
+    token count, ``rsqrt(var + 1e-8)``; :func:`verl_whiten`); OpenRLHF
+    ``reinforce_baseline`` (population variance, :func:`population_whiten`). Singleton
+    group: verl μ := 0, so ``x = r`` before whitening; TRL and OpenRLHF ``x = 0``.
+    Constant group: ``x = 0``, whitened to ``−m/√v``.
     """
-    single = g.n == 1
-    return verl_whiten(g, np.ones(g.size), np.where(single, 0.0, g.mean), c.whiten_eps)
+    single = (g.n == 1) & (c.framework == "verl")
+    return whiten(g, np.ones(g.size), np.where(single, 0.0, g.mean), c)
 
 
 # --------------------------------------------------------------------------- application

@@ -32,7 +32,7 @@ def group_stats_query(
 
     Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``,
     ``max``, ``n_nonzero``, ``skew``, ``kurtosis`` and, with lengths, ``len_sum``,
-    ``len_r``, ``len_rr`` (Σ L, Σ L·r, Σ L·r²) and ``len_null``; with tasks, ``task``
+    ``len_r``, ``len_rr`` (Σ L, Σ L·r, Σ L·r²), ``len_null`` and ``len_min``; with tasks, ``task``
     (the group's first); with ``source_col`` (the index of the file a row came from),
     ``source_min`` and ``source_max``.
     """
@@ -55,6 +55,7 @@ def group_stats_query(
             (length * r).sum().alias("len_r"),
             (length * r * r).sum().alias("len_rr"),
             length.null_count().alias("len_null"),
+            length.min().alias("len_min"),
         ]
     if has_task:
         aggs.append(pl.col("task").first().alias("task"))

@@ -921,6 +921,21 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
             f"'{path}', {where}: no value in the group column '{det.group_col}'",
             hint="fill it in, or map another column with --group-col or --group-size N",
         )
+    if (
+        det.length_col
+        and table.filter(
+            (pl.col("len_null") > 0) | ~pl.col("len_sum").is_finite() | (pl.col("len_min") < 0)
+        ).height
+    ):
+        length = pl.col("length")
+        path, where, row = _first_row(
+            log, length.is_null() | ~length.is_finite() | (length < 0), extra=[det.length_col]
+        )
+        raise InputError(
+            f"'{path}', {where}: the response length '{det.length_col}' is missing, negative "
+            f"or not finite ({row[det.length_col][0]!r})",
+            hint="fix it, or map another column with --length-col",
+        )
     bad = table.filter((pl.col("n_null") > 0) | ~pl.col("mean").is_finite())
     if bad.height == 0:
         largest = float(
@@ -943,7 +958,9 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     )
 
 
-def _first_row(log: Log, predicate: pl.Expr) -> tuple[Path, str, pl.DataFrame]:
+def _first_row(
+    log: Log, predicate: pl.Expr, extra: Sequence[str] = ()
+) -> tuple[Path, str, pl.DataFrame]:
     """The first canonical row matching ``predicate``: its file, 'line N' and the row.
 
     Error path only: re-reads the files one at a time.
@@ -953,9 +970,11 @@ def _first_row(log: Log, predicate: pl.Expr) -> tuple[Path, str, pl.DataFrame]:
         raw = _scan(
             log.source(index),
             fmt,
-            None if fmt == "parquet" else {c: pl.Float64() for c in det.reward_cols},
+            None
+            if fmt == "parquet"
+            else {c: pl.Float64() for c in (*det.reward_cols, det.length_col) if c},
         )
-        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols]))
+        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols, *extra]))
         try:
             rows = (
                 canonicalize(_tag(raw, index, det.file_steps), det)

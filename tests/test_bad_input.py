@@ -91,6 +91,18 @@ REFUSED: list[tuple[str, str, bytes, list[str]]] = [
     ),
     ("list step", "log.jsonl", lines({"step": [1], "reward": 1.0}), ["'step'", "--step-col"]),
     ("no reward column", "log.jsonl", lines({"step": 1, "value": 1.0}), ["--reward-col"]),
+    (
+        "infinite length",
+        "log.csv",
+        b"step,reward,response_length\n1,0,5\n1,1,inf\n",
+        ["line 3", "response length"],
+    ),
+    (
+        "negative length",
+        "log.csv",
+        b"step,reward,response_length\n1,0,5\n1,1,-3\n",
+        ["line 3", "negative"],
+    ),
     ("semicolon csv", "log.csv", b"step;reward\n1;0.5\n", ["separator"]),
     ("header only", "log.csv", b"step,uid,reward\n", ["no rows"]),
     ("a JSON array", "log.json", b'[{"reward": 1}]', ["line 1", "one JSON object per line"]),

@@ -58,9 +58,10 @@ def test_compare_json_contract(runner: CliRunner) -> None:
     summary = report["summary"]
     assert (summary["rollouts"], summary["iterations"], summary["groups"]) == (14, 2, 2)
     assert summary["conventions"] == {
+        "framework": "verl",
         "std_ddof": 1,
         "eps": 1e-6,
-        "text": "std ddof=1 (unbiased), eps=1e-06",
+        "text": "verl conventions: std ddof=1 (unbiased), eps=1e-06",
     }
     assert [it["step"] for it in report["iterations"]] == [1, 2]
     for flag in report["flags"]:

@@ -2,13 +2,14 @@
 verl 0.9.1, TRL 1.16.0 and OpenRLHF 0.11.2 computed on known inputs (a copy of
 ``shared/reference/vectors.json``).
 
-Every float64 case that a core estimator covers must match to 1e-9 relative (1e-12
-absolute for exact zeros), through the library and through ``grpoflaw advantages``.
-Not covered here (they need the framework presets of a later issue): OpenRLHF's ±10 clip
-where it binds, OpenRLHF's float32 whitening (``reinforce``/``reinforce_baseline``),
-``flash_reinforce``, TRL's ``normalize_then_sum`` and NaN rewards, verl's ``gdpo``,
-``gpg``, ``opo``, ``remax``, ``grpo_passk``, ``grpo_vectorized``, ``rloo_vectorized``.
-Float32 cases differ from float64 by rounding and are not a target.
+Every float64 case an estimator covers matches to 1e-9 relative (1e-12 absolute for
+exact zeros), through the library and through ``grpoflaw advantages --framework F``.
+OpenRLHF's batch whitening runs in float32 even on float64 rewards, so its
+``reinforce``/``reinforce_baseline`` cases match to 1e-6. Not covered yet: OpenRLHF's ±10
+clip and ``no_std_norm``, ``flash_reinforce``, TRL's ``normalize_then_sum``, NaN rewards
+and ``normalize_advantages``, verl's ``gdpo``, ``gpg``, ``opo``, ``remax``,
+``grpo_passk``, ``grpo_vectorized``, ``rloo_vectorized``. Float32 cases differ from
+float64 by rounding and are not a target.
 """
 
 from __future__ import annotations
@@ -29,47 +30,46 @@ from grpoflaw_cli.estimators import Conventions
 
 CASES: list[dict[str, Any]] = json.loads((DATA / "vectors.json").read_text())["cases"]
 
-VERL = Conventions(ddof=1, eps=1e-6)
-TRL = Conventions(ddof=1, eps=1e-4, bessel_float32=True)
-OPENRLHF = Conventions(ddof=1, eps=1e-9)
+VERL = Conventions.of("verl")
+TRL = Conventions.of("trl")
+OPENRLHF = Conventions.of("openrlhf")
+FLOAT32_WHITENING = 1e-6
+"""OpenRLHF whitens in float32 even for float64 rewards: those cases match to its rounding."""
 
 
-def mapping(case: dict[str, Any]) -> tuple[str, Conventions, list[str]] | None:
-    """(estimator, conventions, CLI flags) that reproduce a case, or None if not core."""
+def mapping(case: dict[str, Any]) -> tuple[str, Conventions, float] | None:
+    """(estimator, conventions, relative tolerance) reproducing a case, or None if not covered."""
     fw, est, p = case["framework"], case["estimator"], case["params"]
     if p["dtype"] != "float64" or "rewards" not in case["input"]:
         return None
     if fw == "verl":
         if est == "grpo":
-            if p["norm_adv_by_std_in_grpo"]:
-                return "grpo", VERL, ["--std-ddof", "1", "--eps", "1e-6"]
-            return "dr_grpo", VERL, []
+            return ("grpo" if p["norm_adv_by_std_in_grpo"] else "dr_grpo"), VERL, 1e-9
         table = {
             "rloo": "rloo",
             "reinforce_plus_plus": "reinforce_pp",
             "reinforce_plus_plus_baseline": "reinforce_pp_baseline",
         }
-        return (table[est], VERL, []) if est in table else None
+        return (table[est], VERL, 1e-9) if est in table else None
     if fw == "trl":
         if est == "grpo_group_norm" and p["multi_objective_aggregation"] == "sum_then_normalize":
             scale = {True: "group", False: "none"}.get(p["scale_rewards"], p["scale_rewards"])
-            # TRL rounds its Bessel factor to float32; the CLI gets that with the
-            # framework presets, so these run through the library only.
-            return {
-                "group": ("grpo", TRL, []),
-                "batch": ("grpo_batch", TRL, []),
-                "none": ("dr_grpo", TRL, []),
-            }[scale]
+            name = {"group": "grpo", "batch": "grpo_batch", "none": "dr_grpo"}[scale]
+            return name, TRL, 1e-9
         if est == "rloo" and not p["normalize_advantages"]:
-            return "rloo", TRL, []
+            return "rloo", TRL, 1e-9
         return None
-    if fw == "openrlhf" and p["reward_clip_range"] is None:
+    if fw == "openrlhf" and p["reward_clip_range"] is None and not p.get("no_std_norm"):
         table = {
-            "group_norm": ("grpo", OPENRLHF, ["--eps", "1e-9"]),
-            "dr_grpo": ("dr_grpo", OPENRLHF, []),
-            "rloo": ("rloo", OPENRLHF, []),
+            "group_norm": ("grpo", 1e-9),
+            "dr_grpo": ("dr_grpo", 1e-9),
+            "rloo": ("rloo", 1e-9),
+            "reinforce": ("reinforce_pp", FLOAT32_WHITENING),
+            "reinforce_baseline": ("reinforce_pp_baseline", FLOAT32_WHITENING),
         }
-        return table.get(est)
+        if est in table:
+            name, tol = table[est]
+            return name, OPENRLHF, tol
     return None
 
 
@@ -83,34 +83,32 @@ def expected(case: dict[str, Any]) -> np.ndarray:
 def test_every_core_framework_is_covered() -> None:
     frameworks = {c["framework"] for c in COVERED}
     assert frameworks == {"verl", "trl", "openrlhf"}
-    assert len(COVERED) >= 60
+    assert len(COVERED) == 72
 
 
 @pytest.mark.parametrize("case", COVERED, ids=lambda c: c["name"])
 def test_library_matches_framework(case: dict[str, Any]) -> None:
-    estimator, conv, _ = mapping(case)  # type: ignore[misc]
+    estimator, conv, tol = mapping(case)  # type: ignore[misc]
     inp = case["input"]
     lengths = inp.get("response_lengths") if estimator.startswith("reinforce_pp") else None
     got = advantages(inp["rewards"], inp["group_ids"], estimator, conv, lengths=lengths)
-    np.testing.assert_allclose(got, expected(case), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got, expected(case), rtol=tol, atol=1e-12)
 
 
-CLI_CASES = [c for c in COVERED if mapping(c)[1] is not TRL]  # type: ignore[index]
-
-
-@pytest.mark.parametrize("case", CLI_CASES, ids=lambda c: c["name"])
+@pytest.mark.parametrize("case", COVERED, ids=lambda c: c["name"])
 def test_cli_advantages_matches_framework(case: dict[str, Any], tmp_path: Path) -> None:
-    """Write the case's input as a log, run `grpoflaw advantages`, compare."""
-    estimator, _, flags = mapping(case)  # type: ignore[misc]
+    """Write the case's input as a log, run `grpoflaw advantages --framework F`, compare."""
+    estimator, conv, tol = mapping(case)  # type: ignore[misc]
+    flags = ["--framework", conv.framework]
     inp = case["input"]
-    log = pl.DataFrame(
-        {
-            "global_step": [3] * len(inp["rewards"]),
-            "uid": [f"uid-{g}" for g in inp["group_ids"]],
-            "score": inp["rewards"],
-            "response_length": inp["response_lengths"],
-        }
-    )
+    columns = {
+        "global_step": [3] * len(inp["rewards"]),
+        "uid": [f"uid-{g}" for g in inp["group_ids"]],
+        "score": inp["rewards"],
+    }
+    if "response_lengths" in inp:
+        columns["response_length"] = inp["response_lengths"]
+    log = pl.DataFrame(columns)
     log_path, out = tmp_path / "rollouts.csv", tmp_path / "adv.parquet"
     log.write_csv(log_path)
     result = CliRunner().invoke(
@@ -118,4 +116,4 @@ def test_cli_advantages_matches_framework(case: dict[str, Any], tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     got = pl.read_parquet(out)[f"adv_{estimator}"].to_numpy()
-    np.testing.assert_allclose(got, expected(case), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got, expected(case), rtol=tol, atol=1e-12)

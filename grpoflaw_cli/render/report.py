@@ -26,6 +26,7 @@ class Header:
     conventions: str
     ddof: int
     eps: float
+    framework: str = "verl"
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
     """Malformed JSONL lines skipped with --skip-bad-lines, per file."""
 
@@ -65,7 +66,12 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "groups": analysis.groups.height,
         "files": list(header.files),
         "columns": header.columns,
-        "conventions": {"std_ddof": header.ddof, "eps": header.eps, "text": header.conventions},
+        "conventions": {
+            "framework": header.framework,
+            "std_ddof": header.ddof,
+            "eps": header.eps,
+            "text": header.conventions,
+        },
         "estimators": list(analysis.estimators),
         "flags": counts,
         "magnitude": analysis.magnitude.to_dicts(),
