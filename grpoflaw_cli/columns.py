@@ -1,0 +1,238 @@
+"""Which columns of a log play which canonical role, and why. Pure: names in, choices out.
+
+The canonical schema everything after ingest speaks:
+
+=========  ==========================================================
+column     meaning
+=========  ==========================================================
+``step``   training iteration
+``group``  prompt group the GRPO baseline is taken over
+``reward`` scalar reward (weighted sum of the reward columns), Float64
+``length`` response length in tokens (optional; token-weighted whitening)
+``task``   task / data source name (optional)
+=========  ==========================================================
+
+>>> detect(["global_step", "uid", "score"], ColumnMap()).reward_cols
+('score',)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from grpoflaw_cli.errors import InputError, UsageError
+
+CANONICAL = ("step", "group", "reward", "length", "task")
+
+STEP_NAMES = ("step", "global_step", "iteration", "iter", "training_step", "train_step", "epoch")
+GROUP_NAMES = (
+    "group",
+    "group_id",
+    "group_idx",
+    "group_index",
+    "prompt_id",
+    "prompt_idx",
+    "problem_id",
+    "uid",
+    "prompt",
+    "input",
+    "question",
+)
+REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores")
+LENGTH_NAMES = (
+    "response_length",
+    "response_len",
+    "completion_length",
+    "output_length",
+    "num_tokens",
+    "length",
+)
+TASK_NAMES = ("task", "task_name", "data_source", "dataset", "env_name", "env")
+
+Format = Literal["jsonl", "csv", "tsv", "parquet"]
+NanRewards = Literal["refuse", "nansum"]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How the user mapped columns on the command line (``None``: detect)."""
+
+    step: str | None = None
+    group: str | None = None
+    reward: tuple[str, ...] = ()
+    reward_weights: tuple[float, ...] | None = None
+    group_size: int | None = None
+    length: str | None = None
+    task: str | None = None
+
+
+GroupMode = Literal["column", "blocks", "iteration"]
+GroupKey = Literal["value", "verl_uid"]
+VERL_UID = r"_\d+_\d+$"
+"""verl v1 writes ``uid = "{prompt_uuid}_{session_id}_{output_index}"``; the group is the prefix."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What ingest decided, and why (``grpoflaw inspect`` prints this)."""
+
+    files: tuple[Path, ...]
+    formats: tuple[Format, ...]
+    columns: tuple[str, ...]
+    step_col: str | None
+    group_col: str | None
+    group_mode: GroupMode
+    group_size: int | None
+    reward_cols: tuple[str, ...]
+    reward_weights: tuple[float, ...] | None
+    length_col: str | None
+    task_col: str | None
+    reasons: tuple[str, ...] = field(default=())
+    group_key: GroupKey = "value"
+    """How the group column's values become group keys (``verl_uid``: strip the
+    ``_{session}_{index}`` suffix of verl v1 uids)."""
+    file_steps: tuple[int, ...] = ()
+    """With no step column and several files: the step each file stands for."""
+
+
+def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _require(col: str, columns: Sequence[str], flag: str) -> str:
+    if col not in columns:
+        raise UsageError(
+            f"{flag} '{col}': no such column",
+            hint="the log has columns: " + ", ".join(columns),
+        )
+    return col
+
+
+def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = ()) -> Detection:
+    """Decide which source columns play which canonical role, and say why. Pure.
+
+    ``numeric`` names the columns known to hold numbers: when no column has a common
+    reward name, the numeric columns named like ``*reward*`` (one per reward function, as
+    TRL logs them) are summed.
+    """
+    reasons: list[str] = []
+    cols = list(columns)
+
+    if mapping.reward:
+        rewards = tuple(_require(c, cols, "--reward-col") for c in mapping.reward)
+        reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
+    else:
+        found = _pick(REWARD_NAMES, cols)
+        parts = tuple(c for c in cols if "reward" in c.lower() and c in numeric)
+        if found is not None:
+            rewards = (found,)
+            reasons.append(f"reward ← '{found}' (a common reward column name)")
+        elif parts:
+            rewards = parts
+            reasons.append(
+                f"reward ← {', '.join(parts)} (numeric columns named like *reward*, one per "
+                "reward function; choose with --reward-col, weigh with --reward-weights)"
+            )
+        else:
+            odd = [c for c in cols if ";" in c or "\t" in c or "|" in c]
+            raise InputError(
+                "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
+                hint=(
+                    f"the header '{odd[0]}' looks like another separator: grpoflaw reads "
+                    "comma-separated .csv and tab-separated .tsv"
+                    if odd
+                    else "name it with --reward-col NAME (repeat it to sum several components); "
+                    "the log has columns: " + ", ".join(cols)
+                ),
+            )
+    weights = mapping.reward_weights
+    if weights is not None:
+        if len(weights) != len(rewards):
+            raise UsageError(
+                f"--reward-weights has {len(weights)} values for {len(rewards)} reward columns",
+                hint="give one weight per --reward-col, in the same order",
+            )
+        reasons.append(
+            "reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards, strict=True))
+        )
+    elif len(rewards) > 1:
+        reasons.append("reward = " + " + ".join(rewards) + " (components summed, weight 1)")
+
+    if mapping.step:
+        step: str | None = _require(mapping.step, cols, "--step-col")
+        reasons.append(f"step ← '{step}' (from --step-col)")
+    else:
+        step = _pick(STEP_NAMES, cols)
+        reasons.append(
+            f"step ← '{step}' (a common step column name)"
+            if step
+            else "step: no step column (looked for: "
+            + ", ".join(STEP_NAMES)
+            + "): the whole log is one iteration; map one with --step-col"
+        )
+
+    group: str | None = None
+    mode: GroupMode
+    if mapping.group and mapping.group_size:
+        raise UsageError("--group-col and --group-size contradict each other", hint="pass one")
+    if mapping.group_size:
+        if mapping.group_size < 1:
+            raise UsageError("--group-size must be at least 1")
+        mode = "blocks"
+        reasons.append(
+            f"group: consecutive blocks of {mapping.group_size} rows within each step "
+            "(from --group-size)"
+        )
+    elif mapping.group:
+        group = _require(mapping.group, cols, "--group-col")
+        mode = "column"
+        reasons.append(f"group ← '{group}' (from --group-col)")
+    else:
+        group = _pick(GROUP_NAMES, [c for c in cols if c not in rewards and c != step])
+        if group:
+            mode = "column"
+            reasons.append(f"group ← '{group}' (a common group column name)")
+        else:
+            mode = "iteration"
+            reasons.append(
+                "group: no group column (looked for: "
+                + ", ".join(GROUP_NAMES)
+                + "): each iteration is one group; use --group-col or --group-size N"
+            )
+
+    used = {*rewards, step, group}
+    if mapping.length:
+        length: str | None = _require(mapping.length, cols, "--length-col")
+        reasons.append(f"length ← '{length}' (from --length-col)")
+    else:
+        length = _pick(LENGTH_NAMES, [c for c in cols if c not in used])
+        if length:
+            reasons.append(f"length ← '{length}' (token weights for batch whitening)")
+    if mapping.task:
+        task: str | None = _require(mapping.task, cols, "--task-col")
+        reasons.append(f"task ← '{task}' (from --task-col)")
+    else:
+        task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
+        if task:
+            reasons.append(f"task ← '{task}'")
+    return Detection(
+        files=(),
+        formats=(),
+        columns=tuple(cols),
+        step_col=step,
+        group_col=group,
+        group_mode=mode,
+        group_size=mapping.group_size,
+        reward_cols=rewards,
+        reward_weights=weights,
+        length_col=length,
+        task_col=task,
+        reasons=tuple(reasons),
+    )

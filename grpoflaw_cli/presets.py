@@ -1,0 +1,208 @@
+"""Trainer log presets: recognise what a trainer wrote and map it without flags.
+
+Each preset says which columns play which role, whose numerical conventions apply, how
+missing rewards are treated and which column (if any) holds the trainer's own advantage.
+Field names follow ``shared/reference/LOG_FORMATS.md`` (read from each trainer's source).
+Pure: it sees file names and column names/types, never rows.
+
+>>> p = choose([Path("completions/completions_00010.parquet")],
+...            {"step": "i64", "prompt": "str", "completion": "str", "acc": "f64",
+...             "advantage": "f64"}, "auto")
+>>> (p.name, p.framework, p.mapping.reward, p.blocks_from)
+('trl', 'trl', ('acc',), 'prompt')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from grpoflaw_cli.columns import ColumnMap, NanRewards
+from grpoflaw_cli.errors import UsageError
+
+Framework = Literal["verl", "trl", "openrlhf"]
+
+SOURCES = ("auto", "generic", "verl", "trl", "open-instruct", "prime-rl", "art")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to read one trainer's logs."""
+
+    name: str
+    why: str
+    framework: Framework = "verl"
+    mapping: ColumnMap = field(default_factory=ColumnMap)
+    nan_rewards: NanRewards = "refuse"
+    """``nansum``: TRL's rule, a missing reward component counts as 0 unless every
+    component is missing (then the rollout is unscorable and gets advantage 0)."""
+    logged_advantage: str | None = None
+    """The column holding the trainer's own advantage, shown beside the recomputed ones."""
+    logged_estimator: str = "grpo"
+    """The estimator the trainer's default configuration computes."""
+    blocks_from: str | None = None
+    """Groups are consecutive blocks; infer the block size from runs of this column."""
+    ddof: int | None = None
+    eps: float | None = None
+    explode: str | None = None
+    """A column holding a list of rollouts per row (one row per group, as ART's JSONL)."""
+
+
+def _numeric(dtype: str) -> bool:
+    return bool(re.match(r"^(i|u|f)\d+$|^(Int|UInt|Float)\d+$", dtype))
+
+
+def _has(columns: Mapping[str, str], *names: str) -> bool:
+    return all(n in columns for n in names)
+
+
+def _trl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    named = any(re.fullmatch(r"completions_\d+\.parquet", f.name) for f in files)
+    if not (named or _has(columns, "prompt", "completion", "advantage")):
+        return None
+    names = list(columns)
+    lo = names.index("completion") + 1 if "completion" in names else 0
+    hi = names.index("advantage") if "advantage" in names else len(names)
+    rewards = tuple(
+        c for c in names[lo:hi] if _numeric(columns[c]) and c not in ("step", "advantage")
+    )
+    why = (
+        "file names completions_{step}.parquet"
+        if named
+        else "columns prompt, completion, advantage"
+    ) + " (TRL GRPOTrainer log_completions)"
+    return Preset(
+        name="trl",
+        why=why,
+        framework="trl",
+        mapping=ColumnMap(step="step" if "step" in columns else None, reward=rewards),
+        nan_rewards="nansum",
+        logged_advantage="advantage" if "advantage" in columns else None,
+        blocks_from="prompt" if "prompt" in columns else None,
+    )
+
+
+def _verl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if not _has(columns, "input", "output", "score"):
+        return None
+    group = "uid" if "uid" in columns else "input"
+    return Preset(
+        name="verl",
+        why="fields input, output, score (verl rollout_data_dir / validation_data_dir dump)",
+        framework="verl",
+        mapping=ColumnMap(
+            step="step" if "step" in columns else None,
+            group=group,
+            reward=("score",),
+        ),
+    )
+
+
+def _open_instruct(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if not _has(columns, "prompt_idx", "sample_idx", "reward"):
+        return None
+    return Preset(
+        name="open-instruct",
+        why="fields prompt_idx, sample_idx, reward (open-instruct save_traces)",
+        mapping=ColumnMap(
+            step="step" if "step" in columns else None,
+            group="prompt_idx",
+            reward=("reward",),
+            length="response_tokens" if "response_tokens" in columns else None,
+            task="dataset" if "dataset" in columns else None,
+        ),
+        logged_advantage="advantage" if "advantage" in columns else None,
+        ddof=0,
+        eps=1e-8,
+    )
+
+
+def _prime_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if not _has(columns, "problem_id", "reward"):
+        return None
+    return Preset(
+        name="prime-rl",
+        why="fields problem_id, reward (prime-rl rollouts)",
+        mapping=ColumnMap(
+            step="step" if "step" in columns else None,
+            group="problem_id",
+            reward=("reward",),
+            task="env_name" if "env_name" in columns else None,
+        ),
+        logged_advantage="advantage" if "advantage" in columns else None,
+        logged_estimator="dr_grpo",
+    )
+
+
+def _art(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if list(columns) == ["trajectories"]:
+        return Preset(
+            name="art",
+            why="one JSON line per group with a 'trajectories' list (OpenPipe ART)",
+            mapping=ColumnMap(group="group_index", reward=("reward",)),
+            explode="trajectories",
+            ddof=0,
+            eps=1e-6,
+        )
+    if _has(columns, "group_index", "reward"):
+        return Preset(
+            name="art",
+            why="fields group_index, reward (OpenPipe ART trajectories parquet)",
+            mapping=ColumnMap(
+                step="step" if "step" in columns else None, group="group_index", reward=("reward",)
+            ),
+            ddof=0,
+            eps=1e-6,
+        )
+    return None
+
+
+DETECTORS = {
+    "trl": _trl,
+    "verl": _verl,
+    "open-instruct": _open_instruct,
+    "prime-rl": _prime_rl,
+    "art": _art,
+}
+
+
+def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "auto") -> Preset:
+    """The preset for a log: ``requested`` by name, or the first that matches (``auto``).
+
+    ``columns`` maps each column name to its dtype's text (``"f64"``, ``"str"``, ...).
+    """
+    if requested not in SOURCES:
+        raise UsageError(
+            f"unknown --source {requested!r}", hint="choose from " + ", ".join(SOURCES)
+        )
+    if requested == "generic":
+        return Preset(name="generic", why="--source generic")
+    if requested != "auto":
+        preset = DETECTORS[requested](files, columns)
+        if preset is None:
+            raise UsageError(
+                f"--source {requested}: the log does not have that trainer's columns",
+                hint="the log has columns: " + ", ".join(columns),
+            )
+        return preset
+    for detector in DETECTORS.values():
+        preset = detector(files, columns)
+        if preset is not None:
+            return preset
+    return Preset(name="generic", why="no trainer preset matched: common column names")
+
+
+def merge(preset: ColumnMap, user: ColumnMap) -> ColumnMap:
+    """The user's flags win over the preset's choices, field by field."""
+    return ColumnMap(
+        step=user.step or preset.step,
+        group=user.group or (None if user.group_size else preset.group),
+        reward=user.reward or preset.reward,
+        reward_weights=user.reward_weights,
+        group_size=user.group_size,
+        length=user.length or preset.length,
+        task=user.task or preset.task,
+    )

@@ -1,0 +1,356 @@
+"""Reading log files: paths, formats, lazy scans, and finding what is wrong with a file.
+
+The happy path only builds lazy scans; the functions that re-read a file line by line run
+only after a failure, to name the file, line and column in the message.
+
+>>> file_format(Path("steps/12.jsonl.gz"))
+'jsonl'
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from grpoflaw_cli.columns import Format
+from grpoflaw_cli.errors import InputError, UsageError
+
+READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+"""What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
+``BaseException``) is a read failure too: it gets a message, not a traceback."""
+
+FORMATS: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""File extension → format. ``.gz`` is accepted after the JSONL/CSV/TSV extensions."""
+
+Source = Path | bytes
+"""What a scan reads: the file, or its content with malformed lines blanked."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort ``2.jsonl`` before ``10.jsonl``."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
+
+
+def file_format(path: Path) -> Format | None:
+    """The log format a file name implies, or ``None``.
+
+    >>> file_format(Path("steps/12.jsonl.gz"))
+    'jsonl'
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+        if suffixes and FORMATS.get(suffixes[-1]) == "parquet":
+            return None
+    if not suffixes:
+        return None
+    fmt = FORMATS.get(suffixes[-1])
+    return fmt  # type: ignore[return-value]
+
+
+def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand files, folders (every log file below them) and globs into an ordered list.
+
+    Folders and globs are sorted naturally, so per-step dumps (``2.jsonl``, ``10.jsonl``)
+    read in step order. A path that names nothing is an :class:`InputError`.
+    """
+    if not paths:
+        raise UsageError(
+            "no log given", hint="pass a file, a folder or a glob: grpoflaw compare LOG"
+        )
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.rglob("*") if p.is_file() and file_format(p)), key=_natural_key
+            )
+            if not found:
+                raise InputError(
+                    f"folder '{path}' holds no log files",
+                    hint="grpoflaw reads " + ", ".join(_supported()) + " (optionally .gz)",
+                )
+            out.extend(found)
+        elif path.is_file():
+            if file_format(path) is None:
+                raise InputError(
+                    f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
+                    hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
+                )
+            out.append(path)
+        elif any(ch in str(raw) for ch in "*?["):
+            matches = sorted(
+                (Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file()),
+                key=_natural_key,
+            )
+            matches = [p for p in matches if file_format(p)]
+            if not matches:
+                raise InputError(f"glob '{raw}' matches no log files")
+            out.extend(matches)
+        elif path.exists():
+            raise InputError(f"'{path}' is not a regular file or folder")
+        else:
+            raise InputError(f"'{path}': no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _supported() -> list[str]:
+    return sorted(FORMATS)
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def _scan(
+    source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
+) -> pl.LazyFrame:
+    if fmt == "jsonl":
+        return pl.scan_ndjson(source, schema_overrides=overrides)
+    if fmt in ("csv", "tsv"):
+        return pl.scan_csv(
+            source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
+        )
+    return pl.scan_parquet(source)
+
+
+def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
+    if isinstance(source, Path) and source.stat().st_size == 0:
+        raise InputError(
+            f"'{path}' is empty (0 bytes)",
+            hint="was the run stopped before it wrote this file? Leave it out of the paths",
+        )
+    try:
+        return _scan(source, fmt).collect_schema()
+    except OSError as exc:
+        raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
+    except READ_ERRORS as exc:
+        raise locate_read_error(path, fmt, exc) from exc
+
+
+def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:
+    """Turn a Polars read failure into a message naming the file and, for JSONL, the line.
+
+    Only runs after a failure, so it may read the file line by line.
+    """
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, pl.exceptions.PanicException):
+        return InputError(
+            f"'{path}': the {fmt.upper()} reader failed on this file ({detail})",
+            hint="look for an unterminated quote or a malformed row; a file that the trainer "
+            "was still writing can end mid-row",
+        )
+    column = _first_unreadable_column(path, fmt)
+    if column is not None:
+        located = _first_non_numeric(path, fmt, path, [column])
+        if located is not None:
+            return located
+        return InputError(
+            f"'{path}', column '{column}': its values do not share one type ({detail})",
+            hint="a column whose values mix e.g. true/false and numbers cannot be read; "
+            "fix the writer, or leave that column out of the file",
+        )
+    if fmt == "jsonl":
+        located_line = _first_bad_jsonl_line(path)
+        if located_line is not None:
+            line_no, why, total = located_line
+            last = (
+                " (the last line: was the file still being written?)"
+                if line_no == total and total > 1
+                else ""
+            )
+            hint = (
+                f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
+                if why.startswith("found a JSON")
+                else "fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
+                "(they are counted and reported)"
+            )
+            return InputError(
+                f"'{path}', line {line_no}: not a JSON object ({why}){last}", hint=hint
+            )
+    if fmt == "parquet" and _looks_binary_garbage(path):
+        return InputError(f"'{path}' is not a Parquet file ({detail})")
+    return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
+
+
+def _first_unreadable_column(path: Path, fmt: Format) -> str | None:
+    """The first column that fails to read on its own while the file's schema reads."""
+    if fmt == "parquet":
+        return None
+    try:
+        frame = _scan(path, fmt)
+        names = frame.collect_schema().names()
+    except READ_ERRORS:
+        return None
+    for name in names:
+        try:
+            frame.select(name).collect()
+        except READ_ERRORS:
+            return name
+    return None
+
+
+def _looks_binary_garbage(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) != b"PAR1"
+
+
+class _BareConstant(ValueError):
+    """Python's json.dumps writes NaN/Infinity for non-finite floats; JSON has no such thing."""
+
+
+def _refuse_constant(token: str) -> object:
+    raise _BareConstant(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError(f"the number {token} is out of range")
+    return value
+
+
+def _jsonl_problem(line: bytes) -> str | None:
+    """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
+    if not line.strip():
+        return None
+    try:
+        text = line.decode("utf-8")  # what the reader accepts; json.loads would guess
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _BareConstant as err:
+        return f"a bare {err} is not JSON; rewards must be finite numbers"
+    except OverflowError as err:
+        return str(err)
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except ValueError as err:  # JSONDecodeError is a ValueError
+        return str(getattr(err, "msg", err))
+    return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
+
+
+def _read_bytes(path: Path) -> bytes:
+    import gzip
+
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+
+
+def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
+    """(line number, why, number of lines) of the first malformed line, if any."""
+    try:
+        lines = _read_bytes(path).splitlines()
+    except (OSError, EOFError, ValueError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        why = _jsonl_problem(line)
+        if why is not None:
+            return number, why, len(lines)
+    return None
+
+
+def _without_bad_lines(path: Path) -> tuple[bytes, tuple[int, ...]]:
+    """The file's content with malformed JSONL lines blanked, and their line numbers.
+
+    Blanked, not removed: readers skip blank lines, and every later line keeps its number.
+    """
+    kept: list[bytes] = []
+    bad: list[int] = []
+    for number, line in enumerate(_read_bytes(path).splitlines(), start=1):
+        if _jsonl_problem(line) is None:
+            kept.append(line)
+        else:
+            kept.append(b"")
+            bad.append(number)
+    return b"\n".join(kept) + b"\n", tuple(bad)
+
+
+def _where(source: Source, fmt: Format, row: int) -> str:
+    """'line N' for the ``row``-th record (1-based) of a file. Error path only.
+
+    JSONL readers skip blank lines, so the record's physical line is counted; CSV adds
+    the header line; Parquet has rows, not lines.
+    """
+    if fmt in ("csv", "tsv"):
+        return f"line {row + 1}"
+    if fmt != "jsonl":
+        return f"row {row}"
+    try:
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+    except (OSError, EOFError, ValueError):
+        return f"record {row}"
+    seen = 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return f"line {number}"
+    return f"record {row}"
+
+
+def _parses(path: Path, fmt: Format) -> bool:
+    """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)"""
+    try:
+        _scan(path, fmt).select(pl.len()).collect()
+    except READ_ERRORS:
+        return False
+    return True
+
+
+def _first_row_of(
+    source: Source, fmt: Format, predicate: pl.Expr, cols: Sequence[str]
+) -> tuple[int, object] | None:
+    """(1-based row, value of ``cols[0]``) of the first raw row matching ``predicate``."""
+    try:
+        hit = (
+            _scan(source, fmt, {c: pl.String() for c in cols})
+            .with_row_index("__row", offset=1)
+            .filter(predicate)
+            .select("__row", cols[0])
+            .head(1)
+            .collect()
+        )
+    except READ_ERRORS:
+        return None
+    return (int(hit["__row"][0]), hit[cols[0]][0]) if hit.height else None
+
+
+def _first_non_numeric(
+    path: Path, fmt: Format, source: Source, cols: Sequence[str]
+) -> InputError | None:
+    """Find the first row whose value in ``cols`` is not a number (error path only)."""
+    for col in cols:
+        not_a_number = (
+            pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null()
+        )
+        first = _first_row_of(source, fmt, not_a_number, [col])
+        if first is not None:
+            row, value = first
+            return InputError(
+                f"'{path}', {_where(source, fmt, row)}, column '{col}': expected a number, "
+                f"found {value!r}",
+                hint="fix or drop that rollout, or map another column with the matching "
+                "--reward-col / --step-col / --length-col",
+            )
+    return None
