@@ -23,7 +23,8 @@ Definitions (used by the tables, the JSON and the diagnostics):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -56,7 +57,10 @@ class Analysis:
     """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
     verdict``."""
     coefficients: dict[str, Affine]
+    """Every computed estimator's affine map (the reported ones, GRPO, and any extra)."""
     stats: Groups
+    logged_estimator: str = REFERENCE
+    """The estimator the trainer's logged advantages should equal (see :func:`with_logged`)."""
 
     @property
     def rollouts(self) -> int:
@@ -106,9 +110,16 @@ def verdict(elasticity: float) -> str:
 
 
 def analyze(
-    table: pl.DataFrame, estimators: list[str], conventions: Conventions | None = None
+    table: pl.DataFrame,
+    estimators: list[str],
+    conventions: Conventions | None = None,
+    extra: Sequence[str] = (),
 ) -> Analysis:
-    """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`."""
+    """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`.
+
+    ``extra`` estimators are computed (coefficients and scale columns) but not reported:
+    the trainer's logged advantages are matched against every estimator, say.
+    """
     conv = conventions or Conventions()
     g = to_groups(table)
     nf = g.n.astype(np.float64)
@@ -125,11 +136,10 @@ def analyze(
     group_cols: dict[str, np.ndarray] = {}
     step_sq: dict[str, np.ndarray] = {}
     # GRPO's scale is computed even when not selected: the diagnostics are about it.
-    computed = list(dict.fromkeys([*estimators, REFERENCE]))
+    computed = list(dict.fromkeys([*estimators, REFERENCE, *extra]))
     for name in computed:
         coef = REGISTRY[name].fn(g, conv)
-        if name in estimators:
-            coefficients[name] = coef
+        coefficients[name] = coef
         _, sum_sq = group_moments(g, coef)
         with np.errstate(invalid="ignore"):
             group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
@@ -232,3 +242,30 @@ def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray
     out = np.full(g.n_steps, np.inf if op is np.minimum else -np.inf)
     op.at(out, g.step_index, values.astype(np.float64))
     return out
+
+
+def with_logged(analysis: Analysis, comparison: pl.DataFrame, expected: str) -> Analysis:
+    """Add the trainer's logged advantages to the per-iteration table.
+
+    ``comparison`` is :func:`~grpoflaw_cli.rollouts.logged_comparison_query`'s result.
+    New columns: ``logged_scale`` (RMS of the logged advantages), ``logged_error`` (RMS of
+    logged − ``expected``, relative to ``logged_scale``) and ``logged_best`` (the computed
+    estimator closest to the logged values, with its relative error ``logged_best_error``).
+    """
+    names = list(analysis.coefficients)
+    c = comparison
+    ss = c["logged_ss"].to_numpy()
+    safe = np.where(ss > 0, ss, 1.0)
+    errors = np.column_stack([np.sqrt(c[f"diff_ss_{n}"].to_numpy() / safe) for n in names])
+    best = np.argmin(np.where(np.isfinite(errors), errors, np.inf), axis=1)
+    extra = pl.DataFrame(
+        {
+            "step": c["step"],
+            "logged_scale": np.sqrt(ss / np.maximum(c["logged_n"].to_numpy(), 1)),
+            "logged_error": errors[:, names.index(expected)],
+            "logged_best": [names[i] for i in best],
+            "logged_best_error": errors[np.arange(len(best)), best],
+        }
+    )
+    iterations = analysis.iterations.join(extra, on="step", how="left", nulls_equal=True)
+    return replace(analysis, iterations=iterations, logged_estimator=expected)

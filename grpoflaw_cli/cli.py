@@ -123,11 +123,32 @@ class FrameworkName(str, Enum):
 
 
 FrameworkOpt = Annotated[
-    FrameworkName,
+    FrameworkName | None,
     typer.Option(
         "--framework",
         help="Whose conventions to reproduce: epsilon, Bessel rounding, one-rollout groups, "
-        "batch whitening.",
+        "batch whitening [default: the one the log's source implies, else verl].",
+        show_default=False,
+    ),
+]
+
+
+class SourceName(str, Enum):
+    auto = "auto"
+    generic = "generic"
+    verl = "verl"
+    trl = "trl"
+    open_instruct = "open-instruct"
+    prime_rl = "prime-rl"
+    art = "art"
+
+
+SourceOpt = Annotated[
+    SourceName,
+    typer.Option(
+        "--source",
+        help="Which trainer wrote the log (its columns, grouping and conventions); auto "
+        "recognises it.",
     ),
 ]
 SkipBadLines = Annotated[
@@ -231,20 +252,36 @@ def _estimators(names: str | None) -> list[str]:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
 
 
-def _conventions(framework: FrameworkName, ddof: int | None, eps: float | None) -> Any:
+def _conventions(
+    log: Any, framework: FrameworkName | None, ddof: int | None, eps: float | None
+) -> Any:
+    """The flags' conventions, else those of the framework the log's source implies."""
     from grpoflaw_cli.estimators import Conventions
 
+    det = log.detection
+    name = framework.value if framework is not None else det.framework
+    implied = framework is None or framework.value == det.framework
     try:
-        return Conventions.of(framework.value, ddof=ddof, eps=eps)
+        return Conventions.of(
+            name,  # type: ignore[arg-type]  # checked by Conventions.of
+            ddof=ddof if ddof is not None else (det.ddof if implied else None),
+            eps=eps if eps is not None else (det.eps if implied else None),
+        )
     except ValueError as err:
         raise UsageError(str(err)) from None
 
 
-def _analyse(log: Any, names: list[str], conv: Any) -> Any:
-    """One streaming pass over the log → the analysis. Checks the rewards on the way."""
+def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False) -> Any:
+    """One streaming pass over the log → the analysis. Checks the rewards on the way.
+
+    With ``compare_logged`` and a logged advantage column, a second streaming pass
+    compares the trainer's advantages with every estimator.
+    """
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze, with_logged
+    from grpoflaw_cli.estimators import REGISTRY
     from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.rollouts import logged_comparison_query
 
     det = log.detection
     query = group_stats_query(
@@ -260,7 +297,14 @@ def _analyse(log: Any, names: list[str], conv: Any) -> Any:
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
-    return analyze(table, names, conv)
+    logged = det.logged_advantage if compare_logged else None
+    analysis = analyze(table, names, conv, extra=list(REGISTRY) if logged else ())
+    if logged:
+        comparison = ingest.collect(
+            log, logged_comparison_query(log.frame, analysis, logged), streaming=True
+        )
+        analysis = with_logged(analysis, comparison, det.logged_estimator)
+    return analysis
 
 
 def _report_skipped(log: Any) -> None:
@@ -295,6 +339,8 @@ def _header(log: Any, conv: Any) -> Any:
         ddof=conv.ddof,
         eps=conv.eps,
         framework=conv.framework,
+        source=det.source,
+        logged_advantage=det.logged_advantage,
         skipped_lines={path: list(lines) for path, lines in log.skipped_lines},
     )
 
@@ -314,7 +360,8 @@ def compare(
     task_col: TaskCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
-    framework: FrameworkOpt = FrameworkName.verl,
+    source: SourceOpt = SourceName.auto,
+    framework: FrameworkOpt = None,
     std_ddof: StdDdof = None,
     eps: Eps = None,
     output_format: Annotated[
@@ -357,7 +404,6 @@ def compare(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        conv = _conventions(framework, std_ddof, eps)
         try:
             thresholds = Thresholds(
                 collapse_ratio=collapse_ratio,
@@ -367,9 +413,10 @@ def compare(
             )
         except ValueError as err:
             raise UsageError(str(err)) from None
-        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)
-        analysis = _analyse(log, names, conv)
+        conv = _conventions(log, framework, std_ddof, eps)
+        analysis = _analyse(log, names, conv, compare_logged=True)
         flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
         report = build_report(analysis, flags, _header(log, conv))
 
@@ -445,7 +492,8 @@ def advantages(
     task_col: TaskCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
-    framework: FrameworkOpt = FrameworkName.verl,
+    source: SourceOpt = SourceName.auto,
+    framework: FrameworkOpt = None,
     std_ddof: StdDdof = None,
     eps: Eps = None,
     show_traceback: Traceback = False,
@@ -464,9 +512,9 @@ def advantages(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        conv = _conventions(framework, std_ddof, eps)
-        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)
+        conv = _conventions(log, framework, std_ddof, eps)
         rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
         out = with_advantages(rows, analysis)
@@ -493,6 +541,7 @@ def inspect(
     length_col: LengthCol = None,
     task_col: TaskCol = None,
     skip_bad_lines: SkipBadLines = False,
+    source: SourceOpt = SourceName.auto,
     output_format: Annotated[
         InspectFormat, typer.Option("--format", help="table or json.")
     ] = InspectFormat.table,
@@ -509,12 +558,13 @@ def inspect(
         mapping = _column_map(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
-        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines)
+        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)
         det = log.detection
         table = ingest.collect(log, group_stats_query(log.frame, has_length=False), streaming=True)
         sizes = table["n"].to_numpy() if table.height else np.zeros(1, dtype=np.int64)
         facts: dict[str, Any] = {
+            "source": f"{det.source} ({det.framework} conventions)",
             "files": len(det.files),
             "formats": ", ".join(sorted(set(det.formats))),
             "columns": ", ".join(det.columns),

@@ -96,6 +96,16 @@ class Detection:
     ``_{session}_{index}`` suffix of verl v1 uids)."""
     file_steps: tuple[int, ...] = ()
     """With no step column and several files: the step each file stands for."""
+    source: str = "generic"
+    """The trainer preset that matched (:mod:`grpoflaw_cli.presets`)."""
+    framework: str = "verl"
+    """Whose conventions the preset implies."""
+    nan_rewards: NanRewards = "refuse"
+    logged_advantage: str | None = None
+    logged_estimator: str = "grpo"
+    explode: str | None = None
+    ddof: int | None = None
+    eps: float | None = None
 
 
 def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:

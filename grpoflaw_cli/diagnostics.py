@@ -35,6 +35,10 @@ thresholds (all in :class:`Thresholds`, all overridable):
 ``step_in_several_files``
     An iteration whose rollouts come from more than one file: normal for sharded
     writers, a double count when a resumed run rewrote the step. info.
+``logged_advantage_mismatch``
+    The trainer's own logged advantages differ from the estimator its default
+    configuration computes (under the same conventions) by more than ``logged_tolerance``
+    (1e-3 relative RMS), naming the estimator that matches instead. warning.
 ``singleton_groups``
     Groups of one rollout: every estimator falls back to its own rule (see each
     estimator's docstring). info; warning when half the groups or more are singletons
@@ -81,6 +85,8 @@ class Thresholds:
     zero_variance_warning: float = 0.5
     noise_ratio: float = 0.05
     noise_grpo_scale: float = 0.5
+    logged_tolerance: float = 1e-3
+    """Relative RMS difference above which a trainer's logged advantage is a mismatch."""
 
     def __post_init__(self) -> None:
         for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance"):
@@ -467,6 +473,44 @@ def steps_across_files(a: Analysis, files: Sequence[str]) -> list[Flag]:
     ]
 
 
+def logged_advantage(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations whose logged (trainer) advantages differ from the recomputed ones."""
+    if "logged_error" not in a.iterations.columns:
+        return []
+    expected = a.logged_estimator
+    flags = []
+    for row in a.iterations.filter(pl.col("logged_error") > t.logged_tolerance).iter_rows(
+        named=True
+    ):
+        best, best_error = row["logged_best"], row["logged_best_error"]
+        closest = (
+            f"they match {best} instead (relative error {_fmt(best_error)}): a setting you did "
+            "not expect?"
+            if best != expected and best_error <= t.logged_tolerance
+            else f"the closest estimator is {best} ({_fmt(best_error)})"
+        )
+        flags.append(
+            Flag(
+                code="logged_advantage_mismatch",
+                severity=Severity.WARNING,
+                step=_py(row["step"]),
+                message=(
+                    f"the trainer's logged advantages differ from {expected} under "
+                    f"{a.conventions.framework} conventions by {row['logged_error']:.2%} "
+                    f"(relative RMS); {closest}"
+                ),
+                evidence={
+                    "expected": expected,
+                    "relative_error": row["logged_error"],
+                    "best_match": best,
+                    "best_error": best_error,
+                },
+                score=row["logged_error"],
+            )
+        )
+    return flags
+
+
 CHECKS = (
     collapsed_pairs,
     magnitude_collapse,
@@ -474,6 +518,7 @@ CHECKS = (
     noise_amplification,
     singleton_groups,
     ragged_groups,
+    logged_advantage,
 )
 
 

@@ -107,12 +107,15 @@ def to_groups(table: pl.DataFrame) -> Groups:
         if table.height
         else np.zeros(0, dtype=np.int64)
     )
-    n = table["n"].cast(pl.Int64).to_numpy()
+    # Statistics count the rollouts that have a reward (all of them unless missing rewards
+    # are allowed, as TRL's unscorable rows).
+    n = (table["n"] - table["n_null"]).cast(pl.Int64).to_numpy()
     nf = n.astype(np.float64)
-    mean = table["mean"].cast(pl.Float64).to_numpy()
+    mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
     # A constant group's mean is its value, exactly. Summation can be an ulp off for
     # non-dyadic rewards (0.7 × 8), which GRPO's 1/eps would blow up into noise.
-    lo, hi = table["min"].cast(pl.Float64).to_numpy(), table["max"].cast(pl.Float64).to_numpy()
+    lo = table["min"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    hi = table["max"].cast(pl.Float64).fill_null(0.0).to_numpy()
     mean = np.where(lo == hi, lo, mean)
     m2 = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy() * nf
     has_length = "len_sum" in table.columns

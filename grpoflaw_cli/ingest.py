@@ -27,8 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from grpoflaw_cli import presets
 from grpoflaw_cli.columns import (
     CANONICAL,
     VERL_UID,
@@ -167,16 +169,22 @@ def _check_consistent_steps(
 
 
 def load(
-    paths: Sequence[str | Path], mapping: ColumnMap | None = None, *, skip_bad_lines: bool = False
+    paths: Sequence[str | Path],
+    mapping: ColumnMap | None = None,
+    *,
+    skip_bad_lines: bool = False,
+    source: str = "auto",
 ) -> Log:
     """Read a log (files, folders, globs) lazily into the canonical frame.
 
     Only schemas are read here; the rows are read when the caller collects. With
     ``skip_bad_lines`` every JSONL file is first parsed once; one that fails is read
     without its malformed lines (a truncated last line after a crash, say), and the
-    skipped line numbers are kept in :attr:`Log.skipped_lines`.
+    skipped line numbers are kept in :attr:`Log.skipped_lines`. ``source`` names a trainer
+    preset (:mod:`grpoflaw_cli.presets`) or ``auto`` to recognise one; flags in ``mapping``
+    win over the preset's choices.
     """
-    mapping = mapping or ColumnMap()
+    user = mapping or ColumnMap()
     files = resolve_paths(paths)
     formats: list[Format] = []
     schemas: list[pl.Schema] = []
@@ -185,14 +193,29 @@ def load(
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
-        source: Source = path
+        data: Source = path
         if skip_bad_lines and fmt == "jsonl" and not _parses(path, fmt):
-            source, bad = _without_bad_lines(path)
+            data, bad = _without_bad_lines(path)
             if bad:
                 skipped.append((str(path), bad))
         formats.append(fmt)
-        sources.append(source)
-        schemas.append(_schema(path, fmt, source))
+        sources.append(data)
+        schemas.append(_schema(path, fmt, data))
+    first_types: dict[str, str] = {}
+    for schema in schemas:
+        for name, dt in schema.items():
+            first_types.setdefault(name, dt._string_repr())
+    preset = presets.choose(files, first_types, source)
+    if preset.explode:
+        schemas = [
+            _explode(_scan(data, fmt), preset.explode).collect_schema()
+            for data, fmt in zip(sources, formats, strict=True)
+        ]
+    mapping = presets.merge(preset.mapping, user)
+    if preset.blocks_from and not (user.group or user.group_size):
+        size = _block_size(sources[0], formats[0], preset.blocks_from)
+        if size is not None:
+            mapping = replace(mapping, group=None, group_size=size)
     columns: list[str] = []
     for path, schema in zip(files, schemas, strict=True):
         columns.extend(c for c in schema.names() if c not in columns)
@@ -210,6 +233,39 @@ def load(
     except InputError as err:
         more = f" (and {len(files) - 1} more files)" if len(files) > 1 else ""
         raise InputError(f"'{files[0]}'{more}: {err.message}", hint=err.hint) from None
+    det = replace(
+        det,
+        source=preset.name,
+        framework=preset.framework,
+        nan_rewards=preset.nan_rewards,
+        logged_advantage=preset.logged_advantage,
+        logged_estimator=preset.logged_estimator,
+        explode=preset.explode,
+        ddof=preset.ddof,
+        eps=preset.eps,
+        reasons=(
+            f"source: {preset.name} ({preset.why}); {preset.framework} conventions"
+            + (f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""),
+            *det.reasons,
+            *(
+                [
+                    f"group: consecutive blocks of {mapping.group_size} rows: "
+                    f"'{preset.blocks_from}' repeats in runs of {mapping.group_size} "
+                    "(TRL's num_generations; override with --group-size)"
+                ]
+                if mapping.group_size and not user.group_size
+                else []
+            ),
+            *(
+                [
+                    f"advantage: '{preset.logged_advantage}' holds the trainer's own advantage "
+                    f"(compared with {preset.logged_estimator})"
+                ]
+                if preset.logged_advantage
+                else []
+            ),
+        ),
+    )
     _check_consistent_steps(files, schemas, det.step_col)
     file_steps: tuple[int, ...] = ()
     if det.step_col is None and len(files) > 1:
@@ -242,7 +298,8 @@ def load(
         overrides: dict[str, pl.DataType] = {
             c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
         }
-        scans.append(_tag(_scan(sources[index], fmt, overrides), index, file_steps))
+        scan = _scan(sources[index], fmt, overrides)
+        scans.append(_tag(_explode(scan, det.explode), index, file_steps))
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
     det = replace(det, files=tuple(files), formats=tuple(formats), file_steps=file_steps)
     if (
@@ -265,6 +322,29 @@ def load(
         sources=tuple(sources),
         skipped_lines=tuple(skipped),
     )
+
+
+def _explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
+    """One row per group holding a list of rollouts → one row per rollout, with the
+    group's position in the file as ``group_index`` (OpenPipe ART's JSONL)."""
+    if column is None:
+        return frame
+    return frame.with_row_index("group_index").explode(column).unnest(column)
+
+
+def _block_size(data: Source, fmt: Format, column: str) -> int | None:
+    """The run length by which ``column`` repeats in consecutive rows (TRL writes
+    ``num_generations`` completions of a prompt one after the other): the gcd of the run
+    lengths, or None if it does not repeat."""
+    try:
+        keys = _scan(data, fmt).select(pl.col(column).hash()).collect().to_series()
+    except READ_ERRORS:
+        return None
+    if keys.len() < 2:
+        return None
+    runs = keys.rle().struct.field("len").to_numpy()
+    size = int(np.gcd.reduce(runs))
+    return size if size > 1 else None
 
 
 def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyFrame:
@@ -299,9 +379,15 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         pl.col(c).cast(pl.Float64) if w == 1.0 else pl.col(c).cast(pl.Float64) * w
         for c, w in zip(det.reward_cols, weights, strict=True)
     ]
-    reward = parts[0]
-    for part in parts[1:]:
-        reward = reward + part  # a null component makes the sum null: never a silent 0
+    if det.nan_rewards == "nansum":
+        # TRL: a NaN component counts as 0 unless every component is NaN (unscorable).
+        parts = [part.fill_nan(None) for part in parts]
+        unscorable = pl.all_horizontal(part.is_null() for part in parts)
+        reward = pl.when(unscorable).then(None).otherwise(pl.sum_horizontal(parts))
+    else:
+        reward = parts[0]
+        for part in parts[1:]:
+            reward = reward + part  # a null component makes the sum null: never a silent 0
     if det.step_col:
         step = pl.col(det.step_col)
     elif det.file_steps:
@@ -326,7 +412,11 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
     if det.length_col:
-        canon["length"] = pl.col(det.length_col).cast(pl.Float64)
+        length_dtype = frame.collect_schema().get(det.length_col)
+        length = pl.col(det.length_col)
+        if length_dtype is not None and isinstance(length_dtype, pl.List):
+            length = length.list.len()  # a list of response tokens
+        canon["length"] = length.cast(pl.Float64)
         sources["length"] = det.length_col
     if det.task_col:
         canon["task"] = pl.col(det.task_col).cast(pl.String)
@@ -421,7 +511,10 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
             f"or not finite ({row[det.length_col][0]!r})",
             hint="fix it, or map another column with --length-col",
         )
-    bad = table.filter((pl.col("n_null") > 0) | ~pl.col("mean").is_finite())
+    missing_ok = det.nan_rewards == "nansum"  # TRL: unscorable rows, advantage 0
+    bad = table.filter(
+        ((pl.col("n_null") > 0) & (not missing_ok)) | ~pl.col("mean").fill_null(0.0).is_finite()
+    )
     if bad.height == 0:
         largest = float(
             table.select(pl.max_horizontal(pl.col("min").abs(), pl.col("max").abs()).max()).item()
@@ -434,7 +527,10 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
                 hint=f"rescale the rewards below {MAX_ABS_REWARD:g}, or fix the reward function",
             )
         return
-    path, where, row = _first_row(log, pl.col("reward").is_null() | ~pl.col("reward").is_finite())
+    reward = pl.col("reward")
+    path, where, row = _first_row(
+        log, ~reward.is_finite() if missing_ok else (reward.is_null() | ~reward.is_finite())
+    )
     what = ", ".join(f"{c}={row[c][0]!r}" for c in det.reward_cols if c in row.columns)
     raise InputError(
         f"'{path}', {where}: the reward is missing or not finite ({what})",

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
@@ -31,7 +32,63 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     group_index = index[_GROUP_INDEX].to_numpy()
     step_index = index[_STEP_INDEX].to_numpy()
     reward = rows["reward"].cast(pl.Float64).to_numpy()
+    unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
     return rows.with_columns(
-        pl.Series(f"adv_{name}", apply(coef, reward, group_index, step_index))
+        pl.Series(
+            f"adv_{name}",
+            np.where(unscorable, 0.0, apply(coef, reward, group_index, step_index)),
+        )
         for name, coef in analysis.coefficients.items()
+        if name in analysis.estimators
+    )
+
+
+def coefficient_table(analysis: Analysis) -> pl.DataFrame:
+    """One row per group: its keys and, per estimator, the four numbers of its affine map
+    (``A = mult·(scale·(r − center) − shift)``), ready to join onto rows lazily."""
+    step = analysis.stats.step_index
+    cols: dict[str, np.ndarray] = {}
+    for name, coef in analysis.coefficients.items():
+        size = coef.scale.shape[0]
+        cols[f"__scale_{name}"] = coef.scale
+        cols[f"__center_{name}"] = coef.center
+        cols[f"__shift_{name}"] = coef.shift[step] if coef.shift is not None else np.zeros(size)
+        cols[f"__mult_{name}"] = coef.mult[step] if coef.mult is not None else np.ones(size)
+    return analysis.groups.select("step", "group").with_columns(
+        pl.Series(k, v) for k, v in cols.items()
+    )
+
+
+def advantage_expr(name: str) -> pl.Expr:
+    """Per-rollout advantage of ``name`` on rows joined with :func:`coefficient_table`
+    (0 for an unscorable rollout, as TRL's ``nan_to_num``)."""
+    adv = pl.col(f"__mult_{name}") * (
+        pl.col(f"__scale_{name}") * (pl.col("reward") - pl.col(f"__center_{name}"))
+        - pl.col(f"__shift_{name}")
+    )
+    return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)
+
+
+def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str) -> pl.LazyFrame:
+    """Per step: the trainer's logged advantages against every recomputed estimator.
+
+    Columns: ``step``, ``logged_n``, ``logged_ss`` (Σ logged²) and, per estimator,
+    ``diff_ss_<name>`` (Σ (logged − A)²) and ``diff_max_<name>`` (max |logged − A|).
+    One streaming pass; the rows never need to fit in memory.
+    """
+    coef = coefficient_table(analysis).lazy()
+    joined = rows.select(
+        "step", "group", "reward", pl.col(logged).cast(pl.Float64).alias("__logged")
+    )
+    joined = joined.join(coef, on=["step", "group"], how="left", nulls_equal=True)
+    diffs = {name: pl.col("__logged") - advantage_expr(name) for name in analysis.coefficients}
+    return (
+        joined.group_by("step")
+        .agg(
+            pl.col("__logged").is_not_null().sum().alias("logged_n"),
+            (pl.col("__logged") ** 2).sum().alias("logged_ss"),
+            *((d**2).sum().alias(f"diff_ss_{n}") for n, d in diffs.items()),
+            *(d.abs().max().alias(f"diff_max_{n}") for n, d in diffs.items()),
+        )
+        .sort("step")
     )

@@ -189,9 +189,13 @@ def test_trl_reward_function_columns_are_summed(tmp_path: Path) -> None:
         }
     ).write_parquet(path)
     log = load([path])
-    assert log.detection.reward_cols == ("accuracy_reward", "format_reward")
-    assert log.detection.group_col == "prompt"
-    assert log.frame.collect()["reward"].to_list() == [1.5, 0.5, 1.0, 1.5]
+    det = log.detection
+    assert (det.source, det.framework, det.logged_advantage) == ("trl", "trl", "advantage")
+    assert det.reward_cols == ("accuracy_reward", "format_reward")
+    assert (det.group_mode, det.group_size) == ("blocks", 2)  # the prompt repeats in runs of 2
+    df = log.frame.collect()
+    assert df["reward"].to_list() == [1.5, 0.5, 1.0, 1.5]
+    assert df["group"].to_list() == [0, 0, 1, 1]
 
 
 def test_step_numeric_in_one_file_and_text_in_another(write_jsonl, tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ class Header:
     ddof: int
     eps: float
     framework: str = "verl"
+    source: str = "generic"
+    logged_advantage: str | None = None
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
     """Malformed JSONL lines skipped with --skip-bad-lines, per file."""
 
@@ -50,6 +52,20 @@ def flags_by_step(flags: list[Flag]) -> dict[Any, list[str]]:
         if flag.code not in out[flag.step]:
             out[flag.step].append(flag.code)
     return out
+
+
+def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None:
+    """How the trainer's own advantages compare with the recomputed ones, over the run."""
+    it = analysis.iterations
+    if header.logged_advantage is None or "logged_error" not in it.columns:
+        return None
+    best = it["logged_best"].drop_nulls().mode()
+    return {
+        "column": header.logged_advantage,
+        "expected": analysis.logged_estimator,
+        "max_relative_error": it["logged_error"].max(),
+        "best_match": best[0] if best.len() else None,
+    }
 
 
 def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[str, Any]:
@@ -76,6 +92,8 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "flags": counts,
         "magnitude": analysis.magnitude.to_dicts(),
         "skipped_lines": header.skipped_lines,
+        "source": header.source,
+        "logged_advantage": _logged_summary(analysis, header),
     }
     report: dict[str, Any] = clean(
         {

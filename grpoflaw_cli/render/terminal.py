@@ -54,7 +54,22 @@ def _header(report: dict[str, Any]) -> RenderableType:
     lines.append("rollouts    ", style="dim").append(
         f"{s['rollouts']:,} in {s['iterations']:,} iterations, {s['groups']:,} groups\n"
     )
+    lines.append("source      ", style="dim").append(s.get("source", "generic") + "\n")
     lines.append("conventions ", style="dim").append(s["conventions"]["text"])
+    logged = s.get("logged_advantage")
+    if logged:
+        error = logged["max_relative_error"]
+        ok = error is not None and error <= 1e-3
+        lines.append("\nlogged adv  ", style="dim").append(
+            f"'{logged['column']}' "
+            + (
+                f"matches {logged['expected']} (max relative error {error:.1e})"
+                if ok
+                else f"differs from {logged['expected']} (up to {error:.1%}); "
+                f"closest: {logged['best_match']}"
+            ),
+            style="green" if ok else "yellow",
+        )
     counts = s["flags"]
     lines.append("\nflags       ", style="dim")
     for sev in ("error", "warning", "info"):
