@@ -252,6 +252,13 @@ def _estimators(names: str | None) -> list[str]:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
 
 
+def _nan_rule(framework: FrameworkName | None) -> Any:
+    """TRL's missing-reward rule comes with its conventions; otherwise the source decides."""
+    if framework is None:
+        return None
+    return "nansum" if framework is FrameworkName.trl else "refuse"
+
+
 def _conventions(
     log: Any, framework: FrameworkName | None, ddof: int | None, eps: float | None
 ) -> Any:
@@ -413,7 +420,13 @@ def compare(
             )
         except ValueError as err:
             raise UsageError(str(err)) from None
-        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
+        log = ingest.load(
+            paths,
+            mapping,
+            skip_bad_lines=skip_bad_lines,
+            source=source.value,
+            nan_rewards=_nan_rule(framework),
+        )
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
         analysis = _analyse(log, names, conv, compare_logged=True)
@@ -512,7 +525,13 @@ def advantages(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
+        log = ingest.load(
+            paths,
+            mapping,
+            skip_bad_lines=skip_bad_lines,
+            source=source.value,
+            nan_rewards=_nan_rule(framework),
+        )
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
         rows = ingest.collect(log, log.frame)

@@ -37,6 +37,7 @@ from grpoflaw_cli.columns import (
     ColumnMap,
     Detection,
     Format,
+    NanRewards,
     detect,
 )
 from grpoflaw_cli.errors import InputError
@@ -108,6 +109,8 @@ def _check_numeric(
     dtype = schema.get(col)
     if dtype is None or dtype == pl.Null or dtype.is_numeric():
         return
+    if role == "length" and isinstance(dtype, pl.List):
+        return  # a list of response tokens: its length is used
     flag = {"reward": "--reward-col", "length": "--length-col"}.get(role, "--reward-col")
     if dtype == pl.Boolean:
         raise InputError(
@@ -174,6 +177,7 @@ def load(
     *,
     skip_bad_lines: bool = False,
     source: str = "auto",
+    nan_rewards: NanRewards | None = None,
 ) -> Log:
     """Read a log (files, folders, globs) lazily into the canonical frame.
 
@@ -182,7 +186,8 @@ def load(
     without its malformed lines (a truncated last line after a crash, say), and the
     skipped line numbers are kept in :attr:`Log.skipped_lines`. ``source`` names a trainer
     preset (:mod:`grpoflaw_cli.presets`) or ``auto`` to recognise one; flags in ``mapping``
-    win over the preset's choices.
+    win over the preset's choices. ``nan_rewards`` overrides the preset's rule for
+    missing rewards (``nansum`` with ``--framework trl``).
     """
     user = mapping or ColumnMap()
     files = resolve_paths(paths)
@@ -237,7 +242,7 @@ def load(
         det,
         source=preset.name,
         framework=preset.framework,
-        nan_rewards=preset.nan_rewards,
+        nan_rewards=nan_rewards or preset.nan_rewards,
         logged_advantage=preset.logged_advantage,
         logged_estimator=preset.logged_estimator,
         explode=preset.explode,
@@ -295,11 +300,7 @@ def load(
                 )
         for col, role in numeric.items():
             _check_numeric(path, fmt, sources[index], schema, col, role)
-        overrides: dict[str, pl.DataType] = {
-            c: pl.Float64() for c in numeric if c in schema and fmt != "parquet"
-        }
-        scan = _scan(sources[index], fmt, overrides)
-        scans.append(_tag(_explode(scan, det.explode), index, file_steps))
+        scans.append(_prepared(det, index, sources[index], fmt, schema, file_steps))
     frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
     det = replace(det, files=tuple(files), formats=tuple(formats), file_steps=file_steps)
     if (
@@ -345,6 +346,29 @@ def _block_size(data: Source, fmt: Format, column: str) -> int | None:
     runs = keys.rle().struct.field("len").to_numpy()
     size = int(np.gcd.reduce(runs))
     return size if size > 1 else None
+
+
+def _prepared(
+    det: Detection,
+    index: int,
+    data: Source,
+    fmt: Format,
+    schema: pl.Schema | None = None,
+    file_steps: Sequence[int] | None = None,
+) -> pl.LazyFrame:
+    """The scan of one file as the log uses it: reward and length read as Float64 (so a
+    late non-integer does not break an integer guess), nested rollouts exploded, and the
+    internal columns added."""
+    numeric = [c for c in (*det.reward_cols, det.length_col) if c]
+    overrides: dict[str, pl.DataType] = (
+        {c: pl.Float64() for c in numeric if schema is None or c in schema}
+        if fmt != "parquet" and det.explode is None
+        else {}
+    )
+    if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
+        overrides.pop(det.length_col, None)
+    frame = _explode(_scan(data, fmt, overrides or None), det.explode)
+    return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
 
 
 def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyFrame:
@@ -548,17 +572,12 @@ def _first_row(
     """
     det = log.detection
     for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
-        raw = _scan(
-            log.source(index),
-            fmt,
-            None
-            if fmt == "parquet"
-            else {c: pl.Float64() for c in (*det.reward_cols, det.length_col) if c},
-        )
         needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols, *extra]))
         try:
+            schema = _scan(log.source(index), fmt).collect_schema()
+            raw = _prepared(det, index, log.source(index), fmt, schema)
             rows = (
-                canonicalize(_tag(raw, index, det.file_steps), det)
+                canonicalize(raw, det)
                 .with_row_index("__row", offset=1)
                 .filter(predicate)
                 .select(needed)

@@ -22,6 +22,11 @@
   last step ends with a one-rollout group (a truncated batch). Columns: ``step``,
   ``prompt_id``, ``task``, ``sample_idx``, ``reward`` and its components
   ``reward_correct``, ``reward_sources``, ``reward_format``, and ``response_length``.
+* ``trainers/``: small dumps in each trainer's own format, with the advantages each
+  trainer logs computed here by its own formula: ``verl_legacy/`` and ``verl_v1/``
+  (``{step}.jsonl``), ``trl/completions/`` (``completions_{step:05d}.parquet``, two reward
+  functions, one None), ``trl_scale_none/`` (the same written with ``scale_rewards="none"``),
+  ``open_instruct/``, ``prime_rl/`` and ``art/trajectories/train/``.
 """
 
 from __future__ import annotations
@@ -102,6 +107,177 @@ def multitask_frame(steps: int = 40, groups: int = 32, k: int = 8, seed: int = 7
     return pl.DataFrame(cols)
 
 
+# --------------------------------------------------------------------------- trainer dumps
+# Small logs in each trainer's own on-disk format (field names from LOG_FORMATS.md). The
+# logged advantages are computed here the way each trainer computes them, independently
+# of grpoflaw's code, so grpoflaw's recomputation can be checked against them.
+
+PROMPTS = ["What is 7*8?", "Name a prime > 10.", "Sort [3,1,2].", "Capital of Peru?"]
+
+
+def _uuid(rng: np.random.Generator) -> str:
+    return "".join(rng.choice(list("0123456789abcdef"), size=32))
+
+
+def _group_rewards_binary(rng: np.random.Generator, k: int) -> np.ndarray:
+    return (rng.random(k) < rng.choice([0.2, 0.5, 0.8])).astype(float)
+
+
+def verl_dumps(out: Path, rng: np.random.Generator) -> None:
+    """verl rollout_data_dir: legacy (rows shuffled, no uid, extra key acc) and v1 (uid)."""
+    for kind in ("legacy", "v1"):
+        folder = out / f"verl_{kind}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for step in (1, 2, 3):
+            rows = []
+            for p, prompt in enumerate(PROMPTS):
+                uid = _uuid(rng)
+                scores = _group_rewards_binary(rng, 8) * (5.0 if p == 3 else 1.0)
+                for i, score in enumerate(scores):
+                    row = {
+                        "input": f"<|user|>{prompt}",
+                        "output": f"answer {i}",
+                        "gts": "42",
+                        "score": float(score),
+                        "step": step,
+                    }
+                    if kind == "legacy":
+                        row["acc"] = float(score > 0)
+                    else:
+                        row["uid"] = f"{uid}_0_{i}"
+                    rows.append(row)
+            if kind == "legacy":
+                rows = [rows[i] for i in rng.permutation(len(rows))]  # _balance_batch order
+            with (folder / f"{step}.jsonl").open("w", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _trl_advantages(rewards: np.ndarray, weights: np.ndarray, g: int, scale: str) -> np.ndarray:
+    """TRL GRPOTrainer, sum_then_normalize: nansum over functions, group nanmean/nanstd."""
+    unscorable = np.all(np.isnan(rewards), axis=1)
+    total = np.where(unscorable, np.nan, np.nansum(rewards * weights, axis=1)).reshape(-1, g)
+    mean = np.nanmean(total, axis=1, keepdims=True)
+    count = np.sum(~np.isnan(total), axis=1, keepdims=True)
+    var = np.nanmean((total - mean) ** 2, axis=1, keepdims=True)
+    factor = np.where(count > 1, count / np.maximum(count - 1, 1), np.nan).astype(np.float32)
+    std = np.sqrt(var * factor)
+    adv = total - mean
+    if scale == "group":
+        adv = adv / (std + 1e-4)
+    return np.nan_to_num(adv.reshape(-1), nan=0.0)
+
+
+def trl_completions(out: Path, rng: np.random.Generator, scale: str = "group") -> None:
+    """TRL log_completions: completions/completions_{step:05d}.parquet, groups of 4."""
+    folder = out / ("trl" if scale == "group" else "trl_scale_none") / "completions"
+    folder.mkdir(parents=True, exist_ok=True)
+    g = 4
+    for step in (10, 20):
+        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(8) for _ in range(g)]
+        acc = np.concatenate([_group_rewards_binary(rng, g) for _ in range(8)])
+        fmt = rng.choice([0.0, 0.5], size=acc.size)
+        fmt[3] = np.nan  # a reward function returned None: stored as NaN
+        rewards = np.column_stack([acc, fmt])
+        adv = _trl_advantages(rewards, np.ones(2), g, scale)
+        pl.DataFrame(
+            {
+                "step": [step] * acc.size,
+                "prompt": prompts,
+                "completion": [f"completion {i}" for i in range(acc.size)],
+                "accuracy_reward": acc,
+                "format_reward": fmt,
+                "advantage": adv,
+            }
+        ).write_parquet(folder / f"completions_{step:05d}.parquet")
+
+
+def open_instruct_traces(out: Path, rng: np.random.Generator) -> None:
+    """open-instruct save_traces: one line per rollout; GRPO with population std, eps 1e-8."""
+    folder = out / "open_instruct"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "run_rollouts_000000.jsonl").open("w", encoding="utf-8") as fh:
+        for step in (1, 2):
+            for p in range(4):
+                rewards = _group_rewards_binary(rng, 6) * 10.0
+                adv = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+                for i, (r, a) in enumerate(zip(rewards, adv, strict=True)):
+                    tokens = [int(t) for t in rng.integers(0, 50000, size=rng.integers(5, 40))]
+                    fh.write(
+                        json.dumps(
+                            {
+                                "step": step,
+                                "sample_idx": i,
+                                "prompt_idx": p,
+                                "prompt_tokens": [1, 2, 3],
+                                "response_tokens": tokens,
+                                "reward": float(r),
+                                "advantage": float(a),
+                                "finish_reason": "stop",
+                                "dataset": "math" if p < 2 else "code",
+                                "ground_truth": "42",
+                                "request_info": {},
+                                "logprobs": [],
+                            }
+                        )
+                        + "\n"
+                    )
+
+
+def prime_rl_rollouts(out: Path, rng: np.random.Generator) -> None:
+    """prime-rl parquet: per-rubric rewards in a JSON metrics string; GRPO = r - mean."""
+    folder = out / "prime_rl"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[object]] = {
+        k: []
+        for k in ("step", "problem_id", "sample_id", "env_name", "reward", "advantage", "metrics")
+    }
+    for step in (1, 2):
+        for problem in range(4):
+            correct = _group_rewards_binary(rng, 8)
+            style = rng.choice([0.0, 0.2], size=8)
+            reward = correct + style
+            for i in range(8):
+                rows["step"].append(step)
+                rows["problem_id"].append(f"p{problem}")
+                rows["sample_id"].append(i)
+                rows["env_name"].append("gsm8k" if problem < 2 else "wordle")
+                rows["reward"].append(float(reward[i]))
+                rows["advantage"].append(float(reward[i] - reward.mean()))
+                rows["metrics"].append(json.dumps({"correct": correct[i], "style": style[i]}))
+    pl.DataFrame(rows).write_parquet(folder / "rollouts.parquet")
+
+
+def art_trajectories(out: Path, rng: np.random.Generator) -> None:
+    """OpenPipe ART: trajectories/train/{step:04d}.jsonl, one JSON line per group."""
+    folder = out / "art" / "trajectories" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in (1, 2):
+        with (folder / f"{step:04d}.jsonl").open("w", encoding="utf-8") as fh:
+            for _ in range(3):
+                rewards = rng.normal(size=4) * (3.0 if step == 2 else 1.0)
+                trajectories = [
+                    {
+                        "reward": float(r),
+                        "metrics": {"turns": 2},
+                        "metadata": {},
+                        "messages_and_choices": [{"role": "user", "content": "hi"}],
+                    }
+                    for r in rewards
+                ]
+                fh.write(json.dumps({"trajectories": trajectories}) + "\n")
+
+
+def trainer_dumps(out: Path, seed: int = 11) -> None:
+    rng = np.random.default_rng(seed)
+    verl_dumps(out, rng)
+    trl_completions(out, rng)
+    trl_completions(out, rng, scale="none")
+    open_instruct_traces(out, rng)
+    prime_rl_rollouts(out, rng)
+    art_trajectories(out, rng)
+
+
 def main(out: Path = HERE) -> None:
     seed = seed_frame()
     seed.write_ndjson(out / "seed.jsonl")
@@ -111,8 +287,10 @@ def main(out: Path = HERE) -> None:
     with (out / "multitask.jsonl").open("w", encoding="utf-8") as fh:
         for row in multi.iter_rows(named=True):
             fh.write(json.dumps(row) + "\n")
+    trainer_dumps(out / "trainers")
     print(
-        f"wrote seed.{{jsonl,csv,parquet}} and multitask.jsonl ({multi.height} rollouts) to {out}"
+        f"wrote seed.{{jsonl,csv,parquet}}, multitask.jsonl ({multi.height} rollouts) and "
+        f"trainers/ to {out}"
     )
 
 

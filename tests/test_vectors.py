@@ -117,3 +117,50 @@ def test_cli_advantages_matches_framework(case: dict[str, Any], tmp_path: Path) 
     assert result.exit_code == 0, result.output
     got = pl.read_parquet(out)[f"adv_{estimator}"].to_numpy()
     np.testing.assert_allclose(got, expected(case), rtol=tol, atol=1e-12)
+
+
+MULTI = [
+    c
+    for c in CASES
+    if c["case"] == "multi_reward_3f_nan"
+    and c["framework"] == "trl"
+    and c["params"]["dtype"] == "float64"
+    and c["params"].get("multi_objective_aggregation", "sum_then_normalize") == "sum_then_normalize"
+    and not c["params"].get("normalize_advantages", False)
+]
+
+
+@pytest.mark.parametrize("case", MULTI, ids=lambda c: c["name"])
+def test_trl_weighted_components_with_missing_values(case: dict[str, Any], tmp_path: Path) -> None:
+    """Three reward functions, weights 1/0.5/2, some returned None: TRL's nansum rule."""
+    p = case["params"]
+    scale = {True: "group", False: "none"}.get(p.get("scale_rewards"), p.get("scale_rewards"))
+    estimator = {"group": "grpo", "batch": "grpo_batch", "none": "dr_grpo", None: "rloo"}[scale]
+    names = ["accuracy_reward", "format_reward", "length_reward"]
+    values = list(zip(*case["input"]["rewards_per_func"], strict=True))
+    log = pl.DataFrame(
+        {"step": [1] * len(values[0]), **{n: list(v) for n, v in zip(names, values, strict=True)}},
+        schema_overrides={n: pl.Float64 for n in names},
+    )
+    path, out = tmp_path / "completions_00001.parquet", tmp_path / "adv.parquet"
+    log.write_parquet(path)
+    args = [
+        "advantages",
+        str(path),
+        "-o",
+        str(out),
+        "--framework",
+        "trl",
+        "--estimators",
+        estimator,
+        "--group-size",
+        str(p["num_generations"]),
+        "--reward-weights",
+        "1,0.5,2",
+    ]
+    for n in names:
+        args += ["--reward-col", n]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    got = pl.read_parquet(out)[f"adv_{estimator}"].to_numpy()
+    np.testing.assert_allclose(got, expected(case), rtol=1e-9, atol=1e-12)

@@ -1,0 +1,125 @@
+"""Trainer presets: each bundled trainer dump reads with no flags beyond the path, and the
+advantages each trainer logged (computed by the generator with the trainer's own formula)
+are reproduced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SAMPLES
+from typer.testing import CliRunner
+
+from grpoflaw_cli.cli import app
+from grpoflaw_cli.errors import UsageError
+from grpoflaw_cli.presets import choose
+
+TRAINERS = SAMPLES / "trainers"
+
+# folder, source, rollouts, iterations, groups, columns that must be detected
+EXPECTED = [
+    ("verl_legacy", "verl", 96, 3, 12, {"reward": "score", "group": "input"}),
+    ("verl_v1", "verl", 96, 3, 12, {"reward": "score", "group": "uid"}),
+    ("trl", "trl", 64, 2, 16, {"reward": "accuracy_reward + format_reward"}),
+    (
+        "open_instruct",
+        "open-instruct",
+        48,
+        2,
+        8,
+        {"group": "prompt_idx", "length": "response_tokens", "task": "dataset"},
+    ),
+    ("prime_rl", "prime-rl", 64, 2, 8, {"group": "problem_id", "task": "env_name"}),
+    ("art", "art", 24, 2, 6, {"group": "group_index"}),
+]
+
+
+def compare(path: Path, *args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["compare", str(path), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("folder", "source", "rollouts", "iterations", "groups", "columns"), EXPECTED
+)
+def test_trainer_dump_reads_without_flags(
+    folder: str, source: str, rollouts: int, iterations: int, groups: int, columns: dict[str, str]
+) -> None:
+    summary = compare(TRAINERS / folder)["summary"]
+    assert summary["source"] == source
+    assert (summary["rollouts"], summary["iterations"], summary["groups"]) == (
+        rollouts,
+        iterations,
+        groups,
+    )
+    for role, column in columns.items():
+        assert summary["columns"][role] == column, (role, summary["columns"])
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"), [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo")]
+)
+def test_logged_advantages_are_reproduced(folder: str, expected: str) -> None:
+    report = compare(TRAINERS / folder)
+    logged = report["summary"]["logged_advantage"]
+    assert logged["expected"] == expected and logged["best_match"] == expected
+    assert logged["max_relative_error"] < 1e-9
+    assert "logged_advantage_mismatch" not in {f["code"] for f in report["flags"]}
+
+
+def test_a_config_the_user_did_not_expect_is_flagged() -> None:
+    """The same TRL dump written with scale_rewards="none": it is Dr. GRPO, not GRPO."""
+    report = compare(TRAINERS / "trl_scale_none")
+    flags = [f for f in report["flags"] if f["code"] == "logged_advantage_mismatch"]
+    assert {f["step"] for f in flags} == {10, 20}
+    assert flags[0]["evidence"]["best_match"] == "dr_grpo"
+    assert flags[0]["evidence"]["best_error"] < 1e-9
+    assert "match dr_grpo instead" in flags[0]["message"]
+
+
+def test_trl_unscorable_rollout_gets_zero(tmp_path: Path) -> None:
+    out = tmp_path / "adv.parquet"
+    result = CliRunner().invoke(app, ["advantages", str(TRAINERS / "trl"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    import polars as pl
+
+    df = pl.read_parquet(out)
+    # row 3 has format_reward NaN but accuracy_reward set: scorable (nansum), matches TRL
+    assert df["adv_grpo"].to_list() == pytest.approx(df["advantage"].to_list(), abs=1e-12)
+
+
+def test_framework_flag_overrides_the_preset() -> None:
+    report = compare(TRAINERS / "trl", "--framework", "verl")
+    assert report["summary"]["conventions"]["framework"] == "verl"
+    assert report["summary"]["logged_advantage"]["max_relative_error"] > 1e-6  # eps differs
+
+
+def test_source_generic_ignores_trainer_layout() -> None:
+    report = compare(TRAINERS / "verl_v1", "--source", "generic")
+    assert report["summary"]["source"] == "generic"
+
+
+def test_forcing_a_source_that_does_not_fit_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["compare", str(TRAINERS / "art"), "--source", "trl"])
+    assert result.exit_code == 2 and "--source trl" in result.output
+
+
+def test_inspect_names_the_preset_and_why() -> None:
+    result = CliRunner().invoke(app, ["inspect", str(TRAINERS / "trl"), "--format", "json"])
+    payload = json.loads(result.stdout)
+    assert payload["facts"]["source"].startswith("trl")
+    assert any("runs of 4" in r for r in payload["reasons"])
+    assert any("'advantage' holds the trainer's own advantage" in r for r in payload["reasons"])
+
+
+def test_choose_is_pure_and_explains() -> None:
+    p = choose(
+        [Path("x/1.jsonl")], {"input": "str", "output": "str", "score": "f64", "step": "i64"}
+    )
+    assert p.name == "verl" and "input, output, score" in p.why
+    assert choose([Path("x.csv")], {"step": "i64", "reward": "f64"}).name == "generic"
+    with pytest.raises(UsageError):
+        choose([Path("x.csv")], {"reward": "f64"}, "nope")
