@@ -254,9 +254,7 @@ def _estimators(names: str | None) -> list[str]:
 
 def _nan_rule(framework: FrameworkName | None) -> Any:
     """TRL's missing-reward rule comes with its conventions; otherwise the source decides."""
-    if framework is None:
-        return None
-    return "nansum" if framework is FrameworkName.trl else "refuse"
+    return "nansum" if framework is FrameworkName.trl else None
 
 
 def _conventions(
