@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, group_moments
+from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, applicable, group_moments
 from grpoflaw_cli.groupstats import Groups, to_groups
 
 REFERENCE = "grpo"
@@ -137,6 +137,11 @@ def analyze(
     step_sq: dict[str, np.ndarray] = {}
     # GRPO's scale is computed even when not selected: the diagnostics are about it.
     computed = list(dict.fromkeys([*estimators, REFERENCE, *extra]))
+    have = {"length"} if g.has_length else set()
+    have |= {"baseline"} if g.gap_mean is not None else set()
+    _, missing = applicable(computed, have)
+    if missing:
+        raise ValueError("; ".join(f"{name} {why}" for name, why in missing.items()))
     for name in computed:
         coef = REGISTRY[name].fn(g, conv)
         coefficients[name] = coef

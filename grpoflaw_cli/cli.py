@@ -87,6 +87,10 @@ LengthCol = Annotated[
     str | None, typer.Option("--length-col", help="Response length in tokens (token weighting).")
 ]
 TaskCol = Annotated[str | None, typer.Option("--task-col", help="Task / data-source column.")]
+BaselineCol = Annotated[
+    str | None,
+    typer.Option("--baseline-col", help="The greedy rollout's reward per rollout (ReMax)."),
+]
 Estimators = Annotated[
     str | None,
     typer.Option(
@@ -220,6 +224,7 @@ def _column_map(
     group_size: int | None,
     length_col: str | None,
     task_col: str | None,
+    baseline_col: str | None = None,
 ) -> Any:
     from grpoflaw_cli.ingest import ColumnMap
 
@@ -240,6 +245,7 @@ def _column_map(
         group_size=group_size,
         length=length_col,
         task=task_col,
+        baseline=baseline_col,
     )
 
 
@@ -284,7 +290,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
     """
     from grpoflaw_cli import ingest
     from grpoflaw_cli.analysis import analyze, with_logged
-    from grpoflaw_cli.estimators import REGISTRY
+    from grpoflaw_cli.estimators import REGISTRY, applicable
     from grpoflaw_cli.groupstats import group_stats_query
     from grpoflaw_cli.rollouts import logged_comparison_query
 
@@ -294,6 +300,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
         has_length=det.length_col is not None,
         has_task=det.task_col is not None,
         source_col=ingest.FILE_COL if len(det.files) > 1 else None,
+        has_baseline=det.baseline_col is not None,
     )
     table = ingest.collect(log, query, streaming=True)
     if table.height == 0 or int(table["n"].sum()) == 0:
@@ -303,7 +310,8 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
         )
     ingest.check_rewards(log, table)
     logged = det.logged_advantage if compare_logged else None
-    analysis = analyze(table, names, conv, extra=list(REGISTRY) if logged else ())
+    everything, _ = applicable(list(REGISTRY), _inputs(det))
+    analysis = analyze(table, names, conv, extra=everything if logged else ())
     if logged:
         comparison = ingest.collect(
             log, logged_comparison_query(log.frame, analysis, logged), streaming=True
@@ -323,7 +331,36 @@ def _report_skipped(log: Any) -> None:
         )
 
 
-def _header(log: Any, conv: Any) -> Any:
+def _inputs(det: Any) -> set[str]:
+    """The optional canonical columns this log has."""
+    return {
+        role
+        for role, col in (("length", det.length_col), ("baseline", det.baseline_col))
+        if col is not None
+    }
+
+
+def _usable(log: Any, names: list[str], explicit: bool) -> tuple[list[str], dict[str, str]]:
+    """Drop estimators whose inputs the log lacks, with the reason for each.
+
+    The reasons go into every output's header; estimators the user named explicitly
+    are also reported on stderr, one line each.
+    """
+    from grpoflaw_cli.estimators import applicable
+
+    kept, skipped = applicable(names, _inputs(log.detection))
+    for name, why in skipped.items():
+        if explicit:
+            _stderr().print(f"[yellow]Skipped estimator {name}:[/yellow] {why}", markup=True)
+    if not kept:
+        raise UsageError(
+            "none of the chosen estimators can be computed from this log",
+            hint="; ".join(f"{n} {w}" for n, w in skipped.items()),
+        )
+    return kept, skipped
+
+
+def _header(log: Any, conv: Any, skipped: dict[str, str]) -> Any:
     from grpoflaw_cli.render.report import Header
 
     det = log.detection
@@ -346,6 +383,7 @@ def _header(log: Any, conv: Any) -> Any:
         framework=conv.framework,
         source=det.source,
         logged_advantage=det.logged_advantage,
+        skipped_estimators=skipped,
         skipped_lines={path: list(lines) for path, lines in log.skipped_lines},
     )
 
@@ -363,6 +401,7 @@ def compare(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    baseline_col: BaselineCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
@@ -406,7 +445,14 @@ def compare(
         from grpoflaw_cli.render.report import build_report
 
         mapping = _column_map(
-            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+            step_col,
+            group_col,
+            reward_col,
+            reward_weights,
+            group_size,
+            length_col,
+            task_col,
+            baseline_col,
         )
         names = _estimators(estimators)
         try:
@@ -427,9 +473,10 @@ def compare(
         )
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
+        names, skipped = _usable(log, names, explicit=estimators is not None)
         analysis = _analyse(log, names, conv, compare_logged=True)
         flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
-        report = build_report(analysis, flags, _header(log, conv))
+        report = build_report(analysis, flags, _header(log, conv, skipped))
 
         if html is not None:
             from grpoflaw_cli.output import write_text_atomic
@@ -501,6 +548,7 @@ def advantages(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    baseline_col: BaselineCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
@@ -520,7 +568,14 @@ def advantages(
         if not to_stdout:
             frame_format(output)  # refuse a bad output name before reading anything
         mapping = _column_map(
-            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+            step_col,
+            group_col,
+            reward_col,
+            reward_weights,
+            group_size,
+            length_col,
+            task_col,
+            baseline_col,
         )
         names = _estimators(estimators)
         log = ingest.load(
@@ -532,6 +587,7 @@ def advantages(
         )
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
+        names, _ = _usable(log, names, explicit=estimators is not None)
         rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
         out = with_advantages(rows, analysis)
@@ -557,6 +613,7 @@ def inspect(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    baseline_col: BaselineCol = None,
     skip_bad_lines: SkipBadLines = False,
     source: SourceOpt = SourceName.auto,
     output_format: Annotated[
@@ -573,7 +630,14 @@ def inspect(
         from grpoflaw_cli.groupstats import group_stats_query
 
         mapping = _column_map(
-            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+            step_col,
+            group_col,
+            reward_col,
+            reward_weights,
+            group_size,
+            length_col,
+            task_col,
+            baseline_col,
         )
         log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)

@@ -10,6 +10,7 @@ column     meaning
 ``reward`` scalar reward (weighted sum of the reward columns), Float64
 ``length`` response length in tokens (optional; token-weighted whitening)
 ``task``   task / data source name (optional)
+``baseline`` the greedy rollout's reward, ReMax's baseline (optional)
 =========  ==========================================================
 
 >>> detect(["global_step", "uid", "score"], ColumnMap()).reward_cols
@@ -51,6 +52,13 @@ LENGTH_NAMES = (
     "length",
 )
 TASK_NAMES = ("task", "task_name", "data_source", "dataset", "env_name", "env")
+BASELINE_NAMES = (
+    "reward_baseline",
+    "reward_baselines",
+    "baseline",
+    "greedy_reward",
+    "greedy_score",
+)
 
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 NanRewards = Literal["refuse", "nansum"]
@@ -67,6 +75,7 @@ class ColumnMap:
     group_size: int | None = None
     length: str | None = None
     task: str | None = None
+    baseline: str | None = None
 
 
 GroupMode = Literal["column", "blocks", "iteration"]
@@ -90,6 +99,7 @@ class Detection:
     reward_weights: tuple[float, ...] | None
     length_col: str | None
     task_col: str | None
+    baseline_col: str | None = None
     reasons: tuple[str, ...] = field(default=())
     group_key: GroupKey = "value"
     """How the group column's values become group keys (``verl_uid``: strip the
@@ -232,6 +242,13 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
         if task:
             reasons.append(f"task ← '{task}'")
+    if mapping.baseline:
+        baseline: str | None = _require(mapping.baseline, cols, "--baseline-col")
+        reasons.append(f"baseline ← '{baseline}' (from --baseline-col)")
+    else:
+        baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numeric])
+        if baseline:
+            reasons.append(f"baseline ← '{baseline}' (the greedy rollout's reward, for ReMax)")
     return Detection(
         files=(),
         formats=(),
@@ -244,5 +261,6 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         reward_weights=weights,
         length_col=length,
         task_col=task,
+        baseline_col=baseline,
         reasons=tuple(reasons),
     )

@@ -101,12 +101,17 @@ class Conventions:
 
 @dataclass(frozen=True)
 class Affine:
-    """``A = mult[step] · (scale[g] · (r − center[g]) − shift[step])``."""
+    """``A = mult[step] · (scale[g] · (x − center[g]) − shift[step])``.
+
+    ``x`` is the reward, or with ``variable="gap"`` the reward minus its baseline
+    (ReMax's greedy-rollout reward).
+    """
 
     scale: np.ndarray
     center: np.ndarray
     shift: np.ndarray | None = None
     mult: np.ndarray | None = None
+    variable: Literal["reward", "gap"] = "reward"
 
 
 EstimatorFn = Callable[[Groups, Conventions], Affine]
@@ -124,21 +129,49 @@ class Estimator:
     keeps: str
     """Where reward magnitude survives: "groups and iterations", "within an iteration" or
     "nowhere"."""
+    requires: tuple[str, ...] = ()
+    """Canonical columns it needs beyond step, group and reward (``length``, ``baseline``)."""
 
 
 REGISTRY: dict[str, Estimator] = {}
 
+NEEDS = {
+    "length": "needs response lengths (--length-col)",
+    "baseline": "needs the greedy rollout's reward (--baseline-col)",
+}
 
-def register(name: str, title: str, short: str, keeps: str) -> Callable[[EstimatorFn], EstimatorFn]:
+
+def register(
+    name: str, title: str, short: str, keeps: str, requires: tuple[str, ...] = ()
+) -> Callable[[EstimatorFn], EstimatorFn]:
     """Add an estimator to :data:`REGISTRY` under ``name``."""
 
     def deco(fn: EstimatorFn) -> EstimatorFn:
         if name in REGISTRY:
             raise ValueError(f"estimator {name!r} registered twice")
-        REGISTRY[name] = Estimator(name=name, title=title, short=short, fn=fn, keeps=keeps)
+        REGISTRY[name] = Estimator(
+            name=name, title=title, short=short, fn=fn, keeps=keeps, requires=requires
+        )
         return fn
 
     return deco
+
+
+def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, str]]:
+    """Split ``names`` into those the log has the inputs for, and the others with a reason.
+
+    >>> applicable(["grpo", "opo"], set())
+    (['grpo'], {'opo': 'needs response lengths (--length-col)'})
+    """
+    kept: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        missing = [r for r in REGISTRY[name].requires if r not in have]
+        if missing:
+            skipped[name] = "; ".join(NEEDS[m] for m in missing)
+        else:
+            kept.append(name)
+    return kept, skipped
 
 
 def resolve(names: str | None) -> list[str]:
@@ -409,6 +442,55 @@ def reinforce_pp_baseline(g: Groups, c: Conventions) -> Affine:
     return whiten(g, np.ones(g.size), np.where(single, 0.0, g.mean), c)
 
 
+@register("gpg", "GPG", "GPG", keeps="groups and iterations")
+def gpg(g: Groups, c: Conventions) -> Affine:
+    """GPG: ``A = α·(r − μ)``, ``α = N / max(#nonzero rewards in the iteration, 1)``.
+
+    Chu et al., "GPG" (arXiv 2504.02546); verl ``compute_gpg_outcome_advantage`` with its
+    defaults (``f_norm = 1``; the trainer overwrites ``alpha`` with the batch ratio, an
+    integer division that torch evaluates as a float32 reciprocal times the batch size;
+    reproduced here to the bit).
+    std, eps: not used (verl computes the std but does not use it). Singleton group:
+    μ := 0, so ``A = α·r``. Constant group: 0.
+    """
+    nf = g.n.astype(np.float64)
+    total = g.per_step(nf)
+    nonzero = g.per_step(g.n_nonzero.astype(np.float64))
+    # verl computes `bsz / count_tensor`: torch's __rtruediv__ takes the float32 reciprocal
+    # of the integer count and multiplies, in float32, even for float64 rewards.
+    recip = (1.0 / np.maximum(nonzero, 1.0)).astype(np.float32)
+    alpha = (recip * total.astype(np.float32)).astype(np.float64)
+    single = g.n == 1
+    return Affine(scale=alpha[g.step_index], center=np.where(single, 0.0, g.mean))
+
+
+@register("opo", "OPO", "OPO", keeps="groups and iterations", requires=("length",))
+def opo(g: Groups, c: Conventions) -> Affine:
+    """OPO: ``A = r − b``, ``b = Σ L r / Σ L`` (the length-weighted group mean).
+
+    Hao et al., "On-Policy RL with Optimal Reward Baseline" (arXiv 2505.23585); verl
+    ``compute_opo_outcome_advantage``. Needs response lengths ``L``. std, eps: not used.
+    Singleton group: b := 0, so ``A = r``. Constant group: 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = g.mean + np.where(g.len_sum > 0, g.len_d1 / g.len_sum, 0.0)
+    single = g.n == 1
+    b = np.where(g.m2 == 0, g.mean, b)  # a constant group's weighted mean is its value
+    return Affine(scale=np.ones(g.size), center=np.where(single, 0.0, b))
+
+
+@register("remax", "ReMax", "ReMax", keeps="groups and iterations", requires=("baseline",))
+def remax(g: Groups, c: Conventions) -> Affine:
+    """ReMax: ``A = r − r_greedy``, the reward minus the greedy (``do_sample=False``)
+    rollout's reward for the same prompt.
+
+    Li et al., "ReMax" (arXiv 2310.10505); verl ``compute_remax_outcome_advantage`` with
+    ``reward_baselines`` from the trainer's REMAX branch. Needs the baseline per rollout
+    (``--baseline-col``). No group statistics, so no singleton rule.
+    """
+    return Affine(scale=np.ones(g.size), center=np.zeros(g.size), variable="gap")
+
+
 # --------------------------------------------------------------------------- application
 
 
@@ -421,15 +503,22 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
     nf = g.n.astype(np.float64)
     shift = a.shift[g.step_index] if a.shift is not None else 0.0
     mult = a.mult[g.step_index] if a.mult is not None else 1.0
-    d = a.scale * (g.mean - a.center) - shift
-    return mult * nf * d, mult * mult * (a.scale * a.scale * g.m2 + nf * d * d)
+    mean, m2 = (g.gap_mean, g.gap_m2) if a.variable == "gap" else (g.mean, g.m2)
+    assert mean is not None and m2 is not None
+    d = a.scale * (mean - a.center) - shift
+    return mult * nf * d, mult * mult * (a.scale * a.scale * m2 + nf * d * d)
 
 
 def apply(
-    a: Affine, reward: np.ndarray, group_index: np.ndarray, step_index: np.ndarray
+    a: Affine,
+    reward: np.ndarray,
+    group_index: np.ndarray,
+    step_index: np.ndarray,
+    baseline: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-rollout advantages, given each rollout's group and iteration index."""
-    adv = a.scale[group_index] * (reward - a.center[group_index])
+    x = reward - baseline if a.variable == "gap" and baseline is not None else reward
+    adv = a.scale[group_index] * (x - a.center[group_index])
     if a.shift is not None:
         adv = adv - a.shift[step_index]
     if a.mult is not None:

@@ -26,7 +26,12 @@ KEYS = ("step", "group")
 
 
 def group_stats_query(
-    rows: pl.LazyFrame, *, has_length: bool, has_task: bool = False, source_col: str | None = None
+    rows: pl.LazyFrame,
+    *,
+    has_length: bool,
+    has_task: bool = False,
+    source_col: str | None = None,
+    has_baseline: bool = False,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
@@ -59,6 +64,13 @@ def group_stats_query(
         ]
     if has_task:
         aggs.append(pl.col("task").first().alias("task"))
+    if has_baseline:
+        gap = r - pl.col("baseline")
+        aggs += [
+            gap.mean().alias("gap_mean"),
+            gap.var(ddof=0).alias("gap_var0"),
+            pl.col("baseline").null_count().alias("baseline_null"),
+        ]
     if source_col is not None:
         aggs += [
             pl.col(source_col).min().alias("source_min"),
@@ -89,6 +101,9 @@ class Groups:
     len_d2: np.ndarray
     """Σ L·(r - mean)²: equal to ``m2`` without lengths."""
     has_length: bool
+    gap_mean: np.ndarray | None = None
+    """Mean of reward − baseline (ReMax), when the log has a baseline."""
+    gap_m2: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -138,4 +153,10 @@ def to_groups(table: pl.DataFrame) -> Groups:
         len_d1=len_d1,
         len_d2=len_d2,
         has_length=has_length,
+        gap_mean=table["gap_mean"].fill_null(0.0).to_numpy()
+        if "gap_mean" in table.columns
+        else None,
+        gap_m2=(table["gap_var0"].fill_null(0.0).to_numpy() * nf)
+        if "gap_var0" in table.columns
+        else None,
     )

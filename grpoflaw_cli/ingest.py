@@ -111,7 +111,7 @@ def _check_numeric(
         return
     if role == "length" and isinstance(dtype, pl.List):
         return  # a list of response tokens: its length is used
-    flag = {"reward": "--reward-col", "length": "--length-col"}.get(role, "--reward-col")
+    flag = {"reward": "--reward-col", "length": "--length-col", "baseline": "--baseline-col"}[role]
     if dtype == pl.Boolean:
         raise InputError(
             f"'{path}', column '{col}': the {role} column holds true/false, not numbers",
@@ -288,6 +288,8 @@ def load(
     numeric = {c: "reward" for c in det.reward_cols}
     if det.length_col:
         numeric[det.length_col] = "length"
+    if det.baseline_col:
+        numeric[det.baseline_col] = "baseline"
 
     scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
@@ -359,7 +361,7 @@ def _prepared(
     """The scan of one file as the log uses it: reward and length read as Float64 (so a
     late non-integer does not break an integer guess), nested rollouts exploded, and the
     internal columns added."""
-    numeric = [c for c in (*det.reward_cols, det.length_col) if c]
+    numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
     overrides: dict[str, pl.DataType] = (
         {c: pl.Float64() for c in numeric if schema is None or c in schema}
         if fmt != "parquet" and det.explode is None
@@ -445,6 +447,9 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     if det.task_col:
         canon["task"] = pl.col(det.task_col).cast(pl.String)
         sources["task"] = det.task_col
+    if det.baseline_col:
+        canon["baseline"] = pl.col(det.baseline_col).cast(pl.Float64)
+        sources["baseline"] = det.baseline_col
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
     replaced = {role for role, col in sources.items() if col == role}
     carried = [pl.col(n).alias(f"src_{n}" if n in canon else n) for n in names if n not in replaced]
@@ -534,6 +539,19 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
             f"'{path}', {where}: the response length '{det.length_col}' is missing, negative "
             f"or not finite ({row[det.length_col][0]!r})",
             hint="fix it, or map another column with --length-col",
+        )
+    if (
+        det.baseline_col
+        and table.filter(
+            (pl.col("baseline_null") > 0) | ~pl.col("gap_mean").fill_null(0.0).is_finite()
+        ).height
+    ):
+        b = pl.col("baseline")
+        path, where, row = _first_row(log, b.is_null() | ~b.is_finite(), extra=[det.baseline_col])
+        raise InputError(
+            f"'{path}', {where}: the baseline '{det.baseline_col}' is missing or not finite "
+            f"({row[det.baseline_col][0]!r})",
+            hint="fix it, or map another column with --baseline-col",
         )
     missing_ok = det.nan_rewards == "nansum"  # TRL: unscorable rows, advantage 0
     bad = table.filter(

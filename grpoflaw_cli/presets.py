@@ -205,4 +205,5 @@ def merge(preset: ColumnMap, user: ColumnMap) -> ColumnMap:
         group_size=user.group_size,
         length=user.length or preset.length,
         task=user.task or preset.task,
+        baseline=user.baseline or preset.baseline,
     )

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import polars as pl
 
@@ -32,11 +34,12 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     group_index = index[_GROUP_INDEX].to_numpy()
     step_index = index[_STEP_INDEX].to_numpy()
     reward = rows["reward"].cast(pl.Float64).to_numpy()
+    baseline = rows["baseline"].to_numpy() if "baseline" in rows.columns else None
     unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
     return rows.with_columns(
         pl.Series(
             f"adv_{name}",
-            np.where(unscorable, 0.0, apply(coef, reward, group_index, step_index)),
+            np.where(unscorable, 0.0, apply(coef, reward, group_index, step_index, baseline)),
         )
         for name, coef in analysis.coefficients.items()
         if name in analysis.estimators
@@ -59,12 +62,14 @@ def coefficient_table(analysis: Analysis) -> pl.DataFrame:
     )
 
 
-def advantage_expr(name: str) -> pl.Expr:
+def advantage_expr(name: str, variables: Mapping[str, str]) -> pl.Expr:
     """Per-rollout advantage of ``name`` on rows joined with :func:`coefficient_table`
     (0 for an unscorable rollout, as TRL's ``nan_to_num``)."""
+    x = pl.col("reward")
+    if variables.get(name) == "gap":
+        x = x - pl.col("baseline")
     adv = pl.col(f"__mult_{name}") * (
-        pl.col(f"__scale_{name}") * (pl.col("reward") - pl.col(f"__center_{name}"))
-        - pl.col(f"__shift_{name}")
+        pl.col(f"__scale_{name}") * (x - pl.col(f"__center_{name}")) - pl.col(f"__shift_{name}")
     )
     return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)
 
@@ -81,7 +86,10 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
         "step", "group", "reward", pl.col(logged).cast(pl.Float64).alias("__logged")
     )
     joined = joined.join(coef, on=["step", "group"], how="left", nulls_equal=True)
-    diffs = {name: pl.col("__logged") - advantage_expr(name) for name in analysis.coefficients}
+    variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
+    diffs = {
+        name: pl.col("__logged") - advantage_expr(name, variables) for name in analysis.coefficients
+    }
     return (
         joined.group_by("step")
         .agg(

@@ -15,7 +15,9 @@ from grpoflaw_cli.rollouts import with_advantages
 
 def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:
     has_length = "length" in df.columns
-    table = group_stats_query(df.lazy(), has_length=has_length).collect()
+    table = group_stats_query(
+        df.lazy(), has_length=has_length, has_baseline="baseline" in df.columns
+    ).collect()
     return analyze(table, estimators, conv)
 
 
@@ -26,6 +28,7 @@ def advantages(
     conv: Conventions | None = None,
     steps: list[object] | np.ndarray | None = None,
     lengths: list[float] | np.ndarray | None = None,
+    baseline: list[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-rollout advantages of one estimator through the library path."""
     n = len(rewards)
@@ -36,6 +39,8 @@ def advantages(
     }
     if lengths is not None:
         cols["length"] = np.asarray(lengths, dtype=np.float64)
+    if baseline is not None:
+        cols["baseline"] = np.asarray(baseline, dtype=np.float64)
     df = pl.DataFrame(cols)
     a = analyse(df, [estimator], conv)
     return with_advantages(df, a)[f"adv_{estimator}"].to_numpy()

@@ -117,8 +117,32 @@ def test_constant_non_dyadic_group_gives_exact_zero(estimator: str, value: float
 
 def test_no_nan_from_zero_variance_iteration() -> None:
     for name in REGISTRY:
-        adv = advantages([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1], name)
+        adv = advantages(
+            [1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1], name, lengths=[3, 4, 5, 6], baseline=[1, 1, 1, 1]
+        )
         assert np.all(np.isfinite(adv)), name
+
+
+def test_gpg_scales_by_the_nonzero_share() -> None:
+    # 6 rollouts, 3 nonzero rewards: alpha = 2
+    rewards = [0.0, 1.0, 0.0, 2.0, 0.0, 3.0]
+    adv = advantages(rewards, [0, 0, 1, 1, 2, 2], "gpg")
+    np.testing.assert_allclose(adv, [-1.0, 1.0, -2.0, 2.0, -3.0, 3.0])
+
+
+def test_opo_uses_the_length_weighted_mean() -> None:
+    adv = advantages([1.0, 0.0], [0, 0], "opo", lengths=[3.0, 1.0])
+    np.testing.assert_allclose(adv, [1 - 0.75, -0.75])  # b = (3·1 + 1·0) / 4
+
+
+def test_remax_subtracts_the_greedy_reward() -> None:
+    adv = advantages([1.0, 0.0, 5.0], [0, 0, 1], "remax", baseline=[0.5, 0.5, 2.0])
+    np.testing.assert_allclose(adv, [0.5, -0.5, 3.0])
+
+
+def test_estimators_refuse_missing_inputs() -> None:
+    with pytest.raises(ValueError, match="remax needs"):
+        advantages([1.0, 0.0], [0, 0], "remax")
 
 
 # --- vectorised vs plain loop --------------------------------------------------------------

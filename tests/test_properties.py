@@ -27,6 +27,12 @@ def grouped_rewards(draw: st.DrawFn, min_size: int = 2) -> tuple[np.ndarray, np.
     return rewards[perm], groups[perm]
 
 
+def extras(rewards: np.ndarray) -> dict[str, np.ndarray]:
+    """Response lengths and greedy baselines, so that every estimator applies."""
+    k = np.arange(len(rewards))
+    return {"lengths": 5.0 + (k * 7919) % 40, "baseline": np.round(np.sin(k) * 3, 2)}
+
+
 def spread_ok(rewards: np.ndarray, groups: np.ndarray) -> bool:
     """Every group has a spread well above rounding (invariances are exact only then)."""
     return all(np.ptp(rewards[groups == g]) > 1e-3 for g in np.unique(groups))
@@ -94,8 +100,15 @@ def test_row_order_does_not_matter(data, estimator, rnd) -> None:
     rewards, groups = data
     perm = np.arange(len(rewards))
     rnd.shuffle(perm)
-    base = advantages(rewards, groups, estimator)
-    shuffled = advantages(rewards[perm], groups[perm], estimator)
+    ex = extras(rewards)
+    base = advantages(rewards, groups, estimator, **ex)
+    shuffled = advantages(
+        rewards[perm],
+        groups[perm],
+        estimator,
+        lengths=ex["lengths"][perm],
+        baseline=ex["baseline"][perm],
+    )
     np.testing.assert_allclose(shuffled, base[perm], rtol=1e-9, atol=1e-9)
 
 
@@ -103,7 +116,7 @@ def test_row_order_does_not_matter(data, estimator, rnd) -> None:
 @given(grouped_rewards(min_size=1), st.sampled_from(sorted(REGISTRY)))
 def test_no_nan_from_finite_rewards(data, estimator) -> None:
     rewards, groups = data
-    assert np.all(np.isfinite(advantages(rewards, groups, estimator)))
+    assert np.all(np.isfinite(advantages(rewards, groups, estimator, **extras(rewards))))
 
 
 @SETTINGS
@@ -112,7 +125,16 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
     """The summary never touches rows: its moments must equal the rows' own."""
     rewards, groups = data
     step = groups % steps
-    df = pl.DataFrame({"step": step, "group": groups, "reward": rewards})
+    ex = extras(rewards)
+    df = pl.DataFrame(
+        {
+            "step": step,
+            "group": groups,
+            "reward": rewards,
+            "length": ex["lengths"],
+            "baseline": ex["baseline"],
+        }
+    )
     analysis = analyse(df, list(REGISTRY))
     rows = with_advantages(df, analysis)
     for name, coef in analysis.coefficients.items():

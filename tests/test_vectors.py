@@ -49,6 +49,9 @@ def mapping(case: dict[str, Any]) -> tuple[str, Conventions, float] | None:
             "rloo": "rloo",
             "reinforce_plus_plus": "reinforce_pp",
             "reinforce_plus_plus_baseline": "reinforce_pp_baseline",
+            "gpg": "gpg",
+            "opo": "opo",
+            "remax": "remax",
         }
         return (table[est], VERL, 1e-9) if est in table else None
     if fw == "trl":
@@ -83,15 +86,26 @@ def expected(case: dict[str, Any]) -> np.ndarray:
 def test_every_core_framework_is_covered() -> None:
     frameworks = {c["framework"] for c in COVERED}
     assert frameworks == {"verl", "trl", "openrlhf"}
-    assert len(COVERED) == 72
+    assert len(COVERED) == 87
 
 
 @pytest.mark.parametrize("case", COVERED, ids=lambda c: c["name"])
 def test_library_matches_framework(case: dict[str, Any]) -> None:
     estimator, conv, tol = mapping(case)  # type: ignore[misc]
     inp = case["input"]
-    lengths = inp.get("response_lengths") if estimator.startswith("reinforce_pp") else None
-    got = advantages(inp["rewards"], inp["group_ids"], estimator, conv, lengths=lengths)
+    lengths = (
+        inp.get("response_lengths")
+        if estimator in ("reinforce_pp", "reinforce_pp_baseline", "opo")
+        else None
+    )
+    got = advantages(
+        inp["rewards"],
+        inp["group_ids"],
+        estimator,
+        conv,
+        lengths=lengths,
+        baseline=inp.get("reward_baselines"),
+    )
     np.testing.assert_allclose(got, expected(case), rtol=tol, atol=1e-12)
 
 
@@ -108,6 +122,8 @@ def test_cli_advantages_matches_framework(case: dict[str, Any], tmp_path: Path) 
     }
     if "response_lengths" in inp:
         columns["response_length"] = inp["response_lengths"]
+    if "reward_baselines" in inp:
+        columns["reward_baseline"] = inp["reward_baselines"]
     log = pl.DataFrame(columns)
     log_path, out = tmp_path / "rollouts.csv", tmp_path / "adv.parquet"
     log.write_csv(log_path)

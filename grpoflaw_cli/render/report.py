@@ -29,6 +29,8 @@ class Header:
     framework: str = "verl"
     source: str = "generic"
     logged_advantage: str | None = None
+    skipped_estimators: dict[str, str] = field(default_factory=dict)
+    """Estimators left out because the log lacks their inputs, with the reason."""
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
     """Malformed JSONL lines skipped with --skip-bad-lines, per file."""
 
@@ -93,6 +95,7 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "magnitude": analysis.magnitude.to_dicts(),
         "skipped_lines": header.skipped_lines,
         "source": header.source,
+        "skipped_estimators": header.skipped_estimators,
         "logged_advantage": _logged_summary(analysis, header),
     }
     report: dict[str, Any] = clean(

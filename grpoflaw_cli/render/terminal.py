@@ -70,6 +70,11 @@ def _header(report: dict[str, Any]) -> RenderableType:
             ),
             style="green" if ok else "yellow",
         )
+    skipped = s.get("skipped_estimators") or {}
+    if skipped:
+        lines.append("\nnot computed", style="dim").append(
+            " " + "; ".join(f"{name} ({why})" for name, why in skipped.items()), style="dim"
+        )
     counts = s["flags"]
     lines.append("\nflags       ", style="dim")
     for sev in ("error", "warning", "info"):
