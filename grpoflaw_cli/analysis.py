@@ -59,6 +59,8 @@ class Analysis:
     coefficients: dict[str, Affine]
     """Every computed estimator's affine map (the reported ones, GRPO, and any extra)."""
     stats: Groups
+    tasks: pl.DataFrame | None = None
+    """Per (step, task) shares of reward spread and advantage mass (:func:`task_shares`)."""
     logged_estimator: str = REFERENCE
     """The estimator the trainer's logged advantages should equal (see :func:`with_logged`)."""
 
@@ -166,6 +168,8 @@ def analyze(
     )
     if "task" in table.columns:
         groups = groups.with_columns(table["task"])
+    if "component_patterns" in table.columns:
+        groups = groups.with_columns(table["component_patterns"], table["reward_values"])
     sources: dict[str, np.ndarray] = {}
     if "source_min" in table.columns:
         sources = {
@@ -240,7 +244,31 @@ def analyze(
         magnitude=magnitude,
         coefficients=coefficients,
         stats=g,
+        tasks=task_shares(groups, computed) if "task" in groups.columns else None,
     )
+
+
+def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame:
+    """Each task's share of the reward spread and of each estimator's advantage mass.
+
+    Per (step, task): ``spread_share`` = Σ (r − μ_group)² of the task's groups over the
+    iteration's total (the say each task would have if magnitude passed through), and
+    ``share_<estimator>`` = Σ A² of the task's rollouts over the iteration's total. The
+    row ``step = None`` pools the whole run. GRPO gives every non-constant group the same
+    Σ A² (about n − 1), so a task's GRPO share follows its group count, not its rewards.
+    """
+    mass = [
+        (pl.col(f"scale_{e}") ** 2 * pl.col("n")).fill_nan(0.0).sum().alias(f"share_{e}")
+        for e in estimators
+    ]
+    spread = (pl.col("spread") ** 2 * pl.col("n")).sum().alias("spread_share")
+    per_step = groups.group_by("step", "task").agg(pl.len().alias("groups"), spread, *mass)
+    run = groups.group_by("task").agg(pl.len().alias("groups"), spread, *mass)
+    run = run.with_columns(pl.lit(None, dtype=per_step["step"].dtype).alias("step"))
+    both = pl.concat([per_step, run.select(per_step.columns)])
+    share_cols = ["spread_share", *(f"share_{e}" for e in estimators)]
+    total = [pl.col(c) / pl.col(c).sum().over("step") for c in share_cols]
+    return both.with_columns(total).sort("step", "task", nulls_last=True)
 
 
 def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray:

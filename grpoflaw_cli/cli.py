@@ -301,6 +301,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
         has_task=det.task_col is not None,
         source_col=ingest.FILE_COL if len(det.files) > 1 else None,
         has_baseline=det.baseline_col is not None,
+        components=det.reward_cols if len(det.reward_cols) > 1 else (),
     )
     table = ingest.collect(log, query, streaming=True)
     if table.height == 0 or int(table["n"].sum()) == 0:

@@ -35,6 +35,15 @@ thresholds (all in :class:`Thresholds`, all overridable):
 ``step_in_several_files``
     An iteration whose rollouts come from more than one file: normal for sharded
     writers, a double count when a resumed run rewrote the step. info.
+``component_aliasing``
+    With several reward columns (components summed into the reward): groups holding
+    rollouts whose component vectors differ while their sums are equal, e.g. (0, 1) and
+    (1, 0): the summed reward, and so GRPO, cannot tell them apart (GDPO, arXiv
+    2601.05242). Counted per iteration. warning.
+``task_reweighting``
+    With a task column: a task whose share of GRPO's advantage mass (Σ A²) differs from
+    its share of the reward spread (what Dr. GRPO and RLOO give it) by ``task_ratio``
+    (3×) or more, over the run (``step`` is null). warning; error from 10×.
 ``logged_advantage_mismatch``
     The trainer's own logged advantages differ from the estimator its default
     configuration computes (under the same conventions) by more than ``logged_tolerance``
@@ -85,6 +94,8 @@ class Thresholds:
     zero_variance_warning: float = 0.5
     noise_ratio: float = 0.05
     noise_grpo_scale: float = 0.5
+    task_ratio: float = 3.0
+    """task_reweighting: GRPO share / spread share (or its inverse) that counts."""
     logged_tolerance: float = 1e-3
     """Relative RMS difference above which a trainer's logged advantage is a mismatch."""
 
@@ -120,6 +131,11 @@ class Flag:
 def _fmt(x: float) -> str:
     """3 significant digits, without scientific notation for large ratios (1,000 not 1e+03)."""
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def percent(x: float) -> str:
+    """A share as a percentage that stays readable when tiny: 31.0%, 0.00034%."""
+    return f"{x:.1%}" if x >= 0.001 or x == 0 else f"{x * 100:.2g}%"
 
 
 def _py(value: Any) -> Any:
@@ -473,6 +489,84 @@ def steps_across_files(a: Analysis, files: Sequence[str]) -> list[Flag]:
     ]
 
 
+def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Groups where distinct reward-component vectors share a summed reward (GDPO's case)."""
+    if "component_patterns" not in a.groups.columns:
+        return []
+    hit = a.groups.filter(pl.col("component_patterns") > pl.col("reward_values"))
+    if hit.height == 0:
+        return []
+    worst = (
+        hit.with_columns((pl.col("component_patterns") - pl.col("reward_values")).alias("_lost"))
+        .sort("_lost", descending=True)
+        .group_by("step", maintain_order=True)
+        .agg(pl.all().first(), pl.len().alias("_count"))
+        .sort("step")
+    )
+    totals = dict(
+        zip(a.iterations["step"].to_list(), a.iterations["groups"].to_list(), strict=True)
+    )
+    return [
+        Flag(
+            code="component_aliasing",
+            severity=Severity.WARNING,
+            step=_py(row["step"]),
+            group=_py(row["group"]),
+            message=(
+                f"{row['_count']} of {totals[row['step']]} groups have rollouts with different "
+                "reward-component vectors but the same summed reward, so GRPO (and any "
+                "sum-then-normalise estimator) gives them identical advantages; worst: group "
+                f"{row['group']!r}, {row['component_patterns']} component patterns → "
+                f"{row['reward_values']} reward values (GDPO normalises each component first)"
+            ),
+            evidence={
+                "groups": row["_count"],
+                "component_patterns": row["component_patterns"],
+                "reward_values": row["reward_values"],
+            },
+            score=float(row["_count"]),
+        )
+        for row in worst.iter_rows(named=True)
+    ]
+
+
+def task_reweighting(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Tasks whose say in GRPO's update is far from their share of the reward spread."""
+    if a.tasks is None:
+        return []
+    run = a.tasks.filter(pl.col("step").is_null() & (pl.col("spread_share") > 0))
+    flags = []
+    for row in run.iter_rows(named=True):
+        spread, grpo = row["spread_share"], row["share_grpo"]
+        if max(spread, grpo) < 0.01:
+            continue
+        ratio = grpo / spread
+        size = max(ratio, 1 / ratio) if ratio > 0 else float("inf")
+        if size < t.task_ratio:
+            continue
+        flags.append(
+            Flag(
+                code="task_reweighting",
+                severity=Severity.ERROR if size >= 10 * t.task_ratio / 3 else Severity.WARNING,
+                step=None,
+                group=row["task"],
+                message=(
+                    f"task {row['task']!r} carries {percent(spread)} of the reward spread but "
+                    f"{percent(grpo)} of GRPO's advantage mass ({_fmt(size)}× "
+                    f"{'more' if ratio > 1 else 'less'}): GRPO gives every group unit scale, "
+                    "so tasks weigh by group count, not by reward magnitude"
+                ),
+                evidence={
+                    "task": row["task"],
+                    "spread_share": spread,
+                    **{k: v for k, v in row.items() if k.startswith("share_")},
+                },
+                score=size,
+            )
+        )
+    return flags
+
+
 def logged_advantage(a: Analysis, t: Thresholds) -> list[Flag]:
     """Iterations whose logged (trainer) advantages differ from the recomputed ones."""
     if "logged_error" not in a.iterations.columns:
@@ -519,6 +613,8 @@ CHECKS = (
     singleton_groups,
     ragged_groups,
     logged_advantage,
+    task_reweighting,
+    component_aliasing,
 )
 
 

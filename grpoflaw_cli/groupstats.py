@@ -17,6 +17,7 @@ streaming engine runs in bounded memory; :func:`to_groups` turns its result into
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ def group_stats_query(
     has_task: bool = False,
     source_col: str | None = None,
     has_baseline: bool = False,
+    components: Sequence[str] = (),
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
@@ -64,6 +66,15 @@ def group_stats_query(
         ]
     if has_task:
         aggs.append(pl.col("task").first().alias("task"))
+    if len(components) > 1:
+        # Distinct component vectors vs distinct summed rewards: more of the former means
+        # different reward-component outcomes that the summed reward (and so GRPO) aliases.
+        aggs += [
+            pl.struct([pl.col(c).cast(pl.Float64) for c in components])
+            .n_unique()
+            .alias("component_patterns"),
+            r.n_unique().alias("reward_values"),
+        ]
     if has_baseline:
         gap = r - pl.col("baseline")
         aggs += [

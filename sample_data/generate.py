@@ -176,7 +176,7 @@ def trl_completions(out: Path, rng: np.random.Generator, scale: str = "group") -
     for step in (10, 20):
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(8) for _ in range(g)]
         acc = np.concatenate([_group_rewards_binary(rng, g) for _ in range(8)])
-        fmt = rng.choice([0.0, 0.5], size=acc.size)
+        fmt = rng.choice([0.0, 1.0], size=acc.size)  # (1, 0) and (0, 1) alias
         fmt[3] = np.nan  # a reward function returned None: stored as NaN
         rewards = np.column_stack([acc, fmt])
         adv = _trl_advantages(rewards, np.ones(2), g, scale)

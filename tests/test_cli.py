@@ -104,6 +104,7 @@ def test_compare_multitask_shows_every_flag(runner: CliRunner) -> None:
         "zero_variance",
         "noise_amplification",
         "singleton_groups",
+        "task_reweighting",
     }
     collapse = {f["step"] for f in report["flags"] if f["code"] == "magnitude_collapse"}
     assert collapse == {12, 13, 30}  # the math-only curriculum steps

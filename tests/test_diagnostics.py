@@ -173,3 +173,67 @@ def test_step_in_several_files(write_jsonl) -> None:
     flags = diagnose(analyze(table, ALL), files=[str(a), str(b)])
     hits = [f for f in flags if f.code == "step_in_several_files"]
     assert [f.step for f in hits] == [1] and str(b) in hits[0].message
+
+
+def _with_tasks(groups: list[tuple[int, str, str, list[float]]]) -> pl.DataFrame:
+    cols: dict[str, list[object]] = {"step": [], "group": [], "task": [], "reward": []}
+    for step, group, task, rewards in groups:
+        for r in rewards:
+            cols["step"].append(step)
+            cols["group"].append(group)
+            cols["task"].append(task)
+            cols["reward"].append(float(r))
+    return pl.DataFrame(cols)
+
+
+def _analyse_tasks(df: pl.DataFrame) -> list:
+    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.groupstats import group_stats_query
+
+    table = group_stats_query(df.lazy(), has_length=False, has_task=True).collect()
+    return diagnose(analyze(table, ALL))
+
+
+def test_task_reweighting_positive() -> None:
+    # 'shaping' rewards differ by 0.01, 'agent' by 10: GRPO gives them the same say.
+    df = _with_tasks(
+        [(s, f"a{s}", "agent", [0, 10, 0, 10]) for s in (1, 2)]
+        + [(s, f"s{s}", "shaping", [0, 0.01, 0, 0.01]) for s in (1, 2)]
+    )
+    flags = [f for f in _analyse_tasks(df) if f.code == "task_reweighting"]
+    assert {f.group for f in flags} == {"shaping", "agent"}
+    shaping = next(f for f in flags if f.group == "shaping")
+    assert shaping.step is None and shaping.severity is Severity.ERROR
+    assert shaping.evidence["share_grpo"] == pytest.approx(0.5, rel=1e-3)
+    assert shaping.evidence["share_dr_grpo"] == pytest.approx(1e-6, rel=1e-3)
+
+
+def test_task_reweighting_negative() -> None:
+    df = _with_tasks(
+        [(s, f"a{s}", "agent", [0, 1, 0, 1]) for s in (1, 2)]
+        + [(s, f"m{s}", "math", [1, 0, 0, 1]) for s in (1, 2)]
+    )
+    assert not any(f.code == "task_reweighting" for f in _analyse_tasks(df))
+
+
+def _components(rows: list[tuple[float, float]]) -> list:
+    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.groupstats import group_stats_query
+
+    df = pl.DataFrame(
+        {
+            "step": [1] * len(rows),
+            "group": [0] * len(rows),
+            "a": [r[0] for r in rows],
+            "b": [r[1] for r in rows],
+        }
+    ).with_columns((pl.col("a") + pl.col("b")).alias("reward"))
+    table = group_stats_query(df.lazy(), has_length=False, components=["a", "b"]).collect()
+    return diagnose(analyze(table, ALL))
+
+
+def test_component_aliasing_positive_and_negative() -> None:
+    hit = [f for f in _components([(0, 1), (1, 0), (0, 0)]) if f.code == "component_aliasing"]
+    assert len(hit) == 1 and hit[0].evidence["component_patterns"] == 3
+    assert hit[0].evidence["reward_values"] == 2
+    assert not any(f.code == "component_aliasing" for f in _components([(0, 1), (1, 1), (0, 0)]))

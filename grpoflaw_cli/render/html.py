@@ -199,6 +199,10 @@ def _magnitude_html(report: dict[str, Any]) -> str:
     )
 
 
+def _where(step: Any) -> str:
+    return "run" if step is None else f"step {_esc(step)}"
+
+
 def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     """One row per check (where it fired, its worst instance), then every flag, folded."""
     flags = report["flags"]
@@ -211,7 +215,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
         f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
         f'<td class="l">{len(group)}: {_esc(step_ranges([f["step"] for f in group]))}</td>'
-        f'<td class="l">step {_esc(group[0]["step"])}: {_esc(group[0]["message"])}</td></tr>'
+        f'<td class="l">{_where(group[0]["step"])}: {_esc(group[0]["message"])}</td></tr>'
         for code, group in by_code.items()
     )
     rows = "".join(

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics import Flag, Severity
@@ -98,12 +100,20 @@ def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[
         "skipped_estimators": header.skipped_estimators,
         "logged_advantage": _logged_summary(analysis, header),
     }
+    if analysis.tasks is not None:
+        tasks = analysis.tasks
+        summary["tasks"] = tasks.filter(pl.col("step").is_null()).drop("step").to_dicts()
     report: dict[str, Any] = clean(
         {
             "grpoflaw_version": __version__,
             "summary": summary,
             "iterations": iterations,
             "flags": [f.to_dict() for f in flags],
+            **(
+                {"tasks": analysis.tasks.filter(pl.col("step").is_not_null()).to_dicts()}
+                if analysis.tasks is not None
+                else {}
+            ),
         }
     )
     return report

@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grpoflaw_cli.diagnostics import percent
 from grpoflaw_cli.estimators import REGISTRY
 
 WIDE = 110
@@ -30,6 +31,9 @@ SHORT_CODES = {
     "singleton_groups": "single",
     "ragged_groups": "ragged",
     "step_in_several_files": "files",
+    "task_reweighting": "tasks",
+    "component_aliasing": "alias",
+    "logged_advantage_mismatch": "logged",
 }
 
 
@@ -180,6 +184,8 @@ def step_ranges(steps: list[Any]) -> str:
     >>> step_ranges([1, 2, 3, 7, 9, 10])
     '1-3, 7, 9-10'
     """
+    if all(s is None for s in steps):
+        return "whole run"
     if not all(isinstance(s, int) for s in steps):
         return ", ".join(map(str, steps))
     ordered = sorted(set(steps))
@@ -221,22 +227,54 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
     for code, group in by_code.items():
         worst = group[0]
         steps = [f["step"] for f in group]
+        where = "run" if worst["step"] is None else f"step {worst['step']}"
+        count = "" if all(s is None for s in steps) else f"{len(set(map(str, steps)))}: "
         table.add_row(
             Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
             code,
-            f"{len(set(map(str, steps)))}: {step_ranges(steps)}",
-            f"step {worst['step']}: {worst['message']}",
+            count + step_ranges(steps),
+            f"{where}: {worst['message']}",
+        )
+    return table
+
+
+def task_table(report: dict[str, Any]) -> RenderableType | None:
+    """Each task's share of the reward spread and of each estimator's advantage mass."""
+    tasks = report["summary"].get("tasks")
+    if not tasks:
+        return None
+    estimators = report["summary"]["estimators"]
+    table = Table(
+        title="Each task's say in the update (share of Σ advantage² over the run)",
+        title_justify="left",
+        caption="reward spread: the say each task would have if magnitude passed through",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("task")
+    table.add_column("groups", justify="right")
+    table.add_column("reward\nspread", justify="right", style="bold")
+    for name in estimators:
+        table.add_column(REGISTRY[name].short, justify="right", no_wrap=True)
+    for row in tasks:
+        table.add_row(
+            str(row["task"]),
+            _num(row["groups"]),
+            percent(row["spread_share"]),
+            *(percent(row[f"share_{name}"]) for name in estimators),
         )
     return table
 
 
 def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120) -> RenderableType:
     """The whole ``compare`` screen for a terminal ``width`` columns wide."""
+    tasks = task_table(report)
     return Group(
         _header(report),
         iteration_table(report, max_rows, width),
         Text(""),
         magnitude_table(report),
+        *([Text(""), tasks] if tasks is not None else []),
         Text(""),
         flags_table(report),
     )
