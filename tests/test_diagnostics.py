@@ -201,7 +201,7 @@ def test_task_reweighting_positive() -> None:
         + [(s, f"s{s}", "shaping", [0, 0.01, 0, 0.01]) for s in (1, 2)]
     )
     flags = [f for f in _analyse_tasks(df) if f.code == "task_reweighting"]
-    assert {f.group for f in flags} == {"shaping", "agent"}
+    assert {f.group for f in flags} == {"shaping"}  # agent: 100% of spread, 50% of GRPO: 2x
     shaping = next(f for f in flags if f.group == "shaping")
     assert shaping.step is None and shaping.severity is Severity.ERROR
     assert shaping.evidence["share_grpo"] == pytest.approx(0.5, rel=1e-3)
