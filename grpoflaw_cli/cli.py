@@ -625,10 +625,8 @@ def inspect(
     """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
 
     def work() -> None:
-        import numpy as np
 
         from grpoflaw_cli import ingest
-        from grpoflaw_cli.groupstats import group_stats_query
 
         mapping = _column_map(
             step_col,
@@ -643,26 +641,12 @@ def inspect(
         log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)
         det = log.detection
-        table = ingest.collect(log, group_stats_query(log.frame, has_length=False), streaming=True)
-        sizes = table["n"].to_numpy() if table.height else np.zeros(1, dtype=np.int64)
         facts: dict[str, Any] = {
             "source": f"{det.source} ({det.framework} conventions)",
             "files": len(det.files),
             "formats": ", ".join(sorted(set(det.formats))),
             "columns": ", ".join(det.columns),
-            "rows": int(sizes.sum()),
-            "iterations": table["step"].n_unique() if table.height else 0,
-            "groups": table.height,
-            "group sizes": (
-                f"min {sizes.min()}, median {np.median(sizes):g}, max {sizes.max()}"
-                if table.height
-                else "—"
-            ),
-            "reward range": (
-                f"{table['min'].min()!s} … {table['max'].max()!s}" if table.height else "—"
-            ),
-            "rewards missing": int(table["n_null"].sum()) if table.height else 0,
-            "duplicate rows": ingest.duplicate_rows(log),
+            **ingest.facts(log),
         }
         if output_format is InspectFormat.json:
             payload = {
@@ -672,7 +656,7 @@ def inspect(
             }
             sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
-            from grpoflaw_cli.render.terminal import render_inspect
+            from grpoflaw_cli.render.inspect import render_inspect
 
             Console().print(render_inspect({"facts": facts, "reasons": det.reasons}))
 

@@ -68,6 +68,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.numbers import num, percent
 
 
 class Severity(str, Enum):
@@ -126,16 +127,6 @@ class Flag:
         out = asdict(self)
         out["severity"] = self.severity.value
         return out
-
-
-def _fmt(x: float) -> str:
-    """3 significant digits, without scientific notation for large ratios (1,000 not 1e+03)."""
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
-def percent(x: float) -> str:
-    """A share as a percentage that stays readable when tiny: 31.0%, 0.00034%."""
-    return f"{x:.1%}" if x >= 0.001 or x == 0 else f"{x * 100:.2g}%"
 
 
 def _py(value: Any) -> Any:
@@ -201,9 +192,9 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
                 group=_py(row["group"]),
                 message=(
                     f"{where} gets the same GRPO advantages as group {other_group!r} of step "
-                    f"{other_step}, though its reward spread is {_fmt(ratio)}× "
-                    f"{'smaller' if up else 'larger'} ({_fmt(row['spread'])} vs "
-                    f"{_fmt(row['_hi'] if up else row['_lo'])}); "
+                    f"{other_step}, though its reward spread is {num(ratio)}× "
+                    f"{'smaller' if up else 'larger'} ({num(row['spread'])} vs "
+                    f"{num(row['_hi'] if up else row['_lo'])}); "
                     f"{row['_count']} group(s) of this step have such a twin"
                 ),
                 evidence={
@@ -247,10 +238,10 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
                     else Severity.WARNING,
                     step=_py(row["step"]),
                     message=(
-                        f"reward spread {_fmt(row['spread'])} is {_fmt(spread_ratio)}× the run's "
-                        f"typical {_fmt(typical)}, yet GRPO advantages keep the typical scale "
-                        f"({_fmt(grpo_ratio)}×): magnitude {'shrunk' if shrunk else 'inflated'} "
-                        f"{_fmt(size)}×"
+                        f"reward spread {num(row['spread'])} is {num(spread_ratio)}× the run's "
+                        f"typical {num(typical)}, yet GRPO advantages keep the typical scale "
+                        f"({num(grpo_ratio)}×): magnitude {'shrunk' if shrunk else 'inflated'} "
+                        f"{num(size)}×"
                     ),
                     evidence={
                         "spread": row["spread"],
@@ -315,10 +306,10 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
                 group=_py(row["group"]),
                 message=(
                     f"{row['_count']} of {totals[row['step']]} groups have a reward spread "
-                    f"≥{_fmt(t.magnitude_ratio)}× away from the run's typical group spread "
-                    f"{_fmt(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
+                    f"≥{num(t.magnitude_ratio)}× away from the run's typical group spread "
+                    f"{num(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
                     f"but unit-scale GRPO advantages; worst: group {row['group']!r}, spread "
-                    f"{_fmt(row['spread'])} ({_fmt(row['_ratio'])}×)"
+                    f"{num(row['spread'])} ({num(row['_ratio'])}×)"
                 ),
                 evidence={
                     "groups": row["_count"],
@@ -394,10 +385,10 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
                 group=_py(row["group"]),
                 message=(
                     f"{row['_count']} group(s) differ by a reward spread under "
-                    f"{_fmt(t.noise_ratio)}× the typical {_fmt(typical)} yet get unit-scale "
-                    f"GRPO advantages; worst: group {row['group']!r}, spread {_fmt(row['spread'])}"
-                    f" → GRPO scale {_fmt(row['scale_grpo'])} "
-                    f"({_fmt(row['scale_grpo'] / row['spread'])}× amplification)"
+                    f"{num(t.noise_ratio)}× the typical {num(typical)} yet get unit-scale "
+                    f"GRPO advantages; worst: group {row['group']!r}, spread {num(row['spread'])}"
+                    f" → GRPO scale {num(row['scale_grpo'])} "
+                    f"({num(row['scale_grpo'] / row['spread'])}× amplification)"
                 ),
                 evidence={
                     "groups": row["_count"],
@@ -552,7 +543,7 @@ def task_reweighting(a: Analysis, t: Thresholds) -> list[Flag]:
                 group=row["task"],
                 message=(
                     f"task {row['task']!r} carries {percent(spread)} of the reward spread but "
-                    f"{percent(grpo)} of GRPO's advantage mass ({_fmt(size)}× "
+                    f"{percent(grpo)} of GRPO's advantage mass ({num(size)}× "
                     f"{'more' if ratio > 1 else 'less'}): GRPO gives every group unit scale, "
                     "so tasks weigh by group count, not by reward magnitude"
                 ),
@@ -578,10 +569,10 @@ def logged_advantage(a: Analysis, t: Thresholds) -> list[Flag]:
     ):
         best, best_error = row["logged_best"], row["logged_best_error"]
         closest = (
-            f"they match {best} instead (relative error {_fmt(best_error)}): a setting you did "
+            f"they match {best} instead (relative error {num(best_error)}): a setting you did "
             "not expect?"
             if best != expected and best_error <= t.logged_tolerance
-            else f"the closest estimator is {best} ({_fmt(best_error)})"
+            else f"the closest estimator is {best} ({num(best_error)})"
         )
         flags.append(
             Flag(

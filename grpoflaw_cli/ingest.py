@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from grpoflaw_cli import presets
@@ -345,6 +344,8 @@ def _block_size(data: Source, fmt: Format, column: str) -> int | None:
         return None
     if keys.len() < 2:
         return None
+    import numpy as np  # here only: plain commands (inspect) start faster without it
+
     runs = keys.rle().struct.field("len").to_numpy()
     size = int(np.gcd.reduce(runs))
     return size if size > 1 else None
@@ -494,6 +495,44 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
         f"cannot read the log ({files}{'…' if len(det.files) > 3 else ''}): {detail}",
         hint="the files may disagree on a column's type; read them one at a time to find it",
     )
+
+
+def facts(log: Log) -> dict[str, object]:
+    """What ``inspect`` reports about the rows: counts, group sizes, reward range, missing
+    rewards and duplicate rows. One streaming aggregation plus the duplicate count."""
+    per_group = log.frame.group_by("step", "group").agg(
+        pl.len().alias("n"),
+        pl.col("reward").null_count().alias("missing"),
+        pl.col("reward").min().alias("lo"),
+        pl.col("reward").max().alias("hi"),
+    )
+    stats = collect(
+        log,
+        per_group.select(
+            pl.col("n").sum().alias("rows"),
+            pl.col("step").n_unique().alias("iterations"),
+            pl.len().alias("groups"),
+            pl.col("n").min().alias("size_min"),
+            pl.col("n").median().alias("size_median"),
+            pl.col("n").max().alias("size_max"),
+            pl.col("lo").min().alias("lo"),
+            pl.col("hi").max().alias("hi"),
+            pl.col("missing").sum().alias("missing"),
+        ),
+        streaming=True,
+    ).row(0, named=True)
+    empty = not stats["groups"]
+    return {
+        "rows": int(stats["rows"] or 0),
+        "iterations": int(stats["iterations"] or 0),
+        "groups": int(stats["groups"] or 0),
+        "group sizes": "—"
+        if empty
+        else f"min {stats['size_min']}, median {stats['size_median']:g}, max {stats['size_max']}",
+        "reward range": "—" if empty else f"{stats['lo']} … {stats['hi']}",
+        "rewards missing": int(stats["missing"] or 0),
+        "duplicate rows": duplicate_rows(log),
+    }
 
 
 def duplicate_rows(log: Log) -> int:

@@ -16,8 +16,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grpoflaw_cli.diagnostics import percent
 from grpoflaw_cli.estimators import REGISTRY
+from grpoflaw_cli.numbers import percent
 
 WIDE = 110
 """Terminal width from which the per-iteration table shows every column."""
@@ -277,19 +277,4 @@ def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120)
         *([Text(""), tasks] if tasks is not None else []),
         Text(""),
         flags_table(report),
-    )
-
-
-def render_inspect(info: dict[str, Any]) -> RenderableType:
-    """What ingest detected and why."""
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="dim")
-    table.add_column()
-    for key, value in info["facts"].items():
-        table.add_row(key, str(value))
-    reasons = Text("\n".join(f"• {r}" for r in info["reasons"]))
-    return Group(
-        Panel(table, title="grpoflaw inspect", title_align="left", border_style="blue"),
-        Text("How the columns were chosen:", style="bold"),
-        reasons,
     )

@@ -1,0 +1,28 @@
+"""The ``grpoflaw inspect`` screen. Rich only: inspect stays quick to start.
+
+>>> Console().print(render_inspect({"facts": {"rows": 14}, "reasons": []}))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+
+def render_inspect(info: dict[str, Any]) -> RenderableType:
+    """What ingest detected and why."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for key, value in info["facts"].items():
+        table.add_row(key, str(value))
+    reasons = Text("\n".join(f"• {r}" for r in info["reasons"]))
+    return Group(
+        Panel(table, title="grpoflaw inspect", title_align="left", border_style="blue"),
+        Text("How the columns were chosen:", style="bold"),
+        reasons,
+    )
