@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, applicable, group_moments
-from grpoflaw_cli.groupstats import Groups, to_groups
+from grpoflaw_cli.groupstats import Groups, standardized_moments, to_groups
 
 REFERENCE = "grpo"
 """The estimator the diagnostics examine; its scales are always computed."""
@@ -77,18 +77,45 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.dot(x, y) / sxx)
 
 
+class WithinIterations:
+    """Slope of log(scale) on log(spread) across the groups of each iteration (iteration
+    fixed effects removed), for many estimators over the same groups: the spread side is
+    prepared once.
+    """
+
+    def __init__(self, g: Groups, spread: np.ndarray) -> None:
+        self.g = g
+        self.spread = spread
+        self.base = (g.n >= 2) & (spread > 0)
+        self.step = g.step_index[self.base]
+        count = np.bincount(self.step, minlength=g.n_steps).astype(np.float64)
+        self.denom = np.maximum(count, 1.0)
+        self.x = self._demean(np.log(spread[self.base]), self.step, self.denom)
+
+    def _demean(self, v: np.ndarray, step: np.ndarray, denom: np.ndarray) -> np.ndarray:
+        means = np.bincount(step, v, self.g.n_steps) / denom
+        return np.asarray(v - means[step])
+
+    def slope(self, scale: np.ndarray) -> float:
+        s = scale[self.base]
+        usable = (s > 0) & np.isfinite(s)
+        if usable.all():
+            if s.size < 2:
+                return float("nan")
+            return _slope(self.x, self._demean(np.log(s), self.step, self.denom))
+        # Some groups have no advantage (a NaN rule, say): drop them and redo the sides.
+        if usable.sum() < 2:
+            return float("nan")
+        step = self.step[usable]
+        count = np.bincount(step, minlength=self.g.n_steps).astype(np.float64)
+        denom = np.maximum(count, 1.0)
+        x = self._demean(np.log(self.spread[self.base][usable]), step, denom)
+        return _slope(x, self._demean(np.log(s[usable]), step, denom))
+
+
 def elasticity_within(g: Groups, spread: np.ndarray, scale: np.ndarray) -> float:
     """Slope of log(scale) on log(spread) across groups, iteration fixed effects removed."""
-    ok = (g.n >= 2) & (spread > 0) & (scale > 0) & np.isfinite(scale)
-    if ok.sum() < 2:
-        return float("nan")
-    step = g.step_index[ok]
-    x, y = np.log(spread[ok]), np.log(scale[ok])
-    count = np.bincount(step, minlength=g.n_steps).astype(np.float64)
-    denom = np.maximum(count, 1.0)
-    x_mean = np.bincount(step, x, g.n_steps) / denom
-    y_mean = np.bincount(step, y, g.n_steps) / denom
-    return _slope(x - x_mean[step], y - y_mean[step])
+    return WithinIterations(g, spread).slope(scale)
 
 
 def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
@@ -162,8 +189,10 @@ def analyze(
         pl.Series("zero_variance", zero_var),
         pl.Series("z_min", z_min),
         pl.Series("z_max", z_max),
-        table["skew"].alias("skew"),
-        table["kurtosis"].alias("kurtosis"),
+        *(
+            pl.Series(k, v)
+            for k, v in zip(("skew", "kurtosis"), standardized_moments(table), strict=True)
+        ),
         *(pl.Series(k, v) for k, v in group_cols.items()),
     )
     if "task" in table.columns:
@@ -212,8 +241,9 @@ def analyze(
         )
 
     rows = []
+    within_iterations = WithinIterations(g, spread)
     for name in estimators:
-        within = elasticity_within(g, spread, group_cols[f"scale_{name}"])
+        within = within_iterations.slope(group_cols[f"scale_{name}"])
         across = elasticity_across(it_spread, iterations[f"scale_{name}"].to_numpy())
         rows.append(
             {

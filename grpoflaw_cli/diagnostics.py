@@ -60,7 +60,7 @@ thresholds (all in :class:`Thresholds`, all overridable):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -124,9 +124,15 @@ class Flag:
     """How bad, comparable within a code (a ratio or a share): orders flags worst first."""
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["severity"] = self.severity.value
-        return out
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "step": self.step,
+            "message": self.message,
+            "group": self.group,
+            "evidence": dict(self.evidence),
+            "score": self.score,
+        }
 
 
 def _py(value: Any) -> Any:
@@ -138,23 +144,25 @@ def _py(value: Any) -> Any:
 
 def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
     """Groups with identical GRPO advantages whose reward spreads differ ≥ ``collapse_ratio``."""
-    g = a.groups.filter(~pl.col("zero_variance") & (pl.col("n") >= 2) & (pl.col("spread") > 0))
+    g = a.groups.select("step", "group", "n", "spread", "z_min", "z_max", "skew", "kurtosis")
+    g = g.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
     if g.height < 2:
         return []
     sig = [pl.col("n")] + [
         pl.col(c).round(6).fill_nan(0.0).fill_null(0.0)
         for c in ("z_min", "z_max", "skew", "kurtosis")
     ]
-    g = g.with_columns(pl.struct(sig).hash().alias("_sig"), pl.col("spread").log().alias("_ls"))
+    g = g.with_columns(pl.struct(sig).hash().alias("_sig"))
+    lo, hi = pl.col("spread").arg_min(), pl.col("spread").arg_max()
     cls = (
         g.group_by("_sig")
         .agg(
             pl.col("spread").min().alias("_lo"),
             pl.col("spread").max().alias("_hi"),
-            pl.col("step").sort_by("spread").first().alias("_lo_step"),
-            pl.col("group").sort_by("spread").first().alias("_lo_group"),
-            pl.col("step").sort_by("spread").last().alias("_hi_step"),
-            pl.col("group").sort_by("spread").last().alias("_hi_group"),
+            pl.col("step").get(lo).alias("_lo_step"),
+            pl.col("group").get(lo).alias("_lo_group"),
+            pl.col("step").get(hi).alias("_hi_step"),
+            pl.col("group").get(hi).alias("_hi_group"),
         )
         .filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio)
     )

@@ -501,12 +501,21 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
     ``Σ A = mult·n·d`` and ``Σ A² = mult²·(scale²·m2 + n·d²)``.
     """
     nf = g.n.astype(np.float64)
-    shift = a.shift[g.step_index] if a.shift is not None else 0.0
-    mult = a.mult[g.step_index] if a.mult is not None else 1.0
     mean, m2 = (g.gap_mean, g.gap_m2) if a.variable == "gap" else (g.mean, g.m2)
     assert mean is not None and m2 is not None
-    d = a.scale * (mean - a.center) - shift
-    return mult * nf * d, mult * mult * (a.scale * a.scale * m2 + nf * d * d)
+    d = mean - a.center
+    d *= a.scale
+    if a.shift is not None:
+        d -= a.shift[g.step_index]
+    sum_sq = a.scale * a.scale
+    sum_sq *= m2
+    sum_sq += nf * d * d
+    total = nf * d
+    if a.mult is not None:
+        mult = a.mult[g.step_index]
+        total *= mult
+        sum_sq *= mult * mult
+    return total, sum_sq
 
 
 def apply(
