@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback as tb
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -332,6 +333,36 @@ def _report_skipped(log: Any) -> None:
         )
 
 
+PROGRESS_MIN_BYTES = 20_000_000
+"""Logs at least this large get a progress indicator on stderr (when it is a terminal)."""
+
+
+@contextmanager
+def _reading(log: Any, enabled: bool = True) -> Iterator[None]:
+    """A transient spinner with elapsed time on stderr while a large log is read.
+
+    Only when stderr is a terminal and the log is large; never on stdout. Polars releases
+    the GIL while it reads, so Rich's refresh thread keeps the display alive.
+    """
+    files = log.detection.files
+    size = sum(f.stat().st_size for f in files if f.exists())
+    if not (enabled and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES):
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    label = f"reading {len(files):,} file{'s' * (len(files) > 1)} ({size / 1e6:,.0f} MB)"
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        progress.add_task(label, total=None)
+        yield
+
+
 def _inputs(det: Any) -> set[str]:
     """The optional canonical columns this log has."""
     return {
@@ -475,7 +506,8 @@ def compare(
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
         names, skipped = _usable(log, names, explicit=estimators is not None)
-        analysis = _analyse(log, names, conv, compare_logged=True)
+        with _reading(log, enabled=output_format is OutputFormat.table):
+            analysis = _analyse(log, names, conv, compare_logged=True)
         flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
         report = build_report(analysis, flags, _header(log, conv, skipped))
 
@@ -589,7 +621,8 @@ def advantages(
         _report_skipped(log)
         conv = _conventions(log, framework, std_ddof, eps)
         names, _ = _usable(log, names, explicit=estimators is not None)
-        rows = ingest.collect(log, log.frame)
+        with _reading(log):
+            rows = ingest.collect(log, log.frame)
         analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
         out = with_advantages(rows, analysis)
         out = out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
@@ -646,8 +679,9 @@ def inspect(
             "files": len(det.files),
             "formats": ", ".join(sorted(set(det.formats))),
             "columns": ", ".join(det.columns),
-            **ingest.facts(log),
         }
+        with _reading(log):
+            facts.update(ingest.facts(log))
         if output_format is InspectFormat.json:
             payload = {
                 "facts": facts,
