@@ -23,14 +23,23 @@ Definitions (used by the tables, the JSON and the diagnostics):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.estimators import REGISTRY, Affine, Conventions, applicable, group_moments
-from grpoflaw_cli.groupstats import Groups, standardized_moments, to_groups
+from grpoflaw_cli.estimators import (
+    REGISTRY,
+    Affine,
+    Conventions,
+    RowVariable,
+    applicable,
+    clipped,
+    group_moments,
+    whiten,
+)
+from grpoflaw_cli.groupstats import Groups, standardized_moments, to_groups, variable_groups
 
 REFERENCE = "grpo"
 """The estimator the diagnostics examine; its scales are always computed."""
@@ -59,6 +68,8 @@ class Analysis:
     coefficients: dict[str, Affine]
     """Every computed estimator's affine map (the reported ones, GRPO, and any extra)."""
     stats: Groups
+    row_variables: dict[str, RowVariable] = field(default_factory=dict)
+    """The second-pass values some coefficients apply to (by :attr:`Affine.variable`)."""
     tasks: pl.DataFrame | None = None
     """Per (step, task) shares of reward spread and advantage mass (:func:`task_shares`)."""
     logged_estimator: str = REFERENCE
@@ -138,16 +149,24 @@ def verdict(elasticity: float) -> str:
     return "partly"
 
 
+RowStats = Callable[[Sequence[RowVariable]], pl.DataFrame]
+"""Runs the second pass: per-group statistics of row variables (see
+:func:`~grpoflaw_cli.rollouts.row_variable_query`), rows sorted like the group table."""
+
+
 def analyze(
     table: pl.DataFrame,
     estimators: list[str],
     conventions: Conventions | None = None,
     extra: Sequence[str] = (),
+    row_stats: RowStats | None = None,
 ) -> Analysis:
     """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`.
 
     ``extra`` estimators are computed (coefficients and scale columns) but not reported:
-    the trainer's logged advantages are matched against every estimator, say.
+    the trainer's logged advantages are matched against every estimator, say. With a
+    clip in the conventions, the clipped values need a second pass over the rows:
+    ``row_stats`` runs it.
     """
     conv = conventions or Conventions()
     g = to_groups(table)
@@ -171,10 +190,31 @@ def analyze(
     _, missing = applicable(computed, have)
     if missing:
         raise ValueError("; ".join(f"{name} {why}" for name, why in missing.items()))
+    coefs = {name: REGISTRY[name].fn(g, conv) for name in computed}
+    variables: dict[str, RowVariable] = {}
+    row_groups: dict[str, Groups] = {}
+    if conv.clip is not None:
+        variables = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items()}
+        if row_stats is None:
+            raise ValueError("clipping needs a second pass over the rows (row_stats)")
+        stats = row_stats(list(variables.values()))
+        for name, var in variables.items():
+            gy = variable_groups(g, stats, var.name)
+            row_groups[name] = gy
+            whitened = coefs[name].shift is not None
+            base = (
+                whiten(gy, np.ones(g.size), np.zeros(g.size), conv)
+                if whitened
+                else Affine(scale=np.ones(g.size), center=np.zeros(g.size))
+            )
+            coefs[name] = replace(base, variable=var.name)
     for name in computed:
-        coef = REGISTRY[name].fn(g, conv)
+        coef = coefs[name]
         coefficients[name] = coef
-        _, sum_sq = group_moments(g, coef)
+        _, sum_sq = group_moments(
+            row_groups.get(name, g),
+            replace(coef, variable="reward") if name in row_groups else coef,
+        )
         with np.errstate(invalid="ignore"):
             group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
         # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
@@ -275,6 +315,7 @@ def analyze(
         coefficients=coefficients,
         stats=g,
         tasks=task_shares(groups, computed) if "task" in groups.columns else None,
+        row_variables={v.name: v for v in variables.values()},
     )
 
 

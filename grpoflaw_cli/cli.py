@@ -138,6 +138,32 @@ FrameworkOpt = Annotated[
 ]
 
 
+Clip = Annotated[
+    str | None,
+    typer.Option(
+        "--clip",
+        help="Clamp shaped values to LO,HI before batch whitening (OpenRLHF's "
+        "reward.clip_range; default -10,10 under --framework openrlhf), or 'none'.",
+        show_default=False,
+    ),
+]
+
+
+def _parse_clip(text: str | None) -> Any:
+    """``--clip`` → (lo, hi), None for 'none', or "default" when not given."""
+    if text is None:
+        return "default"
+    if text.strip().lower() == "none":
+        return None
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"--clip '{text}' is not LO,HI", hint="e.g. --clip -10,10, or --clip none"
+        ) from None
+    return (lo, hi)
+
+
 class SourceName(str, Enum):
     auto = "auto"
     generic = "generic"
@@ -265,7 +291,11 @@ def _nan_rule(framework: FrameworkName | None) -> Any:
 
 
 def _conventions(
-    log: Any, framework: FrameworkName | None, ddof: int | None, eps: float | None
+    log: Any,
+    framework: FrameworkName | None,
+    ddof: int | None,
+    eps: float | None,
+    clip: str | None = None,
 ) -> Any:
     """The flags' conventions, else those of the framework the log's source implies."""
     from grpoflaw_cli.estimators import Conventions
@@ -278,6 +308,7 @@ def _conventions(
             name,  # type: ignore[arg-type]  # checked by Conventions.of
             ddof=ddof if ddof is not None else (det.ddof if implied else None),
             eps=eps if eps is not None else (det.eps if implied else None),
+            clip=_parse_clip(clip),
         )
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -293,7 +324,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
     from grpoflaw_cli.analysis import analyze, with_logged
     from grpoflaw_cli.estimators import REGISTRY, applicable
     from grpoflaw_cli.groupstats import group_stats_query
-    from grpoflaw_cli.rollouts import logged_comparison_query
+    from grpoflaw_cli.rollouts import logged_comparison_query, row_variable_query
 
     det = log.detection
     query = group_stats_query(
@@ -313,7 +344,13 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
     ingest.check_rewards(log, table)
     logged = det.logged_advantage if compare_logged else None
     everything, _ = applicable(list(REGISTRY), _inputs(det))
-    analysis = analyze(table, names, conv, extra=everything if logged else ())
+    keys = table.select("step", "group")
+
+    def row_stats(variables: Any) -> Any:
+        query = row_variable_query(log.frame, keys, variables, det.length_col is not None)
+        return ingest.collect(log, query, streaming=True)
+
+    analysis = analyze(table, names, conv, extra=everything if logged else (), row_stats=row_stats)
     if logged:
         comparison = ingest.collect(
             log, logged_comparison_query(log.frame, analysis, logged), streaming=True
@@ -440,6 +477,7 @@ def compare(
     framework: FrameworkOpt = None,
     std_ddof: StdDdof = None,
     eps: Eps = None,
+    clip: Clip = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
     ] = OutputFormat.table,
@@ -504,7 +542,7 @@ def compare(
             nan_rewards=_nan_rule(framework),
         )
         _report_skipped(log)
-        conv = _conventions(log, framework, std_ddof, eps)
+        conv = _conventions(log, framework, std_ddof, eps, clip)
         names, skipped = _usable(log, names, explicit=estimators is not None)
         with _reading(log, enabled=output_format is OutputFormat.table):
             analysis = _analyse(log, names, conv, compare_logged=True)
@@ -588,6 +626,7 @@ def advantages(
     framework: FrameworkOpt = None,
     std_ddof: StdDdof = None,
     eps: Eps = None,
+    clip: Clip = None,
     show_traceback: Traceback = False,
 ) -> None:
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
@@ -619,7 +658,7 @@ def advantages(
             nan_rewards=_nan_rule(framework),
         )
         _report_skipped(log)
-        conv = _conventions(log, framework, std_ddof, eps)
+        conv = _conventions(log, framework, std_ddof, eps, clip)
         names, _ = _usable(log, names, explicit=estimators is not None)
         with _reading(log):
             rows = ingest.collect(log, log.frame)

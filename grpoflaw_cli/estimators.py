@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+import polars as pl
 
 from grpoflaw_cli.groupstats import Groups
 
@@ -63,12 +64,19 @@ class Conventions:
     whiten_eps: float = VERL_WHITEN_EPS
     bessel_float32: bool = False
     framework: Framework = "verl"
+    clip: tuple[float, float] | None = None
+    """Clamp each rollout's shaped value (after the baseline and any std division, before
+    batch whitening) to this range: OpenRLHF's ``reward.clip_range``, default (-10, 10)."""
 
     @classmethod
     def of(
-        cls, framework: Framework, ddof: int | None = None, eps: float | None = None
+        cls,
+        framework: Framework,
+        ddof: int | None = None,
+        eps: float | None = None,
+        clip: tuple[float, float] | Literal["default"] | None = "default",
     ) -> Conventions:
-        """A framework's own conventions, with optional ddof/eps overrides.
+        """A framework's own conventions, with optional ddof/eps/clip overrides.
 
         >>> Conventions.of("trl").describe()
         'trl conventions: std ddof=1 (unbiased), eps=0.0001'
@@ -76,7 +84,7 @@ class Conventions:
         defaults = {
             "verl": cls(ddof=1, eps=1e-6, framework="verl"),
             "trl": cls(ddof=1, eps=1e-4, bessel_float32=True, framework="trl"),
-            "openrlhf": cls(ddof=1, eps=1e-9, framework="openrlhf"),
+            "openrlhf": cls(ddof=1, eps=1e-9, framework="openrlhf", clip=(-10.0, 10.0)),
         }
         if framework not in defaults:
             raise ValueError(f"unknown framework {framework!r}; choose from {', '.join(defaults)}")
@@ -85,9 +93,12 @@ class Conventions:
             base,
             ddof=base.ddof if ddof is None else ddof,
             eps=base.eps if eps is None else eps,
+            clip=base.clip if clip == "default" else clip,
         )
 
     def __post_init__(self) -> None:
+        if self.clip is not None and not self.clip[0] < self.clip[1]:
+            raise ValueError(f"clip needs low < high, got {self.clip}")
         if self.ddof not in (0, 1):
             raise ValueError(f"ddof must be 0 or 1, got {self.ddof}")
         if not (self.eps >= 0 and np.isfinite(self.eps)):
@@ -96,25 +107,56 @@ class Conventions:
     def describe(self) -> str:
         """One line for output headers."""
         kind = "unbiased" if self.ddof == 1 else "population"
-        return f"{self.framework} conventions: std ddof={self.ddof} ({kind}), eps={self.eps:g}"
+        clip = f", clip [{self.clip[0]:g}, {self.clip[1]:g}]" if self.clip else ""
+        return (
+            f"{self.framework} conventions: std ddof={self.ddof} ({kind}), eps={self.eps:g}{clip}"
+        )
 
 
 @dataclass(frozen=True)
 class Affine:
     """``A = mult[step] · (scale[g] · (x − center[g]) − shift[step])``.
 
-    ``x`` is the reward, or with ``variable="gap"`` the reward minus its baseline
-    (ReMax's greedy-rollout reward).
+    ``x`` is the reward, with ``variable="gap"`` the reward minus its baseline (ReMax's
+    greedy-rollout reward), or a per-rollout value computed in a second pass
+    (:class:`RowVariable`: clipped values, GDPO's per-component sum).
     """
 
     scale: np.ndarray
     center: np.ndarray
     shift: np.ndarray | None = None
     mult: np.ndarray | None = None
-    variable: Literal["reward", "gap"] = "reward"
+    variable: str = "reward"
+    """``reward``, ``gap`` (reward − baseline) or the name of a :class:`RowVariable`."""
 
 
 EstimatorFn = Callable[[Groups, Conventions], Affine]
+
+
+@dataclass(frozen=True)
+class RowVariable:
+    """A per-rollout value that group statistics cannot give: computed row by row in a
+    second streaming pass, then summarised per group like the reward.
+
+    ``per_group`` arrays are joined onto the rows (as ``__{name}_{key}``); ``expr`` builds
+    the value from the canonical columns and those.
+    """
+
+    name: str
+    per_group: dict[str, np.ndarray]
+    expr: pl.Expr
+
+
+def clipped(name: str, a: Affine, bounds: tuple[float, float]) -> RowVariable:
+    """OpenRLHF's clamp of the shaped value ``scale·(x − center)`` to ``bounds``."""
+    x = pl.col("reward") - pl.col("baseline") if a.variable == "gap" else pl.col("reward")
+    col = f"__{name}_"
+    shaped = pl.col(col + "scale") * (x - pl.col(col + "center"))
+    return RowVariable(
+        name=name,
+        per_group={"scale": a.scale, "center": a.center},
+        expr=shaped.clip(bounds[0], bounds[1]),
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ streaming engine runs in bounded memory; :func:`to_groups` turns its result into
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -173,8 +173,11 @@ def to_groups(table: pl.DataFrame) -> Groups:
         len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
         len_r = table["len_r"].cast(pl.Float64).to_numpy()
         len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
-        len_d1 = len_r - mean * len_sum
-        len_d2 = np.maximum(len_rr - 2.0 * mean * len_r + mean * mean * len_sum, 0.0)
+        constant = lo == hi  # r == mean on every row: the deviations are exactly 0
+        len_d1 = np.where(constant, 0.0, len_r - mean * len_sum)
+        len_d2 = np.where(
+            constant, 0.0, np.maximum(len_rr - 2.0 * mean * len_r + mean * mean * len_sum, 0.0)
+        )
     else:
         len_sum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return Groups(
@@ -195,3 +198,22 @@ def to_groups(table: pl.DataFrame) -> Groups:
         if "gap_var0" in table.columns
         else None,
     )
+
+
+def variable_groups(g: Groups, stats: pl.DataFrame, name: str) -> Groups:
+    """``g`` with the reward's statistics replaced by those of a row variable ``name``
+    (columns ``{name}_n``, ``_mean``, ``_var0``, ``_lsum``, ``_lx``, ``_lxx`` of a
+    second-pass result sorted like the group table), so estimators can run on it."""
+    n = stats[f"{name}_n"].cast(pl.Int64).to_numpy()
+    nf = n.astype(np.float64)
+    mean = stats[f"{name}_mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    m2 = stats[f"{name}_var0"].cast(pl.Float64).fill_null(0.0).to_numpy() * nf
+    if g.has_length:
+        lsum = stats[f"{name}_lsum"].to_numpy()
+        lx = stats[f"{name}_lx"].to_numpy()
+        lxx = stats[f"{name}_lxx"].to_numpy()
+        len_d1 = lx - mean * lsum
+        len_d2 = np.maximum(lxx - 2.0 * mean * lx + mean * mean * lsum, 0.0)
+    else:
+        lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
+    return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)

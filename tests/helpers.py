@@ -10,7 +10,7 @@ import polars as pl
 from grpoflaw_cli.analysis import Analysis, analyze
 from grpoflaw_cli.estimators import Conventions
 from grpoflaw_cli.groupstats import group_stats_query
-from grpoflaw_cli.rollouts import with_advantages
+from grpoflaw_cli.rollouts import row_variable_query, with_advantages
 
 
 def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:
@@ -18,7 +18,12 @@ def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = 
     table = group_stats_query(
         df.lazy(), has_length=has_length, has_baseline="baseline" in df.columns
     ).collect()
-    return analyze(table, estimators, conv)
+
+    def row_stats(variables):  # the second pass, as the CLI runs it
+        keys = table.select("step", "group")
+        return row_variable_query(df.lazy(), keys, variables, has_length).collect()
+
+    return analyze(table, estimators, conv, row_stats=row_stats)
 
 
 def advantages(
