@@ -36,10 +36,17 @@ from grpoflaw_cli.estimators import (
     RowVariable,
     applicable,
     clipped,
+    gdpo_components,
     group_moments,
     whiten,
 )
-from grpoflaw_cli.groupstats import Groups, standardized_moments, to_groups, variable_groups
+from grpoflaw_cli.groupstats import (
+    Groups,
+    component_stats,
+    standardized_moments,
+    to_groups,
+    variable_groups,
+)
 
 REFERENCE = "grpo"
 """The estimator the diagnostics examine; its scales are always computed."""
@@ -160,13 +167,16 @@ def analyze(
     conventions: Conventions | None = None,
     extra: Sequence[str] = (),
     row_stats: RowStats | None = None,
+    components: Sequence[str] = (),
+    weights: Sequence[float] | None = None,
 ) -> Analysis:
     """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`.
 
     ``extra`` estimators are computed (coefficients and scale columns) but not reported:
     the trainer's logged advantages are matched against every estimator, say. With a
     clip in the conventions, the clipped values need a second pass over the rows:
-    ``row_stats`` runs it.
+    ``row_stats`` runs it; so does GDPO over several reward ``components`` (the columns
+    summed, with ``weights``, into the reward; their statistics must be in ``table``).
     """
     conv = conventions or Conventions()
     g = to_groups(table)
@@ -193,12 +203,27 @@ def analyze(
     coefs = {name: REGISTRY[name].fn(g, conv) for name in computed}
     variables: dict[str, RowVariable] = {}
     row_groups: dict[str, Groups] = {}
+    if "gdpo" in coefs and len(components) > 1:
+        if row_stats is None:
+            raise ValueError("GDPO over several components needs a second pass (row_stats)")
+        var = gdpo_components(
+            g, conv, component_stats(table, components), weights or [1.0] * len(components)
+        )
+        gy = variable_groups(g, row_stats([var]), var.name)
+        coefs["gdpo"] = replace(
+            whiten(gy, np.ones(g.size), np.zeros(g.size), conv), variable=var.name
+        )
+        row_groups["gdpo"] = gy
+        variables["gdpo"] = var
     if conv.clip is not None:
-        variables = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items()}
+        clips = {
+            n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items() if n not in variables
+        }
         if row_stats is None:
             raise ValueError("clipping needs a second pass over the rows (row_stats)")
-        stats = row_stats(list(variables.values()))
-        for name, var in variables.items():
+        stats = row_stats(list(clips.values()))
+        variables.update(clips)
+        for name, var in clips.items():
             gy = variable_groups(g, stats, var.name)
             row_groups[name] = gy
             whitened = coefs[name].shift is not None

@@ -350,7 +350,15 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
         query = row_variable_query(log.frame, keys, variables, det.length_col is not None)
         return ingest.collect(log, query, streaming=True)
 
-    analysis = analyze(table, names, conv, extra=everything if logged else (), row_stats=row_stats)
+    analysis = analyze(
+        table,
+        names,
+        conv,
+        extra=everything if logged else (),
+        row_stats=row_stats,
+        components=det.reward_cols if len(det.reward_cols) > 1 else (),
+        weights=det.reward_weights,
+    )
     if logged:
         comparison = ingest.collect(
             log, logged_comparison_query(log.frame, analysis, logged), streaming=True

@@ -25,7 +25,7 @@ conventions, ``ε`` the conventions' epsilon, ``L`` response length in tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -531,6 +531,50 @@ def remax(g: Groups, c: Conventions) -> Affine:
     (``--baseline-col``). No group statistics, so no singleton rule.
     """
     return Affine(scale=np.ones(g.size), center=np.zeros(g.size), variable="gap")
+
+
+@register("gdpo", "GDPO", "GDPO", keeps="within an iteration")
+def gdpo(g: Groups, c: Conventions) -> Affine:
+    """GDPO: each reward component GRPO-normalised within its group, the weighted sum
+    ``Σ_k w_k (r_k − μ_k)/(σ_k + ε)`` then whitened over the iteration.
+
+    Liu et al., "GDPO" (arXiv 2601.05242); verl ``compute_gdpo_outcome_advantage``
+    (``masked_whiten``, token-weighted) and TRL ``multi_objective_aggregation=
+    "normalize_then_sum"`` (``(R − mean)/(std + 1e-4)`` over the batch). With one reward
+    column this is GRPO followed by the whitening (this function); with several, the
+    analysis computes the sum per rollout in a second pass (:func:`gdpo_components`).
+    ddof, eps and the singleton rule: GRPO's for the framework. verl computes GDPO in
+    float32 even for float64 rewards; grpoflaw in float64 (≈1e-7 apart, and verl's float32
+    noise on constant non-dyadic groups is whitened up to O(1), which is not reproduced).
+    """
+    a = grpo(g, c)
+    return whiten(g, a.scale, a.center, c)
+
+
+def gdpo_components(
+    g: Groups,
+    c: Conventions,
+    stats: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    weights: Sequence[float],
+) -> RowVariable:
+    """GDPO's per-rollout sum ``Σ_k w_k (r_k − μ_k)/(σ_k + ε)`` over several components.
+
+    ``stats`` holds, per component, its column name and per-group (count, mean, m2) over
+    the rollouts where it is present. A missing component counts as 0 in the sum unless
+    every component is missing (TRL's ``nansum``; the rollout then has no value).
+    """
+    per_group: dict[str, np.ndarray] = {}
+    terms = []
+    for k, ((column, n, mean, m2), w) in enumerate(zip(stats, weights, strict=True)):
+        a = grpo(replace(g, n=n, mean=mean, m2=m2), c)
+        per_group[f"s{k}"], per_group[f"c{k}"] = a.scale, a.center
+        z = (pl.col(column).cast(pl.Float64).fill_nan(None) - pl.col(f"__gdpo_sum_c{k}")) * pl.col(
+            f"__gdpo_sum_s{k}"
+        )
+        terms.append(z * w if w != 1.0 else z)
+    missing = pl.all_horizontal(t.is_null() for t in terms)
+    value = pl.when(missing).then(None).otherwise(pl.sum_horizontal(terms))
+    return RowVariable(name="gdpo_sum", per_group=per_group, expr=value)
 
 
 # --------------------------------------------------------------------------- application

@@ -69,6 +69,15 @@ def group_stats_query(
     if has_task:
         aggs.append(pl.col("task").first().alias("task"))
     if len(components) > 1:
+        for k, column in enumerate(components):
+            part = pl.col(column).cast(pl.Float64).fill_nan(None)
+            aggs += [
+                part.count().alias(f"component{k}_n"),
+                part.mean().alias(f"component{k}_mean"),
+                part.var(ddof=0).alias(f"component{k}_var0"),
+                part.min().alias(f"component{k}_min"),
+                part.max().alias(f"component{k}_max"),
+            ]
         # Distinct component vectors vs distinct summed rewards: more of the former means
         # different reward-component outcomes that the summed reward (and so GRPO) aliases.
         aggs += [
@@ -217,3 +226,19 @@ def variable_groups(g: Groups, stats: pl.DataFrame, name: str) -> Groups:
     else:
         lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)
+
+
+def component_stats(
+    table: pl.DataFrame, components: Sequence[str]
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per component: (column, count, mean, m2) per group, from :func:`group_stats_query`."""
+    out = []
+    for k, column in enumerate(components):
+        n = table[f"component{k}_n"].cast(pl.Int64).to_numpy()
+        mean = table[f"component{k}_mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        m2 = table[f"component{k}_var0"].cast(pl.Float64).fill_null(0.0).to_numpy() * n
+        lo = table[f"component{k}_min"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        hi = table[f"component{k}_max"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        constant = lo == hi  # a constant component's mean is its value (see to_groups)
+        out.append((column, n, np.where(constant, lo, mean), np.where(constant, 0.0, m2)))
+    return out

@@ -55,11 +55,18 @@ def _row_values(rows: pl.DataFrame, analysis: Analysis) -> dict[str, np.ndarray]
     if not variables:
         return {}
     coef = _variable_columns(analysis, variables)
-    joined = rows.select(
-        "step", "group", "reward", *(c for c in ("baseline", "length") if c in rows.columns)
-    ).join(coef, on=["step", "group"], how="left", nulls_equal=True, maintain_order="left")
+    needed = _inputs_of(variables, rows.columns)
+    joined = rows.select("step", "group", *needed).join(
+        coef, on=["step", "group"], how="left", nulls_equal=True, maintain_order="left"
+    )
     computed = joined.select(v.expr.alias(v.name) for v in variables)
     return {v.name: computed[v.name].to_numpy() for v in variables}
+
+
+def _inputs_of(variables: Sequence[RowVariable], present: Sequence[str]) -> list[str]:
+    """The row columns the variables' expressions read (besides their joined numbers)."""
+    names = {n for v in variables for n in v.expr.meta.root_names()}
+    return [c for c in present if c in names and c not in ("step", "group")]
 
 
 def _variable_columns(analysis: Analysis, variables: Sequence[RowVariable]) -> pl.DataFrame:
@@ -115,8 +122,12 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
     coef = coefficient_table(analysis).lazy()
     present = rows.collect_schema().names()
     optional = [c for c in ("baseline", "length") if c in present]
+    inputs = _inputs_of(list(analysis.row_variables.values()), present)
     joined = rows.select(
-        "step", "group", "reward", *optional, pl.col(logged).cast(pl.Float64).alias("__logged")
+        "step",
+        "group",
+        *dict.fromkeys(["reward", *optional, *inputs]),
+        pl.col(logged).cast(pl.Float64).alias("__logged"),
     )
     joined = joined.join(coef, on=["step", "group"], how="left", nulls_equal=True)
     variables = {name: coef.variable for name, coef in analysis.coefficients.items()}

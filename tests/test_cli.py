@@ -182,6 +182,7 @@ def test_advantages_keeps_row_order_and_columns(
         "adv_reinforce_pp_baseline",
         "adv_gpg",
         "adv_opo",  # the log has response lengths; remax needs a baseline it lacks
+        "adv_gdpo",
     ]
     assert "__file" not in df.columns
 
