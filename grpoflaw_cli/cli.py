@@ -328,7 +328,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
 
     det = log.detection
     query = group_stats_query(
-        log.frame,
+        log.stats_frame,
         has_length=det.length_col is not None,
         has_task=det.task_col is not None,
         source_col=ingest.FILE_COL if len(det.files) > 1 else None,
@@ -347,7 +347,7 @@ def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> Any:
-        query = row_variable_query(log.frame, keys, variables, det.length_col is not None)
+        query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
         return ingest.collect(log, query, streaming=True)
 
     analysis = analyze(

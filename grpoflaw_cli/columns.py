@@ -114,6 +114,8 @@ class Detection:
     logged_advantage: str | None = None
     logged_estimator: str = "grpo"
     explode: str | None = None
+    sessions: bool = False
+    """verl v1 multi-turn: several outputs per session; only the last counts."""
     ddof: int | None = None
     eps: float | None = None
 

@@ -78,6 +78,10 @@ FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
 FILE_STEP_COL = "__file_step"
 """Internal column: the step a file stands for, when the log has no step column."""
+SESSION_COL = "__session"
+"""Internal column: a verl v1 multi-turn session ('<prompt>_<session>')."""
+LAST_COL = "__output"
+"""Internal column: the output's index within its session."""
 INTERNAL_PREFIX = "__"
 """Columns starting with this are grpoflaw's own and never written out."""
 
@@ -92,6 +96,15 @@ class Log:
     """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
+
+    @property
+    def stats_frame(self) -> pl.LazyFrame:
+        """The rows the group statistics are taken over: every rollout, except that in
+        verl multi-turn sessions only each session's last output counts (verl v1)."""
+        if not self.detection.sessions:
+            return self.frame
+        last = pl.col(LAST_COL) == pl.col(LAST_COL).max().over(SESSION_COL)
+        return self.frame.filter(last)
 
     def source(self, index: int) -> Source:
         return self.sources[index] if self.sources else self.detection.files[index]
@@ -318,6 +331,18 @@ def load(
                 "grouped by the '<prompt>' prefix",
             ),
         )
+        sessions = _multi_output_sessions(scans[0], det.group_col or "uid")
+        if sessions:
+            det = replace(
+                det,
+                sessions=True,
+                reasons=(
+                    *det.reasons,
+                    f"sessions: {sessions} multi-turn sessions in the first file have several "
+                    "outputs; as verl's v1 trainer, the group statistics use each session's "
+                    "last output and every output gets its session's advantage",
+                ),
+            )
     return Log(
         frame=canonicalize(frame, det),
         detection=det,
@@ -380,6 +405,19 @@ def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyF
     if file_steps:
         tags.append(pl.lit(file_steps[index], pl.Int64).alias(FILE_STEP_COL))
     return frame.with_columns(tags)
+
+
+def _multi_output_sessions(frame: pl.LazyFrame, uid: str) -> int:
+    """How many '<prompt>_<session>' keys have several outputs (first file only)."""
+    try:
+        sessions = (
+            frame.select(pl.col(uid).cast(pl.String).str.replace(r"_\d+$", "").alias("s"))
+            .group_by("s")
+            .len()
+        )
+        return int(sessions.filter(pl.col("len") > 1).select(pl.len()).collect().item())
+    except READ_ERRORS:
+        return 0
 
 
 def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
@@ -451,6 +489,10 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     if det.baseline_col:
         canon["baseline"] = pl.col(det.baseline_col).cast(pl.Float64)
         sources["baseline"] = det.baseline_col
+    if det.sessions and det.group_col is not None:
+        uid = pl.col(det.group_col).cast(pl.String)
+        canon[SESSION_COL] = uid.str.replace(r"_\d+$", "")
+        canon[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
     replaced = {role for role, col in sources.items() if col == role}
     carried = [pl.col(n).alias(f"src_{n}" if n in canon else n) for n in names if n not in replaced]

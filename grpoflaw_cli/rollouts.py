@@ -33,7 +33,14 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     )
     group_index = index[_GROUP_INDEX].to_numpy()
     step_index = index[_STEP_INDEX].to_numpy()
-    reward = rows["reward"].cast(pl.Float64).to_numpy()
+    if "__session" in rows.columns:  # verl multi-turn: every output gets its session's
+        rows = rows.with_columns(  # advantage, computed from the session's last output
+            pl.col("reward").sort_by("__output").last().over("__session").alias("__session_reward")
+        )
+        reward = rows["__session_reward"].cast(pl.Float64).to_numpy()
+        rows = rows.drop("__session_reward")
+    else:
+        reward = rows["reward"].cast(pl.Float64).to_numpy()
     baseline = rows["baseline"].to_numpy() if "baseline" in rows.columns else None
     unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
     values = _row_values(rows, analysis)

@@ -123,3 +123,39 @@ def test_choose_is_pure_and_explains() -> None:
     assert choose([Path("x.csv")], {"step": "i64", "reward": "f64"}).name == "generic"
     with pytest.raises(UsageError):
         choose([Path("x.csv")], {"reward": "f64"}, "nope")
+
+
+def test_verl_multi_turn_sessions_use_the_last_output(tmp_path: Path) -> None:
+    """verl v1: GRPO sees each session's last output; earlier outputs share its advantage."""
+    uuid = "601b757b-8346-46af-b269-475ec72600e9"
+    rows = [  # sessions 0 (3 outputs), 1 (2), 2 and 3 (1 each); last outputs: 1, 0, 1, 0
+        (0, 0, 0.0),
+        (0, 1, 0.0),
+        (0, 2, 1.0),
+        (1, 0, 0.0),
+        (1, 1, 0.0),
+        (2, 0, 1.0),
+        (3, 0, 0.0),
+    ]
+    path = tmp_path / "1.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"input": "p", "output": "o", "score": r, "step": 1, "uid": f"{uuid}_{s}_{i}"}
+            )
+            + "\n"
+            for s, i, r in rows
+        )
+    )
+    out = tmp_path / "adv.csv"
+    result = CliRunner().invoke(
+        app, ["advantages", str(path), "-o", str(out), "--estimators", "grpo"]
+    )
+    assert result.exit_code == 0, result.output
+    import polars as pl
+
+    adv = pl.read_csv(out)["adv_grpo"].to_list()
+    expected = [0.8660254, 0.8660254, 0.8660254, -0.8660254, -0.8660254, 0.8660254, -0.8660254]
+    assert adv == pytest.approx(expected, rel=1e-5)
+    summary = compare(path)["summary"]
+    assert summary["rollouts"] == 4  # the statistics count sessions' last outputs
