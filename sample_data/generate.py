@@ -144,7 +144,7 @@ def verl_dumps(out: Path, rng: np.random.Generator) -> None:
                     if kind == "legacy":
                         row["acc"] = float(score > 0)
                     else:
-                        row["uid"] = f"{uid}_0_{i}"
+                        row["uid"] = f"{uid}_{i}_0"  # one session per rollout
                     rows.append(row)
             if kind == "legacy":
                 rows = [rows[i] for i in rng.permutation(len(rows))]  # _balance_batch order
