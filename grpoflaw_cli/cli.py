@@ -12,6 +12,7 @@ import traceback as tb
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 
 from grpoflaw_cli import __version__
-from grpoflaw_cli.errors import ExitCode, GrpoflawError, InputError, UsageError
+from grpoflaw_cli.errors import ExitCode, GrpoflawError, UsageError
 
 app = typer.Typer(
     name="grpoflaw",
@@ -285,86 +286,8 @@ def _estimators(names: str | None) -> list[str]:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
 
 
-def _nan_rule(framework: FrameworkName | None) -> Any:
-    """TRL's missing-reward rule comes with its conventions; otherwise the source decides."""
-    return "nansum" if framework is FrameworkName.trl else None
-
-
-def _conventions(
-    log: Any,
-    framework: FrameworkName | None,
-    ddof: int | None,
-    eps: float | None,
-    clip: str | None = None,
-) -> Any:
-    """The flags' conventions, else those of the framework the log's source implies."""
-    from grpoflaw_cli.estimators import Conventions
-
-    det = log.detection
-    name = framework.value if framework is not None else det.framework
-    implied = framework is None or framework.value == det.framework
-    try:
-        return Conventions.of(
-            name,  # type: ignore[arg-type]  # checked by Conventions.of
-            ddof=ddof if ddof is not None else (det.ddof if implied else None),
-            eps=eps if eps is not None else (det.eps if implied else None),
-            clip=_parse_clip(clip),
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-
-
-def _analyse(log: Any, names: list[str], conv: Any, compare_logged: bool = False) -> Any:
-    """One streaming pass over the log → the analysis. Checks the rewards on the way.
-
-    With ``compare_logged`` and a logged advantage column, a second streaming pass
-    compares the trainer's advantages with every estimator.
-    """
-    from grpoflaw_cli import ingest
-    from grpoflaw_cli.analysis import analyze, with_logged
-    from grpoflaw_cli.estimators import REGISTRY, applicable
-    from grpoflaw_cli.groupstats import group_stats_query
-    from grpoflaw_cli.rollouts import logged_comparison_query, row_variable_query
-
-    det = log.detection
-    query = group_stats_query(
-        log.stats_frame,
-        has_length=det.length_col is not None,
-        has_task=det.task_col is not None,
-        source_col=ingest.FILE_COL if len(det.files) > 1 else None,
-        has_baseline=det.baseline_col is not None,
-        components=det.reward_cols if len(det.reward_cols) > 1 else (),
-    )
-    table = ingest.collect(log, query, streaming=True)
-    if table.height == 0 or int(table["n"].sum()) == 0:
-        raise InputError(
-            f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
-            hint="point grpoflaw at the files the trainer wrote its rollouts to",
-        )
-    ingest.check_rewards(log, table)
-    logged = det.logged_advantage if compare_logged else None
-    everything, _ = applicable(list(REGISTRY), _inputs(det))
-    keys = table.select("step", "group")
-
-    def row_stats(variables: Any) -> Any:
-        query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
-        return ingest.collect(log, query, streaming=True)
-
-    analysis = analyze(
-        table,
-        names,
-        conv,
-        extra=everything if logged else (),
-        row_stats=row_stats,
-        components=det.reward_cols if len(det.reward_cols) > 1 else (),
-        weights=det.reward_weights,
-    )
-    if logged:
-        comparison = ingest.collect(
-            log, logged_comparison_query(log.frame, analysis, logged), streaming=True
-        )
-        analysis = with_logged(analysis, comparison, det.logged_estimator)
-    return analysis
+def _framework(framework: FrameworkName | None) -> str | None:
+    return framework.value if framework is not None else None
 
 
 def _report_skipped(log: Any) -> None:
@@ -408,61 +331,26 @@ def _reading(log: Any, enabled: bool = True) -> Iterator[None]:
         yield
 
 
-def _inputs(det: Any) -> set[str]:
-    """The optional canonical columns this log has."""
-    return {
-        role
-        for role, col in (("length", det.length_col), ("baseline", det.baseline_col))
-        if col is not None
-    }
+def _load(paths: list[str], mapping: Any, skip_bad_lines: bool, source: Any, framework: Any) -> Any:
+    """Read the log as the flags say, and report skipped lines."""
+    from grpoflaw_cli import ingest
 
-
-def _usable(log: Any, names: list[str], explicit: bool) -> tuple[list[str], dict[str, str]]:
-    """Drop estimators whose inputs the log lacks, with the reason for each.
-
-    The reasons go into every output's header; estimators the user named explicitly
-    are also reported on stderr, one line each.
-    """
-    from grpoflaw_cli.estimators import applicable
-
-    kept, skipped = applicable(names, _inputs(log.detection))
-    for name, why in skipped.items():
-        if explicit:
-            _stderr().print(f"[yellow]Skipped estimator {name}:[/yellow] {why}", markup=True)
-    if not kept:
-        raise UsageError(
-            "none of the chosen estimators can be computed from this log",
-            hint="; ".join(f"{n} {w}" for n, w in skipped.items()),
-        )
-    return kept, skipped
-
-
-def _header(log: Any, conv: Any, skipped: dict[str, str]) -> Any:
-    from grpoflaw_cli.render.report import Header
-
-    det = log.detection
-    return Header(
-        files=tuple(str(f) for f in det.files),
-        columns={
-            "step": det.step_col,
-            "group": det.group_col
-            if det.group_mode == "column"
-            else (
-                f"blocks of {det.group_size}" if det.group_mode == "blocks" else "whole iteration"
-            ),
-            "reward": " + ".join(det.reward_cols),
-            "length": det.length_col,
-            "task": det.task_col,
-        },
-        conventions=conv.describe(),
-        ddof=conv.ddof,
-        eps=conv.eps,
-        framework=conv.framework,
-        source=det.source,
-        logged_advantage=det.logged_advantage,
-        skipped_estimators=skipped,
-        skipped_lines={path: list(lines) for path, lines in log.skipped_lines},
+    log = ingest.load(
+        paths,
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source.value,
+        nan_rewards="nansum" if framework is FrameworkName.trl else None,
     )
+    _report_skipped(log)
+    return log
+
+
+def _note_skipped(skipped: dict[str, str], explicit: bool) -> None:
+    """Estimators the user named but the log cannot feed: one line each on stderr."""
+    if explicit:
+        for name, why in skipped.items():
+            _stderr().print(f"[yellow]Skipped estimator {name}:[/yellow] {why}", markup=True)
 
 
 # Commands ---------------------------------------------------------------------------------
@@ -518,9 +406,7 @@ def compare(
     """Recompute advantages under every estimator side by side and flag magnitude collapse."""
 
     def work() -> int:
-        from grpoflaw_cli import ingest
-        from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
-        from grpoflaw_cli.render.report import build_report
+        from grpoflaw_cli.diagnostics import Severity, Thresholds
 
         mapping = _column_map(
             step_col,
@@ -542,27 +428,29 @@ def compare(
             )
         except ValueError as err:
             raise UsageError(str(err)) from None
-        log = ingest.load(
-            paths,
-            mapping,
-            skip_bad_lines=skip_bad_lines,
-            source=source.value,
-            nan_rewards=_nan_rule(framework),
+        from grpoflaw_cli import api
+
+        log = _load(paths, mapping, skip_bad_lines, source, framework)
+        reading = partial(_reading, enabled=output_format is OutputFormat.table)
+        result = api.compare(
+            log,
+            names,
+            framework=_framework(framework),
+            ddof=std_ddof,
+            eps=eps,
+            clip=_parse_clip(clip),
+            thresholds=thresholds,
+            reading=reading,
         )
-        _report_skipped(log)
-        conv = _conventions(log, framework, std_ddof, eps, clip)
-        names, skipped = _usable(log, names, explicit=estimators is not None)
-        with _reading(log, enabled=output_format is OutputFormat.table):
-            analysis = _analyse(log, names, conv, compare_logged=True)
-        flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
-        report = build_report(analysis, flags, _header(log, conv, skipped))
+        _note_skipped(result.skipped, explicit=estimators is not None)
+        report = result.report()
+        flags = result.flags
 
         if html is not None:
             from grpoflaw_cli.output import write_text_atomic
             from grpoflaw_cli.render.html import render_html
 
-            sample = _advantage_sample(log, analysis)
-            write_text_atomic(html, render_html(report, analysis, sample))
+            write_text_atomic(html, render_html(report, result.analysis, result.sample()))
 
         if output_format is OutputFormat.json:
             sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -594,23 +482,6 @@ def _iterations_csv(report: dict[str, Any]) -> str:
     return pl.DataFrame(rows).write_csv()
 
 
-def _advantage_sample(log: Any, analysis: Any, target_rows: int = 20_000) -> Any:
-    """Per-rollout advantages for an evenly spaced sample of groups (for histograms)."""
-    from grpoflaw_cli import ingest
-    from grpoflaw_cli.rollouts import with_advantages
-
-    groups = analysis.groups.select("step", "group")
-    every = max(1, analysis.rollouts // target_rows)
-    keys = groups.gather_every(every)
-    rows = ingest.collect(
-        log,
-        log.frame.select("step", "group", "reward").join(
-            keys.lazy(), on=["step", "group"], how="semi", nulls_equal=True
-        ),
-    )
-    return with_advantages(rows, analysis)
-
-
 @app.command()
 def advantages(
     paths: Paths,
@@ -640,9 +511,7 @@ def advantages(
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
 
     def work() -> None:
-        from grpoflaw_cli import ingest
         from grpoflaw_cli.output import csv_text, frame_format, write_frame_atomic
-        from grpoflaw_cli.rollouts import with_advantages
 
         to_stdout = str(output) == "-"
         if not to_stdout:
@@ -658,21 +527,21 @@ def advantages(
             baseline_col,
         )
         names = _estimators(estimators)
-        log = ingest.load(
-            paths,
-            mapping,
-            skip_bad_lines=skip_bad_lines,
-            source=source.value,
-            nan_rewards=_nan_rule(framework),
+        from grpoflaw_cli import api
+
+        log = _load(paths, mapping, skip_bad_lines, source, framework)
+        _, skipped = api.usable(log, names)
+        _note_skipped(skipped, explicit=estimators is not None)
+        out = api.advantages(
+            log,
+            names,
+            framework=_framework(framework),
+            ddof=std_ddof,
+            eps=eps,
+            clip=_parse_clip(clip),
+            reading=_reading,
         )
-        _report_skipped(log)
-        conv = _conventions(log, framework, std_ddof, eps, clip)
-        names, _ = _usable(log, names, explicit=estimators is not None)
-        with _reading(log):
-            rows = ingest.collect(log, log.frame)
-        analysis = _analyse(ingest.Log(frame=rows.lazy(), detection=log.detection), names, conv)
-        out = with_advantages(rows, analysis)
-        out = out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
+        names = [c.removeprefix("adv_") for c in out.columns if c.startswith("adv_")]
         if to_stdout:
             sys.stdout.write(csv_text(out))
             return

@@ -50,7 +50,8 @@ def _fmt(x: Any) -> str:
     return f"{x:.4g}"
 
 
-def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
+def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> Any:
+    """The report's three charts as one Plotly figure (``plotly.graph_objects.Figure``)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -177,6 +178,11 @@ def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | 
     fig.update_xaxes(title_text="advantage", row=3, col=1)
     fig.update_yaxes(autorange="reversed", row=3, col=1)
     fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
+    return fig
+
+
+def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
+    fig = figure(report, analysis, sample)
     return str(fig.to_html(full_html=False, include_plotlyjs=True, div_id="grpoflaw-charts"))
 
 

@@ -1,0 +1,309 @@
+"""The Python API: load a log, compare the estimators, get Polars frames and Plotly figures.
+
+The CLI is a thin layer over these functions; notebooks use them directly::
+
+    import grpoflaw_cli.api as gf
+
+    log = gf.load("sample_data/multitask.jsonl")          # or files, folders, globs
+    result = gf.compare(log)                              # every estimator, every check
+    result.iterations                                     # Polars: one row per step
+    result.magnitude                                      # how much magnitude each keeps
+    [f.message for f in result.flags[:3]]                 # findings, worst first
+    result.figure().show()                                # the report's Plotly charts
+    rows = gf.advantages(log, estimators=["grpo", "rloo"])  # one row per rollout
+
+Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+from grpoflaw_cli import ingest
+from grpoflaw_cli.analysis import Analysis, analyze, with_logged
+from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
+from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, resolve
+from grpoflaw_cli.groupstats import group_stats_query
+from grpoflaw_cli.ingest import ColumnMap, Log
+from grpoflaw_cli.render.report import Header, build_report
+from grpoflaw_cli.rollouts import logged_comparison_query, row_variable_query, with_advantages
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
+Clip = tuple[float, float] | Literal["default"] | None
+
+
+def load(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    step_col: str | None = None,
+    group_col: str | None = None,
+    reward_cols: Sequence[str] = (),
+    reward_weights: Sequence[float] | None = None,
+    group_size: int | None = None,
+    length_col: str | None = None,
+    task_col: str | None = None,
+    baseline_col: str | None = None,
+    source: str = "auto",
+    framework: str | None = None,
+    skip_bad_lines: bool = False,
+) -> Log:
+    """Read a log lazily (nothing but schemas is read until you compare).
+
+    Column arguments override detection (``grpoflaw inspect`` shows what was detected).
+    ``framework="trl"`` brings TRL's rule for missing rewards; otherwise the source decides.
+    """
+    mapping = ColumnMap(
+        step=step_col,
+        group=group_col,
+        reward=tuple(reward_cols),
+        reward_weights=tuple(reward_weights) if reward_weights is not None else None,
+        group_size=group_size,
+        length=length_col,
+        task=task_col,
+        baseline=baseline_col,
+    )
+    return ingest.load(
+        [paths] if isinstance(paths, (str, Path)) else list(paths),
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source,
+        nan_rewards="nansum" if framework == "trl" else None,
+    )
+
+
+def conventions_for(
+    log: Log,
+    framework: str | None = None,
+    ddof: int | None = None,
+    eps: float | None = None,
+    clip: Clip = "default",
+) -> Conventions:
+    """The given conventions, else those the log's source implies (its framework, and for
+    some trainers their own ddof/eps)."""
+    det = log.detection
+    name = framework or det.framework
+    implied = framework is None or framework == det.framework
+    try:
+        return Conventions.of(
+            name,  # type: ignore[arg-type]  # Conventions.of checks the name
+            ddof=ddof if ddof is not None else (det.ddof if implied else None),
+            eps=eps if eps is not None else (det.eps if implied else None),
+            clip=clip,
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def inputs(log: Log) -> set[str]:
+    """The optional canonical columns the log has (what some estimators need)."""
+    det = log.detection
+    return {
+        role
+        for role, col in (("length", det.length_col), ("baseline", det.baseline_col))
+        if col is not None
+    }
+
+
+def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The estimators the log has inputs for, and the others with the reason."""
+    try:
+        names = resolve(",".join(estimators)) if estimators else list(REGISTRY)
+    except KeyError as err:
+        raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
+    kept, skipped = applicable(names, inputs(log))
+    if not kept:
+        raise UsageError(
+            "none of the chosen estimators can be computed from this log",
+            hint="; ".join(f"{n} {w}" for n, w in skipped.items()),
+        )
+    return kept, skipped
+
+
+def analyse(
+    log: Log, estimators: list[str], conventions: Conventions, compare_logged: bool = False
+) -> Analysis:
+    """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
+    over several reward columns or the trainer's logged advantages need the rows)."""
+    det = log.detection
+    components = det.reward_cols if len(det.reward_cols) > 1 else ()
+    query = group_stats_query(
+        log.stats_frame,
+        has_length=det.length_col is not None,
+        has_task=det.task_col is not None,
+        source_col=ingest.FILE_COL if len(det.files) > 1 else None,
+        has_baseline=det.baseline_col is not None,
+        components=components,
+    )
+    table = ingest.collect(log, query, streaming=True)
+    if table.height == 0 or int(table["n"].sum()) == 0:
+        raise InputError(
+            f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
+            hint="point grpoflaw at the files the trainer wrote its rollouts to",
+        )
+    ingest.check_rewards(log, table)
+    logged = det.logged_advantage if compare_logged else None
+    keys = table.select("step", "group")
+
+    def row_stats(variables: Any) -> pl.DataFrame:
+        query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
+        return ingest.collect(log, query, streaming=True)
+
+    analysis = analyze(
+        table,
+        estimators,
+        conventions,
+        extra=applicable(list(REGISTRY), inputs(log))[0] if logged else (),
+        row_stats=row_stats,
+        components=components,
+        weights=det.reward_weights,
+    )
+    if logged:
+        comparison = ingest.collect(
+            log, logged_comparison_query(log.frame, analysis, logged), streaming=True
+        )
+        analysis = with_logged(analysis, comparison, det.logged_estimator)
+    return analysis
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What ``grpoflaw compare`` computes, as Python objects."""
+
+    log: Log
+    analysis: Analysis
+    flags: list[Flag]
+    conventions: Conventions
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Estimators left out because the log lacks their inputs, with the reason."""
+
+    @property
+    def iterations(self) -> pl.DataFrame:
+        return self.analysis.iterations
+
+    @property
+    def groups(self) -> pl.DataFrame:
+        return self.analysis.groups
+
+    @property
+    def magnitude(self) -> pl.DataFrame:
+        return self.analysis.magnitude
+
+    @property
+    def tasks(self) -> pl.DataFrame | None:
+        return self.analysis.tasks
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report (what ``--format json`` prints)."""
+        return build_report(self.analysis, self.flags, header(self))
+
+    def sample(self, target_rows: int = 20_000) -> pl.DataFrame:
+        """Per-rollout advantages for an evenly spaced sample of whole groups."""
+        groups = self.analysis.groups.select("step", "group")
+        keys = groups.gather_every(max(1, self.analysis.rollouts // target_rows))
+        rows = ingest.collect(
+            self.log,
+            self.log.frame.join(keys.lazy(), on=["step", "group"], how="semi", nulls_equal=True),
+        )
+        return with_advantages(rows, self.analysis)
+
+    def figure(self) -> Figure:
+        """The HTML report's charts as one Plotly figure."""
+        from grpoflaw_cli.render.html import figure
+
+        return figure(self.report(), self.analysis, self.sample())
+
+    def to_html(self) -> str:
+        """The self-contained HTML report."""
+        from grpoflaw_cli.render.html import render_html
+
+        return render_html(self.report(), self.analysis, self.sample())
+
+
+def header(result: Comparison) -> Header:
+    """Where the numbers came from: the files, columns and conventions, for every output."""
+    det, conv = result.log.detection, result.conventions
+    blocks = f"blocks of {det.group_size}" if det.group_mode == "blocks" else "whole iteration"
+    return Header(
+        files=tuple(str(f) for f in det.files),
+        columns={
+            "step": det.step_col,
+            "group": det.group_col if det.group_mode == "column" else blocks,
+            "reward": " + ".join(det.reward_cols),
+            "length": det.length_col,
+            "task": det.task_col,
+        },
+        conventions=conv.describe(),
+        ddof=conv.ddof,
+        eps=conv.eps,
+        framework=conv.framework,
+        source=det.source,
+        logged_advantage=det.logged_advantage,
+        skipped_estimators=result.skipped,
+        skipped_lines={path: list(lines) for path, lines in result.log.skipped_lines},
+    )
+
+
+def compare(
+    log: Log | str | Path | Sequence[str | Path],
+    estimators: Sequence[str] | None = None,
+    *,
+    framework: str | None = None,
+    ddof: int | None = None,
+    eps: float | None = None,
+    clip: Clip = "default",
+    thresholds: Thresholds | None = None,
+    reading: Callable[[Log], Any] | None = None,
+) -> Comparison:
+    """Recompute every estimator (or ``estimators``) and run every diagnostic.
+
+    ``reading`` wraps the read in a context (the CLI's progress spinner).
+    """
+    log = log if isinstance(log, Log) else load(log, framework=framework)
+    conv = conventions_for(log, framework, ddof, eps, clip)
+    names, skipped = usable(log, estimators)
+    if reading is None:
+        analysis = analyse(log, names, conv, compare_logged=True)
+    else:
+        with reading(log):
+            analysis = analyse(log, names, conv, compare_logged=True)
+    flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
+    return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
+
+
+def advantages(
+    log: Log | str | Path | Sequence[str | Path],
+    estimators: Sequence[str] | None = None,
+    *,
+    framework: str | None = None,
+    ddof: int | None = None,
+    eps: float | None = None,
+    clip: Clip = "default",
+    reading: Callable[[Log], Any] | None = None,
+) -> pl.DataFrame:
+    """One row per rollout, in input order: the canonical columns, the input's others, and
+    one ``adv_<estimator>`` column each."""
+    log = log if isinstance(log, Log) else load(log, framework=framework)
+    conv = conventions_for(log, framework, ddof, eps, clip)
+    names, _ = usable(log, estimators)
+    if reading is None:
+        rows = ingest.collect(log, log.frame)
+    else:
+        with reading(log):
+            rows = ingest.collect(log, log.frame)
+    collected = Log(
+        frame=rows.lazy(),
+        detection=log.detection,
+        sources=log.sources,
+        skipped_lines=log.skipped_lines,
+    )
+    analysis = analyse(collected, names, conv)
+    out = with_advantages(rows, analysis)
+    return out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
