@@ -209,6 +209,8 @@ def analyze(
         var = gdpo_components(
             g, conv, component_stats(table, components), weights or [1.0] * len(components)
         )
+        if conv.clip is not None:  # the clip applies to the sum before whitening
+            var = replace(var, expr=var.expr.clip(conv.clip[0], conv.clip[1]))
         gy = variable_groups(g, row_stats([var]), var.name)
         coefs["gdpo"] = replace(
             whiten(gy, np.ones(g.size), np.zeros(g.size), conv), variable=var.name

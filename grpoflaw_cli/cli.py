@@ -26,8 +26,10 @@ app = typer.Typer(
     name="grpoflaw",
     help=(
         "See what your advantage estimator did to your reward signal: recompute GRPO, "
-        "Dr. GRPO, RLOO and REINFORCE++ advantages from rollout logs (JSONL, CSV, Parquet) "
-        "and flag where GRPO's std normalisation erased reward magnitude."
+        "Dr. GRPO, RLOO, REINFORCE++, GPG, OPO, ReMax and GDPO advantages from rollout logs "
+        "(verl, TRL, open-instruct, prime-rl, ART dumps; any JSONL, CSV or Parquet) with "
+        "verl's, TRL's or OpenRLHF's numerics, and flag where GRPO's std normalisation erased "
+        "reward magnitude."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -531,7 +533,7 @@ def advantages(
 
         log = _load(paths, mapping, skip_bad_lines, source, framework)
         _, skipped = api.usable(log, names)
-        _note_skipped(skipped, explicit=estimators is not None)
+        _note_skipped(skipped, explicit=True)  # the output file has no header to say it
         out = api.advantages(
             log,
             names,

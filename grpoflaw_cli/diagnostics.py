@@ -410,6 +410,14 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
     return flags
 
 
+SINGLETON_RULES = {
+    "verl": "under verl's rules GRPO gives r/(1+ε), Dr. GRPO and RLOO the raw reward, grpo_batch 0",
+    "trl": "under TRL's rules every group-baseline estimator gives 0",
+    "openrlhf": "under OpenRLHF's rules GRPO (group_norm) and RLOO give NaN, Dr. GRPO 0; "
+    "their scales leave those rollouts out",
+}
+
+
 def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
     """Iterations with one-rollout groups (each estimator applies its singleton rule).
 
@@ -431,8 +439,7 @@ def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
                         ": the group column probably identifies rollouts, not prompts; "
                         "map the prompt with --group-col or --group-size N"
                         if mostly
-                        else ": GRPO gives r/(1+ε), Dr. GRPO and RLOO the raw reward, "
-                        "grpo_batch 0 (verl's and TRL's rules)"
+                        else ": " + SINGLETON_RULES[a.conventions.framework]
                     )
                 ),
                 evidence={"groups": row["singleton_groups"], "share": share},

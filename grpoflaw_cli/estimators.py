@@ -533,7 +533,7 @@ def remax(g: Groups, c: Conventions) -> Affine:
     return Affine(scale=np.ones(g.size), center=np.zeros(g.size), variable="gap")
 
 
-@register("gdpo", "GDPO", "GDPO", keeps="within an iteration")
+@register("gdpo", "GDPO", "GDPO", keeps="nowhere")
 def gdpo(g: Groups, c: Conventions) -> Affine:
     """GDPO: each reward component GRPO-normalised within its group, the weighted sum
     ``Σ_k w_k (r_k − μ_k)/(σ_k + ε)`` then whitened over the iteration.
@@ -547,8 +547,14 @@ def gdpo(g: Groups, c: Conventions) -> Affine:
     float32 even for float64 rewards; grpoflaw in float64 (≈1e-7 apart, and verl's float32
     noise on constant non-dyadic groups is whitened up to O(1), which is not reproduced).
     """
-    a = grpo(g, c)
+    a = _finite(grpo(g, c))
     return whiten(g, a.scale, a.center, c)
+
+
+def _finite(a: Affine) -> Affine:
+    """GDPO is not an OpenRLHF estimator: its NaN one-rollout rule for GRPO would void the
+    whole iteration's whitening, so such a group contributes 0 instead (TRL's rule)."""
+    return replace(a, scale=np.nan_to_num(a.scale, nan=0.0))
 
 
 def gdpo_components(
@@ -566,7 +572,7 @@ def gdpo_components(
     per_group: dict[str, np.ndarray] = {}
     terms = []
     for k, ((column, n, mean, m2), w) in enumerate(zip(stats, weights, strict=True)):
-        a = grpo(replace(g, n=n, mean=mean, m2=m2), c)
+        a = _finite(grpo(replace(g, n=n, mean=mean, m2=m2), c))
         per_group[f"s{k}"], per_group[f"c{k}"] = a.scale, a.center
         z = (pl.col(column).cast(pl.Float64).fill_nan(None) - pl.col(f"__gdpo_sum_c{k}")) * pl.col(
             f"__gdpo_sum_s{k}"

@@ -164,6 +164,31 @@ def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
     return tuple(range(len(files))), "its position in the list"
 
 
+def _credit(reasons: Sequence[str], user: ColumnMap, preset: presets.Preset) -> list[str]:
+    """Say which choices came from the preset, not from flags the user did not pass."""
+    flags = {
+        "--step-col": user.step,
+        "--group-col": user.group,
+        "--reward-col": user.reward,
+        "--length-col": user.length,
+        "--task-col": user.task,
+        "--baseline-col": user.baseline,
+    }
+    out = []
+    for reason in reasons:
+        for flag, given in flags.items():
+            if not given:
+                reason = reason.replace(f"(from {flag})", f"(the {preset.name} preset)")
+        if "(from --group-size)" in reason and not user.group_size and preset.blocks_from:
+            reason = reason.replace(
+                "(from --group-size)",
+                f"(inferred: '{preset.blocks_from}' repeats in runs of this size, TRL's "
+                "num_generations; override with --group-size)",
+            )
+        out.append(reason)
+    return out
+
+
 def _check_consistent_steps(
     files: Sequence[Path], schemas: Sequence[pl.Schema], step_col: str | None
 ) -> None:
@@ -263,16 +288,7 @@ def load(
         reasons=(
             f"source: {preset.name} ({preset.why}); {preset.framework} conventions"
             + (f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""),
-            *det.reasons,
-            *(
-                [
-                    f"group: consecutive blocks of {mapping.group_size} rows: "
-                    f"'{preset.blocks_from}' repeats in runs of {mapping.group_size} "
-                    "(TRL's num_generations; override with --group-size)"
-                ]
-                if mapping.group_size and not user.group_size
-                else []
-            ),
+            *_credit(det.reasons, user, preset),
             *(
                 [
                     f"advantage: '{preset.logged_advantage}' holds the trainer's own advantage "
@@ -657,8 +673,9 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     what = ", ".join(f"{c}={row[c][0]!r}" for c in det.reward_cols if c in row.columns)
     raise InputError(
         f"'{path}', {where}: the reward is missing or not finite ({what})",
-        hint="fix or drop that rollout; rewards must be finite numbers "
-        "(NaN, null and ±inf cannot be turned into advantages)",
+        hint="fix or drop that rollout; rewards must be finite numbers (NaN, null and ±inf "
+        "cannot be turned into advantages). If a missing reward means 'unscorable' in your "
+        "trainer, as in TRL, pass --framework trl: such rollouts then get advantage 0",
     )
 
 

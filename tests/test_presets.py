@@ -111,7 +111,8 @@ def test_inspect_names_the_preset_and_why() -> None:
     result = CliRunner().invoke(app, ["inspect", str(TRAINERS / "trl"), "--format", "json"])
     payload = json.loads(result.stdout)
     assert payload["facts"]["source"].startswith("trl")
-    assert any("runs of 4" in r for r in payload["reasons"])
+    assert any("blocks of 4" in r and "inferred" in r for r in payload["reasons"])
+    assert not any("from --" in r for r in payload["reasons"])  # no flag was passed
     assert any("'advantage' holds the trainer's own advantage" in r for r in payload["reasons"])
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.numbers import percent
 from grpoflaw_cli.render.terminal import SEVERITY_STYLE, step_ranges
 
 MAX_GROUP_POINTS = 4000
@@ -209,6 +210,37 @@ def _where(step: Any) -> str:
     return "run" if step is None else f"step {_esc(step)}"
 
 
+def _iterations(group: list[dict[str, Any]]) -> str:
+    steps = [f["step"] for f in group]
+    if all(s is None for s in steps):
+        return "whole run"
+    return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
+
+
+def _tasks_html(report: dict[str, Any]) -> str:
+    """Each task's share of the reward spread and of each estimator's advantage mass."""
+    tasks = report["summary"].get("tasks")
+    if not tasks:
+        return ""
+    estimators = report["summary"]["estimators"]
+    head = "".join(f"<th>{_esc(e)}</th>" for e in estimators)
+    body = "".join(
+        f'<tr><td class="l">{_esc(row["task"])}</td><td>{row["groups"]:,}</td>'
+        f"<td><b>{percent(row['spread_share'])}</b></td>"
+        + "".join(f"<td>{percent(row[f'share_{e}'])}</td>" for e in estimators)
+        + "</tr>"
+        for row in tasks
+    )
+    return (
+        "<h2>Each task's say in the update</h2>"
+        '<table><tr><th class="l">task</th><th>groups</th><th>reward spread</th>'
+        f"{head}</tr>{body}</table>"
+        "<p class='note'>Share of Σ advantage² over the run under each estimator, beside the "
+        "task's share of the reward spread (the say it would have if magnitude passed "
+        "through).</p>"
+    )
+
+
 def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     """One row per check (where it fired, its worst instance), then every flag, folded."""
     flags = report["flags"]
@@ -220,14 +252,14 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     summary = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
         f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
-        f'<td class="l">{len(group)}: {_esc(step_ranges([f["step"] for f in group]))}</td>'
+        f'<td class="l">{_esc(_iterations(group))}</td>'
         f'<td class="l">{_where(group[0]["step"])}: {_esc(group[0]["message"])}</td></tr>'
         for code, group in by_code.items()
     )
     rows = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[f["severity"]]}">'
         f"{_esc(f['severity'])}</td>"
-        f'<td class="l">{_esc(f["code"])}</td><td>{_esc(f["step"])}</td>'
+        f'<td class="l">{_esc(f["code"])}</td><td>{_where(f["step"])}</td>'
         f'<td class="l">{_esc(f["message"])}</td></tr>'
         for f in flags[:limit]
     )
@@ -269,6 +301,7 @@ tracks the black reward-spread line below keep that magnitude; flat lines erase 
 {_magnitude_html(report)}
 <p class="note">Elasticity: slope of log(advantage scale) on log(reward spread); 1 keeps
 magnitude, 0 erases it.</p>
+{_tasks_html(report)}
 <h2>Charts</h2>
 {_figures(report, analysis, sample)}
 <h2>Flags, worst first</h2>

@@ -19,8 +19,6 @@ from rich.text import Text
 from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.numbers import percent
 
-WIDE = 110
-"""Terminal width from which the per-iteration table shows every column."""
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SHORT_CODES = {
     "collapsed_pair": "pair",
@@ -99,14 +97,49 @@ def _pick_rows(rows: list[dict[str, Any]], max_rows: int) -> tuple[list[dict[str
     return [rows[i] for i in sorted(set(flagged))], True
 
 
+BASE_WIDTH = 42
+"""Terminal columns the per-iteration table needs besides the estimators."""
+COLUMN_WIDTH = 9
+WIDE_EXTRA = 30
+PRIORITY = (
+    "grpo",
+    "dr_grpo",
+    "rloo",
+    "grpo_batch",
+    "reinforce_pp_baseline",
+    "gdpo",
+    "reinforce_pp",
+    "gpg",
+    "opo",
+    "remax",
+)
+"""Which estimators a narrow terminal keeps first: GRPO and its magnitude-keeping peers."""
+
+
+def fitting(estimators: list[str], room: int) -> list[str]:
+    """The estimators that fit in ``room`` columns, by :data:`PRIORITY`, in their order.
+
+    >>> fitting(["grpo", "gpg", "dr_grpo", "rloo"], 27)
+    ['grpo', 'dr_grpo', 'rloo']
+    """
+    count = max(1, room // COLUMN_WIDTH)
+    ranked = sorted(estimators, key=lambda e: PRIORITY.index(e) if e in PRIORITY else 99)
+    keep = set(ranked[:count])
+    return [e for e in estimators if e in keep]
+
+
 def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> RenderableType:
     """Per iteration: rewards, spread, each estimator's advantage scale, flags.
 
-    Below ``WIDE`` columns the rollout/group counts and reward mean are left out (they
-    are in the header, the CSV and the JSON) so that spread and scales stay readable.
+    In a narrow terminal the rollout/group counts and reward mean go first, then the
+    estimators least central to the comparison (:func:`fitting`); the caption says which.
     """
-    wide = width >= WIDE
-    estimators = report["summary"]["estimators"]
+    all_estimators = report["summary"]["estimators"]
+    estimators = fitting(all_estimators, width - BASE_WIDTH)
+    wide = len(estimators) == len(all_estimators) and (
+        width - BASE_WIDTH - COLUMN_WIDTH * len(estimators) >= WIDE_EXTRA
+    )
+    hidden = [REGISTRY[e].short for e in all_estimators if e not in estimators]
     rows, cut = _pick_rows(report["iterations"], max_rows)
     table = Table(
         title="Per iteration: reward spread vs advantage scale (RMS) under each estimator",
@@ -120,6 +153,12 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
                 f"\nshowing {len(rows)} of {len(report['iterations'])} iterations (flagged first);"
                 " --format csv lists all"
                 if cut
+                else ""
+            )
+            + (
+                f"\nnot shown at this width: {', '.join(hidden)} (a wider terminal, "
+                "--format csv or --estimators shows them)"
+                if hidden
                 else ""
             )
         ),
@@ -238,12 +277,12 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
     return table
 
 
-def task_table(report: dict[str, Any]) -> RenderableType | None:
+def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | None:
     """Each task's share of the reward spread and of each estimator's advantage mass."""
     tasks = report["summary"].get("tasks")
     if not tasks:
         return None
-    estimators = report["summary"]["estimators"]
+    estimators = fitting(report["summary"]["estimators"], width - 40)
     table = Table(
         title="Each task's say in the update (share of Σ advantage² over the run)",
         title_justify="left",
@@ -253,7 +292,7 @@ def task_table(report: dict[str, Any]) -> RenderableType | None:
     )
     table.add_column("task")
     table.add_column("groups", justify="right")
-    table.add_column("reward\nspread", justify="right", style="bold")
+    table.add_column("reward\nspread", justify="right", style="bold", no_wrap=True)
     for name in estimators:
         table.add_column(REGISTRY[name].short, justify="right", no_wrap=True)
     for row in tasks:
@@ -268,7 +307,7 @@ def task_table(report: dict[str, Any]) -> RenderableType | None:
 
 def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120) -> RenderableType:
     """The whole ``compare`` screen for a terminal ``width`` columns wide."""
-    tasks = task_table(report)
+    tasks = task_table(report, width)
     return Group(
         _header(report),
         iteration_table(report, max_rows, width),
