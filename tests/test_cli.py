@@ -342,3 +342,20 @@ def test_version_and_help(runner: CliRunner) -> None:
     assert result.exit_code == 0
     for command in ("compare", "advantages", "inspect", "estimators"):
         assert command in result.output
+
+
+def test_outputs_get_ordinary_file_modes(runner: CliRunner, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    fresh, existing = tmp_path / "fresh.csv", tmp_path / "existing.csv"
+    existing.write_text("old")
+    existing.chmod(0o640)
+    umask = os.umask(0o022)
+    try:
+        for out in (fresh, existing):
+            assert invoke(runner, "advantages", SAMPLES / "seed.jsonl", "-o", out).exit_code == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640

@@ -193,3 +193,40 @@ def test_conventions_reject_bad_values() -> None:
         Conventions(ddof=2)
     with pytest.raises(ValueError):
         Conventions(eps=-1.0)
+
+
+def test_gdpo_over_several_components_honours_the_clip() -> None:
+    """OpenRLHF's clip applies to GDPO's per-rollout sum before the batch whitening."""
+    import polars as pl
+
+    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.rollouts import row_variable_query, with_advantages
+
+    values = np.array([1.0] + [0.3] * 10 + [0.0] * 117)  # the outlier's sum exceeds 10
+    df = pl.DataFrame({"step": [1] * 128, "group": [0] * 128, "a": values, "b": values})
+    df = df.with_columns(pl.col("a").alias("reward"))
+
+    def run(conv: Conventions) -> np.ndarray:
+        table = group_stats_query(df.lazy(), has_length=False, components=["a", "b"]).collect()
+        keys = table.select("step", "group")
+        a = analyze(
+            table,
+            ["gdpo"],
+            conv,
+            row_stats=lambda v: row_variable_query(df.lazy(), keys, v, False).collect(),
+            components=["a", "b"],
+        )
+        return with_advantages(df, a)["adv_gdpo"].to_numpy()
+
+    z = (values - values.mean()) / (values.std(ddof=1) + 1e-9)
+    y = np.clip(2 * z, -10, 10)  # the sum of the two (identical) normalised components
+    want = (y - y.mean()) / np.sqrt(max(y.var(), 1e-8))  # OpenRLHF's population whitening
+    np.testing.assert_allclose(run(Conventions.of("openrlhf")), want, rtol=1e-9)
+    unclipped = run(Conventions.of("openrlhf", clip=None))
+    assert not np.allclose(unclipped, want)
+
+
+def test_gdpo_has_no_nan_under_openrlhf_singletons() -> None:
+    adv = advantages([1.0, 0.0, 1.0, 5.0], [0, 0, 0, 1], "gdpo", Conventions.of("openrlhf"))
+    assert np.all(np.isfinite(adv))
