@@ -189,6 +189,25 @@ def _credit(reasons: Sequence[str], user: ColumnMap, preset: presets.Preset) -> 
     return out
 
 
+def _check_same_layout(files: Sequence[Path], schemas: Sequence[pl.Schema], det: Detection) -> None:
+    """Every file must have the columns the log is read by (a folder that mixes runs or
+    trainers otherwise fails later with a confusing message)."""
+    # With TRL's rule a reward function may be absent from a file (its values count as
+    # missing); the step and group columns may not.
+    rewards = () if det.nan_rewards == "nansum" else det.reward_cols
+    needed = [c for c in (det.step_col, det.group_col, *rewards) if c]
+    if len(files) < 2:
+        return
+    for path, schema in zip(files, schemas, strict=True):
+        missing = [c for c in needed if c not in schema]
+        if missing:
+            raise InputError(
+                f"'{path}' has no column {', '.join(map(repr, missing))}, which the other files "
+                "have: the paths mix logs of different layouts (runs or trainers)",
+                hint="point grpoflaw at one run's files, e.g. its rollout folder or a glob",
+            )
+
+
 def _check_consistent_steps(
     files: Sequence[Path], schemas: Sequence[pl.Schema], step_col: str | None
 ) -> None:
@@ -300,6 +319,7 @@ def load(
         ),
     )
     _check_consistent_steps(files, schemas, det.step_col)
+    _check_same_layout(files, schemas, det)
     file_steps: tuple[int, ...] = ()
     if det.step_col is None and len(files) > 1:
         file_steps, how = steps_from_file_names(files)

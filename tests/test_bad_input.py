@@ -213,3 +213,12 @@ def test_rewards_too_large_for_float64(tmp_path: Path) -> None:
     path.write_bytes(lines({"step": 1, "reward": 1e300}, {"step": 1, "reward": -1e300}))
     result = CliRunner().invoke(app, ["compare", str(path)])
     assert result.exit_code == 2 and "line 1" in result.output and "overflows" in result.output
+
+
+def test_a_folder_mixing_layouts_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(lines({"step": 1, "prompt_id": 0, "reward": 1.0}))
+    (tmp_path / "b.jsonl").write_bytes(lines({"step": 1, "reward": 1.0}))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "b.jsonl' has no column 'prompt_id'" in result.output
+    assert "mix logs of different layouts" in result.output
