@@ -56,7 +56,8 @@ class Conventions:
     ``bessel_float32``: round the Bessel factor ``n/(n-1)`` to float32 before applying it,
     as TRL's ``nanstd`` does (``trl/trainer/utils.py``: an integer count divided by an
     integer count gives a float32 tensor even when the rewards are float64). Changes
-    advantages by ~1e-8 relative; off by default.
+    advantages by ~1e-8 relative; on in ``Conventions.of("trl")``. (verl's batch whitening
+    rounds its token-count Bessel factor the same way, always: :func:`verl_whiten`.)
     """
 
     ddof: int = 1
