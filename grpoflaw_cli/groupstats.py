@@ -111,7 +111,7 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     n = (table["n"] - table["n_null"]).cast(pl.Float64).to_numpy()
     mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         e3 = table["sum_r3"].to_numpy() / n
         e4 = table["sum_r4"].to_numpy() / n
         mean2 = mean * mean

@@ -72,8 +72,8 @@ __all__ = [
     "steps_from_file_names",
 ]
 
-MAX_ABS_REWARD = 1e100
-"""Larger rewards would overflow the sums of squares the estimators need."""
+MAX_ABS_REWARD = 1e50
+"""Larger rewards would overflow the power sums (up to r⁴) the statistics need."""
 FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
 FILE_STEP_COL = "__file_step"
