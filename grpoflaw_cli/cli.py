@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback as tb
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import typer
 from rich.console import Console
 
 from grpoflaw_cli import __version__
-from grpoflaw_cli.errors import ExitCode, GrpoflawError, UsageError
+from grpoflaw_cli.errors import ExitCode, GrpoflawError, InputError, UsageError
 
 app = typer.Typer(
     name="grpoflaw",
@@ -613,6 +614,98 @@ def inspect(
             Console().print(render_inspect({"facts": facts, "reasons": det.reasons}))
 
     _guard(show_traceback, work)
+
+
+@app.command()
+def watch(
+    folder: Annotated[
+        Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
+    ],
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between looks at the folder.")
+    ] = 2.0,
+    step_col: StepCol = None,
+    group_col: GroupCol = None,
+    reward_col: RewardCol = None,
+    reward_weights: RewardWeights = None,
+    group_size: GroupSize = None,
+    length_col: LengthCol = None,
+    task_col: TaskCol = None,
+    source: SourceOpt = SourceName.auto,
+    estimators: Estimators = None,
+    framework: FrameworkOpt = None,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Latest iterations shown.")
+    ] = 15,
+    refreshes: Annotated[
+        int | None,
+        typer.Option("--refreshes", min=1, help="Stop after this many refreshes (default: never)."),
+    ] = None,
+    show_traceback: Traceback = False,
+) -> None:
+    """Follow a rollout dump folder during training: the table and flags refresh as step
+    files land (Ctrl-C to stop)."""
+
+    def work() -> None:
+        from rich.live import Live
+
+        from grpoflaw_cli import api
+        from grpoflaw_cli.readers import file_format
+        from grpoflaw_cli.render.terminal import render_watch
+
+        if not folder.is_dir():
+            raise InputError(f"'{folder}' is not a folder", hint="watch a rollout dump folder")
+        mapping = _column_map(
+            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+        )
+        names = _estimators(estimators)
+        console = Console()
+        seen: tuple[tuple[str, int, int], ...] | None = None
+        done = 0
+        with Live(console=console, auto_refresh=False) as live:
+            while refreshes is None or done < refreshes:
+                files = tuple(
+                    (str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                    for p in sorted(folder.rglob("*"))
+                    if p.is_file() and file_format(p)
+                )
+                if files != seen:
+                    seen = files
+                    try:
+                        # A file still being written can end mid-line: skip such lines.
+                        log = _watched_log(folder, mapping, source, framework)
+                        result = api.compare(log, names, framework=_framework(framework))
+                        view = render_watch(
+                            result.report(), folder, max_rows=max_rows, width=console.width
+                        )
+                    except GrpoflawError as err:
+                        view = render_watch(None, folder, error=str(err))
+                    live.update(view, refresh=True)
+                    done += 1
+                if refreshes is not None and done >= refreshes:
+                    break
+                time.sleep(interval)
+
+    try:
+        _guard(show_traceback, work)
+    except typer.Exit as stop:
+        if stop.exit_code == 130:  # Ctrl-C: stopping is the normal way out of watch
+            _stderr().print("stopped watching")
+            raise typer.Exit(0) from None
+        raise
+
+
+def _watched_log(folder: Path, mapping: Any, source: Any, framework: Any) -> Any:
+    """Read the watched folder, skipping the half-written last line of a file in progress."""
+    from grpoflaw_cli import ingest
+
+    return ingest.load(
+        [folder],
+        mapping,
+        skip_bad_lines=True,
+        source=source.value,
+        nan_rewards="nansum" if framework is FrameworkName.trl else None,
+    )
 
 
 @app.command("estimators")

@@ -359,3 +359,26 @@ def test_outputs_get_ordinary_file_modes(runner: CliRunner, tmp_path: Path) -> N
         os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640
+
+
+# --- watch ---------------------------------------------------------------------------------
+
+
+def test_watch_renders_a_dump_folder_in_progress(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "rollouts"
+    folder.mkdir()
+    source = SAMPLES / "trainers" / "verl_v1"
+    (folder / "1.jsonl").write_bytes((source / "1.jsonl").read_bytes())
+    (folder / "2.jsonl").write_bytes((source / "2.jsonl").read_bytes()[:2500])  # mid-write
+    result = invoke(runner, "watch", folder, "--refreshes", "1", "--interval", "0.1")
+    assert result.exit_code == 0, result.output
+    assert f"watching {folder}" in result.output
+    assert "in 2 iterations" in result.output  # the half-written file is read up to its cut
+
+
+def test_watch_waits_for_logs_and_refuses_a_missing_folder(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = invoke(runner, "watch", tmp_path, "--refreshes", "1", "--interval", "0.1")
+    assert result.exit_code == 0 and "waiting" in result.output and "no log files" in result.output
+    assert invoke(runner, "watch", tmp_path / "nope", "--refreshes", "1").exit_code == 2

@@ -317,3 +317,28 @@ def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120)
         Text(""),
         flags_table(report),
     )
+
+
+def render_watch(
+    report: dict[str, Any] | None,
+    folder: Any,
+    max_rows: int = 15,
+    width: int = 120,
+    error: str | None = None,
+) -> RenderableType:
+    """The ``watch`` screen: the latest iterations and the flags, or why the folder cannot
+    be read yet."""
+    from datetime import datetime
+
+    stamp = Text(
+        f"watching {folder} · updated {datetime.now():%H:%M:%S} · Ctrl-C to stop", style="dim"
+    )
+    if report is None:
+        return Group(stamp, Text(f"waiting: {error}", style="yellow"))
+    latest = dict(report, iterations=report["iterations"][-max_rows:])
+    return Group(
+        stamp,
+        _header(report),
+        iteration_table(latest, max_rows, width),
+        flags_table(report),
+    )
