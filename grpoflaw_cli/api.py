@@ -18,6 +18,7 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -251,6 +252,10 @@ def header(result: Comparison) -> Header:
     )
 
 
+def _quietly(log: Log) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 def compare(
     log: Log | str | Path | Sequence[str | Path],
     estimators: Sequence[str] | None = None,
@@ -269,11 +274,8 @@ def compare(
     log = log if isinstance(log, Log) else load(log, framework=framework)
     conv = conventions_for(log, framework, ddof, eps, clip)
     names, skipped = usable(log, estimators)
-    if reading is None:
+    with (reading or _quietly)(log):
         analysis = analyse(log, names, conv, compare_logged=True)
-    else:
-        with reading(log):
-            analysis = analyse(log, names, conv, compare_logged=True)
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
 
@@ -293,11 +295,8 @@ def advantages(
     log = log if isinstance(log, Log) else load(log, framework=framework)
     conv = conventions_for(log, framework, ddof, eps, clip)
     names, _ = usable(log, estimators)
-    if reading is None:
+    with (reading or _quietly)(log):
         rows = ingest.collect(log, log.frame)
-    else:
-        with reading(log):
-            rows = ingest.collect(log, log.frame)
     collected = Log(
         frame=rows.lazy(),
         detection=log.detection,

@@ -285,6 +285,24 @@ def singleton_denominator(eps: float) -> float:
     return float(np.float32(1.0) + np.float32(eps))
 
 
+def _token_moments(
+    g: Groups, x_scale: np.ndarray, x_center: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per iteration, for ``x = x_scale·(r − x_center)`` with token weights ``L``: the
+    total weight ``Σ L``, the weighted mean ``mu`` and ``Σ L (x − mu)²``, from the groups'
+    centred sums (exact decomposition, no per-rollout pass)."""
+    d = x_scale * (g.mean - x_center)  # mean of x over each group
+    wsum = g.per_step(g.len_sum)
+    sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(wsum > 0, sx / wsum, 0.0)
+    off = d - mu[g.step_index]
+    ss = g.per_step(
+        x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
+    )
+    return wsum, mu, ss
+
+
 def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float) -> Affine:
     """Token-weighted batch whitening of ``x = x_scale·(r − x_center)`` per iteration.
 
@@ -303,15 +321,7 @@ def verl_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, eps: float
     Without response lengths every rollout weighs 1 token. An iteration of a single token
     has no spread (verl raises); its advantages are 0 here.
     """
-    d = x_scale * (g.mean - x_center)  # mean of x over the group
-    wsum = g.per_step(g.len_sum)
-    sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = np.where(wsum > 0, sx / wsum, 0.0)
-    off = d - mu[g.step_index]
-    ss = g.per_step(
-        x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
-    )
+    wsum, mu, ss = _token_moments(g, x_scale, x_center)
     var = _variance(ss, wsum, 1, bessel_float32=True)
     with np.errstate(invalid="ignore"):
         mult = np.where(wsum > 1.0, 1.0 / np.sqrt(var + eps), 0.0)
@@ -328,15 +338,8 @@ def population_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray) -> A
     OpenRLHF runs this in float32 even for float64 rewards; grpoflaw stays in float64, so
     it matches OpenRLHF to float32 rounding (~3e-7 relative on the reference vectors).
     """
-    d = x_scale * (g.mean - x_center)
-    wsum = g.per_step(g.len_sum)
-    sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
+    wsum, mu, ss = _token_moments(g, x_scale, x_center)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mu = np.where(wsum > 0, sx / wsum, 0.0)
-        off = d - mu[g.step_index]
-        ss = g.per_step(
-            x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
-        )
         var = np.where(wsum > 0, ss / wsum, 0.0)
     return Affine(
         scale=x_scale, center=x_center, shift=mu, mult=1.0 / np.sqrt(np.maximum(var, 1e-8))
