@@ -708,6 +708,93 @@ def _watched_log(folder: Path, mapping: Any, source: Any, framework: Any) -> Any
     )
 
 
+class SimSetting(str, Enum):
+    multiscale = "multiscale"
+    binary = "binary"
+
+
+@app.command()
+def simulate(
+    setting: Annotated[
+        SimSetting,
+        typer.Option(
+            "--setting",
+            help="multiscale: 4 tasks, 8 summed reward sources, scales 0.1/1/10/50; "
+            "binary: one 0/1 verifier per rollout.",
+        ),
+    ] = SimSetting.multiscale,
+    from_log: Annotated[
+        list[str] | None,
+        typer.Option("--from-log", help="Fit the tasks to a log's reward shapes (per task)."),
+    ] = None,
+    estimators: Estimators = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Independent runs.")] = 30,
+    iterations: Annotated[
+        int, typer.Option("--iterations", min=1, help="Policy updates per run.")
+    ] = 150,
+    seed: Annotated[int, typer.Option("--seed", help="Makes the experiment reproducible.")] = 0,
+    output_format: Annotated[
+        InspectFormat, typer.Option("--format", help="table or json.")
+    ] = InspectFormat.table,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the learning curves as HTML.")
+    ] = None,
+    show_traceback: Traceback = False,
+) -> None:
+    """Does GRPO's normalisation cost learning on your kind of rewards? A seeded
+    multi-task policy-gradient experiment, every estimator on the same budget."""
+
+    def work() -> None:
+        from grpoflaw_cli import simulate as sim
+        from grpoflaw_cli.estimators import REGISTRY, applicable
+
+        names = [n for n in _estimators(estimators) if n in applicable(list(REGISTRY), set())[0]]
+        base = sim.Setting(seeds=seeds, iterations=iterations, seed=seed)
+        if setting is SimSetting.binary:
+            base = sim.Setting(
+                seeds=seeds,
+                iterations=iterations,
+                seed=seed,
+                binary=True,
+                scales=(1.0,) * 4,
+                sources=1,
+            )
+        if from_log:
+            from grpoflaw_cli import api
+
+            log = api.load(from_log)
+            result = api.compare(log, ["grpo"])
+            table = result.groups.filter(pl_col("n") >= 2).select(
+                *(["task"] if "task" in result.groups.columns else []), "mean", "std"
+            )
+            base = sim.setting_from_log(table, base)
+        outcome = sim.run(base, names)
+        if html is not None:
+            from grpoflaw_cli.output import write_text_atomic
+            from grpoflaw_cli.render.html import render_simulation
+
+            write_text_atomic(html, render_simulation(outcome))
+        if output_format is InspectFormat.json:
+            payload = {
+                "setting": {k: v for k, v in vars(outcome.setting).items()},
+                "summary": outcome.summary.to_dicts(),
+                "curves": {k: v.mean(0).tolist() for k, v in outcome.curves.items()},
+            }
+            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        else:
+            from grpoflaw_cli.render.terminal import render_simulation as show
+
+            Console().print(show(outcome))
+
+    _guard(show_traceback, work)
+
+
+def pl_col(name: str) -> Any:
+    import polars as pl
+
+    return pl.col(name)
+
+
 @app.command("estimators")
 def list_estimators() -> None:
     """List the estimators, what each does to reward magnitude, and their formulas."""

@@ -308,3 +308,52 @@ magnitude, 0 erases it.</p>
 {_flags_html(report)}
 </body></html>
 """
+
+
+def render_simulation(outcome: Any) -> str:
+    """The learning curves (mean and 95 % band over seeds) as a self-contained page."""
+    import plotly.graph_objects as go
+
+    from grpoflaw_cli.simulate import t95
+
+    fig = go.Figure()
+    steps = list(range(outcome.setting.iterations))
+    for k, (name, curve) in enumerate(outcome.curves.items()):
+        mean = curve.mean(0)
+        half = t95(curve.shape[0] - 1) * curve.std(0, ddof=1) / np.sqrt(curve.shape[0])
+        color = PALETTE[k % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=steps + steps[::-1],
+                y=list(mean + half) + list((mean - half)[::-1]),
+                fill="toself",
+                line={"width": 0},
+                fillcolor=color,
+                opacity=0.15,
+                legendgroup=name,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(x=steps, y=mean, name=name, legendgroup=name, line={"color": color})
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=600,
+        xaxis_title="policy update",
+        yaxis_title="normalised score (mean, 95% band)",
+    )
+    rows = "".join(
+        f'<tr><td class="l">{_esc(r["estimator"])}</td>'
+        f"<td>{r['final']:.3f} ± {r['final_ci']:.3f}</td>"
+        f'<td>{r["auc"]:.3f} ± {r["auc_ci"]:.3f}</td><td class="l">{_esc(r["verdict"])}</td></tr>'
+        for r in outcome.summary.iter_rows(named=True)
+    )
+    body = fig.to_html(full_html=False, include_plotlyjs=True, div_id="grpoflaw-simulation")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>grpoflaw simulate"
+        f"</title><style>{CSS}</style></head><body><h1>grpoflaw simulate</h1>{body}"
+        "<table><tr><th class='l'>estimator</th><th>final</th><th>area under curve</th>"
+        f"<th class='l'>verdict vs GRPO</th></tr>{rows}</table></body></html>"
+    )

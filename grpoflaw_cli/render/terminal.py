@@ -342,3 +342,60 @@ def render_watch(
         iteration_table(latest, max_rows, width),
         flags_table(report),
     )
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Any, width: int = 24) -> str:
+    """A curve as block characters (0 → ▁, 1 → █), resampled to ``width``.
+
+    >>> sparkline([0.0, 0.5, 1.0], width=3)
+    '▁▄█'
+    """
+    import numpy as np
+
+    v = np.asarray(values, float)
+    picks = v[np.linspace(0, v.size - 1, min(width, v.size)).round().astype(int)]
+    levels = np.rint(np.clip(picks, 0, 1) * (len(SPARK) - 1)).astype(int)
+    return "".join(SPARK[i] for i in levels)
+
+
+def render_simulation(outcome: Any) -> RenderableType:
+    """The ``simulate`` screen: per estimator, the mean learning curve and the statistics."""
+    s = outcome.setting
+    kind = (
+        "fitted to a log"
+        if s.arm_means is not None
+        else "one 0/1 verifier"
+        if s.binary
+        else f"{s.sources} summed reward sources, task scales "
+        + "/".join(f"{x:g}" for x in s.scales)
+    )
+    table = Table(
+        title=f"Learning on {s.tasks} tasks ({kind}); {s.seeds} seeds × {s.iterations} updates",
+        title_justify="left",
+        caption="score: expected reward normalised per task to [0, 1] (worst to best "
+        "response), tasks weighted equally; ± is the 95% confidence interval over seeds; "
+        "the verdict compares the final score with GRPO's, paired by seed",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("estimator")
+    table.add_column("learning curve")
+    table.add_column("final score", justify="right")
+    table.add_column("area under curve", justify="right")
+    table.add_column("vs GRPO", justify="right")
+    table.add_column("verdict")
+    style = {"ahead": "green", "behind": "red", "reference": "dim"}
+    for row in outcome.summary.iter_rows(named=True):
+        name = row["estimator"]
+        table.add_row(
+            name,
+            sparkline(outcome.curves[name].mean(0)),
+            f"{row['final']:.3f} ± {row['final_ci']:.3f}",
+            f"{row['auc']:.3f} ± {row['auc_ci']:.3f}",
+            "" if row["verdict"] == "reference" else f"{row['vs_grpo']:+.3f} ± {row['vs_ci']:.3f}",
+            Text(row["verdict"], style=style.get(row["verdict"], "")),
+        )
+    return table

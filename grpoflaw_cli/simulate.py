@@ -1,0 +1,269 @@
+"""Does GRPO's normalisation cost learning on a given kind of rewards? A seeded experiment.
+
+The model, fixed before any result was looked at:
+
+* **Tasks.** ``K`` tasks, each a prompt with ``A`` candidate responses (arms). Arm ``a`` of
+  task ``t`` has a mean reward ``scale_t · q_ta``, where ``q_ta`` is the sum of ``S`` reward
+  sources drawn once per seed from N(0, 1/S); a rollout's reward adds Gaussian noise of
+  std ``noise · scale_t``. With ``binary=True`` there is one 0/1 verifier instead: arm
+  ``a`` succeeds with probability ``p_ta`` ~ U(0, 1).
+* **Policy.** A small linear softmax policy shared by all tasks, as an LLM's weights are:
+  ``π(a | t) ∝ exp(w · φ_ta)`` with fixed random features ``φ_ta ∈ R^dim`` (drawn once per
+  seed, ``dim`` smaller than tasks × arms, so the tasks compete for the same weights) and
+  ``w`` starting at 0. A per-task softmax would let Adam normalise each task's gradient
+  on its own, hiding exactly the cross-task weighting under test.
+* **Training.** Each iteration samples ``prompts`` tasks uniformly, ``group`` rollouts of
+  each, computes the advantages with grpoflaw's own estimator code (the iteration is the
+  batch), and takes one Adam step (lr ``lr``, the same for every estimator) on the
+  policy-gradient loss ``−Σ A_i log π(a_i)``. Every estimator gets the same budget,
+  the same tasks and the same initial policy for a given seed.
+* **Score.** The policy's expected reward per task, normalised to [0, 1] between the
+  task's worst and best arm, averaged over tasks. Reported per iteration (the learning
+  curve), at the end (mean of the last 10 % of iterations) and as the area under the curve.
+* **Statistics.** ``seeds`` independent runs; mean and 95 % confidence interval (t
+  quantile); each estimator against GRPO as a paired difference over seeds (same seed →
+  same tasks and draws), whose 95 % interval decides the verdict: ahead or behind when
+  it excludes 0 and the difference is at least 0.01 (1 % of the tasks' range), else no
+  clear difference. The score weighs every task equally, which is GRPO's own implicit
+  weighting; an objective that sums raw rewards would weigh tasks by their scale.
+
+>>> result = run(Setting(seeds=3, iterations=20), ["grpo", "dr_grpo"])   # doctest: +SKIP
+>>> sorted(result.summary["estimator"])                                 # doctest: +SKIP
+['dr_grpo', 'grpo']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from math import sqrt
+
+import numpy as np
+import polars as pl
+
+from grpoflaw_cli.estimators import REGISTRY, Conventions, apply
+from grpoflaw_cli.groupstats import Groups
+
+# Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
+_T95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
+}
+
+
+def t95(df: int) -> float:
+    """The two-sided 95 % t quantile for ``df`` degrees of freedom (conservative between
+    tabulated values).
+
+    >>> t95(9), t95(1000)
+    (2.262, 1.96)
+    """
+    if df > 120:
+        return 1.96
+    return _T95[min(k for k in _T95 if k >= df)]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The experiment's knobs (defaults: the multi-task, multi-scale case)."""
+
+    scales: tuple[float, ...] = (0.1, 1.0, 10.0, 50.0)
+    """One reward scale per task: the tasks' rewards span very different ranges."""
+    sources: int = 8
+    """Reward sources summed per rollout."""
+    arms: int = 6
+    dim: int = 12
+    """Size of the policy's shared weight vector."""
+    noise: float = 0.5
+    binary: bool = False
+    """One 0/1 verifier reward instead of summed sources."""
+    prompts: int = 16
+    group: int = 8
+    iterations: int = 150
+    seeds: int = 30
+    lr: float = 0.02
+    seed: int = 0
+    arm_means: tuple[tuple[float, ...], ...] | None = None
+    """Fixed arm means per task (from a log) instead of drawn ones."""
+    noise_std: tuple[float, ...] | None = None
+    """Per-task rollout noise std (from a log)."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 2:
+            raise ValueError("seeds must be at least 2 for a confidence interval")
+        if self.group < 2 or self.arms < 2 or self.iterations < 1 or not self.scales:
+            raise ValueError("group and arms need at least 2, iterations at least 1")
+
+    @property
+    def tasks(self) -> int:
+        return len(self.arm_means) if self.arm_means is not None else len(self.scales)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Learning curves and the statistics over seeds."""
+
+    setting: Setting
+    curves: dict[str, np.ndarray]
+    """Per estimator: score per (seed, iteration)."""
+    summary: pl.DataFrame = field(repr=False)
+    """Per estimator: final and AUC means with CIs, the paired difference vs GRPO, verdict."""
+
+
+def _environment(s: Setting, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Arm means (seeds, tasks, arms) and rollout noise std (tasks,)."""
+    if s.arm_means is not None:
+        means = np.broadcast_to(np.array(s.arm_means, float), (s.seeds, s.tasks, s.arms)).copy()
+        noise = np.array(s.noise_std if s.noise_std is not None else [0.0] * s.tasks, float)
+        return means, noise
+    if s.binary:
+        return rng.random((s.seeds, s.tasks, s.arms)), np.zeros(s.tasks)
+    q = rng.normal(0.0, 1.0 / sqrt(s.sources), size=(s.seeds, s.tasks, s.arms, s.sources))
+    scale = np.array(s.scales, float)
+    return q.sum(-1) * scale[None, :, None], s.noise * scale
+
+
+def _groups(reward: np.ndarray, n_steps: int) -> tuple[Groups, np.ndarray, np.ndarray]:
+    """Group statistics for rewards shaped (seeds, prompts, group): one iteration per seed."""
+    seeds, prompts, k = reward.shape
+    flat = reward.reshape(seeds * prompts, k)
+    mean = flat.mean(1)
+    lo, hi = flat.min(1), flat.max(1)
+    mean = np.where(lo == hi, lo, mean)
+    m2 = ((flat - mean[:, None]) ** 2).sum(1)
+    n = np.full(seeds * prompts, k, dtype=np.int64)
+    step_index = np.repeat(np.arange(seeds), prompts)
+    g = Groups(
+        step_index=step_index,
+        n_steps=n_steps,
+        n=n,
+        mean=mean,
+        m2=m2,
+        n_nonzero=(flat != 0).sum(1),
+        len_sum=n.astype(float),
+        len_d1=np.zeros(seeds * prompts),
+        len_d2=m2,
+        has_length=False,
+    )
+    group_index = np.repeat(np.arange(seeds * prompts), k)
+    return g, group_index, np.repeat(step_index, k)
+
+
+def run(setting: Setting, estimators: list[str], conventions: Conventions | None = None) -> Result:
+    """Train one policy per (estimator, seed) and summarise. Deterministic in ``setting.seed``."""
+    conv = conventions or Conventions()
+    s = setting
+    rng = np.random.default_rng(s.seed)
+    means, noise = _environment(s, rng)
+    best, worst = means.max(-1), means.min(-1)
+    span = np.where(best > worst, best - worst, 1.0)
+    # Common random numbers: every estimator sees the same tasks, draws and noise.
+    draw_seed = int(rng.integers(2**31))
+    features = rng.normal(size=(s.seeds, s.tasks, s.arms, s.dim)) / sqrt(s.dim)
+    seed_ix = np.arange(s.seeds)
+    curves: dict[str, np.ndarray] = {}
+    for name in estimators:
+        draws = np.random.default_rng(draw_seed)
+        w = np.zeros((s.seeds, s.dim))
+        m, v = np.zeros_like(w), np.zeros_like(w)
+        curve = np.zeros((s.seeds, s.iterations))
+        for it in range(s.iterations):
+            logits = np.einsum("stad,sd->sta", features, w)
+            policy = np.exp(logits - logits.max(-1, keepdims=True))
+            policy /= policy.sum(-1, keepdims=True)
+            curve[:, it] = (((policy * means).sum(-1) - worst) / span).mean(-1)
+            task = draws.integers(s.tasks, size=(s.seeds, s.prompts))
+            pi = policy[seed_ix[:, None], task]  # (seeds, prompts, arms)
+            u = draws.random((s.seeds, s.prompts, s.group, 1))
+            action = np.minimum((u > np.cumsum(pi, -1)[:, :, None, :]).sum(-1), s.arms - 1)
+            mu = means[seed_ix[:, None, None], task[:, :, None], action]
+            if s.binary:
+                reward = (draws.random(mu.shape) < mu).astype(float)
+            else:
+                reward = mu + draws.normal(size=mu.shape) * noise[task][:, :, None]
+            g, group_index, step_index = _groups(reward, s.seeds)
+            adv = apply(REGISTRY[name].fn(g, conv), reward.ravel(), group_index, step_index)
+            adv = np.nan_to_num(adv).reshape(reward.shape)
+            # ∇_w log π(a | t) = φ_ta − E_π[φ_t·]; ascend Σ A ∇ log π.
+            phi = features[seed_ix[:, None], task]  # (seeds, prompts, arms, dim)
+            chosen = np.take_along_axis(phi, action[..., None].repeat(s.dim, -1), axis=2)
+            expected = np.einsum("spa,spad->spd", pi, phi)[:, :, None, :]
+            grad = (adv[..., None] * (chosen - expected)).sum((1, 2)) / (s.prompts * s.group)
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            step = it + 1
+            w += s.lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        curves[name] = curve
+    return Result(setting=s, curves=curves, summary=summarise(curves))
+
+
+def _mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """Mean and the half-width of its 95 % confidence interval."""
+    n = values.size
+    sd = float(values.std(ddof=1)) if n > 1 else 0.0
+    return float(values.mean()), t95(n - 1) * sd / sqrt(n)
+
+
+MIN_EFFECT = 0.01
+"""A difference in final score below 1 % of the tasks' best-to-worst range is no verdict."""
+
+
+def summarise(
+    curves: dict[str, np.ndarray], reference: str = "grpo", min_effect: float = MIN_EFFECT
+) -> pl.DataFrame:
+    """Per estimator: final score and AUC (mean, 95 % CI over seeds), the paired difference
+    in final score against ``reference`` and the verdict it supports: ``ahead``/``behind``
+    when the 95 % interval excludes 0 and the difference is at least ``min_effect``."""
+    rows = []
+    ref = curves.get(reference)
+    for name, curve in curves.items():
+        tail = max(1, curve.shape[1] // 10)
+        final = curve[:, -tail:].mean(1)
+        auc = curve.mean(1)
+        row: dict[str, object] = {"estimator": name}
+        row["final"], row["final_ci"] = _mean_ci(final)
+        row["auc"], row["auc_ci"] = _mean_ci(auc)
+        if ref is not None and name != reference:
+            diff = final - ref[:, -tail:].mean(1)
+            d, ci = _mean_ci(diff)
+            row["vs_" + reference], row["vs_ci"] = d, ci
+            clear = abs(d) >= min_effect and abs(d) > ci
+            row["verdict"] = ("ahead" if d > 0 else "behind") if clear else "no clear difference"
+        else:
+            row["vs_" + reference], row["vs_ci"], row["verdict"] = 0.0, 0.0, "reference"
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def setting_from_log(table: pl.DataFrame, base: Setting) -> Setting:
+    """Fit the tasks to a log's own reward shapes.
+
+    ``table`` has one row per group with ``task`` (or none: one task), ``mean`` and
+    ``std``. Per task, the arms' mean rewards are quantiles of the task's group means
+    (the spread of outcomes across prompts), and the rollout noise is the median
+    within-group std.
+    """
+    if "task" not in table.columns:
+        table = table.with_columns(pl.lit("all").alias("task"))
+    qs = np.linspace(0.05, 0.95, base.arms)
+    arms, noise = [], []
+    for _, part in table.group_by("task", maintain_order=True):
+        means = part["mean"].to_numpy()
+        arms.append(tuple(float(x) for x in np.quantile(means, qs)))
+        noise.append(float(np.nan_to_num(np.median(part["std"].to_numpy()))))
+    return replace(base, arm_means=tuple(arms), noise_std=tuple(noise), scales=(1.0,) * len(arms))
