@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,15 +136,18 @@ def analyse(
     over several reward columns or the trainer's logged advantages need the rows)."""
     det = log.detection
     components = det.reward_cols if len(det.reward_cols) > 1 else ()
-    query = group_stats_query(
-        log.stats_frame,
-        has_length=det.length_col is not None,
-        has_task=det.task_col is not None,
-        source_col=ingest.FILE_COL if len(det.files) > 1 else None,
-        has_baseline=det.baseline_col is not None,
-        components=components,
-    )
-    table = ingest.collect(log, query, streaming=True)
+
+    def query(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return group_stats_query(
+            frame,
+            has_length=det.length_col is not None,
+            has_task=det.task_col is not None,
+            source_col=ingest.FILE_COL if len(det.files) > 1 else None,
+            has_baseline=det.baseline_col is not None,
+            components=components,
+        )
+
+    table = group_table(log, query)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
@@ -172,6 +176,42 @@ def analyse(
         )
         analysis = with_logged(analysis, comparison, det.logged_estimator)
     return analysis
+
+
+CHUNK_ROWS = 12_500_000
+"""Above this many rows, a Parquet log's group statistics are gathered a step range at a
+time: each range's groups are complete (a group never spans steps), Parquet's row-group
+statistics skip the other ranges, and the aggregation's memory stays bounded."""
+
+
+def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """Collect the per-group statistics, in step-range chunks for large Parquet logs.
+
+    Text formats are read in one pass (a step filter cannot skip any of their bytes).
+    """
+    det = log.detection
+    frame = log.stats_frame
+    chunks = 1
+    if det.step_col is not None and all(fmt == "parquet" for fmt in det.formats):
+        rows = int(ingest.collect(log, frame.select(pl.len())).item())
+        chunks = -(-rows // CHUNK_ROWS)
+    if chunks > 1:
+        bounds = ingest.collect(
+            log, frame.select(pl.col("step").min().alias("lo"), pl.col("step").max().alias("hi"))
+        )
+        lo, hi = bounds.row(0)
+        if isinstance(lo, int) and isinstance(hi, int):
+            edges = [lo + (hi - lo + 1) * i // chunks for i in range(chunks + 1)]
+            parts = [
+                ingest.collect(
+                    log,
+                    query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b))),
+                    streaming=True,
+                )
+                for a, b in pairwise(edges)
+            ]
+            return pl.concat(parts)
+    return ingest.collect(log, query(frame), streaming=True)
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,29 @@ def test_the_readme_example_script_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "task_reweighting" in done.stdout
     assert (tmp_path / "api_tour.html").stat().st_size > 1_000_000
+
+
+def test_large_parquet_logs_are_aggregated_in_step_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunking by step ranges gives exactly the one-pass group table."""
+    import polars as pl
+
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.groupstats import group_stats_query
+
+    source = pl.read_ndjson(SAMPLES / "multitask.jsonl")
+    source.write_parquet(tmp_path / "run.parquet")
+    log = gf.load(tmp_path / "run.parquet")
+
+    def query(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return group_stats_query(frame, has_length=True, has_task=True)
+
+    whole = ingest.collect(log, query(log.stats_frame))
+    monkeypatch.setattr(gf, "CHUNK_ROWS", 1_000)  # 10,233 rows -> 11 step ranges
+    chunked = gf.group_table(log, query)
+    assert chunked.equals(whole)
+    assert (
+        gf.compare(log).report()["iterations"]
+        == gf.compare(gf.load(SAMPLES / "multitask.jsonl")).report()["iterations"]
+    )
