@@ -36,6 +36,7 @@ from grpoflaw_cli.estimators import (
     RowVariable,
     applicable,
     clipped,
+    constant,
     gdpo_components,
     group_moments,
     whiten,
@@ -213,7 +214,7 @@ def analyze(
             var = replace(var, expr=var.expr.clip(conv.clip[0], conv.clip[1]))
         gy = variable_groups(g, row_stats([var]), var.name)
         coefs["gdpo"] = replace(
-            whiten(gy, np.ones(g.size), np.zeros(g.size), conv), variable=var.name
+            whiten(gy, constant(g, 1.0), constant(g, 0.0), conv), variable=var.name
         )
         row_groups["gdpo"] = gy
         variables["gdpo"] = var
@@ -230,9 +231,9 @@ def analyze(
             row_groups[name] = gy
             whitened = coefs[name].shift is not None
             base = (
-                whiten(gy, np.ones(g.size), np.zeros(g.size), conv)
+                whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
                 if whitened
-                else Affine(scale=np.ones(g.size), center=np.zeros(g.size))
+                else Affine(scale=constant(g, 1.0), center=constant(g, 0.0))
             )
             coefs[name] = replace(base, variable=var.name)
     for name in computed:

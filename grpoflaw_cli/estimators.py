@@ -374,6 +374,17 @@ def whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, c: Conventions)
     return verl_whiten(g, x_scale, x_center, c.whiten_eps)
 
 
+def constant(g: Groups, value: float) -> np.ndarray:
+    """A per-group array holding one value, as a read-only view (no memory per group)."""
+    return np.broadcast_to(np.float64(value), (g.size,))
+
+
+def where_single(single: np.ndarray, value: float, other: np.ndarray) -> np.ndarray:
+    """``other`` with ``value`` for one-rollout groups; ``other`` itself (no copy) when the
+    log has none, the usual case, which keeps large logs' memory down."""
+    return np.where(single, value, other) if single.any() else other
+
+
 def _singleton(g: Groups, c: Conventions, verl: float, trl: float, openrlhf: float) -> np.ndarray:
     """Per group: the framework's value for one-rollout groups, NaN elsewhere (a marker)."""
     value = {"verl": verl, "trl": trl, "openrlhf": openrlhf}[c.framework]
@@ -436,7 +447,7 @@ def dr_grpo(g: Groups, c: Conventions) -> Affine:
     Constant group: 0.
     """
     single = (g.n == 1) & (c.framework == "verl")
-    return Affine(scale=np.ones(g.size), center=np.where(single, 0.0, g.mean))
+    return Affine(scale=constant(g, 1.0), center=where_single(single, 0.0, g.mean))
 
 
 @register("rloo", "RLOO / LOOP", "RLOO", keeps="groups and iterations")
@@ -455,7 +466,7 @@ def rloo(g: Groups, c: Conventions) -> Affine:
     if c.framework != "verl":
         scale = np.where(single, _singleton(g, c, verl=1.0, trl=0.0, openrlhf=np.nan), scale)
         return Affine(scale=scale, center=g.mean)
-    return Affine(scale=scale, center=np.where(single, 0.0, g.mean))
+    return Affine(scale=scale, center=where_single(single, 0.0, g.mean))
 
 
 @register("reinforce_pp", "REINFORCE++", "R++", keeps="within an iteration")
@@ -470,7 +481,7 @@ def reinforce_pp(g: Groups, c: Conventions) -> Affine:
     (:func:`population_whiten`). TRL has no REINFORCE++: its RLOO normalisation is used
     (:func:`trl_normalize`). No groups, so no singleton rule.
     """
-    return whiten(g, np.ones(g.size), np.zeros(g.size), c)
+    return whiten(g, constant(g, 1.0), constant(g, 0.0), c)
 
 
 @register("reinforce_pp_baseline", "REINFORCE++ baseline", "R++b", keeps="within an iteration")
@@ -485,7 +496,7 @@ def reinforce_pp_baseline(g: Groups, c: Conventions) -> Affine:
     Constant group: ``x = 0``, whitened to ``−m/√v``.
     """
     single = (g.n == 1) & (c.framework == "verl")
-    return whiten(g, np.ones(g.size), np.where(single, 0.0, g.mean), c)
+    return whiten(g, constant(g, 1.0), where_single(single, 0.0, g.mean), c)
 
 
 @register("gpg", "GPG", "GPG", keeps="groups and iterations")
@@ -507,7 +518,7 @@ def gpg(g: Groups, c: Conventions) -> Affine:
     recip = (1.0 / np.maximum(nonzero, 1.0)).astype(np.float32)
     alpha = (recip * total.astype(np.float32)).astype(np.float64)
     single = g.n == 1
-    return Affine(scale=alpha[g.step_index], center=np.where(single, 0.0, g.mean))
+    return Affine(scale=alpha[g.step_index], center=where_single(single, 0.0, g.mean))
 
 
 @register("opo", "OPO", "OPO", keeps="groups and iterations", requires=("length",))
@@ -522,7 +533,7 @@ def opo(g: Groups, c: Conventions) -> Affine:
         b = g.mean + np.where(g.len_sum > 0, g.len_d1 / g.len_sum, 0.0)
     single = g.n == 1
     b = np.where(g.m2 == 0, g.mean, b)  # a constant group's weighted mean is its value
-    return Affine(scale=np.ones(g.size), center=np.where(single, 0.0, b))
+    return Affine(scale=constant(g, 1.0), center=where_single(single, 0.0, b))
 
 
 @register("remax", "ReMax", "ReMax", keeps="groups and iterations", requires=("baseline",))
@@ -534,7 +545,7 @@ def remax(g: Groups, c: Conventions) -> Affine:
     ``reward_baselines`` from the trainer's REMAX branch. Needs the baseline per rollout
     (``--baseline-col``). No group statistics, so no singleton rule.
     """
-    return Affine(scale=np.ones(g.size), center=np.zeros(g.size), variable="gap")
+    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="gap")
 
 
 @register("gdpo", "GDPO", "GDPO", keeps="nowhere")
