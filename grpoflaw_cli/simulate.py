@@ -67,15 +67,15 @@ _T95 = {
 
 
 def t95(df: int) -> float:
-    """The two-sided 95 % t quantile for ``df`` degrees of freedom (conservative between
-    tabulated values).
+    """The two-sided 95 % t quantile for ``df`` degrees of freedom; between tabulated values
+    the next smaller df's (larger, so conservative) quantile.
 
     >>> t95(9), t95(1000)
     (2.262, 1.96)
     """
     if df > 120:
         return 1.96
-    return _T95[min(k for k in _T95 if k >= df)]
+    return _T95[max(k for k in _T95 if k <= max(df, 1))]
 
 
 @dataclass(frozen=True)
