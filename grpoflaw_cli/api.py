@@ -117,6 +117,8 @@ def inputs(log: Log) -> set[str]:
 def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
     """The estimators the log has inputs for, and the others with the reason."""
     try:
+        if isinstance(estimators, str):  # "grpo" or "grpo,rloo", as on the command line
+            estimators = [estimators]
         names = resolve(",".join(estimators)) if estimators else list(REGISTRY)
     except KeyError as err:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None

@@ -661,51 +661,100 @@ def watch(
         names = _estimators(estimators)
         console = Console()
         seen: tuple[tuple[str, int, int], ...] | None = None
+        last: dict[str, Any] | None = None
         done = 0
         with Live(console=console, auto_refresh=False) as live:
-            while refreshes is None or done < refreshes:
-                files = tuple(
-                    (str(p), p.stat().st_size, p.stat().st_mtime_ns)
-                    for p in sorted(folder.rglob("*"))
-                    if p.is_file() and file_format(p)
-                )
-                if files != seen:
-                    seen = files
-                    try:
-                        # A file still being written can end mid-line: skip such lines.
-                        log = _watched_log(folder, mapping, source, framework)
-                        result = api.compare(log, names, framework=_framework(framework))
-                        view = render_watch(
-                            result.report(), folder, max_rows=max_rows, width=console.width
-                        )
-                    except GrpoflawError as err:
-                        view = render_watch(None, folder, error=str(err))
-                    live.update(view, refresh=True)
-                    done += 1
-                if refreshes is not None and done >= refreshes:
-                    break
-                time.sleep(interval)
+            try:
+                while refreshes is None or done < refreshes:
+                    files = _listing(folder, file_format)
+                    if files is not None and files != seen:
+                        seen = files
+                        try:
+                            # Files still being written: empty ones are left out, and a
+                            # half-written last line is skipped.
+                            paths = [Path(f) for f, size, _ in files if size > 0]
+                            log, pending = _watched_log(
+                                paths or [folder], mapping, source, framework
+                            )
+                            last = api.compare(log, names, framework=_framework(framework)).report()
+                            view = render_watch(
+                                last,
+                                folder,
+                                max_rows=max_rows,
+                                width=console.width,
+                                error=_watch_message(pending) if pending else None,
+                            )
+                        except (GrpoflawError, OSError) as err:
+                            # Keep the last good view: a file caught mid-write recovers on
+                            # the next look.
+                            view = render_watch(
+                                last,
+                                folder,
+                                max_rows=max_rows,
+                                width=console.width,
+                                error=_watch_message(err),
+                            )
+                        live.update(view, refresh=True)
+                        done += 1
+                    if refreshes is not None and done >= refreshes:
+                        break
+                    time.sleep(interval)
+            except KeyboardInterrupt:  # Ctrl-C is the normal way out of watch
+                pass
+        _stderr().print("stopped watching")
 
+    _guard(show_traceback, work)
+
+
+def _listing(
+    folder: Path, file_format: Callable[[Path], Any]
+) -> tuple[tuple[str, int, int], ...] | None:
+    """The watched files with size and mtime, or None when the folder changed under us
+    (a trainer renaming a temp file): look again next time."""
     try:
-        _guard(show_traceback, work)
-    except typer.Exit as stop:
-        if stop.exit_code == 130:  # Ctrl-C: stopping is the normal way out of watch
-            _stderr().print("stopped watching")
-            raise typer.Exit(0) from None
-        raise
+        return tuple(
+            (str(p), st.st_size, st.st_mtime_ns)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and file_format(p)
+            for st in [p.stat()]
+        )
+    except OSError:
+        return None
 
 
-def _watched_log(folder: Path, mapping: Any, source: Any, framework: Any) -> Any:
-    """Read the watched folder, skipping the half-written last line of a file in progress."""
+def _watch_message(err: Exception) -> str:
+    """Why this look failed, without hints for flags that watch does not have."""
+    if isinstance(err, GrpoflawError):
+        hint = err.hint if err.hint and "--skip-bad-lines" not in err.hint else None
+        return err.message + (f" ({hint})" if hint else "")
+    return f"{getattr(err, 'filename', None) or ''} changed while being read; looking again".strip()
+
+
+def _watched_log(
+    paths: list[Path], mapping: Any, source: Any, framework: Any
+) -> tuple[Any, GrpoflawError | None]:
+    """Read the watched files, skipping the half-written last line of a file in progress.
+    A file that cannot be read yet (a Parquet file before its footer) is left out and its
+    error returned, so the others still show; it is read again on the next look."""
     from grpoflaw_cli import ingest
 
-    return ingest.load(
-        [folder],
-        mapping,
-        skip_bad_lines=True,
-        source=source.value,
-        nan_rewards="nansum" if framework is FrameworkName.trl else None,
-    )
+    pending: GrpoflawError | None = None
+    while True:
+        try:
+            log = ingest.load(
+                paths,
+                mapping,
+                skip_bad_lines=True,
+                source=source.value,
+                nan_rewards="nansum" if framework is FrameworkName.trl else None,
+            )
+            return log, pending
+        except InputError as err:
+            unreadable = [p for p in paths if f"'{p}'" in err.message]
+            if len(paths) < 2 or not unreadable:
+                raise
+            pending = err
+            paths = [p for p in paths if p not in unreadable]
 
 
 class SimSetting(str, Enum):
@@ -746,9 +795,17 @@ def simulate(
 
     def work() -> None:
         from grpoflaw_cli import simulate as sim
-        from grpoflaw_cli.estimators import REGISTRY, applicable
+        from grpoflaw_cli.estimators import applicable
 
-        names = [n for n in _estimators(estimators) if n in applicable(list(REGISTRY), set())[0]]
+        names, cannot = applicable(_estimators(estimators), set())
+        if estimators is not None and cannot:
+            raise UsageError(
+                "simulate cannot run "
+                + "; ".join(f"{n} (it {why})" for n, why in cannot.items())
+                + ": its rollouts have rewards only",
+                hint="leave it out of --estimators",
+            )
+        names = ["grpo", *(n for n in names if n != "grpo")]  # GRPO is the reference
         base = sim.Setting(seeds=seeds, iterations=iterations, seed=seed)
         if setting is SimSetting.binary:
             base = sim.Setting(
@@ -762,11 +819,27 @@ def simulate(
         if from_log:
             from grpoflaw_cli import api
 
+            if setting is SimSetting.binary:
+                raise UsageError(
+                    "--from-log takes the reward shapes from the log, --setting binary "
+                    "replaces them with a 0/1 verifier",
+                    hint="drop --setting binary: a log whose rewards are all 0/1 is "
+                    "simulated as a verifier",
+                )
             log = api.load(from_log)
             result = api.compare(log, ["grpo"])
             table = result.groups.filter(pl_col("n") >= 2).select(
-                *(["task"] if "task" in result.groups.columns else []), "mean", "std"
+                *(["task"] if "task" in result.groups.columns else []),
+                "mean",
+                "min",
+                "max",
+                "std",
             )
+            if table.is_empty():
+                raise InputError(
+                    "the log has no group of two or more rollouts to fit the tasks to",
+                    hint="see how the log is grouped with `grpoflaw inspect`",
+                )
             base = sim.setting_from_log(table, base)
         outcome = sim.run(base, names)
         if html is not None:

@@ -68,13 +68,11 @@ _T95 = {
 
 def t95(df: int) -> float:
     """The two-sided 95 % t quantile for ``df`` degrees of freedom; between tabulated values
-    the next smaller df's (larger, so conservative) quantile.
+    (and beyond 120) the next smaller df's (larger, so conservative) quantile.
 
-    >>> t95(9), t95(1000)
-    (2.262, 1.96)
+    >>> t95(9), t95(29), t95(1000)
+    (2.262, 2.06, 1.98)
     """
-    if df > 120:
-        return 1.96
     return _T95[max(k for k in _T95 if k <= max(df, 1))]
 
 
@@ -102,6 +100,8 @@ class Setting:
     """Fixed arm means per task (from a log) instead of drawn ones."""
     noise_std: tuple[float, ...] | None = None
     """Per-task rollout noise std (from a log)."""
+    verifier: tuple[bool, ...] | None = None
+    """Per task (from a log): 0/1 rewards, drawn with the arm mean as pass rate."""
 
     def __post_init__(self) -> None:
         if self.seeds < 2:
@@ -196,6 +196,9 @@ def run(setting: Setting, estimators: list[str], conventions: Conventions | None
                 reward = (draws.random(mu.shape) < mu).astype(float)
             else:
                 reward = mu + draws.normal(size=mu.shape) * noise[task][:, :, None]
+                if s.verifier is not None:
+                    passed = (draws.random(mu.shape) < mu).astype(float)
+                    reward = np.where(np.asarray(s.verifier)[task][:, :, None], passed, reward)
             g, group_index, step_index = _groups(reward, s.seeds)
             adv = apply(REGISTRY[name].fn(g, conv), reward.ravel(), group_index, step_index)
             adv = np.nan_to_num(adv).reshape(reward.shape)
@@ -253,17 +256,40 @@ def summarise(
 def setting_from_log(table: pl.DataFrame, base: Setting) -> Setting:
     """Fit the tasks to a log's own reward shapes.
 
-    ``table`` has one row per group with ``task`` (or none: one task), ``mean`` and
-    ``std``. Per task, the arms' mean rewards are quantiles of the task's group means
-    (the spread of outcomes across prompts), and the rollout noise is the median
-    within-group std.
+    ``table`` has one row per group of two or more rollouts with ``task`` (or none: one
+    task), ``mean``, ``min``, ``max`` and ``std`` (ddof 1). Per task, the arms' mean
+    rewards are quantiles of the task's group means (the spread of outcomes across
+    prompts). Under the untrained (uniform) policy a group's reward variance is the arms'
+    variance plus the noise variance, so the noise is the method-of-moments remainder
+    ``sqrt(max(0, mean(std²) − var(arm means)))``. A task whose rewards are all 0 or 1 is
+    simulated as a verifier (Bernoulli rewards, the arm means as pass rates). The policy
+    keeps the default's ratio of one shared weight per two task-arm logits, so tasks
+    still compete for the same weights.
+
+    >>> t = pl.DataFrame({"mean": [0.0, 1.0], "min": [0.0, 1.0], "max": [0.0, 1.0]})
+    >>> s = setting_from_log(t.with_columns(std=pl.lit(0.0)), Setting(arms=2))
+    >>> s.arm_means, s.noise_std, s.verifier, s.dim
+    (((0.05, 0.95),), (0.0,), (True,), 2)
     """
+    if table.is_empty():
+        raise ValueError("the log has no group of two or more rollouts")
     if "task" not in table.columns:
         table = table.with_columns(pl.lit("all").alias("task"))
     qs = np.linspace(0.05, 0.95, base.arms)
-    arms, noise = [], []
+    arms, noise, verifier = [], [], []
     for _, part in table.group_by("task", maintain_order=True):
-        means = part["mean"].to_numpy()
-        arms.append(tuple(float(x) for x in np.quantile(means, qs)))
-        noise.append(float(np.nan_to_num(np.median(part["std"].to_numpy()))))
-    return replace(base, arm_means=tuple(arms), noise_std=tuple(noise), scales=(1.0,) * len(arms))
+        verifier.append(
+            bool(part["min"].is_in([0.0, 1.0]).all() and part["max"].is_in([0.0, 1.0]).all())
+        )
+        levels = np.quantile(part["mean"].to_numpy(), qs)
+        within = float(np.nan_to_num(np.mean(part["std"].to_numpy() ** 2)))
+        arms.append(tuple(float(x) for x in levels))
+        noise.append(sqrt(max(0.0, within - float(levels.var()))))
+    return replace(
+        base,
+        arm_means=tuple(arms),
+        noise_std=tuple(noise),
+        scales=(1.0,) * len(arms),
+        verifier=tuple(verifier),
+        dim=max(2, len(arms) * base.arms // 2),
+    )

@@ -59,6 +59,12 @@ def test_unknown_estimator_is_a_usage_error() -> None:
         gf.compare(SAMPLES / "seed.csv", estimators=["nope"])
 
 
+def test_one_estimator_may_be_named_as_a_string() -> None:
+    log = gf.load([SAMPLES / "seed.jsonl"])
+    assert gf.compare(log, "grpo").analysis.estimators == ("grpo",)
+    assert gf.compare(log, "grpo,rloo").analysis.estimators == ("grpo", "rloo")
+
+
 def test_the_readme_example_script_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "api_tour.py")],

@@ -376,6 +376,23 @@ def test_watch_renders_a_dump_folder_in_progress(runner: CliRunner, tmp_path: Pa
     assert "in 2 iterations" in result.output  # the half-written file is read up to its cut
 
 
+def test_watch_keeps_showing_what_it_can_read_while_files_are_written(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "rollouts"
+    folder.mkdir()
+    source = SAMPLES / "trainers" / "verl_v1"
+    (folder / "1.jsonl").write_bytes((source / "1.jsonl").read_bytes())
+    (folder / "2.jsonl").write_bytes(b"")  # just created
+    (folder / "3.jsonl").write_bytes(b'{"input": "half a li')  # first line still being written
+    (folder / "4.parquet").write_bytes((SAMPLES / "seed.parquet").read_bytes()[:500])  # no footer
+    result = invoke(runner, "watch", folder, "--refreshes", "1", "--interval", "0.1")
+    assert result.exit_code == 0, result.output
+    assert "in 1 iterations" in result.output  # 1.jsonl still shows
+    assert "waiting: " in result.output and "4.parquet" in result.output
+    assert "--skip-bad-lines" not in result.output  # watch has no such flag to suggest
+
+
 def test_watch_waits_for_logs_and_refuses_a_missing_folder(
     runner: CliRunner, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 from conftest import SAMPLES
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.simulate import Setting, run, setting_from_log, summarise, t95
@@ -55,8 +55,10 @@ def test_verdict_needs_a_clear_and_large_enough_difference() -> None:
 
 
 def test_t_quantiles() -> None:
-    assert t95(1) == 12.706 and t95(30) == 2.042 and t95(500) == 1.96
-    # between tabulated values, the larger (conservative) quantile of the smaller df
+    assert t95(1) == 12.706 and t95(30) == 2.042
+    # between tabulated values and beyond the table, the larger (conservative) quantile of
+    # the smaller df: never narrower than the exact interval (t(500) = 1.965)
+    assert t95(500) == 1.980
     assert t95(11) == 2.228 and t95(29) == 2.060
 
 
@@ -64,15 +66,58 @@ def test_setting_from_a_log_fits_arms_and_noise_per_task() -> None:
     table = pl.DataFrame(
         {
             "task": ["a"] * 3 + ["b"] * 3,
-            "mean": [0.0, 1.0, 2.0, 10.0, 20.0, 30.0],
-            "std": [0.5, 0.5, 0.5, 4.0, 5.0, 6.0],
+            "mean": [0.0, 1.0, 2.0, 0.2, 0.5, 0.8],
+            "min": [-3.0, -2.0, -1.0, 0.0, 0.0, 0.0],
+            "max": [3.0, 4.0, 5.0, 1.0, 1.0, 1.0],
+            "std": [2.0, 2.0, 2.0, 0.1, 0.1, 0.1],
         }
     )
     s = setting_from_log(table, Setting(arms=3))
-    assert s.tasks == 2 and s.noise_std == (0.5, 5.0)
-    assert s.arm_means is not None and s.arm_means[1][0] == pytest.approx(11.0)
+    assert s.tasks == 2 and s.verifier == (False, True)
+    assert s.arm_means is not None and s.noise_std is not None
+    # arms: the 5/50/95 % quantiles of the group means
+    assert s.arm_means[0] == pytest.approx((0.1, 1.0, 1.9))
+    assert s.arm_means[1] == pytest.approx((0.23, 0.5, 0.77))
+    # noise² = mean within-group variance − the arms' variance (uniform policy), by hand:
+    # task a: 4 − (0.9² + 0 + 0.9²) / 3 = 3.46
+    assert s.noise_std[0] == pytest.approx(np.sqrt(3.46))
+    # task b: 0.01 − (0.27² + 0 + 0.27²) / 3 < 0 → no extra noise
+    assert s.noise_std[1] == 0.0
+    assert s.dim == 3  # one weight per two task-arm logits: the tasks share weights
     result = run(Setting(**{**vars(s), "seeds": 3, "iterations": 5}), ["grpo"])
     assert result.curves["grpo"].shape == (3, 5)
+
+
+def test_verifier_tasks_draw_zero_one_rewards(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[np.ndarray] = []
+    import grpoflaw_cli.simulate as sim
+
+    real = sim.apply
+
+    def spy(coef, reward, *rest):  # type: ignore[no-untyped-def]
+        seen.append(reward.copy())
+        return real(coef, reward, *rest)
+
+    monkeypatch.setattr(sim, "apply", spy)
+    s = Setting(
+        seeds=2,
+        iterations=3,
+        arms=2,
+        arm_means=((0.3, 0.7), (5.0, 9.0)),
+        noise_std=(0.0, 0.0),
+        verifier=(True, False),
+    )
+    run(s, ["grpo"])
+    values = set(np.unique(np.concatenate(seen)))
+    assert values <= {0.0, 1.0, 5.0, 9.0} and {0.0, 1.0} <= values
+
+
+def test_empty_table_is_refused() -> None:
+    with pytest.raises(ValueError, match="no group of two"):
+        setting_from_log(
+            pl.DataFrame(schema={"mean": float, "min": float, "max": float, "std": float}),
+            Setting(),
+        )
 
 
 def test_cli_simulate_json_and_from_log() -> None:
@@ -130,3 +175,29 @@ def test_cli_simulate_html(tmp_path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "grpoflaw-simulation" in out.read_text()
+
+
+def _simulate(*args: str) -> Result:
+    return CliRunner().invoke(app, ["simulate", "--seeds", "2", "--iterations", "3", *args])
+
+
+def test_cli_simulate_always_has_its_grpo_reference() -> None:
+    result = _simulate("--format", "json", "--estimators", "dr_grpo,rloo")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert [r["estimator"] for r in summary] == ["grpo", "dr_grpo", "rloo"]
+    assert summary[0]["verdict"] == "reference"
+
+
+def test_cli_simulate_refuses_what_it_cannot_run(tmp_path) -> None:
+    opo = _simulate("--estimators", "grpo,opo")
+    assert opo.exit_code == 2 and "cannot run opo" in opo.output
+    both = _simulate("--setting", "binary", "--from-log", str(SAMPLES / "multitask.jsonl"))
+    assert both.exit_code == 2 and "drop --setting binary" in both.output
+    singles = tmp_path / "singles.jsonl"
+    singles.write_text(
+        "".join(f'{{"step": 1, "group": {i}, "reward": {i}.0}}\n' for i in range(10))
+    )
+    alone = _simulate("--from-log", str(singles))
+    assert alone.exit_code == 2, alone.output
+    assert "no group of two or more" in alone.output

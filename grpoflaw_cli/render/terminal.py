@@ -326,18 +326,20 @@ def render_watch(
     width: int = 120,
     error: str | None = None,
 ) -> RenderableType:
-    """The ``watch`` screen: the latest iterations and the flags, or why the folder cannot
-    be read yet."""
+    """The ``watch`` screen: the latest iterations and the flags; ``error`` says why the
+    latest look failed (shown above the last good ``report``, or alone without one)."""
     from datetime import datetime
 
     stamp = Text(
         f"watching {folder} · updated {datetime.now():%H:%M:%S} · Ctrl-C to stop", style="dim"
     )
+    waiting = Text(f"waiting: {error}", style="yellow")
     if report is None:
-        return Group(stamp, Text(f"waiting: {error}", style="yellow"))
+        return Group(stamp, waiting)
     latest = dict(report, iterations=report["iterations"][-max_rows:])
     return Group(
         stamp,
+        *([waiting] if error else []),
         _header(report),
         iteration_table(latest, max_rows, width),
         flags_table(report),
