@@ -176,6 +176,7 @@ class SourceName(str, Enum):
     open_instruct = "open-instruct"
     prime_rl = "prime-rl"
     art = "art"
+    nemo_rl = "nemo-rl"
 
 
 SourceOpt = Annotated[

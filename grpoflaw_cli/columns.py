@@ -114,6 +114,7 @@ class Detection:
     logged_advantage: str | None = None
     logged_estimator: str = "grpo"
     explode: str | None = None
+    reshape: str | None = None
     sessions: bool = False
     """verl v1 multi-turn: several outputs per session; only the last counts."""
     ddof: int | None = None

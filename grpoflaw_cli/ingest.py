@@ -267,9 +267,9 @@ def load(
         for name, dt in schema.items():
             first_types.setdefault(name, dt._string_repr())
     preset = presets.choose(files, first_types, source)
-    if preset.explode:
+    if preset.explode or preset.reshape:
         schemas = [
-            _explode(_scan(data, fmt), preset.explode).collect_schema()
+            _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape).collect_schema()
             for data, fmt in zip(sources, formats, strict=True)
         ]
     mapping = presets.merge(preset.mapping, user)
@@ -302,6 +302,7 @@ def load(
         logged_advantage=preset.logged_advantage,
         logged_estimator=preset.logged_estimator,
         explode=preset.explode,
+        reshape=preset.reshape,
         ddof=preset.ddof,
         eps=preset.eps,
         reasons=(
@@ -395,6 +396,39 @@ def _explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
     return frame.with_row_index("group_index").explode(column).unnest(column)
 
 
+def _reshape(frame: pl.LazyFrame, name: str | None) -> pl.LazyFrame:
+    """A preset's reshaping of its rows (see :attr:`presets.Preset.reshape`)."""
+    if name != "nemo-rl":
+        return frame
+    # NeMo-RL writes each field as a batch slice of one: `rewards: [r]`, `token_ids: [[...]]`.
+    schema = frame.collect_schema()
+
+    def field(name: str, keep: int) -> pl.Expr:
+        """``name`` unwrapped down to ``keep`` levels of lists (0: a scalar)."""
+        expr = pl.col(name)
+        for _ in range(_list_depth(schema[name]) - keep):
+            expr = expr.list.first()
+        return expr
+
+    columns = [field("rewards", 0).cast(pl.Float64).alias("reward")]
+    if {"token_ids", "token_loss_mask"} <= set(schema.names()):
+        # The prompt is the tokens before the first trained one (its baseline groups
+        # identical prompt tokens); every token carries the row's advantage.
+        first = field("token_loss_mask", 1).list.arg_max()
+        columns.append(field("token_ids", 1).list.head(first).hash().alias("prompt"))
+        if "advantages" in schema.names():
+            adv = field("advantages", 1).list.get(first, null_on_oob=True)
+            columns.append(adv.cast(pl.Float64).alias("advantage"))
+    else:  # older dumps: the first message is the prompt
+        columns.append(field("content", 1).list.first().cast(pl.String).alias("prompt"))
+    return frame.select(*columns, *(c for c in ("idx",) if c in schema.names()))
+
+
+def _list_depth(dtype: object) -> int:
+    """How many lists deep ``dtype`` is: ``List(List(Int64))`` → 2."""
+    return 1 + _list_depth(dtype.inner) if isinstance(dtype, pl.List) else 0
+
+
 def _block_size(data: Source, fmt: Format, column: str) -> int | None:
     """The run length by which ``column`` repeats in consecutive rows (TRL writes
     ``num_generations`` completions of a prompt one after the other): the gcd of the run
@@ -426,12 +460,12 @@ def _prepared(
     numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
     overrides: dict[str, pl.DataType] = (
         {c: pl.Float64() for c in numeric if schema is None or c in schema}
-        if fmt != "parquet" and det.explode is None
+        if fmt != "parquet" and det.explode is None and det.reshape is None
         else {}
     )
     if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
         overrides.pop(det.length_col, None)
-    frame = _explode(_scan(data, fmt, overrides or None), det.explode)
+    frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
 
 

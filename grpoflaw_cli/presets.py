@@ -25,7 +25,7 @@ from grpoflaw_cli.errors import UsageError
 
 Framework = Literal["verl", "trl", "openrlhf"]
 
-SOURCES = ("auto", "generic", "verl", "trl", "open-instruct", "prime-rl", "art")
+SOURCES = ("auto", "generic", "verl", "trl", "open-instruct", "prime-rl", "art", "nemo-rl")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Preset:
     eps: float | None = None
     explode: str | None = None
     """A column holding a list of rollouts per row (one row per group, as ART's JSONL)."""
+    reshape: str | None = None
+    """A named reshaping of the rows before the mapping applies (``nemo-rl``: unwrap its
+    batch slices of one and derive ``prompt``, ``reward``, ``advantage``)."""
 
 
 def _numeric(dtype: str) -> bool:
@@ -137,6 +140,20 @@ def _prime_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     )
 
 
+def _nemo_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if not _has(columns, "content", "rewards", "input_lengths"):
+        return None
+    return Preset(
+        name="nemo-rl",
+        why="fields content, rewards, input_lengths (NeMo-RL train_data_step{N}.jsonl); "
+        "groups are identical prompt tokens, as its baseline",
+        mapping=ColumnMap(group="prompt", reward=("reward",)),
+        reshape="nemo-rl",
+        ddof=1,
+        eps=1e-6,
+    )
+
+
 def _art(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     if list(columns) == ["trajectories"]:
         return Preset(
@@ -166,6 +183,7 @@ DETECTORS = {
     "open-instruct": _open_instruct,
     "prime-rl": _prime_rl,
     "art": _art,
+    "nemo-rl": _nemo_rl,
 }
 
 

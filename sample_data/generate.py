@@ -248,6 +248,42 @@ def prime_rl_rollouts(out: Path, rng: np.random.Generator) -> None:
     pl.DataFrame(rows).write_parquet(folder / "rollouts.parquet")
 
 
+def nemo_rl_train_data(out: Path, rng: np.random.Generator) -> None:
+    """NeMo-RL: train_data_step{N}.jsonl, one line per sample, each field a batch slice of
+    one (``rewards: [r]``, token lists ``[[...]]``); no prompt id: the group is the prompt's
+    tokens. Its default advantage: leave-one-out mean, leave-one-out sample std, eps 1e-6,
+    zero-std rows left unscaled; every token of the row carries it."""
+    folder = out / "nemo_rl"
+    folder.mkdir(parents=True, exist_ok=True)
+    k = 4
+    for step in (1, 2):
+        lines = []
+        for prompt in range(3):
+            prompt_ids = [100 + prompt, 7, 8 + step]
+            rewards = rng.choice([0.0, 1.0], size=k) * (5.0 if prompt == 2 else 1.0)
+            for i in range(k):
+                others = np.delete(rewards, i)
+                baseline, std = others.mean(), others.std(ddof=1)
+                adv = (rewards[i] - baseline) / (std + 1e-6) if std > 0 else rewards[i] - baseline
+                response = [int(t) for t in rng.integers(1000, 2000, size=int(rng.integers(2, 5)))]
+                tokens = prompt_ids + response + [0] * (8 - len(response))
+                mask = [0] * len(prompt_ids) + [1] * len(response) + [0] * (8 - len(response))
+                lines.append(
+                    {
+                        "content": [[f"Question {prompt}?", f"answer {i}"]],
+                        "rewards": [float(rewards[i])],
+                        "input_lengths": [len(prompt_ids) + len(response)],
+                        "token_ids": [tokens],
+                        "token_loss_mask": [mask],
+                        "sample_loss_mask": [1],
+                        "advantages": [[float(adv)] * len(tokens)],
+                        "idx": len(lines),
+                    }
+                )
+        with (folder / f"train_data_step{step}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(line) + "\n" for line in lines)
+
+
 def art_trajectories(out: Path, rng: np.random.Generator) -> None:
     """OpenPipe ART: trajectories/train/{step:04d}.jsonl, one JSON line per group."""
     folder = out / "art" / "trajectories" / "train"
@@ -276,6 +312,7 @@ def trainer_dumps(out: Path, seed: int = 11) -> None:
     open_instruct_traces(out, rng)
     prime_rl_rollouts(out, rng)
     art_trajectories(out, rng)
+    nemo_rl_train_data(out, rng)
 
 
 def main(out: Path = HERE) -> None:

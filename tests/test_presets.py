@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from conftest import SAMPLES
 from typer.testing import CliRunner
@@ -33,6 +34,7 @@ EXPECTED = [
     ),
     ("prime_rl", "prime-rl", 64, 2, 8, {"group": "problem_id", "task": "env_name"}),
     ("art", "art", 24, 2, 6, {"group": "group_index"}),
+    ("nemo_rl", "nemo-rl", 24, 2, 6, {"group": "prompt", "reward": "reward"}),
 ]
 
 
@@ -68,6 +70,41 @@ def test_logged_advantages_are_reproduced(folder: str, expected: str) -> None:
     assert logged["expected"] == expected and logged["best_match"] == expected
     assert logged["max_relative_error"] < 1e-9
     assert "logged_advantage_mismatch" not in {f["code"] for f in report["flags"]}
+
+
+def test_nemo_rl_rows_are_unwrapped_and_grouped_by_prompt_tokens() -> None:
+    import numpy as np
+
+    from grpoflaw_cli import api
+
+    rows = api.load([TRAINERS / "nemo_rl"]).frame.collect()
+    assert rows.schema["reward"] == pl.Float64 and rows.schema["advantage"] == pl.Float64
+    # the advantage read at the first trained token is NeMo-RL's default, by hand: the
+    # leave-one-out mean and sample std of the other rewards, eps 1e-6, unscaled if std 0
+    for _, group in rows.group_by("step", "group"):
+        r = group["reward"].to_numpy()
+        for i, logged in enumerate(group["advantage"].to_numpy()):
+            others = np.delete(r, i)
+            std = others.std(ddof=1)
+            mine = (r[i] - others.mean()) / (std + 1e-6) if std > 0 else r[i] - others.mean()
+            assert logged == pytest.approx(mine, rel=1e-12, abs=1e-12)
+
+
+def test_nemo_rl_older_dumps_group_by_the_first_message(tmp_path: Path) -> None:
+    lines = [
+        {"content": [[f"Q{i % 2}", "a"]], "rewards": [float(i)], "input_lengths": [5], "idx": i}
+        for i in range(8)
+    ]
+    (tmp_path / "train_data_step0.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    summary = compare(tmp_path)["summary"]
+    assert (summary["source"], summary["groups"], summary["rollouts"]) == ("nemo-rl", 2, 8)
+
+
+def test_every_preset_is_a_source_flag_value() -> None:
+    from grpoflaw_cli.cli import SourceName
+    from grpoflaw_cli.presets import SOURCES
+
+    assert [s.value for s in SourceName] == list(SOURCES)
 
 
 def test_a_config_the_user_did_not_expect_is_flagged() -> None:
