@@ -28,7 +28,7 @@ app = typer.Typer(
     help=(
         "See what your advantage estimator did to your reward signal: recompute GRPO, "
         "Dr. GRPO, RLOO, REINFORCE++, GPG, OPO, ReMax and GDPO advantages from rollout logs "
-        "(verl, TRL, open-instruct, prime-rl, ART dumps; any JSONL, CSV or Parquet) with "
+        "(verl, TRL, open-instruct, prime-rl, NeMo-RL, ART dumps; any JSONL, CSV or Parquet) with "
         "verl's, TRL's or OpenRLHF's numerics, and flag where GRPO's std normalisation erased "
         "reward magnitude."
     ),
