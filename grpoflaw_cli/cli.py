@@ -650,7 +650,6 @@ def watch(
     def work() -> None:
         from rich.live import Live
 
-        from grpoflaw_cli import api
         from grpoflaw_cli.readers import file_format
         from grpoflaw_cli.render.terminal import render_watch
 
@@ -670,31 +669,11 @@ def watch(
                     files = _listing(folder, file_format)
                     if files is not None and files != seen:
                         seen = files
-                        try:
-                            # Files still being written: empty ones are left out, and a
-                            # half-written last line is skipped.
-                            paths = [Path(f) for f, size, _ in files if size > 0]
-                            log, pending = _watched_log(
-                                paths or [folder], mapping, source, framework
-                            )
-                            last = api.compare(log, names, framework=_framework(framework)).report()
-                            view = render_watch(
-                                last,
-                                folder,
-                                max_rows=max_rows,
-                                width=console.width,
-                                error=_watch_message(pending) if pending else None,
-                            )
-                        except (GrpoflawError, OSError) as err:
-                            # Keep the last good view: a file caught mid-write recovers on
-                            # the next look.
-                            view = render_watch(
-                                last,
-                                folder,
-                                max_rows=max_rows,
-                                width=console.width,
-                                error=_watch_message(err),
-                            )
+                        report, problem = _look(files, folder, mapping, source, framework, names)
+                        last = report or last  # a failed look keeps the last good view
+                        view = render_watch(
+                            last, folder, max_rows=max_rows, width=console.width, error=problem
+                        )
                         live.update(view, refresh=True)
                         done += 1
                     if refreshes is not None and done >= refreshes:
@@ -721,6 +700,29 @@ def _listing(
         )
     except OSError:
         return None
+
+
+def _look(
+    files: tuple[tuple[str, int, int], ...],
+    folder: Path,
+    mapping: Any,
+    source: Any,
+    framework: FrameworkName | None,
+    names: list[str],
+) -> tuple[dict[str, Any] | None, str | None]:
+    """One look at the watched files: the report (None if nothing can be read yet) and
+    why some or all of them could not be read (None if all could)."""
+    from grpoflaw_cli import api
+
+    try:
+        # Files still being written: empty ones are left out; a half-written last line
+        # is skipped; a file that cannot be read yet is left out until the next look.
+        paths = [Path(f) for f, size, _ in files if size > 0]
+        log, pending = _watched_log(paths or [folder], mapping, source, framework)
+        report = api.compare(log, names, framework=_framework(framework)).report()
+        return report, _watch_message(pending) if pending else None
+    except (GrpoflawError, OSError) as err:
+        return None, _watch_message(err)
 
 
 def _watch_message(err: Exception) -> str:
