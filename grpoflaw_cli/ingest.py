@@ -269,8 +269,10 @@ def load(
     preset = presets.choose(files, first_types, source)
     if preset.explode or preset.reshape:
         schemas = [
-            _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape).collect_schema()
-            for data, fmt in zip(sources, formats, strict=True)
+            _reshape(
+                _explode(_scan(data, fmt), preset.explode), preset.reshape, str(path)
+            ).collect_schema()
+            for path, data, fmt in zip(files, sources, formats, strict=True)
         ]
     mapping = presets.merge(preset.mapping, user)
     if preset.blocks_from and not (user.group or user.group_size):
@@ -396,32 +398,53 @@ def _explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
     return frame.with_row_index("group_index").explode(column).unnest(column)
 
 
-def _reshape(frame: pl.LazyFrame, name: str | None) -> pl.LazyFrame:
+def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> pl.LazyFrame:
     """A preset's reshaping of its rows (see :attr:`presets.Preset.reshape`)."""
     if name != "nemo-rl":
         return frame
     # NeMo-RL writes each field as a batch slice of one: `rewards: [r]`, `token_ids: [[...]]`.
     schema = frame.collect_schema()
+    depth = {n: _list_depth(t) for n, t in schema.items()}
+    for needed in ("rewards", "content"):
+        if needed not in depth:
+            raise InputError(
+                f"'{where}' has no '{needed}' field, which every NeMo-RL "
+                "train_data_step{N}.jsonl line has",
+                hint="keep only NeMo-RL step files in the folder, or pass --source generic "
+                "and map the columns",
+            )
 
     def field(name: str, keep: int) -> pl.Expr:
         """``name`` unwrapped down to ``keep`` levels of lists (0: a scalar)."""
         expr = pl.col(name)
-        for _ in range(_list_depth(schema[name]) - keep):
+        for _ in range(depth[name] - keep):
             expr = expr.list.first()
         return expr
 
+    content = field("content", 1).list.first() if depth["content"] >= 1 else pl.col("content")
+    first_message = content.cast(pl.String).hash()
     columns = [field("rewards", 0).cast(pl.Float64).alias("reward")]
-    if {"token_ids", "token_loss_mask"} <= set(schema.names()):
+    has_mask = depth.get("token_loss_mask", 0) >= 1
+    mask = field("token_loss_mask", 1).cast(pl.List(pl.Float64)) if has_mask else None
+    if mask is not None and depth.get("token_ids", 0) >= 1:
         # The prompt is the tokens before the first trained one (its baseline groups
-        # identical prompt tokens); every token carries the row's advantage.
-        first = field("token_loss_mask", 1).list.arg_max()
-        columns.append(field("token_ids", 1).list.head(first).hash().alias("prompt"))
-        if "advantages" in schema.names():
+        # identical prompt tokens); every token carries the row's advantage. A row with
+        # no trained token falls back to its first message.
+        first = mask.list.arg_max()
+        tokens = field("token_ids", 1).list.head(first).hash()
+        columns.append(pl.when(mask.list.max() > 0).then(tokens).otherwise(first_message))
+        if depth.get("advantages", 0) >= 1:
             adv = field("advantages", 1).list.get(first, null_on_oob=True)
             columns.append(adv.cast(pl.Float64).alias("advantage"))
     else:  # older dumps: the first message is the prompt
-        columns.append(field("content", 1).list.first().cast(pl.String).alias("prompt"))
-    return frame.select(*columns, *(c for c in ("idx",) if c in schema.names()))
+        columns.append(first_message)
+    columns[1] = columns[1].alias("prompt")
+    if mask is not None:
+        columns.append(mask.list.sum().alias("response_tokens"))
+    scalars = [pl.col(n) for n in ("idx",) if n in depth] + [
+        field(n, 0).alias(n) for n in ("input_lengths", "sample_loss_mask") if n in depth
+    ]
+    return frame.select(*columns, *scalars)
 
 
 def _list_depth(dtype: object) -> int:

@@ -147,7 +147,13 @@ def _nemo_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None
         name="nemo-rl",
         why="fields content, rewards, input_lengths (NeMo-RL train_data_step{N}.jsonl); "
         "groups are identical prompt tokens, as its baseline",
-        mapping=ColumnMap(group="prompt", reward=("reward",)),
+        mapping=ColumnMap(
+            group="prompt",
+            reward=("reward",),
+            length="response_tokens"
+            if columns.get("token_loss_mask", "").startswith("list")
+            else None,
+        ),
         reshape="nemo-rl",
         ddof=1,
         eps=1e-6,

@@ -100,6 +100,27 @@ def test_nemo_rl_older_dumps_group_by_the_first_message(tmp_path: Path) -> None:
     assert (summary["source"], summary["groups"], summary["rollouts"]) == ("nemo-rl", 2, 8)
 
 
+def test_nemo_rl_edge_cases(tmp_path: Path) -> None:
+    # a row with no trained token groups by its first message, not with every such row
+    lines = [
+        {
+            "content": [[f"Q{i // 4}", "a"]],
+            "rewards": [float(i % 3)],
+            "input_lengths": [3],
+            "token_ids": [[7, i // 4, 0]],
+            "token_loss_mask": [[0, 0, 0]],
+        }
+        for i in range(12)
+    ]
+    (tmp_path / "train_data_step1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    summary = compare(tmp_path)["summary"]
+    assert summary["groups"] == 3 and "opo" in summary["estimators"]
+    # a file in the folder that is not a NeMo-RL step file is named, not a crash
+    (tmp_path / "metrics.jsonl").write_text('{"content": ["x"], "loss": 1.0}\n')
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == 2 and "metrics.jsonl' has no 'rewards' field" in result.output
+
+
 def test_every_preset_is_a_source_flag_value() -> None:
     from grpoflaw_cli.cli import SourceName
     from grpoflaw_cli.presets import SOURCES
