@@ -640,7 +640,9 @@ def watch(
     ] = 15,
     refreshes: Annotated[
         int | None,
-        typer.Option("--refreshes", min=1, help="Stop after this many refreshes (default: never)."),
+        typer.Option(
+            "--refreshes", min=1, help="Stop after this many looks at the folder (default: never)."
+        ),
     ] = None,
     show_traceback: Traceback = False,
 ) -> None:
@@ -675,7 +677,7 @@ def watch(
                             last, folder, max_rows=max_rows, width=console.width, error=problem
                         )
                         live.update(view, refresh=True)
-                        done += 1
+                    done += 1
                     if refreshes is not None and done >= refreshes:
                         break
                     time.sleep(interval)
@@ -711,18 +713,42 @@ def _look(
     names: list[str],
 ) -> tuple[dict[str, Any] | None, str | None]:
     """One look at the watched files: the report (None if nothing can be read yet) and
-    why some or all of them could not be read (None if all could)."""
+    why some or all of them could not be read (None if all could).
+
+    Files still being written: empty ones are left out, a half-written last line is
+    skipped, and a file that cannot be read yet (a Parquet file before its footer) is
+    left out and named until a later look can read it.
+    """
     from grpoflaw_cli import api
 
+    def report(paths: list[Path]) -> dict[str, Any]:
+        log = _watched_log(paths, mapping, source, framework)
+        return api.compare(log, names, framework=_framework(framework)).report()
+
+    paths = [Path(f) for f, size, _ in files if size > 0]
+    if files and not paths:
+        return None, f"{len(files)} empty file(s) so far"
     try:
-        # Files still being written: empty ones are left out; a half-written last line
-        # is skipped; a file that cannot be read yet is left out until the next look.
-        paths = [Path(f) for f, size, _ in files if size > 0]
-        log, pending = _watched_log(paths or [folder], mapping, source, framework)
-        report = api.compare(log, names, framework=_framework(framework)).report()
-        return report, _watch_message(pending) if pending else None
+        return report(paths or [folder]), None
     except (GrpoflawError, OSError) as err:
-        return None, _watch_message(err)
+        problem = _watch_message(err)
+        if len(paths) < 2:
+            return None, problem
+    # Error path only: find the files that cannot be read alone, and show the others.
+    readable = []
+    for path in paths:
+        try:
+            report([path])
+            readable.append(path)
+        except (GrpoflawError, OSError):
+            pass
+    left_out = ", ".join(p.name for p in paths if p not in readable)
+    if not readable or len(readable) == len(paths):
+        return None, problem
+    try:
+        return report(readable), f"left out {left_out} for now: {problem}"
+    except (GrpoflawError, OSError):
+        return None, problem
 
 
 def _watch_message(err: Exception) -> str:
@@ -733,31 +759,17 @@ def _watch_message(err: Exception) -> str:
     return f"{getattr(err, 'filename', None) or ''} changed while being read; looking again".strip()
 
 
-def _watched_log(
-    paths: list[Path], mapping: Any, source: Any, framework: Any
-) -> tuple[Any, GrpoflawError | None]:
-    """Read the watched files, skipping the half-written last line of a file in progress.
-    A file that cannot be read yet (a Parquet file before its footer) is left out and its
-    error returned, so the others still show; it is read again on the next look."""
+def _watched_log(paths: list[Path], mapping: Any, source: Any, framework: Any) -> Any:
+    """Read the watched files, skipping the half-written last line of a file in progress."""
     from grpoflaw_cli import ingest
 
-    pending: GrpoflawError | None = None
-    while True:
-        try:
-            log = ingest.load(
-                paths,
-                mapping,
-                skip_bad_lines=True,
-                source=source.value,
-                nan_rewards="nansum" if framework is FrameworkName.trl else None,
-            )
-            return log, pending
-        except InputError as err:
-            unreadable = [p for p in paths if f"'{p}'" in err.message]
-            if len(paths) < 2 or not unreadable:
-                raise
-            pending = err
-            paths = [p for p in paths if p not in unreadable]
+    return ingest.load(
+        paths,
+        mapping,
+        skip_bad_lines=True,
+        source=source.value,
+        nan_rewards="nansum" if framework is FrameworkName.trl else None,
+    )
 
 
 class SimSetting(str, Enum):

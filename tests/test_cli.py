@@ -393,6 +393,21 @@ def test_watch_keeps_showing_what_it_can_read_while_files_are_written(
     assert "--skip-bad-lines" not in result.output  # watch has no such flag to suggest
 
 
+def test_watch_leaves_out_only_the_file_it_cannot_read(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "rollouts"
+    folder.mkdir()
+    source = SAMPLES / "trainers" / "verl_v1"
+    for step in ("1", "2"):
+        (folder / f"{step}.jsonl").write_bytes((source / f"{step}.jsonl").read_bytes())
+    lines = (source / "3.jsonl").read_text().splitlines()
+    bad = json.loads(lines[0]) | {"score": "oops"}
+    (folder / "3.jsonl").write_text(json.dumps(bad) + "\n" + "\n".join(lines[1:]) + "\n")
+    # an unchanged folder still counts its looks: --refreshes 3 ends
+    result = invoke(runner, "watch", folder, "--refreshes", "3", "--interval", "0.1")
+    assert result.exit_code == 0, result.output
+    assert "in 2 iterations" in result.output and "left out 3.jsonl" in result.output
+
+
 def test_watch_waits_for_logs_and_refuses_a_missing_folder(
     runner: CliRunner, tmp_path: Path
 ) -> None:
