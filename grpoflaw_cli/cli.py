@@ -683,6 +683,8 @@ def watch(
                     time.sleep(interval)
             except KeyboardInterrupt:  # Ctrl-C is the normal way out of watch
                 pass
+        if not console.is_terminal:  # Live leaves its last line open when piped
+            console.line()
         _stderr().print("stopped watching")
 
     _guard(show_traceback, work)
