@@ -10,7 +10,7 @@ import json
 import sys
 import time
 import traceback as tb
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from functools import partial
@@ -335,17 +335,24 @@ def _reading(log: Any, enabled: bool = True) -> Iterator[None]:
         yield
 
 
-def _load(paths: list[str], mapping: Any, skip_bad_lines: bool, source: Any, framework: Any) -> Any:
-    """Read the log as the flags say, and report skipped lines."""
+def _read(
+    paths: Sequence[str | Path], mapping: Any, skip_bad_lines: bool, source: Any, framework: Any
+) -> Any:
+    """Read the log as the flags say."""
     from grpoflaw_cli import ingest
 
-    log = ingest.load(
-        paths,
+    return ingest.load(
+        list(paths),
         mapping,
         skip_bad_lines=skip_bad_lines,
         source=source.value,
         nan_rewards="nansum" if framework is FrameworkName.trl else None,
     )
+
+
+def _load(paths: list[str], mapping: Any, skip_bad_lines: bool, source: Any, framework: Any) -> Any:
+    """Read the log as the flags say, and report skipped lines."""
+    log = _read(paths, mapping, skip_bad_lines, source, framework)
     _report_skipped(log)
     return log
 
@@ -724,7 +731,9 @@ def _look(
     from grpoflaw_cli import api
 
     def report(paths: list[Path]) -> dict[str, Any]:
-        log = _watched_log(paths, mapping, source, framework)
+        # A file still being written ends mid-line: skip that line, silently (the
+        # screen is the live view's).
+        log = _read(paths, mapping, True, source, framework)
         return api.compare(log, names, framework=_framework(framework)).report()
 
     paths = [Path(f) for f, size, _ in files if size > 0]
@@ -759,19 +768,6 @@ def _watch_message(err: Exception) -> str:
         hint = err.hint if err.hint and "--skip-bad-lines" not in err.hint else None
         return err.message + (f" ({hint})" if hint else "")
     return f"{getattr(err, 'filename', None) or ''} changed while being read; looking again".strip()
-
-
-def _watched_log(paths: list[Path], mapping: Any, source: Any, framework: Any) -> Any:
-    """Read the watched files, skipping the half-written last line of a file in progress."""
-    from grpoflaw_cli import ingest
-
-    return ingest.load(
-        paths,
-        mapping,
-        skip_bad_lines=True,
-        source=source.value,
-        nan_rewards="nansum" if framework is FrameworkName.trl else None,
-    )
 
 
 class SimSetting(str, Enum):
