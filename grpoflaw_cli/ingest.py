@@ -421,30 +421,26 @@ def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> p
             expr = expr.list.first()
         return expr
 
-    content = field("content", 1).list.first() if depth["content"] >= 1 else pl.col("content")
-    first_message = content.cast(pl.String).hash()
-    columns = [field("rewards", 0).cast(pl.Float64).alias("reward")]
-    has_mask = depth.get("token_loss_mask", 0) >= 1
-    mask = field("token_loss_mask", 1).cast(pl.List(pl.Float64)) if has_mask else None
-    if mask is not None and depth.get("token_ids", 0) >= 1:
-        # The prompt is the tokens before the first trained one (its baseline groups
-        # identical prompt tokens); every token carries the row's advantage. A row with
-        # no trained token falls back to its first message.
+    # The prompt: the first message, or better (its baseline groups identical prompt
+    # tokens) the tokens before the first trained one; every token carries the row's
+    # advantage. A row with no trained token keeps its first message.
+    prompt = field("content", 0).cast(pl.String).hash()
+    extra: list[pl.Expr] = []
+    if depth.get("token_loss_mask", 0) >= 1:
+        mask = field("token_loss_mask", 1).cast(pl.List(pl.Float64))
         first = mask.list.arg_max()
-        tokens = field("token_ids", 1).list.head(first).hash()
-        columns.append(pl.when(mask.list.max() > 0).then(tokens).otherwise(first_message))
-        if depth.get("advantages", 0) >= 1:
-            adv = field("advantages", 1).list.get(first, null_on_oob=True)
-            columns.append(adv.cast(pl.Float64).alias("advantage"))
-    else:  # older dumps: the first message is the prompt
-        columns.append(first_message)
-    columns[1] = columns[1].alias("prompt")
-    if mask is not None:
-        columns.append(mask.list.sum().alias("response_tokens"))
+        if depth.get("token_ids", 0) >= 1:
+            tokens = field("token_ids", 1).list.head(first).hash()
+            prompt = pl.when(mask.list.max() > 0).then(tokens).otherwise(prompt)
+            if depth.get("advantages", 0) >= 1:
+                adv = field("advantages", 1).list.get(first, null_on_oob=True)
+                extra.append(adv.cast(pl.Float64).alias("advantage"))
+        extra.append(mask.list.sum().alias("response_tokens"))
+    columns = [field("rewards", 0).cast(pl.Float64).alias("reward"), prompt.alias("prompt")]
     scalars = [pl.col(n) for n in ("idx",) if n in depth] + [
         field(n, 0).alias(n) for n in ("input_lengths", "sample_loss_mask") if n in depth
     ]
-    return frame.select(*columns, *scalars)
+    return frame.select(*columns, *extra, *scalars)
 
 
 def _list_depth(dtype: object) -> int:
