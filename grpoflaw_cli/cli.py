@@ -839,21 +839,14 @@ def simulate(
                     hint="drop --setting binary: a log whose rewards are all 0/1 is "
                     "simulated as a verifier",
                 )
-            log = api.load(from_log)
-            result = api.compare(log, ["grpo"])
-            table = result.groups.filter(pl_col("n") >= 2).select(
-                *(["task"] if "task" in result.groups.columns else []),
-                "mean",
-                "min",
-                "max",
-                "std",
-            )
-            if table.is_empty():
+            groups = api.compare(api.load(from_log), ["grpo"]).groups
+            try:
+                base = sim.setting_from_log(groups, base)
+            except ValueError as err:
                 raise InputError(
-                    "the log has no group of two or more rollouts to fit the tasks to",
+                    f"{err} to fit the tasks to",
                     hint="see how the log is grouped with `grpoflaw inspect`",
-                )
-            base = sim.setting_from_log(table, base)
+                ) from None
         outcome = sim.run(base, names)
         if html is not None:
             from grpoflaw_cli.output import write_text_atomic
@@ -873,12 +866,6 @@ def simulate(
             Console().print(show(outcome))
 
     _guard(show_traceback, work)
-
-
-def pl_col(name: str) -> Any:
-    import polars as pl
-
-    return pl.col(name)
 
 
 @app.command("estimators")

@@ -253,11 +253,12 @@ def summarise(
     return pl.DataFrame(rows)
 
 
-def setting_from_log(table: pl.DataFrame, base: Setting) -> Setting:
+def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
     """Fit the tasks to a log's own reward shapes.
 
-    ``table`` has one row per group of two or more rollouts with ``task`` (or none: one
-    task), ``mean``, ``min``, ``max`` and ``std`` (ddof 1). Per task, the arms' mean
+    ``groups`` has one row per group (as :attr:`grpoflaw_cli.api.Comparison.groups`) with
+    ``n``, ``task`` (or none: one task), ``mean``, ``min``, ``max`` and ``std`` (ddof 1);
+    groups of one rollout say nothing about spread and are left out. Per task, the arms' mean
     rewards are quantiles of the task's group means (the spread of outcomes across
     prompts). Under the untrained (uniform) policy a group's reward variance is the arms'
     variance plus the noise variance, so the noise is the method-of-moments remainder
@@ -266,11 +267,12 @@ def setting_from_log(table: pl.DataFrame, base: Setting) -> Setting:
     keeps the default's ratio of one shared weight per two task-arm logits, so tasks
     still compete for the same weights.
 
-    >>> t = pl.DataFrame({"mean": [0.0, 1.0], "min": [0.0, 1.0], "max": [0.0, 1.0]})
+    >>> t = pl.DataFrame({"n": [4, 4], "mean": [0.0, 1.0], "min": [0.0, 1.0], "max": [0.0, 1.0]})
     >>> s = setting_from_log(t.with_columns(std=pl.lit(0.0)), Setting(arms=2))
     >>> s.arm_means, s.noise_std, s.verifier, s.dim
     (((0.05, 0.95),), (0.0,), (True,), 2)
     """
+    table = groups.filter(pl.col("n") >= 2)
     if table.is_empty():
         raise ValueError("the log has no group of two or more rollouts")
     if "task" not in table.columns:

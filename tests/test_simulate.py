@@ -65,11 +65,12 @@ def test_t_quantiles() -> None:
 def test_setting_from_a_log_fits_arms_and_noise_per_task() -> None:
     table = pl.DataFrame(
         {
-            "task": ["a"] * 3 + ["b"] * 3,
-            "mean": [0.0, 1.0, 2.0, 0.2, 0.5, 0.8],
-            "min": [-3.0, -2.0, -1.0, 0.0, 0.0, 0.0],
-            "max": [3.0, 4.0, 5.0, 1.0, 1.0, 1.0],
-            "std": [2.0, 2.0, 2.0, 0.1, 0.1, 0.1],
+            "task": ["a"] * 3 + ["b"] * 3 + ["a"],
+            "n": [4] * 6 + [1],  # a group of one rollout says nothing about spread: left out
+            "mean": [0.0, 1.0, 2.0, 0.2, 0.5, 0.8, 100.0],
+            "min": [-3.0, -2.0, -1.0, 0.0, 0.0, 0.0, 100.0],
+            "max": [3.0, 4.0, 5.0, 1.0, 1.0, 1.0, 100.0],
+            "std": [2.0, 2.0, 2.0, 0.1, 0.1, 0.1, float("nan")],
         }
     )
     s = setting_from_log(table, Setting(arms=3))
@@ -115,7 +116,7 @@ def test_verifier_tasks_draw_zero_one_rewards(monkeypatch: pytest.MonkeyPatch) -
 def test_empty_table_is_refused() -> None:
     with pytest.raises(ValueError, match="no group of two"):
         setting_from_log(
-            pl.DataFrame(schema={"mean": float, "min": float, "max": float, "std": float}),
+            pl.DataFrame({"n": [1], "mean": [1.0], "min": [1.0], "max": [1.0], "std": [None]}),
             Setting(),
         )
 
