@@ -202,34 +202,28 @@ def analyze(
     if missing:
         raise ValueError("; ".join(f"{name} {why}" for name, why in missing.items()))
     coefs = {name: REGISTRY[name].fn(g, conv) for name in computed}
-    variables: dict[str, RowVariable] = {}
-    row_groups: dict[str, Groups] = {}
+    # Values only the rows can give, all gathered in one second pass: estimators that are
+    # no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
+    own = {name: make(g, conv) for name in computed if (make := REGISTRY[name].row_variable)}
     if "gdpo" in coefs and len(components) > 1:
-        if row_stats is None:
-            raise ValueError("GDPO over several components needs a second pass (row_stats)")
-        var = gdpo_components(
+        own["gdpo"] = gdpo_components(
             g, conv, component_stats(table, components), weights or [1.0] * len(components)
         )
-        if conv.clip is not None:  # the clip applies to the sum before whitening
-            var = replace(var, expr=var.expr.clip(conv.clip[0], conv.clip[1]))
-        gy = variable_groups(g, row_stats([var]), var.name)
-        coefs["gdpo"] = replace(
-            whiten(gy, constant(g, 1.0), constant(g, 0.0), conv), variable=var.name
-        )
-        row_groups["gdpo"] = gy
-        variables["gdpo"] = var
-    if conv.clip is not None:
-        clips = {
-            n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items() if n not in variables
-        }
+    clips: dict[str, RowVariable] = {}
+    if conv.clip is not None:  # on the shaped value: before any whitening
+        low, high = conv.clip
+        own = {n: replace(v, expr=v.expr.clip(low, high)) for n, v in own.items()}
+        clips = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items() if n not in own}
+    variables = own | clips
+    row_groups: dict[str, Groups] = {}
+    if variables:
         if row_stats is None:
-            raise ValueError("clipping needs a second pass over the rows (row_stats)")
-        stats = row_stats(list(clips.values()))
-        variables.update(clips)
-        for name, var in clips.items():
+            raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
+        stats = row_stats(list(variables.values()))
+        for name, var in variables.items():
             gy = variable_groups(g, stats, var.name)
             row_groups[name] = gy
-            whitened = coefs[name].shift is not None
+            whitened = coefs[name].shift is not None  # GDPO, R++: whiten the value
             base = (
                 whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
                 if whitened

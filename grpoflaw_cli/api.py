@@ -30,7 +30,7 @@ from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import InputError, UsageError
-from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, resolve
+from grpoflaw_cli.estimators import Conventions, applicable, defaults, resolve
 from grpoflaw_cli.groupstats import group_stats_query
 from grpoflaw_cli.ingest import ColumnMap, Log
 from grpoflaw_cli.render.report import Header, build_report
@@ -114,12 +114,18 @@ def inputs(log: Log) -> set[str]:
     }
 
 
+def log_defaults(log: Log) -> list[str]:
+    """The estimators computed when none are chosen: the defaults, plus the one the log's
+    trainer computes by default when that needs a second pass (NeMo-RL's ``grpo_loo``)."""
+    return list(dict.fromkeys([*defaults(), log.detection.logged_estimator]))
+
+
 def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
     """The estimators the log has inputs for, and the others with the reason."""
     try:
         if isinstance(estimators, str):  # "grpo" or "grpo,rloo", as on the command line
             estimators = [estimators]
-        names = resolve(",".join(estimators)) if estimators else list(REGISTRY)
+        names = resolve(",".join(estimators)) if estimators else log_defaults(log)
     except KeyError as err:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
     kept, skipped = applicable(names, inputs(log))
@@ -167,7 +173,7 @@ def analyse(
         table,
         estimators,
         conventions,
-        extra=applicable(list(REGISTRY), inputs(log))[0] if logged else (),
+        extra=applicable(log_defaults(log), inputs(log))[0] if logged else (),
         row_stats=row_stats,
         components=components,
         weights=det.reward_weights,

@@ -281,9 +281,13 @@ def _column_map(
     )
 
 
-def _estimators(names: str | None) -> list[str]:
+def _estimators(names: str | None) -> list[str] | None:
+    """``--estimators``, checked before any file is read; ``None`` if not given (the
+    log then decides: :func:`grpoflaw_cli.api.log_defaults`)."""
     from grpoflaw_cli.estimators import resolve
 
+    if names is None:
+        return None
     try:
         return resolve(names)
     except KeyError as err:
@@ -719,7 +723,7 @@ def _look(
     mapping: Any,
     source: Any,
     framework: FrameworkName | None,
-    names: list[str],
+    names: list[str] | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """One look at the watched files: the report (None if nothing can be read yet) and
     why some or all of them could not be read (None if all could).
@@ -808,9 +812,9 @@ def simulate(
 
     def work() -> None:
         from grpoflaw_cli import simulate as sim
-        from grpoflaw_cli.estimators import applicable
+        from grpoflaw_cli.estimators import applicable, defaults
 
-        names, cannot = applicable(_estimators(estimators), set())
+        names, cannot = applicable(_estimators(estimators) or defaults(), set())
         if estimators is not None and cannot:
             raise UsageError(
                 "simulate cannot run "
@@ -882,6 +886,8 @@ def list_estimators() -> None:
     table.add_column("definition")
     for est in REGISTRY.values():
         doc = (est.fn.__doc__ or "").strip().splitlines()[0].replace("``", "")
+        if not est.by_default:
+            doc += " [dim](a second pass over the rows: on request, or for its trainer's logs)[/]"
         table.add_row(est.name, est.title, est.keeps, doc)
     Console().print(table)
 

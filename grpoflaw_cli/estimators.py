@@ -174,6 +174,12 @@ class Estimator:
     "nowhere"."""
     requires: tuple[str, ...] = ()
     """Canonical columns it needs beyond step, group and reward (``length``, ``baseline``)."""
+    by_default: bool = True
+    """Computed when no estimators are chosen. Off for those that need a second pass over
+    the rows (they then run on request, or for the trainer whose default they are)."""
+    row_variable: Callable[[Groups, Conventions], RowVariable] | None = None
+    """For an estimator that is no affine map of the reward: its per-rollout value, which
+    ``fn``'s :class:`Affine` then maps (an identity, for the value *is* the advantage)."""
 
 
 REGISTRY: dict[str, Estimator] = {}
@@ -185,19 +191,41 @@ NEEDS = {
 
 
 def register(
-    name: str, title: str, short: str, keeps: str, requires: tuple[str, ...] = ()
+    name: str,
+    title: str,
+    short: str,
+    keeps: str,
+    requires: tuple[str, ...] = (),
+    row_variable: Callable[[Groups, Conventions], RowVariable] | None = None,
 ) -> Callable[[EstimatorFn], EstimatorFn]:
-    """Add an estimator to :data:`REGISTRY` under ``name``."""
+    """Add an estimator to :data:`REGISTRY` under ``name`` (one with a ``row_variable``
+    is not computed by default: see :attr:`Estimator.by_default`)."""
 
     def deco(fn: EstimatorFn) -> EstimatorFn:
         if name in REGISTRY:
             raise ValueError(f"estimator {name!r} registered twice")
         REGISTRY[name] = Estimator(
-            name=name, title=title, short=short, fn=fn, keeps=keeps, requires=requires
+            name=name,
+            title=title,
+            short=short,
+            fn=fn,
+            keeps=keeps,
+            requires=requires,
+            by_default=row_variable is None,
+            row_variable=row_variable,
         )
         return fn
 
     return deco
+
+
+def defaults() -> list[str]:
+    """The estimators computed when none are chosen.
+
+    >>> "grpo" in defaults() and "grpo_loo" not in defaults()
+    True
+    """
+    return [name for name, est in REGISTRY.items() if est.by_default]
 
 
 def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, str]]:
@@ -218,12 +246,15 @@ def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, s
 
 
 def resolve(names: str | None) -> list[str]:
-    """Parse ``--estimators a,b``; ``None`` or ``"all"`` selects every registered one.
+    """Parse ``--estimators a,b``; ``None`` selects :func:`defaults`, ``"all"`` every
+    registered one.
 
     >>> resolve("grpo, rloo")
     ['grpo', 'rloo']
     """
-    if names is None or names.strip() in ("", "all"):
+    if names is None or names.strip() == "":
+        return defaults()
+    if names.strip() == "all":
         return list(REGISTRY)
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in REGISTRY]
@@ -598,6 +629,68 @@ def gdpo_components(
     return RowVariable(name="gdpo_sum", per_group=per_group, expr=value)
 
 
+LOO_ZERO = 1e-12
+"""The others' Σ(r − mean)² below this fraction of the group's counts as zero: when the
+others are equal, ``m2 − n/(n−1)·d²`` is zero up to float64 rounding (~1e-16 of ``m2``)."""
+
+
+def loo_values(g: Groups, c: Conventions) -> RowVariable:
+    """The per-rollout value of :func:`grpo_loo`, built from the group's ``n``, mean and
+    ``m2`` and the rollout's reward (exact identities, no second group statistic)::
+
+        d = r − μ ;  r − mean(others) = n/(n−1)·d ;
+        Σ_others (r_j − mean(others))² = m2 − n/(n−1)·d²
+    """
+    col = "__grpo_loo_"
+    n, mean, m2 = pl.col(col + "n"), pl.col(col + "mean"), pl.col(col + "m2")
+    d = pl.col("reward") - mean
+    k = n / (n - 1.0)
+    gap = k * d
+    m2_others = m2 - k * d * d
+    std = (m2_others / (n - 2.0)).sqrt()
+    value = (
+        pl.when(n < 2)
+        .then(0.0)
+        .when((n > 2) & (m2_others > LOO_ZERO * m2))
+        .then(gap / (std + c.eps))
+        .otherwise(gap)
+    )
+    return RowVariable(
+        name="grpo_loo",
+        per_group={"n": g.n.astype(np.float64), "mean": g.mean, "m2": g.m2},
+        expr=value,
+    )
+
+
+@register(
+    "grpo_loo",
+    "GRPO, leave-one-out (NeMo-RL)",
+    "GRPO-loo",
+    keeps="nowhere",
+    row_variable=loo_values,
+)
+def grpo_loo(g: Groups, c: Conventions) -> Affine:
+    """GRPO over the others: ``A = (r − m₋ᵢ) / (s₋ᵢ + ε)``, or ``r − m₋ᵢ`` if ``s₋ᵢ = 0``.
+
+    ``m₋ᵢ`` and ``s₋ᵢ`` are the mean and the sample std (ddof 1) of the *other* rewards of
+    the group.
+
+    NeMo-RL's default (``grpo.use_leave_one_out_baseline`` and ``normalize_rewards``):
+    ``nemo_rl/algorithms/utils.py::calculate_baseline_and_std_per_prompt`` and the GRPO
+    advantage estimator in ``nemo_rl/algorithms/``; eps 1e-6 there (older releases: none,
+    ``--eps 0``), the conventions' ``eps`` here. std: ddof 1 over the n − 1 others, so a
+    two-rollout group has ``s₋ᵢ = 0`` (NeMo: ``0·inf`` → NaN → 0) and ``A = r − r_other``.
+    Singleton group: NeMo sets the baseline to the reward, ``A = 0``. Constant group: 0.
+    Not affine in the reward (``s₋ᵢ`` depends on ``r``), so it is a second pass over the
+    rows (:func:`loo_values`), computed by default only on NeMo-RL logs.
+    NeMo computes ``E[r²] − E[r]²`` over the others in float32: where the others are equal
+    but not dyadic (0.3, 1/3, ...) that leaves a residue it divides by (``A`` ~10⁴× too
+    large) or a NaN it zeroes. grpoflaw counts such stds as 0, NeMo's intent; the check
+    of the logged advantages shows the steps where NeMo's rounding did otherwise.
+    """
+    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_loo")
+
+
 # --------------------------------------------------------------------------- application
 
 
@@ -623,6 +716,22 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
         total *= mult
         sum_sq *= mult * mult
     return total, sum_sq
+
+
+def evaluate(var: RowVariable, reward: np.ndarray, group_index: np.ndarray) -> np.ndarray:
+    """A row variable's per-rollout values, for rewards already in memory.
+
+    >>> import numpy as np
+    >>> from grpoflaw_cli.groupstats import Groups
+    >>> r = np.array([1.0, 0.0, 0.0, 0.0])
+    >>> g = Groups(step_index=np.array([0]), n_steps=1, n=np.array([4]), mean=np.array([0.25]),
+    ...            m2=np.array([0.75]), n_nonzero=np.array([1]), len_sum=np.array([4.0]),
+    ...            len_d1=np.array([0.0]), len_d2=np.array([0.75]), has_length=False)
+    >>> evaluate(loo_values(g, Conventions()), r, np.zeros(4, dtype=np.int64)).round(4).tolist()
+    [1.0, -0.5773, -0.5773, -0.5773]
+    """
+    joined = {f"__{var.name}_{k}": arr[group_index] for k, arr in var.per_group.items()}
+    return pl.DataFrame({"reward": reward, **joined}).select(var.expr).to_series().to_numpy()
 
 
 def apply(

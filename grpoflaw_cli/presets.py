@@ -154,6 +154,8 @@ def _nemo_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None
             if columns.get("token_loss_mask", "").startswith("list")
             else None,
         ),
+        logged_advantage="advantage" if "advantages" in columns else None,
+        logged_estimator="grpo_loo",
         reshape="nemo-rl",
         ddof=1,
         eps=1e-6,

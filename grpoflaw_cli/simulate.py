@@ -40,7 +40,7 @@ from math import sqrt
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, apply
+from grpoflaw_cli.estimators import REGISTRY, Conventions, apply, evaluate
 from grpoflaw_cli.groupstats import Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
@@ -200,7 +200,10 @@ def run(setting: Setting, estimators: list[str], conventions: Conventions | None
                     passed = (draws.random(mu.shape) < mu).astype(float)
                     reward = np.where(np.asarray(s.verifier)[task][:, :, None], passed, reward)
             g, group_index, step_index = _groups(reward, s.seeds)
-            adv = apply(REGISTRY[name].fn(g, conv), reward.ravel(), group_index, step_index)
+            x, est = reward.ravel(), REGISTRY[name]
+            if est.row_variable is not None:  # no affine map of the reward (grpo_loo)
+                x = evaluate(est.row_variable(g, conv), x, group_index)
+            adv = apply(est.fn(g, conv), x, group_index, step_index)
             adv = np.nan_to_num(adv).reshape(reward.shape)
             # ∇_w log π(a | t) = φ_ta − E_π[φ_t·]; ascend Σ A ∇ log π.
             phi = features[seed_ix[:, None], task]  # (seeds, prompts, arms, dim)

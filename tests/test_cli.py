@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import SAMPLES
@@ -123,6 +124,25 @@ def test_estimators_option_selects(runner: CliRunner) -> None:
     report = json_report(runner, SAMPLES / "seed.jsonl", "--estimators", "rloo,grpo")
     assert report["summary"]["estimators"] == ["rloo", "grpo"]
     assert "scale_dr_grpo" not in report["iterations"][0]
+
+
+def test_second_pass_estimators_run_on_request(runner: CliRunner, tmp_path: Path) -> None:
+    # grpo_loo (NeMo-RL's default) needs a second pass over the rows: not a default on
+    # other logs, but there for --estimators and "all", and on NeMo-RL logs (test_presets)
+    assert "grpo_loo" not in json_report(runner, SAMPLES / "seed.jsonl")["summary"]["estimators"]
+    everything = json_report(runner, SAMPLES / "seed.jsonl", "--estimators", "all")
+    assert "grpo_loo" in everything["summary"]["estimators"]
+    out = tmp_path / "adv.parquet"
+    args = ("advantages", SAMPLES / "seed.jsonl", "-o", out, "--estimators", "grpo_loo,grpo")
+    assert invoke(runner, *args).exit_code == 0
+    # by hand: each rollout against the mean and sample std of the other six
+    rewards = pl.read_parquet(out)["reward"].to_numpy()
+    want = [
+        (r - np.delete(group, i).mean()) / (np.delete(group, i).std(ddof=1) + 1e-6)
+        for group in (rewards[:7], rewards[7:])
+        for i, r in enumerate(group)
+    ]
+    np.testing.assert_allclose(pl.read_parquet(out)["adv_grpo_loo"], want, rtol=1e-12)
 
 
 def test_diagnostics_run_without_grpo_selected(runner: CliRunner) -> None:

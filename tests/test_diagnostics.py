@@ -8,9 +8,9 @@ import pytest
 from helpers import analyse
 
 from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
-from grpoflaw_cli.estimators import REGISTRY, applicable
+from grpoflaw_cli.estimators import applicable, defaults
 
-ALL = applicable(list(REGISTRY), set())[0]  # what a log with no extra columns gets
+ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
 
 
 def log(groups: list[tuple[int, str, list[float]]]) -> pl.DataFrame:

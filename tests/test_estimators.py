@@ -145,6 +145,77 @@ def test_estimators_refuse_missing_inputs() -> None:
         advantages([1.0, 0.0], [0, 0], "remax")
 
 
+# --- grpo_loo (NeMo-RL's default) ----------------------------------------------------------
+
+
+def nemo_loo(rewards: np.ndarray, prompts: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """NeMo-RL's leave-one-out baseline and std as its code evaluates them (a 0/1 mask
+    matrix times the rewards and their squares, per prompt; ``E[r²] − E[r]²`` with a
+    Bessel factor; NaN → 0), then ``(r − b) / (std + eps)`` where std > 0. In float64."""
+    baseline, std = np.zeros_like(rewards), np.zeros_like(rewards)
+    for prompt in np.unique(prompts):
+        idx = np.flatnonzero(prompts == prompt)
+        if idx.size <= 1:
+            baseline[idx] = rewards[idx]  # "set baseline equal to reward to ignore it"
+            continue
+        others = 1.0 - np.eye(idx.size)
+        k = np.float64(idx.size - 1)  # torch: 1/0 is inf, not an error
+        b = others @ rewards[idx] / k
+        sq = others @ rewards[idx] ** 2 / k
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.sqrt((sq - b * b) * (k / (k - 1.0)))
+        baseline[idx], std[idx] = b, np.nan_to_num(s, nan=0.0)
+    adv = rewards - baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(std > 0, adv / (std + eps), adv)
+
+
+def test_grpo_loo_by_hand() -> None:
+    eps = 1e-6
+    # [1, 2, 3, 4]: for 4 the others are 1, 2, 3 (mean 2, sample std 1); for 3 they are
+    # 1, 2, 4 (mean 7/3, sample std sqrt(7/3))
+    adv = advantages([1.0, 2.0, 3.0, 4.0], [0] * 4, "grpo_loo")
+    s3 = math.sqrt(7 / 3)
+    np.testing.assert_allclose(
+        adv, [-2 / (1 + eps), -(2 / 3) / (s3 + eps), (2 / 3) / (s3 + eps), 2 / (1 + eps)]
+    )
+    # one success in four: its others are all 0 (std 0), so it keeps its raw gap of 1;
+    # the failures see others 1, 0, 0 (mean 1/3, sample std sqrt(1/3))
+    adv = advantages([1.0, 0.0, 0.0, 0.0], [0] * 4, "grpo_loo")
+    fail = -(1 / 3) / (math.sqrt(1 / 3) + eps)
+    np.testing.assert_allclose(adv, [1.0, fail, fail, fail], rtol=1e-12)
+    # so magnitude survives there: the same group on a 0/5 scale gets 5, not 1
+    assert advantages([5.0, 0.0, 0.0, 0.0], [0] * 4, "grpo_loo")[0] == pytest.approx(5.0)
+    # two rollouts: one other, no std: r − r_other; one rollout: 0; a constant group: 0
+    adv = advantages([3.0, 1.0, 7.0, 2.0, 2.0], [0, 0, 1, 2, 2], "grpo_loo")
+    np.testing.assert_allclose(adv, [2.0, -2.0, 0.0, 0.0, 0.0])
+
+
+def test_grpo_loo_counts_equal_non_dyadic_others_as_zero_std() -> None:
+    # 0.3 is not dyadic: m2 − n/(n−1)·d² is a rounding residue, not a std to divide by
+    rewards = [0.3] * 7 + [1.0]
+    adv = advantages(rewards, [0] * 8, "grpo_loo")
+    assert adv[7] == pytest.approx(0.7, rel=1e-12)
+    # each 0.3 sees six 0.3s and a 1.0: mean 0.4, sample std sqrt(0.42 / 6)
+    np.testing.assert_allclose(adv[:7], -0.1 / (math.sqrt(0.07) + 1e-6), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grpo_loo_matches_nemo_rl_formula(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 10, size=60)
+    prompts = np.repeat(np.arange(60), sizes)
+    rng.shuffle(prompts)
+    # half-integers: exact in binary, so NeMo's E[r²] − E[r]² has no rounding residue and
+    # its "std > 0" test means what it says; many groups have equal others
+    rewards = rng.integers(-3, 4, size=prompts.size) * 0.5 * rng.choice([1.0, 8.0])
+    got = advantages(rewards, prompts, "grpo_loo")
+    np.testing.assert_allclose(got, nemo_loo(rewards, prompts), rtol=1e-10, atol=1e-12)
+    rewards = rng.normal(size=prompts.size) * 3.0  # generic values: no equal others
+    got = advantages(rewards, prompts, "grpo_loo", Conventions(eps=0.0))
+    np.testing.assert_allclose(got, nemo_loo(rewards, prompts, eps=0.0), rtol=1e-9)
+
+
 # --- vectorised vs plain loop --------------------------------------------------------------
 
 
@@ -177,14 +248,15 @@ def test_registry_holds_the_core_estimators_with_full_docstrings() -> None:
     for est in REGISTRY.values():
         doc = est.fn.__doc__ or ""
         assert "A =" in doc or "A_i" in doc or "whitened" in doc, est.name  # the formula
-        assert "arXiv" in doc or "verl" in doc or "trl" in doc, est.name  # the source
+        assert any(s in doc for s in ("arXiv", "verl", "trl", "nemo_rl")), est.name  # source
         assert "ingleton" in doc or "No groups" in doc, est.name  # the singleton rule
 
 
 def test_resolve_lists_valid_names_on_error() -> None:
     with pytest.raises(KeyError, match="choose from: grpo"):
         resolve("grpo,nope")
-    assert resolve(None) == list(REGISTRY)
+    assert resolve(None) == [n for n in REGISTRY if n != "grpo_loo"]  # its 2nd pass: on request
+    assert resolve("all") == list(REGISTRY)
     assert resolve("rloo,grpo,rloo") == ["rloo", "grpo"]
 
 

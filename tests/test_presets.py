@@ -62,7 +62,8 @@ def test_trainer_dump_reads_without_flags(
 
 
 @pytest.mark.parametrize(
-    ("folder", "expected"), [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo")]
+    ("folder", "expected"),
+    [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo"), ("nemo_rl", "grpo_loo")],
 )
 def test_logged_advantages_are_reproduced(folder: str, expected: str) -> None:
     report = compare(TRAINERS / folder)

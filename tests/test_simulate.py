@@ -190,6 +190,14 @@ def test_cli_simulate_always_has_its_grpo_reference() -> None:
     assert summary[0]["verdict"] == "reference"
 
 
+def test_cli_simulate_runs_a_second_pass_estimator() -> None:
+    result = _simulate("--format", "json", "--estimators", "grpo_loo")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert [r["estimator"] for r in summary] == ["grpo", "grpo_loo"]
+    assert all(np.isfinite(r["final"]) for r in summary)
+
+
 def test_cli_simulate_refuses_what_it_cannot_run(tmp_path) -> None:
     opo = _simulate("--estimators", "grpo,opo")
     assert opo.exit_code == 2 and "cannot run opo" in opo.output
