@@ -53,6 +53,7 @@ def load(
     length_col: str | None = None,
     task_col: str | None = None,
     baseline_col: str | None = None,
+    component_cols: Sequence[str] = (),
     source: str = "auto",
     framework: str | None = None,
     skip_bad_lines: bool = False,
@@ -71,6 +72,7 @@ def load(
         length=length_col,
         task=task_col,
         baseline=baseline_col,
+        components=tuple(component_cols),
     )
     return ingest.load(
         [paths] if isinstance(paths, (str, Path)) else list(paths),
@@ -143,7 +145,7 @@ def analyse(
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
     over several reward columns or the trainer's logged advantages need the rows)."""
     det = log.detection
-    components = det.reward_cols if len(det.reward_cols) > 1 else ()
+    components = det.components
 
     def query(frame: pl.LazyFrame) -> pl.LazyFrame:
         return group_stats_query(
@@ -176,7 +178,7 @@ def analyse(
         extra=applicable(log_defaults(log), inputs(log))[0] if logged else (),
         row_stats=row_stats,
         components=components,
-        weights=det.reward_weights,
+        weights=det.component_weights,
     )
     if logged:
         comparison = ingest.collect(
@@ -288,6 +290,7 @@ def header(result: Comparison) -> Header:
             "reward": " + ".join(det.reward_cols),
             "length": det.length_col,
             "task": det.task_col,
+            **({"components": ", ".join(det.component_cols)} if det.component_cols else {}),
         },
         conventions=conv.describe(),
         ddof=conv.ddof,

@@ -96,6 +96,14 @@ BaselineCol = Annotated[
     str | None,
     typer.Option("--baseline-col", help="The greedy rollout's reward per rollout (ReMax)."),
 ]
+ComponentCol = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--component-col",
+        help="A reward component the reward already includes (repeat it): GDPO normalises "
+        "each, the aliasing check compares them.",
+    ),
+]
 Estimators = Annotated[
     str | None,
     typer.Option(
@@ -257,6 +265,7 @@ def _column_map(
     length_col: str | None,
     task_col: str | None,
     baseline_col: str | None = None,
+    component_col: list[str] | None = None,
 ) -> Any:
     from grpoflaw_cli.ingest import ColumnMap
 
@@ -278,6 +287,7 @@ def _column_map(
         length=length_col,
         task=task_col,
         baseline=baseline_col,
+        components=tuple(component_col or ()),
     )
 
 
@@ -382,6 +392,7 @@ def compare(
     length_col: LengthCol = None,
     task_col: TaskCol = None,
     baseline_col: BaselineCol = None,
+    component_col: ComponentCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
@@ -432,6 +443,7 @@ def compare(
             length_col,
             task_col,
             baseline_col,
+            component_col,
         )
         names = _estimators(estimators)
         try:
@@ -514,6 +526,7 @@ def advantages(
     length_col: LengthCol = None,
     task_col: TaskCol = None,
     baseline_col: BaselineCol = None,
+    component_col: ComponentCol = None,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
@@ -540,6 +553,7 @@ def advantages(
             length_col,
             task_col,
             baseline_col,
+            component_col,
         )
         names = _estimators(estimators)
         from grpoflaw_cli import api
@@ -579,6 +593,7 @@ def inspect(
     length_col: LengthCol = None,
     task_col: TaskCol = None,
     baseline_col: BaselineCol = None,
+    component_col: ComponentCol = None,
     skip_bad_lines: SkipBadLines = False,
     source: SourceOpt = SourceName.auto,
     output_format: Annotated[
@@ -601,6 +616,7 @@ def inspect(
             length_col,
             task_col,
             baseline_col,
+            component_col,
         )
         log = ingest.load(paths, mapping, skip_bad_lines=skip_bad_lines, source=source.value)
         _report_skipped(log)

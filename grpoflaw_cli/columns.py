@@ -76,6 +76,8 @@ class ColumnMap:
     length: str | None = None
     task: str | None = None
     baseline: str | None = None
+    components: tuple[str, ...] = ()
+    """Reward components the reward column already includes (``--component-col``)."""
 
 
 GroupMode = Literal["column", "blocks", "iteration"]
@@ -115,10 +117,32 @@ class Detection:
     logged_estimator: str = "grpo"
     explode: str | None = None
     reshape: str | None = None
+    unpack: str | None = None
+    unpack_fields: tuple[str, ...] = ()
+    """The numeric fields of the ``unpack`` column read as ``<unpack>.<field>`` columns."""
     sessions: bool = False
     """verl v1 multi-turn: several outputs per session; only the last counts."""
     ddof: int | None = None
     eps: float | None = None
+    component_cols: tuple[str, ...] = ()
+    """Reward components beside a reward that already includes them (verl's reward-extra
+    keys, prime-rl's per-rubric ``metrics``, ``--component-col``)."""
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The reward's components, for GDPO and the aliasing check: the component columns,
+        else the reward columns when several are summed; none for a single reward."""
+        if self.component_cols:
+            return self.component_cols
+        return self.reward_cols if len(self.reward_cols) > 1 else ()
+
+    @property
+    def component_weights(self) -> tuple[float, ...]:
+        """GDPO's weight per component: ``--reward-weights`` for summed reward columns,
+        else 1 (verl's default ``gdpo_reward_weights``)."""
+        if not self.component_cols and self.reward_weights:
+            return self.reward_weights
+        return (1.0,) * len(self.components)
 
 
 def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
@@ -252,6 +276,12 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numeric])
         if baseline:
             reasons.append(f"baseline ← '{baseline}' (the greedy rollout's reward, for ReMax)")
+    components = tuple(_require(c, cols, "--component-col") for c in mapping.components)
+    if components:
+        reasons.append(
+            f"components ← {', '.join(components)} (from --component-col): parts of the "
+            "reward; GDPO normalises each, the aliasing check compares them"
+        )
     return Detection(
         files=(),
         formats=(),
@@ -266,4 +296,5 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         task_col=task,
         baseline_col=baseline,
         reasons=tuple(reasons),
+        component_cols=components,
     )

@@ -123,7 +123,14 @@ def _check_numeric(
         return
     if role == "length" and isinstance(dtype, pl.List):
         return  # a list of response tokens: its length is used
-    flag = {"reward": "--reward-col", "length": "--length-col", "baseline": "--baseline-col"}[role]
+    flag = {
+        "reward": "--reward-col",
+        "length": "--length-col",
+        "baseline": "--baseline-col",
+        "component": "--component-col",
+    }[role]
+    if dtype == pl.Boolean and role == "component":
+        return  # a pass/fail check: read as 0/1
     if dtype == pl.Boolean:
         raise InputError(
             f"'{path}', column '{col}': the {role} column holds true/false, not numbers",
@@ -173,6 +180,7 @@ def _credit(reasons: Sequence[str], user: ColumnMap, preset: presets.Preset) -> 
         "--length-col": user.length,
         "--task-col": user.task,
         "--baseline-col": user.baseline,
+        "--component-col": user.components,
     }
     out = []
     for reason in reasons:
@@ -267,14 +275,22 @@ def load(
         for name, dt in schema.items():
             first_types.setdefault(name, dt._string_repr())
     preset = presets.choose(files, first_types, source)
-    if preset.explode or preset.reshape:
+    fields: tuple[str, ...] = ()
+    if preset.unpack:
+        first = _explode(_scan(sources[0], formats[0]), preset.explode)
+        fields = _component_fields(_reshape(first, preset.reshape, str(files[0])), preset.unpack)
+    if preset.explode or preset.reshape or fields:
         schemas = [
-            _reshape(
-                _explode(_scan(data, fmt), preset.explode), preset.reshape, str(path)
+            _unpack(
+                _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape, str(path)),
+                preset.unpack,
+                fields,
             ).collect_schema()
             for path, data, fmt in zip(files, sources, formats, strict=True)
         ]
     mapping = presets.merge(preset.mapping, user)
+    if len(fields) > 1 and not (user.reward or user.components):
+        mapping = replace(mapping, components=tuple(f"{preset.unpack}.{f}" for f in fields))
     if preset.blocks_from and not (user.group or user.group_size):
         size = _block_size(sources[0], formats[0], preset.blocks_from)
         if size is not None:
@@ -305,6 +321,8 @@ def load(
         logged_estimator=preset.logged_estimator,
         explode=preset.explode,
         reshape=preset.reshape,
+        unpack=preset.unpack if fields else None,
+        unpack_fields=fields,
         ddof=preset.ddof,
         eps=preset.eps,
         reasons=(
@@ -337,6 +355,7 @@ def load(
             ),
         )
     numeric = {c: "reward" for c in det.reward_cols}
+    numeric |= {c: "component" for c in det.component_cols if c not in det.reward_cols}
     if det.length_col:
         numeric[det.length_col] = "length"
     if det.baseline_col:
@@ -443,6 +462,47 @@ def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> p
     return frame.select(*columns, *extra, *scalars)
 
 
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _component_fields(frame: pl.LazyFrame, column: str) -> tuple[str, ...]:
+    """The numeric (or true/false) fields of a JSON-string or struct column, from its
+    first 100 values: prime-rl's per-rubric ``metrics``, say. None if it is neither."""
+    dtype = frame.collect_schema().get(column)
+    if dtype == pl.String:
+        try:
+            head = frame.select(pl.col(column)).drop_nulls().head(100).collect().to_series()
+            dtype = head.str.json_decode().dtype
+        except READ_ERRORS:
+            return ()
+    if not isinstance(dtype, pl.Struct):
+        return ()
+    return tuple(
+        f.name
+        for f in dtype.fields
+        if (f.dtype.is_numeric() or f.dtype == pl.Boolean) and FIELD_NAME.fullmatch(f.name)
+    )
+
+
+def _unpack(frame: pl.LazyFrame, column: str | None, fields: Sequence[str]) -> pl.LazyFrame:
+    """Each of ``fields`` of a JSON-string or struct ``column`` as a Float64 column
+    ``<column>.<field>`` (null where a row lacks it)."""
+    if column is None or not fields:
+        return frame
+    source = pl.col(column)
+    if isinstance(frame.collect_schema().get(column), pl.Struct):
+        parts = [source.struct.field(f) for f in fields]
+    else:  # JSON text: each field's literal, true/false as 1/0
+        parts = [
+            source.str.json_path_match(f"$.{f}").replace({"true": "1", "false": "0"})
+            for f in fields
+        ]
+    return frame.with_columns(
+        p.cast(pl.Float64, strict=False).alias(f"{column}.{f}")
+        for p, f in zip(parts, fields, strict=True)
+    )
+
+
 def _list_depth(dtype: object) -> int:
     """How many lists deep ``dtype`` is: ``List(List(Int64))`` → 2."""
     return 1 + _list_depth(dtype.inner) if isinstance(dtype, pl.List) else 0
@@ -485,6 +545,7 @@ def _prepared(
     if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
         overrides.pop(det.length_col, None)
     frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
+    frame = _unpack(frame, det.unpack, det.unpack_fields)
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
 
 

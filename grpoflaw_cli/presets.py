@@ -52,6 +52,9 @@ class Preset:
     reshape: str | None = None
     """A named reshaping of the rows before the mapping applies (``nemo-rl``: unwrap its
     batch slices of one and derive ``prompt``, ``reward``, ``advantage``)."""
+    unpack: str | None = None
+    """A JSON-string (or struct) column whose numeric fields are the reward's components
+    (prime-rl's and ART's ``metrics``), read as ``<column>.<field>`` columns."""
 
 
 def _numeric(dtype: str) -> bool:
@@ -88,10 +91,22 @@ def _trl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     )
 
 
+VERL_FIELDS = ("input", "output", "gts", "score", "step", "uid", "request_id", "reward")
+"""verl dump fields that are no reward-extra key (``reward`` is the validation dump's copy
+of ``score``); ``overlong`` is DAPO's truncation flag, not a reward."""
+
+
 def _verl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     if not _has(columns, "input", "output", "score"):
         return None
     group = "uid" if "uid" in columns else "input"
+    # Reward-extra keys (compute_score's dict, acc, DAPO's overlong_reward): the per-key
+    # scores verl's GDPO normalises (algorithm.gdpo_reward_keys). One alone is no split.
+    extras = tuple(
+        c
+        for c, t in columns.items()
+        if c not in (*VERL_FIELDS, "overlong") and (_numeric(t) or t == "bool")
+    )
     return Preset(
         name="verl",
         why="fields input, output, score (verl rollout_data_dir / validation_data_dir dump)",
@@ -100,6 +115,7 @@ def _verl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
             step="step" if "step" in columns else None,
             group=group,
             reward=("score",),
+            components=extras if len(extras) > 1 else (),
         ),
     )
 
@@ -137,6 +153,7 @@ def _prime_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         ),
         logged_advantage="advantage" if "advantage" in columns else None,
         logged_estimator="dr_grpo",
+        unpack="metrics" if "metrics" in columns else None,
     )
 
 
@@ -169,6 +186,7 @@ def _art(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
             why="one JSON line per group with a 'trajectories' list (OpenPipe ART)",
             mapping=ColumnMap(group="group_index", reward=("reward",)),
             explode="trajectories",
+            unpack="metrics",
             ddof=0,
             eps=1e-6,
         )
@@ -179,6 +197,7 @@ def _art(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
             mapping=ColumnMap(
                 step="step" if "step" in columns else None, group="group_index", reward=("reward",)
             ),
+            unpack="metrics" if "metrics" in columns else None,
             ddof=0,
             eps=1e-6,
         )
@@ -222,8 +241,10 @@ def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "
 
 
 def merge(preset: ColumnMap, user: ColumnMap) -> ColumnMap:
-    """The user's flags win over the preset's choices, field by field."""
+    """The user's flags win over the preset's choices, field by field (the preset's
+    components go with its reward: not with the user's ``--reward-col``)."""
     return ColumnMap(
+        components=user.components or (() if user.reward else preset.components),
         step=user.step or preset.step,
         group=user.group or (None if user.group_size else preset.group),
         reward=user.reward or preset.reward,

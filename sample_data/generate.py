@@ -153,6 +153,35 @@ def verl_dumps(out: Path, rng: np.random.Generator) -> None:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def verl_reward_keys(out: Path, rng: np.random.Generator) -> None:
+    """verl legacy dump whose compute_score returns a dict: every key joins the row and
+    its 'score' overwrites the base score. Here score = acc + format, so (1, 0) and (0, 1)
+    alias; verl's GDPO (algorithm.gdpo_reward_keys) would normalise acc and format apart."""
+    folder = out / "verl_reward_keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in (1, 2):
+        rows = []
+        for prompt in PROMPTS:
+            acc = _group_rewards_binary(rng, 8)
+            fmt = rng.choice([0.0, 1.0], size=8)
+            for i in range(8):
+                rows.append(
+                    {
+                        "input": f"<|user|>{prompt}",
+                        "output": f"answer {i}",
+                        "gts": "42",
+                        "score": float(acc[i] + fmt[i]),
+                        "step": step,
+                        "acc": float(acc[i]),
+                        "format": float(fmt[i]),
+                        "pred": "42" if acc[i] else "41",
+                    }
+                )
+        rows = [rows[i] for i in rng.permutation(len(rows))]  # _balance_batch order
+        with (folder / f"{step}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in rows)
+
+
 def _trl_advantages(rewards: np.ndarray, weights: np.ndarray, g: int, scale: str) -> np.ndarray:
     """TRL GRPOTrainer, sum_then_normalize: nansum over functions, group nanmean/nanstd."""
     unscorable = np.all(np.isnan(rewards), axis=1)
@@ -313,6 +342,7 @@ def trainer_dumps(out: Path, seed: int = 11) -> None:
     prime_rl_rollouts(out, rng)
     art_trajectories(out, rng)
     nemo_rl_train_data(out, rng)
+    verl_reward_keys(out, rng)
 
 
 def main(out: Path = HERE) -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import SAMPLES
@@ -32,7 +33,15 @@ EXPECTED = [
         8,
         {"group": "prompt_idx", "length": "response_tokens", "task": "dataset"},
     ),
-    ("prime_rl", "prime-rl", 64, 2, 8, {"group": "problem_id", "task": "env_name"}),
+    (
+        "prime_rl",
+        "prime-rl",
+        64,
+        2,
+        8,
+        {"group": "problem_id", "task": "env_name", "components": "metrics.correct, metrics.style"},
+    ),
+    ("verl_reward_keys", "verl", 64, 2, 8, {"reward": "score", "components": "acc, format"}),
     ("art", "art", 24, 2, 6, {"group": "group_index"}),
     ("nemo_rl", "nemo-rl", 24, 2, 6, {"group": "prompt", "reward": "reward"}),
 ]
@@ -120,6 +129,63 @@ def test_nemo_rl_edge_cases(tmp_path: Path) -> None:
     (tmp_path / "metrics.jsonl").write_text('{"content": ["x"], "loss": 1.0}\n')
     result = CliRunner().invoke(app, ["compare", str(tmp_path)])
     assert result.exit_code == 2 and "metrics.jsonl' has no 'rewards' field" in result.output
+
+
+def _verl_whiten(x: np.ndarray) -> np.ndarray:
+    """verl's masked_whiten on one iteration, one token per rollout: Bessel factor in float32."""
+    n = x.size
+    var = ((x - x.mean()) ** 2).mean() * float(np.float32(n / (n - 1)))
+    return (x - x.mean()) / np.sqrt(var + 1e-8)
+
+
+def test_verl_reward_keys_are_gdpos_components(tmp_path: Path) -> None:
+    """verl's GDPO by hand on the dump's reward-extra keys: GRPO of acc and of format in
+    each prompt group (ddof 1, eps 1e-6), summed, then whitened over the step."""
+    out = tmp_path / "adv.parquet"
+    result = CliRunner().invoke(
+        app, ["advantages", str(TRAINERS / "verl_reward_keys"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = pl.read_parquet(out)
+    for (step,), part in rows.group_by("step"):
+        z = sum(
+            (
+                part.select(
+                    (pl.col(k) - pl.col(k).mean().over("input"))
+                    / (pl.col(k).std().over("input") + 1e-6)
+                )
+                .to_series()
+                .to_numpy()
+            )
+            for k in ("acc", "format")
+        )
+        np.testing.assert_allclose(part["adv_gdpo"], _verl_whiten(z), rtol=1e-12, atol=1e-12)
+        assert not np.allclose(part["adv_gdpo"], part["adv_grpo"]), step
+
+
+def test_component_flag_and_json_metrics(tmp_path: Path) -> None:
+    # any log: name the components the reward already includes
+    multitask = SAMPLES / "multitask.jsonl"
+    parts = ("reward_correct", "reward_sources", "reward_format")
+    flags = [a for c in parts for a in ("--component-col", c)]
+    report = compare(multitask, *flags)
+    assert report["summary"]["columns"]["components"] == ", ".join(parts)
+    assert report["summary"]["columns"]["reward"] == "reward"
+    bad = CliRunner().invoke(app, ["compare", str(multitask), "--component-col", "nope"])
+    assert bad.exit_code == 2 and "--component-col 'nope': no such column" in bad.output
+    # OpenPipe ART JSONL: metrics is an object per trajectory; true/false read as 1/0
+    trajectories = [
+        {"reward": float(a + b), "metrics": {"passed": bool(a), "style": b, "turns": 3}}
+        for a, b in ((1, 0.0), (0, 1.0), (1, 1.0), (0, 0.0))
+    ]
+    art = tmp_path / "trajectories" / "0001.jsonl"
+    art.parent.mkdir()
+    art.write_text(json.dumps({"trajectories": trajectories}) + "\n")
+    report = compare(art.parent)
+    assert report["summary"]["columns"]["components"] == (
+        "metrics.passed, metrics.style, metrics.turns"
+    )
+    assert "component_aliasing" in {f["code"] for f in report["flags"]}  # (1, 0) vs (0, 1)
 
 
 def test_every_preset_is_a_source_flag_value() -> None:
