@@ -223,12 +223,11 @@ def analyze(
         for name, var in variables.items():
             gy = variable_groups(g, stats, var.name)
             row_groups[name] = gy
-            whitened = coefs[name].shift is not None  # GDPO, R++: whiten the value
-            base = (
-                whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
-                if whitened
-                else Affine(scale=constant(g, 1.0), center=constant(g, 0.0))
-            )
+            base = Affine(scale=constant(g, 1.0), center=constant(g, 0.0))
+            if coefs[name].shift is not None:  # GDPO, R++: whiten the value, as they do
+                base = whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
+                if coefs[name].mult is None:  # a whitening without its division
+                    base = replace(base, mult=None)
             coefs[name] = replace(base, variable=var.name)
     for name in computed:
         coef = coefs[name]

@@ -30,7 +30,7 @@ from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import InputError, UsageError
-from grpoflaw_cli.estimators import Conventions, applicable, defaults, resolve
+from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, defaults, resolve
 from grpoflaw_cli.groupstats import group_stats_query
 from grpoflaw_cli.ingest import ColumnMap, Log
 from grpoflaw_cli.render.report import Header, build_report
@@ -146,6 +146,8 @@ def analyse(
     over several reward columns or the trainer's logged advantages need the rows)."""
     det = log.detection
     components = det.components
+    logged = det.logged_advantage if compare_logged else None
+    extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
 
     def query(frame: pl.LazyFrame) -> pl.LazyFrame:
         return group_stats_query(
@@ -155,6 +157,7 @@ def analyse(
             source_col=ingest.FILE_COL if len(det.files) > 1 else None,
             has_baseline=det.baseline_col is not None,
             components=components,
+            top_two=any("top_two" in REGISTRY[n].requires for n in [*estimators, *extra]),
         )
 
     table = group_table(log, query)
@@ -164,7 +167,6 @@ def analyse(
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
-    logged = det.logged_advantage if compare_logged else None
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
@@ -175,7 +177,7 @@ def analyse(
         table,
         estimators,
         conventions,
-        extra=applicable(log_defaults(log), inputs(log))[0] if logged else (),
+        extra=extra,
         row_stats=row_stats,
         components=components,
         weights=det.component_weights,

@@ -175,8 +175,9 @@ class Estimator:
     requires: tuple[str, ...] = ()
     """Canonical columns it needs beyond step, group and reward (``length``, ``baseline``)."""
     by_default: bool = True
-    """Computed when no estimators are chosen. Off for those that need a second pass over
-    the rows (they then run on request, or for the trainer whose default they are)."""
+    """Computed when no estimators are chosen. Off for a framework's variants of another
+    estimator and for those that need a second pass over the rows: they run on request
+    (``--estimators``, ``all``) or for the trainer whose default they are."""
     row_variable: Callable[[Groups, Conventions], RowVariable] | None = None
     """For an estimator that is no affine map of the reward: its per-rollout value, which
     ``fn``'s :class:`Affine` then maps (an identity, for the value *is* the advantage)."""
@@ -188,6 +189,9 @@ NEEDS = {
     "length": "needs response lengths (--length-col)",
     "baseline": "needs the greedy rollout's reward (--baseline-col)",
 }
+ON_DEMAND = ("top_two",)
+"""Inputs no log lacks: group statistics the pass gathers only for estimators that
+require them (they cost several times the plain aggregation)."""
 
 
 def register(
@@ -197,9 +201,10 @@ def register(
     keeps: str,
     requires: tuple[str, ...] = (),
     row_variable: Callable[[Groups, Conventions], RowVariable] | None = None,
+    by_default: bool | None = None,
 ) -> Callable[[EstimatorFn], EstimatorFn]:
-    """Add an estimator to :data:`REGISTRY` under ``name`` (one with a ``row_variable``
-    is not computed by default: see :attr:`Estimator.by_default`)."""
+    """Add an estimator to :data:`REGISTRY` under ``name`` (:attr:`Estimator.by_default`
+    unless it needs a ``row_variable``)."""
 
     def deco(fn: EstimatorFn) -> EstimatorFn:
         if name in REGISTRY:
@@ -211,7 +216,7 @@ def register(
             fn=fn,
             keeps=keeps,
             requires=requires,
-            by_default=row_variable is None,
+            by_default=row_variable is None if by_default is None else by_default,
             row_variable=row_variable,
         )
         return fn
@@ -237,7 +242,7 @@ def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, s
     kept: list[str] = []
     skipped: dict[str, str] = {}
     for name in names:
-        missing = [r for r in REGISTRY[name].requires if r not in have]
+        missing = [r for r in REGISTRY[name].requires if r not in (*have, *ON_DEMAND)]
         if missing:
             skipped[name] = "; ".join(NEEDS[m] for m in missing)
         else:
@@ -579,6 +584,87 @@ def remax(g: Groups, c: Conventions) -> Affine:
     return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="gap")
 
 
+# --------------------------------------------------------------- framework variants
+
+
+@register(
+    "rloo_norm", "RLOO, batch-normalised", "RLOO-n", keeps="within an iteration", by_default=False
+)
+def rloo_norm(g: Groups, c: Conventions) -> Affine:
+    """RLOO, then normalised over the iteration: ``A = (x − mean) / (std + ε)`` with
+    ``x = r − mean of the others``.
+
+    TRL ``trl/trainer/rloo_trainer.py`` with ``normalize_advantages=True``: mean and
+    ``nanstd`` (ddof 1, float32 Bessel factor) over the batch's rollouts, eps 1e-4
+    (:func:`trl_normalize`). Under verl or OpenRLHF conventions the iteration's
+    whitening is theirs (:func:`whiten`). Singleton group: RLOO's rule for the framework
+    (TRL 0), a NaN counted as 0 so it cannot void the iteration.
+    """
+    a = _finite(rloo(g, c))
+    return whiten(g, a.scale, a.center, c)
+
+
+@register(
+    "flash_reinforce",
+    "REINFORCE, batch-mean baseline",
+    "R-bm",
+    keeps="groups and iterations",
+    by_default=False,
+)
+def flash_reinforce(g: Groups, c: Conventions) -> Affine:
+    """REINFORCE with the iteration's mean reward as baseline: ``A = r − mean(batch)``.
+
+    OpenRLHF ``experience_maker.py`` ``flash_reinforce`` (step 3 of
+    ``compute_advantages_and_returns``: ``r − rewards.mean()`` over the whole batch, one
+    weight per rollout; no whitening), then its ±10 clip. std, eps: not used. No groups,
+    so no singleton rule.
+    """
+    nf = g.n.astype(np.float64)
+    total = g.per_step(nf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(total > 0, g.per_step(nf * g.mean) / total, 0.0)
+    return Affine(scale=constant(g, 1.0), center=mu[g.step_index])
+
+
+def _mean_only(a: Affine) -> Affine:
+    """A whitening without its division: OpenRLHF's ``--algo.advantage.no_std_norm``."""
+    return replace(a, mult=None)
+
+
+@register(
+    "reinforce_pp_nostd",
+    "REINFORCE++, no std division",
+    "R++0",
+    keeps="groups and iterations",
+    by_default=False,
+)
+def reinforce_pp_nostd(g: Groups, c: Conventions) -> Affine:
+    """REINFORCE++ with the batch mean subtracted but no division: ``A = r − m``.
+
+    OpenRLHF ``reinforce`` with ``--algo.advantage.no_std_norm``: ``m`` is the
+    token-weighted mean of the iteration (by response length when the log has one).
+    std, eps: not used. No groups, so no singleton rule.
+    """
+    return _mean_only(reinforce_pp(g, c))
+
+
+@register(
+    "reinforce_pp_baseline_nostd",
+    "REINFORCE++ baseline, no std division",
+    "R++b0",
+    keeps="groups and iterations",
+    by_default=False,
+)
+def reinforce_pp_baseline_nostd(g: Groups, c: Conventions) -> Affine:
+    """REINFORCE++-baseline with no division: ``x = r − μ``, then ``A = x − m``.
+
+    OpenRLHF ``reinforce_baseline`` with ``--algo.advantage.no_std_norm``: ``m`` is the
+    token-weighted mean of ``x`` over the iteration. std, eps: not used. Singleton group:
+    as :func:`reinforce_pp_baseline` (verl ``x = r``; TRL and OpenRLHF ``x = 0``).
+    """
+    return _mean_only(reinforce_pp_baseline(g, c))
+
+
 @register("gdpo", "GDPO", "GDPO", keeps="nowhere")
 def gdpo(g: Groups, c: Conventions) -> Affine:
     """GDPO: each reward component GRPO-normalised within its group, the weighted sum
@@ -595,6 +681,72 @@ def gdpo(g: Groups, c: Conventions) -> Affine:
     """
     a = _finite(grpo(g, c))
     return whiten(g, a.scale, a.center, c)
+
+
+def _passk_values(name: str, normalised: bool) -> Callable[[Groups, Conventions], RowVariable]:
+    """The per-rollout value of a pass@k estimator: the group's best rollout (if unique)
+    gets its lead over the runner-up, optionally divided by ``σ + ε``; the others 0."""
+
+    def values(g: Groups, c: Conventions) -> RowVariable:
+        if g.top_two is None:
+            raise ValueError(f"{name} needs the groups' top two rewards (top_two=True)")
+        top, n_top, below = g.top_two
+        if normalised:
+            with np.errstate(divide="ignore"):
+                scale = 1.0 / (np.nan_to_num(group_std(g, c)) + c.eps)
+        else:
+            scale = np.ones(g.size)
+        col = f"__{name}_"
+        best = (pl.col("reward") == pl.col(col + "top")) & (pl.col(col + "n_top") == 1)
+        gap = (pl.col(col + "top") - pl.col(col + "below")) * pl.col(col + "scale")
+        per_group = {"top": top, "n_top": n_top, "below": below, "scale": scale, "n": g.n}
+        return RowVariable(
+            name=name,
+            per_group={k: np.asarray(v, dtype=np.float64) for k, v in per_group.items()},
+            expr=pl.when(best & (pl.col(col + "n") >= 2)).then(gap).otherwise(0.0),
+        )
+
+    return values
+
+
+@register(
+    "grpo_passk",
+    "GRPO pass@k",
+    "pass@k",
+    keeps="nowhere",
+    requires=("top_two",),
+    row_variable=_passk_values("grpo_passk", normalised=True),
+)
+def grpo_passk(g: Groups, c: Conventions) -> Affine:
+    """GRPO for pass@k: only the group's best rollout learns, ``A = (r_max − r_2nd) / (σ + ε)``
+    for it and 0 for the others; a tie at the top gives every rollout 0.
+
+    verl ``compute_grpo_passk_outcome_advantage`` (``torch.topk(r, 2)``), with
+    ``norm_adv_by_std_in_grpo`` (its default; it reads the flag itself): σ the group std
+    with ``ddof`` from the conventions (verl: ``torch.std``, 1), ``ε`` the conventions'
+    eps (1e-6). Singleton group: verl raises ("Pass@k requires at least 2 samples per
+    group"); 0 here. Constant group: 0. Needs each group's top two rewards, which the
+    group pass gathers only when asked (several times its plain cost), and a second pass.
+    """
+    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_passk")
+
+
+@register(
+    "grpo_passk_nostd",
+    "GRPO pass@k, no std division",
+    "pass@k0",
+    keeps="groups and iterations",
+    requires=("top_two",),
+    row_variable=_passk_values("grpo_passk_nostd", normalised=False),
+)
+def grpo_passk_nostd(g: Groups, c: Conventions) -> Affine:
+    """GRPO for pass@k without the std division: ``A = r_max − r_2nd`` for the group's
+    best rollout, 0 for the others (a tie at the top: 0 for all).
+
+    verl ``compute_grpo_passk_outcome_advantage`` with ``norm_adv_by_std_in_grpo=False``.
+    std, eps: not used. Singleton group: verl raises; 0 here. Constant group: 0.
+    """
+    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_passk_nostd")
 
 
 def _finite(a: Affine) -> Affine:

@@ -34,6 +34,7 @@ def group_stats_query(
     source_col: str | None = None,
     has_baseline: bool = False,
     components: Sequence[str] = (),
+    top_two: bool = False,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
@@ -43,7 +44,9 @@ def group_stats_query(
     (Σ L, Σ L·r, Σ L·r²), ``len_null`` and ``len_min``; with tasks ``task`` (the group's
     first); with ``source_col`` (the index of the file a row came from) ``source_min``
     and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``, ``baseline_null``;
-    with several ``components`` ``component_patterns`` and ``reward_values``.
+    with several ``components`` ``component_patterns`` and ``reward_values``; with
+    ``top_two`` (costly: asked for only by estimators that need it) ``n_at_max`` and
+    ``below_max`` (the largest reward under the maximum).
     """
     r = pl.col("reward")
     aggs = [
@@ -92,6 +95,11 @@ def group_stats_query(
             gap.mean().alias("gap_mean"),
             gap.var(ddof=0).alias("gap_var0"),
             pl.col("baseline").null_count().alias("baseline_null"),
+        ]
+    if top_two:
+        aggs += [
+            (r == r.max()).sum().alias("n_at_max"),
+            r.filter(r < r.max()).max().alias("below_max"),
         ]
     if source_col is not None:
         aggs += [
@@ -148,6 +156,9 @@ class Groups:
     gap_mean: np.ndarray | None = None
     """Mean of reward − baseline (ReMax), when the log has a baseline."""
     gap_m2: np.ndarray | None = None
+    top_two: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """(max, how many rollouts have it, the largest reward below it; NaN if none), when
+    gathered (``group_stats_query(top_two=True)``)."""
 
     @property
     def size(self) -> int:
@@ -205,6 +216,13 @@ def to_groups(table: pl.DataFrame) -> Groups:
         else None,
         gap_m2=(table["gap_var0"].fill_null(0.0).to_numpy() * nf)
         if "gap_var0" in table.columns
+        else None,
+        top_two=(
+            hi,
+            table["n_at_max"].cast(pl.Int64).to_numpy(),
+            table["below_max"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        )
+        if "n_at_max" in table.columns
         else None,
     )
 

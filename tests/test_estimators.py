@@ -216,6 +216,37 @@ def test_grpo_loo_matches_nemo_rl_formula(seed: int) -> None:
     np.testing.assert_allclose(got, nemo_loo(rewards, prompts, eps=0.0), rtol=1e-9)
 
 
+# --- framework variants (on request) -------------------------------------------------------
+
+
+def test_variants_by_hand() -> None:
+    # pass@k: only the unique best rollout learns, by its lead over the runner-up
+    r, g = [1.0, 3.0, 2.0, 0.0, 5.0, 5.0, 4.0], [0, 0, 0, 0, 1, 1, 1]
+    std = float(np.std([1.0, 3.0, 2.0, 0.0], ddof=1))
+    np.testing.assert_allclose(
+        advantages(r, g, "grpo_passk"), [0, 1 / (std + 1e-6), 0, 0, 0, 0, 0]
+    )  # group 1 ties at the top: all 0
+    np.testing.assert_allclose(advantages(r, g, "grpo_passk_nostd"), [0, 1, 0, 0, 0, 0, 0])
+    # flash_reinforce: the iteration's mean reward as baseline, groups ignored
+    np.testing.assert_allclose(
+        advantages([1.0, 2.0, 3.0, 10.0], [0, 0, 1, 1], "flash_reinforce"), [-3.0, -2.0, -1.0, 6.0]
+    )
+    # rloo_norm (TRL conventions): RLOO, then (x − mean)/(std + 1e-4) over the batch
+    rewards, groups = [1.0, 0.0, 4.0, 0.0], [0, 0, 1, 1]
+    x = np.array([1.0, -1.0, 4.0, -4.0])  # r − the other's reward
+    std = math.sqrt(((x - x.mean()) ** 2).mean() * float(np.float32(4 / 3)))  # TRL's nanstd
+    got = advantages(rewards, groups, "rloo_norm", Conventions.of("trl"))
+    np.testing.assert_allclose(got, (x - x.mean()) / (std + 1e-4), rtol=1e-12)
+    # no_std_norm: the batch mean subtracted, no division
+    np.testing.assert_allclose(
+        advantages([1.0, 2.0, 6.0], [0, 0, 1], "reinforce_pp_nostd"), [-2.0, -1.0, 3.0]
+    )
+    # x = r − μ_group = (−1, 1) and, for verl's one-rollout group, x = r = 6: mean 2
+    np.testing.assert_allclose(
+        advantages([1.0, 3.0, 6.0], [0, 0, 1], "reinforce_pp_baseline_nostd"), [-3.0, -1.0, 4.0]
+    )
+
+
 # --- vectorised vs plain loop --------------------------------------------------------------
 
 
@@ -248,14 +279,25 @@ def test_registry_holds_the_core_estimators_with_full_docstrings() -> None:
     for est in REGISTRY.values():
         doc = est.fn.__doc__ or ""
         assert "A =" in doc or "A_i" in doc or "whitened" in doc, est.name  # the formula
-        assert any(s in doc for s in ("arXiv", "verl", "trl", "nemo_rl")), est.name  # source
+        sources = ("arXiv", "verl", "trl", "OpenRLHF", "nemo_rl")
+        assert any(s in doc for s in sources), est.name  # the source
         assert "ingleton" in doc or "No groups" in doc, est.name  # the singleton rule
 
 
 def test_resolve_lists_valid_names_on_error() -> None:
     with pytest.raises(KeyError, match="choose from: grpo"):
         resolve("grpo,nope")
-    assert resolve(None) == [n for n in REGISTRY if n != "grpo_loo"]  # its 2nd pass: on request
+    # variants and second-pass estimators run on request
+    on_request = {
+        "grpo_loo",
+        "rloo_norm",
+        "flash_reinforce",
+        "reinforce_pp_nostd",
+        "reinforce_pp_baseline_nostd",
+        "grpo_passk",
+        "grpo_passk_nostd",
+    }
+    assert resolve(None) == [n for n in REGISTRY if n not in on_request]
     assert resolve("all") == list(REGISTRY)
     assert resolve("rloo,grpo,rloo") == ["rloo", "grpo"]
 
