@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,7 +30,14 @@ from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import InputError, UsageError
-from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, defaults, resolve
+from grpoflaw_cli.estimators import (
+    FRAMEWORKS,
+    REGISTRY,
+    Conventions,
+    applicable,
+    defaults,
+    resolve,
+)
 from grpoflaw_cli.groupstats import group_stats_query
 from grpoflaw_cli.ingest import ColumnMap, Log
 from grpoflaw_cli.render.report import Header, build_report
@@ -95,13 +102,15 @@ def conventions_for(
     det = log.detection
     name = framework or det.framework
     implied = framework is None or framework == det.framework
+    own = implied and det.source not in (*FRAMEWORKS, "generic")
     try:
-        return Conventions.of(
+        conv = Conventions.of(
             name,  # type: ignore[arg-type]  # Conventions.of checks the name
             ddof=ddof if ddof is not None else (det.ddof if implied else None),
             eps=eps if eps is not None else (det.eps if implied else None),
             clip=clip,
         )
+        return replace(conv, trainer=det.source) if own else conv
     except ValueError as err:
         raise UsageError(str(err)) from None
 

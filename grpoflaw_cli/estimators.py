@@ -68,6 +68,9 @@ class Conventions:
     clip: tuple[float, float] | None = None
     """Clamp each rollout's shaped value (after the baseline and any std division, before
     batch whitening) to this range: OpenRLHF's ``reward.clip_range``, default (-10, 10)."""
+    trainer: str | None = None
+    """The trainer whose ddof and eps these are, when it is not one of the frameworks
+    (open-instruct, NeMo-RL, ...): its rules elsewhere are the framework's."""
 
     @classmethod
     def of(
@@ -109,9 +112,10 @@ class Conventions:
         """One line for output headers."""
         kind = "unbiased" if self.ddof == 1 else "population"
         clip = f", clip [{self.clip[0]:g}, {self.clip[1]:g}]" if self.clip else ""
-        return (
-            f"{self.framework} conventions: std ddof={self.ddof} ({kind}), eps={self.eps:g}{clip}"
-        )
+        whose = f"{self.framework} conventions"
+        if self.trainer:
+            whose = f"{self.trainer} conventions ({self.framework}'s rules where it has none)"
+        return f"{whose}: std ddof={self.ddof} ({kind}), eps={self.eps:g}{clip}"
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,17 @@ def test_component_flag_and_json_metrics(tmp_path: Path) -> None:
     assert "component_aliasing" in {f["code"] for f in report["flags"]}  # (1, 0) vs (0, 1)
 
 
+def test_header_names_the_trainers_own_conventions() -> None:
+    conventions = compare(TRAINERS / "open_instruct")["summary"]["conventions"]
+    assert conventions == (
+        "open-instruct conventions (verl's rules where it has none): std ddof=0 (population), "
+        "eps=1e-08"
+    )
+    assert compare(TRAINERS / "trl")["summary"]["conventions"].startswith("trl conventions:")
+    forced = compare(TRAINERS / "open_instruct", "--framework", "trl")["summary"]
+    assert forced["conventions"].startswith("trl conventions: std ddof=1")
+
+
 def test_every_preset_is_a_source_flag_value() -> None:
     from grpoflaw_cli.cli import SourceName
     from grpoflaw_cli.presets import SOURCES
