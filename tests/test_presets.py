@@ -189,14 +189,15 @@ def test_component_flag_and_json_metrics(tmp_path: Path) -> None:
 
 
 def test_header_names_the_trainers_own_conventions() -> None:
-    conventions = compare(TRAINERS / "open_instruct")["summary"]["conventions"]
+    conventions = compare(TRAINERS / "open_instruct")["summary"]["conventions"]["text"]
     assert conventions == (
         "open-instruct conventions (verl's rules where it has none): std ddof=0 (population), "
         "eps=1e-08"
     )
-    assert compare(TRAINERS / "trl")["summary"]["conventions"].startswith("trl conventions:")
+    trl = compare(TRAINERS / "trl")["summary"]["conventions"]["text"]
+    assert trl.startswith("trl conventions:")
     forced = compare(TRAINERS / "open_instruct", "--framework", "trl")["summary"]
-    assert forced["conventions"].startswith("trl conventions: std ddof=1")
+    assert forced["conventions"]["text"].startswith("trl conventions: std ddof=1")
 
 
 def test_every_preset_is_a_source_flag_value() -> None:
