@@ -41,7 +41,12 @@ from grpoflaw_cli.estimators import (
 from grpoflaw_cli.groupstats import group_stats_query
 from grpoflaw_cli.ingest import ColumnMap, Log
 from grpoflaw_cli.render.report import Header, build_report
-from grpoflaw_cli.rollouts import logged_comparison_query, row_variable_query, with_advantages
+from grpoflaw_cli.rollouts import (
+    advantages_query,
+    logged_comparison_query,
+    row_variable_query,
+    with_advantages,
+)
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -368,3 +373,40 @@ def advantages(
     analysis = analyse(collected, names, conv)
     out = with_advantages(rows, analysis)
     return out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
+
+
+def write_advantages(
+    log: Log | str | Path | Sequence[str | Path],
+    path: str | Path,
+    estimators: Sequence[str] | None = None,
+    *,
+    framework: str | None = None,
+    ddof: int | None = None,
+    eps: float | None = None,
+    clip: Clip = "default",
+    reading: Callable[[Log], Any] | None = None,
+) -> int:
+    """Write :func:`advantages` to ``path`` (Parquet, CSV or JSONL by its extension),
+    atomically, and return the number of rollouts written.
+
+    Streamed: the analysis reads the log once or twice, the rows are read again and
+    written as they go, so a log larger than memory works. (verl multi-turn sessions,
+    whose outputs take their session's advantage, are computed in memory.)
+    """
+    from grpoflaw_cli.output import sink_frame_atomic, write_frame_atomic
+
+    log = log if isinstance(log, Log) else load(log, framework=framework)
+    target = Path(path)
+    if log.detection.sessions:
+        rows = advantages(
+            log, estimators, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
+        )
+        write_frame_atomic(target, rows)
+        return rows.height
+    conv = conventions_for(log, framework, ddof, eps, clip)
+    names, _ = usable(log, estimators)
+    with (reading or _quietly)(log):
+        analysis = analyse(log, names, conv)
+        with ingest.explained(log):
+            sink_frame_atomic(target, advantages_query(log.frame, analysis))
+    return int(analysis.groups["n"].sum())

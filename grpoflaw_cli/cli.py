@@ -539,7 +539,7 @@ def advantages(
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
 
     def work() -> None:
-        from grpoflaw_cli.output import csv_text, frame_format, write_frame_atomic
+        from grpoflaw_cli.output import csv_text, frame_format
 
         to_stdout = str(output) == "-"
         if not to_stdout:
@@ -559,24 +559,21 @@ def advantages(
         from grpoflaw_cli import api
 
         log = _load(paths, mapping, skip_bad_lines, source, framework)
-        _, skipped = api.usable(log, names)
+        kept, skipped = api.usable(log, names)
         _note_skipped(skipped, explicit=True)  # the output file has no header to say it
-        out = api.advantages(
-            log,
-            names,
-            framework=_framework(framework),
-            ddof=std_ddof,
-            eps=eps,
-            clip=_parse_clip(clip),
-            reading=_reading,
-        )
-        names = [c.removeprefix("adv_") for c in out.columns if c.startswith("adv_")]
+        settings = {
+            "framework": _framework(framework),
+            "ddof": std_ddof,
+            "eps": eps,
+            "clip": _parse_clip(clip),
+            "reading": _reading,
+        }
         if to_stdout:
-            sys.stdout.write(csv_text(out))
+            sys.stdout.write(csv_text(api.advantages(log, names, **settings)))
             return
-        write_frame_atomic(output, out)
+        rows = api.write_advantages(log, output, names, **settings)
         _stderr().print(
-            f"wrote {out.height:,} rollouts × {len(names)} estimators to {output}", highlight=False
+            f"wrote {rows:,} rollouts × {len(kept)} estimators to {output}", highlight=False
         )
 
     _guard(show_traceback, work)

@@ -22,8 +22,9 @@ collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -647,6 +648,16 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     replaced = {role for role, col in sources.items() if col == role}
     carried = [pl.col(n).alias(f"src_{n}" if n in canon else n) for n in names if n not in replaced]
     return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)
+
+
+@contextlib.contextmanager
+def explained(log: Log) -> Iterator[None]:
+    """Run a read of ``log`` (a sink, say), turning read failures into :class:`InputError`
+    as :func:`collect` does."""
+    try:
+        yield
+    except READ_ERRORS as exc:
+        raise _explain_failure(log, exc) from exc
 
 
 def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:

@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -79,13 +80,30 @@ def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
         writers[fmt](tmp)
 
 
-def nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def sink_frame_atomic(path: Path, frame: pl.LazyFrame) -> None:
+    """Stream a lazy frame to ``path`` (Parquet, CSV or JSONL by extension), atomically:
+    the rows never need to fit in memory."""
+    fmt = frame_format(path)
+    with _atomic(path) as tmp:
+        if fmt == "parquet":
+            frame.sink_parquet(tmp)
+        elif fmt == "csv":
+            nested_as_json(frame).sink_csv(tmp)
+        else:
+            frame.sink_ndjson(tmp)
+
+
+def nested_as_json(frame: FrameT) -> FrameT:
     """Lists and records (chat messages, say) as JSON text, which CSV can hold.
 
     >>> nested_as_json(pl.DataFrame({"m": [[1, 2]]}))["m"].to_list()
     ['[1,2]']
     """
-    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    schema = frame.collect_schema()
+    nested = [c for c, t in schema.items() if t.is_nested()]
     if not nested:
         return frame
     return frame.with_columns(

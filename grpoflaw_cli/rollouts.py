@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -83,40 +84,94 @@ def _variable_columns(analysis: Analysis, variables: Sequence[RowVariable]) -> p
     )
 
 
-def coefficient_table(analysis: Analysis) -> pl.DataFrame:
-    """One row per group: its keys and, per estimator, the four numbers of its affine map
-    (``A = mult·(scale·(r − center) − shift)``), ready to join onto rows lazily."""
-    step = analysis.stats.step_index
-    cols: dict[str, np.ndarray] = {}
-    for name, coef in analysis.coefficients.items():
-        size = coef.scale.shape[0]
-        cols[f"__scale_{name}"] = coef.scale
-        cols[f"__center_{name}"] = coef.center
-        cols[f"__shift_{name}"] = coef.shift[step] if coef.shift is not None else np.zeros(size)
-        cols[f"__mult_{name}"] = coef.mult[step] if coef.mult is not None else np.ones(size)
-    for var in analysis.row_variables.values():
-        for key, arr in var.per_group.items():
-            cols[f"__{var.name}_{key}"] = arr
-    return analysis.groups.select("step", "group").with_columns(
-        pl.Series(k, v) for k, v in cols.items()
-    )
+class Coefficients:
+    """Every estimator's affine map as columns to join onto rows: per-group numbers keyed
+    by (step, group), per-iteration ones (whitening) keyed by step. Constant arrays become
+    literals and equal arrays share a column, so the joins stay narrow: a wide join is
+    what makes a streamed pass over 10M rows slow.
+    """
+
+    def __init__(self, analysis: Analysis) -> None:
+        self._group: list[tuple[str, np.ndarray]] = []
+        self._step: list[tuple[str, np.ndarray]] = []
+        self.terms: dict[str, tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = {}
+        """Per estimator: (scale, center, shift, mult) as expressions on the joined rows."""
+        for name, coef in analysis.coefficients.items():
+            shift, mult = coef.shift, coef.mult
+            self.terms[name] = (
+                self._column(self._group, "__g", coef.scale),
+                self._column(self._group, "__g", coef.center),
+                self._column(self._step, "__s", shift) if shift is not None else pl.lit(0.0),
+                self._column(self._step, "__s", mult) if mult is not None else pl.lit(1.0),
+            )
+        self.variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
+        self.row_variables = analysis.row_variables
+        keys = analysis.groups.select("step", "group")
+        self.groups = keys.with_columns(
+            *(pl.Series(n, a) for n, a in self._group),
+            *(
+                pl.Series(f"__{v.name}_{k}", arr)
+                for v in analysis.row_variables.values()
+                for k, arr in v.per_group.items()
+            ),
+        )
+        self.steps = analysis.iterations.select("step").with_columns(
+            pl.Series(n, a) for n, a in self._step
+        )
+
+    @staticmethod
+    def _column(columns: list[tuple[str, np.ndarray]], prefix: str, arr: np.ndarray) -> pl.Expr:
+        values = np.asarray(arr, dtype=np.float64)
+        if values.size == 0 or np.array_equal(values, np.full_like(values, values[0]), True):
+            return pl.lit(float(values[0]) if values.size else 0.0, pl.Float64)
+        for name, seen in columns:
+            if np.array_equal(values, seen, equal_nan=True):
+                return pl.col(name)
+        name = f"{prefix}{len(columns)}"
+        columns.append((name, values))
+        return pl.col(name)
+
+    def join(self, rows: pl.LazyFrame, *, keep_order: bool = False) -> pl.LazyFrame:
+        """``rows`` with the coefficient columns joined on (row order kept if asked)."""
+        order: Literal["left"] | None = "left" if keep_order else None
+        joined = rows.join(
+            self.groups.lazy(),
+            on=["step", "group"],
+            how="left",
+            nulls_equal=True,
+            maintain_order=order,
+        )
+        if self.steps.width > 1:
+            joined = joined.join(
+                self.steps.lazy(), on="step", how="left", nulls_equal=True, maintain_order=order
+            )
+        return joined
+
+    def advantage(self, name: str) -> pl.Expr:
+        """Per-rollout advantage of ``name`` on joined rows (0 for an unscorable rollout,
+        as TRL's ``nan_to_num``)."""
+        x = pl.col("reward")
+        variable = self.variables.get(name, "reward")
+        if variable == "gap":
+            x = x - pl.col("baseline")
+        elif variable in self.row_variables:
+            x = self.row_variables[variable].expr
+        scale, center, shift, mult = self.terms[name]
+        adv = mult * (scale * (x - center) - shift)
+        return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)
 
 
-def advantage_expr(
-    name: str, variables: Mapping[str, str], row_variables: Mapping[str, RowVariable]
-) -> pl.Expr:
-    """Per-rollout advantage of ``name`` on rows joined with :func:`coefficient_table`
-    (0 for an unscorable rollout, as TRL's ``nan_to_num``)."""
-    x = pl.col("reward")
-    variable = variables.get(name, "reward")
-    if variable == "gap":
-        x = x - pl.col("baseline")
-    elif variable in row_variables:
-        x = row_variables[variable].expr
-    adv = pl.col(f"__mult_{name}") * (
-        pl.col(f"__scale_{name}") * (x - pl.col(f"__center_{name}")) - pl.col(f"__shift_{name}")
+def advantages_query(rows: pl.LazyFrame, analysis: Analysis) -> pl.LazyFrame:
+    """``rows`` plus one ``adv_<estimator>`` column per reported estimator, lazily: the
+    per-group coefficients joined on, row order kept, grpoflaw's own columns dropped. The
+    streaming counterpart of :func:`with_advantages` (not for verl multi-turn sessions,
+    whose outputs take their session's advantage)."""
+    names = rows.collect_schema().names()
+    coef = Coefficients(analysis)
+    kept = [n for n in names if not n.startswith("__")]
+    return coef.join(rows, keep_order=True).select(
+        *kept, *(coef.advantage(name).alias(f"adv_{name}") for name in analysis.estimators)
     )
-    return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)
 
 
 def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str) -> pl.LazyFrame:
@@ -126,7 +181,7 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
     ``diff_ss_<name>`` (Σ (logged − A)²) and ``diff_max_<name>`` (max |logged − A|).
     One streaming pass; the rows never need to fit in memory.
     """
-    coef = coefficient_table(analysis).lazy()
+    coef = Coefficients(analysis)
     present = rows.collect_schema().names()
     optional = [c for c in ("baseline", "length") if c in present]
     inputs = _inputs_of(list(analysis.row_variables.values()), present)
@@ -136,12 +191,8 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
         *dict.fromkeys(["reward", *optional, *inputs]),
         pl.col(logged).cast(pl.Float64).alias("__logged"),
     )
-    joined = joined.join(coef, on=["step", "group"], how="left", nulls_equal=True)
-    variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
-    diffs = {
-        name: pl.col("__logged") - advantage_expr(name, variables, analysis.row_variables)
-        for name in analysis.coefficients
-    }
+    joined = coef.join(joined)
+    diffs = {name: pl.col("__logged") - coef.advantage(name) for name in analysis.coefficients}
     return (
         joined.group_by("step")
         .agg(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
@@ -102,3 +103,41 @@ def test_large_parquet_logs_are_aggregated_in_step_chunks(
         gf.compare(log).report()["iterations"]
         == gf.compare(gf.load(SAMPLES / "multitask.jsonl")).report()["iterations"]
     )
+
+
+@pytest.mark.parametrize(
+    ("log", "framework"),
+    [
+        (SAMPLES / "multitask.jsonl", None),  # lengths, tasks, several reward columns
+        (SAMPLES / "trainers" / "trl", None),  # unscorable rows, logged advantages, 2 files
+        (SAMPLES / "trainers" / "nemo_rl", None),  # grpo_loo: a second-pass row value
+        (SAMPLES / "multitask.jsonl", "openrlhf"),  # the clip: row values for every estimator
+    ],
+)
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_streamed_advantages_equal_the_in_memory_ones(
+    log: Path, framework: str | None, suffix: str, tmp_path: Path
+) -> None:
+    """write_advantages streams the rows through joined coefficients; api.advantages holds
+    them in memory and applies NumPy. Same rows, same order, same numbers."""
+    import polars as pl
+    from polars.testing import assert_series_equal
+
+    everything = ["all"]
+    in_memory = gf.advantages(log, everything, framework=framework)
+    path = tmp_path / f"adv{suffix}"
+    written = gf.write_advantages(log, path, everything, framework=framework)
+    assert written == in_memory.height
+    streamed = {".parquet": pl.read_parquet, ".csv": pl.read_csv, ".jsonl": pl.read_ndjson}[suffix](
+        path
+    )
+    assert streamed.columns == in_memory.columns
+    for column in in_memory.columns:
+        if column.startswith("adv_"):
+            got, want = streamed[column].to_numpy(), in_memory[column].to_numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=column)
+        elif in_memory[column].dtype.is_numeric():
+            want_column = in_memory[column]
+            if suffix == ".jsonl" and want_column.dtype.is_float():
+                want_column = want_column.fill_nan(None)  # JSON has no NaN: null
+            assert_series_equal(streamed[column], want_column, check_dtypes=False)
