@@ -785,9 +785,10 @@ def gdpo_components(
     return RowVariable(name="gdpo_sum", per_group=per_group, expr=value)
 
 
-LOO_ZERO = 1e-12
-"""The others' Σ(r − mean)² below this fraction of the group's counts as zero: when the
-others are equal, ``m2 − n/(n−1)·d²`` is zero up to float64 rounding (~1e-16 of ``m2``)."""
+LOO_ROUNDING = 16 * float(np.finfo(np.float64).eps)
+"""When the others are equal, ``m2 − n/(n−1)·d²`` is zero up to rounding: of ``m2``, and of
+``d = r − μ``, which is only known to an ulp of ``|r| + |μ|``. Below that many ulps of
+both, the others' Σ(r − mean)² counts as zero (see :func:`loo_values`)."""
 
 
 def loo_values(g: Groups, c: Conventions) -> RowVariable:
@@ -803,11 +804,12 @@ def loo_values(g: Groups, c: Conventions) -> RowVariable:
     k = n / (n - 1.0)
     gap = k * d
     m2_others = m2 - k * d * d
+    rounding = LOO_ROUNDING * (m2 + k * d.abs() * (pl.col("reward").abs() + mean.abs()))
     std = (m2_others / (n - 2.0)).sqrt()
     value = (
         pl.when(n < 2)
         .then(0.0)
-        .when((n > 2) & (m2_others > LOO_ZERO * m2))
+        .when((n > 2) & (m2_others > rounding))
         .then(gap / (std + c.eps))
         .otherwise(gap)
     )

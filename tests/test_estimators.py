@@ -200,6 +200,24 @@ def test_grpo_loo_counts_equal_non_dyadic_others_as_zero_std() -> None:
     np.testing.assert_allclose(adv[:7], -0.1 / (math.sqrt(0.07) + 1e-6), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("base", "top", "n"), [(1e6, 0.7, 4), (12345.678, 0.3, 8), (1e8 + 0.7, 2.2, 16)]
+)
+def test_grpo_loo_equal_others_far_from_zero(base: float, top: float, n: int) -> None:
+    """Rewards far from zero are known to an ulp of their size, so ``d = r − μ`` carries
+    that error and ``m2 − n/(n−1)·d²`` a residue: the others are still equal (a fixed
+    1e-12·m2 cut-off took these residues for a std and divided by ~1e-5)."""
+    rewards = [base + top] + [base] * (n - 1)
+    adv = advantages(rewards, [0] * n, "grpo_loo")
+    gap = rewards[0] - base  # top, as the floats hold it
+    # each of the others sees one top among n − 2 equals
+    others = np.array([gap] + [0.0] * (n - 2))
+    fail = (0.0 - others.mean()) / (others.std(ddof=1) + 1e-6)
+    ulps = 8 * np.spacing(base) / gap  # the relative error the inputs themselves carry
+    assert adv[0] == pytest.approx(gap, rel=ulps)
+    np.testing.assert_allclose(adv[1:], fail, rtol=ulps)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_grpo_loo_matches_nemo_rl_formula(seed: int) -> None:
     rng = np.random.default_rng(seed)
