@@ -61,6 +61,11 @@ def _numeric(dtype: str) -> bool:
     return bool(re.match(r"^(i|u|f)\d+$|^(Int|UInt|Float)\d+$", dtype))
 
 
+def _optional(columns: Mapping[str, str], name: str) -> str | None:
+    """``name`` if the log has that column, else None (an optional role)."""
+    return name if name in columns else None
+
+
 def _has(columns: Mapping[str, str], *names: str) -> bool:
     return all(n in columns for n in names)
 
@@ -84,10 +89,10 @@ def _trl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
         name="trl",
         why=why,
         framework="trl",
-        mapping=ColumnMap(step="step" if "step" in columns else None, reward=rewards),
+        mapping=ColumnMap(step=_optional(columns, "step"), reward=rewards),
         nan_rewards="nansum",
-        logged_advantage="advantage" if "advantage" in columns else None,
-        blocks_from="prompt" if "prompt" in columns else None,
+        logged_advantage=_optional(columns, "advantage"),
+        blocks_from=_optional(columns, "prompt"),
     )
 
 
@@ -112,7 +117,7 @@ def _verl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
         why="fields input, output, score (verl rollout_data_dir / validation_data_dir dump)",
         framework="verl",
         mapping=ColumnMap(
-            step="step" if "step" in columns else None,
+            step=_optional(columns, "step"),
             group=group,
             reward=("score",),
             components=extras if len(extras) > 1 else (),
@@ -127,13 +132,13 @@ def _open_instruct(files: Sequence[Path], columns: Mapping[str, str]) -> Preset 
         name="open-instruct",
         why="fields prompt_idx, sample_idx, reward (open-instruct save_traces)",
         mapping=ColumnMap(
-            step="step" if "step" in columns else None,
+            step=_optional(columns, "step"),
             group="prompt_idx",
             reward=("reward",),
-            length="response_tokens" if "response_tokens" in columns else None,
-            task="dataset" if "dataset" in columns else None,
+            length=_optional(columns, "response_tokens"),
+            task=_optional(columns, "dataset"),
         ),
-        logged_advantage="advantage" if "advantage" in columns else None,
+        logged_advantage=_optional(columns, "advantage"),
         ddof=0,
         eps=1e-8,
     )
@@ -146,14 +151,14 @@ def _prime_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         name="prime-rl",
         why="fields problem_id, reward (prime-rl rollouts)",
         mapping=ColumnMap(
-            step="step" if "step" in columns else None,
+            step=_optional(columns, "step"),
             group="problem_id",
             reward=("reward",),
-            task="env_name" if "env_name" in columns else None,
+            task=_optional(columns, "env_name"),
         ),
-        logged_advantage="advantage" if "advantage" in columns else None,
+        logged_advantage=_optional(columns, "advantage"),
         logged_estimator="dr_grpo",
-        unpack="metrics" if "metrics" in columns else None,
+        unpack=_optional(columns, "metrics"),
     )
 
 
@@ -195,9 +200,9 @@ def _art(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
             name="art",
             why="fields group_index, reward (OpenPipe ART trajectories parquet)",
             mapping=ColumnMap(
-                step="step" if "step" in columns else None, group="group_index", reward=("reward",)
+                step=_optional(columns, "step"), group="group_index", reward=("reward",)
             ),
-            unpack="metrics" if "metrics" in columns else None,
+            unpack=_optional(columns, "metrics"),
             ddof=0,
             eps=1e-6,
         )
