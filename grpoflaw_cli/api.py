@@ -171,7 +171,7 @@ def analyse(
             source_col=ingest.FILE_COL if len(det.files) > 1 else None,
             has_baseline=det.baseline_col is not None,
             components=components,
-            top_two=any("top_two" in REGISTRY[n].requires for n in [*estimators, *extra]),
+            extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
         )
 
     table = group_table(log, query)

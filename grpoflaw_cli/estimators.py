@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.groupstats import Extremes, Groups
 
 VERL_WHITEN_EPS = 1e-8
 """``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``."""
@@ -193,7 +193,7 @@ NEEDS = {
     "length": "needs response lengths (--length-col)",
     "baseline": "needs the greedy rollout's reward (--baseline-col)",
 }
-ON_DEMAND = ("top_two",)
+ON_DEMAND = ("extremes",)
 """Inputs no log lacks: group statistics the pass gathers only for estimators that
 require them (they cost several times the plain aggregation)."""
 
@@ -692,9 +692,8 @@ def _passk_values(name: str, normalised: bool) -> Callable[[Groups, Conventions]
     gets its lead over the runner-up, optionally divided by ``σ + ε``; the others 0."""
 
     def values(g: Groups, c: Conventions) -> RowVariable:
-        if g.top_two is None:
-            raise ValueError(f"{name} needs the groups' top two rewards (top_two=True)")
-        top, n_top, below = g.top_two
+        x = _extremes(g, name)
+        top, n_top, below = x.top, x.n_top, x.below_top
         if normalised:
             with np.errstate(divide="ignore"):
                 scale = 1.0 / (np.nan_to_num(group_std(g, c)) + c.eps)
@@ -718,7 +717,7 @@ def _passk_values(name: str, normalised: bool) -> Callable[[Groups, Conventions]
     "GRPO pass@k",
     "pass@k",
     keeps="nowhere",
-    requires=("top_two",),
+    requires=("extremes",),
     row_variable=_passk_values("grpo_passk", normalised=True),
 )
 def grpo_passk(g: Groups, c: Conventions) -> Affine:
@@ -740,7 +739,7 @@ def grpo_passk(g: Groups, c: Conventions) -> Affine:
     "GRPO pass@k, no std division",
     "pass@k0",
     keeps="groups and iterations",
-    requires=("top_two",),
+    requires=("extremes",),
     row_variable=_passk_values("grpo_passk_nostd", normalised=False),
 )
 def grpo_passk_nostd(g: Groups, c: Conventions) -> Affine:
@@ -785,38 +784,65 @@ def gdpo_components(
     return RowVariable(name="gdpo_sum", per_group=per_group, expr=value)
 
 
-LOO_ROUNDING = 16 * float(np.finfo(np.float64).eps)
-"""When the others are equal, ``m2 − n/(n−1)·d²`` is zero up to rounding: of ``m2``, and of
-``d = r − μ``, which is only known to an ulp of ``|r| + |μ|``. Below that many ulps of
-both, the others' Σ(r − mean)² counts as zero (see :func:`loo_values`)."""
+def _extremes(g: Groups, name: str) -> Extremes:
+    if g.extremes is None:
+        raise ValueError(f"{name} needs the groups' extremes (group_stats_query(extremes=True))")
+    return g.extremes
 
 
 def loo_values(g: Groups, c: Conventions) -> RowVariable:
-    """The per-rollout value of :func:`grpo_loo`, built from the group's ``n``, mean and
-    ``m2`` and the rollout's reward (exact identities, no second group statistic)::
+    """The per-rollout value of :func:`grpo_loo`: the mean and Σ(r − mean)² of the others,
+    from the group's by exact identities::
 
-        d = r − μ ;  r − mean(others) = n/(n−1)·d ;
+        d = r − μ ;  mean(others) = μ − d/(n−1) ;
         Σ_others (r_j − mean(others))² = m2 − n/(n−1)·d²
+
+    except for a group's lone maximum or minimum, whose removal can take nearly all of
+    ``m2`` (the identity would then cancel to rounding noise): those use the others'
+    statistics taken without it (:class:`~grpoflaw_cli.groupstats.Extremes`). Every other
+    rollout's others include both a maximum and a minimum, so their spread is no residue.
     """
+    x = _extremes(g, "grpo_loo")
     col = "__grpo_loo_"
-    n, mean, m2 = pl.col(col + "n"), pl.col(col + "mean"), pl.col(col + "m2")
-    d = pl.col("reward") - mean
+    r, n, mean, m2 = (pl.col("reward"), *(pl.col(col + k) for k in ("n", "mean", "m2")))
+    top = (r == pl.col(col + "top")) & (pl.col(col + "n_top") == 1)
+    bottom = (r == pl.col(col + "bottom")) & (pl.col(col + "n_bottom") == 1)
+    d = r - mean
     k = n / (n - 1.0)
-    gap = k * d
-    m2_others = m2 - k * d * d
-    rounding = LOO_ROUNDING * (m2 + k * d.abs() * (pl.col("reward").abs() + mean.abs()))
-    std = (m2_others / (n - 2.0)).sqrt()
-    value = (
-        pl.when(n < 2)
-        .then(0.0)
-        .when((n > 2) & (m2_others > rounding))
-        .then(gap / (std + c.eps))
-        .otherwise(gap)
+    others_mean = (
+        pl.when(top)
+        .then(pl.col(col + "mean_nt"))
+        .when(bottom)
+        .then(pl.col(col + "mean_nb"))
+        .otherwise(mean - d / (n - 1.0))
     )
+    others_m2 = (
+        pl.when(top)
+        .then(pl.col(col + "m2_nt"))
+        .when(bottom)
+        .then(pl.col(col + "m2_nb"))
+        .otherwise(m2 - k * d * d)
+    )
+    gap = pl.when(top | bottom).then(r - others_mean).otherwise(k * d)
+    std = (others_m2.clip(lower_bound=0.0) / (n - 2.0)).sqrt()
+    value = pl.when(n < 2).then(0.0).when((n > 2) & (std > 0)).then(gap / (std + c.eps))
+    per_group = {
+        "n": g.n,
+        "mean": g.mean,
+        "m2": g.m2,
+        "top": x.top,
+        "n_top": x.n_top,
+        "bottom": x.bottom,
+        "n_bottom": x.n_bottom,
+        "mean_nt": x.mean_without_top,
+        "m2_nt": x.m2_without_top,
+        "mean_nb": x.mean_without_bottom,
+        "m2_nb": x.m2_without_bottom,
+    }
     return RowVariable(
         name="grpo_loo",
-        per_group={"n": g.n.astype(np.float64), "mean": g.mean, "m2": g.m2},
-        expr=value,
+        per_group={key: np.asarray(v, dtype=np.float64) for key, v in per_group.items()},
+        expr=value.otherwise(gap),
     )
 
 
@@ -825,6 +851,7 @@ def loo_values(g: Groups, c: Conventions) -> RowVariable:
     "GRPO, leave-one-out (NeMo-RL)",
     "GRPO-loo",
     keeps="nowhere",
+    requires=("extremes",),
     row_variable=loo_values,
 )
 def grpo_loo(g: Groups, c: Conventions) -> Affine:
@@ -840,11 +867,13 @@ def grpo_loo(g: Groups, c: Conventions) -> Affine:
     two-rollout group has ``s₋ᵢ = 0`` (NeMo: ``0·inf`` → NaN → 0) and ``A = r − r_other``.
     Singleton group: NeMo sets the baseline to the reward, ``A = 0``. Constant group: 0.
     Not affine in the reward (``s₋ᵢ`` depends on ``r``), so it is a second pass over the
-    rows (:func:`loo_values`), computed by default only on NeMo-RL logs.
+    rows (:func:`loo_values`), with each group's extremes gathered in the first (on
+    demand); computed by default only on NeMo-RL logs.
     NeMo computes ``E[r²] − E[r]²`` over the others in float32: where the others are equal
     but not dyadic (0.3, 1/3, ...) that leaves a residue it divides by (``A`` ~10⁴× too
-    large) or a NaN it zeroes. grpoflaw counts such stds as 0, NeMo's intent; the check
-    of the logged advantages shows the steps where NeMo's rounding did otherwise.
+    large) or a NaN it zeroes. grpoflaw takes the others' statistics without the lone
+    rollout, so equal others have std 0, NeMo's intent; the check of the logged
+    advantages shows the steps where NeMo's rounding did otherwise.
     """
     return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_loo")
 
@@ -879,14 +908,9 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
 def evaluate(var: RowVariable, reward: np.ndarray, group_index: np.ndarray) -> np.ndarray:
     """A row variable's per-rollout values, for rewards already in memory.
 
-    >>> import numpy as np
-    >>> from grpoflaw_cli.groupstats import Groups
-    >>> r = np.array([1.0, 0.0, 0.0, 0.0])
-    >>> g = Groups(step_index=np.array([0]), n_steps=1, n=np.array([4]), mean=np.array([0.25]),
-    ...            m2=np.array([0.75]), n_nonzero=np.array([1]), len_sum=np.array([4.0]),
-    ...            len_d1=np.array([0.0]), len_d2=np.array([0.75]), has_length=False)
-    >>> evaluate(loo_values(g, Conventions()), r, np.zeros(4, dtype=np.int64)).round(4).tolist()
-    [1.0, -0.5773, -0.5773, -0.5773]
+    >>> twice = RowVariable("twice", {"w": np.array([2.0])}, pl.col("reward") * pl.col("__twice_w"))
+    >>> evaluate(twice, np.array([1.0, 3.0]), np.zeros(2, dtype=np.int64)).tolist()
+    [2.0, 6.0]
     """
     joined = {f"__{var.name}_{k}": arr[group_index] for k, arr in var.per_group.items()}
     return pl.DataFrame({"reward": reward, **joined}).select(var.expr).to_series().to_numpy()

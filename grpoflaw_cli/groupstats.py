@@ -34,7 +34,7 @@ def group_stats_query(
     source_col: str | None = None,
     has_baseline: bool = False,
     components: Sequence[str] = (),
-    top_two: bool = False,
+    extremes: bool = False,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
@@ -45,8 +45,8 @@ def group_stats_query(
     first); with ``source_col`` (the index of the file a row came from) ``source_min``
     and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``, ``baseline_null``;
     with several ``components`` ``component_patterns`` and ``reward_values``; with
-    ``top_two`` (costly: asked for only by estimators that need it) ``n_at_max`` and
-    ``below_max`` (the largest reward under the maximum).
+    ``extremes`` (several times the cost of the rest: gathered only for the estimators
+    that need it) the columns of :class:`Extremes`.
     """
     r = pl.col("reward")
     aggs = [
@@ -96,10 +96,16 @@ def group_stats_query(
             gap.var(ddof=0).alias("gap_var0"),
             pl.col("baseline").null_count().alias("baseline_null"),
         ]
-    if top_two:
+    if extremes:
+        without_top, without_bottom = r.filter(r < r.max()), r.filter(r > r.min())
         aggs += [
             (r == r.max()).sum().alias("n_at_max"),
-            r.filter(r < r.max()).max().alias("below_max"),
+            (r == r.min()).sum().alias("n_at_min"),
+            without_top.max().alias("below_max"),
+            without_top.mean().alias("mean_without_max"),
+            without_top.var(ddof=0).alias("var0_without_max"),
+            without_bottom.mean().alias("mean_without_min"),
+            without_bottom.var(ddof=0).alias("var0_without_min"),
         ]
     if source_col is not None:
         aggs += [
@@ -132,6 +138,72 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class Extremes:
+    """Per group, what estimators that treat a lone best or worst rollout apart need: the
+    maximum and minimum, how many rollouts reach each, the largest reward below the
+    maximum, and the mean and Σ(r − mean)² of the others when the maximum (minimum) is
+    reached once. NaN where there is none. Subtracting a dominant rollout from the group's
+    sums would cancel catastrophically; these are taken without it."""
+
+    top: np.ndarray
+    n_top: np.ndarray
+    below_top: np.ndarray
+    bottom: np.ndarray
+    n_bottom: np.ndarray
+    mean_without_top: np.ndarray
+    m2_without_top: np.ndarray
+    mean_without_bottom: np.ndarray
+    m2_without_bottom: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rewards: np.ndarray) -> Extremes:
+        """From rewards in memory, one group per row of a 2-D array (``simulate``)."""
+        top, bottom = rewards.max(1), rewards.min(1)
+
+        def without(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            count = keep.sum(1)
+            safe = np.maximum(count, 1)
+            mean = np.where(keep, rewards, 0.0).sum(1) / safe
+            m2 = np.where(keep, (rewards - mean[:, None]) ** 2, 0.0).sum(1)
+            return np.where(count > 0, mean, np.nan), np.where(count > 0, m2, np.nan)
+
+        below = rewards < top[:, None]
+        mean_nt, m2_nt = without(below)
+        mean_nb, m2_nb = without(rewards > bottom[:, None])
+        return cls(
+            top=top,
+            n_top=(rewards == top[:, None]).sum(1).astype(np.float64),
+            below_top=np.where(below.any(1), np.where(below, rewards, -np.inf).max(1), np.nan),
+            bottom=bottom,
+            n_bottom=(rewards == bottom[:, None]).sum(1).astype(np.float64),
+            mean_without_top=mean_nt,
+            m2_without_top=m2_nt,
+            mean_without_bottom=mean_nb,
+            m2_without_bottom=m2_nb,
+        )
+
+    @classmethod
+    def of(cls, table: pl.DataFrame, n: np.ndarray) -> Extremes:
+        """From :func:`group_stats_query` columns (``n``: rollouts with a reward)."""
+
+        def column(name: str) -> np.ndarray:
+            return table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+        others = np.maximum(n - 1, 0).astype(np.float64)
+        return cls(
+            top=column("max"),
+            n_top=column("n_at_max"),
+            below_top=column("below_max"),
+            bottom=column("min"),
+            n_bottom=column("n_at_min"),
+            mean_without_top=column("mean_without_max"),
+            m2_without_top=column("var0_without_max") * others,
+            mean_without_bottom=column("mean_without_min"),
+            m2_without_bottom=column("var0_without_min") * others,
+        )
+
+
+@dataclass(frozen=True)
 class Groups:
     """Per-group statistics as NumPy arrays, groups sorted by (step, group).
 
@@ -156,9 +228,8 @@ class Groups:
     gap_mean: np.ndarray | None = None
     """Mean of reward − baseline (ReMax), when the log has a baseline."""
     gap_m2: np.ndarray | None = None
-    top_two: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    """(max, how many rollouts have it, the largest reward below it; NaN if none), when
-    gathered (``group_stats_query(top_two=True)``)."""
+    extremes: Extremes | None = None
+    """The groups' best and worst rollouts, when gathered (``group_stats_query(extremes=True)``)."""
 
     @property
     def size(self) -> int:
@@ -217,13 +288,7 @@ def to_groups(table: pl.DataFrame) -> Groups:
         gap_m2=(table["gap_var0"].fill_null(0.0).to_numpy() * nf)
         if "gap_var0" in table.columns
         else None,
-        top_two=(
-            hi,
-            table["n_at_max"].cast(pl.Int64).to_numpy(),
-            table["below_max"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
-        )
-        if "n_at_max" in table.columns
-        else None,
+        extremes=Extremes.of(table, n) if "n_at_max" in table.columns else None,
     )
 
 

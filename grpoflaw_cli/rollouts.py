@@ -34,17 +34,19 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     )
     group_index = index[_GROUP_INDEX].to_numpy()
     step_index = index[_STEP_INDEX].to_numpy()
+    scored = rows
     if "__session" in rows.columns:  # verl multi-turn: every output gets its session's
-        rows = rows.with_columns(  # advantage, computed from the session's last output
-            pl.col("reward").sort_by("__output").last().over("__session").alias("__session_reward")
+        # advantage, computed from the session's last output: its reward, and whatever
+        # else the estimators read (GDPO's components, say)
+        read = _inputs_of(list(analysis.row_variables.values()), rows.columns)
+        scored = rows.with_columns(
+            pl.col(c).sort_by("__output").last().over("__session")
+            for c in dict.fromkeys(["reward", *read])
         )
-        reward = rows["__session_reward"].cast(pl.Float64).to_numpy()
-        rows = rows.drop("__session_reward")
-    else:
-        reward = rows["reward"].cast(pl.Float64).to_numpy()
+    reward = scored["reward"].cast(pl.Float64).to_numpy()
     baseline = rows["baseline"].to_numpy() if "baseline" in rows.columns else None
     unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
-    values = _row_values(rows, analysis)
+    values = _row_values(scored, analysis)
     out = {}
     for name, coef in analysis.coefficients.items():
         if name not in analysis.estimators:

@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.estimators import REGISTRY, Conventions, apply, evaluate
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.groupstats import Extremes, Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
 _T95 = {
@@ -159,6 +159,7 @@ def _groups(reward: np.ndarray, n_steps: int) -> tuple[Groups, np.ndarray, np.nd
         len_d1=np.zeros(seeds * prompts),
         len_d2=m2,
         has_length=False,
+        extremes=Extremes.of_rows(flat),
     )
     group_index = np.repeat(np.arange(seeds * prompts), k)
     return g, group_index, np.repeat(step_index, k)

@@ -16,7 +16,7 @@ from grpoflaw_cli.rollouts import row_variable_query, with_advantages
 def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:
     has_length = "length" in df.columns
     table = group_stats_query(
-        df.lazy(), has_length=has_length, has_baseline="baseline" in df.columns, top_two=True
+        df.lazy(), has_length=has_length, has_baseline="baseline" in df.columns, extremes=True
     ).collect()
 
     def row_stats(variables):  # the second pass, as the CLI runs it

@@ -218,6 +218,28 @@ def test_grpo_loo_equal_others_far_from_zero(base: float, top: float, n: int) ->
     np.testing.assert_allclose(adv[1:], fail, rtol=ulps)
 
 
+def loo_by_removal(rewards: list[float], eps: float = 1e-6) -> list[float]:
+    """Each rollout against the others, taken out of the list (two-pass mean and std)."""
+    out = []
+    for i, r in enumerate(rewards):
+        others = np.delete(np.array(rewards), i)
+        std = others.std(ddof=1) if others.size > 1 else 0.0
+        gap = r - others.mean()
+        out.append(gap / (std + eps) if std > 0 else gap)
+    return out
+
+
+@pytest.mark.parametrize(
+    "rewards",
+    [[1.0, 0.0, 0.0, 1e-7], [1.0, 0.0, 0.0, 1e-6], [1000.0, 0.0, 0.001, 0.0], [1e8, 0.0, 1.0, 0.0]],
+)
+def test_grpo_loo_when_one_rollout_holds_nearly_all_the_spread(rewards: list[float]) -> None:
+    """Its others' spread is tiny next to the group's: subtracting it from the group's m2
+    would leave rounding noise (1.0 instead of 945416 for the first group)."""
+    got = advantages(rewards, [0] * len(rewards), "grpo_loo")
+    np.testing.assert_allclose(got, loo_by_removal(rewards), rtol=1e-9)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_grpo_loo_matches_nemo_rl_formula(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -287,13 +287,17 @@ def test_verl_multi_turn_sessions_use_the_last_output(tmp_path: Path) -> None:
     )
     out = tmp_path / "adv.csv"
     result = CliRunner().invoke(
-        app, ["advantages", str(path), "-o", str(out), "--estimators", "grpo"]
+        app, ["advantages", str(path), "-o", str(out), "--estimators", "grpo,grpo_loo"]
     )
     assert result.exit_code == 0, result.output
     import polars as pl
 
-    adv = pl.read_csv(out)["adv_grpo"].to_list()
+    adv = pl.read_csv(out)
     expected = [0.8660254, 0.8660254, 0.8660254, -0.8660254, -0.8660254, 0.8660254, -0.8660254]
-    assert adv == pytest.approx(expected, rel=1e-5)
+    assert adv["adv_grpo"].to_list() == pytest.approx(expected, rel=1e-5)
+    # a second-pass estimator too: the last outputs 1, 0, 1, 0 each see the other three
+    loo = (2 / 3) / (np.sqrt(1 / 3) + 1e-6)
+    want = [loo, loo, loo, -loo, -loo, loo, -loo]
+    assert adv["adv_grpo_loo"].to_list() == pytest.approx(want, rel=1e-12)
     summary = compare(path)["summary"]
     assert summary["rollouts"] == 4  # the statistics count sessions' last outputs

@@ -191,10 +191,10 @@ def test_cli_simulate_always_has_its_grpo_reference() -> None:
 
 
 def test_cli_simulate_runs_a_second_pass_estimator() -> None:
-    result = _simulate("--format", "json", "--estimators", "grpo_loo")
+    result = _simulate("--format", "json", "--estimators", "grpo_loo,grpo_passk")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["summary"]
-    assert [r["estimator"] for r in summary] == ["grpo", "grpo_loo"]
+    assert [r["estimator"] for r in summary] == ["grpo", "grpo_loo", "grpo_passk"]
     assert all(np.isfinite(r["final"]) for r in summary)
 
 
