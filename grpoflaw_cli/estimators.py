@@ -601,11 +601,18 @@ def rloo_norm(g: Groups, c: Conventions) -> Affine:
     TRL ``trl/trainer/rloo_trainer.py`` with ``normalize_advantages=True``: mean and
     ``nanstd`` (ddof 1, float32 Bessel factor) over the batch's rollouts, eps 1e-4
     (:func:`trl_normalize`). Under verl or OpenRLHF conventions the iteration's
-    whitening is theirs (:func:`whiten`). Singleton group: RLOO's rule for the framework
-    (TRL 0), a NaN counted as 0 so it cannot void the iteration.
+    whitening is theirs (:func:`whiten`). Singleton group: RLOO's rule for the framework,
+    a NaN counted as 0 so it cannot void the iteration; under TRL a group with a single
+    scorable rollout has a 0/0 baseline, so its NaN is left out of the batch's mean and
+    std and becomes 0 only afterwards (TRL's final ``nan_to_num``).
     """
     a = _finite(rloo(g, c))
-    return whiten(g, a.scale, a.center, c)
+    if c.framework != "trl":
+        return whiten(g, a.scale, a.center, c)
+    lone = g.n == 1
+    counted = replace(g, n=np.where(lone, 0, g.n), m2=np.where(lone, 0.0, g.m2))
+    normalised = whiten(counted, a.scale, a.center, c)
+    return replace(normalised, scale=np.where(lone, np.nan, normalised.scale))
 
 
 @register(

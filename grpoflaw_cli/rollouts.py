@@ -55,6 +55,8 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
             adv = apply(coef, values[coef.variable], group_index, step_index)
         else:
             adv = apply(coef, reward, group_index, step_index, baseline)
+        if analysis.conventions.framework == "trl":
+            adv = np.nan_to_num(adv, nan=0.0)  # TRL's last step
         out[f"adv_{name}"] = np.where(unscorable, 0.0, adv)
     return rows.with_columns(pl.Series(k, v) for k, v in out.items())
 
@@ -107,6 +109,8 @@ class Coefficients:
                 self._column(self._step, "__s", mult) if mult is not None else pl.lit(1.0),
             )
         self.variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
+        self.nan_to_zero = analysis.conventions.framework == "trl"
+        """TRL's last step, ``nan_to_num(A, nan=0)``."""
         self.row_variables = analysis.row_variables
         keys = analysis.groups.select("step", "group")
         self.groups = keys.with_columns(
@@ -160,6 +164,8 @@ class Coefficients:
             x = self.row_variables[variable].expr
         scale, center, shift, mult = self.terms[name]
         adv = mult * (scale * (x - center) - shift)
+        if self.nan_to_zero:
+            adv = adv.fill_nan(0.0)
         return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)
 
 

@@ -228,6 +228,22 @@ def test_trl_unscorable_rollout_gets_zero(tmp_path: Path) -> None:
     assert df["adv_grpo"].to_list() == pytest.approx(df["advantage"].to_list(), abs=1e-12)
 
 
+def test_trl_rloo_norm_leaves_a_lone_scorable_rollout_out_of_the_batch(tmp_path: Path) -> None:
+    """TRL RLOOTrainer: a group with one scorable rollout has baseline 0/0 = NaN, which
+    nanmean/nanstd skip; it becomes 0 only after the normalisation."""
+    log = tmp_path / "rollouts.csv"
+    log.write_text("step,group,reward\n0,x,1\n0,x,\n0,x,\n0,x,\n0,y,1\n0,y,0\n0,y,0\n0,y,0.5\n")
+    out = tmp_path / "adv.csv"
+    args = ["advantages", str(log), "-o", str(out), "--framework", "trl"]
+    result = CliRunner().invoke(app, [*args, "--estimators", "rloo_norm"])
+    assert result.exit_code == 0, result.output
+    x = np.array([1 - 1 / 6, -0.5, -0.5, 0.5 - 1 / 3])  # y: r − mean of the other three
+    std = np.sqrt(((x - x.mean()) ** 2).mean() * float(np.float32(4 / 3)))  # TRL's nanstd
+    want = [0.0] * 4 + list((x - x.mean()) / (std + 1e-4))
+    got = pl.read_csv(out)["adv_rloo_norm"].to_list()
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
 def test_framework_flag_overrides_the_preset() -> None:
     report = compare(TRAINERS / "trl", "--framework", "verl")
     assert report["summary"]["conventions"]["framework"] == "verl"
