@@ -127,6 +127,9 @@ class Detection:
     component_cols: tuple[str, ...] = ()
     """Reward components beside a reward that already includes them (verl's reward-extra
     keys, prime-rl's per-rubric ``metrics``, ``--component-col``)."""
+    fitted_weights: tuple[float, ...] | None = None
+    """The components' weights in the reward, when they were found by fitting it
+    (prime-rl's rubric weights, say)."""
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -142,6 +145,8 @@ class Detection:
         else 1 (verl's default ``gdpo_reward_weights``)."""
         if not self.component_cols and self.reward_weights:
             return self.reward_weights
+        if self.component_cols and self.fitted_weights:
+            return self.fitted_weights
         return (1.0,) * len(self.components)
 
 
@@ -276,7 +281,12 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numeric])
         if baseline:
             reasons.append(f"baseline ← '{baseline}' (the greedy rollout's reward, for ReMax)")
-    components = tuple(_require(c, cols, "--component-col") for c in mapping.components)
+    roles = {step, group, length, task, baseline}
+    components = tuple(
+        dict.fromkeys(
+            _require(c, cols, "--component-col") for c in mapping.components if c not in roles
+        )
+    )
     if components:
         reasons.append(
             f"components ← {', '.join(components)} (from --component-col): parts of the "

@@ -23,6 +23,7 @@ collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -290,8 +291,26 @@ def load(
             for path, data, fmt in zip(files, sources, formats, strict=True)
         ]
     mapping = presets.merge(preset.mapping, user)
-    if len(fields) > 1 and not (user.reward or user.components):
-        mapping = replace(mapping, components=tuple(f"{preset.unpack}.{f}" for f in fields))
+    fitted: tuple[float, ...] | None = None
+    unpack_note: list[str] = []
+    if preset.unpack and len(fields) > 1 and not (user.reward or user.components):
+        unpacked = [f"{preset.unpack}.{f}" for f in fields]
+        first = _explode(_scan(sources[0], formats[0]), preset.explode)
+        first = _unpack(_reshape(first, preset.reshape, str(files[0])), preset.unpack, fields)
+        parts, weights = _reward_parts(first, mapping.reward[0], unpacked)
+        if len(parts) > 1:
+            mapping, fitted = replace(mapping, components=parts), weights
+            unpack_note.append(
+                f"components ← {', '.join(parts)}: the reward is "
+                + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, parts, strict=True))
+                + f" on the first rows, so these fields of '{preset.unpack}' are its parts"
+            )
+        else:
+            unpack_note.append(
+                f"'{preset.unpack}' fields {', '.join(unpacked)} are read as columns, not "
+                "reward components: they do not add up to the reward (name parts with "
+                "--component-col)"
+            )
     if preset.blocks_from and not (user.group or user.group_size):
         size = _block_size(sources[0], formats[0], preset.blocks_from)
         if size is not None:
@@ -324,12 +343,18 @@ def load(
         reshape=preset.reshape,
         unpack=preset.unpack if fields else None,
         unpack_fields=fields,
+        fitted_weights=fitted,
         ddof=preset.ddof,
         eps=preset.eps,
         reasons=(
             f"source: {preset.name} ({preset.why}); {preset.framework} conventions"
             + (f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""),
-            *_credit(det.reasons, user, preset),
+            *(
+                r
+                for r in _credit(det.reasons, user, preset)
+                if not (fitted and r.startswith("components ←"))
+            ),
+            *unpack_note,
             *(
                 [
                     f"advantage: '{preset.logged_advantage}' holds the trainer's own advantage "
@@ -468,31 +493,46 @@ FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def _component_fields(frame: pl.LazyFrame, column: str) -> tuple[str, ...]:
     """The numeric (or true/false) fields of a JSON-string or struct column, from its
-    first 100 values: prime-rl's per-rubric ``metrics``, say. None if it is neither."""
+    first 100 values (text that is no JSON object is passed over): prime-rl's per-rubric
+    ``metrics``, say. None if it is neither."""
     dtype = frame.collect_schema().get(column)
-    if dtype == pl.String:
-        try:
-            head = frame.select(pl.col(column)).drop_nulls().head(100).collect().to_series()
-            dtype = head.str.json_decode().dtype
-        except READ_ERRORS:
-            return ()
-    if not isinstance(dtype, pl.Struct):
+    if isinstance(dtype, pl.Struct):
+        return tuple(
+            f.name
+            for f in dtype.fields
+            if (f.dtype.is_numeric() or f.dtype == pl.Boolean) and FIELD_NAME.fullmatch(f.name)
+        )
+    if dtype != pl.String:
         return ()
-    return tuple(
-        f.name
-        for f in dtype.fields
-        if (f.dtype.is_numeric() or f.dtype == pl.Boolean) and FIELD_NAME.fullmatch(f.name)
-    )
+    try:
+        texts = frame.select(pl.col(column)).drop_nulls().head(100).collect().to_series()
+    except READ_ERRORS:
+        return ()
+    found: dict[str, None] = {}
+    for text in texts.to_list():
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and FIELD_NAME.fullmatch(key):
+                    found.setdefault(key)
+    return tuple(found)
 
 
 def _unpack(frame: pl.LazyFrame, column: str | None, fields: Sequence[str]) -> pl.LazyFrame:
     """Each of ``fields`` of a JSON-string or struct ``column`` as a Float64 column
-    ``<column>.<field>`` (null where a row lacks it)."""
+    ``<column>.<field>``: null where a row, or a whole file, lacks it."""
     if column is None or not fields:
         return frame
-    source = pl.col(column)
-    if isinstance(frame.collect_schema().get(column), pl.Struct):
-        parts = [source.struct.field(f) for f in fields]
+    source, dtype = pl.col(column), frame.collect_schema().get(column)
+    missing = pl.lit(None, pl.Float64)
+    if dtype is None:
+        parts = [missing for _ in fields]
+    elif isinstance(dtype, pl.Struct):
+        present = {f.name for f in dtype.fields}
+        parts = [source.struct.field(f) if f in present else missing for f in fields]
     else:  # JSON text: each field's literal, true/false as 1/0
         parts = [
             source.str.json_path_match(f"$.{f}").replace({"true": "1", "false": "0"})
@@ -502,6 +542,40 @@ def _unpack(frame: pl.LazyFrame, column: str | None, fields: Sequence[str]) -> p
         p.cast(pl.Float64, strict=False).alias(f"{column}.{f}")
         for p, f in zip(parts, fields, strict=True)
     )
+
+
+def _reward_parts(
+    frame: pl.LazyFrame, reward: str, columns: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The columns the reward is a weighted sum of, and the weights: least squares on the
+    first 1,000 rows with a reward (a missing part counts 0). None when the sum does not
+    hold to 1e-6: then the columns are metrics, not parts of the reward (ART's
+    ``metrics`` may hold turn counts and timings beside reward terms)."""
+    import numpy as np
+
+    try:
+        sample = (
+            frame.select(pl.col(reward).cast(pl.Float64), *(pl.col(c) for c in columns))
+            .drop_nulls(reward)
+            .head(1000)
+            .fill_null(0.0)
+            .collect()
+        )
+    except READ_ERRORS:
+        return (), ()
+    if sample.height <= len(columns):
+        return (), ()
+    parts = sample.select(columns).to_numpy()
+    target = sample[reward].to_numpy()
+    if not (np.isfinite(parts).all() and np.isfinite(target).all()):
+        return (), ()
+    weights = np.linalg.lstsq(parts, target, rcond=None)[0]
+    scale = max(float(np.abs(target).max()), 1e-300)
+    if float(np.abs(parts @ weights - target).max()) > 1e-6 * scale:
+        return (), ()
+    used = np.abs(weights) * np.abs(parts).max(0) > 1e-9 * scale
+    kept = [(c, float(f"{w:.12g}")) for c, w, u in zip(columns, weights, used, strict=True) if u]
+    return tuple(c for c, _ in kept), tuple(w for _, w in kept)
 
 
 def _list_depth(dtype: object) -> int:

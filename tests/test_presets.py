@@ -182,10 +182,21 @@ def test_component_flag_and_json_metrics(tmp_path: Path) -> None:
     art.parent.mkdir()
     art.write_text(json.dumps({"trajectories": trajectories}) + "\n")
     report = compare(art.parent)
-    assert report["summary"]["columns"]["components"] == (
-        "metrics.passed, metrics.style, metrics.turns"
-    )
+    # the reward is passed + style; turns is a metric, not a part of it
+    assert report["summary"]["columns"]["components"] == "metrics.passed, metrics.style"
     assert "component_aliasing" in {f["code"] for f in report["flags"]}  # (1, 0) vs (0, 1)
+    # metrics that do not add up to the reward are columns, not components
+    trajectories = [
+        {"reward": a + b + a * b, "metrics": {"passed": a, "style": b, "seconds": 3.0 + i}}
+        for i, (a, b) in enumerate([(1, 0.0), (0, 1.0), (1, 1.0), (0, 0.0)] * 2)
+    ]  # the reward has an interaction term: no weighted sum of the fields
+    art.write_text(json.dumps({"trajectories": trajectories}) + "\n")
+    (art.parent / "0002.jsonl").write_text(
+        json.dumps({"trajectories": [{"reward": 1.0, "metrics": {"passed": 1}}] * 2}) + "\n"
+    )  # a later file without some fields: null there, no error
+    report = compare(art.parent)
+    assert "components" not in report["summary"]["columns"]
+    assert not {"component_aliasing"} & {f["code"] for f in report["flags"]}
 
 
 def test_header_names_the_trainers_own_conventions() -> None:
@@ -198,6 +209,30 @@ def test_header_names_the_trainers_own_conventions() -> None:
     assert trl.startswith("trl conventions:")
     forced = compare(TRAINERS / "open_instruct", "--framework", "trl")["summary"]
     assert forced["conventions"]["text"].startswith("trl conventions: std ddof=1")
+
+
+def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    correct, style = rng.integers(0, 2, 32).astype(float), rng.integers(0, 3, 32) / 2
+    pl.DataFrame(
+        {
+            "step": [1] * 32,
+            "problem_id": [f"p{i // 8}" for i in range(32)],
+            "reward": correct + 0.5 * style,
+            "metrics": [
+                json.dumps({"correct": c, "style": s, "turns": int(t)})
+                for c, s, t in zip(correct, style, rng.integers(1, 9, 32), strict=True)
+            ],
+        }
+    ).write_parquet(tmp_path / "rollouts.parquet")
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "1·metrics.correct + 0.5·metrics.style" in " ".join(result.output.split())
+    from grpoflaw_cli import api
+
+    det = api.load(tmp_path).detection
+    assert det.components == ("metrics.correct", "metrics.style")
+    assert det.component_weights == (1.0, 0.5)  # GDPO weighs them as the rubric did
 
 
 def test_every_preset_is_a_source_flag_value() -> None:
