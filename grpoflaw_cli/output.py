@@ -43,7 +43,13 @@ def _atomic(path: Path) -> Iterator[Path]:
     os.chmod(tmp, mode)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write '{path}': {err.strerror}",
+                hint="give -o a file path in a folder you can write to",
+            ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

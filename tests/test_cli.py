@@ -364,6 +364,17 @@ def test_version_and_help(runner: CliRunner) -> None:
         assert command in result.output
 
 
+def test_output_that_cannot_be_written_is_a_usage_error(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "adv.csv"  # a folder where the output file should go
+    folder.mkdir()
+    result = invoke(runner, "advantages", SAMPLES / "seed.csv", "-o", folder)
+    assert result.exit_code == 2
+    assert f"cannot write '{folder}'" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.csv"]  # no temp file left
+
+
 def test_outputs_get_ordinary_file_modes(runner: CliRunner, tmp_path: Path) -> None:
     import os
     import stat
