@@ -107,7 +107,14 @@ def conventions_for(
     det = log.detection
     name = framework or det.framework
     implied = framework is None or framework == det.framework
-    own = implied and det.source not in (*FRAMEWORKS, "generic")
+    # A trainer's own ddof/eps (open-instruct, NeMo-RL, ART), unless the user chose others
+    own = (
+        implied
+        and det.source not in (*FRAMEWORKS, "generic")
+        and (det.ddof is not None or det.eps is not None)
+        and ddof is None
+        and eps is None
+    )
     try:
         conv = Conventions.of(
             name,  # type: ignore[arg-type]  # Conventions.of checks the name

@@ -107,7 +107,9 @@ ComponentCol = Annotated[
 Estimators = Annotated[
     str | None,
     typer.Option(
-        "--estimators", help="Comma-separated estimators (default: all). See `grpoflaw estimators`."
+        "--estimators",
+        help="Comma-separated estimators, or 'all' (default: the standard set, plus the "
+        "trainer's own). See `grpoflaw estimators`.",
     ),
 ]
 StdDdof = Annotated[
@@ -898,9 +900,14 @@ def list_estimators() -> None:
     table.add_column("keeps magnitude")
     table.add_column("definition")
     for est in REGISTRY.values():
-        doc = (est.fn.__doc__ or "").strip().splitlines()[0].replace("``", "")
-        if not est.by_default:
-            doc += " [dim](a second pass over the rows: on request, or for its trainer's logs)[/]"
+        summary = (est.fn.__doc__ or "").strip().split("\n\n")[0]
+        doc = " ".join(summary.split()).replace("``", "")
+        if est.row_variable is not None:
+            doc += (
+                " [dim](needs a second pass over the rows: on request, or on its trainer's logs)[/]"
+            )
+        elif not est.by_default:
+            doc += " [dim](a framework variant: on request)[/]"
         table.add_row(est.name, est.title, est.keeps, doc)
     Console().print(table)
 

@@ -364,9 +364,7 @@ def test_version_and_help(runner: CliRunner) -> None:
         assert command in result.output
 
 
-def test_output_that_cannot_be_written_is_a_usage_error(
-    runner: CliRunner, tmp_path: Path
-) -> None:
+def test_output_that_cannot_be_written_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
     folder = tmp_path / "adv.csv"  # a folder where the output file should go
     folder.mkdir()
     result = invoke(runner, "advantages", SAMPLES / "seed.csv", "-o", folder)

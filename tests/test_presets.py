@@ -209,6 +209,11 @@ def test_header_names_the_trainers_own_conventions() -> None:
     assert trl.startswith("trl conventions:")
     forced = compare(TRAINERS / "open_instruct", "--framework", "trl")["summary"]
     assert forced["conventions"]["text"].startswith("trl conventions: std ddof=1")
+    # the user's own numbers are no trainer's; prime-rl has none of its own
+    mine = compare(TRAINERS / "nemo_rl", "--std-ddof", "0")["summary"]["conventions"]["text"]
+    assert mine.startswith("verl conventions: std ddof=0")
+    prime = compare(TRAINERS / "prime_rl")["summary"]["conventions"]["text"]
+    assert prime.startswith("verl conventions:")
 
 
 def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: Path) -> None:
