@@ -548,7 +548,8 @@ def _reward_parts(
     frame: pl.LazyFrame, reward: str, columns: Sequence[str]
 ) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """The columns the reward is a weighted sum of, and the weights: least squares on the
-    first 1,000 rows with a reward (a missing part counts 0). None when the sum does not
+    first 1,000 rows with a reward and some part (a missing part counts 0). None when the
+    sum does not
     hold to 1e-6: then the columns are metrics, not parts of the reward (ART's
     ``metrics`` may hold turn counts and timings beside reward terms)."""
     import numpy as np
@@ -557,6 +558,7 @@ def _reward_parts(
         sample = (
             frame.select(pl.col(reward).cast(pl.Float64), *(pl.col(c) for c in columns))
             .drop_nulls(reward)
+            .filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
             .head(1000)
             .fill_null(0.0)
             .collect()

@@ -225,9 +225,11 @@ def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: 
             "problem_id": [f"p{i // 8}" for i in range(32)],
             "reward": correct + 0.5 * style,
             "metrics": [
-                json.dumps({"correct": c, "style": s, "turns": int(t)})
-                for c, s, t in zip(correct, style, rng.integers(1, 9, 32), strict=True)
-            ],
+                json.dumps({"correct": c, "style": s, "turns": int(t)}) if i != 2 else "oops"
+                for i, (c, s, t) in enumerate(
+                    zip(correct, style, rng.integers(1, 9, 32), strict=True)
+                )
+            ],  # one value is no JSON: passed over
         }
     ).write_parquet(tmp_path / "rollouts.parquet")
     result = CliRunner().invoke(app, ["inspect", str(tmp_path)])
