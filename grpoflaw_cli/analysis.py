@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -86,6 +87,19 @@ class Analysis:
     @property
     def rollouts(self) -> int:
         return int(self.stats.n.sum())
+
+    @cached_property
+    def typical_group_spread(self) -> float | None:
+        """The geometric median spread of the non-constant groups (None if there are none):
+        what the group-level diagnostics measure a group's spread against."""
+        spread = self.groups["spread"].to_numpy()
+        live = spread[live_groups(self.groups["n"].to_numpy(), spread)]
+        return float(np.exp(np.median(np.log(live)))) if live.size else None
+
+
+def live_groups(n: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Mask of the groups that carry a signal: two rollouts or more, not all equal."""
+    return (n >= 2) & (spread > 0)
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
