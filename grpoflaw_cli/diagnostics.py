@@ -59,7 +59,7 @@ thresholds (all in :class:`Thresholds`, all overridable):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -135,36 +135,49 @@ class Flag:
         }
 
 
-def _shared(keys: Sequence[np.ndarray]) -> np.ndarray:
+def _shared(keys: Iterable[np.ndarray]) -> np.ndarray:
     """Mask of the rows whose tuple of ``keys`` values may occur in another row too.
 
     A superset (never misses a repeated tuple; 0.0 and -0.0 count as equal), found without
-    sorting: rows are hashed, and rows alone in their hash bucket are dropped, round after
+    sorting: rows are hashed and, within parts of at most 2**19 rows (split by hash, so
+    equal tuples share a part), rows alone in their hash bucket are dropped, round after
     round on other bits of the hash, until three rounds in a row drop none. Typically few
     rows remain.
     """
-    size = keys[0].shape[0] if keys else 0
-    h = np.zeros(size, dtype=np.uint64)
-    for key in keys:
+    h = np.zeros(0, dtype=np.uint64)
+    for key in keys:  # one at a time: they may be large
+        if h.size != key.size:
+            h = np.zeros(key.size, dtype=np.uint64)
         if key.dtype.kind == "f":
-            bits = (key.astype(np.float64) + 0.0).view(np.uint64)  # + 0.0: -0.0 → 0.0
+            h ^= (key.astype(np.float64) + 0.0).view(np.uint64)  # + 0.0: -0.0 → 0.0
         else:
-            bits = key.astype(np.uint64)
-        h ^= bits
+            h ^= key.astype(np.uint64)
         h *= np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(29)
-    rows = np.arange(size)
+    mask = np.zeros(h.size, dtype=bool)
+    parts = -(-h.size // 2**19)
+    part = (h >> np.uint64(44)) % np.uint64(parts) if parts > 1 else None
+    for p in range(parts):
+        rows = _repeated(h, np.arange(h.size) if part is None else np.flatnonzero(part == p))
+        mask[rows] = rows.size > 1  # a row left alone repeats nothing
+    return mask
+
+
+def _repeated(h: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose hash ``h`` may occur in another of them (see :func:`_shared`)."""
     shift, unchanged = 0, 0
     while rows.size > 1 and unchanged < 3:  # three windows without a drop: stop
-        width = min(max(rows.size.bit_length() + 1, 4), 20)
-        buckets = ((h[rows] >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.intp)
-        keep = np.bincount(buckets, minlength=1 << width)[buckets] > 1
+        width = min(rows.size.bit_length() + 1, 20)  # at most half the buckets taken
+        buckets = h[rows]
+        buckets >>= np.uint64(shift)
+        buckets &= np.uint64((1 << width) - 1)
+        index = buckets.view(np.int64)  # < 2**20: the same numbers
+        keep = np.bincount(index, minlength=1 << width)[index] > 1
+        del buckets, index
         unchanged = unchanged + 1 if keep.all() else 0
         rows = rows[keep]
         shift = (shift + 17) % (64 - width)
-    mask = np.zeros(size, dtype=bool)
-    mask[rows] = rows.size > 1  # a row left alone repeats nothing
-    return mask
+    return rows
 
 
 def _py(value: Any) -> Any:
@@ -176,6 +189,7 @@ def _py(value: Any) -> Any:
 
 SIGNATURE = ("z_min", "z_max", "skew", "kurtosis")
 """With the group size, what GRPO's advantages of a group are determined by (rounded)."""
+SHORT_SIG = SIGNATURE[:2]
 
 
 def _signature() -> list[pl.Expr]:
@@ -189,10 +203,20 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
     :func:`_shared` finds them in NumPy, and the grouping below runs on those alone.
     """
     groups = a.groups
-    candidates = np.flatnonzero(_live(a))
-    # Part of the signature is enough to rule out the groups no other group matches.
-    keys = [groups["n"]] + [groups[c].round(6).fill_nan(0.0) for c in ("z_min", "z_max")]
-    candidates = candidates[_shared([k.to_numpy()[candidates] for k in keys])]
+    live = _live(a)
+    candidates = None if live.all() else np.flatnonzero(live)
+
+    def keys() -> Iterator[np.ndarray]:
+        """Part of the signature (enough to rule out the groups no other group matches),
+        one column at a time."""
+        for column in (groups["n"], *(groups[c] for c in SHORT_SIG)):
+            if column.dtype.is_float():
+                column = column.round(6).fill_nan(0.0)
+            values = column.to_numpy()
+            yield values if candidates is None else values[candidates]
+
+    shared = _shared(keys())
+    candidates = np.flatnonzero(shared) if candidates is None else candidates[shared]
     if candidates.size < 2:
         return []
     g = groups.select("step", "group", "n", "spread", *SIGNATURE)[candidates]
@@ -326,7 +350,8 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
     spread = a.groups["spread"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = spread * (1 / typical)  # as Polars divides by a scalar
-        far = np.maximum(ratio, 1 / ratio)
+        far = np.divide(1, ratio)
+        np.maximum(ratio, far, out=far)
     rows = np.flatnonzero(_live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio))
     g = a.groups.select("step", "group", "spread")[rows].with_columns(
         pl.Series("_ratio", ratio[rows]), pl.Series("_far", far[rows])
