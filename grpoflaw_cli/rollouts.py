@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.estimators import RowVariable, apply
+from grpoflaw_cli.estimators import Affine, RowVariable, apply
 
 _GROUP_INDEX = "__group_index"
 _STEP_INDEX = "__step_index"
@@ -45,9 +45,8 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
     values = _row_values(rows, analysis)
     out = {}
-    for name, coef in analysis.coefficients.items():
-        if name not in analysis.estimators:
-            continue
+    for name in analysis.estimators:
+        coef = analysis.coefficients[name]
         if coef.variable in values:  # a second-pass value: A = mult·(y − shift)
             adv = apply(coef, values[coef.variable], group_index, step_index)
         else:
@@ -83,12 +82,12 @@ def _variable_columns(analysis: Analysis, variables: Sequence[RowVariable]) -> p
     )
 
 
-def coefficient_table(analysis: Analysis) -> pl.DataFrame:
+def coefficient_table(analysis: Analysis, coefficients: Mapping[str, Affine]) -> pl.DataFrame:
     """One row per group: its keys and, per estimator, the four numbers of its affine map
     (``A = mult·(scale·(r − center) − shift)``), ready to join onto rows lazily."""
     step = analysis.stats.step_index
     cols: dict[str, np.ndarray] = {}
-    for name, coef in analysis.coefficients.items():
+    for name, coef in coefficients.items():
         size = coef.scale.shape[0]
         cols[f"__scale_{name}"] = coef.scale
         cols[f"__center_{name}"] = coef.center
@@ -126,7 +125,8 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
     ``diff_ss_<name>`` (Σ (logged − A)²) and ``diff_max_<name>`` (max |logged − A|).
     One streaming pass; the rows never need to fit in memory.
     """
-    coef = coefficient_table(analysis).lazy()
+    coefficients = dict(analysis.coefficients)  # each computed once
+    coef = coefficient_table(analysis, coefficients).lazy()
     present = rows.collect_schema().names()
     optional = [c for c in ("baseline", "length") if c in present]
     inputs = _inputs_of(list(analysis.row_variables.values()), present)
@@ -137,10 +137,10 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
         pl.col(logged).cast(pl.Float64).alias("__logged"),
     )
     joined = joined.join(coef, on=["step", "group"], how="left", nulls_equal=True)
-    variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
+    variables = {name: coef.variable for name, coef in coefficients.items()}
     diffs = {
         name: pl.col("__logged") - advantage_expr(name, variables, analysis.row_variables)
-        for name in analysis.coefficients
+        for name in coefficients
     }
     return (
         joined.group_by("step")
