@@ -23,8 +23,9 @@ Definitions (used by the tables, the JSON and the diagnostics):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -43,6 +44,7 @@ from grpoflaw_cli.estimators import (
 )
 from grpoflaw_cli.groupstats import (
     Groups,
+    PerStep,
     component_stats,
     standardized_moments,
     to_groups,
@@ -73,8 +75,9 @@ class Analysis:
     magnitude: pl.DataFrame
     """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
     verdict``."""
-    coefficients: dict[str, Affine]
-    """Every computed estimator's affine map (the reported ones, GRPO, and any extra)."""
+    coefficients: Mapping[str, Affine]
+    """Every computed estimator's affine map (the reported ones, GRPO, and any extra);
+    see :class:`Coefficients`."""
     stats: Groups
     row_variables: dict[str, RowVariable] = field(default_factory=dict)
     """The second-pass values some coefficients apply to (by :attr:`Affine.variable`)."""
@@ -87,10 +90,49 @@ class Analysis:
     def rollouts(self) -> int:
         return int(self.stats.n.sum())
 
+    @cached_property
+    def typical_group_spread(self) -> float | None:
+        """The geometric median spread of the non-constant groups (None if there are none):
+        what the group-level diagnostics measure a group's spread against."""
+        spread = self.groups["spread"].to_numpy()
+        live = spread[live_groups(self.groups["n"].to_numpy(), spread)]
+        return float(np.exp(np.median(np.log(live)))) if live.size else None
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    """OLS slope of y on x (both already centred); NaN without spread in x."""
-    sxx = float(np.dot(x, x))
+
+def live_groups(n: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Mask of the groups that carry a signal: two rollouts or more, not all equal."""
+    return (n >= 2) & (spread > 0)
+
+
+class Coefficients(Mapping[str, Affine]):
+    """Each computed estimator's affine map. Those fitted to second-pass row values
+    (clipping, GDPO's component sum) are kept; the others are computed again from the
+    group statistics when asked for (the same numbers) rather than held: at 6.25M groups
+    they would hold ~0.4 GB."""
+
+    def __init__(
+        self, g: Groups, conv: Conventions, names: Sequence[str], kept: dict[str, Affine]
+    ) -> None:
+        self._g, self._conv, self._names, self._kept = g, conv, tuple(names), kept
+
+    def __getitem__(self, name: str) -> Affine:
+        if name in self._kept:
+            return self._kept[name]
+        if name not in self._names:
+            raise KeyError(name)
+        return REGISTRY[name].fn(self._g, self._conv)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _slope(x: np.ndarray, y: np.ndarray, sxx: float | None = None) -> float:
+    """OLS slope of y on x (both already centred; ``sxx`` is x·x if known); NaN without
+    spread in x."""
+    sxx = float(np.dot(x, x)) if sxx is None else sxx
     if not np.isfinite(sxx) or sxx <= 1e-12 * max(len(x), 1):
         return float("nan")
     return float(np.dot(x, y) / sxx)
@@ -105,31 +147,43 @@ class WithinIterations:
     def __init__(self, g: Groups, spread: np.ndarray) -> None:
         self.g = g
         self.spread = spread
-        self.base = (g.n >= 2) & (spread > 0)
-        self.step = g.step_index[self.base]
-        count = np.bincount(self.step, minlength=g.n_steps).astype(np.float64)
-        self.denom = np.maximum(count, 1.0)
-        self.x = self._demean(np.log(spread[self.base]), self.step, self.denom)
+        live = live_groups(g.n, spread)
+        # Usually every group is live: then no subset is copied.
+        self.rows = None if live.all() else np.flatnonzero(live)
+        self.sides = self._sides(self.rows)
+        self.sxx = float(np.dot(self.sides[1], self.sides[1]))
 
-    def _demean(self, v: np.ndarray, step: np.ndarray, denom: np.ndarray) -> np.ndarray:
-        means = np.bincount(step, v, self.g.n_steps) / denom
-        return np.asarray(v - means[step])
+    def _sides(self, rows: np.ndarray | None) -> tuple[PerStep, np.ndarray, np.ndarray]:
+        """Over ``rows`` (all if None): their iterations, the demeaned log spread and the
+        divisor."""
+        g = self.g
+        steps = g.steps if rows is None else PerStep(g.step_index[rows], g.n_steps)
+        count = np.bincount(steps.index, minlength=g.n_steps).astype(np.float64)
+        denom = np.maximum(count, 1.0)
+        spread = self.spread if rows is None else self.spread[rows]
+        return steps, self._demean(np.log(spread), steps, denom), denom
+
+    @staticmethod
+    def _demean(v: np.ndarray, steps: PerStep, denom: np.ndarray) -> np.ndarray:
+        """``v`` minus its iteration's mean, in place."""
+        means = steps.sum(v) / denom
+        v -= means[steps.index]
+        return v
 
     def slope(self, scale: np.ndarray) -> float:
-        s = scale[self.base]
+        s = scale if self.rows is None else scale[self.rows]
         usable = (s > 0) & np.isfinite(s)
         if usable.all():
             if s.size < 2:
                 return float("nan")
-            return _slope(self.x, self._demean(np.log(s), self.step, self.denom))
+            steps, x, denom = self.sides
+            return _slope(x, self._demean(np.log(s), steps, denom), self.sxx)
         # Some groups have no advantage (a NaN rule, say): drop them and redo the sides.
         if usable.sum() < 2:
             return float("nan")
-        step = self.step[usable]
-        count = np.bincount(step, minlength=self.g.n_steps).astype(np.float64)
-        denom = np.maximum(count, 1.0)
-        x = self._demean(np.log(self.spread[self.base][usable]), step, denom)
-        return _slope(x, self._demean(np.log(s[usable]), step, denom))
+        rows = np.flatnonzero(usable) if self.rows is None else self.rows[usable]
+        steps, x, denom = self._sides(rows)
+        return _slope(x, self._demean(np.log(s[usable]), steps, denom))
 
 
 def elasticity_within(g: Groups, spread: np.ndarray, scale: np.ndarray) -> float:
@@ -180,20 +234,21 @@ def analyze(
     summed, with ``weights``, into the reward; their statistics must be in ``table``).
     """
     conv = conventions or Conventions()
+    # Large logs have millions of groups: the table is read first and let go (see
+    # api.analyse), then the estimators run, then the per-group columns are built.
+    skew, kurtosis = standardized_moments(table)
     g = to_groups(table)
-    nf = g.n.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = np.sqrt(g.m2 / nf)
-        pop_std = spread
-        std = np.sqrt(g.m2 / np.maximum(nf - conv.ddof, 1.0))
-        std = np.where(nf - conv.ddof >= 1, std, np.nan)
-        zero_var = (g.n >= 2) & (g.m2 == 0)
-        z_min = np.where(pop_std > 0, (table["min"].to_numpy() - g.mean) / pop_std, 0.0)
-        z_max = np.where(pop_std > 0, (table["max"].to_numpy() - g.mean) / pop_std, 0.0)
-
-    coefficients: dict[str, Affine] = {}
-    group_cols: dict[str, np.ndarray] = {}
-    step_sq: dict[str, np.ndarray] = {}
+    keys = table.select("step", "group", "n", "min", "max")
+    passed_on = table.select(
+        c for c in ("task", "component_patterns", "reward_values") if c in table.columns
+    )
+    sources: dict[str, np.ndarray] = {}
+    if "source_min" in table.columns:
+        sources = {
+            "source_min": _per_step_extreme(g, table["source_min"].to_numpy(), np.minimum),
+            "source_max": _per_step_extreme(g, table["source_max"].to_numpy(), np.maximum),
+        }
+    steps = table["step"].unique(maintain_order=True)
     # GRPO's scale is computed even when not selected: the diagnostics are about it.
     computed = list(dict.fromkeys([*estimators, REFERENCE, *extra]))
     have = {"length"} if g.has_length else set()
@@ -201,20 +256,26 @@ def analyze(
     _, missing = applicable(computed, have)
     if missing:
         raise ValueError("; ".join(f"{name} {why}" for name, why in missing.items()))
-    coefs = {name: REGISTRY[name].fn(g, conv) for name in computed}
+    several = "gdpo" in computed and len(components) > 1
+    parts = component_stats(table, components) if several else []
+    del table
+    keys = keys.rechunk()  # a large log's table comes in chunks; to_numpy() would copy
+    nf = g.n.astype(np.float64)
+
     # Values only the rows can give, all gathered in one second pass: estimators that are
     # no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
     own = {name: make(g, conv) for name in computed if (make := REGISTRY[name].row_variable)}
-    if "gdpo" in coefs and len(components) > 1:
-        own["gdpo"] = gdpo_components(
-            g, conv, component_stats(table, components), weights or [1.0] * len(components)
-        )
+    if several:
+        own["gdpo"] = gdpo_components(g, conv, parts, weights or [1.0] * len(components))
     clips: dict[str, RowVariable] = {}
+    maps: dict[str, Affine] = {}  # the estimators' own maps of what they whiten
     if conv.clip is not None:  # on the shaped value: before any whitening
         low, high = conv.clip
         own = {n: replace(v, expr=v.expr.clip(low, high)) for n, v in own.items()}
-        clips = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in coefs.items() if n not in own}
+        maps = {n: REGISTRY[n].fn(g, conv) for n in computed if n not in own}
+        clips = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in maps.items()}
     variables = own | clips
+    kept: dict[str, Affine] = {}
     row_groups: dict[str, Groups] = {}
     if variables:
         if row_stats is None:
@@ -223,69 +284,67 @@ def analyze(
         for name, var in variables.items():
             gy = variable_groups(g, stats, var.name)
             row_groups[name] = gy
+            shape = maps.get(name) or REGISTRY[name].fn(g, conv)
             base = Affine(scale=constant(g, 1.0), center=constant(g, 0.0))
-            if coefs[name].shift is not None:  # GDPO, R++: whiten the value, as they do
+            if shape.shift is not None:  # GDPO, R++: whiten the value, as they do
                 base = whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
-                if coefs[name].mult is None:  # a whitening without its division
+                if shape.mult is None:  # a whitening without its division
                     base = replace(base, mult=None)
-            coefs[name] = replace(base, variable=var.name)
-    for name in computed:
-        coef = coefs[name]
-        coefficients[name] = coef
-        _, sum_sq = group_moments(
-            row_groups.get(name, g),
-            replace(coef, variable="reward") if name in row_groups else coef,
-        )
-        with np.errstate(invalid="ignore"):
-            group_cols[f"scale_{name}"] = np.sqrt(np.maximum(sum_sq, 0.0) / nf)
-        # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
-        step_sq[name] = g.per_step(np.nan_to_num(sum_sq))
+            kept[name] = replace(base, variable=var.name)
+    coefficients = Coefficients(g, conv, computed, kept)
 
-    groups = table.select("step", "group", "n").with_columns(
+    group_cols: dict[str, np.ndarray] = {}
+    step_sq: dict[str, np.ndarray] = {}
+    for name in computed:
+        on = row_groups.get(name, g)
+        group_cols[f"scale_{name}"], step_sq[name] = _scales(
+            g, on, coefficients[name], nf, refit=on is not g
+        )
+    lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.sqrt(g.m2 / nf)
+        std = np.sqrt(g.m2 / np.maximum(nf - conv.ddof, 1.0))
+        std = np.where(nf - conv.ddof >= 1, std, np.nan)
+        zero_var = (g.n >= 2) & (g.m2 == 0)
+        z_min = np.where(spread > 0, (lo - g.mean) / spread, 0.0)
+        z_max = np.where(spread > 0, (hi - g.mean) / spread, 0.0)
+    groups = keys.select("step", "group", "n").with_columns(
         pl.Series("mean", g.mean),
-        table["min"].alias("min"),
-        table["max"].alias("max"),
+        keys["min"],
+        keys["max"],
         pl.Series("std", std),
         pl.Series("spread", spread),
         pl.Series("zero_variance", zero_var),
         pl.Series("z_min", z_min),
         pl.Series("z_max", z_max),
-        *(
-            pl.Series(k, v)
-            for k, v in zip(("skew", "kurtosis"), standardized_moments(table), strict=True)
-        ),
+        pl.Series("skew", skew),
+        pl.Series("kurtosis", kurtosis),
         *(pl.Series(k, v) for k, v in group_cols.items()),
+        *passed_on.get_columns(),
     )
-    if "task" in table.columns:
-        groups = groups.with_columns(table["task"])
-    if "component_patterns" in table.columns:
-        groups = groups.with_columns(table["component_patterns"], table["reward_values"])
-    sources: dict[str, np.ndarray] = {}
-    if "source_min" in table.columns:
-        sources = {
-            "source_min": _per_step_extreme(g, table["source_min"].to_numpy(), np.minimum),
-            "source_max": _per_step_extreme(g, table["source_max"].to_numpy(), np.maximum),
-        }
+    del z_min, z_max, std
+    reward_min = _per_step_extreme(g, lo, np.minimum)
+    reward_max = _per_step_extreme(g, hi, np.maximum)
+    del lo, hi
 
     total = g.per_step(nf)
     n_groups = np.bincount(g.step_index, minlength=g.n_steps)
     it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
-    steps = table["step"].unique(maintain_order=True)
     iterations = pl.DataFrame(
         {
             "step": steps,
             "rollouts": total.astype(np.int64),
             "groups": n_groups.astype(np.int64),
             "reward_mean": g.per_step(nf * g.mean) / np.maximum(total, 1.0),
-            "reward_min": _per_step_extreme(g, table["min"].to_numpy(), np.minimum),
-            "reward_max": _per_step_extreme(g, table["max"].to_numpy(), np.maximum),
+            "reward_min": reward_min,
+            "reward_max": reward_max,
             "spread": it_spread,
-            "zero_variance_groups": np.bincount(
-                g.step_index, weights=zero_var.astype(np.float64), minlength=g.n_steps
-            ).astype(np.int64),
-            "singleton_groups": np.bincount(
-                g.step_index, weights=(g.n == 1).astype(np.float64), minlength=g.n_steps
-            ).astype(np.int64),
+            "zero_variance_groups": np.bincount(g.step_index[zero_var], minlength=g.n_steps).astype(
+                np.int64
+            ),
+            "singleton_groups": np.bincount(g.step_index[g.n == 1], minlength=g.n_steps).astype(
+                np.int64
+            ),
             "group_size_min": np.nan_to_num(
                 _per_step_extreme(g, np.where(g.n >= 2, nf, np.inf), np.minimum), posinf=0.0
             ).astype(np.int64),
@@ -340,6 +399,21 @@ def analyze(
     )
 
 
+def _scales(
+    g: Groups, on: Groups, coef: Affine, nf: np.ndarray, refit: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n), and Σ A² per
+    iteration. ``on`` holds the statistics ``coef`` applies to (a second-pass variable's
+    when ``refit``)."""
+    _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
+    # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
+    step_sq = g.per_step(sum_sq if np.isfinite(sum_sq).all() else np.nan_to_num(sum_sq))
+    with np.errstate(invalid="ignore"):  # in place: millions of groups in large logs
+        np.maximum(sum_sq, 0.0, out=sum_sq)
+        sum_sq /= nf
+        return np.sqrt(sum_sq, out=sum_sq), step_sq
+
+
 def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame:
     """Each task's share of the reward spread and of each estimator's advantage mass.
 
@@ -365,7 +439,7 @@ def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame
 
 def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray:
     out = np.full(g.n_steps, np.inf if op is np.minimum else -np.inf)
-    op.at(out, g.step_index, values.astype(np.float64))
+    op.at(out, g.step_index, values.astype(np.float64, copy=False))
     return out
 
 

@@ -59,7 +59,7 @@ thresholds (all in :class:`Thresholds`, all overridable):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.analysis import Analysis, live_groups
 from grpoflaw_cli.numbers import num, percent
 
 
@@ -135,6 +135,51 @@ class Flag:
         }
 
 
+def _shared(keys: Iterable[np.ndarray]) -> np.ndarray:
+    """Mask of the rows whose tuple of ``keys`` values may occur in another row too.
+
+    A superset (never misses a repeated tuple; 0.0 and -0.0 count as equal), found without
+    sorting: rows are hashed and, within parts of at most 2**19 rows (split by hash, so
+    equal tuples share a part), rows alone in their hash bucket are dropped, round after
+    round on other bits of the hash, until three rounds in a row drop none. Typically few
+    rows remain.
+    """
+    h = np.zeros(0, dtype=np.uint64)
+    for key in keys:  # one at a time: they may be large
+        if h.size != key.size:
+            h = np.zeros(key.size, dtype=np.uint64)
+        if key.dtype.kind == "f":
+            h ^= (key.astype(np.float64) + 0.0).view(np.uint64)  # + 0.0: -0.0 → 0.0
+        else:
+            h ^= key.astype(np.uint64)
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    mask = np.zeros(h.size, dtype=bool)
+    parts = -(-h.size // 2**19)
+    part = (h >> np.uint64(44)) % np.uint64(parts) if parts > 1 else None
+    for p in range(parts):
+        rows = _repeated(h, np.arange(h.size) if part is None else np.flatnonzero(part == p))
+        mask[rows] = rows.size > 1  # a row left alone repeats nothing
+    return mask
+
+
+def _repeated(h: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose hash ``h`` may occur in another of them (see :func:`_shared`)."""
+    shift, unchanged = 0, 0
+    while rows.size > 1 and unchanged < 3:  # three windows without a drop: stop
+        width = min(rows.size.bit_length() + 1, 20)  # at most half the buckets taken
+        buckets = h[rows]
+        buckets >>= np.uint64(shift)
+        buckets &= np.uint64((1 << width) - 1)
+        index = buckets.view(np.int64)  # < 2**20: the same numbers
+        keep = np.bincount(index, minlength=1 << width)[index] > 1
+        del buckets, index
+        unchanged = unchanged + 1 if keep.all() else 0
+        rows = rows[keep]
+        shift = (shift + 17) % (64 - width)
+    return rows
+
+
 def _py(value: Any) -> Any:
     """NumPy / Polars scalars → plain Python for JSON."""
     if isinstance(value, np.generic):
@@ -142,17 +187,40 @@ def _py(value: Any) -> Any:
     return value
 
 
+SIGNATURE = ("z_min", "z_max", "skew", "kurtosis")
+"""With the group size, what GRPO's advantages of a group are determined by (rounded)."""
+SHORT_SIG = SIGNATURE[:2]
+
+
+def _signature() -> list[pl.Expr]:
+    return [pl.col("n")] + [pl.col(c).round(6).fill_nan(0.0).fill_null(0.0) for c in SIGNATURE]
+
+
 def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
-    """Groups with identical GRPO advantages whose reward spreads differ ≥ ``collapse_ratio``."""
-    g = a.groups.select("step", "group", "n", "spread", "z_min", "z_max", "skew", "kurtosis")
-    g = g.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
-    if g.height < 2:
+    """Groups with identical GRPO advantages whose reward spreads differ ≥ ``collapse_ratio``.
+
+    Only groups whose signature another group shares can be flagged (the ratio is > 1):
+    :func:`_shared` finds them in NumPy, and the grouping below runs on those alone.
+    """
+    groups = a.groups
+    live = _live(a)
+    candidates = None if live.all() else np.flatnonzero(live)
+
+    def keys() -> Iterator[np.ndarray]:
+        """Part of the signature (enough to rule out the groups no other group matches),
+        one column at a time."""
+        for column in (groups["n"], *(groups[c] for c in SHORT_SIG)):
+            if column.dtype.is_float():
+                column = column.round(6).fill_nan(0.0)
+            values = column.to_numpy()
+            yield values if candidates is None else values[candidates]
+
+    shared = _shared(keys())
+    candidates = np.flatnonzero(shared) if candidates is None else candidates[shared]
+    if candidates.size < 2:
         return []
-    sig = [pl.col("n")] + [
-        pl.col(c).round(6).fill_nan(0.0).fill_null(0.0)
-        for c in ("z_min", "z_max", "skew", "kurtosis")
-    ]
-    g = g.with_columns(pl.struct(sig).hash().alias("_sig"))
+    g = groups.select("step", "group", "n", "spread", *SIGNATURE)[candidates]
+    g = g.with_columns(pl.struct(_signature()).hash().alias("_sig"))
     lo, hi = pl.col("spread").arg_min(), pl.col("spread").arg_max()
     cls = (
         g.group_by("_sig")
@@ -271,28 +339,27 @@ def _geometric_median(values: pl.Series) -> float:
     return float(np.exp(np.median(np.log(values.to_numpy()))))
 
 
-def _typical_group_spread(a: Analysis) -> float | None:
-    live = a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
-    return _geometric_median(live["spread"]) if live.height else None
+def _live(a: Analysis) -> np.ndarray:
+    return live_groups(a.groups["n"].to_numpy(), a.groups["spread"].to_numpy())
 
 
 def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
-    typical = _typical_group_spread(a)
+    typical = a.typical_group_spread
     if typical is None:
         return []
-    g = (
-        a.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
-        .with_columns((pl.col("spread") / typical).alias("_ratio"))
-        .with_columns(pl.max_horizontal("_ratio", 1 / pl.col("_ratio")).alias("_far"))
+    spread = a.groups["spread"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = spread * (1 / typical)  # as Polars divides by a scalar
+        far = np.divide(1, ratio)
+        np.maximum(ratio, far, out=far)
+    rows = np.flatnonzero(_live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio))
+    g = a.groups.select("step", "group", "spread")[rows].with_columns(
+        pl.Series("_ratio", ratio[rows]), pl.Series("_far", far[rows])
     )
     # Tiny groups are reported as noise amplification; a one-group iteration by the
     # iteration-level check.
     multi = a.iterations.filter(pl.col("groups") >= 2)["step"]
-    g = g.filter(
-        (pl.col("_far") >= t.magnitude_ratio)
-        & (pl.col("_ratio") >= t.noise_ratio)
-        & pl.col("step").is_in(multi.implode())
-    )
+    g = g.filter(pl.col("step").is_in(multi.implode()))
     if g.height == 0:
         return []
     worst = (
@@ -366,15 +433,14 @@ def zero_variance(a: Analysis, t: Thresholds) -> list[Flag]:
 
 def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
     """Groups with a tiny reward spread that GRPO blows up to unit-scale advantages."""
-    typical = _typical_group_spread(a)
+    typical = a.typical_group_spread
     if typical is None or "scale_grpo" not in a.groups.columns:
         return []
-    g = a.groups.filter(
-        (pl.col("n") >= 2)
-        & (pl.col("spread") > 0)
-        & (pl.col("spread") < t.noise_ratio * typical)
-        & (pl.col("scale_grpo") >= t.noise_grpo_scale)
+    spread = a.groups["spread"].to_numpy()
+    tiny = (spread < t.noise_ratio * typical) & (
+        a.groups["scale_grpo"].to_numpy() >= t.noise_grpo_scale
     )
+    g = a.groups[np.flatnonzero(_live(a) & tiny)]
     if g.height == 0:
         return []
     worst = (

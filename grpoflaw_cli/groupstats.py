@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -125,16 +126,69 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     n = (table["n"] - table["n_null"]).cast(pl.Float64).to_numpy()
     mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    # In place where possible (large logs have millions of groups), operation for operation
+    # m3 = e3 − mean·(3·var + mean²) and m4 = e4 − 4·mean·e3 + mean²·(6·var + 3·mean²).
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         e3 = table["sum_r3"].to_numpy() / n
-        e4 = table["sum_r4"].to_numpy() / n
+        m4 = table["sum_r4"].to_numpy() / n
         mean2 = mean * mean
-        m3 = e3 - mean * (3 * var + mean2)
-        m4 = e4 - 4 * mean * e3 + mean2 * (6 * var + 3 * mean2)
+        m3 = 3 * var
+        m3 += mean2
+        m3 *= mean
+        np.subtract(e3, m3, out=m3)
+        e3 *= 4 * mean
+        m4 -= e3
+        del e3
+        term = 6 * var
+        term += 3 * mean2
+        term *= mean2
+        m4 += term
+        del term, mean2
+        std = np.sqrt(var)
         var2 = var * var
-        skew = np.where(var > 0, m3 / (var2 / np.sqrt(var)), 0.0)
-        kurt = np.where(var > 0, m4 / var2, 0.0)
-    return np.nan_to_num(skew), np.nan_to_num(kurt)
+        skew = np.divide(m3, np.divide(var2, std, out=std), out=m3)
+        kurt = np.divide(m4, var2, out=m4)
+        flat = ~(var > 0)
+        skew[flat] = 0.0
+        kurt[flat] = 0.0
+    return _finite(skew), _finite(kurt)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)``, in place (and skipped when there is nothing to replace)."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values, copy=False)
+
+
+class PerStep:
+    """Sums of per-group arrays over each iteration.
+
+    ``sum`` equals ``np.bincount(index, values, n_steps)`` bit for bit: each iteration's
+    values are added one by one, in order. When the groups are sorted by iteration (as
+    :func:`to_groups` leaves them) it runs across iterations at once: the values are laid
+    out one iteration per column of a zero-padded grid, whose rows are then added in
+    turn. That is ~2× faster than ``bincount``, whose additions form one long chain.
+    """
+
+    def __init__(self, index: np.ndarray, n_steps: int) -> None:
+        self.index = index
+        self.n_steps = n_steps
+        self._cells: np.ndarray | None = None
+        self._width = 0
+        if index.size == 0 or not bool(np.all(index[1:] >= index[:-1])):
+            return
+        counts = np.bincount(index, minlength=n_steps)
+        starts = np.cumsum(counts) - counts
+        width = int(counts.max())
+        if width * n_steps <= 2 * index.size:  # little padding
+            self._cells = (np.arange(index.size) - starts[index]) * n_steps + index
+            self._width = width
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        if self._cells is None:
+            return np.bincount(self.index, weights=values, minlength=self.n_steps)
+        grid = np.zeros((self._width, self.n_steps))
+        grid.reshape(-1)[self._cells] = values
+        return np.asarray(np.add.reduce(grid, axis=0))
 
 
 @dataclass(frozen=True)
@@ -235,9 +289,14 @@ class Groups:
     def size(self) -> int:
         return int(self.n.shape[0])
 
+    @cached_property
+    def steps(self) -> PerStep:
+        """Reductions over each iteration."""
+        return PerStep(self.step_index, self.n_steps)
+
     def per_step(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-group array over each iteration."""
-        return np.bincount(self.step_index, weights=values, minlength=self.n_steps)
+        return self.steps.sum(values)
 
 
 def to_groups(table: pl.DataFrame) -> Groups:

@@ -48,9 +48,8 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     unscorable = rows["reward"].is_null().to_numpy()  # TRL: advantage 0 (nan_to_num)
     values = _row_values(scored, analysis)
     out = {}
-    for name, coef in analysis.coefficients.items():
-        if name not in analysis.estimators:
-            continue
+    for name in analysis.estimators:
+        coef = analysis.coefficients[name]
         if coef.variable in values:  # a second-pass value: A = mult·(y − shift)
             adv = apply(coef, values[coef.variable], group_index, step_index)
         else:

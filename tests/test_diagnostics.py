@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from helpers import analyse
 
-from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
+from grpoflaw_cli.diagnostics import Severity, Thresholds, _shared, diagnose
 from grpoflaw_cli.estimators import applicable, defaults
 
 ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
@@ -66,6 +66,21 @@ def multi_step_run(odd_scale: float) -> pl.DataFrame:
         for g in range(6):
             groups.append((step, f"p{g}", list(scale * rng.normal(size=8))))
     return log(groups)
+
+
+def test_shared_keeps_every_repeated_signature() -> None:
+    """The collapsed-pair pre-filter may keep extra rows, never drop a repeated tuple."""
+    rng = np.random.default_rng(0)
+    size = 600_000  # more than one part (see _shared)
+    n = rng.integers(2, 9, size).astype(np.uint32)
+    z = rng.normal(size=size)  # no chance repeats
+    planted = rng.choice(size, 400, replace=False)
+    n[planted[200:]], z[planted[200:]] = n[planted[:200]], z[planted[:200]]
+    z[planted[0]], z[planted[200]] = 0.0, -0.0  # equal, though their bits differ
+    kept = _shared([n, z])
+    assert kept[planted].all()
+    assert kept.sum() < 2 * len(planted)  # and few others
+    assert not _shared([np.array([1.0])]).any()
 
 
 def test_magnitude_collapse_positive() -> None:
