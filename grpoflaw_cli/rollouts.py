@@ -87,7 +87,7 @@ def _variable_columns(analysis: Analysis, variables: Sequence[RowVariable]) -> p
     )
 
 
-class Coefficients:
+class CoefficientColumns:
     """Every estimator's affine map as columns to join onto rows: per-group numbers keyed
     by (step, group), per-iteration ones (whitening) keyed by step. Constant arrays become
     literals and equal arrays share a column, so the joins stay narrow: a wide join is
@@ -174,7 +174,7 @@ def advantages_query(rows: pl.LazyFrame, analysis: Analysis) -> pl.LazyFrame:
     streaming counterpart of :func:`with_advantages` (not for verl multi-turn sessions,
     whose outputs take their session's advantage)."""
     names = rows.collect_schema().names()
-    coef = Coefficients(analysis)
+    coef = CoefficientColumns(analysis)
     kept = [n for n in names if not n.startswith("__")]
     return coef.join(rows, keep_order=True).select(
         *kept, *(coef.advantage(name).alias(f"adv_{name}") for name in analysis.estimators)
@@ -188,7 +188,7 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
     ``diff_ss_<name>`` (Σ (logged − A)²) and ``diff_max_<name>`` (max |logged − A|).
     One streaming pass; the rows never need to fit in memory.
     """
-    coef = Coefficients(analysis)
+    coef = CoefficientColumns(analysis)
     present = rows.collect_schema().names()
     optional = [c for c in ("baseline", "length") if c in present]
     inputs = _inputs_of(list(analysis.row_variables.values()), present)
