@@ -343,19 +343,25 @@ def _live(a: Analysis) -> np.ndarray:
     return live_groups(a.groups["n"].to_numpy(), a.groups["spread"].to_numpy())
 
 
-def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
-    typical = a.typical_group_spread
-    if typical is None:
-        return []
+def _far_groups(a: Analysis, t: Thresholds, typical: float) -> pl.DataFrame:
+    """The live groups whose spread is ``magnitude_ratio`` or more from ``typical`` (and
+    not below ``noise_ratio`` of it): keys, spread, ``_ratio`` and ``_far``."""
     spread = a.groups["spread"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = spread * (1 / typical)  # as Polars divides by a scalar
         far = np.divide(1, ratio)
         np.maximum(ratio, far, out=far)
     rows = np.flatnonzero(_live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio))
-    g = a.groups.select("step", "group", "spread")[rows].with_columns(
+    return a.groups.select("step", "group", "spread")[rows].with_columns(
         pl.Series("_ratio", ratio[rows]), pl.Series("_far", far[rows])
     )
+
+
+def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
+    typical = a.typical_group_spread
+    if typical is None:
+        return []
+    g = _far_groups(a, t, typical)
     # Tiny groups are reported as noise amplification; a one-group iteration by the
     # iteration-level check.
     multi = a.iterations.filter(pl.col("groups") >= 2)["step"]

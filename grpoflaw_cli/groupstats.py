@@ -145,6 +145,11 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values if np.isfinite(values).all() else np.nan_to_num(values, copy=False)
 
 
+KEPT_GRID = 2**21
+"""Up to this many cells (16 MB), PerStep keeps its grid between calls (a fresh one costs
+page faults); larger grids, for millions of groups, are made per call to save memory."""
+
+
 class PerStep:
     """Sums of per-group arrays over each iteration.
 
@@ -159,6 +164,7 @@ class PerStep:
         self.index = index
         self.n_steps = n_steps
         self._cells: np.ndarray | None = None
+        self._grid: np.ndarray | None = None
         self._width = 0
         if index.size == 0 or not bool(np.all(index[1:] >= index[:-1])):
             return
@@ -168,11 +174,13 @@ class PerStep:
         if width * n_steps <= 2 * index.size:  # little padding
             self._cells = (np.arange(index.size) - starts[index]) * n_steps + index
             self._width = width
+            if width * n_steps <= KEPT_GRID:  # padding cells are never written: stay zero
+                self._grid = np.zeros((width, n_steps))
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         if self._cells is None:
             return np.bincount(self.index, weights=values, minlength=self.n_steps)
-        grid = np.zeros((self._width, self.n_steps))
+        grid = np.zeros((self._width, self.n_steps)) if self._grid is None else self._grid
         grid.reshape(-1)[self._cells] = values
         return np.asarray(np.add.reduce(grid, axis=0))
 
