@@ -225,14 +225,18 @@ class Groups:
         return self.steps.sum(values)
 
 
+def _step_index(steps: pl.Series) -> np.ndarray:
+    """Each group's iteration, ``0 .. n_steps-1`` in step order (the dense rank − 1)."""
+    if steps.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    if steps.dtype.is_integer() and steps.null_count() == 0 and steps.is_sorted():
+        return steps.rle_id().cast(pl.Int64).to_numpy()  # the same, without sorting
+    return np.asarray(steps.rank("dense").cast(pl.Int64).to_numpy() - 1)
+
+
 def to_groups(table: pl.DataFrame) -> Groups:
     """Build :class:`Groups` from the collected :func:`group_stats_query` result."""
-    steps = table["step"]
-    step_index = (
-        steps.rank("dense").cast(pl.Int64).to_numpy() - 1
-        if table.height
-        else np.zeros(0, dtype=np.int64)
-    )
+    step_index = _step_index(table["step"])
     # Statistics count the rollouts that have a reward (all of them unless missing rewards
     # are allowed, as TRL's unscorable rows).
     n = (table["n"] - table["n_null"]).cast(pl.Int64).to_numpy()
