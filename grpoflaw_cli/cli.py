@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
 from grpoflaw_cli import __version__
 from grpoflaw_cli.errors import ExitCode, GrpoflawError, InputError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported where used: JSON/CSV output needs no Rich
 
 app = typer.Typer(
     name="grpoflaw",
@@ -211,6 +213,8 @@ Traceback = Annotated[
 
 def _stderr() -> Console:
     """Messages on stderr; never hard-wrapped, so each stays one greppable line."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -337,6 +341,7 @@ def _reading(log: Any, enabled: bool = True) -> Iterator[None]:
     if not (enabled and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES):
         yield
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     label = f"reading {len(files):,} file{'s' * (len(files) > 1)} ({size / 1e6:,.0f} MB)"
@@ -486,6 +491,8 @@ def compare(
         elif output_format is OutputFormat.csv:
             sys.stdout.write(_iterations_csv(report))
         else:
+            from rich.console import Console
+
             from grpoflaw_cli.render.terminal import render_compare
 
             console = Console()
@@ -636,6 +643,8 @@ def inspect(
             }
             sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
+            from rich.console import Console
+
             from grpoflaw_cli.render.inspect import render_inspect
 
             Console().print(render_inspect({"facts": facts, "reasons": det.reasons}))
@@ -676,6 +685,7 @@ def watch(
     files land (Ctrl-C to stop)."""
 
     def work() -> None:
+        from rich.console import Console
         from rich.live import Live
 
         from grpoflaw_cli.readers import file_format
@@ -880,6 +890,8 @@ def simulate(
             }
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         else:
+            from rich.console import Console
+
             from grpoflaw_cli.render.terminal import render_simulation as show
 
             Console().print(show(outcome))
@@ -890,6 +902,7 @@ def simulate(
 @app.command("estimators")
 def list_estimators() -> None:
     """List the estimators, what each does to reward magnitude, and their formulas."""
+    from rich.console import Console
     from rich.table import Table
 
     from grpoflaw_cli.estimators import REGISTRY

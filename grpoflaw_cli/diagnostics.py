@@ -343,36 +343,75 @@ def _live(a: Analysis) -> np.ndarray:
     return live_groups(a.groups["n"].to_numpy(), a.groups["spread"].to_numpy())
 
 
-def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
-    typical = a.typical_group_spread
-    if typical is None:
-        return []
+def _farthest_groups(a: Analysis, t: Thresholds, typical: float) -> list[dict[str, Any]]:
+    """Per iteration of two groups or more, in step order: how many live groups have a
+    spread ``magnitude_ratio`` or more from ``typical`` (not below ``noise_ratio`` of it),
+    how many of them are larger (``_up``), and the farthest one's keys, spread, ``_ratio``
+    and ``_far``."""
     spread = a.groups["spread"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = spread * (1 / typical)  # as Polars divides by a scalar
         far = np.divide(1, ratio)
         np.maximum(ratio, far, out=far)
-    rows = np.flatnonzero(_live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio))
-    g = a.groups.select("step", "group", "spread")[rows].with_columns(
-        pl.Series("_ratio", ratio[rows]), pl.Series("_far", far[rows])
-    )
     # Tiny groups are reported as noise amplification; a one-group iteration by the
     # iteration-level check.
     multi = a.iterations.filter(pl.col("groups") >= 2)["step"]
-    g = g.filter(pl.col("step").is_in(multi.implode()))
-    if g.height == 0:
-        return []
-    worst = (
-        g.sort("_far", descending=True)
-        .group_by("step", maintain_order=True)
-        .agg(pl.all().first(), pl.len().alias("_count"), (pl.col("_ratio") > 1).sum().alias("_up"))
-        .sort("step")
+    in_multi = a.groups["step"].is_in(multi.implode()).fill_null(False).to_numpy()
+    rows = np.flatnonzero(
+        _live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio) & in_multi
     )
+    step = a.stats.step_index[rows]  # groups are sorted by step: this is step order
+    top = np.full(a.stats.n_steps, -np.inf)
+    np.maximum.at(top, step, far[rows])
+    at_top = far[rows] == top[step]
+    if np.bincount(step[at_top], minlength=a.stats.n_steps).max(initial=0) > 1:
+        # A tie for the farthest: the one reported is whichever the sort puts first.
+        g = a.groups.select("step", "group", "spread")[rows].with_columns(
+            pl.Series("_ratio", ratio[rows]), pl.Series("_far", far[rows])
+        )
+        del spread, ratio, far
+        return list(
+            g.sort("_far", descending=True)
+            .group_by("step", maintain_order=True)
+            .agg(
+                pl.all().first(),
+                pl.len().alias("_count"),
+                (pl.col("_ratio") > 1).sum().alias("_up"),
+            )
+            .sort("step")
+            .iter_rows(named=True)
+        )
+    count = np.bincount(step, minlength=a.stats.n_steps)
+    up = np.bincount(step[ratio[rows] > 1], minlength=a.stats.n_steps)
+    pick, steps = rows[at_top], step[at_top]
+    keys = a.groups.select("step", "group")[pick]
+    return [
+        {"step": s, "group": g, "spread": v, "_ratio": r, "_far": f, "_count": c, "_up": u}
+        for s, g, v, r, f, c, u in zip(
+            keys["step"].to_list(),
+            keys["group"].to_list(),
+            spread[pick].tolist(),
+            ratio[pick].tolist(),
+            far[pick].tolist(),
+            count[steps].tolist(),
+            up[steps].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
+    typical = a.typical_group_spread
+    if typical is None:
+        return []
+    worst = _farthest_groups(a, t, typical)
+    if not worst:
+        return []
     totals = dict(
         zip(a.iterations["step"].to_list(), a.iterations["groups"].to_list(), strict=True)
     )
     flags = []
-    for row in worst.iter_rows(named=True):
+    for row in worst:
         flags.append(
             Flag(
                 code="magnitude_collapse_groups",

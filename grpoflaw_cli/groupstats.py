@@ -159,6 +159,11 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values if np.isfinite(values).all() else np.nan_to_num(values, copy=False)
 
 
+KEPT_GRID = 2**21
+"""Up to this many cells (16 MB), PerStep keeps its grid between calls (a fresh one costs
+page faults); larger grids, for millions of groups, are made per call to save memory."""
+
+
 class PerStep:
     """Sums of per-group arrays over each iteration.
 
@@ -173,6 +178,7 @@ class PerStep:
         self.index = index
         self.n_steps = n_steps
         self._cells: np.ndarray | None = None
+        self._grid: np.ndarray | None = None
         self._width = 0
         if index.size == 0 or not bool(np.all(index[1:] >= index[:-1])):
             return
@@ -182,11 +188,13 @@ class PerStep:
         if width * n_steps <= 2 * index.size:  # little padding
             self._cells = (np.arange(index.size) - starts[index]) * n_steps + index
             self._width = width
+            if width * n_steps <= KEPT_GRID:  # padding cells are never written: stay zero
+                self._grid = np.zeros((width, n_steps))
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         if self._cells is None:
             return np.bincount(self.index, weights=values, minlength=self.n_steps)
-        grid = np.zeros((self._width, self.n_steps))
+        grid = np.zeros((self._width, self.n_steps)) if self._grid is None else self._grid
         grid.reshape(-1)[self._cells] = values
         return np.asarray(np.add.reduce(grid, axis=0))
 
@@ -299,14 +307,18 @@ class Groups:
         return self.steps.sum(values)
 
 
+def _step_index(steps: pl.Series) -> np.ndarray:
+    """Each group's iteration, ``0 .. n_steps-1`` in step order (the dense rank − 1)."""
+    if steps.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    if steps.dtype.is_integer() and steps.null_count() == 0 and steps.is_sorted():
+        return steps.rle_id().cast(pl.Int64).to_numpy()  # the same, without sorting
+    return np.asarray(steps.rank("dense").cast(pl.Int64).to_numpy() - 1)
+
+
 def to_groups(table: pl.DataFrame) -> Groups:
     """Build :class:`Groups` from the collected :func:`group_stats_query` result."""
-    steps = table["step"]
-    step_index = (
-        steps.rank("dense").cast(pl.Int64).to_numpy() - 1
-        if table.height
-        else np.zeros(0, dtype=np.int64)
-    )
+    step_index = _step_index(table["step"])
     # Statistics count the rollouts that have a reward (all of them unless missing rewards
     # are allowed, as TRL's unscorable rows).
     n = (table["n"] - table["n_null"]).cast(pl.Int64).to_numpy()
