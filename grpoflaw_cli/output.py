@@ -82,6 +82,8 @@ def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
     }
     if fmt == "csv":
         frame = nested_as_json(frame)
+    if fmt == "parquet":
+        frame = empty_records_as_json(frame)
     with _atomic(path) as tmp:
         writers[fmt](tmp)
 
@@ -95,11 +97,32 @@ def sink_frame_atomic(path: Path, frame: pl.LazyFrame) -> None:
     fmt = frame_format(path)
     with _atomic(path) as tmp:
         if fmt == "parquet":
-            frame.sink_parquet(tmp)
+            empty_records_as_json(frame).sink_parquet(tmp)
         elif fmt == "csv":
             nested_as_json(frame).sink_csv(tmp)
         else:
             frame.sink_ndjson(tmp)
+
+
+def _has_empty_record(dtype: pl.DataType | pl.datatypes.DataTypeClass) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return not dtype.fields or any(_has_empty_record(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _has_empty_record(dtype.inner)
+    return False
+
+
+def empty_records_as_json(frame: FrameT) -> FrameT:
+    """Columns holding a record with no fields (``{}``: ART's ``metadata``, open-instruct's
+    ``request_info``), which Parquet cannot store, as JSON text.
+
+    >>> out = empty_records_as_json(pl.DataFrame({"m": [{}]}, schema={"m": pl.Struct([])}))
+    >>> out.schema["m"]
+    String
+    """
+    schema = frame.collect_schema()
+    empty = [c for c, t in schema.items() if _has_empty_record(t)]
+    return _as_json(frame, empty) if empty else frame
 
 
 def nested_as_json(frame: FrameT) -> FrameT:
@@ -110,15 +133,18 @@ def nested_as_json(frame: FrameT) -> FrameT:
     """
     schema = frame.collect_schema()
     nested = [c for c, t in schema.items() if t.is_nested()]
-    if not nested:
-        return frame
+    return _as_json(frame, nested) if nested else frame
+
+
+def _as_json(frame: FrameT, columns: list[str]) -> FrameT:
+    """``columns`` as their values' JSON text."""
     return frame.with_columns(
         pl.struct(pl.col(c))
         .struct.json_encode()
         .str.strip_prefix("{" + json.dumps(c) + ":")
         .str.strip_suffix("}")
         .alias(c)
-        for c in nested
+        for c in columns
     )
 
 

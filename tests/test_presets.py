@@ -70,6 +70,18 @@ def test_trainer_dump_reads_without_flags(
         assert summary["columns"][role] == column, (role, summary["columns"])
 
 
+@pytest.mark.parametrize("folder", [e[0] for e in EXPECTED])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_trainer_dump_advantages_write(folder: str, suffix: str, tmp_path: Path) -> None:
+    """Every dump's rows write back out, nested and empty records ({}) included."""
+    out = tmp_path / f"adv{suffix}"
+    result = CliRunner().invoke(app, ["advantages", str(TRAINERS / folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = next(e[2] for e in EXPECTED if e[0] == folder)
+    read = pl.read_parquet if suffix == ".parquet" else pl.read_csv
+    assert read(out).height == rows
+
+
 @pytest.mark.parametrize(
     ("folder", "expected"),
     [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo"), ("nemo_rl", "grpo_loo")],
