@@ -756,8 +756,13 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
         numeric: list[str] = []
         try:
             raw = _scan(source, fmt)
-            names = raw.collect_schema().names()
-            numeric = [c for c in (*det.reward_cols, det.length_col) if c and c in names]
+            schema = raw.collect_schema()
+            numeric = [
+                c
+                for c in (*det.reward_cols, det.length_col)
+                if c and c in schema and not isinstance(schema[c], pl.List)  # token lists
+            ]
+            names = schema.names()
             if fmt == "parquet":
                 raw.select(numeric or names[:1]).collect()
             else:
