@@ -186,11 +186,6 @@ class WithinIterations:
         return _slope(x, self._demean(np.log(s[usable]), steps, denom))
 
 
-def elasticity_within(g: Groups, spread: np.ndarray, scale: np.ndarray) -> float:
-    """Slope of log(scale) on log(spread) across groups, iteration fixed effects removed."""
-    return WithinIterations(g, spread).slope(scale)
-
-
 def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
     """Slope of log(scale) on log(spread) across iterations."""
     ok = (spread > 0) & (scale > 0) & np.isfinite(scale) & np.isfinite(spread)
@@ -297,9 +292,7 @@ def analyze(
     step_sq: dict[str, np.ndarray] = {}
     for name in computed:
         on = row_groups.get(name, g)
-        group_cols[f"scale_{name}"], step_sq[name] = _scales(
-            g, on, coefficients[name], nf, refit=on is not g
-        )
+        group_cols[f"scale_{name}"], step_sq[name] = _scales(g, on, coefficients[name], nf)
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.sqrt(g.m2 / nf)
@@ -399,12 +392,11 @@ def analyze(
     )
 
 
-def _scales(
-    g: Groups, on: Groups, coef: Affine, nf: np.ndarray, refit: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def _scales(g: Groups, on: Groups, coef: Affine, nf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n), and Σ A² per
-    iteration. ``on`` holds the statistics ``coef`` applies to (a second-pass variable's
-    when ``refit``)."""
+    iteration. ``on`` holds the statistics ``coef`` applies to (a second-pass variable's,
+    or ``g``'s own)."""
+    refit = on is not g  # the map applies to the variable whose statistics ``on`` holds
     _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
     # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
     step_sq = g.per_step(sum_sq if np.isfinite(sum_sq).all() else np.nan_to_num(sum_sq))
@@ -438,8 +430,11 @@ def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame
 
 
 def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray:
-    out = np.full(g.n_steps, np.inf if op is np.minimum else -np.inf)
-    op.at(out, g.step_index, values.astype(np.float64, copy=False))
+    """Per iteration, the min (``np.minimum``) or max of a per-group array, NaN skipped
+    (a TRL group with no scored rollout has no extremes)."""
+    lowest = op is np.minimum
+    out = np.full(g.n_steps, np.inf if lowest else -np.inf)
+    (np.fmin if lowest else np.fmax).at(out, g.step_index, values.astype(np.float64, copy=False))
     return out
 
 

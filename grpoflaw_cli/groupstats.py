@@ -203,9 +203,9 @@ class PerStep:
 class Extremes:
     """Per group, what estimators that treat a lone best or worst rollout apart need: the
     maximum and minimum, how many rollouts reach each, the largest reward below the
-    maximum, and the mean and Σ(r − mean)² of the others when the maximum (minimum) is
-    reached once. NaN where there is none. Subtracting a dominant rollout from the group's
-    sums would cancel catastrophically; these are taken without it."""
+    maximum, and the mean and Σ(r − mean)² of the rollouts below the maximum (above the
+    minimum): a lone extreme's others. NaN where there is none. Subtracting a dominant
+    rollout from the group's sums would cancel catastrophically; these are taken without it."""
 
     top: np.ndarray
     n_top: np.ndarray
@@ -251,17 +251,17 @@ class Extremes:
         def column(name: str) -> np.ndarray:
             return table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
-        others = np.maximum(n - 1, 0).astype(np.float64)
+        n_top, n_bottom = column("n_at_max"), column("n_at_min")
         return cls(
             top=column("max"),
-            n_top=column("n_at_max"),
+            n_top=n_top,
             below_top=column("below_max"),
             bottom=column("min"),
-            n_bottom=column("n_at_min"),
+            n_bottom=n_bottom,
             mean_without_top=column("mean_without_max"),
-            m2_without_top=column("var0_without_max") * others,
+            m2_without_top=column("var0_without_max") * (n - n_top),
             mean_without_bottom=column("mean_without_min"),
-            m2_without_bottom=column("var0_without_min") * others,
+            m2_without_bottom=column("var0_without_min") * (n - n_bottom),
         )
 
 

@@ -571,6 +571,13 @@ def _reward_parts(
     target = sample[reward].to_numpy()
     if not (np.isfinite(parts).all() and np.isfinite(target).all()):
         return (), ()
+    # A column constant in the sample is indistinguishable from the reward's offset, and
+    # collinear ones split their weight arbitrarily: fit only varying, independent ones.
+    varying = np.ptp(parts, axis=0) > 0
+    columns = [c for c, v in zip(columns, varying, strict=True) if v]
+    parts = parts[:, varying]
+    if len(columns) < 2 or np.linalg.matrix_rank(parts) < len(columns):
+        return (), ()
     weights = np.linalg.lstsq(parts, target, rcond=None)[0]
     scale = max(float(np.abs(target).max()), 1e-300)
     if float(np.abs(parts @ weights - target).max()) > 1e-6 * scale:

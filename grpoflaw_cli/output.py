@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -137,12 +136,19 @@ def nested_as_json(frame: FrameT) -> FrameT:
 
 
 def _as_json(frame: FrameT, columns: list[str]) -> FrameT:
-    """``columns`` as their values' JSON text."""
+    """``columns`` as their values' JSON text (a null stays null).
+
+    >>> _as_json(pl.DataFrame({"é": [{"a": 1}, None]}), ["é"])["é"].to_list()
+    ['{"a":1}', None]
+    """
     return frame.with_columns(
-        pl.struct(pl.col(c))
-        .struct.json_encode()
-        .str.strip_prefix("{" + json.dumps(c) + ":")
-        .str.strip_suffix("}")
+        pl.when(pl.col(c).is_not_null())
+        .then(
+            pl.struct(pl.col(c).alias("v"))
+            .struct.json_encode()
+            .str.strip_prefix('{"v":')
+            .str.strip_suffix("}")
+        )
         .alias(c)
         for c in columns
     )

@@ -99,7 +99,8 @@ class CoefficientColumns:
         self._step: list[tuple[str, np.ndarray]] = []
         self.terms: dict[str, tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = {}
         """Per estimator: (scale, center, shift, mult) as expressions on the joined rows."""
-        for name, coef in analysis.coefficients.items():
+        self.variables: dict[str, str] = {}
+        for name, coef in analysis.coefficients.items():  # each map computed once
             shift, mult = coef.shift, coef.mult
             self.terms[name] = (
                 self._column(self._group, "__g", coef.scale),
@@ -107,7 +108,7 @@ class CoefficientColumns:
                 self._column(self._step, "__s", shift) if shift is not None else pl.lit(0.0),
                 self._column(self._step, "__s", mult) if mult is not None else pl.lit(1.0),
             )
-        self.variables = {name: coef.variable for name, coef in analysis.coefficients.items()}
+            self.variables[name] = coef.variable
         self.nan_to_zero = analysis.conventions.framework == "trl"
         """TRL's last step, ``nan_to_num(A, nan=0)``."""
         self.row_variables = analysis.row_variables
@@ -163,6 +164,9 @@ class CoefficientColumns:
             x = self.row_variables[variable].expr
         scale, center, shift, mult = self.terms[name]
         adv = mult * (scale * (x - center) - shift)
+        # a row value that is missing (GDPO with every component missing) is NaN, as in
+        # with_advantages; TRL zeroes it
+        adv = adv.fill_null(float("nan"))
         if self.nan_to_zero:
             adv = adv.fill_nan(0.0)
         return pl.when(pl.col("reward").is_null()).then(0.0).otherwise(adv)

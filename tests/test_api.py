@@ -112,11 +112,13 @@ def test_large_parquet_logs_are_aggregated_in_step_chunks(
         (SAMPLES / "trainers" / "trl", None),  # unscorable rows, logged advantages, 2 files
         (SAMPLES / "trainers" / "nemo_rl", None),  # grpo_loo: a second-pass row value
         (SAMPLES / "multitask.jsonl", "openrlhf"),  # the clip: row values for every estimator
+        ("missing_components", None),  # GDPO with every component of a row missing: NaN
+        ("missing_components", "trl"),  # ... which TRL turns into 0
     ],
 )
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
 def test_streamed_advantages_equal_the_in_memory_ones(
-    log: Path, framework: str | None, suffix: str, tmp_path: Path
+    log: Path | str, framework: str | None, suffix: str, tmp_path: Path
 ) -> None:
     """write_advantages streams the rows through joined coefficients; api.advantages holds
     them in memory and applies NumPy. Same rows, same order, same numbers."""
@@ -124,6 +126,10 @@ def test_streamed_advantages_equal_the_in_memory_ones(
     from polars.testing import assert_series_equal
 
     everything = ["all"]
+    if log == "missing_components":
+        log = tmp_path / "rollouts.csv"
+        log.write_text("step,group,reward,acc,fmt\n1,a,1,1,0\n1,a,0,0,0\n1,a,1,,\n1,a,2,1,1\n")
+        log = gf.load(log, component_cols=["acc", "fmt"], framework=framework)
     in_memory = gf.advantages(log, everything, framework=framework)
     path = tmp_path / f"adv{suffix}"
     written = gf.write_advantages(log, path, everything, framework=framework)
@@ -136,6 +142,10 @@ def test_streamed_advantages_equal_the_in_memory_ones(
         if column.startswith("adv_"):
             got, want = streamed[column].to_numpy(), in_memory[column].to_numpy()
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=column)
+            want_nulls = (
+                in_memory[column].fill_nan(None) if suffix == ".jsonl" else in_memory[column]
+            )
+            assert streamed[column].is_null().to_list() == want_nulls.is_null().to_list()
         elif in_memory[column].dtype.is_numeric():
             want_column = in_memory[column]
             if suffix == ".jsonl" and want_column.dtype.is_float():

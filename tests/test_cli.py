@@ -373,6 +373,27 @@ def test_output_that_cannot_be_written_is_a_usage_error(runner: CliRunner, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.csv"]  # no temp file left
 
 
+def test_empty_and_missing_records_write_as_json_text(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "rollouts.jsonl"
+    rows = [
+        {
+            "step": 1,
+            "group": 0,
+            "reward": float(i),
+            "métadonnées": {},
+            "info": {"k": i} if i else None,
+        }
+        for i in range(4)
+    ]
+    log.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    out = tmp_path / "adv.parquet"
+    result = invoke(runner, "advantages", log, "-o", out, "--estimators", "grpo")
+    assert result.exit_code == 0, result.output
+    written = pl.read_parquet(out)
+    assert written["métadonnées"].to_list() == ["{}"] * 4  # Parquet cannot store {}
+    assert written["info"].to_list() == [None, {"k": 1}, {"k": 2}, {"k": 3}]
+
+
 def test_outputs_get_ordinary_file_modes(runner: CliRunner, tmp_path: Path) -> None:
     import os
     import stat

@@ -298,6 +298,37 @@ def test_trl_rloo_norm_leaves_a_lone_scorable_rollout_out_of_the_batch(tmp_path:
     assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
+def test_trl_group_with_no_scored_rollout_leaves_the_step_extremes_alone(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "rollouts.csv"
+    log.write_text("step,group,reward\n0,x,\n0,x,\n0,y,1\n0,y,-2\n")
+    result = CliRunner().invoke(
+        app, ["compare", str(log), "--framework", "trl", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    step = json.loads(result.stdout)["iterations"][0]
+    assert (step["reward_min"], step["reward_max"]) == (-2.0, 1.0)
+    assert "Warning" not in result.stderr
+
+
+def test_metrics_constant_in_the_sample_are_no_parts(tmp_path: Path) -> None:
+    """A metric constant over the sampled rows cannot be told from the reward's offset."""
+    rng = np.random.default_rng(4)
+    acc = rng.integers(0, 2, 40).astype(float)
+    pl.DataFrame(
+        {
+            "step": [1] * 40,
+            "problem_id": [f"p{i // 8}" for i in range(40)],
+            "reward": acc + 0.5,
+            "metrics": [json.dumps({"acc": a, "format": 0.5, "turns": 1}) for a in acc],
+        }
+    ).write_parquet(tmp_path / "rollouts.parquet")
+    from grpoflaw_cli import api
+
+    assert api.load(tmp_path).detection.components == ()
+
+
 def test_framework_flag_overrides_the_preset() -> None:
     report = compare(TRAINERS / "trl", "--framework", "verl")
     assert report["summary"]["conventions"]["framework"] == "verl"
