@@ -175,7 +175,8 @@ def analyse(
             frame,
             has_length=det.length_col is not None,
             has_task=det.task_col is not None,
-            source_col=ingest.FILE_COL if len(det.files) > 1 else None,
+            # which files a step's rows came from (unless steps are split by design)
+            source_col=ingest.FILE_COL if len(det.files) > 1 and not det.group_per_file else None,
             has_baseline=det.baseline_col is not None,
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),

@@ -31,6 +31,7 @@ CANONICAL = ("step", "group", "reward", "length", "task")
 STEP_NAMES = ("step", "global_step", "iteration", "iter", "training_step", "train_step", "epoch")
 GROUP_NAMES = (
     "group",
+    "example_id",  # verifiers (prime-rl) episodes
     "group_id",
     "group_idx",
     "group_index",
@@ -124,6 +125,8 @@ class Detection:
     """verl v1 multi-turn: several outputs per session; only the last counts."""
     ddof: int | None = None
     eps: float | None = None
+    group_per_file: bool = False
+    """Several files share a step (a step folder's subsets): a group never spans files."""
     component_cols: tuple[str, ...] = ()
     """Reward components beside a reward that already includes them (verl's reward-extra
     keys, prime-rl's per-rubric ``metrics``, ``--component-col``)."""

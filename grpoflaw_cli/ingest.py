@@ -159,17 +159,31 @@ def _check_numeric(
 
 
 def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
-    """One step per file: the last number in each file name if they are all distinct,
-    else the file's position. Returns the steps and how they were found.
+    """The step each file stands for: the last number in its name if they are all
+    distinct; else the last number in the name of the folder it sits in (or one above),
+    several files may share a step there (prime-rl's ``step_{N}/{kind}/{subset}/``); else
+    the file's position. Returns the steps and how they were found.
 
     >>> steps_from_file_names([Path("train/0001.parquet"), Path("train/0002.parquet")])
     ((1, 2), 'the number in its name')
+    >>> steps_from_file_names([Path("step_2/a/traces.jsonl"), Path("step_10/a/traces.jsonl")])
+    ((2, 10), "the number in its folder's name")
     """
-    numbers = [re.findall(r"\d+", p.name.split(".")[0]) for p in files]
-    if all(numbers):
-        steps = tuple(int(n[-1]) for n in numbers)
-        if len(set(steps)) == len(steps):
-            return steps, "the number in its name"
+
+    def last_number(name: str) -> int | None:
+        found = re.findall(r"\d+", name)
+        return int(found[-1]) if found else None
+
+    names = [last_number(p.name.split(".")[0]) for p in files]
+    if all(n is not None for n in names) and len(set(names)) == len(names):
+        return tuple(n for n in names if n is not None), "the number in its name"
+    for up in range(1, 4):
+        folders = [
+            last_number(p.parents[up - 1].name) if len(p.parts) > up else None for p in files
+        ]
+        steps = tuple(n for n in folders if n is not None)
+        if len(steps) == len(files) and len(set(steps)) > 1:
+            return steps, "the number in its folder's name"
     return tuple(range(len(files))), "its position in the list"
 
 
@@ -370,11 +384,15 @@ def load(
     file_steps: tuple[int, ...] = ()
     if det.step_col is None and len(files) > 1:
         file_steps, how = steps_from_file_names(files)
+        shared = len(set(file_steps)) < len(files)  # subsets of a step: groups stay apart
         det = replace(
             det,
+            group_per_file=shared and det.group_mode == "column",
             reasons=tuple(
-                f"step: no step column; each of the {len(files)} files is one iteration, "
-                f"numbered by {how} (map a column with --step-col)"
+                f"step: no step column; each of the {len(files)} files is "
+                + ("part of " if shared else "")
+                + f"one iteration, numbered by {how} (map a column with --step-col)"
+                + ("; a group never spans two files" if shared else "")
                 if r.startswith("step:")
                 else r
                 for r in det.reasons
@@ -703,6 +721,8 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         group = pl.int_range(pl.len(), dtype=pl.Int64).over(step) // det.group_size
     else:
         group = pl.lit(0, pl.Int64)
+    if det.group_per_file:  # "<file index>:<group>"
+        group = pl.concat_str(pl.col(FILE_COL).cast(pl.String), pl.lit(":"), group.cast(pl.String))
 
     canon: dict[str, pl.Expr] = {"step": step, "group": group, "reward": reward}
     sources: dict[str, str | None] = {

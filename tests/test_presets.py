@@ -254,6 +254,28 @@ def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: 
     assert det.component_weights == (1.0, 0.5)  # GDPO weighs them as the rubric did
 
 
+def test_step_folders_of_verifiers_episodes(tmp_path: Path) -> None:
+    """prime-rl's rollouts/step_{N}/{kind}/{subset}/traces.jsonl: the step is the folder's
+    number (two subsets share it), the group is verifiers' example_id."""
+    for step in (1, 2, 10):
+        for subset in ("gsm8k", "math"):
+            folder = tmp_path / "rollouts" / f"step_{step}" / "train" / subset
+            folder.mkdir(parents=True)
+            lines = [
+                {"example_id": e, "prompt": [{"role": "user", "content": "q"}], "reward": float(r)}
+                for e in range(3)
+                for r in (0, 1, step % 3)
+            ]
+            (folder / "traces.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    summary = compare(tmp_path / "rollouts")["summary"]
+    assert summary["columns"]["group"] == "example_id"
+    # gsm8k's example 0 and math's example 0 are different prompts: 6 groups per step
+    assert (summary["rollouts"], summary["iterations"], summary["groups"]) == (54, 3, 18)
+    report = compare(tmp_path / "rollouts")
+    assert [it["step"] for it in report["iterations"]] == [1, 2, 10]
+    assert "step_in_several_files" not in {f["code"] for f in report["flags"]}  # by design
+
+
 def test_every_preset_is_a_source_flag_value() -> None:
     from grpoflaw_cli.cli import SourceName
     from grpoflaw_cli.presets import SOURCES
