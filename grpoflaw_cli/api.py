@@ -335,6 +335,21 @@ def _quietly(log: Log) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+def _prepare(
+    log: Log | str | Path | Sequence[str | Path],
+    estimators: Sequence[str] | None,
+    framework: str | None,
+    ddof: int | None,
+    eps: float | None,
+    clip: Clip,
+) -> tuple[Log, Conventions, list[str], dict[str, str]]:
+    """The log (read if given as paths), its conventions, and the estimators it can give
+    (with the reasons for the others): what every entry point starts from."""
+    log = log if isinstance(log, Log) else load(log, framework=framework)
+    names, skipped = usable(log, estimators)
+    return log, conventions_for(log, framework, ddof, eps, clip), names, skipped
+
+
 def compare(
     log: Log | str | Path | Sequence[str | Path],
     estimators: Sequence[str] | None = None,
@@ -350,9 +365,7 @@ def compare(
 
     ``reading`` wraps the read in a context (the CLI's progress spinner).
     """
-    log = log if isinstance(log, Log) else load(log, framework=framework)
-    conv = conventions_for(log, framework, ddof, eps, clip)
-    names, skipped = usable(log, estimators)
+    log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
     with (reading or _quietly)(log):
         analysis = analyse(log, names, conv, compare_logged=True)
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
@@ -371,9 +384,7 @@ def advantages(
 ) -> pl.DataFrame:
     """One row per rollout, in input order: the canonical columns, the input's others, and
     one ``adv_<estimator>`` column each."""
-    log = log if isinstance(log, Log) else load(log, framework=framework)
-    conv = conventions_for(log, framework, ddof, eps, clip)
-    names, _ = usable(log, estimators)
+    log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     with (reading or _quietly)(log):
         rows = ingest.collect(log, log.frame)
     collected = Log(
@@ -407,16 +418,14 @@ def write_advantages(
     """
     from grpoflaw_cli.output import sink_frame_atomic, write_frame_atomic
 
-    log = log if isinstance(log, Log) else load(log, framework=framework)
+    log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     target = Path(path)
     if log.detection.sessions:
         rows = advantages(
-            log, estimators, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
+            log, names, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
         )
         write_frame_atomic(target, rows)
         return rows.height
-    conv = conventions_for(log, framework, ddof, eps, clip)
-    names, _ = usable(log, estimators)
     with (reading or _quietly)(log):
         analysis = analyse(log, names, conv)
         with ingest.explained(log):
