@@ -17,6 +17,7 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ import polars as pl
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
-from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
 from grpoflaw_cli.estimators import (
     FRAMEWORKS,
     REGISTRY,
@@ -86,12 +87,46 @@ def load(
         baseline=baseline_col,
         components=tuple(component_cols),
     )
-    return ingest.load(
-        [paths] if isinstance(paths, (str, Path)) else list(paths),
-        mapping,
-        skip_bad_lines=skip_bad_lines,
-        source=source,
-        nan_rewards="nansum" if framework == "trl" else None,
+    try:
+        return ingest.load(
+            [paths] if isinstance(paths, (str, Path)) else list(paths),
+            mapping,
+            skip_bad_lines=skip_bad_lines,
+            source=source,
+            nan_rewards="nansum" if framework == "trl" else None,
+        )
+    except GrpoflawError as err:  # name this function's arguments, not the CLI's flags
+        hint = _keywords(err.hint) if err.hint is not None else None
+        raise type(err)(_keywords(err.message), hint=hint) from None
+
+
+KEYWORDS = {
+    "--step-col": "step_col",
+    "--group-col": "group_col",
+    "--reward-col": "reward_cols",
+    "--reward-weights": "reward_weights",
+    "--group-size": "group_size",
+    "--length-col": "length_col",
+    "--task-col": "task_col",
+    "--baseline-col": "baseline_col",
+    "--component-col": "component_cols",
+    "--skip-bad-lines": "skip_bad_lines=True",
+    "--source": "source",
+    "--framework": "framework",
+}
+"""The CLI flags that the library's messages name, and :func:`load`'s keywords for them."""
+
+
+def _keywords(text: str) -> str:
+    """A message with the CLI's flags replaced by :func:`load`'s keyword arguments.
+
+    >>> _keywords("--reward-col 'zzz': no such column")
+    "reward_cols 'zzz': no such column"
+    """
+    return re.sub(
+        "|".join(re.escape(f) + r"\b(?!-)" for f in sorted(KEYWORDS, key=len, reverse=True)),
+        lambda m: KEYWORDS[m.group(0)],
+        text,
     )
 
 

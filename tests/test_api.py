@@ -151,3 +151,10 @@ def test_streamed_advantages_equal_the_in_memory_ones(
             if suffix == ".jsonl" and want_column.dtype.is_float():
                 want_column = want_column.fill_nan(None)  # JSON has no NaN: null
             assert_series_equal(streamed[column], want_column, check_dtypes=False)
+
+
+def test_api_errors_name_keyword_arguments_not_cli_flags() -> None:
+    with pytest.raises(UsageError) as err:
+        gf.load(SAMPLES / "seed.jsonl", reward_cols=["zzz"])
+    assert err.value.message == "reward_cols 'zzz': no such column"
+    assert "--" not in str(err.value)
