@@ -917,7 +917,8 @@ def list_estimators() -> None:
         doc = " ".join(summary.split()).replace("``", "")
         if est.row_variable is not None:
             doc += (
-                " [dim](needs a second pass over the rows: on request, or on its trainer's logs)[/]"
+                " [dim](a second pass over the rows: computed on request, or on the logs of a "
+                "trainer whose default it is)[/]"
             )
         elif not est.by_default:
             doc += " [dim](a framework variant: on request)[/]"
