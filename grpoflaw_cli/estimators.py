@@ -143,7 +143,7 @@ class RowVariable:
     """A per-rollout value that group statistics cannot give: computed row by row in a
     second streaming pass, then summarised per group like the reward.
 
-    ``per_group`` arrays are joined onto the rows (as ``__{name}_{key}``); ``expr`` builds
+    ``per_group`` arrays are joined onto the rows (as :func:`group_column`); ``expr`` builds
     the value from the canonical columns and those.
     """
 
@@ -151,12 +151,25 @@ class RowVariable:
     per_group: dict[str, np.ndarray]
     expr: pl.Expr
 
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-group numbers under the names ``expr`` reads them by."""
+        return {group_column(self.name, key): arr for key, arr in self.per_group.items()}
+
+
+def group_column(variable: str, key: str) -> str:
+    """The column a row variable's per-group number ``key`` is joined onto the rows as.
+
+    >>> group_column("grpo_loo", "mean")
+    '__grpo_loo_mean'
+    """
+    return f"__{variable}_{key}"
+
 
 def clipped(name: str, a: Affine, bounds: tuple[float, float]) -> RowVariable:
     """OpenRLHF's clamp of the shaped value ``scale·(x − center)`` to ``bounds``."""
     x = pl.col("reward") - pl.col("baseline") if a.variable == "gap" else pl.col("reward")
-    col = f"__{name}_"
-    shaped = pl.col(col + "scale") * (x - pl.col(col + "center"))
+    shaped = pl.col(group_column(name, "scale")) * (x - pl.col(group_column(name, "center")))
     return RowVariable(
         name=name,
         per_group={"scale": a.scale, "center": a.center},
@@ -706,14 +719,17 @@ def _passk_values(name: str, normalised: bool) -> Callable[[Groups, Conventions]
                 scale = 1.0 / (np.nan_to_num(group_std(g, c)) + c.eps)
         else:
             scale = np.ones(g.size)
-        col = f"__{name}_"
-        best = (pl.col("reward") == pl.col(col + "top")) & (pl.col(col + "n_top") == 1)
-        gap = (pl.col(col + "top") - pl.col(col + "below")) * pl.col(col + "scale")
+
+        def col(key: str) -> pl.Expr:
+            return pl.col(group_column(name, key))
+
+        best = (pl.col("reward") == col("top")) & (col("n_top") == 1)
+        gap = (col("top") - col("below")) * col("scale")
         per_group = {"top": top, "n_top": n_top, "below": below, "scale": scale, "n": g.n}
         return RowVariable(
             name=name,
             per_group={k: np.asarray(v, dtype=np.float64) for k, v in per_group.items()},
-            expr=pl.when(best & (pl.col(col + "n") >= 2)).then(gap).otherwise(0.0),
+            expr=pl.when(best & (col("n") >= 2)).then(gap).otherwise(0.0),
         )
 
     return values
@@ -782,9 +798,8 @@ def gdpo_components(
     for k, ((column, n, mean, m2), w) in enumerate(zip(stats, weights, strict=True)):
         a = _finite(grpo(replace(g, n=n, mean=mean, m2=m2), c))
         per_group[f"s{k}"], per_group[f"c{k}"] = a.scale, a.center
-        z = (pl.col(column).cast(pl.Float64).fill_nan(None) - pl.col(f"__gdpo_sum_c{k}")) * pl.col(
-            f"__gdpo_sum_s{k}"
-        )
+        center, scale = (pl.col(group_column("gdpo_sum", f"{p}{k}")) for p in ("c", "s"))
+        z = (pl.col(column).cast(pl.Float64).fill_nan(None) - center) * scale
         terms.append(z * w if w != 1.0 else z)
     missing = pl.all_horizontal(t.is_null() for t in terms)
     value = pl.when(missing).then(None).otherwise(pl.sum_horizontal(terms))
@@ -810,25 +825,24 @@ def loo_values(g: Groups, c: Conventions) -> RowVariable:
     rollout's others include both a maximum and a minimum, so their spread is no residue.
     """
     x = _extremes(g, "grpo_loo")
-    col = "__grpo_loo_"
-    r, n, mean, m2 = (pl.col("reward"), *(pl.col(col + k) for k in ("n", "mean", "m2")))
-    top = (r == pl.col(col + "top")) & (pl.col(col + "n_top") == 1)
-    bottom = (r == pl.col(col + "bottom")) & (pl.col(col + "n_bottom") == 1)
+
+    def col(key: str) -> pl.Expr:
+        return pl.col(group_column("grpo_loo", key))
+
+    r, n, mean, m2 = pl.col("reward"), col("n"), col("mean"), col("m2")
+    top = (r == col("top")) & (col("n_top") == 1)
+    bottom = (r == col("bottom")) & (col("n_bottom") == 1)
     d = r - mean
     k = n / (n - 1.0)
     others_mean = (
         pl.when(top)
-        .then(pl.col(col + "mean_nt"))
+        .then(col("mean_nt"))
         .when(bottom)
-        .then(pl.col(col + "mean_nb"))
+        .then(col("mean_nb"))
         .otherwise(mean - d / (n - 1.0))
     )
     others_m2 = (
-        pl.when(top)
-        .then(pl.col(col + "m2_nt"))
-        .when(bottom)
-        .then(pl.col(col + "m2_nb"))
-        .otherwise(m2 - k * d * d)
+        pl.when(top).then(col("m2_nt")).when(bottom).then(col("m2_nb")).otherwise(m2 - k * d * d)
     )
     gap = pl.when(top | bottom).then(r - others_mean).otherwise(k * d)
     std = (others_m2.clip(lower_bound=0.0) / (n - 2.0)).sqrt()
@@ -915,11 +929,12 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
 def evaluate(var: RowVariable, reward: np.ndarray, group_index: np.ndarray) -> np.ndarray:
     """A row variable's per-rollout values, for rewards already in memory.
 
-    >>> twice = RowVariable("twice", {"w": np.array([2.0])}, pl.col("reward") * pl.col("__twice_w"))
+    >>> w = pl.col(group_column("twice", "w"))
+    >>> twice = RowVariable("twice", {"w": np.array([2.0])}, pl.col("reward") * w)
     >>> evaluate(twice, np.array([1.0, 3.0]), np.zeros(2, dtype=np.int64)).tolist()
     [2.0, 6.0]
     """
-    joined = {f"__{var.name}_{k}": arr[group_index] for k, arr in var.per_group.items()}
+    joined = {column: arr[group_index] for column, arr in var.columns.items()}
     return pl.DataFrame({"reward": reward, **joined}).select(var.expr).to_series().to_numpy()
 
 

@@ -83,7 +83,7 @@ def _inputs_of(variables: Sequence[RowVariable], present: Sequence[str]) -> list
 def _variable_columns(analysis: Analysis, variables: Sequence[RowVariable]) -> pl.DataFrame:
     """The group keys and every row variable's per-group numbers, to join onto rows."""
     return analysis.groups.select("step", "group").with_columns(
-        pl.Series(f"__{v.name}_{k}", arr) for v in variables for k, arr in v.per_group.items()
+        pl.Series(column, arr) for v in variables for column, arr in v.columns.items()
     )
 
 
@@ -116,9 +116,9 @@ class CoefficientColumns:
         self.groups = keys.with_columns(
             *(pl.Series(n, a) for n, a in self._group),
             *(
-                pl.Series(f"__{v.name}_{k}", arr)
+                pl.Series(column, arr)
                 for v in analysis.row_variables.values()
-                for k, arr in v.per_group.items()
+                for column, arr in v.columns.items()
             ),
         )
         self.steps = analysis.iterations.select("step").with_columns(
@@ -223,7 +223,7 @@ def row_variable_query(
     numbers joined on), summarised per group like the reward. ``keys`` is the group
     table's (step, group) in its order; the result has the same order.
     """
-    columns = {f"__{v.name}_{k}": arr for v in variables for k, arr in v.per_group.items()}
+    columns = {column: arr for v in variables for column, arr in v.columns.items()}
     coef = keys.select("step", "group").with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("__order"),
         *(pl.Series(k, arr) for k, arr in columns.items()),
