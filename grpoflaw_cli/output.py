@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -72,19 +72,9 @@ def frame_format(path: Path) -> str:
 
 
 def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
-    """Write a frame as Parquet, CSV or JSONL (by extension), atomically."""
-    fmt = frame_format(path)
-    writers: dict[str, Callable[[Path], None]] = {
-        "parquet": lambda p: frame.write_parquet(p),
-        "csv": lambda p: frame.write_csv(p),
-        "jsonl": lambda p: frame.write_ndjson(p),
-    }
-    if fmt == "csv":
-        frame = nested_as_json(frame)
-    if fmt == "parquet":
-        frame = empty_records_as_json(frame)
-    with _atomic(path) as tmp:
-        writers[fmt](tmp)
+    """Write a frame as Parquet, CSV or JSONL (by extension), atomically: as
+    :func:`sink_frame_atomic` writes a lazy one."""
+    sink_frame_atomic(path, frame.lazy())
 
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
