@@ -291,40 +291,24 @@ def load(
         for name, dt in schema.items():
             first_types.setdefault(name, dt._string_repr())
     preset = presets.choose(files, first_types, source)
+    shaped: list[pl.LazyFrame] = []  # each file as the preset reshapes it, built once
     fields: tuple[str, ...] = ()
-    if preset.unpack:
-        first = _explode(_scan(sources[0], formats[0]), preset.explode)
-        fields = _component_fields(_reshape(first, preset.reshape, str(files[0])), preset.unpack)
-    if preset.explode or preset.reshape or fields:
-        schemas = [
-            _unpack(
-                _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape, str(path)),
-                preset.unpack,
-                fields,
-            ).collect_schema()
+    if preset.explode or preset.reshape or preset.unpack:
+        shaped = [
+            _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape, str(path))
             for path, data, fmt in zip(files, sources, formats, strict=True)
         ]
+        fields = _component_fields(shaped[0], preset.unpack) if preset.unpack else ()
+        shaped = [_unpack(frame, preset.unpack, fields) for frame in shaped]
+        if preset.explode or preset.reshape or fields:  # else the files' own schemas hold
+            schemas = [frame.collect_schema() for frame in shaped]
     mapping = presets.merge(preset.mapping, user)
     fitted: tuple[float, ...] | None = None
     unpack_note: list[str] = []
     if preset.unpack and len(fields) > 1 and not (user.reward or user.components):
-        unpacked = [f"{preset.unpack}.{f}" for f in fields]
-        first = _explode(_scan(sources[0], formats[0]), preset.explode)
-        first = _unpack(_reshape(first, preset.reshape, str(files[0])), preset.unpack, fields)
-        parts, weights = _reward_parts(first, mapping.reward[0], unpacked)
-        if len(parts) > 1:
-            mapping, fitted = replace(mapping, components=parts), weights
-            unpack_note.append(
-                f"components ← {', '.join(parts)}: the reward is "
-                + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, parts, strict=True))
-                + f" on the first rows, so these fields of '{preset.unpack}' are its parts"
-            )
-        else:
-            unpack_note.append(
-                f"'{preset.unpack}' fields {', '.join(unpacked)} are read as columns, not "
-                "reward components: they do not add up to the reward (name parts with "
-                "--component-col)"
-            )
+        mapping, fitted, unpack_note = _metrics_as_components(
+            shaped[0], preset.unpack, fields, mapping
+        )
     if preset.blocks_from and not (user.group or user.group_size):
         size = _block_size(sources[0], formats[0], preset.blocks_from)
         if size is not None:
@@ -560,6 +544,28 @@ def _unpack(frame: pl.LazyFrame, column: str | None, fields: Sequence[str]) -> p
         p.cast(pl.Float64, strict=False).alias(f"{column}.{f}")
         for p, f in zip(parts, fields, strict=True)
     )
+
+
+def _metrics_as_components(
+    first: pl.LazyFrame, column: str, fields: Sequence[str], mapping: ColumnMap
+) -> tuple[ColumnMap, tuple[float, ...] | None, list[str]]:
+    """The mapping with the unpacked ``column`` fields as the reward's components, when the
+    reward is their weighted sum on ``first``'s rows (:func:`_reward_parts`), their
+    weights, and the line ``inspect`` shows either way."""
+    unpacked = [f"{column}.{f}" for f in fields]
+    parts, weights = _reward_parts(first, mapping.reward[0], unpacked)
+    if len(parts) > 1:
+        note = (
+            f"components ← {', '.join(parts)}: the reward is "
+            + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, parts, strict=True))
+            + f" on the first rows, so these fields of '{column}' are its parts"
+        )
+        return replace(mapping, components=parts), weights, [note]
+    note = (
+        f"'{column}' fields {', '.join(unpacked)} are read as columns, not reward "
+        "components: they do not add up to the reward (name parts with --component-col)"
+    )
+    return mapping, None, [note]
 
 
 def _reward_parts(
