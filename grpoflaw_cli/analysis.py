@@ -40,6 +40,7 @@ from grpoflaw_cli.estimators import (
     constant,
     gdpo_components,
     group_moments,
+    identity,
     whiten,
 )
 from grpoflaw_cli.groupstats import (
@@ -280,7 +281,7 @@ def analyze(
             gy = variable_groups(g, stats, var.name)
             row_groups[name] = gy
             shape = maps.get(name) or REGISTRY[name].fn(g, conv)
-            base = Affine(scale=constant(g, 1.0), center=constant(g, 0.0))
+            base = identity(g)
             if shape.shift is not None:  # GDPO, R++: whiten the value, as they do
                 base = whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
                 if shape.mult is None:  # a whitening without its division

@@ -432,6 +432,12 @@ def constant(g: Groups, value: float) -> np.ndarray:
     return np.broadcast_to(np.float64(value), (g.size,))
 
 
+def identity(g: Groups, variable: str = "reward") -> Affine:
+    """``A = x``: the advantage is the variable itself (the reward minus its baseline for
+    ReMax, a second-pass row value such as ``grpo_loo``'s)."""
+    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable=variable)
+
+
 def where_single(single: np.ndarray, value: float, other: np.ndarray) -> np.ndarray:
     """``other`` with ``value`` for one-rollout groups; ``other`` itself (no copy) when the
     log has none, the usual case, which keeps large logs' memory down."""
@@ -598,7 +604,7 @@ def remax(g: Groups, c: Conventions) -> Affine:
     ``reward_baselines`` from the trainer's REMAX branch. Needs the baseline per rollout
     (``--baseline-col``). No group statistics, so no singleton rule.
     """
-    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="gap")
+    return identity(g, "gap")
 
 
 # --------------------------------------------------------------- framework variants
@@ -754,7 +760,7 @@ def grpo_passk(g: Groups, c: Conventions) -> Affine:
     group"); 0 here. Constant group: 0. Needs each group's top two rewards, which the
     group pass gathers only when asked (several times its plain cost), and a second pass.
     """
-    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_passk")
+    return identity(g, "grpo_passk")
 
 
 @register(
@@ -772,7 +778,7 @@ def grpo_passk_nostd(g: Groups, c: Conventions) -> Affine:
     verl ``compute_grpo_passk_outcome_advantage`` with ``norm_adv_by_std_in_grpo=False``.
     std, eps: not used. Singleton group: verl raises; 0 here. Constant group: 0.
     """
-    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_passk_nostd")
+    return identity(g, "grpo_passk_nostd")
 
 
 def _finite(a: Affine) -> Affine:
@@ -896,7 +902,7 @@ def grpo_loo(g: Groups, c: Conventions) -> Affine:
     rollout, so equal others have std 0, NeMo's intent; the check of the logged
     advantages shows the steps where NeMo's rounding did otherwise.
     """
-    return Affine(scale=constant(g, 1.0), center=constant(g, 0.0), variable="grpo_loo")
+    return identity(g, "grpo_loo")
 
 
 # --------------------------------------------------------------------------- application
