@@ -168,7 +168,7 @@ class WithinIterations:
     def _demean(v: np.ndarray, steps: PerStep, denom: np.ndarray) -> np.ndarray:
         """``v`` minus its iteration's mean, in place."""
         means = steps.sum(v) / denom
-        v -= means[steps.index]
+        v -= steps.broadcast(means)
         return v
 
     def slope(self, scale: np.ndarray) -> float:
@@ -434,9 +434,7 @@ def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray
     """Per iteration, the min (``np.minimum``) or max of a per-group array, NaN skipped
     (a TRL group with no scored rollout has no extremes)."""
     lowest = op is np.minimum
-    out = np.full(g.n_steps, np.inf if lowest else -np.inf)
-    (np.fmin if lowest else np.fmax).at(out, g.step_index, values.astype(np.float64, copy=False))
-    return out
+    return g.steps.reduce(np.fmin if lowest else np.fmax, values, np.inf if lowest else -np.inf)
 
 
 def with_logged(analysis: Analysis, comparison: pl.DataFrame, expected: str) -> Analysis:

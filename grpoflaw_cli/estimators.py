@@ -323,7 +323,7 @@ def step_std(g: Groups, c: Conventions) -> np.ndarray:
     nf = g.n.astype(np.float64)
     total = g.per_step(nf)
     mu = g.per_step(nf * g.mean) / np.maximum(total, 1.0)
-    ss = g.per_step(g.m2 + nf * (g.mean - mu[g.step_index]) ** 2)
+    ss = g.per_step(g.m2 + nf * (g.mean - g.broadcast(mu)) ** 2)
     return np.asarray(
         np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
     )
@@ -349,7 +349,7 @@ def _token_moments(
     sx = g.per_step(x_scale * g.len_d1 + d * g.len_sum)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = np.where(wsum > 0, sx / wsum, 0.0)
-    off = d - mu[g.step_index]
+    off = d - g.broadcast(mu)
     ss = g.per_step(
         x_scale * x_scale * g.len_d2 + 2.0 * x_scale * off * g.len_d1 + off * off * g.len_sum
     )
@@ -409,7 +409,7 @@ def trl_normalize(g: Groups, x_scale: np.ndarray, x_center: np.ndarray, c: Conve
     total = g.per_step(nf)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = np.where(total > 0, g.per_step(nf * d) / total, 0.0)
-    off = d - mu[g.step_index]
+    off = d - g.broadcast(mu)
     ss = g.per_step(x_scale * x_scale * g.m2 + nf * off * off)
     std = np.nan_to_num(np.sqrt(_variance(ss, total, c.ddof, c.bessel_float32)), nan=0.0)
     return Affine(scale=x_scale, center=x_center, shift=mu, mult=1.0 / (std + c.eps))
@@ -488,7 +488,7 @@ def grpo_batch(g: Groups, c: Conventions) -> Affine:
     (TRL itself uses 1e-4). Singleton group: ``r − μ = 0``, so ``A = 0`` (TRL's rule).
     A one-rollout iteration has batch std 0 and advantage 0.
     """
-    sigma_batch = step_std(g, c)[g.step_index]
+    sigma_batch = g.broadcast(step_std(g, c))
     denom = sigma_batch + c.eps
     with np.errstate(divide="ignore"):
         scale = np.where(denom > 0, 1.0 / np.where(denom > 0, denom, 1.0), 0.0)
@@ -577,7 +577,7 @@ def gpg(g: Groups, c: Conventions) -> Affine:
     recip = (1.0 / np.maximum(nonzero, 1.0)).astype(np.float32)
     alpha = (recip * total.astype(np.float32)).astype(np.float64)
     single = g.n == 1
-    return Affine(scale=alpha[g.step_index], center=where_single(single, 0.0, g.mean))
+    return Affine(scale=g.broadcast(alpha), center=where_single(single, 0.0, g.mean))
 
 
 @register("opo", "OPO", "OPO", keeps="groups and iterations", requires=("length",))
@@ -653,7 +653,7 @@ def flash_reinforce(g: Groups, c: Conventions) -> Affine:
     total = g.per_step(nf)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = np.where(total > 0, g.per_step(nf * g.mean) / total, 0.0)
-    return Affine(scale=constant(g, 1.0), center=mu[g.step_index])
+    return Affine(scale=constant(g, 1.0), center=g.broadcast(mu))
 
 
 def _mean_only(a: Affine) -> Affine:
@@ -920,13 +920,13 @@ def group_moments(g: Groups, a: Affine) -> tuple[np.ndarray, np.ndarray]:
     d = mean - a.center
     d *= a.scale
     if a.shift is not None:
-        d -= a.shift[g.step_index]
+        d -= g.broadcast(a.shift)
     sum_sq = a.scale * a.scale
     sum_sq *= m2
     sum_sq += nf * d * d
     total = nf * d
     if a.mult is not None:
-        mult = a.mult[g.step_index]
+        mult = g.broadcast(a.mult)
         total *= mult
         sum_sq *= mult * mult
     return total, sum_sq

@@ -884,7 +884,7 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     if (
         det.length_col
         and table.filter(
-            (pl.col("len_null") > 0) | ~pl.col("len_sum").is_finite() | (pl.col("len_min") < 0)
+            ~pl.col("len_sum").is_finite() | (pl.col("len_min") < 0)  # < 0: missing too
         ).height
     ):
         length = pl.col("length")

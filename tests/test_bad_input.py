@@ -98,6 +98,12 @@ REFUSED: list[tuple[str, str, bytes, list[str]]] = [
         ["line 3", "response length"],
     ),
     (
+        "missing length",
+        "log.csv",
+        b"step,reward,response_length\n1,0,5\n1,1,\n",
+        ["line 3", "response length", "missing"],
+    ),
+    (
         "negative length",
         "log.csv",
         b"step,reward,response_length\n1,0,5\n1,1,-3\n",

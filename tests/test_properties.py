@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grpoflaw_cli.estimators import REGISTRY, Conventions, group_moments
+from grpoflaw_cli.groupstats import PerStep
 from grpoflaw_cli.rollouts import with_advantages
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,3 +151,37 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
         if coef.variable in ("reward", "gap"):  # an affine map: from the group statistics
             _, sum_sq = group_moments(analysis.stats, coef)
             np.testing.assert_allclose(sum_sq, by_group, rtol=1e-7, atol=1e-7)
+
+
+@SETTINGS
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    st.booleans(),
+    st.data(),
+)
+def test_per_step_reductions_agree_with_their_definitions(
+    index: list[int], sort: bool, data: st.DataObject
+) -> None:
+    """Sorted (runs, some iterations empty) or not, PerStep's sum, min/max and broadcast
+    are bincount, ufunc.at and indexing."""
+    steps = np.sort(np.array(index)) if sort else np.array(index)
+    n_steps = 7  # some iterations have no group
+    values = np.array(
+        data.draw(
+            st.lists(finite | st.just(float("nan")), min_size=steps.size, max_size=steps.size)
+        )
+    )
+    per = PerStep(steps, n_steps)
+    finite_values = np.nan_to_num(values)
+    np.testing.assert_allclose(
+        per.sum(finite_values),
+        np.bincount(steps, finite_values, n_steps),
+        rtol=1e-12,
+        atol=1e-9,
+    )
+    for op, empty in ((np.fmin, np.inf), (np.fmax, -np.inf)):  # NaN skipped
+        expected = np.full(n_steps, empty)
+        op.at(expected, steps, values)
+        np.testing.assert_array_equal(per.reduce(op, values, empty), expected)
+    per_step = np.arange(n_steps, dtype=np.float64) * 1.5
+    np.testing.assert_array_equal(per.broadcast(per_step), per_step[steps])
