@@ -1,9 +1,12 @@
 """Write large synthetic rollout logs for the benchmark (deterministic).
 
     python benchmarks/make_logs.py [--rows 10000000] [--text-rows 1000000] [--out benchmarks/data]
+    python benchmarks/make_logs.py --big 100000000   # the 10^8 log, as 50 Parquet files
 
 Writes ``rollouts.parquet`` (``--rows`` rollouts) and ``rollouts.jsonl`` / ``rollouts.csv``
-(``--text-rows`` rollouts): 16 rollouts per prompt group, 1,024 groups per step, columns
+(``--text-rows`` rollouts); with ``--big N``, only ``big/part-*.parquet``: N rollouts in
+files of 2M, as a trainer writes them over a run. 16 rollouts per prompt group, 1,024
+groups per step, columns
 ``step``, ``prompt_id``, ``reward`` (group-specific scale, so every diagnostic has work)
 and ``response_length``. Generated in chunks, so memory stays small.
 """
@@ -58,13 +61,27 @@ def write(path: Path, rows: int, fmt: str) -> None:
                     df.write_ndjson(fh)
 
 
+def write_parts(folder: Path, rows: int) -> None:
+    """``rows`` rollouts as one Parquet file per chunk, steps continuing across files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, start in enumerate(range(0, rows, CHUNK)):
+        chunk(start, min(start + CHUNK, rows), rng).write_parquet(folder / f"part-{i:05d}.parquet")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--text-rows", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=0, help="write only big/: this many rollouts")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.big:
+        write_parts(args.out / "big", args.big)
+        size = sum(p.stat().st_size for p in (args.out / "big").iterdir())
+        print(f"{args.out / 'big'}  {size / 1e6:,.0f} MB")
+        return
     write(args.out / "rollouts.parquet", args.rows, "parquet")
     write(args.out / "rollouts.jsonl", args.text_rows, "jsonl")
     write(args.out / "rollouts.csv", args.text_rows, "csv")

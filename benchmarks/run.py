@@ -4,14 +4,17 @@
     python benchmarks/run.py             # prints the table the README shows
 
 Each figure is the best of ``--repeat`` runs of a fresh process (startup and imports
-included), with its peak resident memory:
+included), with that run's peak resident memory. The runs are interleaved, each round
+running every command once, so that a figure and its floor see the same machine load:
 
 * **floor**: a bare Polars lazy scan of the same Parquet file grouped by (step, group)
   computing mean and std, in a process of its own;
 * **Polars read**: ``pl.read_ndjson`` / ``pl.read_csv`` of the text logs;
 * **grpoflaw compare**: every default estimator and diagnostic, ``--format json``;
 * **advantages**: ``grpoflaw advantages`` writing one row per rollout (Parquet);
-* start-up: ``grpoflaw --help`` and ``grpoflaw inspect`` on the bundled seed log.
+* start-up: ``grpoflaw --help`` and ``grpoflaw inspect`` on the bundled seed log;
+* with ``--big`` (after ``make_logs.py --big 100000000``): ``compare`` and ``advantages``
+  (three estimators) on the 10^8-rollout log in 50 Parquet files, one run each.
 
 The package's bytecode is compiled first, as ``pip install`` does: an environment with
 ``PYTHONDONTWRITEBYTECODE`` set (some containers) would otherwise compile every module of
@@ -26,6 +29,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,22 +53,40 @@ FLOOR = (
 READ = "import sys, polars as pl\ngetattr(pl, sys.argv[1])(sys.argv[2])\n"
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
-    """Best wall time (s) and the peak RSS (MB) of that run."""
-    best = (float("inf"), 0.0)
-    for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-c", TIMER, *cmd], capture_output=True, text=True, check=True
-        ).stdout.split()
-        seconds, kb = float(out[0]), float(out[1])
-        if seconds < best[0]:
-            best = (seconds, kb / 1024)
-    return best
+def run_once(cmd: list[str]) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MB) of one fresh process running ``cmd``."""
+    out = subprocess.run(
+        [sys.executable, "-c", TIMER, *cmd], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1]) / 1024
+
+
+@dataclass
+class Case:
+    """One command to time; ``floor`` names the case its ratio is taken to."""
+
+    what: str
+    cmd: list[str]
+    rows: int | None
+    floor: str | None = None
+    repeat: int | None = None  # None: --repeat
+    best: tuple[float, float] = (float("inf"), 0.0)
+
+
+def run_rounds(cases: list[Case], repeat: int) -> None:
+    """Best time (and that run's peak RSS) of each case, over rounds that run every case
+    once in turn: a figure and its floor are measured under the same machine load."""
+    for round_ in range(max(c.repeat or repeat for c in cases)):
+        for case in cases:
+            if round_ < (case.repeat or repeat):
+                case.best = min(case.best, run_once(case.cmd))
 
 
 def rows_of(path: Path) -> int:
     import polars as pl
 
+    if path.is_dir():  # a folder of Parquet files
+        return int(pl.scan_parquet(path / "*.parquet").select(pl.len()).collect().item())
     if path.suffix == ".parquet":
         return int(pl.scan_parquet(path).select(pl.len()).collect().item())
     if path.suffix == ".csv":
@@ -77,70 +99,89 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--big", action="store_true", help="also the 10^8 log (data/big)")
     args = parser.parse_args()
     grpoflaw = [sys.executable, "-m", "grpoflaw_cli"]
     parquet, jsonl, csv = (args.data / f"rollouts.{ext}" for ext in ("parquet", "jsonl", "csv"))
     for path in (parquet, jsonl, csv):
         if not path.exists():
             sys.exit(f"{path} is missing: run python benchmarks/make_logs.py first")
+    big = args.data / "big"
+    if args.big and not big.is_dir():
+        sys.exit(f"{big} is missing: run python benchmarks/make_logs.py --big 100000000 first")
 
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", str(ROOT / "grpoflaw_cli")], check=True
     )
-    results: list[dict[str, object]] = []
-
-    def add(name: str, cmd: list[str], rows: int | None, floor: float | None = None) -> float:
-        seconds, mb = measure(cmd, args.repeat)
-        results.append(
-            {
-                "what": name,
-                "seconds": round(seconds, 3),
-                "rollouts_per_s": round(rows / seconds) if rows else None,
-                "x_floor": round(seconds / floor, 2) if floor else None,
-                "peak_rss_mb": round(mb),
-            }
-        )
-        return seconds
-
     n_parquet, n_text = rows_of(parquet), rows_of(jsonl)
     with tempfile.TemporaryDirectory() as tmp:
-        floor = add(
-            "floor: Polars scan + group_by mean/std (Parquet)",
-            [sys.executable, "-c", FLOOR, str(parquet)],
-            n_parquet,
-        )
-        add(
-            "grpoflaw compare (Parquet)",
-            [*grpoflaw, "compare", str(parquet), "--format", "json"],
-            n_parquet,
-            floor,
-        )
-        add(
-            "grpoflaw advantages -o out.parquet (Parquet)",
-            [*grpoflaw, "advantages", str(parquet), "-o", f"{tmp}/adv.parquet"],
-            n_parquet,
-            floor,
-        )
+        floor = "floor: Polars scan + group_by mean/std (Parquet)"
+        cases = [
+            Case(floor, [sys.executable, "-c", FLOOR, str(parquet)], n_parquet),
+            Case(
+                "grpoflaw compare (Parquet)",
+                [*grpoflaw, "compare", str(parquet), "--format", "json"],
+                n_parquet,
+                floor,
+            ),
+            Case(
+                "grpoflaw advantages -o out.parquet (Parquet)",
+                [*grpoflaw, "advantages", str(parquet), "-o", f"{tmp}/adv.parquet"],
+                n_parquet,
+                floor,
+            ),
+        ]
         for path, reader in ((jsonl, "read_ndjson"), (csv, "read_csv")):
             fmt = path.suffix[1:].upper()
-            read = add(
-                f"floor: Polars {reader} ({fmt})",
-                [sys.executable, "-c", READ, reader, str(path)],
-                n_text,
-            )
-            add(
-                f"grpoflaw compare ({fmt})",
-                [*grpoflaw, "compare", str(path), "--format", "json"],
-                n_text,
-                read,
-            )
-        add("grpoflaw --help", [*grpoflaw, "--help"], None)
-        add(
-            "grpoflaw inspect sample_data/seed.jsonl",
-            [*grpoflaw, "inspect", str(ROOT / "sample_data" / "seed.jsonl")],
-            None,
-        )
+            read = f"floor: Polars {reader} ({fmt})"
+            cases += [
+                Case(read, [sys.executable, "-c", READ, reader, str(path)], n_text),
+                Case(
+                    f"grpoflaw compare ({fmt})",
+                    [*grpoflaw, "compare", str(path), "--format", "json"],
+                    n_text,
+                    read,
+                ),
+            ]
+        cases += [
+            Case("grpoflaw --help", [*grpoflaw, "--help"], None),
+            Case(
+                "grpoflaw inspect sample_data/seed.jsonl",
+                [*grpoflaw, "inspect", str(ROOT / "sample_data" / "seed.jsonl")],
+                None,
+            ),
+        ]
+        if args.big:
+            n_big = rows_of(big)
+            files = len(list(big.glob("*.parquet")))
+            three = ["--estimators", "grpo,dr_grpo,rloo", "-o", f"{tmp}/big.parquet"]
+            cases += [
+                Case(
+                    f"grpoflaw compare (Parquet, {n_big:.0e} rollouts in {files} files)",
+                    [*grpoflaw, "compare", str(big), "--format", "json"],
+                    n_big,
+                    repeat=1,
+                ),
+                Case(
+                    f"grpoflaw advantages -o, 3 estimators ({n_big:.0e} rollouts)",
+                    [*grpoflaw, "advantages", str(big), *three],
+                    n_big,
+                    repeat=1,
+                ),
+            ]
+        run_rounds(cases, args.repeat)
 
+    best = {c.what: c.best[0] for c in cases}
+    results = [
+        {
+            "what": c.what,
+            "seconds": round(c.best[0], 3),
+            "rollouts_per_s": round(c.rows / c.best[0]) if c.rows else None,
+            "x_floor": round(c.best[0] / best[c.floor], 2) if c.floor else None,
+            "peak_rss_mb": round(c.best[1]),
+        }
+        for c in cases
+    ]
     if args.json:
         print(json.dumps(results, indent=2))
         return
