@@ -190,8 +190,13 @@ class PerStep:
         if starts.size != n_steps:
             self._present = index[starts]
 
+    def _check(self, values: np.ndarray, size: int) -> None:
+        if values.shape != (size,):  # reduceat would fold extra values into the last run
+            raise ValueError(f"expected {size} values, got shape {values.shape}")
+
     def sum(self, values: np.ndarray) -> np.ndarray:
         """``np.bincount(index, values, n_steps)`` (up to rounding)."""
+        self._check(values, self.index.size)
         if self._starts is None:
             return np.bincount(self.index, weights=values, minlength=self.n_steps)
         runs = np.add.reduceat(values, self._starts, dtype=np.float64)
@@ -203,6 +208,7 @@ class PerStep:
 
     def reduce(self, op: np.ufunc, values: np.ndarray, empty: float) -> np.ndarray:
         """``op`` (``np.fmin``, say) over each iteration's values; ``empty`` where none."""
+        self._check(values, self.index.size)
         values = values.astype(np.float64, copy=False)
         out = np.full(self.n_steps, empty)
         if self._starts is None:
@@ -216,6 +222,7 @@ class PerStep:
 
     def broadcast(self, step_values: np.ndarray) -> np.ndarray:
         """Each group's entry of a per-iteration array: ``step_values[index]``."""
+        self._check(step_values, self.n_steps)
         if self._counts is None:
             return np.asarray(step_values[self.index])
         present = step_values if self._present is None else step_values[self._present]

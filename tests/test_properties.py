@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from helpers import advantages, analyse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -157,15 +158,16 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
 @given(
     st.lists(st.integers(0, 5), min_size=1, max_size=40),
     st.booleans(),
+    st.integers(0, 2),
     st.data(),
 )
 def test_per_step_reductions_agree_with_their_definitions(
-    index: list[int], sort: bool, data: st.DataObject
+    index: list[int], sort: bool, extra_steps: int, data: st.DataObject
 ) -> None:
-    """Sorted (runs, some iterations empty) or not, PerStep's sum, min/max and broadcast
-    are bincount, ufunc.at and indexing."""
+    """Sorted (runs; every iteration present, or some without a group) or not, PerStep's
+    sum, min/max and broadcast are bincount, ufunc.at and indexing."""
     steps = np.sort(np.array(index)) if sort else np.array(index)
-    n_steps = 7  # some iterations have no group
+    n_steps = int(steps.max()) + 1 + extra_steps
     values = np.array(
         data.draw(
             st.lists(finite | st.just(float("nan")), min_size=steps.size, max_size=steps.size)
@@ -183,5 +185,19 @@ def test_per_step_reductions_agree_with_their_definitions(
         expected = np.full(n_steps, empty)
         op.at(expected, steps, values)
         np.testing.assert_array_equal(per.reduce(op, values, empty), expected)
-    per_step = np.arange(n_steps, dtype=np.float64) * 1.5
+    per_step = np.random.default_rng(len(index)).normal(size=n_steps)
     np.testing.assert_array_equal(per.broadcast(per_step), per_step[steps])
+
+
+def test_per_step_extremes_of_an_iteration_without_values() -> None:
+    """Every iteration present, one of them all NaN (TRL groups with no scored rollout):
+    its min is +inf and its max -inf, as if nothing had been seen; a wrong length is
+    refused rather than folded into the last iteration."""
+    per = PerStep(np.array([0, 0, 1, 1, 2]), 3)
+    values = np.array([2.0, 1.0, np.nan, np.nan, 5.0])
+    assert per.reduce(np.fmin, values, np.inf).tolist() == [1.0, np.inf, 5.0]
+    assert per.reduce(np.fmax, values, -np.inf).tolist() == [2.0, -np.inf, 5.0]
+    with pytest.raises(ValueError, match="expected 5 values"):
+        per.sum(np.arange(6.0))
+    with pytest.raises(ValueError, match="expected 3 values"):
+        per.broadcast(np.arange(2.0))
