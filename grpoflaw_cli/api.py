@@ -39,7 +39,12 @@ from grpoflaw_cli.estimators import (
     defaults,
     resolve,
 )
-from grpoflaw_cli.groupstats import group_stats_query
+from grpoflaw_cli.groupstats import (
+    centred_sums_query,
+    group_stats_query,
+    needs_centring,
+    with_centred_sums,
+)
 from grpoflaw_cli.ingest import ColumnMap, Log
 from grpoflaw_cli.render.report import Header, build_report
 from grpoflaw_cli.rollouts import (
@@ -224,6 +229,12 @@ def analyse(
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
+    centre = needs_centring(table)
+    if centre.any():  # rewards far from zero relative to their spread: a second pass
+        centring = centred_sums_query(
+            log.stats_frame, table.filter(centre), has_length=det.length_col is not None
+        )
+        table = with_centred_sums(table, ingest.collect(log, centring, streaming=True))
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:

@@ -158,3 +158,40 @@ def test_api_errors_name_keyword_arguments_not_cli_flags() -> None:
         gf.load(SAMPLES / "seed.jsonl", reward_cols=["zzz"])
     assert err.value.message == "reward_cols 'zzz': no such column"
     assert "--" not in str(err.value)
+
+
+def test_rewards_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
+    """Rewards of 1000 ± 0.01: centring raw power sums would cancel (the token-weighted
+    whitening was off by 3e-6, the kurtosis by 3e-4, hiding the seed's collapsed pair), so
+    those groups' sums are gathered centred in a second pass."""
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    group = np.repeat(np.arange(8), 8)
+    reward = 1000 + rng.normal(size=64) * 0.01
+    length = rng.integers(10, 2000, 64).astype(float)
+    path = tmp_path / "offset.jsonl"
+    pl.DataFrame(
+        {"step": 1, "group": group, "reward": reward, "response_length": length}
+    ).write_ndjson(path)
+    got = gf.advantages(path, ["reinforce_pp_baseline", "opo"])
+    # verl: x = r − group mean, whitened with token weights and Bessel on the token count
+    x = reward - np.array([reward[group == k].mean() for k in group])
+    w = length.sum()
+    mu = (length * x).sum() / w
+    var = (length * (x - mu) ** 2).sum() / w * float(np.float32(w / (w - 1)))
+    expected = (x - mu) / np.sqrt(var + 1e-8)
+    np.testing.assert_allclose(got["adv_reinforce_pp_baseline"], expected, rtol=0, atol=1e-9)
+    weighted = np.array(
+        [(length * reward)[group == k].sum() / length[group == k].sum() for k in group]
+    )
+    np.testing.assert_allclose(got["adv_opo"], reward - weighted, rtol=0, atol=1e-12)
+
+    seed = [-1, -1, -1, 0, 1, 1, 1]
+    blog = tmp_path / "blog.jsonl"
+    pl.DataFrame(
+        [{"step": s, "reward": 1000 + v * m} for s, m in ((1, 1), (2, 5)) for v in seed]
+    ).write_ndjson(blog)
+    result = gf.compare(blog)
+    assert [f.code for f in result.flags] == ["collapsed_pair", "collapsed_pair"]
+    np.testing.assert_allclose(result.groups["kurtosis"], 7 / 6, rtol=1e-9)
