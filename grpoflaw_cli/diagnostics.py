@@ -18,7 +18,8 @@ thresholds (all in :class:`Thresholds`, all overridable):
     GRPO advantage scale stays within ``grpo_tolerance`` (default 1.5×) of typical:
     GRPO shrank (or inflated) its magnitude by the ratio of the two. The group version
     counts, per iteration, the groups whose spread is that far from the run's typical
-    group spread (geometric median over non-constant groups). Iterations: warning, error
+    group spread (geometric median over non-constant groups) while their GRPO scale stays
+    within ``grpo_tolerance`` of the typical group's. Iterations: warning, error
     from ``magnitude_error_ratio`` (default 10×); groups (``magnitude_collapse_groups``,
     the steady state of a multi-task run): warning.
 ``zero_variance``
@@ -343,13 +344,19 @@ def _live(a: Analysis) -> np.ndarray:
     return live_groups(a.groups["n"].to_numpy(), a.groups["spread"].to_numpy())
 
 
-def _farthest_groups(a: Analysis, t: Thresholds, typical: float) -> list[dict[str, Any]]:
+def _farthest_groups(
+    a: Analysis, t: Thresholds, typical: float, typical_grpo: float
+) -> list[dict[str, Any]]:
     """Per iteration of two groups or more, in step order: how many live groups have a
-    spread ``magnitude_ratio`` or more from ``typical`` (not below ``noise_ratio`` of it),
-    how many of them are larger (``_up``), and the farthest one's keys, spread, ``_ratio``
-    and ``_far``."""
+    spread ``magnitude_ratio`` or more from ``typical`` (not below ``noise_ratio`` of it)
+    while their GRPO scale stays within ``grpo_tolerance`` of ``typical_grpo``, how many of
+    them are larger (``_up``), and the farthest one's keys, spread, ``_ratio`` and
+    ``_far``."""
     spread = a.groups["spread"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
+        grpo = a.groups["scale_grpo"].to_numpy() * (1 / typical_grpo)
+        flat = np.maximum(grpo, 1 / grpo) <= t.grpo_tolerance  # NaN (no scale): False
+        del grpo
         ratio = spread * (1 / typical)  # as Polars divides by a scalar
         far = np.divide(1, ratio)
         np.maximum(ratio, far, out=far)
@@ -358,7 +365,7 @@ def _farthest_groups(a: Analysis, t: Thresholds, typical: float) -> list[dict[st
     multi = a.iterations.filter(pl.col("groups") >= 2)["step"]
     in_multi = a.groups["step"].is_in(multi.implode()).fill_null(False).to_numpy()
     rows = np.flatnonzero(
-        _live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio) & in_multi
+        _live(a) & (far >= t.magnitude_ratio) & (ratio >= t.noise_ratio) & in_multi & flat
     )
     step = a.stats.step_index[rows]  # groups are sorted by step: this is step order
     top = np.full(a.stats.n_steps, -np.inf)
@@ -402,9 +409,14 @@ def _farthest_groups(a: Analysis, t: Thresholds, typical: float) -> list[dict[st
 
 def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
     typical = a.typical_group_spread
-    if typical is None:
+    if typical is None or "scale_grpo" not in a.groups.columns:
         return []
-    worst = _farthest_groups(a, t, typical)
+    scales = a.groups["scale_grpo"].to_numpy()[_live(a)]
+    scales = scales[scales > 0]  # NaN (a framework's NaN rule) and 0 are no typical scale
+    if scales.size == 0:
+        return []
+    typical_grpo = float(np.exp(np.median(np.log(scales))))
+    worst = _farthest_groups(a, t, typical, typical_grpo)
     if not worst:
         return []
     totals = dict(
@@ -422,13 +434,16 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
                     f"{row['_count']} of {totals[row['step']]} groups have a reward spread "
                     f"≥{num(t.magnitude_ratio)}× away from the run's typical group spread "
                     f"{num(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
-                    f"but unit-scale GRPO advantages; worst: group {row['group']!r}, spread "
+                    f"but GRPO advantages of the typical scale (within "
+                    f"{num(t.grpo_tolerance)}× of {num(typical_grpo)}); worst: group "
+                    f"{row['group']!r}, spread "
                     f"{num(row['spread'])} ({num(row['_ratio'])}×)"
                 ),
                 evidence={
                     "groups": row["_count"],
                     "groups_larger": row["_up"],
                     "typical_spread": typical,
+                    "typical_grpo_scale": typical_grpo,
                     "worst_spread": row["spread"],
                     "worst_ratio": row["_ratio"],
                 },

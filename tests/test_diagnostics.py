@@ -8,7 +8,7 @@ import pytest
 from helpers import analyse
 
 from grpoflaw_cli.diagnostics import Severity, Thresholds, _shared, diagnose
-from grpoflaw_cli.estimators import applicable, defaults
+from grpoflaw_cli.estimators import Conventions, applicable, defaults
 
 ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
 
@@ -106,6 +106,14 @@ def test_magnitude_collapse_groups_positive_and_threshold_override() -> None:
     groups = [(1, f"p{g}", [0, 1, 2, 3]) for g in range(5)] + [(1, "big", [0, 10, 20, 30])]
     assert codes(log(groups))["magnitude_collapse_groups"] == [1]
     assert "magnitude_collapse_groups" not in codes(log(groups), Thresholds(magnitude_ratio=20))
+
+
+def test_magnitude_collapse_groups_needs_grpo_to_have_kept_the_typical_scale() -> None:
+    """With eps = 1, GRPO's scale follows the spread (0.09 ... 0.74): nothing collapsed."""
+    groups = [(1, f"p{g}", [0, 0, m, m]) for g, m in enumerate([0.2, 1, 1, 1, 1, 10])]
+    assert codes(log(groups))["magnitude_collapse_groups"] == [1]
+    flags = diagnose(analyse(log(groups), ALL, Conventions(ddof=1, eps=1.0)))
+    assert "magnitude_collapse_groups" not in {f.code for f in flags}
 
 
 def test_zero_variance_share_and_severity() -> None:
