@@ -310,9 +310,13 @@ def _where(source: Source, fmt: Format, row: int) -> str:
 
 
 def _parses(path: Path, fmt: Format) -> bool:
-    """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)"""
+    """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)
+
+    Every column is read: a bare row count can skip the parsing, and so a malformed line
+    past the lines the schema is inferred from.
+    """
     try:
-        _scan(path, fmt).select(pl.len()).collect()
+        _scan(path, fmt).select(pl.all().null_count()).collect(engine="streaming")
     except READ_ERRORS:
         return False
     return True

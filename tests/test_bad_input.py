@@ -199,6 +199,22 @@ def test_gzipped_truncated_log_with_skip(tmp_path: Path) -> None:
     assert "Skipped 1 malformed line(s)" in result.stderr
 
 
+def test_truncated_last_line_of_a_long_log(tmp_path: Path) -> None:
+    """The cut line lies past the lines the schema is inferred from (and past where a bare
+    row count would look): --skip-bad-lines still finds it, and watch reads up to it."""
+    rows = [{"step": 1 + i // 100, "uid": f"g{i // 4}", "reward": i % 4} for i in range(500)]
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = folder / "rollouts.jsonl"
+    path.write_bytes(lines(*rows, '{"step": 5, "rew'))
+    result = CliRunner().invoke(app, ["compare", str(path), "--skip-bad-lines", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "line 501" in result.stderr and result.stdout.count("\n") == 6  # header + 5 steps
+    watched = CliRunner().invoke(app, ["watch", str(folder), "--refreshes", "1"])
+    assert watched.exit_code == 0, watched.output
+    assert "500 in 5 iterations" in watched.output
+
+
 def test_many_groups_of_two(tmp_path: Path) -> None:
     n = 200_000  # 100k groups of 2; the benchmark runs 10^6
     path = tmp_path / "pairs.parquet"
