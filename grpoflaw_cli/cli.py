@@ -212,17 +212,36 @@ Traceback = Annotated[
 
 
 def _stderr() -> Console:
-    """Messages on stderr; never hard-wrapped, so each stays one greppable line."""
+    """Messages on stderr; never hard-wrapped, so each stays one greppable line. Markup
+    only where a call asks for it, around :func:`_plain` user text."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def _screen() -> Console:
+    """The console for the rendered screens on stdout. Markup off: the renderables style
+    with Text, and a log's own text (a prompt holding "[/INST]", a column named "[x]")
+    must print as written, not be read as markup."""
+    from rich.console import Console
+
+    return Console(markup=False)
+
+
+def _plain(text: object) -> str:
+    """User text (paths, values, messages quoting them) made safe inside a markup line."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _fail(err: GrpoflawError) -> NoReturn:
     console = _stderr()
-    console.print(f"[bold red]Error:[/bold red] {err.message}", markup=True, highlight=False)
+    console.print(
+        f"[bold red]Error:[/bold red] {_plain(err.message)}", markup=True, highlight=False
+    )
     if err.hint:
-        console.print(f"[dim]Hint:[/dim] {err.hint}", markup=True, highlight=False)
+        console.print(f"[dim]Hint:[/dim] {_plain(err.hint)}", markup=True, highlight=False)
     raise typer.Exit(int(err.exit_code))
 
 
@@ -254,7 +273,7 @@ def _internal_error(exc: BaseException, show_traceback: bool) -> NoReturn:
         tb.print_exc()
     first_line = (str(exc).strip().splitlines() or [""])[0]
     _stderr().print(
-        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {first_line}\n"
+        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {_plain(first_line)}\n"
         "This is a bug in grpoflaw. Re-run with --traceback and report it.",
         markup=True,
         highlight=False,
@@ -319,7 +338,8 @@ def _report_skipped(log: Any) -> None:
     for path, lines in log.skipped_lines:
         shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
         _stderr().print(
-            f"[yellow]Skipped {len(lines)} malformed line(s)[/yellow] in '{path}': line {shown}",
+            f"[yellow]Skipped {len(lines)} malformed line(s)[/yellow] in '{_plain(path)}': "
+            f"line {shown}",
             markup=True,
             highlight=False,
         )
@@ -349,7 +369,7 @@ def _reading(log: Any, enabled: bool = True) -> Iterator[None]:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, markup=False),
         transient=True,
     ) as progress:
         progress.add_task(label, total=None)
@@ -382,7 +402,9 @@ def _note_skipped(skipped: dict[str, str], explicit: bool) -> None:
     """Estimators the user named but the log cannot feed: one line each on stderr."""
     if explicit:
         for name, why in skipped.items():
-            _stderr().print(f"[yellow]Skipped estimator {name}:[/yellow] {why}", markup=True)
+            _stderr().print(
+                f"[yellow]Skipped estimator {_plain(name)}:[/yellow] {_plain(why)}", markup=True
+            )
 
 
 # Commands ---------------------------------------------------------------------------------
@@ -491,11 +513,9 @@ def compare(
         elif output_format is OutputFormat.csv:
             sys.stdout.write(_iterations_csv(report))
         else:
-            from rich.console import Console
-
             from grpoflaw_cli.render.terminal import render_compare
 
-            console = Console()
+            console = _screen()
             console.print(render_compare(report, max_rows=max_rows, width=console.width))
             if html is not None:
                 console.print(f"HTML report written to {html}")
@@ -643,11 +663,9 @@ def inspect(
             }
             sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
-            from rich.console import Console
-
             from grpoflaw_cli.render.inspect import render_inspect
 
-            Console().print(render_inspect({"facts": facts, "reasons": det.reasons}))
+            _screen().print(render_inspect({"facts": facts, "reasons": det.reasons}))
 
     _guard(show_traceback, work)
 
@@ -685,7 +703,6 @@ def watch(
     files land (Ctrl-C to stop)."""
 
     def work() -> None:
-        from rich.console import Console
         from rich.live import Live
 
         from grpoflaw_cli.readers import file_format
@@ -697,7 +714,7 @@ def watch(
             step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
         )
         names = _estimators(estimators)
-        console = Console()
+        console = _screen()
         seen: tuple[tuple[str, int, int], ...] | None = None
         last: dict[str, Any] | None = None
         done = 0
@@ -890,11 +907,9 @@ def simulate(
             }
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         else:
-            from rich.console import Console
-
             from grpoflaw_cli.render.terminal import render_simulation as show
 
-            Console().print(show(outcome))
+            _screen().print(show(outcome))
 
     _guard(show_traceback, work)
 
@@ -902,7 +917,6 @@ def simulate(
 @app.command("estimators")
 def list_estimators() -> None:
     """List the estimators, what each does to reward magnitude, and their formulas."""
-    from rich.console import Console
     from rich.table import Table
 
     from grpoflaw_cli.estimators import REGISTRY
@@ -923,7 +937,7 @@ def list_estimators() -> None:
         elif not est.by_default:
             doc += " [dim](a framework variant: on request)[/]"
         table.add_row(est.name, est.title, est.keeps, doc)
-    Console().print(table)
+    _screen().print(table)
 
 
 def _version(value: bool) -> None:

@@ -31,7 +31,13 @@ def _atomic(path: Path) -> Iterator[Path]:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"cannot write '{path}': folder '{directory}' does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:  # a read-only or forbidden folder
+        raise UsageError(
+            f"cannot write '{path}': {err.strerror or err}",
+            hint="give the output a path in a folder you can write to",
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp makes the file private (0600); give it the mode a plain open() would, or

@@ -124,9 +124,19 @@ def _supported() -> list[str]:
 # --------------------------------------------------------------------------- scanning
 
 
+def _literal(source: Source) -> Source:
+    """A file path as Polars' scans take it literally: they expand globs, so ``*``, ``?``
+    and ``[`` in a real file's name ("run [1].jsonl") are escaped as one-character
+    classes. (Globs the user typed are expanded by ingest, never by the scans.)"""
+    if isinstance(source, bytes) or not any(c in str(source) for c in "*?["):
+        return source
+    return Path(re.sub(r"([*?\[])", r"[\1]", str(source)))
+
+
 def _scan(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
+    source = _literal(source)
     if fmt == "jsonl":
         return pl.scan_ndjson(source, schema_overrides=overrides)
     if fmt in ("csv", "tsv"):

@@ -244,3 +244,44 @@ def test_a_folder_mixing_layouts_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "b.jsonl' has no column 'prompt_id'" in result.output
     assert "mix logs of different layouts" in result.output
+
+
+def test_log_text_is_printed_as_written_not_read_as_markup(tmp_path: Path) -> None:
+    """Llama-2 prompts hold "[/INST]"; a path or column may hold "[red]" or "[1]"."""
+    rows = [
+        {"step": s, "prompt": f"[INST] q{g} [/INST]", "reward": r * k}
+        for s in (1, 2)
+        for g, k in ((0, 1), (1, 10))
+        for r in (0, 1, 0, 1)
+    ]
+    path = tmp_path / "run [1].jsonl"  # also a glob character class, to Polars
+    path.write_bytes(lines(*rows))
+    result = CliRunner().invoke(app, ["compare", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "run [1].jsonl" in result.output
+    csv = tmp_path / "odd.csv"
+    csv.write_bytes(b"step,[/note],reward\n1,[/t],1\n1,b,2\n")
+    shown = CliRunner().invoke(app, ["inspect", str(csv)])
+    assert shown.exit_code == 0 and "[/note]" in shown.output, shown.output
+    missing = CliRunner().invoke(app, ["compare", str(tmp_path / "nope[red]x.jsonl")])
+    assert missing.exit_code == 2 and "nope[red]x.jsonl" in missing.output, missing.output
+
+
+def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
+    forbidden = Path("/sys")  # not writable, even by root
+    try:
+        (forbidden / "grpoflaw-probe").write_text("")
+    except OSError:
+        pass
+    else:  # pragma: no cover - an unusual machine
+        pytest.skip("/sys is writable here")
+    seed = tmp_path / "seed.jsonl"
+    seed.write_bytes(lines(*GOOD))
+    for args in (
+        ["compare", str(seed), "--html", "/sys/report.html"],
+        ["advantages", str(seed), "-o", "/sys/adv.csv"],
+        ["simulate", "--html", "/sys/sim.html"],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "cannot write '/sys/" in result.output and "Traceback" not in result.output
