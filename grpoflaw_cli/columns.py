@@ -133,6 +133,9 @@ class Detection:
     fitted_weights: tuple[float, ...] | None = None
     """The components' weights in the reward, when they were found by fitting it
     (prime-rl's rubric weights, say)."""
+    step_as_integer: bool = False
+    """The step column is text holding whole numbers ("1", "10"): read as integers, so
+    that steps sort 1, 2, 10 and not as text."""
 
     @property
     def components(self) -> tuple[str, ...]:

@@ -232,6 +232,21 @@ def _check_same_layout(files: Sequence[Path], schemas: Sequence[pl.Schema], det:
             )
 
 
+WHOLE_NUMBER = r"^\s*[+-]?\d{1,18}\s*$"
+
+
+def _whole_numbers_as_text(frame: pl.LazyFrame, column: str) -> bool:
+    """Is ``column`` text whose first values all read as whole numbers? (A sample: a later
+    value that does not is refused by the step check, naming its line.)"""
+    if frame.collect_schema().get(column) != pl.String:
+        return False
+    try:
+        sample = frame.select(pl.col(column)).head(1000).collect()[column].drop_nulls()
+    except READ_ERRORS:
+        return False  # the read proper reports the file's problem
+    return sample.len() > 0 and bool(sample.str.contains(WHOLE_NUMBER).all())
+
+
 def _check_consistent_steps(
     files: Sequence[Path], schemas: Sequence[pl.Schema], step_col: str | None
 ) -> None:
@@ -365,6 +380,19 @@ def load(
     )
     _check_consistent_steps(files, schemas, det.step_col)
     _check_same_layout(files, schemas, det)
+    if det.step_col and _whole_numbers_as_text(
+        shaped[0] if shaped else _scan(sources[0], formats[0]), det.step_col
+    ):
+        det = replace(
+            det,
+            step_as_integer=True,
+            reasons=tuple(
+                r + "; whole numbers written as text, read as integers"
+                if r.startswith("step ")
+                else r
+                for r in det.reasons
+            ),
+        )
     file_steps: tuple[int, ...] = ()
     if det.step_col is None and len(files) > 1:
         file_steps, how = steps_from_file_names(files)
@@ -713,6 +741,8 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
             reward = reward + part  # a null component makes the sum null: never a silent 0
     if det.step_col:
         step = pl.col(det.step_col)
+        if det.step_as_integer:  # a value that is no whole number becomes null: refused
+            step = step.str.strip_chars().str.strip_prefix("+").cast(pl.Int64, strict=False)
     elif det.file_steps:
         step = pl.col(FILE_STEP_COL)
     else:
@@ -732,7 +762,8 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
 
     canon: dict[str, pl.Expr] = {"step": step, "group": group, "reward": reward}
     sources: dict[str, str | None] = {
-        "step": det.step_col,
+        # a converted step keeps its text beside it (as src_step if so named), for messages
+        "step": None if det.step_as_integer else det.step_col,
         "group": det.group_col if det.group_mode == "column" else None,
         "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
@@ -870,10 +901,18 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     """
     det = log.detection
     if det.step_col and table["step"].null_count():
-        path, where, _ = _first_row(log, pl.col("step").is_null())
+        text = f"src_{det.step_col}" if det.step_col == "step" else det.step_col
+        extra = [text] if det.step_as_integer else []
+        path, where, row = _first_row(log, pl.col("step").is_null(), extra=extra)
+        raw = row[text][0] if extra else None
         raise InputError(
-            f"'{path}', {where}: no value in the step column '{det.step_col}'",
-            hint="fill it in, or map another column with --step-col",
+            f"'{path}', {where}: no value in the step column '{det.step_col}'"
+            if raw is None
+            else f"'{path}', {where}: the step {raw!r} is not a whole number like the column's "
+            "other steps",
+            hint="fill it in, or map another column with --step-col"
+            if raw is None
+            else "fix or drop that row, or map another column with --step-col",
         )
     if det.group_mode == "column" and table["group"].null_count():
         path, where, _ = _first_row(log, pl.col("group").is_null())

@@ -285,3 +285,16 @@ def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert "cannot write '/sys/" in result.output and "Traceback" not in result.output
+
+
+def test_steps_written_as_text_sort_as_numbers(tmp_path: Path) -> None:
+    rows = [{"step": str(s), "uid": "a", "reward": r * s} for s in range(1, 13) for r in (0, 1)]
+    path = tmp_path / "text_steps.jsonl"
+    path.write_bytes(lines(*rows))
+    out = report(path)
+    assert [it["step"] for it in out["iterations"]] == list(range(1, 13))
+    # past the sample the choice was made on, a step that is no number is refused
+    path.write_bytes(lines(*(rows * 50), {"step": "warmup", "uid": "a", "reward": 1.0}))
+    result = CliRunner().invoke(app, ["compare", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "line 1201" in result.output and "'warmup' is not a whole number" in result.output
