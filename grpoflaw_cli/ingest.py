@@ -786,7 +786,13 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         canon[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
     replaced = {role for role, col in sources.items() if col == role}
-    carried = [pl.col(n).alias(f"src_{n}" if n in canon else n) for n in names if n not in replaced]
+    # An input column named like a canonical role, or like an output column (a file that
+    # `grpoflaw advantages` wrote, read back), is carried as src_<name>.
+    carried = [
+        pl.col(n).alias(f"src_{n}" if n in canon or n.startswith(presets.OUTPUT_PREFIX) else n)
+        for n in names
+        if n not in replaced
+    ]
     return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)
 
 
@@ -887,7 +893,12 @@ def duplicate_rows(log: Log) -> int:
     """Rows identical in every input column to an earlier row (a log concatenated twice,
     a resumed run that rewrote a step). Reads every column: ``inspect`` only.
     """
-    columns = [c for c in log.detection.columns if not c.startswith(INTERNAL_PREFIX)]
+    present = set(log.frame.collect_schema().names())
+    columns = [  # a column the canonical frame renamed is carried as src_<name>
+        f"src_{c}" if f"src_{c}" in present else c
+        for c in log.detection.columns
+        if not c.startswith(INTERNAL_PREFIX) and (c in present or f"src_{c}" in present)
+    ]
     hashed = log.frame.select(pl.struct(columns).hash().alias("h"))
     return int(collect(log, hashed.select(pl.len() - pl.col("h").n_unique()))[0, 0])
 

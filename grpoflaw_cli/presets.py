@@ -96,6 +96,9 @@ def _trl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     )
 
 
+OUTPUT_PREFIX = "adv_"
+"""The advantage columns ``grpoflaw advantages`` writes (``adv_<estimator>``)."""
+
 VERL_FIELDS = ("input", "output", "gts", "score", "step", "uid", "request_id", "reward")
 """verl dump fields that are no reward-extra key (``reward`` is the validation dump's copy
 of ``score``); ``overlong`` is DAPO's truncation flag, not a reward."""
@@ -110,7 +113,9 @@ def _verl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     extras = tuple(
         c
         for c, t in columns.items()
-        if c not in (*VERL_FIELDS, "overlong") and (_numeric(t) or t == "bool")
+        if c not in (*VERL_FIELDS, "overlong")
+        and not c.startswith(OUTPUT_PREFIX)  # grpoflaw's own output, read back
+        and (_numeric(t) or t == "bool")
     )
     return Preset(
         name="verl",

@@ -464,3 +464,20 @@ def test_watch_waits_for_logs_and_refuses_a_missing_folder(
     result = invoke(runner, "watch", tmp_path, "--refreshes", "1", "--interval", "0.1")
     assert result.exit_code == 0 and "waiting" in result.output and "no log files" in result.output
     assert invoke(runner, "watch", tmp_path / "nope", "--refreshes", "1").exit_code == 2
+
+
+def test_advantages_read_back_keep_both_columns(runner: CliRunner, tmp_path: Path) -> None:
+    """A file grpoflaw wrote, read again: its adv_* columns are carried as src_adv_*, never
+    clash with the new ones, and are no verl reward-extra key."""
+    first, second = tmp_path / "a1.csv", tmp_path / "a2.parquet"
+    invoke(runner, "advantages", SAMPLES / "seed.jsonl", "-o", first, "--estimators", "grpo")
+    result = invoke(runner, "advantages", first, "-o", second, "--estimators", "grpo")
+    assert result.exit_code == 0, result.output
+    out = pl.read_parquet(second)
+    assert {"src_adv_grpo", "adv_grpo"} <= set(out.columns)
+    np.testing.assert_allclose(out["src_adv_grpo"], out["adv_grpo"])
+    verl = tmp_path / "verl.jsonl"
+    source = SAMPLES / "trainers" / "verl_v1"
+    invoke(runner, "advantages", source, "-o", verl, "--estimators", "grpo")
+    shown = invoke(runner, "inspect", verl)
+    assert shown.exit_code == 0 and "components" not in shown.output, shown.output
