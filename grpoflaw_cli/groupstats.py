@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 
 KEYS = ("step", "group")
+SAME = 12
+"""Significant digits to which rewards count as equal where equality is the question."""
 
 
 def group_stats_query(
@@ -84,11 +86,12 @@ def group_stats_query(
             ]
         # Distinct component vectors vs distinct summed rewards: more of the former means
         # different reward-component outcomes that the summed reward (and so GRPO) aliases.
+        # Both to 12 significant digits: 0.1 + 0.2 and 0.3 + 0 are one reward to GRPO.
         aggs += [
-            pl.struct([pl.col(c).cast(pl.Float64) for c in components])
+            pl.struct([pl.col(c).cast(pl.Float64).round_sig_figs(SAME) for c in components])
             .n_unique()
             .alias("component_patterns"),
-            r.n_unique().alias("reward_values"),
+            r.round_sig_figs(SAME).n_unique().alias("reward_values"),
         ]
     if has_baseline:
         gap = r - pl.col("baseline")

@@ -260,3 +260,11 @@ def test_component_aliasing_positive_and_negative() -> None:
     assert len(hit) == 1 and hit[0].evidence["component_patterns"] == 3
     assert hit[0].evidence["reward_values"] == 2
     assert not any(f.code == "component_aliasing" for f in _components([(0, 1), (1, 1), (0, 0)]))
+
+
+def test_component_aliasing_with_sums_that_round() -> None:
+    """0.1 + 0.2 and 0.3 + 0 differ in the last bit, yet GRPO gives them one advantage."""
+    hit = [
+        f for f in _components([(0.1, 0.2), (0.3, 0.0), (0, 0)]) if f.code == "component_aliasing"
+    ]
+    assert len(hit) == 1 and hit[0].evidence["reward_values"] == 2
