@@ -291,9 +291,12 @@ def analyze(
 
     group_cols: dict[str, np.ndarray] = {}
     step_sq: dict[str, np.ndarray] = {}
+    step_n: dict[str, np.ndarray | None] = {}  # None: every rollout has an advantage
     for name in computed:
         on = row_groups.get(name, g)
-        group_cols[f"scale_{name}"], step_sq[name] = _scales(g, on, coefficients[name], nf)
+        group_cols[f"scale_{name}"], step_sq[name], step_n[name] = _scales(
+            g, on, coefficients[name], nf
+        )
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.sqrt(g.m2 / nf)
@@ -344,7 +347,9 @@ def analyze(
             ).astype(np.int64),
             "group_size_max": _per_step_extreme(g, nf, np.maximum).astype(np.int64),
             **{
-                f"scale_{name}": np.sqrt(np.maximum(step_sq[name], 0.0) / np.maximum(total, 1.0))
+                f"scale_{name}": np.sqrt(
+                    np.maximum(step_sq[name], 0.0) / np.maximum(_or(step_n[name], total), 1.0)
+                )
                 for name in computed
             },
         }
@@ -393,18 +398,30 @@ def analyze(
     )
 
 
-def _scales(g: Groups, on: Groups, coef: Affine, nf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n), and Σ A² per
-    iteration. ``on`` holds the statistics ``coef`` applies to (a second-pass variable's,
-    or ``g``'s own)."""
+def _scales(
+    g: Groups, on: Groups, coef: Affine, nf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n), Σ A² per
+    iteration, and per iteration the rollouts that have an advantage (None if all do).
+    ``on`` holds the statistics ``coef`` applies to (a second-pass variable's, or ``g``'s
+    own). A framework's NaN rule (OpenRLHF's one-rollout groups) leaves those groups out
+    of the iteration's scale: out of Σ A² and out of its count."""
     refit = on is not g  # the map applies to the variable whose statistics ``on`` holds
     _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
-    # A framework's NaN rule (OpenRLHF's one-rollout groups) must not void the totals.
-    step_sq = g.per_step(sum_sq if np.isfinite(sum_sq).all() else np.nan_to_num(sum_sq))
+    finite = np.isfinite(sum_sq)
+    if finite.all():
+        step_sq, step_n = g.per_step(sum_sq), None
+    else:
+        step_sq = g.per_step(np.where(finite, sum_sq, 0.0))
+        step_n = g.per_step(np.where(finite, nf, 0.0))
     with np.errstate(invalid="ignore"):  # in place: millions of groups in large logs
         np.maximum(sum_sq, 0.0, out=sum_sq)
         sum_sq /= nf
-        return np.sqrt(sum_sq, out=sum_sq), step_sq
+        return np.sqrt(sum_sq, out=sum_sq), step_sq, step_n
+
+
+def _or(value: np.ndarray | None, default: np.ndarray) -> np.ndarray:
+    return default if value is None else value
 
 
 def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame:

@@ -195,3 +195,16 @@ def test_rewards_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
     result = gf.compare(blog)
     assert [f.code for f in result.flags] == ["collapsed_pair", "collapsed_pair"]
     np.testing.assert_allclose(result.groups["kurtosis"], 7 / 6, rtol=1e-9)
+
+
+def test_openrlhf_nan_singletons_are_left_out_of_the_iteration_scale(tmp_path: Path) -> None:
+    """Three 0/1 pairs and a one-rollout group: OpenRLHF's GRPO gives that rollout NaN, so
+    the iteration's RMS is over the six others (as the singleton_groups flag says)."""
+    import polars as pl
+
+    rows = [{"step": 1, "group": g, "reward": v} for g in range(3) for v in (0.0, 1.0)]
+    path = tmp_path / "single.jsonl"
+    pl.DataFrame([*rows, {"step": 1, "group": 9, "reward": 1.0}]).write_ndjson(path)
+    it = gf.compare(path, framework="openrlhf").iterations
+    assert it["scale_grpo"][0] == pytest.approx(np.sqrt(0.5), rel=1e-6)  # ±1/√2 each
+    assert it["scale_dr_grpo"][0] == pytest.approx(np.sqrt(6 * 0.25 / 7))  # the 0 counts
