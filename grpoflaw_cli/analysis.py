@@ -89,7 +89,8 @@ class Analysis:
 
     @property
     def rollouts(self) -> int:
-        return int(self.stats.n.sum())
+        """Every rollout, TRL's unscorable ones (no reward) too."""
+        return int(self.groups["n"].sum())
 
     @cached_property
     def typical_group_spread(self) -> float | None:
@@ -324,13 +325,17 @@ def analyze(
     reward_max = _per_step_extreme(g, hi, np.maximum)
     del lo, hi
 
-    total = g.per_step(nf)
+    total = g.per_step(nf)  # the rollouts with a reward
+    # Every rollout: TRL's unscorable rows (no reward, advantage 0) too. They count in the
+    # iteration's rollouts, group sizes and advantage scales, not in its reward statistics.
+    sizes = groups["n"].cast(pl.Float64).to_numpy()
+    everyone = total if np.array_equal(sizes, nf) else g.per_step(sizes)
     n_groups = np.bincount(g.step_index, minlength=g.n_steps)
     it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
     iterations = pl.DataFrame(
         {
             "step": steps,
-            "rollouts": total.astype(np.int64),
+            "rollouts": everyone.astype(np.int64),
             "groups": n_groups.astype(np.int64),
             "reward_mean": g.per_step(nf * g.mean) / np.maximum(total, 1.0),
             "reward_min": reward_min,
@@ -343,12 +348,12 @@ def analyze(
                 np.int64
             ),
             "group_size_min": np.nan_to_num(
-                _per_step_extreme(g, np.where(g.n >= 2, nf, np.inf), np.minimum), posinf=0.0
+                _per_step_extreme(g, np.where(sizes >= 2, sizes, np.inf), np.minimum), posinf=0.0
             ).astype(np.int64),
-            "group_size_max": _per_step_extreme(g, nf, np.maximum).astype(np.int64),
+            "group_size_max": _per_step_extreme(g, sizes, np.maximum).astype(np.int64),
             **{
                 f"scale_{name}": np.sqrt(
-                    np.maximum(step_sq[name], 0.0) / np.maximum(_or(step_n[name], total), 1.0)
+                    np.maximum(step_sq[name], 0.0) / np.maximum(_or(step_n[name], everyone), 1.0)
                 )
                 for name in computed
             },

@@ -208,3 +208,22 @@ def test_openrlhf_nan_singletons_are_left_out_of_the_iteration_scale(tmp_path: P
     it = gf.compare(path, framework="openrlhf").iterations
     assert it["scale_grpo"][0] == pytest.approx(np.sqrt(0.5), rel=1e-6)  # ±1/√2 each
     assert it["scale_dr_grpo"][0] == pytest.approx(np.sqrt(6 * 0.25 / 7))  # the 0 counts
+
+
+def test_trl_unscorable_rollouts_count_as_rollouts_with_advantage_zero(tmp_path: Path) -> None:
+    """TRL trains a rollout no reward function could score with advantage 0: it is one of
+    the iteration's rollouts, of its group's size (no ragged batch) and of its scale."""
+    import polars as pl
+
+    rewards = [0.0, 1.0, None, 1.0, 0.0, 1.0, 0.0, 1.0]  # two groups of four
+    path = tmp_path / "trl.jsonl"
+    pl.DataFrame(
+        {"step": 1, "group": [0] * 4 + [1] * 4, "reward": rewards}, strict=False
+    ).write_ndjson(path)
+    result = gf.compare(path, framework="trl")
+    it = result.iterations
+    assert it["rollouts"][0] == 8 and it["group_size_min"][0] == 4
+    assert "ragged_groups" not in {f.code for f in result.flags}
+    adv = gf.advantages(path, ["grpo"], framework="trl")["adv_grpo"].to_numpy()
+    assert adv[2] == 0.0
+    assert it["scale_grpo"][0] == pytest.approx(np.sqrt(np.mean(adv**2)))
