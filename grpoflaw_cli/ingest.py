@@ -903,6 +903,18 @@ def duplicate_rows(log: Log) -> int:
     return int(collect(log, hashed.select(pl.len() - pl.col("h").n_unique()))[0, 0])
 
 
+def _missing(keys: pl.Series) -> bool:
+    """Does a key column of the group table hold a null, or a NaN (a float id with no
+    value: it would make a group or iteration of its own)?"""
+    return bool(keys.null_count()) or (keys.dtype.is_float() and bool(keys.is_nan().any()))
+
+
+def _is_missing(keys: pl.Series) -> pl.Expr:
+    """The row predicate for :func:`_missing`, on the canonical column of that name."""
+    column = pl.col(keys.name)
+    return column.is_null() | column.is_nan() if keys.dtype.is_float() else column.is_null()
+
+
 def check_rewards(log: Log, table: pl.DataFrame) -> None:
     """Refuse missing steps or groups and missing or non-finite rewards, naming the file,
     line and column.
@@ -911,13 +923,13 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     re-read to find the first offending row.
     """
     det = log.detection
-    if det.step_col and table["step"].null_count():
+    if det.step_col and _missing(table["step"]):
         text = f"src_{det.step_col}" if det.step_col == "step" else det.step_col
         extra = [text] if det.step_as_integer else []
-        path, where, row = _first_row(log, pl.col("step").is_null(), extra=extra)
+        path, where, row = _first_row(log, _is_missing(table["step"]), extra=extra)
         raw = row[text][0] if extra else None
         raise InputError(
-            f"'{path}', {where}: no value in the step column '{det.step_col}'"
+            f"'{path}', {where}: no value (null or NaN) in the step column '{det.step_col}'"
             if raw is None
             else f"'{path}', {where}: the step {raw!r} is not a whole number like the column's "
             "other steps",
@@ -925,10 +937,10 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
             if raw is None
             else "fix or drop that row, or map another column with --step-col",
         )
-    if det.group_mode == "column" and table["group"].null_count():
-        path, where, _ = _first_row(log, pl.col("group").is_null())
+    if det.group_mode == "column" and _missing(table["group"]):
+        path, where, _ = _first_row(log, _is_missing(table["group"]))
         raise InputError(
-            f"'{path}', {where}: no value in the group column '{det.group_col}'",
+            f"'{path}', {where}: no value (null or NaN) in the group column '{det.group_col}'",
             hint="fill it in, or map another column with --group-col or --group-size N",
         )
     if (

@@ -298,3 +298,14 @@ def test_steps_written_as_text_sort_as_numbers(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["compare", str(path)])
     assert result.exit_code == 2, result.output
     assert "line 1201" in result.output and "'warmup' is not a whole number" in result.output
+
+
+def test_nan_step_or_group_ids_are_refused_like_null_ones(tmp_path: Path) -> None:
+    nan = float("nan")
+    for column, values in (("step", [1.0, 1.0, nan, 1.0]), ("group", [0.0, 0.0, nan, 1.0])):
+        ids = {"step": [1.0] * 4, "group": [0.0, 0.0, 1.0, 1.0], column: values}
+        path = tmp_path / f"nan_{column}.parquet"
+        pl.DataFrame({**ids, "reward": [1.0, 2.0, 3.0, 4.0]}).write_parquet(path)
+        result = CliRunner().invoke(app, ["compare", str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"row 3: no value (null or NaN) in the {column} column" in result.output
