@@ -840,7 +840,9 @@ def simulate(
     iterations: Annotated[
         int, typer.Option("--iterations", min=1, help="Policy updates per run.")
     ] = 150,
-    seed: Annotated[int, typer.Option("--seed", help="Makes the experiment reproducible.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Makes the experiment reproducible.")
+    ] = 0,
     output_format: Annotated[
         InspectFormat, typer.Option("--format", help="table or json.")
     ] = InspectFormat.table,
@@ -857,7 +859,12 @@ def simulate(
         from grpoflaw_cli.estimators import applicable, defaults
 
         names, cannot = applicable(_estimators(estimators) or defaults(), set())
-        if estimators is not None and cannot:
+        if cannot and estimators is not None and estimators.strip() == "all":
+            _note_skipped(  # "all" means all that can run here
+                {n: f"{why}: simulated rollouts have rewards only" for n, why in cannot.items()},
+                explicit=True,
+            )
+        elif estimators is not None and cannot:
             raise UsageError(
                 "simulate cannot run "
                 + "; ".join(f"{n} (it {why})" for n, why in cannot.items())
@@ -890,7 +897,7 @@ def simulate(
                 base = sim.setting_from_log(groups, base)
             except ValueError as err:
                 raise InputError(
-                    f"{err} to fit the tasks to",
+                    f"'{', '.join(from_log)}': {err}",
                     hint="see how the log is grouped with `grpoflaw inspect`",
                 ) from None
         outcome = sim.run(base, names)

@@ -278,7 +278,7 @@ def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
     """
     table = groups.filter(pl.col("n") >= 2)
     if table.is_empty():
-        raise ValueError("the log has no group of two or more rollouts")
+        raise ValueError("the log has no group of two or more rollouts to fit the tasks to")
     if "task" not in table.columns:
         table = table.with_columns(pl.lit("all").alias("task"))
     qs = np.linspace(0.05, 0.95, base.arms)
@@ -291,6 +291,11 @@ def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
         within = float(np.nan_to_num(np.mean(part["std"].to_numpy() ** 2)))
         arms.append(tuple(float(x) for x in levels))
         noise.append(sqrt(max(0.0, within - float(levels.var()))))
+    if all(max(levels) == min(levels) for levels in arms):
+        raise ValueError(
+            "every group of the log has the same mean reward, so tasks fitted to it would "
+            "leave a policy nothing to learn"
+        )
     return replace(
         base,
         arm_means=tuple(arms),

@@ -210,3 +210,14 @@ def test_cli_simulate_refuses_what_it_cannot_run(tmp_path) -> None:
     alone = _simulate("--from-log", str(singles))
     assert alone.exit_code == 2, alone.output
     assert "no group of two or more" in alone.output
+
+
+def test_cli_simulate_all_runs_what_it_can_and_refuses_a_flat_log() -> None:
+    every = _simulate("--estimators", "all", "--format", "json")
+    assert every.exit_code == 0, every.output
+    names = [r["estimator"] for r in json.loads(every.stdout)["summary"]]
+    assert "grpo_loo" in names and "opo" not in names and "remax" not in names
+    assert "Skipped estimator opo" in every.stderr
+    flat = _simulate("--from-log", str(SAMPLES / "seed.jsonl"))  # both groups: mean 0
+    assert flat.exit_code == 2 and "same mean reward" in flat.output, flat.output
+    assert _simulate("--seed", "-5").exit_code == 2

@@ -383,7 +383,7 @@ def render_simulation(outcome: Any) -> RenderableType:
         header_style="bold",
         box=box.SIMPLE_HEAD,
     )
-    table.add_column("estimator")
+    table.add_column("estimator", no_wrap=True, min_width=max(map(len, outcome.curves)))
     table.add_column("learning curve")
     table.add_column("final score", justify="right")
     table.add_column("area under curve", justify="right")
