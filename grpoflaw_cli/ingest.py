@@ -48,8 +48,10 @@ from grpoflaw_cli.readers import (
     _first_non_numeric,
     _first_row_of,
     _parses,
+    _read_bytes,
     _scan,
     _schema,
+    _starts_with_bom,
     _where,
     _without_bad_lines,
     file_format,
@@ -294,7 +296,9 @@ def load(
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = path
-        if skip_bad_lines and fmt == "jsonl" and not _parses(path, fmt):
+        if fmt == "jsonl" and _starts_with_bom(path):
+            data = _read_bytes(path)  # without the mark Polars' reader would stop at
+        if skip_bad_lines and fmt == "jsonl" and not _parses(data, fmt):
             data, bad = _without_bad_lines(path)
             if bad:
                 skipped.append((str(path), bad))
@@ -331,6 +335,13 @@ def load(
     columns: list[str] = []
     for path, schema in zip(files, schemas, strict=True):
         columns.extend(c for c in schema.names() if c not in columns)
+        tabbed = [c for c in schema.names() if "\t" in c and "\ufffd" not in c]
+        if tabbed and file_format(path) == "csv":
+            raise InputError(
+                f"'{path}' is tab-separated (its header reads {tabbed[0]!r}), not comma-separated",
+                hint="give it a .tsv name (or .tsv.gz): grpoflaw picks the separator by the "
+                "extension",
+            )
         if any("\ufffd" in c or not c.isprintable() for c in schema.names()):
             raise InputError(
                 f"'{path}' does not look like a {file_format(path)} log: its header is not text",

@@ -260,11 +260,27 @@ def _jsonl_problem(line: bytes) -> str | None:
     return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
 
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark some Windows tools write first; Polars' JSON reader stops at it."""
+
+
 def _read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed, without a leading byte-order mark."""
     import gzip
 
     data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+    data = gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def _starts_with_bom(path: Path) -> bool:
+    import gzip
+
+    try:
+        with gzip.open(path) if path.suffix.lower() == ".gz" else path.open("rb") as fh:
+            return bool(fh.read(len(BOM)) == BOM)
+    except (OSError, EOFError):
+        return False  # the read proper reports it
 
 
 def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
@@ -319,7 +335,7 @@ def _where(source: Source, fmt: Format, row: int) -> str:
     return f"record {row}"
 
 
-def _parses(path: Path, fmt: Format) -> bool:
+def _parses(path: Source, fmt: Format) -> bool:
     """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)
 
     Every column is read: a bare row count can skip the parsing, and so a malformed line

@@ -110,6 +110,7 @@ REFUSED: list[tuple[str, str, bytes, list[str]]] = [
         ["line 3", "negative"],
     ),
     ("semicolon csv", "log.csv", b"step;reward\n1;0.5\n", ["separator"]),
+    ("tab-separated csv", "log.csv", b"step\treward\n1\t0.5\n", ["tab-separated", ".tsv"]),
     ("header only", "log.csv", b"step,uid,reward\n", ["no rows"]),
     ("a JSON array", "log.json", b'[{"reward": 1}]', ["line 1", "one JSON object per line"]),
 ]
@@ -309,3 +310,13 @@ def test_nan_step_or_group_ids_are_refused_like_null_ones(tmp_path: Path) -> Non
         result = CliRunner().invoke(app, ["compare", str(path)])
         assert result.exit_code == 2, result.output
         assert f"row 3: no value (null or NaN) in the {column} column" in result.output
+
+
+def test_jsonl_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Windows tools may start a file with a UTF-8 BOM: the first rollout still counts."""
+    for name, data in (("bom.jsonl", b"\xef\xbb\xbf" + lines(*GOOD)),):
+        for path in (tmp_path / name, tmp_path / f"{name}.gz"):
+            path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+            for extra in ((), ("--skip-bad-lines",)):
+                out = report(path, *extra)
+                assert out["summary"]["rollouts"] == len(GOOD), (path, extra)
