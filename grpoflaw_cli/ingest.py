@@ -45,8 +45,8 @@ from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
     READ_ERRORS,
     Source,
+    _first_json_string,
     _first_non_numeric,
-    _first_row_of,
     _parses,
     _read_bytes,
     _scan,
@@ -145,11 +145,11 @@ def _check_numeric(
         if located is not None:
             raise located
         if fmt == "jsonl":  # JSON strings that look like numbers are still strings
-            first = _first_row_of(source, fmt, pl.col(col).is_not_null(), [col])
+            first = _first_json_string(source, col)
             if first is not None:
-                row, value = first
+                line, value = first
                 raise InputError(
-                    f"'{path}', {_where(source, fmt, row)}, column '{col}': the {role} is the "
+                    f"'{path}', line {line}, column '{col}': the {role} is the "
                     f"JSON string {value!r}, not a number",
                     hint=f'write {role}s as JSON numbers (0.5, not "0.5")',
                 )

@@ -172,9 +172,16 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
             hint="look for an unterminated quote or a malformed row; a file that the trainer "
             "was still writing can end mid-row",
         )
-    column = _first_unreadable_column(path, fmt)
+    if fmt in ("csv", "tsv"):
+        located_csv = _first_bad_csv_line(path, fmt)
+        if located_csv is not None:
+            return located_csv
+    bad_line = _first_bad_jsonl_line(path) if fmt == "jsonl" else None
+    column = None if bad_line is not None else _first_unreadable_column(path, fmt)
     if column is not None:
         located = _first_non_numeric(path, fmt, path, [column])
+        if located is None and fmt == "jsonl":
+            located = _first_json_type_clash(path, column)
         if located is not None:
             return located
         return InputError(
@@ -183,7 +190,7 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
             "fix the writer, or leave that column out of the file",
         )
     if fmt == "jsonl":
-        located_line = _first_bad_jsonl_line(path)
+        located_line = bad_line
         if located_line is not None:
             line_no, why, total = located_line
             last = (
@@ -219,6 +226,88 @@ def _first_unreadable_column(path: Path, fmt: Format) -> str | None:
             frame.select(name).collect()
         except READ_ERRORS:
             return name
+    return None
+
+
+def _json_kind(value: object) -> str:
+    return {bool: "true/false", str: "string", list: "list", dict: "object"}.get(
+        type(value), "number"
+    )
+
+
+def _first_json_type_clash(source: Source, column: str) -> InputError | None:
+    """The first JSONL line whose ``column`` holds another kind of JSON value than the
+    lines before it (a string "0.5" after numbers, say). Error path only."""
+    try:
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+    except (OSError, EOFError, ValueError):
+        return None
+    first: str | None = None
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            value = json.loads(line).get(column) if line.strip() else None
+        except (ValueError, AttributeError):
+            continue
+        if value is None:
+            continue
+        kind = _json_kind(value)
+        if first is None:
+            first = kind
+        elif kind != first:
+            path = "" if isinstance(source, bytes) else f"'{source}', "
+            return InputError(
+                f"{path}line {number}, column '{column}': the JSON {kind} {value!r} where the "
+                f"lines before hold {first}s",
+                hint='write every value of a column as one JSON type (0.5, not "0.5")',
+            )
+    return None
+
+
+def _first_json_string(source: Source, column: str) -> tuple[int, str] | None:
+    """(line, value) of the first JSONL line whose ``column`` is a JSON string. Error path
+    only."""
+    try:
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+    except (OSError, EOFError, ValueError):
+        return None
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            value = json.loads(line).get(column) if line.strip() else None
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, str):
+            return number, value
+    return None
+
+
+def _first_bad_csv_line(path: Path, fmt: Format) -> InputError | None:
+    """Bytes that are not UTF-8, or a row with more or fewer fields than the header: the
+    first such line of a CSV/TSV file, as an error. Error path only."""
+    import csv
+    import io
+
+    try:
+        data = _read_bytes(path)
+    except (OSError, EOFError, ValueError):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return InputError(
+            f"'{path}', line {line}: not UTF-8 text (byte 0x{data[err.start]:02x})",
+            hint="save the file as UTF-8 (Excel: CSV UTF-8)",
+        )
+    rows = csv.reader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ",")
+    width = None
+    for row in rows:
+        if width is None:
+            width = len(row)
+        elif row and len(row) != width:
+            return InputError(
+                f"'{path}', line {rows.line_num}: {len(row)} fields where the header has {width}",
+                hint="quote values that hold the separator, or fix that row",
+            )
     return None
 
 
@@ -312,6 +401,27 @@ def _without_bad_lines(path: Path) -> tuple[bytes, tuple[int, ...]]:
     return b"\n".join(kept) + b"\n", tuple(bad)
 
 
+def _csv_line(source: Source, fmt: Format, row: int) -> str:
+    """'line N' where the ``row``-th CSV record (1-based, after the header) starts: a quoted
+    value may span lines."""
+    import csv
+    import io
+
+    try:
+        data = source if isinstance(source, bytes) else _read_bytes(source)
+        rows = csv.reader(
+            io.StringIO(data.decode("utf-8")), delimiter="\t" if fmt == "tsv" else ","
+        )
+        line = 1  # where the next record starts
+        for index, _ in enumerate(rows):
+            if index == row:
+                return f"line {line}"
+            line = rows.line_num + 1
+    except (OSError, EOFError, ValueError, csv.Error):
+        pass
+    return f"line {row + 1}"
+
+
 def _where(source: Source, fmt: Format, row: int) -> str:
     """'line N' for the ``row``-th record (1-based) of a file. Error path only.
 
@@ -319,7 +429,7 @@ def _where(source: Source, fmt: Format, row: int) -> str:
     the header line; Parquet has rows, not lines.
     """
     if fmt in ("csv", "tsv"):
-        return f"line {row + 1}"
+        return _csv_line(source, fmt, row)
     if fmt != "jsonl":
         return f"row {row}"
     try:
