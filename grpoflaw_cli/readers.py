@@ -172,6 +172,11 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
             hint="look for an unterminated quote or a malformed row; a file that the trainer "
             "was still writing can end mid-row",
         )
+    if _cut_gzip(path):
+        return InputError(
+            f"'{path}': the gzip stream ends early (was the file still being written?)",
+            hint="pass --skip-bad-lines to read it as far as it goes",
+        )
     if fmt in ("csv", "tsv"):
         located_csv = _first_bad_csv_line(path, fmt)
         if located_csv is not None:
@@ -298,16 +303,20 @@ def _first_bad_csv_line(path: Path, fmt: Format) -> InputError | None:
             f"'{path}', line {line}: not UTF-8 text (byte 0x{data[err.start]:02x})",
             hint="save the file as UTF-8 (Excel: CSV UTF-8)",
         )
-    rows = csv.reader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ",")
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
     width = None
-    for row in rows:
-        if width is None:
-            width = len(row)
-        elif row and len(row) != width:
-            return InputError(
-                f"'{path}', line {rows.line_num}: {len(row)} fields where the header has {width}",
-                hint="quote values that hold the separator, or fix that row",
-            )
+    try:
+        for row in rows:
+            if width is None:
+                width = len(row)
+            elif row and len(row) != width:
+                return InputError(
+                    f"'{path}', line {rows.line_num}: {len(row)} fields where the header has "
+                    f"{width}",
+                    hint="quote values that hold the separator, or fix that row",
+                )
+    except csv.Error:
+        return None  # Python's reader gives up where Polars' did: no better line to name
     return None
 
 
@@ -354,12 +363,38 @@ BOM = b"\xef\xbb\xbf"
 
 
 def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed, without a leading byte-order mark."""
-    import gzip
-
+    """The file's content, decompressed, without a leading byte-order mark. A gzip file
+    cut short (still being written) gives what its complete blocks hold."""
     data = path.read_bytes()
-    data = gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+    if path.suffix.lower() == ".gz":
+        data = _gunzip(data)[0]
     return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def _gunzip(data: bytes) -> tuple[bytes, bool]:
+    """Decompress gzip ``data`` (members one after another), as far as it goes: the bytes,
+    and whether the stream was complete."""
+    import zlib
+
+    out: list[bytes] = []
+    while data:
+        stream = zlib.decompressobj(wbits=31)
+        try:
+            out.append(stream.decompress(data))
+        except zlib.error:
+            return b"".join(out), False
+        if not stream.eof:
+            return b"".join(out), False  # cut short
+        data = stream.unused_data
+    return b"".join(out), True
+
+
+def _cut_gzip(path: Path) -> bool:
+    """Is this a .gz file whose stream ends early (a file still being written)?"""
+    try:
+        return path.suffix.lower() == ".gz" and not _gunzip(path.read_bytes())[1]
+    except OSError:
+        return False
 
 
 def _starts_with_bom(path: Path) -> bool:
@@ -368,7 +403,7 @@ def _starts_with_bom(path: Path) -> bool:
     try:
         with gzip.open(path) if path.suffix.lower() == ".gz" else path.open("rb") as fh:
             return bool(fh.read(len(BOM)) == BOM)
-    except (OSError, EOFError):
+    except (OSError, EOFError, ValueError):
         return False  # the read proper reports it
 
 
@@ -410,7 +445,7 @@ def _csv_line(source: Source, fmt: Format, row: int) -> str:
     try:
         data = source if isinstance(source, bytes) else _read_bytes(source)
         rows = csv.reader(
-            io.StringIO(data.decode("utf-8")), delimiter="\t" if fmt == "tsv" else ","
+            io.StringIO(data.decode("utf-8"), newline=""), delimiter="\t" if fmt == "tsv" else ","
         )
         line = 1  # where the next record starts
         for index, _ in enumerate(rows):

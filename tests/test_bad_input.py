@@ -341,3 +341,19 @@ def test_jsonl_with_a_byte_order_mark(tmp_path: Path) -> None:
             for extra in ((), ("--skip-bad-lines",)):
                 out = report(path, *extra)
                 assert out["summary"]["rollouts"] == len(GOOD), (path, extra)
+
+
+def test_gzip_cut_short(tmp_path: Path) -> None:
+    """A .jsonl.gz still being written: refused clearly, read as far as it goes with
+    --skip-bad-lines, shown by watch."""
+    rows = [{"step": 1 + i // 400, "uid": f"g{i // 4}", "reward": (i * 7) % 5} for i in range(4000)]
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = folder / "rollouts.jsonl.gz"
+    path.write_bytes(gzip.compress(lines(*rows))[:6000])
+    cut = CliRunner().invoke(app, ["compare", str(path)])
+    assert cut.exit_code == 2 and "gzip stream ends early" in cut.output, cut.output
+    out = report(path, "--skip-bad-lines")
+    assert 0 < out["summary"]["rollouts"] < 4000
+    watched = CliRunner().invoke(app, ["watch", str(folder), "--refreshes", "1"])
+    assert watched.exit_code == 0 and f"{out['summary']['rollouts']:,} in" in watched.output
