@@ -7,6 +7,7 @@ usage, 3 a bug in grpoflaw (re-run with ``--traceback``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 import traceback as tb
@@ -708,6 +709,8 @@ def watch(
         from grpoflaw_cli.readers import file_format
         from grpoflaw_cli.render.terminal import render_watch
 
+        if not math.isfinite(interval):
+            raise UsageError(f"--interval must be a number of seconds, got {interval}")
         if not folder.is_dir():
             raise InputError(f"'{folder}' is not a folder", hint="watch a rollout dump folder")
         mapping = _column_map(

@@ -84,6 +84,11 @@ class Severity(str, Enum):
         return {"info": 0, "warning": 1, "error": 2}[self.value]
 
 
+ROUNDING = 1 - 1e-9
+"""A ratio at a threshold counts although rounding left it a hair below (2 × 0.8165 vs
+1.633 is 1.9999999999999998)."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Every threshold the diagnostics use (see the module docstring)."""
@@ -233,7 +238,7 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
             pl.col("step").get(hi).alias("_hi_step"),
             pl.col("group").get(hi).alias("_hi_group"),
         )
-        .filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio)
+        .filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio * ROUNDING)
     )
     if cls.height == 0:
         return []
@@ -244,7 +249,7 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
             (pl.col("spread") / pl.col("_lo")).alias("_down"),
         )
         .with_columns(pl.max_horizontal("_up", "_down").alias("_ratio"))
-        .filter(pl.col("_ratio") >= t.collapse_ratio)
+        .filter(pl.col("_ratio") >= t.collapse_ratio * ROUNDING)
     )
     worst = (
         hit.sort("_ratio", descending=True)

@@ -302,6 +302,11 @@ def load(
             data, bad = _without_bad_lines(path)
             if bad:
                 skipped.append((str(path), bad))
+            if not data.strip():
+                raise InputError(
+                    f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
+                    hint="check that this is a JSON Lines rollout log",
+                )
         formats.append(fmt)
         sources.append(data)
         schemas.append(_schema(path, fmt, data))

@@ -357,3 +357,19 @@ def test_gzip_cut_short(tmp_path: Path) -> None:
     assert 0 < out["summary"]["rollouts"] < 4000
     watched = CliRunner().invoke(app, ["watch", str(folder), "--refreshes", "1"])
     assert watched.exit_code == 0 and f"{out['summary']['rollouts']:,} in" in watched.output
+
+
+def test_skip_bad_lines_on_a_file_with_no_good_line(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.jsonl"
+    path.write_bytes(b"garbage\n{bad\n")
+    result = CliRunner().invoke(app, ["compare", str(path), "--skip-bad-lines"])
+    assert result.exit_code == 2 and "no line is a JSON object" in result.output
+    assert "pass --skip-bad-lines" not in result.output
+
+
+def test_watch_interval_must_be_finite(tmp_path: Path) -> None:
+    for value in ("nan", "inf"):
+        result = CliRunner().invoke(
+            app, ["watch", str(tmp_path), "--interval", value, "--refreshes", "1"]
+        )
+        assert result.exit_code == 2 and "--interval" in result.output, result.output

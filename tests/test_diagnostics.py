@@ -268,3 +268,9 @@ def test_component_aliasing_with_sums_that_round() -> None:
         f for f in _components([(0.1, 0.2), (0.3, 0.0), (0, 0)]) if f.code == "component_aliasing"
     ]
     assert len(hit) == 1 and hit[0].evidence["reward_values"] == 2
+
+
+def test_collapsed_pair_at_exactly_the_threshold_ratio() -> None:
+    """Spreads 2·0.8165 and 0.8165 divide to 1.9999999999999998: still ≥ 2."""
+    groups = [(s, f"g{g}", [0, s, 2 * s]) for s in (3, 1, 2) for g in range(2)]
+    assert sorted(codes(log(groups))["collapsed_pair"]) == [1, 2, 3]
