@@ -258,6 +258,11 @@ def analyze(
     del table
     keys = keys.rechunk()  # a large log's table comes in chunks; to_numpy() would copy
     nf = g.n.astype(np.float64)
+    # Every rollout: TRL's unscorable rows (no reward, advantage 0) too. They count in the
+    # rollouts, group sizes and advantage scales, not in the reward statistics.
+    sizes = keys["n"].cast(pl.Float64).to_numpy()
+    if np.array_equal(sizes, nf):
+        sizes = nf
 
     # Values only the rows can give, all gathered in one second pass: estimators that are
     # no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
@@ -296,7 +301,7 @@ def analyze(
     for name in computed:
         on = row_groups.get(name, g)
         group_cols[f"scale_{name}"], step_sq[name], step_n[name] = _scales(
-            g, on, coefficients[name], nf
+            g, on, coefficients[name], sizes
         )
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -326,10 +331,7 @@ def analyze(
     del lo, hi
 
     total = g.per_step(nf)  # the rollouts with a reward
-    # Every rollout: TRL's unscorable rows (no reward, advantage 0) too. They count in the
-    # iteration's rollouts, group sizes and advantage scales, not in its reward statistics.
-    sizes = groups["n"].cast(pl.Float64).to_numpy()
-    everyone = total if np.array_equal(sizes, nf) else g.per_step(sizes)
+    everyone = total if sizes is nf else g.per_step(sizes)
     n_groups = np.bincount(g.step_index, minlength=g.n_steps)
     it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
     iterations = pl.DataFrame(
@@ -352,9 +354,7 @@ def analyze(
             ).astype(np.int64),
             "group_size_max": _per_step_extreme(g, sizes, np.maximum).astype(np.int64),
             **{
-                f"scale_{name}": np.sqrt(
-                    np.maximum(step_sq[name], 0.0) / np.maximum(_or(step_n[name], everyone), 1.0)
-                )
+                f"scale_{name}": _rms(step_sq[name], _or(step_n[name], everyone))
                 for name in computed
             },
         }
@@ -406,8 +406,9 @@ def analyze(
 def _scales(
     g: Groups, on: Groups, coef: Affine, nf: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n), Σ A² per
-    iteration, and per iteration the rollouts that have an advantage (None if all do).
+    """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n) over its ``nf``
+    rollouts, Σ A² per iteration, and per iteration the rollouts that have an advantage
+    (None if all do).
     ``on`` holds the statistics ``coef`` applies to (a second-pass variable's, or ``g``'s
     own). A framework's NaN rule (OpenRLHF's one-rollout groups) leaves those groups out
     of the iteration's scale: out of Σ A² and out of its count."""
@@ -419,6 +420,7 @@ def _scales(
     else:
         step_sq = g.per_step(np.where(finite, sum_sq, 0.0))
         step_n = g.per_step(np.where(finite, nf, 0.0))
+        step_n[step_n == 0] = np.nan  # no rollout has an advantage: no scale
     with np.errstate(invalid="ignore"):  # in place: millions of groups in large logs
         np.maximum(sum_sq, 0.0, out=sum_sq)
         sum_sq /= nf
@@ -427,6 +429,12 @@ def _scales(
 
 def _or(value: np.ndarray | None, default: np.ndarray) -> np.ndarray:
     return default if value is None else value
+
+
+def _rms(sum_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """sqrt(Σ A² / count) per iteration; NaN where the count is (no rollout has an
+    advantage: OpenRLHF's iteration of one-rollout groups, say)."""
+    return np.asarray(np.sqrt(np.maximum(sum_sq, 0.0) / np.maximum(count, 1.0)))
 
 
 def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame:

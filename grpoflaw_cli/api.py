@@ -276,7 +276,10 @@ def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.D
     det = log.detection
     frame = log.stats_frame
     chunks = 1
-    if det.step_col is not None and all(fmt == "parquet" for fmt in det.formats):
+    # A step range skips other ranges through Parquet's statistics: a step column stored as
+    # numbers, not text read as integers (each range would re-read the whole file).
+    stored = det.step_col is not None and not det.step_as_integer
+    if stored and all(fmt == "parquet" for fmt in det.formats):
         rows = int(ingest.collect(log, frame.select(pl.len())).item())
         chunks = -(-rows // CHUNK_ROWS)
     if chunks > 1:

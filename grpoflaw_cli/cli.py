@@ -677,7 +677,8 @@ def watch(
         Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
     ],
     interval: Annotated[
-        float, typer.Option("--interval", min=0.1, help="Seconds between looks at the folder.")
+        float,
+        typer.Option("--interval", min=0.1, max=3600, help="Seconds between looks at the folder."),
     ] = 2.0,
     step_col: StepCol = None,
     group_col: GroupCol = None,
@@ -928,6 +929,7 @@ def simulate(
 def list_estimators() -> None:
     """List the estimators, what each does to reward magnitude, and their formulas."""
     from rich.table import Table
+    from rich.text import Text
 
     from grpoflaw_cli.estimators import REGISTRY
 
@@ -938,14 +940,15 @@ def list_estimators() -> None:
     table.add_column("definition")
     for est in REGISTRY.values():
         summary = (est.fn.__doc__ or "").strip().split("\n\n")[0]
-        doc = " ".join(summary.split()).replace("``", "")
+        doc = Text(" ".join(summary.split()).replace("``", ""))
         if est.row_variable is not None:
-            doc += (
-                " [dim](a second pass over the rows: computed on request, or on the logs of a "
-                "trainer whose default it is)[/]"
+            doc.append(
+                " (a second pass over the rows: computed on request, or on the logs of a "
+                "trainer whose default it is)",
+                style="dim",
             )
         elif not est.by_default:
-            doc += " [dim](a framework variant: on request)[/]"
+            doc.append(" (a framework variant: on request)", style="dim")
         table.add_row(est.name, est.title, est.keeps, doc)
     _screen().print(table)
 

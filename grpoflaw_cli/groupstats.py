@@ -66,7 +66,8 @@ def group_stats_query(
     if has_length:
         length = pl.col("length")
         aggs += [
-            length.sum().alias("len_sum"),
+            # over the rollouts with a reward (TRL's unscorable ones have none), as Σ L·r
+            pl.when(r.is_not_null()).then(length).sum().alias("len_sum"),
             (length * r).sum().alias("len_r"),
             (length * r * r).sum().alias("len_rr"),
             # One statistic for the input check: a missing length counts as negative.

@@ -47,6 +47,7 @@ from grpoflaw_cli.readers import (
     Source,
     _first_json_string,
     _first_non_numeric,
+    _gzip_problem,
     _parses,
     _read_bytes,
     _scan,
@@ -297,6 +298,9 @@ def load(
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = path
         if fmt == "jsonl" and _starts_with_bom(path):
+            problem = None if skip_bad_lines else _gzip_problem(path)
+            if problem is not None:  # read in full below: a cut stream would go unseen
+                raise problem
             data = _read_bytes(path)  # without the mark Polars' reader would stop at
         if skip_bad_lines and fmt == "jsonl" and not _parses(data, fmt):
             data, bad = _without_bad_lines(path)
@@ -804,11 +808,18 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     replaced = {role for role, col in sources.items() if col == role}
     # An input column named like a canonical role, or like an output column (a file that
     # `grpoflaw advantages` wrote, read back), is carried as src_<name>.
-    carried = [
-        pl.col(n).alias(f"src_{n}" if n in canon or n.startswith(presets.OUTPUT_PREFIX) else n)
-        for n in names
-        if n not in replaced
-    ]
+    taken = set(canon) | set(names)
+    carried = []
+    for n in names:
+        if n in replaced:
+            continue
+        alias = n
+        if n in canon or n.startswith(presets.OUTPUT_PREFIX):
+            alias = f"src_{n}"
+            while alias in taken:  # read back twice: src_adv_grpo is taken too
+                alias = f"src_{alias}"
+            taken.add(alias)
+        carried.append(pl.col(n).alias(alias))
     return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)
 
 
@@ -909,12 +920,10 @@ def duplicate_rows(log: Log) -> int:
     """Rows identical in every input column to an earlier row (a log concatenated twice,
     a resumed run that rewrote a step). Reads every column: ``inspect`` only.
     """
-    present = set(log.frame.collect_schema().names())
-    columns = [  # a column the canonical frame renamed is carried as src_<name>
-        f"src_{c}" if f"src_{c}" in present else c
-        for c in log.detection.columns
-        if not c.startswith(INTERNAL_PREFIX) and (c in present or f"src_{c}" in present)
-    ]
+    # The canonical frame holds every input column (some carried as src_<name>) and values
+    # derived from them: rows equal there are equal in the input, and the other way round.
+    names = log.frame.collect_schema().names()
+    columns = [c for c in names if not c.startswith(INTERNAL_PREFIX)]
     hashed = log.frame.select(pl.struct(columns).hash().alias("h"))
     return int(collect(log, hashed.select(pl.len() - pl.col("h").n_unique()))[0, 0])
 

@@ -172,11 +172,9 @@ def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError
             hint="look for an unterminated quote or a malformed row; a file that the trainer "
             "was still writing can end mid-row",
         )
-    if _cut_gzip(path):
-        return InputError(
-            f"'{path}': the gzip stream ends early (was the file still being written?)",
-            hint="pass --skip-bad-lines to read it as far as it goes",
-        )
+    gzip_problem = _gzip_problem(path)
+    if gzip_problem is not None:
+        return gzip_problem
     if fmt in ("csv", "tsv"):
         located_csv = _first_bad_csv_line(path, fmt)
         if located_csv is not None:
@@ -389,12 +387,28 @@ def _gunzip(data: bytes) -> tuple[bytes, bool]:
     return b"".join(out), True
 
 
-def _cut_gzip(path: Path) -> bool:
-    """Is this a .gz file whose stream ends early (a file still being written)?"""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gzip_problem(path: Path) -> InputError | None:
+    """A .gz file that is no gzip, or whose stream ends early (still being written)."""
+    if path.suffix.lower() != ".gz":
+        return None
     try:
-        return path.suffix.lower() == ".gz" and not _gunzip(path.read_bytes())[1]
+        data = path.read_bytes()
     except OSError:
-        return False
+        return None
+    if not data.startswith(GZIP_MAGIC):
+        return InputError(
+            f"'{path}' is not gzip-compressed, though its name ends in .gz",
+            hint="rename it without .gz, or compress it",
+        )
+    if not _gunzip(data)[1]:
+        return InputError(
+            f"'{path}': the gzip stream ends early (was the file still being written?)",
+            hint="pass --skip-bad-lines to read it as far as it goes",
+        )
+    return None
 
 
 def _starts_with_bom(path: Path) -> bool:

@@ -227,3 +227,39 @@ def test_trl_unscorable_rollouts_count_as_rollouts_with_advantage_zero(tmp_path:
     adv = gf.advantages(path, ["grpo"], framework="trl")["adv_grpo"].to_numpy()
     assert adv[2] == 0.0
     assert it["scale_grpo"][0] == pytest.approx(np.sqrt(np.mean(adv**2)))
+
+
+def test_trl_unscorable_rollouts_carry_no_length_weight(tmp_path: Path) -> None:
+    """OPO's length-weighted baseline is over the rollouts with a reward: a TRL row with
+    none does not pull it towards 0."""
+    import polars as pl
+
+    path = tmp_path / "opo.jsonl"
+    pl.DataFrame(
+        {"step": 0, "group": 0, "reward": [5.0, 6.0, None], "length": [100.0, 300.0, 100.0]},
+        strict=False,
+    ).write_ndjson(path)
+    adv = gf.advantages(path, ["opo"], framework="trl")["adv_opo"].to_list()
+    baseline = (5 * 100 + 6 * 300) / 400
+    assert adv == pytest.approx([5 - baseline, 6 - baseline, 0.0])
+
+
+def test_iteration_scales_over_rollouts_with_an_advantage(tmp_path: Path) -> None:
+    """OpenRLHF: an iteration of one-rollout groups has no GRPO advantage at all (NaN), so
+    no scale; TRL: a group's scale is over all its rollouts, the unscorable one's 0 too."""
+    import polars as pl
+
+    path = tmp_path / "singles.jsonl"
+    pl.DataFrame(
+        {"step": [1, 1, 2, 2, 2, 2], "group": [0, 1, 0, 0, 1, 1], "reward": [1.0, 2, 0, 1, 0, 1]}
+    ).write_ndjson(path)
+    it = gf.compare(path, framework="openrlhf").iterations
+    assert np.isnan(it["scale_grpo"][0]) and it["scale_dr_grpo"][0] == 0.0
+    trl = tmp_path / "trl.jsonl"
+    rewards = [0.0, 1.0, None, 1.0, 0.0, 1.0, 0.0, 1.0]
+    pl.DataFrame(
+        {"step": 1, "group": [0] * 4 + [1] * 4, "reward": rewards}, strict=False
+    ).write_ndjson(trl)
+    adv = gf.advantages(trl, ["grpo"], framework="trl")["adv_grpo"].to_numpy()
+    scale = gf.compare(trl, framework="trl").groups["scale_grpo"][0]
+    assert scale == pytest.approx(np.sqrt(np.mean(adv[:4] ** 2)))

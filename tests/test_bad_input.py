@@ -373,3 +373,17 @@ def test_watch_interval_must_be_finite(tmp_path: Path) -> None:
             app, ["watch", str(tmp_path), "--interval", value, "--refreshes", "1"]
         )
         assert result.exit_code == 2 and "--interval" in result.output, result.output
+
+
+def test_byte_order_mark_in_a_gzip_cut_short(tmp_path: Path) -> None:
+    rows = [{"step": 1 + i // 400, "uid": f"g{i // 4}", "reward": (i * 7) % 5} for i in range(4000)]
+    # two gzip members, the second cut in its header: what decompresses ends at a line end,
+    # so only the stream itself can tell that the file is incomplete
+    first = gzip.compress(b"\xef\xbb\xbf" + lines(*rows[:2000]))
+    second = gzip.compress(lines(*rows[2000:]))
+    path = tmp_path / "bom.jsonl.gz"
+    path.write_bytes(first + second[:5])
+    cut = CliRunner().invoke(app, ["compare", str(path)])
+    assert cut.exit_code == 2 and "gzip stream ends early" in cut.output, cut.output
+    skipped = CliRunner().invoke(app, ["compare", str(path), "--skip-bad-lines"])
+    assert skipped.exit_code == 0 and "2,000 in 5 iterations" in skipped.output, skipped.output

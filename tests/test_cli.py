@@ -3,6 +3,7 @@ and golden files for the report structure (set GRPOFLAW_UPDATE_GOLDEN=1 to rewri
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -481,3 +482,22 @@ def test_advantages_read_back_keep_both_columns(runner: CliRunner, tmp_path: Pat
     invoke(runner, "advantages", source, "-o", verl, "--estimators", "grpo")
     shown = invoke(runner, "inspect", verl)
     assert shown.exit_code == 0 and "components" not in shown.output, shown.output
+
+
+def test_read_back_twice_and_src_columns_of_ones_own(runner: CliRunner, tmp_path: Path) -> None:
+    files = [tmp_path / f"a{i}.csv" for i in range(3)]
+    invoke(runner, "advantages", SAMPLES / "seed.jsonl", "-o", files[0], "--estimators", "grpo")
+    for before, after in itertools.pairwise(files):
+        result = invoke(runner, "advantages", before, "-o", after, "--estimators", "grpo")
+        assert result.exit_code == 0, result.output
+    assert {"src_adv_grpo", "src_src_adv_grpo", "adv_grpo"} <= set(pl.read_csv(files[2]).columns)
+    own = tmp_path / "own.csv"
+    own.write_text("step,group,reward,src_reward\n1,0,1,1\n1,0,0,0\n")
+    shown = invoke(runner, "inspect", own)
+    assert shown.exit_code == 0 and "duplicate rows   0" in shown.output, shown.output
+
+
+def test_estimators_listing_styles_without_markup_text(runner: CliRunner) -> None:
+    result = invoke(runner, "estimators")
+    assert result.exit_code == 0 and "[dim]" not in result.output
+    assert "(a framework" in result.output
