@@ -275,7 +275,9 @@ def analyze(
         low, high = conv.clip
         own = {n: replace(v, expr=v.expr.clip(low, high)) for n, v in own.items()}
         maps = {n: REGISTRY[n].fn(g, conv) for n in computed if n not in own}
-        clips = {n: clipped(f"clip_{n}", a, conv.clip) for n, a in maps.items()}
+        clips = {
+            n: clipped(f"clip_{n}", a, conv.clip, _mean_of(g, a.variable)) for n, a in maps.items()
+        }
     variables = own | clips
     kept: dict[str, Affine] = {}
     row_groups: dict[str, Groups] = {}
@@ -284,7 +286,7 @@ def analyze(
             raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
         stats = row_stats(list(variables.values()))
         for name, var in variables.items():
-            gy = variable_groups(g, stats, var.name)
+            gy = variable_groups(g, stats, var.name, var.per_group.get("centre"))
             row_groups[name] = gy
             shape = maps.get(name) or REGISTRY[name].fn(g, conv)
             base = identity(g)
@@ -425,6 +427,14 @@ def _scales(
         np.maximum(sum_sq, 0.0, out=sum_sq)
         sum_sq /= nf
         return np.sqrt(sum_sq, out=sum_sq), step_sq, step_n
+
+
+def _mean_of(g: Groups, variable: str) -> np.ndarray:
+    """Each group's mean of what an affine map applies to: the reward, or ReMax's gap."""
+    if variable == "gap":
+        assert g.gap_mean is not None  # ReMax runs only with a baseline
+        return g.gap_mean
+    return g.mean
 
 
 def _or(value: np.ndarray | None, default: np.ndarray) -> np.ndarray:

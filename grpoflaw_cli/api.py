@@ -25,6 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import polars as pl
 
 from grpoflaw_cli import ingest
@@ -210,6 +211,8 @@ def analyse(
     logged = det.logged_advantage if compare_logged else None
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
 
+    shift = typical_reward(log)
+
     def query(frame: pl.LazyFrame) -> pl.LazyFrame:
         return group_stats_query(
             frame,
@@ -220,6 +223,7 @@ def analyse(
             has_baseline=det.baseline_col is not None,
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
+            shift=shift,
         )
 
     table = group_table(log, query)
@@ -260,6 +264,16 @@ def analyse(
         )
         analysis = with_logged(analysis, comparison, det.logged_estimator)
     return analysis
+
+
+def typical_reward(log: Log) -> float:
+    """The median of the log's first (up to 1,000) finite rewards: what the pass takes its
+    power sums about, so that rewards sitting far from zero (a reward model's 4.5 ± 0.02)
+    do not cancel when centred. 0 if there is none."""
+    r = pl.col("reward")
+    head = log.stats_frame.select(r).head(1000).select(r.filter(r.is_finite()).median())
+    value = ingest.collect(log, head).item()
+    return float(value) if value is not None and np.isfinite(value) else 0.0
 
 
 CHUNK_ROWS = 12_500_000

@@ -144,7 +144,9 @@ class RowVariable:
     second streaming pass, then summarised per group like the reward.
 
     ``per_group`` arrays are joined onto the rows (as :func:`group_column`); ``expr`` builds
-    the value from the canonical columns and those.
+    the value from the canonical columns and those. A ``centre`` among them (a value near
+    each group's mean of the variable) is what its token-weighted sums are taken about, so
+    that they do not cancel when the variable sits far from zero.
     """
 
     name: str
@@ -166,13 +168,16 @@ def group_column(variable: str, key: str) -> str:
     return f"__{variable}_{key}"
 
 
-def clipped(name: str, a: Affine, bounds: tuple[float, float]) -> RowVariable:
-    """OpenRLHF's clamp of the shaped value ``scale·(x − center)`` to ``bounds``."""
+def clipped(name: str, a: Affine, bounds: tuple[float, float], x_mean: np.ndarray) -> RowVariable:
+    """OpenRLHF's clamp of the shaped value ``scale·(x − center)`` to ``bounds``
+    (``x_mean``: each group's mean of ``x``, whose shaped value is the sums' centre)."""
     x = pl.col("reward") - pl.col("baseline") if a.variable == "gap" else pl.col("reward")
     shaped = pl.col(group_column(name, "scale")) * (x - pl.col(group_column(name, "center")))
+    with np.errstate(invalid="ignore"):
+        centre = np.clip(np.nan_to_num(a.scale * (x_mean - a.center)), bounds[0], bounds[1])
     return RowVariable(
         name=name,
-        per_group={"scale": a.scale, "center": a.center},
+        per_group={"scale": a.scale, "center": a.center, "centre": centre},
         expr=shaped.clip(bounds[0], bounds[1]),
     )
 

@@ -38,13 +38,16 @@ def group_stats_query(
     has_baseline: bool = False,
     components: Sequence[str] = (),
     extremes: bool = False,
+    shift: float = 0.0,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
     Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``, ``max``,
-    ``n_nonzero``, ``sum_r3``, ``sum_r4`` (raw power sums: plain sums stream faster than
-    Polars' skew/kurtosis); with lengths ``len_sum``, ``len_r``, ``len_rr``
-    (Σ L, Σ L·r, Σ L·r²) and ``len_min`` (−1 if a length is missing); with tasks ``task``
+    ``n_nonzero``, ``sum_r3``, ``sum_r4`` (power sums of ``r − shift``: plain sums stream
+    faster than Polars' skew/kurtosis; ``shift``, a typical reward of the log, keeps them
+    from cancelling when centred, see :func:`needs_centring`), the ``shift``; with lengths
+    ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
+    rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
     (the group's first); with ``source_col`` (the index of the file a row came from)
     ``source_min`` and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
     ``baseline_null``; with several ``components`` ``component_patterns`` and
@@ -52,6 +55,7 @@ def group_stats_query(
     for the estimators that need it) the columns of :class:`Extremes`.
     """
     r = pl.col("reward")
+    x = r - shift if shift else r
     aggs = [
         pl.len().alias("n"),
         r.null_count().alias("n_null"),
@@ -60,16 +64,16 @@ def group_stats_query(
         r.min().alias("min"),
         r.max().alias("max"),
         (r != 0).sum().alias("n_nonzero"),
-        (r * r * r).sum().alias("sum_r3"),
-        (r * r * r * r).sum().alias("sum_r4"),
+        (x * x * x).sum().alias("sum_r3"),
+        (x * x * x * x).sum().alias("sum_r4"),
     ]
     if has_length:
         length = pl.col("length")
         aggs += [
             # over the rollouts with a reward (TRL's unscorable ones have none), as Σ L·r
             pl.when(r.is_not_null()).then(length).sum().alias("len_sum"),
-            (length * r).sum().alias("len_r"),
-            (length * r * r).sum().alias("len_rr"),
+            (length * x).sum().alias("len_r"),
+            (length * x * x).sum().alias("len_rr"),
             # One statistic for the input check: a missing length counts as negative.
             length.fill_null(-1.0).min().alias("len_min"),
         ]
@@ -117,7 +121,8 @@ def group_stats_query(
             pl.col(source_col).min().alias("source_min"),
             pl.col(source_col).max().alias("source_max"),
         ]
-    return rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
+    table = rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
+    return table.with_columns(pl.lit(float(shift)).alias("shift"))
 
 
 def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -126,11 +131,12 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     precision as (|mean| / std)⁴: see :func:`needs_centring`).
     """
     n = (table["n"] - table["n_null"]).cast(pl.Float64).to_numpy()
-    mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy() - _shift(table)
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
     centred = "sum_d3" in table.columns  # a second pass's exact sums, where these cancel
     # In place where possible (large logs have millions of groups), operation for operation
-    # m3 = e3 − mean·(3·var + mean²) and m4 = e4 − 4·mean·e3 + mean²·(6·var + 3·mean²).
+    # m3 = e3 − mean·(3·var + mean²) and m4 = e4 − 4·mean·e3 + mean²·(6·var + 3·mean²),
+    # with ``mean`` and the power sums ``e3``, ``e4`` taken about the shift.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         e3 = table["sum_r3"].to_numpy() / n
         m4 = table["sum_r4"].to_numpy() / n
@@ -162,16 +168,22 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 CENTRING_RATIO = 100.0
-"""|mean| / std above which a group's raw power sums are not trusted. Centring them costs
+"""|mean − shift| / std above which a group's power sums are not trusted. Centring them costs
 digits as that ratio squared (the token-weighted Σ L·(r − μ)²: ~4e-12 relative at 100) to
 the fourth power (kurtosis: ~1e-8 at 100, enough to hide a collapsed pair at 1,000)."""
 
 
+def _shift(table: pl.DataFrame) -> float:
+    """The value the table's power sums are taken about (0 for a table without it)."""
+    return float(table["shift"][0]) if "shift" in table.columns and table.height else 0.0
+
+
 def needs_centring(table: pl.DataFrame) -> np.ndarray:
-    """Mask of the groups (of the group table) whose rewards sit so far from zero, relative
-    to their spread, that their power sums must be gathered centred (a second pass)."""
+    """Mask of the groups (of the group table) whose rewards sit so far from the shift,
+    relative to their spread, that their power sums must be gathered centred (a second
+    pass)."""
     n = (table["n"] - table["n_null"]).to_numpy()
-    mean = np.abs(table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy())
+    mean = np.abs(table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy() - _shift(table))
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
     return np.asarray((n >= 2) & (var > 0) & (mean * mean > CENTRING_RATIO**2 * var))
 
@@ -416,12 +428,13 @@ def to_groups(table: pl.DataFrame) -> Groups:
     has_length = "len_sum" in table.columns
     if has_length:
         len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
-        len_r = table["len_r"].cast(pl.Float64).to_numpy()
+        len_r = table["len_r"].cast(pl.Float64).to_numpy()  # about the shift
         len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
+        off = mean - _shift(table)
         constant = lo == hi  # r == mean on every row: the deviations are exactly 0
-        len_d1 = np.where(constant, 0.0, len_r - mean * len_sum)
+        len_d1 = np.where(constant, 0.0, len_r - off * len_sum)
         len_d2 = np.where(
-            constant, 0.0, np.maximum(len_rr - 2.0 * mean * len_r + mean * mean * len_sum, 0.0)
+            constant, 0.0, np.maximum(len_rr - 2.0 * off * len_r + off * off * len_sum, 0.0)
         )
         if "len_d1" in table.columns:  # centred sums where those above cancel
             exact = table["len_d1"].is_not_null().to_numpy()
@@ -450,7 +463,9 @@ def to_groups(table: pl.DataFrame) -> Groups:
     )
 
 
-def variable_groups(g: Groups, stats: pl.DataFrame, name: str) -> Groups:
+def variable_groups(
+    g: Groups, stats: pl.DataFrame, name: str, centre: np.ndarray | None = None
+) -> Groups:
     """``g`` with the reward's statistics replaced by those of a row variable ``name``
     (columns ``{name}_n``, ``_mean``, ``_var0``, ``_lsum``, ``_lx``, ``_lxx`` of a
     second-pass result sorted like the group table), so estimators can run on it."""
@@ -462,8 +477,9 @@ def variable_groups(g: Groups, stats: pl.DataFrame, name: str) -> Groups:
         lsum = stats[f"{name}_lsum"].to_numpy()
         lx = stats[f"{name}_lx"].to_numpy()
         lxx = stats[f"{name}_lxx"].to_numpy()
-        len_d1 = lx - mean * lsum
-        len_d2 = np.maximum(lxx - 2.0 * mean * lx + mean * mean * lsum, 0.0)
+        off = mean if centre is None else mean - centre  # the sums are about the centre
+        len_d1 = lx - off * lsum
+        len_d2 = np.maximum(lxx - 2.0 * off * lx + off * off * lsum, 0.0)
     else:
         lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.estimators import RowVariable, apply
+from grpoflaw_cli.estimators import RowVariable, apply, group_column
 
 _GROUP_INDEX = "__group_index"
 _STEP_INDEX = "__step_index"
@@ -240,6 +240,8 @@ def row_variable_query(
         ]
         if has_length:
             length = pl.col("length")
+            if "centre" in v.per_group:  # about it (see RowVariable)
+                y = y - pl.col(group_column(v.name, "centre"))
             aggs += [
                 length.filter(y.is_not_null()).sum().alias(f"{v.name}_lsum"),
                 (length * y).sum().alias(f"{v.name}_lx"),

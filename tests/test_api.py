@@ -263,3 +263,58 @@ def test_iteration_scales_over_rollouts_with_an_advantage(tmp_path: Path) -> Non
     adv = gf.advantages(trl, ["grpo"], framework="trl")["adv_grpo"].to_numpy()
     scale = gf.compare(trl, framework="trl").groups["scale_grpo"][0]
     assert scale == pytest.approx(np.sqrt(np.mean(adv[:4] ** 2)))
+
+
+def test_power_sums_are_taken_about_a_typical_reward(tmp_path: Path) -> None:
+    """A reward model's 4.5 ± 0.02 needs no second pass (the sums are taken about the
+    log's typical reward); groups far from it (a second task at 1000 ± 0.01) get one. The
+    token-weighted whitening is exact either way."""
+    import polars as pl
+
+    from grpoflaw_cli.groupstats import group_stats_query, needs_centring
+
+    rng = np.random.default_rng(1)
+    group = np.repeat(np.arange(8), 8)
+    for offsets, centred in (([4.5] * 8, 0), ([4.5] * 5 + [1000.0] * 3, 24)):
+        centre = np.repeat(offsets, 8)
+        reward = centre + rng.normal(size=64) * np.where(centre > 100, 0.01, 0.02)
+        length = rng.integers(10, 2000, 64).astype(float)
+        path = tmp_path / f"rm{centred}.jsonl"
+        pl.DataFrame(
+            {"step": 1, "group": group, "reward": reward, "response_length": length}
+        ).write_ndjson(path)
+        log = gf.load(path)
+        table = group_stats_query(
+            log.stats_frame, has_length=True, shift=gf.typical_reward(log)
+        ).collect()
+        assert int(needs_centring(table).sum()) * 8 == centred
+        got = gf.advantages(path, ["reinforce_pp_baseline"])["adv_reinforce_pp_baseline"]
+        x = reward - np.array([reward[group == k].mean() for k in group])
+        w = length.sum()
+        mu = (length * x).sum() / w
+        var = (length * (x - mu) ** 2).sum() / w * float(np.float32(w / (w - 1)))
+        np.testing.assert_allclose(got, (x - mu) / np.sqrt(var + 1e-8), rtol=0, atol=1e-9)
+
+
+def test_clipped_values_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
+    """OpenRLHF's clip makes REINFORCE++'s value a second-pass variable; at 1000 ± 0.003 a
+    clip that never bites must give the unclipped scale to rounding (it was 2.7e-6 off)."""
+    import polars as pl
+
+    spread = np.array([0, 1e-3, 2e-3, 3e-3] * 4) * np.repeat([1, 2, 3, 4], 4)
+    path = tmp_path / "clip.jsonl"
+    pl.DataFrame(
+        {
+            "step": 0,
+            "group": np.repeat(range(4), 4),
+            "reward": 1000 + spread,
+            "response_length": np.tile([10.0, 500, 70, 900], 4),
+        }
+    ).write_ndjson(path)
+    scales = [
+        gf.compare(path, ["reinforce_pp"], framework="openrlhf", clip=clip).iterations[
+            "scale_reinforce_pp"
+        ][0]
+        for clip in (None, (-2000.0, 2000.0))
+    ]
+    assert scales[1] == pytest.approx(scales[0], rel=1e-9)
