@@ -303,7 +303,7 @@ def analyze(
     for name in computed:
         on = row_groups.get(name, g)
         group_cols[f"scale_{name}"], step_sq[name], step_n[name] = _scales(
-            g, on, coefficients[name], sizes
+            g, on, coefficients[name], sizes, nan_is_zero=conv.framework == "trl"
         )
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -406,16 +406,19 @@ def analyze(
 
 
 def _scales(
-    g: Groups, on: Groups, coef: Affine, nf: np.ndarray
+    g: Groups, on: Groups, coef: Affine, nf: np.ndarray, nan_is_zero: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n) over its ``nf``
     rollouts, Σ A² per iteration, and per iteration the rollouts that have an advantage
     (None if all do).
     ``on`` holds the statistics ``coef`` applies to (a second-pass variable's, or ``g``'s
     own). A framework's NaN rule (OpenRLHF's one-rollout groups) leaves those groups out
-    of the iteration's scale: out of Σ A² and out of its count."""
+    of the iteration's scale: out of Σ A² and out of its count; ``nan_is_zero`` (TRL, whose
+    last step is ``nan_to_num``) counts them with advantage 0 instead."""
     refit = on is not g  # the map applies to the variable whose statistics ``on`` holds
     _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
+    if nan_is_zero:
+        sum_sq = np.nan_to_num(sum_sq, nan=0.0, posinf=np.inf, neginf=-np.inf)
     finite = np.isfinite(sum_sq)
     if finite.all():
         step_sq, step_n = g.per_step(sum_sq), None

@@ -43,23 +43,24 @@ def group_stats_query(
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
     Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``, ``max``,
-    ``n_nonzero``, ``sum_r3``, ``sum_r4`` (power sums of ``r − shift``: plain sums stream
-    faster than Polars' skew/kurtosis; ``shift``, a typical reward of the log, keeps them
-    from cancelling when centred, see :func:`needs_centring`), the ``shift``; with lengths
-    ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
-    rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
-    (the group's first); with ``source_col`` (the index of the file a row came from)
-    ``source_min`` and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
-    ``baseline_null``; with several ``components`` ``component_patterns`` and
-    ``reward_values``; with ``extremes`` (several times the cost of the rest: gathered only
-    for the estimators that need it) the columns of :class:`Extremes`.
+    ``n_nonzero``, ``mean_shifted`` (of ``r − shift``), ``sum_r3``, ``sum_r4`` (power sums
+    of ``r − shift``: plain sums stream faster than Polars' skew/kurtosis; ``shift``, a
+    typical reward of the log, keeps them from cancelling when centred, see
+    :func:`needs_centring`), the ``shift``; with lengths ``len_sum``, ``len_r``, ``len_rr``
+    (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the rollouts with a reward) and
+    ``len_min`` (−1 if a length is missing); with tasks ``task`` (the group's first); with
+    ``source_col`` (the index of the file a row came from) ``source_min`` and
+    ``source_max``; with a baseline ``gap_mean``, ``gap_var0``, ``baseline_null``; with
+    several ``components`` ``component_patterns`` and ``reward_values``; with ``extremes``
+    (several times the cost of the rest: gathered only for the estimators that need it) the
+    columns of :class:`Extremes`.
     """
     r = pl.col("reward")
     x = r - shift if shift else r
     aggs = [
         pl.len().alias("n"),
         r.null_count().alias("n_null"),
-        r.mean().alias("mean"),
+        x.mean().alias("mean_shifted"),  # exact about the shift; + shift below
         r.var(ddof=0).alias("var0"),
         r.min().alias("min"),
         r.max().alias("max"),
@@ -122,7 +123,9 @@ def group_stats_query(
             pl.col(source_col).max().alias("source_max"),
         ]
     table = rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
-    return table.with_columns(pl.lit(float(shift)).alias("shift"))
+    return table.with_columns(
+        (pl.col("mean_shifted") + shift).alias("mean"), pl.lit(float(shift)).alias("shift")
+    )
 
 
 def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +134,7 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     precision as (|mean| / std)⁴: see :func:`needs_centring`).
     """
     n = (table["n"] - table["n_null"]).cast(pl.Float64).to_numpy()
-    mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy() - _shift(table)
+    mean = _mean_shifted(table)
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
     centred = "sum_d3" in table.columns  # a second pass's exact sums, where these cancel
     # In place where possible (large logs have millions of groups), operation for operation
@@ -173,9 +176,12 @@ digits as that ratio squared (the token-weighted Σ L·(r − μ)²: ~4e-12 rela
 the fourth power (kurtosis: ~1e-8 at 100, enough to hide a collapsed pair at 1,000)."""
 
 
-def _shift(table: pl.DataFrame) -> float:
-    """The value the table's power sums are taken about (0 for a table without it)."""
-    return float(table["shift"][0]) if "shift" in table.columns and table.height else 0.0
+def _mean_shifted(table: pl.DataFrame) -> np.ndarray:
+    """Each group's mean of ``r − shift``, as the pass computed it (the power sums'
+    offset: subtracting the shift from the mean would bring back the mean's rounding)."""
+    if "mean_shifted" in table.columns:
+        return table["mean_shifted"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
 
 
 def needs_centring(table: pl.DataFrame) -> np.ndarray:
@@ -183,7 +189,7 @@ def needs_centring(table: pl.DataFrame) -> np.ndarray:
     relative to their spread, that their power sums must be gathered centred (a second
     pass)."""
     n = (table["n"] - table["n_null"]).to_numpy()
-    mean = np.abs(table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy() - _shift(table))
+    mean = np.abs(_mean_shifted(table))
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
     return np.asarray((n >= 2) & (var > 0) & (mean * mean > CENTRING_RATIO**2 * var))
 
@@ -430,7 +436,7 @@ def to_groups(table: pl.DataFrame) -> Groups:
         len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
         len_r = table["len_r"].cast(pl.Float64).to_numpy()  # about the shift
         len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
-        off = mean - _shift(table)
+        off = _mean_shifted(table)
         constant = lo == hi  # r == mean on every row: the deviations are exactly 0
         len_d1 = np.where(constant, 0.0, len_r - off * len_sum)
         len_d2 = np.where(

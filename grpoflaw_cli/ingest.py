@@ -921,9 +921,13 @@ def duplicate_rows(log: Log) -> int:
     a resumed run that rewrote a step). Reads every column: ``inspect`` only.
     """
     # The canonical frame holds every input column (some carried as src_<name>) and values
-    # derived from them: rows equal there are equal in the input, and the other way round.
+    # derived from them, but also roles derived from a row's place (a block of rows as the
+    # group, a file's name as the step): those would tell a copied row from its original.
+    det = log.detection
+    placed = {"group"} if det.group_mode != "column" or det.group_per_file else set()
+    placed |= {"step"} if det.step_col is None else set()
     names = log.frame.collect_schema().names()
-    columns = [c for c in names if not c.startswith(INTERNAL_PREFIX)]
+    columns = [c for c in names if not c.startswith(INTERNAL_PREFIX) and c not in placed]
     hashed = log.frame.select(pl.struct(columns).hash().alias("h"))
     return int(collect(log, hashed.select(pl.len() - pl.col("h").n_unique()))[0, 0])
 

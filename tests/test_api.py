@@ -318,3 +318,44 @@ def test_clipped_values_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
         for clip in (None, (-2000.0, 2000.0))
     ]
     assert scales[1] == pytest.approx(scales[0], rel=1e-9)
+
+
+def test_skewness_and_kurtosis_near_the_shift_keep_their_digits(tmp_path: Path) -> None:
+    """Rewards at 1000 ± 0.05 set the shift; a pair of groups 5× apart in spread, within
+    100 std of it, must keep an exact signature (the mean's last bit, magnified, cost
+    the kurtosis 2e-5 and the flags)."""
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {"step": 0, "group": f"rm{g}", "reward": 1000 + 0.05 * rng.normal()}
+        for g in range(125)
+        for _ in range(8)
+    ]
+    for s in range(1, 11):
+        rows += [{"step": s, "group": "wide", "reward": r} for r in [1000.0] * 5 + [1000.05] * 3]
+        low, high = 1000.25 + s / 1000, 1000.26 + s / 1000
+        rows += [{"step": s, "group": "narrow", "reward": r} for r in [low] * 5 + [high] * 3]
+    path = tmp_path / "near.jsonl"
+    pl.DataFrame(rows).write_ndjson(path)
+    result = gf.compare(path)
+    narrow = result.groups.filter(pl.col("group") == "narrow")["kurtosis"].to_numpy()
+    exact = (5 * 0.6**4 + 3 * 1**4) / 8 / (5 * 0.6**2 / 8 + 3 / 8) ** 2  # standardised ±
+    np.testing.assert_allclose(narrow, exact, rtol=1e-7)
+    assert sum(f.code == "collapsed_pair" for f in result.flags) == 10
+
+
+def test_trl_nan_advantages_count_as_zero_in_the_scales(tmp_path: Path) -> None:
+    """TRL's last step is nan_to_num: rloo_norm's group with one scorable rollout writes
+    0, and its scale says so."""
+    import polars as pl
+
+    rewards = [1.0, None, None, None, 0.0, 2.0, 1.0, 0.0]
+    path = tmp_path / "trl.jsonl"
+    pl.DataFrame(
+        {"step": 0, "group": ["a"] * 4 + ["b"] * 4, "reward": rewards}, strict=False
+    ).write_ndjson(path)
+    adv = gf.advantages(path, ["rloo_norm"], framework="trl")["adv_rloo_norm"].to_numpy()
+    result = gf.compare(path, ["rloo_norm"], framework="trl")
+    assert result.groups["scale_rloo_norm"][0] == 0.0
+    assert result.iterations["scale_rloo_norm"][0] == pytest.approx(np.sqrt(np.mean(adv**2)))

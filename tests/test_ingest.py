@@ -226,3 +226,18 @@ def test_steps_from_file_names_fall_back_to_position() -> None:
     )[0] == (3, 10)
     assert steps_from_file_names([Path("x.jsonl"), Path("y.jsonl")])[0] == (0, 1)
     assert steps_from_file_names([Path("run_1.jsonl"), Path("run_1.csv")])[0] == (0, 1)
+
+
+def test_duplicate_rows_with_groups_from_row_blocks(tmp_path: Path) -> None:
+    """A log concatenated twice, grouped by blocks of rows: each copy lands in another
+    block, yet it is the same rollout."""
+    import polars as pl
+
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.columns import ColumnMap
+
+    rows = [{"step": 1, "reward": float(i % 3), "text": f"t{i}"} for i in range(8)]
+    path = tmp_path / "twice.jsonl"
+    pl.DataFrame(rows + rows).write_ndjson(path)
+    log = ingest.load([path], ColumnMap(group_size=4))
+    assert ingest.duplicate_rows(log) == 8
