@@ -42,18 +42,18 @@ def group_stats_query(
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted.
 
-    Columns: ``n``, ``n_null``, ``mean``, ``var0`` (population variance), ``min``, ``max``,
-    ``n_nonzero``, ``mean_shifted`` (of ``r − shift``), ``sum_r3``, ``sum_r4`` (power sums
-    of ``r − shift``: plain sums stream faster than Polars' skew/kurtosis; ``shift``, a
-    typical reward of the log, keeps them from cancelling when centred, see
-    :func:`needs_centring`), the ``shift``; with lengths ``len_sum``, ``len_r``, ``len_rr``
-    (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the rollouts with a reward) and
-    ``len_min`` (−1 if a length is missing); with tasks ``task`` (the group's first); with
-    ``source_col`` (the index of the file a row came from) ``source_min`` and
-    ``source_max``; with a baseline ``gap_mean``, ``gap_var0``, ``baseline_null``; with
-    several ``components`` ``component_patterns`` and ``reward_values``; with ``extremes``
-    (several times the cost of the rest: gathered only for the estimators that need it) the
-    columns of :class:`Extremes`.
+    Columns: ``n``, ``n_null``, ``mean_shifted`` (the mean of ``r − shift``: see
+    :func:`group_mean`), ``var0`` (population variance), ``min``, ``max``, ``n_nonzero``,
+    ``sum_r3``, ``sum_r4`` (power sums of ``r − shift``: plain sums stream faster than
+    Polars' skew/kurtosis; ``shift``, a typical reward of the log, keeps them from
+    cancelling when centred, see :func:`needs_centring`), the ``shift``; with lengths
+    ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
+    rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
+    (the group's first); with ``source_col`` (the index of the file a row came from)
+    ``source_min`` and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
+    ``baseline_null``; with several ``components`` ``component_patterns`` and
+    ``reward_values``; with ``extremes`` (several times the cost of the rest: gathered only
+    for the estimators that need it) the columns of :class:`Extremes`.
     """
     r = pl.col("reward")
     x = r - shift if shift else r
@@ -123,9 +123,7 @@ def group_stats_query(
             pl.col(source_col).max().alias("source_max"),
         ]
     table = rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
-    return table.with_columns(
-        (pl.col("mean_shifted") + shift).alias("mean"), pl.lit(float(shift)).alias("shift")
-    )
+    return table.with_columns(pl.lit(float(shift)).alias("shift"))  # a scalar: no memory
 
 
 def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -179,9 +177,12 @@ the fourth power (kurtosis: ~1e-8 at 100, enough to hide a collapsed pair at 1,0
 def _mean_shifted(table: pl.DataFrame) -> np.ndarray:
     """Each group's mean of ``r − shift``, as the pass computed it (the power sums'
     offset: subtracting the shift from the mean would bring back the mean's rounding)."""
-    if "mean_shifted" in table.columns:
-        return table["mean_shifted"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    return table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return table["mean_shifted"].cast(pl.Float64).fill_null(0.0).to_numpy()
+
+
+def group_mean() -> pl.Expr:
+    """Each group's mean reward, from the group table (which holds it about the shift)."""
+    return pl.col("mean_shifted") + pl.col("shift")
 
 
 def needs_centring(table: pl.DataFrame) -> np.ndarray:
@@ -210,7 +211,7 @@ def centred_sums_query(rows: pl.LazyFrame, groups: pl.DataFrame, has_length: boo
     if has_length:
         length = pl.col("length")
         aggs += [(length * d).sum().alias("len_d1"), (length * d * d).sum().alias("len_d2")]
-    means = groups.select("step", "group", pl.col("mean").alias("__mean")).lazy()
+    means = groups.select("step", "group", group_mean().alias("__mean")).lazy()
     joined = rows.join(means, on=list(KEYS), how="inner", nulls_equal=True)
     return joined.group_by(*KEYS).agg(aggs)
 
@@ -424,7 +425,7 @@ def to_groups(table: pl.DataFrame) -> Groups:
     # are allowed, as TRL's unscorable rows).
     n = (table["n"] - table["n_null"]).cast(pl.Int64).to_numpy()
     nf = n.astype(np.float64)
-    mean = table["mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    mean = table.select(group_mean()).to_series().cast(pl.Float64).fill_null(0.0).to_numpy()
     # A constant group's mean is its value, exactly. Summation can be an ulp off for
     # non-dyadic rewards (0.7 × 8), which GRPO's 1/eps would blow up into noise.
     lo = table["min"].cast(pl.Float64).fill_null(0.0).to_numpy()

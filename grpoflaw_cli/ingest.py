@@ -1002,7 +1002,8 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         )
     missing_ok = det.nan_rewards == "nansum"  # TRL: unscorable rows, advantage 0
     bad = table.filter(
-        ((pl.col("n_null") > 0) & (not missing_ok)) | ~pl.col("mean").fill_null(0.0).is_finite()
+        ((pl.col("n_null") > 0) & (not missing_ok))
+        | ~pl.col("mean_shifted").fill_null(0.0).is_finite()
     )
     if bad.height == 0:
         largest = float(
