@@ -54,7 +54,7 @@ READ = "import sys, polars as pl\ngetattr(pl, sys.argv[1])(sys.argv[2])\n"
 
 
 def run_once(cmd: list[str]) -> tuple[float, float]:
-    """Wall time (s) and peak RSS (MB) of one fresh process running ``cmd``."""
+    """Wall time (s) and peak RSS (MiB) of one fresh process running ``cmd``."""
     out = subprocess.run(
         [sys.executable, "-c", TIMER, *cmd], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -184,7 +184,7 @@ def main() -> None:
             "seconds": round(c.best[0], 3),
             "rollouts_per_s": round(c.rows / c.best[0]) if c.rows else None,
             "x_floor": round(c.best[0] / best[c.floor], 2) if c.floor else None,
-            "peak_rss_mb": round(c.best[1]),
+            "peak_rss_mib": round(c.best[1]),
         }
         for c in cases
     ]
@@ -195,12 +195,12 @@ def main() -> None:
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}; Parquet {n_parquet:,} rollouts, text logs {n_text:,}"
     )
-    print("| what | seconds | rollouts/s | × floor | peak RSS (MB) |")
+    print("| what | seconds | rollouts/s | × floor | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
         rate = f"{r['rollouts_per_s']:,}" if r["rollouts_per_s"] else ""
         ratio = f"{r['x_floor']}" if r["x_floor"] else ""
-        print(f"| {r['what']} | {r['seconds']} | {rate} | {ratio} | {r['peak_rss_mb']:,} |")
+        print(f"| {r['what']} | {r['seconds']} | {rate} | {ratio} | {r['peak_rss_mib']:,} |")
 
 
 if __name__ == "__main__":
