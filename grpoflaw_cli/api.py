@@ -82,6 +82,10 @@ def load(
     Column arguments override detection (``grpoflaw inspect`` shows what was detected).
     ``framework="trl"`` brings TRL's rule for missing rewards; otherwise the source decides.
     """
+    if isinstance(reward_cols, str):  # one column, not its letters
+        reward_cols = [reward_cols]
+    if isinstance(component_cols, str):
+        component_cols = [component_cols]
     mapping = ColumnMap(
         step=step_col,
         group=group_col,
@@ -347,9 +351,10 @@ class Comparison:
         return build_report(self.analysis, self.flags, header(self))
 
     def sample(self, target_rows: int = 20_000) -> pl.DataFrame:
-        """Per-rollout advantages for an evenly spaced sample of whole groups."""
+        """Per-rollout advantages for an evenly spaced sample of whole groups (about
+        ``target_rows`` rows, at least one group)."""
         groups = self.analysis.groups.select("step", "group")
-        keys = groups.gather_every(max(1, self.analysis.rollouts // target_rows))
+        keys = groups.gather_every(max(1, self.analysis.rollouts // max(target_rows, 1)))
         rows = ingest.collect(
             self.log,
             self.log.frame.join(keys.lazy(), on=["step", "group"], how="semi", nulls_equal=True),
@@ -408,7 +413,10 @@ def _prepare(
 ) -> tuple[Log, Conventions, list[str], dict[str, str]]:
     """The log (read if given as paths), its conventions, and the estimators it can give
     (with the reasons for the others): what every entry point starts from."""
-    log = log if isinstance(log, Log) else load(log, framework=framework)
+    if not isinstance(log, Log):
+        log = load(log, framework=framework)
+    elif framework == "trl":  # TRL's rule for missing rewards, as load(framework="trl")
+        log = ingest.reread(log, "nansum")
     names, skipped = usable(log, estimators)
     return log, conventions_for(log, framework, ddof, eps, clip), names, skipped
 

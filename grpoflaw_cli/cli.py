@@ -536,7 +536,8 @@ def _iterations_csv(report: dict[str, Any]) -> str:
     import polars as pl
 
     rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
-    return pl.DataFrame(rows).write_csv()
+    # every row decides a column's type (a scale that is None for the first 100 iterations)
+    return pl.DataFrame(rows, infer_schema_length=None).write_csv()
 
 
 @app.command()

@@ -101,6 +101,9 @@ class Log:
     """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
+    read_as: tuple[ColumnMap, bool, str] = (ColumnMap(), False, "auto")
+    """How it was read (the mapping, ``skip_bad_lines``, ``source``): to read it again under
+    another rule for missing rewards (see :func:`reread`)."""
 
     @property
     def stats_frame(self) -> pl.LazyFrame:
@@ -482,6 +485,21 @@ def load(
         detection=det,
         sources=tuple(sources),
         skipped_lines=tuple(skipped),
+        read_as=(user, skip_bad_lines, source),
+    )
+
+
+def reread(log: Log, nan_rewards: NanRewards) -> Log:
+    """The same files read as before, under another rule for missing rewards."""
+    if log.detection.nan_rewards == nan_rewards:
+        return log
+    mapping, skip_bad_lines, source = log.read_as
+    return load(
+        list(log.detection.files),
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source,
+        nan_rewards=nan_rewards,
     )
 
 

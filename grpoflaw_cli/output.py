@@ -28,6 +28,10 @@ FRAME_FORMATS = {
 @contextlib.contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success."""
+    if str(path) in ("", ".") or path.is_dir():
+        raise UsageError(
+            f"cannot write '{path}': it is a folder", hint="give the output a file path"
+        )
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"cannot write '{path}': folder '{directory}' does not exist")
@@ -53,7 +57,7 @@ def _atomic(path: Path) -> Iterator[Path]:
         except OSError as err:
             raise UsageError(
                 f"cannot write '{path}': {err.strerror}",
-                hint="give -o a file path in a folder you can write to",
+                hint="give the output a file path in a folder you can write to",
             ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)

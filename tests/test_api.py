@@ -359,3 +359,21 @@ def test_trl_nan_advantages_count_as_zero_in_the_scales(tmp_path: Path) -> None:
     result = gf.compare(path, ["rloo_norm"], framework="trl")
     assert result.groups["scale_rloo_norm"][0] == 0.0
     assert result.iterations["scale_rloo_norm"][0] == pytest.approx(np.sqrt(np.mean(adv**2)))
+
+
+def test_api_conveniences(tmp_path: Path) -> None:
+    """A loaded log compared under TRL's rules gets TRL's rule for missing rewards, as the
+    CLI does; one reward column may be given as a string; sample(0) is a small sample."""
+    import polars as pl
+
+    path = tmp_path / "nulls.jsonl"
+    pl.DataFrame(
+        {"step": 1, "group": [0, 0, 0, 1, 1, 1], "reward": [1.0, None, 0.0, 1.0, 0.0, 2.0]},
+        strict=False,
+    ).write_ndjson(path)
+    result = gf.compare(gf.load(path), framework="trl")
+    assert result.iterations["rollouts"][0] == 6
+    assert gf.load(SAMPLES / "seed.jsonl", reward_cols="reward").detection.reward_cols == (
+        "reward",
+    )
+    assert gf.compare(SAMPLES / "seed.jsonl").sample(0).height > 0

@@ -501,3 +501,40 @@ def test_estimators_listing_styles_without_markup_text(runner: CliRunner) -> Non
     result = invoke(runner, "estimators")
     assert result.exit_code == 0 and "[dim]" not in result.output
     assert "(a framework" in result.output
+
+
+def test_no_signal_with_tasks_and_null_scales_in_csv(runner: CliRunner, tmp_path: Path) -> None:
+    """A task-tagged smoke run with constant rewards (task shares of nothing), and an
+    OpenRLHF log whose first 105 iterations have no GRPO scale, in every format."""
+    rows = [
+        {"step": 1, "group": g, "task": t, "reward": r}
+        for g, t, r in (("a", "t1", 1.0), ("b", "t2", 2.0))
+        for _ in range(2)
+    ]
+    flat = tmp_path / "flat.jsonl"
+    flat.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for args in ((), ("--html", str(tmp_path / "flat.html"))):
+        result = invoke(runner, "compare", flat, *args)
+        assert result.exit_code == 0 and "zero_variance" in result.output, result.output
+    single = [{"step": s, "group": 0, "reward": 1.0} for s in range(105)]
+    pairs = [
+        {"step": s, "group": g, "reward": v}
+        for s in range(105, 110)
+        for g in (0, 1)
+        for v in (0.0, 1.0)
+    ]
+    late = tmp_path / "late.jsonl"
+    late.write_text("".join(json.dumps(r) + "\n" for r in single + pairs))
+    csv = invoke(runner, "compare", late, "--framework", "openrlhf", "--format", "csv")
+    assert csv.exit_code == 0, csv.output
+    table = pl.read_csv(csv.stdout.encode())
+    assert table.height == 110 and table["scale_grpo"].null_count() == 105
+
+
+def test_html_header_names_what_was_not_computed(runner: CliRunner, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    invoke(runner, "compare", SAMPLES / "multitask.jsonl", "--html", page)
+    text = page.read_text()
+    assert "not computed: remax" in text and "source: " in text
+    folder = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--html", "")
+    assert folder.exit_code == 2 and "it is a folder" in folder.output

@@ -285,6 +285,20 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
     counts = s["flags"]
     flag_line = ", ".join(f"{counts[k]} {k}" for k in ("error", "warning", "info"))
     assert set(SEVERITY_STYLE) == set(SEVERITY_COLOR)
+    extra = ""  # what the terminal header says beyond the counts
+    logged = s.get("logged_advantage")
+    if logged:
+        error = logged["max_relative_error"]
+        extra += f"<br>logged advantage '{_esc(logged['column'])}': " + (
+            f"matches {_esc(logged['expected'])} (max relative error {error:.1e})"
+            if error is not None and error <= 1e-3
+            else f"differs from {_esc(logged['expected'])}; closest: {_esc(logged['best_match'])}"
+        )
+    skipped = s.get("skipped_estimators") or {}
+    if skipped:
+        extra += "<br>not computed: " + _esc(
+            "; ".join(f"{name} ({why})" for name, why in skipped.items())
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>grpoflaw report</title><style>{CSS}</style></head>
@@ -292,8 +306,8 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
 <h1>grpoflaw: what the advantage estimators did to the rewards</h1>
 <p class="meta">log: {_esc(files)}<br>
 {s["rollouts"]:,} rollouts, {s["iterations"]:,} iterations, {s["groups"]:,} groups &middot;
-{_esc(s["conventions"]["text"])} &middot; flags: {_esc(flag_line)} &middot;
-grpoflaw {_esc(report["grpoflaw_version"])}</p>
+source: {_esc(s.get("source", "generic"))} &middot; {_esc(s["conventions"]["text"])} &middot;
+flags: {_esc(flag_line)} &middot; grpoflaw {_esc(report["grpoflaw_version"])}{extra}</p>
 <p class="note">GRPO divides each group's centred rewards by the group's std, so a group whose
 rewards span &plusmn;5 gets the same advantages as one spanning &plusmn;1. Estimators whose line
 tracks the black reward-spread line below keep that magnitude; flat lines erase it.</p>
