@@ -2,7 +2,11 @@
 
 >>> report = build_report(analysis, flags, header)      # doctest: +SKIP
 >>> sorted(report)                                     # doctest: +SKIP
-['flags', 'grpoflaw_version', 'iterations', 'magnitude', 'summary']
+['flags', 'grpoflaw_version', 'iterations', 'summary']
+
+With a task column, also ``tasks`` (per step) and ``summary.tasks`` (the run). A log of
+several files adds ``source_min``/``source_max`` to each iteration: the indices, in
+``summary.files``, of the first and last file its rows came from.
 """
 
 from __future__ import annotations
