@@ -898,8 +898,10 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
 
 def facts(log: Log) -> dict[str, object]:
     """What ``inspect`` reports about the rows: counts, group sizes, reward range, missing
-    rewards and duplicate rows. One streaming aggregation plus the duplicate count."""
-    per_group = log.frame.group_by("step", "group").agg(
+    rewards and duplicate rows. One streaming aggregation plus the duplicate count. Group
+    sizes and rewards are those ``compare`` uses (a verl multi-turn session's last output);
+    rows with no step or group are counted, as ``compare`` will refuse them."""
+    per_group = log.stats_frame.group_by("step", "group").agg(
         pl.len().alias("n"),
         pl.col("reward").null_count().alias("missing"),
         pl.col("reward").min().alias("lo"),
@@ -917,12 +919,22 @@ def facts(log: Log) -> dict[str, object]:
             pl.col("lo").min().alias("lo"),
             pl.col("hi").max().alias("hi"),
             pl.col("missing").sum().alias("missing"),
+            pl.col("n").filter(pl.col("step").is_null()).sum().alias("no_step"),
+            pl.col("n").filter(pl.col("group").is_null()).sum().alias("no_group"),
         ),
         streaming=True,
     ).row(0, named=True)
+    rows = int(collect(log, log.frame.select(pl.len())).item())
     empty = not stats["groups"]
+    keys_missing = {
+        f"rows without a {role}": int(stats[key] or 0)
+        for role, key in (("step", "no_step"), ("group", "no_group"))
+        if stats[key]
+    }
     return {
-        "rows": int(stats["rows"] or 0),
+        "rows": rows,
+        **({"rollouts used": int(stats["rows"] or 0)} if log.detection.sessions else {}),
+        **keys_missing,
         "iterations": int(stats["iterations"] or 0),
         "groups": int(stats["groups"] or 0),
         "group sizes": "—"

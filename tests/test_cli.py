@@ -538,3 +538,31 @@ def test_html_header_names_what_was_not_computed(runner: CliRunner, tmp_path: Pa
     assert "not computed: remax" in text and "source: " in text
     folder = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--html", "")
     assert folder.exit_code == 2 and "it is a folder" in folder.output
+
+
+def test_inspect_counts_what_compare_uses(runner: CliRunner, tmp_path: Path) -> None:
+    """verl multi-turn sessions: the group sizes are those of the sessions' last outputs,
+    as compare's; a row with no step is counted, as compare will refuse it."""
+    sessions = tmp_path / "sessions.jsonl"
+    sessions.write_text(
+        "".join(
+            json.dumps(
+                {"input": p, "output": f"{s}-{o}", "score": float(s * (o == 2)), "step": 1}
+                | {"uid": f"{p}_{s}_{o}"}
+            )
+            + "\n"
+            for p in ("pA", "pB")
+            for s in range(4)
+            for o in range(3)
+        )
+    )
+    facts = json.loads(invoke(runner, "inspect", sessions, "--format", "json").stdout)["facts"]
+    compared = json.loads(invoke(runner, "compare", sessions, "--format", "json").stdout)
+    assert facts["rows"] == 24 and facts["rollouts used"] == compared["summary"]["rollouts"] == 8
+    assert facts["group sizes"] == "min 4, median 4, max 4"
+    no_step = tmp_path / "no_step.jsonl"
+    no_step.write_text(
+        '{"step": 1, "uid": "a", "reward": 1}\n{"step": null, "uid": "a", "reward": 0}\n'
+    )
+    facts = json.loads(invoke(runner, "inspect", no_step, "--format", "json").stdout)["facts"]
+    assert facts["rows without a step"] == 1
