@@ -924,7 +924,8 @@ def facts(log: Log) -> dict[str, object]:
         ),
         streaming=True,
     ).row(0, named=True)
-    rows = int(collect(log, log.frame.select(pl.len())).item())
+    used = int(stats["rows"] or 0)
+    rows = int(collect(log, log.frame.select(pl.len())).item()) if log.detection.sessions else used
     empty = not stats["groups"]
     keys_missing = {
         f"rows without a {role}": int(stats[key] or 0)
@@ -933,7 +934,7 @@ def facts(log: Log) -> dict[str, object]:
     }
     return {
         "rows": rows,
-        **({"rollouts used": int(stats["rows"] or 0)} if log.detection.sessions else {}),
+        **({"rollouts used": used} if log.detection.sessions else {}),
         **keys_missing,
         "iterations": int(stats["iterations"] or 0),
         "groups": int(stats["groups"] or 0),
