@@ -650,7 +650,13 @@ def inspect(
         _report_skipped(log)
         det = log.detection
         facts: dict[str, Any] = {
-            "source": f"{det.source} ({det.framework} conventions)",
+            "source": det.source
+            + (
+                f" ({det.source} conventions, {det.framework}'s rules where it has none: "
+                f"std ddof={det.ddof}, eps={det.eps:g})"
+                if det.eps is not None and det.ddof is not None
+                else f" ({det.framework} conventions)"
+            ),
             "files": len(det.files),
             "formats": ", ".join(sorted(set(det.formats))),
             "columns": ", ".join(det.columns),

@@ -566,3 +566,11 @@ def test_inspect_counts_what_compare_uses(runner: CliRunner, tmp_path: Path) -> 
     )
     facts = json.loads(invoke(runner, "inspect", no_step, "--format", "json").stdout)["facts"]
     assert facts["rows without a step"] == 1
+
+
+def test_inspect_names_a_trainers_own_conventions(runner: CliRunner) -> None:
+    facts = json.loads(
+        invoke(runner, "inspect", SAMPLES / "trainers" / "art", "--format", "json").stdout
+    )["facts"]
+    assert facts["source"].startswith("art (art conventions, verl's rules where it has none")
+    assert "ddof=0" in facts["source"]
