@@ -70,8 +70,8 @@ class Analysis:
     (always including ``scale_grpo``, which the diagnostics examine)."""
     iterations: pl.DataFrame
     """One row per step: ``rollouts, groups, reward_mean, reward_min, reward_max, spread,
-    zero_variance_groups, singleton_groups, group_size_min`` (over groups of two or more;
-    0 if none), ``group_size_max``,
+    zero_variance_groups, singleton_groups, group_size_min`` (over groups of two or more,
+    those a group baseline applies to; 0 if none), ``group_size_max`` (over all groups),
     ``scale_<estimator>`` and, when the rows' files are known, ``source_min/source_max``."""
     magnitude: pl.DataFrame
     """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
