@@ -175,7 +175,9 @@ def test_cli_simulate_html(tmp_path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "grpoflaw-simulation" in out.read_text()
+    page = out.read_text()
+    assert "grpoflaw-simulation" in page
+    assert "<th>vs GRPO (final)</th>" in page and page.count(" ± ") >= 3  # as the terminal
 
 
 def _simulate(*args: str) -> Result:

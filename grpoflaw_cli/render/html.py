@@ -361,7 +361,13 @@ def render_simulation(outcome: Any) -> str:
     rows = "".join(
         f'<tr><td class="l">{_esc(r["estimator"])}</td>'
         f"<td>{r['final']:.3f} ± {r['final_ci']:.3f}</td>"
-        f'<td>{r["auc"]:.3f} ± {r["auc_ci"]:.3f}</td><td class="l">{_esc(r["verdict"])}</td></tr>'
+        f"<td>{r['auc']:.3f} ± {r['auc_ci']:.3f}</td>"
+        + (
+            "<td></td>"
+            if r["verdict"] == "reference"
+            else f"<td>{r['vs_grpo']:+.3f} ± {r['vs_ci']:.3f}</td>"
+        )
+        + f'<td class="l">{_esc(r["verdict"])}</td></tr>'
         for r in outcome.summary.iter_rows(named=True)
     )
     body = fig.to_html(full_html=False, include_plotlyjs=True, div_id="grpoflaw-simulation")
@@ -369,5 +375,5 @@ def render_simulation(outcome: Any) -> str:
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>grpoflaw simulate"
         f"</title><style>{CSS}</style></head><body><h1>grpoflaw simulate</h1>{body}"
         "<table><tr><th class='l'>estimator</th><th>final</th><th>area under curve</th>"
-        f"<th class='l'>verdict vs GRPO</th></tr>{rows}</table></body></html>"
+        f"<th>vs GRPO (final)</th><th class='l'>verdict</th></tr>{rows}</table></body></html>"
     )
