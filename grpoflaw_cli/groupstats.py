@@ -197,13 +197,14 @@ def needs_centring(table: pl.DataFrame) -> np.ndarray:
 
 def centred_sums_query(rows: pl.LazyFrame, groups: pl.DataFrame, has_length: bool) -> pl.LazyFrame:
     """The second pass for :func:`needs_centring`'s groups: with ``d = r − μ`` (``μ`` the
-    group's ``mean`` in ``groups``), ``sum_d3 = Σ d³``, ``sum_d4 = Σ d⁴`` and with lengths
-    ``len_d1 = Σ L·d``, ``len_d2 = Σ L·d²``, per (step, group). Only those groups' rows
-    are kept (an inner join), so the aggregation is as small as they are.
+    group's mean in the group table ``groups``), ``sum_d3 = Σ d³``, ``sum_d4 = Σ d⁴``
+    and with lengths ``len_d1 = Σ L·d``, ``len_d2 = Σ L·d²``, per (step, group). Only
+    those groups' rows are kept (an inner join), so the aggregation is as small as they
+    are.
 
     >>> rows = pl.LazyFrame({"step": [0, 0], "group": [0, 0], "reward": [1e6, 1e6 + 2]})
-    >>> mean = pl.DataFrame({"step": [0], "group": [0], "mean": [1e6 + 1]})
-    >>> centred_sums_query(rows, mean, has_length=False).collect()["sum_d4"].item()
+    >>> table = pl.DataFrame({"step": [0], "group": [0], "mean_shifted": [1.0], "shift": [1e6]})
+    >>> centred_sums_query(rows, table, has_length=False).collect()["sum_d4"].item()
     2.0
     """
     d = pl.col("reward") - pl.col("__mean")

@@ -16,7 +16,7 @@ The input's other columns are carried through unchanged (an input column whose n
 collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
 
 >>> log = load(["sample_data/seed.jsonl"])                       # doctest: +SKIP
->>> log.detection.reward_cols
+>>> log.detection.reward_cols                                     # doctest: +SKIP
 ('reward',)
 """
 

@@ -353,7 +353,7 @@ def sparkline(values: Any, width: int = 24) -> str:
     """A curve as block characters (0 → ▁, 1 → █), resampled to ``width``.
 
     >>> sparkline([0.0, 0.5, 1.0], width=3)
-    '▁▄█'
+    '▁▅█'
     """
     import numpy as np
 
