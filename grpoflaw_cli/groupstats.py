@@ -438,12 +438,10 @@ def to_groups(table: pl.DataFrame) -> Groups:
         len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
         len_r = table["len_r"].cast(pl.Float64).to_numpy()  # about the shift
         len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
-        off = _mean_shifted(table)
+        len_d1, len_d2 = _centred(len_sum, len_r, len_rr, _mean_shifted(table))
         constant = lo == hi  # r == mean on every row: the deviations are exactly 0
-        len_d1 = np.where(constant, 0.0, len_r - off * len_sum)
-        len_d2 = np.where(
-            constant, 0.0, np.maximum(len_rr - 2.0 * off * len_r + off * off * len_sum, 0.0)
-        )
+        len_d1[constant] = 0.0
+        len_d2[constant] = 0.0
         if "len_d1" in table.columns:  # centred sums where those above cancel
             exact = table["len_d1"].is_not_null().to_numpy()
             len_d1[exact] = table["len_d1"].to_numpy()[exact]
@@ -471,12 +469,25 @@ def to_groups(table: pl.DataFrame) -> Groups:
     )
 
 
+def _centred(
+    l_sum: np.ndarray, l_x: np.ndarray, l_xx: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Σ L·(x − μ) and Σ L·(x − μ)² from the sums Σ L, Σ L·y, Σ L·y² of ``y = x − c``,
+    where ``offset = μ − c`` (small when ``c`` is near the mean: see :func:`needs_centring`).
+    """
+    return l_x - offset * l_sum, np.maximum(
+        l_xx - 2.0 * offset * l_x + offset * offset * l_sum, 0.0
+    )
+
+
 def variable_groups(
     g: Groups, stats: pl.DataFrame, name: str, centre: np.ndarray | None = None
 ) -> Groups:
     """``g`` with the reward's statistics replaced by those of a row variable ``name``
     (columns ``{name}_n``, ``_mean``, ``_var0``, ``_lsum``, ``_lx``, ``_lxx`` of a
-    second-pass result sorted like the group table), so estimators can run on it."""
+    second-pass result sorted like the group table), so estimators can run on it. The
+    token-weighted sums are about the variable's ``centre`` if it has one (see
+    :class:`~grpoflaw_cli.estimators.RowVariable`)."""
     n = stats[f"{name}_n"].cast(pl.Int64).to_numpy()
     nf = n.astype(np.float64)
     mean = stats[f"{name}_mean"].cast(pl.Float64).fill_null(0.0).to_numpy()
@@ -485,9 +496,7 @@ def variable_groups(
         lsum = stats[f"{name}_lsum"].to_numpy()
         lx = stats[f"{name}_lx"].to_numpy()
         lxx = stats[f"{name}_lxx"].to_numpy()
-        off = mean if centre is None else mean - centre  # the sums are about the centre
-        len_d1 = lx - off * lsum
-        len_d2 = np.maximum(lxx - 2.0 * off * lx + off * off * lsum, 0.0)
+        len_d1, len_d2 = _centred(lsum, lx, lxx, mean if centre is None else mean - centre)
     else:
         lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)
