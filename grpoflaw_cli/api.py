@@ -458,13 +458,7 @@ def advantages(
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     with (reading or _quietly)(log):
         rows = ingest.collect(log, log.frame)
-    collected = Log(
-        frame=rows.lazy(),
-        detection=log.detection,
-        sources=log.sources,
-        skipped_lines=log.skipped_lines,
-    )
-    analysis = analyse(collected, names, conv)
+    analysis = analyse(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
     out = with_advantages(rows, analysis)
     return out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
 
