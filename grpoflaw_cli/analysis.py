@@ -263,6 +263,8 @@ def analyze(
     sizes = keys["n"].cast(pl.Float64).to_numpy()
     if np.array_equal(sizes, nf):
         sizes = nf
+    total = g.per_step(nf)  # the rollouts with a reward
+    everyone = total if sizes is nf else g.per_step(sizes)
 
     # Values only the rows can give, all gathered in one second pass: estimators that are
     # no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
@@ -299,11 +301,11 @@ def analyze(
 
     group_cols: dict[str, np.ndarray] = {}
     step_sq: dict[str, np.ndarray] = {}
-    step_n: dict[str, np.ndarray | None] = {}  # None: every rollout has an advantage
+    step_n: dict[str, np.ndarray] = {}  # the rollouts with an advantage
     for name in computed:
         on = row_groups.get(name, g)
         group_cols[f"scale_{name}"], step_sq[name], step_n[name] = _scales(
-            g, on, coefficients[name], sizes, nan_is_zero=conv.framework == "trl"
+            g, on, coefficients[name], sizes, everyone, nan_is_zero=conv.framework == "trl"
         )
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -332,8 +334,6 @@ def analyze(
     reward_max = _per_step_extreme(g, hi, np.maximum)
     del lo, hi
 
-    total = g.per_step(nf)  # the rollouts with a reward
-    everyone = total if sizes is nf else g.per_step(sizes)
     n_groups = np.bincount(g.step_index, minlength=g.n_steps)
     it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
     iterations = pl.DataFrame(
@@ -355,10 +355,7 @@ def analyze(
                 _per_step_extreme(g, np.where(sizes >= 2, sizes, np.inf), np.minimum), posinf=0.0
             ).astype(np.int64),
             "group_size_max": _per_step_extreme(g, sizes, np.maximum).astype(np.int64),
-            **{
-                f"scale_{name}": _rms(step_sq[name], _or(step_n[name], everyone))
-                for name in computed
-            },
+            **{f"scale_{name}": _rms(step_sq[name], step_n[name]) for name in computed},
         }
     )
     if sources:
@@ -406,11 +403,16 @@ def analyze(
 
 
 def _scales(
-    g: Groups, on: Groups, coef: Affine, nf: np.ndarray, nan_is_zero: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    g: Groups,
+    on: Groups,
+    coef: Affine,
+    nf: np.ndarray,
+    step_nf: np.ndarray,
+    nan_is_zero: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An estimator's advantage scale per group, sqrt(max(Σ A², 0) / n) over its ``nf``
     rollouts, Σ A² per iteration, and per iteration the rollouts that have an advantage
-    (None if all do).
+    (``step_nf``, the iterations' sums of ``nf``, when all do).
     ``on`` holds the statistics ``coef`` applies to (a second-pass variable's, or ``g``'s
     own). A framework's NaN rule (OpenRLHF's one-rollout groups) leaves those groups out
     of the iteration's scale: out of Σ A² and out of its count; ``nan_is_zero`` (TRL, whose
@@ -421,7 +423,7 @@ def _scales(
         sum_sq = np.nan_to_num(sum_sq, nan=0.0, posinf=np.inf, neginf=-np.inf)
     finite = np.isfinite(sum_sq)
     if finite.all():
-        step_sq, step_n = g.per_step(sum_sq), None
+        step_sq, step_n = g.per_step(sum_sq), step_nf
     else:
         step_sq = g.per_step(np.where(finite, sum_sq, 0.0))
         step_n = g.per_step(np.where(finite, nf, 0.0))
@@ -438,10 +440,6 @@ def _mean_of(g: Groups, variable: str) -> np.ndarray:
         assert g.gap_mean is not None  # ReMax runs only with a baseline
         return g.gap_mean
     return g.mean
-
-
-def _or(value: np.ndarray | None, default: np.ndarray) -> np.ndarray:
-    return default if value is None else value
 
 
 def _rms(sum_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
