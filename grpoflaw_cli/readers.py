@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -238,21 +238,27 @@ def _json_kind(value: object) -> str:
     )
 
 
-def _first_json_type_clash(source: Source, column: str) -> InputError | None:
-    """The first JSONL line whose ``column`` holds another kind of JSON value than the
-    lines before it (a string "0.5" after numbers, say). Error path only."""
+def _json_values(source: Source, column: str) -> Iterator[tuple[int, object]]:
+    """(line number, value) of ``column`` on each JSONL line that holds one (not null);
+    lines that are no JSON object are passed over. Error path only: Python's JSON."""
     try:
         data = source if isinstance(source, bytes) else _read_bytes(source)
     except (OSError, EOFError, ValueError):
-        return None
-    first: str | None = None
+        return
     for number, line in enumerate(data.splitlines(), start=1):
         try:
             value = json.loads(line).get(column) if line.strip() else None
         except (ValueError, AttributeError):
             continue
-        if value is None:
-            continue
+        if value is not None:
+            yield number, value
+
+
+def _first_json_type_clash(source: Source, column: str) -> InputError | None:
+    """The first JSONL line whose ``column`` holds another kind of JSON value than the
+    lines before it (a string "0.5" after numbers, say). Error path only."""
+    first: str | None = None
+    for number, value in _json_values(source, column):
         kind = _json_kind(value)
         if first is None:
             first = kind
@@ -269,18 +275,7 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
 def _first_json_string(source: Source, column: str) -> tuple[int, str] | None:
     """(line, value) of the first JSONL line whose ``column`` is a JSON string. Error path
     only."""
-    try:
-        data = source if isinstance(source, bytes) else _read_bytes(source)
-    except (OSError, EOFError, ValueError):
-        return None
-    for number, line in enumerate(data.splitlines(), start=1):
-        try:
-            value = json.loads(line).get(column) if line.strip() else None
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(value, str):
-            return number, value
-    return None
+    return next(((n, v) for n, v in _json_values(source, column) if isinstance(v, str)), None)
 
 
 def _first_bad_csv_line(path: Path, fmt: Format) -> InputError | None:
