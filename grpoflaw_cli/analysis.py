@@ -98,7 +98,12 @@ class Analysis:
         what the group-level diagnostics measure a group's spread against."""
         spread = self.groups["spread"].to_numpy()
         live = spread[live_groups(self.groups["n"].to_numpy(), spread)]
-        return float(np.exp(np.median(np.log(live)))) if live.size else None
+        return geometric_median(live) if live.size else None
+
+
+def geometric_median(values: pl.Series | np.ndarray) -> float:
+    """exp(median(log x)): the typical value of a positive, multiplicative quantity."""
+    return float(np.exp(np.median(np.log(np.asarray(values)))))
 
 
 def live_groups(n: np.ndarray, spread: np.ndarray) -> np.ndarray:

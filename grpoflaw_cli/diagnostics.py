@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.analysis import Analysis, live_groups
+from grpoflaw_cli.analysis import Analysis, geometric_median, live_groups
 from grpoflaw_cli.numbers import num, percent
 
 
@@ -300,8 +300,8 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
         return flags
     it = a.iterations.filter((pl.col("spread") > 0) & (pl.col("scale_grpo") > 0))
     if it.height >= 2:
-        typical = _geometric_median(it["spread"])
-        typical_grpo = _geometric_median(it["scale_grpo"])
+        typical = geometric_median(it["spread"])
+        typical_grpo = geometric_median(it["scale_grpo"])
         for row in it.iter_rows(named=True):
             spread_ratio = row["spread"] / typical
             grpo_ratio = row["scale_grpo"] / typical_grpo
@@ -338,11 +338,6 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
             )
     flags.extend(_group_magnitude(a, t))
     return flags
-
-
-def _geometric_median(values: pl.Series) -> float:
-    """exp(median(log x)): the typical value of a positive, multiplicative quantity."""
-    return float(np.exp(np.median(np.log(values.to_numpy()))))
 
 
 def _live(a: Analysis) -> np.ndarray:
@@ -420,7 +415,7 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
     scales = scales[scales > 0]  # NaN (a framework's NaN rule) and 0 are no typical scale
     if scales.size == 0:
         return []
-    typical_grpo = float(np.exp(np.median(np.log(scales))))
+    typical_grpo = geometric_median(scales)
     worst = _farthest_groups(a, t, typical, typical_grpo)
     if not worst:
         return []
