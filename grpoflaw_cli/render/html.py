@@ -143,8 +143,8 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
                 legendgroup=name,
                 showlegend=False,
                 marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
-                text=[
-                    f"step {s}, group {g}"
+                text=[  # Plotly reads hover text as HTML: a group id's tags stay text
+                    _esc(f"step {s}, group {g}")
                     for s, g in zip(groups["step"], groups["group"], strict=True)
                 ],
                 hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>"
