@@ -267,7 +267,7 @@ def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
         raise
     except GrpoflawError as err:
         if show_traceback:
-            tb.print_exc()
+            _print_traceback()
         _fail(err)
     except KeyboardInterrupt:
         _stderr().print("interrupted")
@@ -281,10 +281,18 @@ def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _print_traceback() -> None:
+    """The traceback of the exception being handled, on stderr, its control characters
+    (those of the messages quoting a path or a value) shown as escapes."""
+    from grpoflaw_cli.textsafe import printable_lines
+
+    sys.stderr.write(printable_lines(tb.format_exc()))
+
+
 def _internal_error(exc: BaseException, show_traceback: bool) -> NoReturn:
     """A bug (ours or a library's): say so with exit 3, never blame the input."""
     if show_traceback:
-        tb.print_exc()
+        _print_traceback()
     first_line = (str(exc).strip().splitlines() or [""])[0]
     console = _stderr()
     console.print(

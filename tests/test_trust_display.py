@@ -313,3 +313,13 @@ def test_the_header_breaks_between_file_names_not_inside_one(
     assert result.exit_code == 0, result.output
     for name in names:
         assert name in result.output, result.output
+
+
+def test_a_traceback_shows_control_characters(tmp_path: Path) -> None:
+    """--traceback prints the exception's message, which quotes the path."""
+    missing = tmp_path / "run\x1b]0;pwned\x07.jsonl"
+    result = run("compare", missing, "--traceback")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" in result.output
+    assert_inert(result.output)
+    assert r"run\x1b]0;pwned\x07.jsonl" in result.output
