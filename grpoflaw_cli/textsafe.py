@@ -12,6 +12,7 @@ math\x1b]0;owned\x07\nError: all good
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -57,18 +58,32 @@ def printable_lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+_NUMBERS = (int, float, bool, type(None))
+
+
+@functools.lru_cache(maxsize=1024)
+def _key(key: Any) -> Any:
+    """A dict key made printable: the same few keys recur in every row of a report."""
+    return printable_tree(key)
+
+
 def printable_tree(value: Any) -> Any:
     """``value`` with :func:`printable` applied to every string in it (dict keys too).
 
     >>> printable_tree({"task\\n": ["a\\x1b", 1]})
     {'task\\\\n': ['a\\\\x1b', 1]}
     """
-    if isinstance(value, str):
-        return printable(value)
+    kind = type(value)
+    if kind in _NUMBERS:  # most of a report: skipped without a call per number
+        return value
+    if kind is str:
+        return _UNSAFE.sub(_visible, value)
     if isinstance(value, dict):
-        return {printable_tree(k): printable_tree(v) for k, v in value.items()}
+        return {_key(k): v if type(v) in _NUMBERS else printable_tree(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [printable_tree(v) for v in value]
+        return [v if type(v) in _NUMBERS else printable_tree(v) for v in value]
     if isinstance(value, tuple):
         return tuple(printable_tree(v) for v in value)
+    if isinstance(value, str):  # a str subclass (an Enum's value)
+        return printable(value)
     return value

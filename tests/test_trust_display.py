@@ -323,3 +323,14 @@ def test_a_traceback_shows_control_characters(tmp_path: Path) -> None:
     assert "Traceback" in result.output
     assert_inert(result.output)
     assert r"run\x1b]0;pwned\x07.jsonl" in result.output
+
+
+def test_the_output_path_is_named_visibly(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    log.write_bytes(jsonl(*rollouts()))
+    output = tmp_path / "adv\x1b]0;pwned\x07\nError: all good.csv"
+    result = run("advantages", log, "-o", output)
+    assert result.exit_code == 0, result.output
+    assert_inert(result.output)
+    assert r"adv\x1b]0;pwned\x07\nError: all good.csv" in result.stderr
+    assert output.exists()  # the file itself has the name asked for
