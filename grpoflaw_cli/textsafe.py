@@ -61,7 +61,7 @@ def printable_lines(text: str) -> str:
 _NUMBERS = (int, float, bool, type(None))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=1024, typed=True)  # typed: the keys 1 and True stay apart
 def _key(key: Any) -> Any:
     """A dict key made printable: the same few keys recur in every row of a report."""
     return printable_tree(key)
