@@ -244,9 +244,9 @@ def _plain(text: object) -> str:
 def _shown_data(text: str) -> str:
     """Data text (CSV) for stdout: as it is when piped or redirected; on a terminal, as
     ``ls`` shows file names, the values' control characters written as escapes."""
-    from grpoflaw_cli.textsafe import printable_lines
+    from grpoflaw_cli.textsafe import printable_csv
 
-    return printable_lines(text) if sys.stdout.isatty() else text
+    return printable_csv(text) if sys.stdout.isatty() else text
 
 
 def _fail(err: GrpoflawError) -> NoReturn:

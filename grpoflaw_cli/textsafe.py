@@ -58,6 +58,19 @@ def printable_lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+def printable_csv(text: str) -> str:
+    r"""CSV ``text`` made :func:`printable`, but for the line breaks that end its rows: a
+    quoted value's newline is shown as ``\n`` (it would forge a line), a row's kept.
+
+    >>> print(printable_csv('step,task\n1,"a\nError: b\x1b[2J"\n'))
+    step,task
+    1,"a\nError: b\x1b[2J"
+    <BLANKLINE>
+    """
+    parts = text.split('"')  # odd parts are inside quotes ("" inside is an empty even part)
+    return '"'.join(printable(p) if k % 2 else printable_lines(p) for k, p in enumerate(parts))
+
+
 _NUMBERS = (int, float, bool, type(None))
 
 

@@ -278,18 +278,20 @@ def _on_a_terminal(args: list[str], cwd: Path) -> bytes:
 def test_csv_on_a_terminal_shows_control_characters(tmp_path: Path) -> None:
     """Data formats are faithful when piped or redirected; on a terminal (as ``ls``
     does) the control characters of the values show as escapes."""
-    rows = [{**row, "step": f"s{row['step']}\x1b]0;pwned\x07"} for row in rollouts()]
+    rows = [
+        {**row, "step": f"s{row['step']}\x1b]0;pwned\x07\nError: all good"} for row in rollouts()
+    ]
     (tmp_path / "run.jsonl").write_bytes(jsonl(*rows))
     for args in (
         ["compare", "run.jsonl", "--format", "csv"],
         ["advantages", "run.jsonl", "-o", "-"],
     ):
         shown = _on_a_terminal(args, tmp_path)
-        assert b"\x1b" not in shown and b"\x07" not in shown, (args, shown)
-        assert rb"s1\x1b]0;pwned\x07" in shown, (args, shown)
+        assert_inert(shown.decode().replace("\r\n", "\n"))  # the terminal's own line ends
+        assert rb"s1\x1b]0;pwned\x07\nError: all good" in shown, (args, shown)
         piped = run(*args[:1], tmp_path / "run.jsonl", *args[2:])
         assert piped.exit_code == 0, piped.output
-        assert "s1\x1b]0;pwned\x07" in piped.stdout  # the data as it is
+        assert "s1\x1b]0;pwned\x07\nError: all good" in piped.stdout  # the data as it is
 
 
 def test_json_escapes_control_characters_itself(tmp_path: Path) -> None:
