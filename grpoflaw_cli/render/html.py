@@ -144,7 +144,7 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
                 showlegend=False,
                 marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
                 text=[  # Plotly reads hover text as HTML: a group id's tags stay text
-                    _esc(f"step {s}, group {g}")
+                    html_lib.escape(f"step {s}, group {g}", quote=False)
                     for s, g in zip(groups["step"], groups["group"], strict=True)
                 ],
                 hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>"
