@@ -336,3 +336,16 @@ def test_the_output_path_is_named_visibly(tmp_path: Path) -> None:
     assert_inert(result.output)
     assert r"adv\x1b]0;pwned\x07\nError: all good.csv" in result.stderr
     assert output.exists()  # the file itself has the name asked for
+
+
+def test_html_chart_labels_escape_text_steps(tmp_path: Path) -> None:
+    """Plotly reads axis labels and hover texts as HTML: a text step's tags stay text."""
+    rows = [{**row, "step": f"<i>s{row['step']}</i>"} for row in rollouts()]
+    log = tmp_path / "run.jsonl"
+    log.write_bytes(jsonl(*rows))
+    report = tmp_path / "report.html"
+    result = run("compare", log, "--html", report)
+    assert result.exit_code == 0, result.output
+    page = report.read_text(encoding="utf-8")
+    assert "\\u003ci\\u003es1" not in page  # Plotly's JSON writes a raw "<" so
+    assert '"&lt;i&gt;s1&lt;\\u002fi&gt;"' in page
