@@ -214,26 +214,39 @@ Traceback = Annotated[
 
 def _stderr() -> Console:
     """Messages on stderr; never hard-wrapped, so each stays one greppable line. Markup
-    only where a call asks for it, around :func:`_plain` user text."""
-    from rich.console import Console
+    only where a call asks for it, around :func:`_plain` user text. Control characters
+    in the strings printed (a path's newline or ESC) show as escapes: one line each."""
+    from grpoflaw_cli.render.console import SafeConsole
 
-    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    return SafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _screen() -> Console:
     """The console for the rendered screens on stdout. Markup off: the renderables style
     with Text, and a log's own text (a prompt holding "[/INST]", a column named "[x]")
-    must print as written, not be read as markup."""
-    from rich.console import Console
+    must print as written, not be read as markup (nor as escape sequences: the renderers
+    and :class:`~grpoflaw_cli.render.console.SafeConsole` show control characters)."""
+    from grpoflaw_cli.render.console import SafeConsole
 
-    return Console(markup=False)
+    return SafeConsole(markup=False)
 
 
 def _plain(text: object) -> str:
-    """User text (paths, values, messages quoting them) made safe inside a markup line."""
+    """User text (paths, values, messages quoting them) made safe inside a markup line:
+    markup escaped, control characters shown as escapes."""
     from rich.markup import escape
 
-    return escape(str(text))
+    from grpoflaw_cli.textsafe import printable
+
+    return escape(printable(str(text)))
+
+
+def _shown_data(text: str) -> str:
+    """Data text (CSV) for stdout: as it is when piped or redirected; on a terminal, as
+    ``ls`` shows file names, the values' control characters written as escapes."""
+    from grpoflaw_cli.textsafe import printable_csv
+
+    return printable_csv(text) if sys.stdout.isatty() else text
 
 
 def _fail(err: GrpoflawError) -> NoReturn:
@@ -254,7 +267,7 @@ def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
         raise
     except GrpoflawError as err:
         if show_traceback:
-            tb.print_exc()
+            _print_traceback()
         _fail(err)
     except KeyboardInterrupt:
         _stderr().print("interrupted")
@@ -268,17 +281,26 @@ def _guard(show_traceback: bool, work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _print_traceback() -> None:
+    """The traceback of the exception being handled, on stderr, its control characters
+    (those of the messages quoting a path or a value) shown as escapes."""
+    from grpoflaw_cli.textsafe import printable_lines
+
+    sys.stderr.write(printable_lines(tb.format_exc()))
+
+
 def _internal_error(exc: BaseException, show_traceback: bool) -> NoReturn:
     """A bug (ours or a library's): say so with exit 3, never blame the input."""
     if show_traceback:
-        tb.print_exc()
+        _print_traceback()
     first_line = (str(exc).strip().splitlines() or [""])[0]
-    _stderr().print(
-        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {_plain(first_line)}\n"
-        "This is a bug in grpoflaw. Re-run with --traceback and report it.",
+    console = _stderr()
+    console.print(
+        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {_plain(first_line)}",
         markup=True,
         highlight=False,
     )
+    console.print("This is a bug in grpoflaw. Re-run with --traceback and report it.")
     raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
@@ -512,7 +534,7 @@ def compare(
         if output_format is OutputFormat.json:
             sys.stdout.write(json.dumps(report, indent=2) + "\n")
         elif output_format is OutputFormat.csv:
-            sys.stdout.write(_iterations_csv(report))
+            sys.stdout.write(_shown_data(_iterations_csv(report)))
         else:
             from grpoflaw_cli.render.terminal import render_compare
 
@@ -600,7 +622,7 @@ def advantages(
             "reading": _reading,
         }
         if to_stdout:
-            sys.stdout.write(csv_text(api.advantages(log, names, **settings)))
+            sys.stdout.write(_shown_data(csv_text(api.advantages(log, names, **settings))))
             return
         rows = api.write_advantages(log, output, names, **settings)
         _stderr().print(

@@ -268,7 +268,9 @@ def test_a_folder_mixing_layouts_is_refused(tmp_path: Path) -> None:
     assert "mix logs of different layouts" in result.output
 
 
-def test_log_text_is_printed_as_written_not_read_as_markup(tmp_path: Path) -> None:
+def test_log_text_is_printed_as_written_not_read_as_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Llama-2 prompts hold "[/INST]"; a path or column may hold "[red]" or "[1]"."""
     rows = [
         {"step": s, "prompt": f"[INST] q{g} [/INST]", "reward": r * k}
@@ -278,9 +280,12 @@ def test_log_text_is_printed_as_written_not_read_as_markup(tmp_path: Path) -> No
     ]
     path = tmp_path / "run [1].jsonl"  # also a glob character class, to Polars
     path.write_bytes(lines(*rows))
-    result = CliRunner().invoke(app, ["compare", str(path)])
+    # A relative name on a fixed-width screen: the header fits it on one line, however
+    # long the temporary folder's path (a wrapped name is no test of markup).
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["compare", path.name], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
-    assert "run [1].jsonl" in result.output
+    assert "log         run [1].jsonl" in result.output
     csv = tmp_path / "odd.csv"
     csv.write_bytes(b"step,[/note],reward\n1,[/t],1\n1,b,2\n")
     shown = CliRunner().invoke(app, ["inspect", str(csv)])

@@ -43,6 +43,11 @@ def _esc(x: Any) -> str:
     return html_lib.escape(str(x))
 
 
+def _label(x: Any) -> Any:
+    """A value Plotly shows as text (which it reads as HTML): a text step's tags escaped."""
+    return html_lib.escape(x, quote=False) if isinstance(x, str) else x
+
+
 def _fmt(x: Any) -> str:
     if x is None:
         return "—"
@@ -58,7 +63,7 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
 
     estimators = list(analysis.estimators)
     it = analysis.iterations
-    steps = it["step"].to_list()
+    steps = [_label(s) for s in it["step"].to_list()]
     serious = {
         f["step"]
         for f in report["flags"]
@@ -113,10 +118,10 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
             col=1,
         )
     if marked:
-        position = {s: i for i, s in enumerate(steps)}
+        position = {s: i for i, s in enumerate(it["step"].to_list())}
         fig.add_trace(
             go.Scatter(
-                x=[s for s, _ in marked],
+                x=[_label(s) for s, _ in marked],
                 y=rel(spread)[[position[s] for s, _ in marked]],
                 mode="markers",
                 name="flagged iteration",
@@ -143,8 +148,8 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
                 legendgroup=name,
                 showlegend=False,
                 marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
-                text=[
-                    f"step {s}, group {g}"
+                text=[  # Plotly reads hover text as HTML: a group id's tags stay text
+                    html_lib.escape(f"step {s}, group {g}", quote=False)
                     for s, g in zip(groups["step"], groups["group"], strict=True)
                 ],
                 hovertemplate="%{text}<br>spread %{x:.3g}<br>scale %{y:.3g}<extra>"

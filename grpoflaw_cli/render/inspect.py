@@ -12,9 +12,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grpoflaw_cli.textsafe import printable_tree
+
 
 def render_inspect(info: dict[str, Any]) -> RenderableType:
-    """What ingest detected and why."""
+    """What ingest detected and why; the log's names shown printable (no escape codes)."""
+    info = printable_tree(info)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="dim")
     table.add_column()

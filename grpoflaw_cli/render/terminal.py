@@ -1,6 +1,9 @@
 """Rich renderables for ``grpoflaw compare`` and ``grpoflaw inspect``.
 
-Functions return renderables; the CLI prints them on one console.
+Functions return renderables; the CLI prints them on one console. The screens
+(:func:`render_compare`, :func:`render_watch`) first make every string of the report
+printable (:func:`~grpoflaw_cli.textsafe.printable`): task, file and column names come
+from the log, and must not reach the terminal as escape sequences or line breaks.
 
 >>> from rich.console import Console
 >>> Console().print(render_compare(report, max_rows=30))   # doctest: +SKIP
@@ -18,6 +21,7 @@ from rich.text import Text
 
 from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.numbers import percent
+from grpoflaw_cli.textsafe import printable, printable_tree
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SHORT_CODES = {
@@ -43,11 +47,35 @@ def _num(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _header(report: dict[str, Any]) -> RenderableType:
+LABEL_WIDTH = 12
+"""The header's label column ("conventions ")."""
+
+
+def files_line(files: list[str], room: int) -> str:
+    """The first three file names, a line broken between two names rather than at a space
+    inside one (a name wider than ``room`` wraps as it must); later lines indented.
+
+    >>> print(files_line(["a/run [1].jsonl", "b/run [2].jsonl"], room=20))
+    a/run [1].jsonl,
+                b/run [2].jsonl
+    """
+    from rich.cells import cell_len
+
+    more = f" … (+{len(files) - 3} files)" if len(files) > 3 else ""
+    pieces = [name + ("," if k < len(files[:3]) - 1 else more) for k, name in enumerate(files[:3])]
+    lines = [pieces[0]] if pieces else [""]
+    for piece in pieces[1:]:
+        if cell_len(lines[-1]) + 1 + cell_len(piece) > room:
+            lines.append(piece)
+        else:
+            lines[-1] += " " + piece
+    return ("\n" + " " * LABEL_WIDTH).join(lines)
+
+
+def _header(report: dict[str, Any], width: int = 120) -> RenderableType:
     s = report["summary"]
     cols = s["columns"]
-    files = s["files"]
-    shown = ", ".join(files[:3]) + (f" … (+{len(files) - 3} files)" if len(files) > 3 else "")
+    shown = files_line(s["files"], room=width - 4 - LABEL_WIDTH)  # 4: the panel's edges
     lines = Text()
     lines.append("log         ", style="dim").append(shown + "\n")
     lines.append("columns     ", style="dim").append(
@@ -307,9 +335,10 @@ def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | Non
 
 def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120) -> RenderableType:
     """The whole ``compare`` screen for a terminal ``width`` columns wide."""
+    report = printable_tree(report)
     tasks = task_table(report, width)
     return Group(
-        _header(report),
+        _header(report, width),
         iteration_table(report, max_rows, width),
         Text(""),
         magnitude_table(report),
@@ -331,16 +360,18 @@ def render_watch(
     from datetime import datetime
 
     stamp = Text(
-        f"watching {folder} · updated {datetime.now():%H:%M:%S} · Ctrl-C to stop", style="dim"
+        f"watching {printable(str(folder))} · updated {datetime.now():%H:%M:%S} · Ctrl-C to stop",
+        style="dim",
     )
-    waiting = Text(f"waiting: {error}", style="yellow")
+    waiting = Text(f"waiting: {printable(str(error))}", style="yellow")
     if report is None:
         return Group(stamp, waiting)
+    report = printable_tree(report)
     latest = dict(report, iterations=report["iterations"][-max_rows:])
     return Group(
         stamp,
         *([waiting] if error else []),
-        _header(report),
+        _header(report, width),
         iteration_table(latest, max_rows, width),
         flags_table(report),
     )
