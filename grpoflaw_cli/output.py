@@ -177,12 +177,27 @@ def _name_max(folder: Path) -> int:
 
 
 def _is_special(path: Path) -> bool:
-    """Something other than a regular file or folder is there (a FIFO, a device)."""
+    """What is there is written through, never replaced: something other than a regular
+    file or folder (a FIFO, a device), a name in ``/dev`` or ``/proc``, or the file this
+    process's standard output or error is (``-o out.csv > out.csv``, a link to
+    ``/dev/stdout``): the shell holds that file open."""
     try:
-        mode = os.stat(path).st_mode
+        found = os.stat(path)
     except OSError:
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    if not (stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode)):
+        return True
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
+    return any(_same_inode(found, fd) for fd in (1, 2))
+
+
+def _same_inode(found: os.stat_result, fd: int) -> bool:
+    try:
+        std = os.fstat(fd)
+    except OSError:
+        return False
+    return (std.st_dev, std.st_ino) == (found.st_dev, found.st_ino)
 
 
 # --------------------------------------------------------------------------- writing

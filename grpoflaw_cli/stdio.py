@@ -47,11 +47,12 @@ def stdout_error(exc: OSError) -> UsageError:
     """The message for a failed write to standard output. Standard output then points to
     ``/dev/null``, so the interpreter's last flush cannot fail a second time."""
     _silence(1)
-    reason = "it is closed" if exc.errno == errno.EBADF else exc.strerror or str(exc)
-    return UsageError(
-        f"cannot write {STDOUT}: {reason}",
-        hint="redirect the output to a file with space, or write it with -o / --html",
-    )
+    if exc.errno == errno.EBADF:
+        reason, hint = "it is closed", "run grpoflaw with its standard output open (not >&-)"
+    else:
+        reason = exc.strerror or str(exc)
+        hint = "redirect the output to a file on a disk with space"
+    return UsageError(f"cannot write {STDOUT}: {reason}", hint=hint)
 
 
 def _silence(fd: int) -> None:

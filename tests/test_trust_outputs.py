@@ -197,6 +197,18 @@ def test_a_fifo_output_is_written_through(tmp_path: Path) -> None:
     assert received and received[0].startswith(b"step,group,reward")
 
 
+def test_an_output_that_is_the_shells_stdout_is_written_through(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "run.jsonl")
+    link = tmp_path / "adv.csv"
+    link.symlink_to("/dev/stdout")
+    shell = tmp_path / "shell.txt"
+    with open(shell, "w") as stdout:
+        done = grpoflaw("advantages", log, "-o", link, "--estimators", "grpo", stdout=stdout)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
+    assert shell.read_text().startswith("step,group,reward")
+
+
 def test_html_to_a_full_device_is_a_clear_error_and_keeps_the_device(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     device = full_device(tmp_path)
