@@ -383,6 +383,21 @@ def test_closed_stdout(tmp_path: Path) -> None:
     assert out.read_text().startswith("step,")
 
 
+def test_closed_stderr_and_stdin(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "run.jsonl")
+    out = tmp_path / "adv.csv"
+    command = " ".join(f"'{a}'" for a in (sys.executable, "-m", "grpoflaw_cli"))
+    done = subprocess.run(
+        f"{command} advantages '{log}' -o '{out}' 2>&- <&-", shell=True, check=False
+    )
+    assert done.returncode == 0
+    assert out.read_text().startswith("step,")
+    missing = subprocess.run(
+        f"{command} compare '{tmp_path / 'nope.jsonl'}' 2>&-", shell=True, check=False
+    )
+    assert missing.returncode == 2  # the message has nowhere to go; the code still says it
+
+
 def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     for args in (("compare", log), ("advantages", log, "-o", "-")):
