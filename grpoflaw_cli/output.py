@@ -39,16 +39,10 @@ FRAME_FORMATS = {
     ".ndjson": "jsonl",
 }
 
-WRITE_ERRNOS = frozenset(
-    {
-        errno.ENOSPC,
-        errno.EDQUOT,
-        errno.EFBIG,
-        errno.EROFS,
-        errno.EPIPE,
-        errno.EBADF,
-        errno.ENAMETOOLONG,
-    }
+WRITE_ERRNOS: frozenset[int] = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EPIPE", "EBADF", "ENAMETOOLONG")
+    if hasattr(errno, name)  # EDQUOT is POSIX only
 )
 """Errors only a write gives: a failed sink that reads and writes is blamed on the output."""
 
