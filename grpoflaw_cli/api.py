@@ -18,12 +18,13 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -465,7 +466,7 @@ def advantages(
 
 def write_advantages(
     log: Log | str | Path | Sequence[str | Path],
-    path: str | Path,
+    path: str | Path | IO[bytes],
     estimators: Sequence[str] | None = None,
     *,
     framework: str | None = None,
@@ -475,21 +476,33 @@ def write_advantages(
     reading: Callable[[Log], Any] | None = None,
 ) -> int:
     """Write :func:`advantages` to ``path`` (Parquet, CSV or JSONL by its extension),
-    atomically, and return the number of rollouts written.
+    atomically, or as CSV to an open binary stream (``sys.stdout.buffer``), and return the
+    number of rollouts written. A path the log is read from (or, for a log file, inside an
+    input folder) is refused before anything is read.
 
     Streamed: the analysis reads the log once or twice, the rows are read again and
     written as they go, so a log larger than memory works. (verl multi-turn sessions,
     whose outputs take their session's advantage, are computed in memory.)
     """
-    from grpoflaw_cli.output import sink_frame_atomic, write_frame_atomic
+    from grpoflaw_cli import output
 
+    def write(frame: pl.LazyFrame) -> None:
+        if isinstance(path, (str, Path)):
+            output.sink_frame_atomic(Path(path), frame)
+        else:
+            stdout = path is getattr(sys.stdout, "buffer", None)
+            what = "to standard output" if stdout else "to the output stream"
+            output.sink_csv_stream(frame, path, what)
+
+    if isinstance(path, (str, Path)):
+        output.frame_format(Path(path))
+        output.check_output(Path(path), _input_paths(log))
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
-    target = Path(path)
     if log.detection.sessions:
         rows = advantages(
             log, names, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
         )
-        write_frame_atomic(target, rows)
+        write(rows.lazy())
         return rows.height
     with (reading or _quietly)(log):
         analysis = analyse(log, names, conv)
@@ -499,5 +512,12 @@ def write_advantages(
         # 6.25M groups, ~0.5 GB of per-group columns and statistics) can go before the sink.
         del analysis
         with ingest.explained(log):
-            sink_frame_atomic(target, query)
+            write(query)
     return written
+
+
+def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str | Path]:
+    """The files, folders and globs a log is (or was) read from."""
+    if isinstance(log, Log):
+        return log.detection.files
+    return [log] if isinstance(log, (str, Path)) else log

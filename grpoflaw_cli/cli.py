@@ -509,6 +509,10 @@ def compare(
             raise UsageError(str(err)) from None
         from grpoflaw_cli import api
 
+        if html is not None:
+            from grpoflaw_cli.output import check_output
+
+            check_output(html, paths)
         log = _load(paths, mapping, skip_bad_lines, source, framework)
         reading = partial(_reading, enabled=output_format is OutputFormat.table)
         result = api.compare(
@@ -592,11 +596,12 @@ def advantages(
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
 
     def work() -> None:
-        from grpoflaw_cli.output import csv_text, frame_format
+        from grpoflaw_cli.output import check_output, frame_format
 
         to_stdout = str(output) == "-"
-        if not to_stdout:
-            frame_format(output)  # refuse a bad output name before reading anything
+        if not to_stdout:  # refuse a bad output before reading anything
+            frame_format(output)
+            check_output(output, paths)
         mapping = _column_map(
             step_col,
             group_col,
@@ -622,7 +627,15 @@ def advantages(
             "reading": _reading,
         }
         if to_stdout:
-            sys.stdout.write(_shown_data(csv_text(api.advantages(log, names, **settings))))
+            sys.stdout.flush()
+            if sys.stdout.isatty():  # a screen: the rows in memory, control characters shown
+                import io
+
+                screen = io.BytesIO()
+                api.write_advantages(log, screen, names, **settings)
+                sys.stdout.write(_shown_data(screen.getvalue().decode("utf-8", "replace")))
+            else:  # a pipe or a file: streamed as written
+                api.write_advantages(log, sys.stdout.buffer, names, **settings)
             return
         rows = api.write_advantages(log, output, names, **settings)
         _stderr().print(
@@ -905,6 +918,10 @@ def simulate(
                 hint="leave it out of --estimators",
             )
         names = ["grpo", *(n for n in names if n != "grpo")]  # GRPO is the reference
+        if html is not None:
+            from grpoflaw_cli.output import check_output
+
+            check_output(html, from_log or ())
         base = sim.Setting(seeds=seeds, iterations=iterations, seed=seed)
         if setting is SimSetting.binary:
             base = sim.Setting(
@@ -999,5 +1016,18 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the standard streams made safe (:mod:`grpoflaw_cli.stdio`),
+    and what is left in standard output's buffer written before the exit code is decided."""
+    from grpoflaw_cli import stdio
+
+    stdio.prepare()
+    code: Any = 0
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+    try:
+        _guard(False, stdio.flush)
+    except typer.Exit as failed:
+        code = failed.exit_code
+    sys.exit(code)
