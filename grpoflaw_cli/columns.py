@@ -61,6 +61,32 @@ BASELINE_NAMES = (
     "greedy_score",
 )
 
+INTERNAL_PREFIX = "__"
+"""grpoflaw's own working columns start with this; input columns never do once read."""
+ESCAPE = "_^"
+"""An input column whose name starts with ``__`` (or with this) is carried under this prefix,
+so that it cannot collide with a working column, and written out under its own name."""
+
+
+def carried_name(name: str) -> str:
+    """The name an input column has in the canonical frame (the inverse of
+    :func:`input_name`).
+
+    >>> carried_name("__session"), carried_name("reward")
+    ('_^__session', 'reward')
+    """
+    return ESCAPE + name if name.startswith((INTERNAL_PREFIX, ESCAPE)) else name
+
+
+def input_name(name: str) -> str:
+    """The input's own name of a carried column.
+
+    >>> input_name("_^__session")
+    '__session'
+    """
+    return name[len(ESCAPE) :] if name.startswith(ESCAPE) else name
+
+
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 NanRewards = Literal["refuse", "nansum"]
 

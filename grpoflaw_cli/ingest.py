@@ -34,12 +34,15 @@ import polars as pl
 from grpoflaw_cli import presets
 from grpoflaw_cli.columns import (
     CANONICAL,
+    INTERNAL_PREFIX,
     VERL_UID,
     ColumnMap,
     Detection,
     Format,
     NanRewards,
+    carried_name,
     detect,
+    input_name,
 )
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
@@ -87,8 +90,6 @@ SESSION_COL = "__session"
 """Internal column: a verl v1 multi-turn session ('<prompt>_<session>')."""
 LAST_COL = "__output"
 """Internal column: the output's index within its session."""
-INTERNAL_PREFIX = "__"
-"""Columns starting with this are grpoflaw's own and never written out."""
 
 
 @dataclass(frozen=True)
@@ -468,7 +469,7 @@ def load(
                 "grouped by the '<prompt>' prefix",
             ),
         )
-        sessions = _multi_output_sessions(scans[0], det.group_col or "uid")
+        sessions = _multi_output_sessions(scans[0], carried_name(det.group_col or "uid"))
         if sessions:
             det = replace(
                 det,
@@ -720,6 +721,10 @@ def _prepared(
         overrides.pop(det.length_col, None)
     frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
     frame = _unpack(frame, det.unpack, det.unpack_fields)
+    names = frame.collect_schema().names() if schema is None or det.unpack else schema.names()
+    escaped = {n: carried_name(n) for n in names if carried_name(n) != n}
+    if escaped:  # so that no input column collides with the working columns added later
+        frame = frame.rename(escaped)
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
 
 
@@ -748,11 +753,16 @@ def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
     """Do the first values of the group column look like verl v1 uids?"""
     assert det.group_col is not None
     try:
-        head = frame.select(pl.col(det.group_col).cast(pl.String)).head(64).collect()
+        head = frame.select(pl.col(carried_name(det.group_col)).cast(pl.String)).head(64).collect()
     except READ_ERRORS:
         return False  # the real read reports the problem
     values = head.to_series().drop_nulls()
     return values.len() > 0 and bool(values.str.contains(VERL_UID).all())
+
+
+def _input_col(name: str) -> pl.Expr:
+    """An input column of a prepared frame, by its input name."""
+    return pl.col(carried_name(name))
 
 
 def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
@@ -765,7 +775,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     names = frame.collect_schema().names()
     weights = det.reward_weights or (1.0,) * len(det.reward_cols)
     parts = [
-        pl.col(c).cast(pl.Float64) if w == 1.0 else pl.col(c).cast(pl.Float64) * w
+        _input_col(c).cast(pl.Float64) if w == 1.0 else _input_col(c).cast(pl.Float64) * w
         for c, w in zip(det.reward_cols, weights, strict=True)
     ]
     if det.nan_rewards == "nansum":
@@ -778,7 +788,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         for part in parts[1:]:
             reward = reward + part  # a null component makes the sum null: never a silent 0
     if det.step_col:
-        step = pl.col(det.step_col)
+        step = _input_col(det.step_col)
         if det.step_as_integer:  # a value that is no whole number becomes null: refused
             step = step.str.strip_chars().str.strip_prefix("+").cast(pl.Int64, strict=False)
     elif det.file_steps:
@@ -787,7 +797,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         step = pl.lit(0, pl.Int64)
     if det.group_mode == "column":
         assert det.group_col is not None
-        group = pl.col(det.group_col)
+        group = _input_col(det.group_col)
         if det.group_key == "verl_uid":
             group = group.cast(pl.String).str.replace(VERL_UID, "")
     elif det.group_mode == "blocks":
@@ -806,20 +816,20 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
     if det.length_col:
-        length_dtype = frame.collect_schema().get(det.length_col)
-        length = pl.col(det.length_col)
+        length_dtype = frame.collect_schema().get(carried_name(det.length_col))
+        length = _input_col(det.length_col)
         if length_dtype is not None and isinstance(length_dtype, pl.List):
             length = length.list.len()  # a list of response tokens
         canon["length"] = length.cast(pl.Float64)
         sources["length"] = det.length_col
     if det.task_col:
-        canon["task"] = pl.col(det.task_col).cast(pl.String)
+        canon["task"] = _input_col(det.task_col).cast(pl.String)
         sources["task"] = det.task_col
     if det.baseline_col:
-        canon["baseline"] = pl.col(det.baseline_col).cast(pl.Float64)
+        canon["baseline"] = _input_col(det.baseline_col).cast(pl.Float64)
         sources["baseline"] = det.baseline_col
     if det.sessions and det.group_col is not None:
-        uid = pl.col(det.group_col).cast(pl.String)
+        uid = _input_col(det.group_col).cast(pl.String)
         canon[SESSION_COL] = uid.str.replace(r"_\d+$", "")
         canon[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
@@ -1070,7 +1080,8 @@ def _first_row(
     """
     det = log.detection
     for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
-        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols, *extra]))
+        inputs = [carried_name(c) for c in (*det.reward_cols, *extra)]
+        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *inputs]))
         try:
             schema = _scan(log.source(index), fmt).collect_schema()
             raw = _prepared(det, index, log.source(index), fmt, schema)
@@ -1085,5 +1096,6 @@ def _first_row(
         except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
-            return path, _where(log.source(index), fmt, int(rows["__row"][0])), rows
+            where = _where(log.source(index), fmt, int(rows["__row"][0]))
+            return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
     raise InputError("the log has missing or non-finite values")  # pragma: no cover

@@ -1,0 +1,80 @@
+"""Issue 11 (Trust II), inputs: no silent wrong answers from odd input, and no blow-up on
+pathological sizes (late fields, colliding names, mixed ids, categorical steps, duplicate
+keys, very many columns, very many files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from grpoflaw_cli import api
+from grpoflaw_cli.cli import app
+
+runner = CliRunner()
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _rows(n_groups: int = 6, size: int = 4, step: int = 0) -> list[dict[str, object]]:
+    return [
+        {"step": step, "uid": g, "reward": float((g * 7 + i * 3) % 5)}
+        for g in range(n_groups)
+        for i in range(size)
+    ]
+
+
+def _advantages(tmp_path: Path, *paths: Path, args: tuple[str, ...] = ()) -> pl.DataFrame:
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["advantages", *map(str, paths), "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return pl.read_parquet(out)
+
+
+# --------------------------------------------------------------- internal column names
+
+
+def test_input_columns_named_like_working_columns_change_nothing_and_are_written_back(
+    tmp_path: Path,
+) -> None:
+    plain = _rows()
+    odd = [
+        {**r, "__session": f"s{i % 2}", "__output": i % 3, "__file": "x", "__row": -1, "_^a": i}
+        for i, r in enumerate(plain)
+    ]
+    expected = _advantages(tmp_path, _write_jsonl(tmp_path / "plain.jsonl", plain))
+    got = _advantages(tmp_path, _write_jsonl(tmp_path / "odd.jsonl", odd))
+    assert got["adv_grpo"].to_list() == expected["adv_grpo"].to_list()
+    for name in ("__session", "__output", "__file", "__row", "_^a"):
+        assert got[name].to_list() == [r[name] for r in odd], name
+
+
+def test_an_input_session_column_alone_is_carried_not_a_crash(tmp_path: Path) -> None:
+    rows = [{**r, "__session": "a"} for r in _rows()]
+    log = _write_jsonl(tmp_path / "log.jsonl", rows)
+    result = runner.invoke(app, ["compare", str(log)])
+    assert result.exit_code == 0, result.output
+    csv = tmp_path / "out.csv"
+    result = runner.invoke(app, ["advantages", str(log), "-o", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(csv)["__session"].to_list() == ["a"] * len(rows)
+
+
+def test_a_reward_column_named_with_two_underscores_is_read(tmp_path: Path) -> None:
+    rows = [{"step": r["step"], "uid": r["uid"], "__r": r["reward"]} for r in _rows()]
+    log = _write_jsonl(tmp_path / "log.jsonl", rows)
+    got = _advantages(tmp_path, log, args=("--reward-col", "__r"))
+    expected = _advantages(tmp_path, _write_jsonl(tmp_path / "plain.jsonl", _rows()))
+    assert got["adv_grpo"].to_list() == expected["adv_grpo"].to_list()
+    assert got["__r"].to_list() == [r["__r"] for r in rows]
+
+
+def test_the_library_frame_keeps_input_names(tmp_path: Path) -> None:
+    rows = [{**r, "__file": 9} for r in _rows()]
+    out = api.advantages(str(_write_jsonl(tmp_path / "log.jsonl", rows)), ["grpo"])
+    assert out["__file"].to_list() == [9] * len(rows)
