@@ -208,13 +208,14 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
     """
     reasons: list[str] = []
     cols = list(columns)
+    numbers = set(numeric)  # sets, not lists: a log may have 100,000 columns
 
     if mapping.reward:
         rewards = tuple(_require(c, cols, "--reward-col") for c in mapping.reward)
         reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
     else:
         found = _pick(REWARD_NAMES, cols)
-        parts = tuple(c for c in cols if "reward" in c.lower() and c in numeric)
+        parts = tuple(c for c in cols if "reward" in c.lower() and c in numbers)
         if found is not None:
             rewards = (found,)
             reasons.append(f"reward ← '{found}' (a common reward column name)")
@@ -310,7 +311,7 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         baseline: str | None = _require(mapping.baseline, cols, "--baseline-col")
         reasons.append(f"baseline ← '{baseline}' (from --baseline-col)")
     else:
-        baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numeric])
+        baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numbers])
         if baseline:
             reasons.append(f"baseline ← '{baseline}' (the greedy rollout's reward, for ReMax)")
     roles = {step, group, length, task, baseline}

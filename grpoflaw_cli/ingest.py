@@ -345,9 +345,9 @@ def load(
         size = _block_size(sources[0], formats[0], preset.blocks_from)
         if size is not None:
             mapping = replace(mapping, group=None, group_size=size)
-    columns: list[str] = []
+    seen: dict[str, None] = {}  # the columns in order of appearance (a dict: linear)
     for path, schema in zip(files, schemas, strict=True):
-        columns.extend(c for c in schema.names() if c not in columns)
+        seen.update(dict.fromkeys(schema.names()))
         tabbed = [c for c in schema.names() if "\t" in c and "\ufffd" not in c]
         if tabbed and file_format(path) == "csv":
             raise InputError(
@@ -360,6 +360,7 @@ def load(
                 f"'{path}' does not look like a {file_format(path)} log: its header is not text",
                 hint="check the file; grpoflaw picks the format by the file extension",
             )
+    columns = list(seen)
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 

@@ -78,3 +78,22 @@ def test_the_library_frame_keeps_input_names(tmp_path: Path) -> None:
     rows = [{**r, "__file": 9} for r in _rows()]
     out = api.advantages(str(_write_jsonl(tmp_path / "log.jsonl", rows)), ["grpo"])
     assert out["__file"].to_list() == [9] * len(rows)
+
+
+# --------------------------------------------------------------- very many columns
+
+
+def test_column_handling_is_linear_in_the_number_of_columns(tmp_path: Path) -> None:
+    # 40,000 keys: a quadratic membership test takes ~20 s here, linear handling well
+    # under a second (the budget leaves room for a loaded machine).
+    import time
+
+    from grpoflaw_cli import ingest
+
+    wide = {f"k{j}": j for j in range(40_000)}
+    log = _write_jsonl(tmp_path / "wide.jsonl", [{**r, **wide} for r in _rows(2, 4)])
+    start = time.perf_counter()
+    loaded = ingest.load([log])
+    assert time.perf_counter() - start < 5.0
+    assert loaded.detection.reward_cols == ("reward",)
+    assert len(loaded.detection.columns) == 40_003
