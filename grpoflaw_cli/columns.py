@@ -162,6 +162,9 @@ class Detection:
     step_as_integer: bool = False
     """The step column is text holding whole numbers ("1", "10"): read as integers, so
     that steps sort 1, 2, 10 and not as text."""
+    group_as_text: bool = False
+    """The files disagree on whether group ids are numbers or text: every file's ids are
+    read as text in one canonical form (``1``, ``1.0`` and ``"1"`` are all ``"1"``)."""
 
     @property
     def components(self) -> tuple[str, ...]:

@@ -242,16 +242,29 @@ def _check_same_layout(files: Sequence[Path], schemas: Sequence[pl.Schema], det:
 WHOLE_NUMBER = r"^\s*[+-]?\d{1,18}\s*$"
 
 
+def _is_text(dtype: pl.DataType | None) -> bool:
+    """Text, or text held as categories (a Parquet dictionary, ``pl.Categorical``/``Enum``)."""
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
 def _whole_numbers_as_text(frame: pl.LazyFrame, column: str) -> bool:
     """Is ``column`` text whose first values all read as whole numbers? (A sample: a later
     value that does not is refused by the step check, naming its line.)"""
-    if frame.collect_schema().get(column) != pl.String:
+    if not _is_text(frame.collect_schema().get(column)):
         return False
     try:
-        sample = frame.select(pl.col(column)).head(1000).collect()[column].drop_nulls()
+        sample = (
+            frame.select(pl.col(column).cast(pl.String)).head(1000).collect()[column].drop_nulls()
+        )
     except READ_ERRORS:
         return False  # the read proper reports the file's problem
     return sample.len() > 0 and bool(sample.str.contains(WHOLE_NUMBER).all())
+
+
+def _numbers_and_text(schemas: Sequence[pl.Schema], column: str | None) -> bool:
+    """Does ``column`` hold numbers in some files and something else in others?"""
+    dtypes = [s.get(column) for s in schemas] if column else []
+    return len({d.is_numeric() for d in dtypes if d is not None and d != pl.Null}) > 1
 
 
 def _check_consistent_steps(
@@ -404,6 +417,16 @@ def load(
         ),
     )
     _check_consistent_steps(files, schemas, det.step_col)
+    if det.group_mode == "column" and _numbers_and_text(schemas, det.group_col):
+        det = replace(
+            det,
+            group_as_text=True,
+            reasons=(
+                *det.reasons,
+                f"group: '{det.group_col}' holds numbers in some files and text in others: "
+                'read as text, whole numbers as their digits (1, 1.0 and "1" are one group)',
+            ),
+        )
     _check_same_layout(files, schemas, det)
     if det.step_col and _whole_numbers_as_text(
         shaped[0] if shaped else _scan(sources[0], formats[0]), det.step_col
@@ -722,11 +745,32 @@ def _prepared(
         overrides.pop(det.length_col, None)
     frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
     frame = _unpack(frame, det.unpack, det.unpack_fields)
-    names = frame.collect_schema().names() if schema is None or det.unpack else schema.names()
+    if schema is None or det.unpack or det.group_as_text:
+        schema = frame.collect_schema()
+    names = schema.names()
     escaped = {n: carried_name(n) for n in names if carried_name(n) != n}
     if escaped:  # so that no input column collides with the working columns added later
         frame = frame.rename(escaped)
+    if det.group_as_text and det.group_col is not None and det.group_col in schema:
+        group = carried_name(det.group_col)
+        frame = frame.with_columns(_id_text(pl.col(group), schema[det.group_col]).alias(group))
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
+
+
+def _id_text(ids: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Ids as text in one form whatever their type: a whole number as its digits (``1``,
+    ``1.0`` and ``"1"`` are all ``"1"``), another number as Polars writes it, NaN as null
+    (missing, as in a numeric column)."""
+    if dtype.is_float():
+        whole = (ids == ids.round()) & (ids.abs() < 2.0**63)
+        return (
+            pl.when(ids.is_nan())
+            .then(None)
+            .when(whole)
+            .then(ids.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(ids.cast(pl.String))
+        )
+    return ids.cast(pl.String)
 
 
 def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyFrame:
@@ -790,6 +834,8 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
             reward = reward + part  # a null component makes the sum null: never a silent 0
     if det.step_col:
         step = _input_col(det.step_col)
+        if _is_text(frame.collect_schema().get(carried_name(det.step_col))):
+            step = step.cast(pl.String)  # categories sort as their text, not their codes
         if det.step_as_integer:  # a value that is no whole number becomes null: refused
             step = step.str.strip_chars().str.strip_prefix("+").cast(pl.Int64, strict=False)
     elif det.file_steps:

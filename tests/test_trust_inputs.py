@@ -109,3 +109,76 @@ def test_detection_is_linear_in_the_number_of_columns() -> None:
     det = detect(names, ColumnMap(), numeric=names)  # quadratic: ~30 s
     assert time.perf_counter() - start < 2.0
     assert det.reward_cols == ("total_reward",)
+
+
+# --------------------------------------------------------------- group and step ids
+
+
+def _ids_file(path: Path, uid: object, step: int = 0) -> Path:
+    rewards = [0.0, 1.0, 1.0, 3.0]
+    return _write_jsonl(path, [{"step": step, "uid": uid, "reward": r} for r in rewards])
+
+
+def test_a_files_advantages_do_not_depend_on_its_companions_id_types(tmp_path: Path) -> None:
+    whole = _ids_file(tmp_path / "a.jsonl", 1)
+    floats = _ids_file(tmp_path / "b.jsonl", 1.0)
+    text = _ids_file(tmp_path / "c.jsonl", "1", step=1)  # another step: never b's group
+    pair = _advantages(tmp_path, whole, floats)
+    trio = _advantages(tmp_path, whole, floats, text)
+    assert pair["adv_grpo"].to_list() == trio["adv_grpo"].head(8).to_list()
+
+
+def test_group_ids_one_one_point_zero_and_text_one_are_one_group(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    files = [
+        _ids_file(tmp_path / "a.jsonl", 1),
+        _ids_file(tmp_path / "b.jsonl", 1.0),
+        _ids_file(tmp_path / "c.jsonl", "1"),
+    ]
+    for chosen in (files, files[1:], files[::2]):
+        assert ingest.facts(ingest.load(chosen))["groups"] == 1, chosen
+
+
+def test_a_nan_group_id_beside_text_ids_is_still_refused(tmp_path: Path) -> None:
+    nan = tmp_path / "a.parquet"
+    pl.DataFrame({"step": [0, 0], "uid": [float("nan"), 2.5], "reward": [1.0, 0.0]}).write_parquet(
+        nan
+    )
+    text = _ids_file(tmp_path / "b.jsonl", "x")
+    result = runner.invoke(app, ["compare", str(nan), str(text)])
+    assert result.exit_code == 2, result.output
+    assert "no value (null or NaN) in the group column 'uid'" in result.output
+
+
+def _step_order(tmp_path: Path, steps: pl.Series) -> list[object]:
+    log = tmp_path / "steps.parquet"
+    n = steps.len()
+    pl.DataFrame(
+        {"step": steps, "uid": list(range(n)), "reward": [float(i % 3) for i in range(n)]}
+    ).write_parquet(log)
+    return _advantages(tmp_path, log)["step"].unique(maintain_order=True).to_list()
+
+
+def test_categorical_and_enum_steps_are_ordered_by_value(tmp_path: Path) -> None:
+    steps = pl.Series("step", ["10", "1", "2", "10", "2", "1"])
+    for dtype in (pl.Categorical(), pl.Enum(["1", "10", "2"])):
+        order = _step_order(tmp_path, steps.cast(dtype))
+        assert order == [10, 1, 2], (dtype, order)  # rows keep their order; steps are numbers
+        log = tmp_path / "steps.parquet"
+        result = runner.invoke(app, ["compare", "--format", "json", str(log)])
+        assert result.exit_code == 0, result.output
+        iterations = [i["step"] for i in json.loads(result.output)["iterations"]]
+        assert iterations == [1, 2, 10], (dtype, iterations)
+
+
+def test_categorical_text_steps_sort_as_their_text(tmp_path: Path) -> None:
+    steps = pl.Series("step", ["b", "a", "c", "a"])
+    text = _step_order(tmp_path, steps)
+    log = tmp_path / "steps.parquet"
+    as_text = json.loads(runner.invoke(app, ["compare", "--format", "json", str(log)]).output)
+    _step_order(tmp_path, steps.cast(pl.Categorical()))
+    as_categories = json.loads(runner.invoke(app, ["compare", "--format", "json", str(log)]).output)
+    assert text == ["b", "a", "c"]
+    assert [i["step"] for i in as_categories["iterations"]] == ["a", "b", "c"]
+    assert as_categories["iterations"] == as_text["iterations"]
