@@ -58,6 +58,7 @@ from grpoflaw_cli.readers import (
     _starts_with_bom,
     _where,
     _without_bad_lines,
+    duplicate_names,
     file_format,
     locate_read_error,
     resolve_paths,
@@ -102,6 +103,8 @@ class Log:
     """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
+    warnings: tuple[str, ...] = ()
+    """What was read in a way the user may not expect (a column named twice, say)."""
     read_as: tuple[ColumnMap, bool, str] = (ColumnMap(), False, "auto")
     """How it was read (the mapping, ``skip_bad_lines``, ``source``): to read it again under
     another rule for missing rewards (see :func:`reread`)."""
@@ -310,6 +313,7 @@ def load(
     schemas: list[pl.Schema] = []
     sources: list[Source] = []
     skipped: list[tuple[str, tuple[int, ...]]] = []
+    warnings: list[str] = []
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
@@ -331,6 +335,9 @@ def load(
         formats.append(fmt)
         sources.append(data)
         schemas.append(_schema(path, fmt, data))
+        twice = duplicate_names(path, fmt, data, schemas[-1])
+        if twice is not None:
+            warnings.append(twice)
     first_types: dict[str, str] = {}
     for schema in schemas:
         for name, dt in schema.items():
@@ -510,8 +517,16 @@ def load(
         detection=det,
         sources=tuple(sources),
         skipped_lines=tuple(skipped),
+        warnings=_few(warnings),
         read_as=(user, skip_bad_lines, source),
     )
+
+
+def _few(warnings: Sequence[str], most: int = 5) -> tuple[str, ...]:
+    """The first ``most`` warnings, and how many more there are (one per file could be
+    20,000 lines)."""
+    more = len(warnings) - most
+    return (*warnings[:most], *([f"… and {more:,} more such warnings"] if more > 0 else []))
 
 
 def reread(log: Log, nan_rewards: NanRewards) -> Log:

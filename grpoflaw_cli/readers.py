@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -158,6 +159,58 @@ def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
         raise locate_read_error(path, fmt, exc) from exc
+
+
+def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) -> str | None:
+    """A warning if the file names a column twice, else None. Cheap: a CSV's header as
+    Polars read it (it renames the second ``x`` to ``x_duplicated_0``), a JSONL file's first
+    line (Polars reads the first of two equal keys; a writer that repeats a key usually
+    does so on every line)."""
+    if fmt in ("csv", "tsv"):
+        renamed = {
+            n: m.group(1)
+            for n in schema.names()
+            if (m := re.fullmatch(r"(.+)_duplicated_\d+", n)) and m.group(1) in schema
+        }
+        if not renamed:
+            return None
+        said = ", ".join(f"{b!r} (the next one is read as {n!r})" for n, b in renamed.items())
+        return f"'{path}': the header names a column more than once: {said}"
+    if fmt != "jsonl":
+        return None
+    repeated: list[list[str]] = []  # per object decoded; the line's own object comes last
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        counts = Counter(k for k, _ in items)
+        repeated.append([k for k, n in counts.items() if n > 1])
+        return dict(items)
+
+    try:
+        json.loads(_first_line(source), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None  # the read proper reports a malformed line
+    if not repeated or not repeated[-1]:
+        return None
+    names = ", ".join(repr(k) for k in repeated[-1])
+    return f"'{path}', line 1: the key {names} appears more than once; the first value is read"
+
+
+def _first_line(source: Source) -> bytes:
+    """The first line that is not blank of a file (decompressed) or of cleaned bytes."""
+    import gzip
+
+    if isinstance(source, bytes):
+        return source.lstrip().split(b"\n", 1)[0]
+    first = b""
+    try:
+        gz = source.suffix.lower() == ".gz"
+        with gzip.open(source) if gz else source.open("rb") as fh:
+            for _, first in zip(range(100), fh, strict=False):  # the first that is not blank
+                if first.strip():
+                    break
+    except (OSError, EOFError, ValueError):
+        return b""
+    return first[len(BOM) :] if first.startswith(BOM) else first
 
 
 def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:

@@ -182,3 +182,40 @@ def test_categorical_text_steps_sort_as_their_text(tmp_path: Path) -> None:
     assert text == ["b", "a", "c"]
     assert [i["step"] for i in as_categories["iterations"]] == ["a", "b", "c"]
     assert as_categories["iterations"] == as_text["iterations"]
+
+
+# --------------------------------------------------------------- duplicate names
+
+
+def test_a_duplicate_json_key_is_named_in_a_warning(tmp_path: Path) -> None:
+    log = tmp_path / "dup.jsonl"
+    log.write_text(
+        "".join(
+            f'{{"step": 0, "uid": {i // 2}, "reward": {i % 2}, "reward": 5}}\n' for i in range(4)
+        )
+    )
+    result = runner.invoke(app, ["compare", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "the key 'reward' appears more than once; the first value is read" in result.stderr
+    from grpoflaw_cli import ingest
+
+    assert ingest.load([log]).warnings  # the library carries it; only the CLI prints
+
+
+def test_a_duplicate_csv_header_is_named_in_a_warning(tmp_path: Path) -> None:
+    log = tmp_path / "dup.csv"
+    log.write_text("step,uid,reward,reward\n0,1,1,2\n0,1,3,5\n")
+    result = runner.invoke(app, ["compare", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "'reward' (the next one is read as 'reward_duplicated_0')" in result.stderr
+
+
+def test_no_warning_without_duplicates_or_for_nested_repeats(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    rows = [{**r, "info": {"a": 1}} for r in _rows()]
+    log = _write_jsonl(tmp_path / "log.jsonl", rows)
+    assert ingest.load([log]).warnings == ()
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text('{"step": 0, "uid": 1, "reward": 1, "info": {"a": 1, "a": 2}}\n')
+    assert ingest.load([nested]).warnings == ()
