@@ -87,6 +87,9 @@ def input_name(name: str) -> str:
     return name[len(ESCAPE) :] if name.startswith(ESCAPE) else name
 
 
+ROLE_NAMES = (*STEP_NAMES, *GROUP_NAMES, *REWARD_NAMES, *LENGTH_NAMES, *TASK_NAMES, *BASELINE_NAMES)
+"""Every name :func:`detect` looks for."""
+
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 NanRewards = Literal["refuse", "nansum"]
 

@@ -35,6 +35,7 @@ from grpoflaw_cli import presets
 from grpoflaw_cli.columns import (
     CANONICAL,
     INTERNAL_PREFIX,
+    ROLE_NAMES,
     VERL_UID,
     ColumnMap,
     Detection,
@@ -197,6 +198,12 @@ def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
     return tuple(range(len(files))), "its position in the list"
 
 
+def _named(mapping: ColumnMap) -> list[str]:
+    """The columns the flags name."""
+    single = (mapping.step, mapping.group, mapping.length, mapping.task, mapping.baseline)
+    return [c for c in (*single, *mapping.reward, *mapping.components) if c]
+
+
 def _credit(reasons: Sequence[str], user: ColumnMap, preset: presets.Preset) -> list[str]:
     """Say which choices came from the preset, not from flags the user did not pass."""
     flags = {
@@ -314,6 +321,7 @@ def load(
     sources: list[Source] = []
     skipped: list[tuple[str, tuple[int, ...]]] = []
     warnings: list[str] = []
+    look_for = [*ROLE_NAMES, *_named(user)]  # a JSONL field that first appears late
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
@@ -334,7 +342,7 @@ def load(
                 )
         formats.append(fmt)
         sources.append(data)
-        schemas.append(_schema(path, fmt, data))
+        schemas.append(_schema(path, fmt, data, look_for))
         twice = duplicate_names(path, fmt, data, schemas[-1])
         if twice is not None:
             warnings.append(twice)

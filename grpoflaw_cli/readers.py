@@ -134,12 +134,41 @@ def _literal(source: Source) -> Source:
     return Path(re.sub(r"([*?\[])", r"[\1]", str(source)))
 
 
+SMALL_JSONL_BYTES = 1_000_000
+"""A JSONL file up to this size (an eighth of it gzipped) has its schema inferred from every
+line, not Polars' first 100: a field that first appears late is seen, and a late wider type
+(1.5 in a column of integers) is read as such. A larger file is searched for the names
+grpoflaw looks for (:func:`_schema`); it is read in full only if one appears late."""
+
+_WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
+"""The schemas inferred from every line, by (file, size, mtime): found once by
+:func:`_schema`, used by every later scan of the file."""
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (path, -1, -1)
+    return (path, stat.st_size, stat.st_mtime_ns)
+
+
+def _is_small(source: Source) -> bool:
+    if isinstance(source, bytes):
+        return len(source) <= SMALL_JSONL_BYTES
+    limit = SMALL_JSONL_BYTES // (8 if source.suffix.lower() == ".gz" else 1)
+    return _stamp(source)[1] <= limit
+
+
 def _scan(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
-    source = _literal(source)
     if fmt == "jsonl":
-        return pl.scan_ndjson(source, schema_overrides=overrides)
+        if isinstance(source, bytes) and _is_small(source):  # cleaned bytes: no stamp
+            return pl.scan_ndjson(source, schema_overrides=overrides, infer_schema_length=None)
+        whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source)) if isinstance(source, Path) else None
+        return pl.scan_ndjson(_literal(source), schema=whole, schema_overrides=overrides)
+    source = _literal(source)
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
@@ -147,14 +176,25 @@ def _scan(
     return pl.scan_parquet(source)
 
 
-def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
+def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = ()) -> pl.Schema:
+    """The file's schema. For JSONL, a small file's from every line, a larger one's from
+    its first 100 lines unless a name in ``look_for`` (the columns grpoflaw looks for and
+    the flags name) appears only later: then from every line."""
     if isinstance(source, Path) and source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
-        return _scan(source, fmt).collect_schema()
+        if fmt != "jsonl" or not isinstance(source, Path):
+            return _scan(source, fmt).collect_schema()
+        if not _is_small(source):
+            schema = _scan(source, fmt).collect_schema()
+            if not _appears(source, [n for n in look_for if n not in schema]):
+                return schema
+        schema = pl.scan_ndjson(_literal(source), infer_schema_length=None).collect_schema()
+        _WHOLE_FILE_SCHEMAS[_stamp(source)] = schema
+        return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
@@ -211,6 +251,28 @@ def _first_line(source: Source) -> bytes:
     except (OSError, EOFError, ValueError):
         return b""
     return first[len(BOM) :] if first.startswith(BOM) else first
+
+
+def _appears(path: Path, names: Sequence[str]) -> bool:
+    """Does any of ``names`` appear as a JSON string (``"name"``) on some line of a JSONL
+    file? A cheap native pass over the lines; a nested key or a value that reads like a
+    key also counts (then the schema is inferred in full: slower, never wrong)."""
+    if not names:
+        return False
+    keys = [f'"{n}"' for n in names]
+    lines = pl.scan_csv(
+        _literal(path),
+        has_header=False,
+        separator="\x1f",  # JSON text never holds a raw control character
+        quote_char=None,
+        new_columns=["line"],
+        schema_overrides={"line": pl.String},
+    )
+    try:
+        found = lines.select(pl.col("line").str.contains_any(keys))
+        return bool(found.select(pl.col("line").any()).collect(engine="streaming").item())
+    except READ_ERRORS:
+        return True  # inferred in full: the read then says what is wrong
 
 
 def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:

@@ -219,3 +219,46 @@ def test_no_warning_without_duplicates_or_for_nested_repeats(tmp_path: Path) -> 
     nested = tmp_path / "nested.jsonl"
     nested.write_text('{"step": 0, "uid": 1, "reward": 1, "info": {"a": 1, "a": 2}}\n')
     assert ingest.load([nested]).warnings == ()
+
+
+# --------------------------------------------------------------- fields that appear late
+
+
+def _late_rows(n: int, late_from: int = 150) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        row: dict[str, object] = {"step": i // 4000, "uid": i // 8, "reward": float(i * 7 % 5)}
+        if i >= late_from:
+            row |= {"data_source": "gsm8k", "tokens": i % 97 + 1, "note": "x"}
+        rows.append(row)
+    return rows
+
+
+def test_a_field_first_seen_after_line_100_is_detected_and_carried(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    log = _write_jsonl(tmp_path / "late.jsonl", _late_rows(400))
+    det = ingest.load([log], ingest.ColumnMap(length="tokens")).detection
+    assert det.task_col == "data_source" and det.length_col == "tokens"
+    out = _advantages(tmp_path, log, args=("--estimators", "grpo"))
+    assert out["note"].to_list()[-1] == "x" and out["tokens"].to_list()[-1] == 399 % 97 + 1
+
+
+def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.readers import SMALL_JSONL_BYTES
+
+    log = _write_jsonl(tmp_path / "late.jsonl", _late_rows(24_000))
+    assert log.stat().st_size > SMALL_JSONL_BYTES  # the large-file path
+    det = ingest.load([log], ingest.ColumnMap(length="tokens")).detection
+    assert det.task_col == "data_source" and det.length_col == "tokens"
+    result = runner.invoke(app, ["inspect", str(log), "--length-col", "tokens"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_late_wider_type_is_read_as_such(tmp_path: Path) -> None:
+    rows: list[dict[str, object]] = [{**r, "extra": i} for i, r in enumerate(_rows(30, 4))]
+    rows[-1]["extra"] = 1.5  # line 120: integers before
+    rows[-2]["extra"] = None
+    out = _advantages(tmp_path, _write_jsonl(tmp_path / "wide.jsonl", rows))
+    assert out["extra"].to_list()[-3:] == [117.0, None, 1.5]
