@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +48,7 @@ from grpoflaw_cli.columns import (
 )
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
+    PATH_COL,
     READ_ERRORS,
     Source,
     _first_json_string,
@@ -55,6 +57,7 @@ from grpoflaw_cli.readers import (
     _parses,
     _read_bytes,
     _scan,
+    _scan_many,
     _schema,
     _starts_with_bom,
     _where,
@@ -321,6 +324,7 @@ def load(
     sources: list[Source] = []
     skipped: list[tuple[str, tuple[int, ...]]] = []
     warnings: list[str] = []
+    layouts: set[tuple[object, ...]] = set()
     look_for = [*ROLE_NAMES, *_named(user)]  # a JSONL field that first appears late
     for path in files:
         fmt = file_format(path)
@@ -343,9 +347,12 @@ def load(
         formats.append(fmt)
         sources.append(data)
         schemas.append(_schema(path, fmt, data, look_for))
-        twice = duplicate_names(path, fmt, data, schemas[-1])
-        if twice is not None:
-            warnings.append(twice)
+        layout = (fmt, tuple(schemas[-1].items()))
+        if layout not in layouts:  # one file of each layout is checked: a writer repeats
+            layouts.add(layout)
+            twice = duplicate_names(path, fmt, data, schemas[-1])
+            if twice is not None:
+                warnings.append(twice)
     first_types: dict[str, str] = {}
     for schema in schemas:
         for name, dt in schema.items():
@@ -480,7 +487,6 @@ def load(
     if det.baseline_col:
         numeric[det.baseline_col] = "baseline"
 
-    scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
         for col, flag in ((det.step_col, "--step-col"), (det.group_col, "--group-col")):
             dtype = schema.get(col) if col else None
@@ -491,14 +497,12 @@ def load(
                 )
         for col, role in numeric.items():
             _check_numeric(path, fmt, sources[index], schema, col, role)
-        scans.append(_prepared(det, index, sources[index], fmt, schema, file_steps))
-    frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+    first = _prepared(det, 0, sources[0], formats[0], schemas[0], file_steps)
+    frame = (
+        first if len(files) == 1 else _read_all(det, files, formats, sources, schemas, file_steps)
+    )
     det = replace(det, files=tuple(files), formats=tuple(formats), file_steps=file_steps)
-    if (
-        det.group_col is not None
-        and det.group_col.lower() == "uid"
-        and _verl_v1_uids(scans[0], det)
-    ):
+    if det.group_col is not None and det.group_col.lower() == "uid" and _verl_v1_uids(first, det):
         det = replace(
             det,
             group_key="verl_uid",
@@ -508,7 +512,7 @@ def load(
                 "grouped by the '<prompt>' prefix",
             ),
         )
-        sessions = _multi_output_sessions(scans[0], carried_name(det.group_col or "uid"))
+        sessions = _multi_output_sessions(first, carried_name(det.group_col or "uid"))
         if sessions:
             det = replace(
                 det,
@@ -747,6 +751,32 @@ def _block_size(data: Source, fmt: Format, column: str) -> int | None:
     return size if size > 1 else None
 
 
+def _overrides(det: Detection, fmt: Format, schema: pl.Schema | None) -> dict[str, pl.DataType]:
+    """Reward and length read as Float64 (so a late non-integer does not break an integer
+    guess); a length that is a list of tokens stays one."""
+    if fmt == "parquet" or det.explode is not None or det.reshape is not None:
+        return {}
+    numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
+    overrides: dict[str, pl.DataType] = {
+        c: pl.Float64() for c in numeric if schema is None or c in schema
+    }
+    if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
+        overrides.pop(det.length_col, None)
+    return overrides
+
+
+def _as_read(frame: pl.LazyFrame, det: Detection, schema: pl.Schema) -> pl.LazyFrame:
+    """Input columns named like working ones renamed away (:func:`carried_name`), and
+    group ids as text when the files disagree on their type."""
+    escaped = {n: carried_name(n) for n in schema.names() if carried_name(n) != n}
+    if escaped:  # so that no input column collides with the working columns added later
+        frame = frame.rename(escaped)
+    if det.group_as_text and det.group_col is not None and det.group_col in schema:
+        group = carried_name(det.group_col)
+        frame = frame.with_columns(_id_text(pl.col(group), schema[det.group_col]).alias(group))
+    return frame
+
+
 def _prepared(
     det: Detection,
     index: int,
@@ -755,29 +785,72 @@ def _prepared(
     schema: pl.Schema | None = None,
     file_steps: Sequence[int] | None = None,
 ) -> pl.LazyFrame:
-    """The scan of one file as the log uses it: reward and length read as Float64 (so a
-    late non-integer does not break an integer guess), nested rollouts exploded, and the
-    internal columns added."""
-    numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
-    overrides: dict[str, pl.DataType] = (
-        {c: pl.Float64() for c in numeric if schema is None or c in schema}
-        if fmt != "parquet" and det.explode is None and det.reshape is None
-        else {}
-    )
-    if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
-        overrides.pop(det.length_col, None)
+    """The scan of one file as the log uses it: numbers read as such (:func:`_overrides`),
+    nested rollouts exploded, and the internal columns added."""
+    overrides = _overrides(det, fmt, schema)
     frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
     frame = _unpack(frame, det.unpack, det.unpack_fields)
     if schema is None or det.unpack or det.group_as_text:
         schema = frame.collect_schema()
-    names = schema.names()
-    escaped = {n: carried_name(n) for n in names if carried_name(n) != n}
-    if escaped:  # so that no input column collides with the working columns added later
-        frame = frame.rename(escaped)
-    if det.group_as_text and det.group_col is not None and det.group_col in schema:
-        group = carried_name(det.group_col)
-        frame = frame.with_columns(_id_text(pl.col(group), schema[det.group_col]).alias(group))
+    frame = _as_read(frame, det, schema)
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
+
+
+def _read_all(
+    det: Detection,
+    files: Sequence[Path],
+    formats: Sequence[Format],
+    sources: Sequence[Source],
+    schemas: Sequence[pl.Schema],
+    file_steps: Sequence[int],
+) -> pl.LazyFrame:
+    """Every file as the log uses it, in order: consecutive files of one format and schema
+    in one scan (a run of 20,000 step files is one scan, not a concat of 20,000), any
+    other file (reshaped by a preset, read from cleaned bytes) alone."""
+    runs: list[list[int]] = []
+    last: object = None
+    for index, (fmt, data, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
+        batchable = (
+            isinstance(data, Path)
+            and det.explode is None
+            and det.reshape is None
+            and det.unpack is None
+            and not any(carried_name(n) != n for n in schema.names())
+        )
+        key = (fmt, tuple(schema.items())) if batchable else None
+        if key is not None and key == last:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+        last = key
+    scans = [
+        _prepared(det, run[0], sources[run[0]], formats[run[0]], schemas[run[0]], file_steps)
+        if len(run) == 1
+        else _prepared_many(
+            det, run, [files[i] for i in run], formats[run[0]], schemas[run[0]], file_steps
+        )
+        for run in runs
+    ]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+
+def _prepared_many(
+    det: Detection,
+    indexes: Sequence[int],
+    paths: Sequence[Path],
+    fmt: Format,
+    schema: pl.Schema,
+    file_steps: Sequence[int],
+) -> pl.LazyFrame:
+    """:func:`_prepared` for consecutive files of one format and schema, in one scan."""
+    frame = _as_read(_scan_many(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
+    where = pl.col(PATH_COL)
+    keys = [os.path.abspath(p) for p in paths]  # as the scan names them
+    tags = [where.replace_strict(keys, list(indexes), return_dtype=pl.UInt32).alias(FILE_COL)]
+    if file_steps:
+        steps = [file_steps[i] for i in indexes]
+        tags.append(where.replace_strict(keys, steps, return_dtype=pl.Int64).alias(FILE_STEP_COL))
+    return frame.with_columns(tags).drop(PATH_COL)
 
 
 def _id_text(ids: pl.Expr, dtype: pl.DataType) -> pl.Expr:

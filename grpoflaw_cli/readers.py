@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -131,7 +132,12 @@ def _literal(source: Source) -> Source:
     classes. (Globs the user typed are expanded by ingest, never by the scans.)"""
     if isinstance(source, bytes) or not any(c in str(source) for c in "*?["):
         return source
-    return Path(re.sub(r"([*?\[])", r"[\1]", str(source)))
+    return Path(_escaped(str(source)))
+
+
+def _escaped(path: str) -> str:
+    """``*``, ``?`` and ``[`` escaped as one-character glob classes."""
+    return re.sub(r"([*?\[])", r"[\1]", path)
 
 
 SMALL_JSONL_BYTES = 1_000_000
@@ -174,6 +180,29 @@ def _scan(
             source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
         )
     return pl.scan_parquet(source)
+
+
+PATH_COL = "__path"
+"""The column :func:`_scan_many` names each row's file in (its absolute path)."""
+
+
+def _scan_many(
+    paths: Sequence[Path], fmt: Format, schema: pl.Schema, overrides: dict[str, pl.DataType]
+) -> pl.LazyFrame:
+    """One scan over files that share a format and ``schema`` (with ``overrides``), each
+    row's file in :data:`PATH_COL`. The schema is given, never inferred again."""
+    literal = [Path(_escaped(os.path.abspath(p))) for p in paths]
+    given = pl.Schema({**schema, **overrides})
+    if fmt == "jsonl":
+        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL)
+    if fmt in ("csv", "tsv"):
+        return pl.scan_csv(
+            literal,
+            separator="\t" if fmt == "tsv" else ",",
+            schema_overrides=given,
+            include_file_paths=PATH_COL,
+        )
+    return pl.scan_parquet(literal, include_file_paths=PATH_COL)
 
 
 def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = ()) -> pl.Schema:

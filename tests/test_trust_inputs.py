@@ -262,3 +262,85 @@ def test_a_late_wider_type_is_read_as_such(tmp_path: Path) -> None:
     rows[-2]["extra"] = None
     out = _advantages(tmp_path, _write_jsonl(tmp_path / "wide.jsonl", rows))
     assert out["extra"].to_list()[-3:] == [117.0, None, 1.5]
+
+
+# --------------------------------------------------------------- very many files
+
+
+def _step_files(folder: Path, n: int, fmt: str = "jsonl", step_col: bool = True) -> pl.DataFrame:
+    folder.mkdir()
+    frames = []
+    for step in range(n):
+        size = 2 + (step * 7) % 9
+        frame = pl.DataFrame(
+            {
+                "step": [step] * size,
+                "uid": [f"p{step}_{i // 2}" for i in range(size)],
+                "reward": [float((step * 5 + i * 3) % 7) for i in range(size)],
+            }
+        )
+        written = frame if step_col else frame.drop("step")
+        path = folder / f"{step:04d}.{fmt}"
+        if fmt == "jsonl":
+            written.write_ndjson(path)
+        elif fmt == "csv":
+            written.write_csv(path)
+        else:
+            written.write_parquet(path)
+        frames.append(frame)
+    return pl.concat(frames)
+
+
+def test_many_files_of_one_layout_are_read_in_one_scan(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    _step_files(tmp_path / "steps", 200)
+    plan = ingest.load([tmp_path / "steps"]).frame.explain(optimized=False)
+    assert plan.count("SCAN") == 1  # not a concat of 200 scans
+
+
+def test_many_files_give_the_numbers_of_one_file(tmp_path: Path) -> None:
+    for fmt in ("jsonl", "csv", "parquet"):
+        rows = _step_files(tmp_path / fmt, 60, fmt)
+        one = tmp_path / f"one_{fmt}.parquet"
+        rows.write_parquet(one)
+        many = _advantages(tmp_path, tmp_path / fmt)
+        single = _advantages(tmp_path, one)
+        assert many.columns == single.columns
+        for column in many.columns:
+            if many[column].dtype.is_float():
+                assert (many[column] - single[column]).abs().max() < 1e-12, (fmt, column)
+            else:
+                assert many[column].to_list() == single[column].to_list(), (fmt, column)
+
+
+def test_files_without_a_step_column_keep_their_steps_and_groups(tmp_path: Path) -> None:
+    _step_files(tmp_path / "steps", 30, step_col=False)
+    out = _advantages(tmp_path, tmp_path / "steps")
+    sizes = [2 + (step * 7) % 9 for step in range(30)]
+    assert out["step"].to_list() == [s for s, n in enumerate(sizes) for _ in range(n)]
+
+
+def test_an_error_in_one_of_many_files_names_that_file_and_line(tmp_path: Path) -> None:
+    _step_files(tmp_path / "steps", 50)
+    bad = tmp_path / "steps" / "0037.jsonl"
+    lines = bad.read_text().splitlines()
+    lines[1] = lines[1].replace('"reward":', '"reward":null,"was":')
+    bad.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["compare", str(tmp_path / "steps")])
+    assert result.exit_code == 2, result.output
+    assert "0037.jsonl', line 2: the reward is missing" in " ".join(result.output.split())
+
+
+def test_files_of_another_layout_in_between_keep_order_and_columns(tmp_path: Path) -> None:
+    rows = _step_files(tmp_path / "steps", 12)
+    odd = tmp_path / "steps" / "0005.jsonl"
+    odd.write_text(
+        "".join(
+            json.dumps({**r, "extra": 1}) + "\n"
+            for r in rows.filter(pl.col("step") == 5).to_dicts()
+        )
+    )
+    out = _advantages(tmp_path, tmp_path / "steps")
+    assert out["step"].to_list() == rows["step"].to_list()
+    assert out.filter(pl.col("extra") == 1)["step"].unique().to_list() == [5]
