@@ -222,6 +222,8 @@ def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = (
             if not _appears(source, [n for n in look_for if n not in schema]):
                 return schema
         schema = pl.scan_ndjson(_literal(source), infer_schema_length=None).collect_schema()
+        if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
+            _WHOLE_FILE_SCHEMAS.clear()
         _WHOLE_FILE_SCHEMAS[_stamp(source)] = schema
         return schema
     except OSError as exc:
