@@ -817,7 +817,8 @@ def _read_all(
             and det.unpack is None
             and not any(carried_name(n) != n for n in schema.names())
         )
-        key = (fmt, tuple(schema.items())) if batchable else None
+        read_as = {**schema, **_overrides(det, fmt, schema)}  # an int reward is read as float
+        key = (fmt, tuple(read_as.items())) if batchable else None
         if key is not None and key == last:
             runs[-1].append(index)
         else:

@@ -344,3 +344,18 @@ def test_files_of_another_layout_in_between_keep_order_and_columns(tmp_path: Pat
     out = _advantages(tmp_path, tmp_path / "steps")
     assert out["step"].to_list() == rows["step"].to_list()
     assert out.filter(pl.col("extra") == 1)["step"].unique().to_list() == [5]
+
+
+def test_files_whose_rewards_are_integers_or_floats_share_a_scan(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for step in range(40):
+        rewards = [0, 1] if step % 2 else [0.5, 1.5]  # read as Int64 or Float64
+        _write_jsonl(
+            folder / f"{step}.jsonl", [{"step": step, "uid": 0, "reward": r} for r in rewards]
+        )
+    log = ingest.load([folder])
+    assert log.frame.explain(optimized=False).count("SCAN") == 1
+    assert ingest.collect(log, log.frame)["reward"].to_list()[:4] == [0.5, 1.5, 0.0, 1.0]
