@@ -217,9 +217,9 @@ def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = (
     try:
         if fmt != "jsonl" or not isinstance(source, Path):
             return _scan(source, fmt).collect_schema()
-        if not _is_small(source):
+        if not _is_small(source) or _at_most_100_lines(source):  # the first 100 are all
             schema = _scan(source, fmt).collect_schema()
-            if not _appears(source, [n for n in look_for if n not in schema]):
+            if _is_small(source) or not _appears(source, [n for n in look_for if n not in schema]):
                 return schema
         schema = pl.scan_ndjson(_literal(source), infer_schema_length=None).collect_schema()
         if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
@@ -282,6 +282,16 @@ def _first_line(source: Source) -> bytes:
     except (OSError, EOFError, ValueError):
         return b""
     return first[len(BOM) :] if first.startswith(BOM) else first
+
+
+def _at_most_100_lines(path: Path) -> bool:
+    """Does a small uncompressed file hold no more lines than Polars infers a schema from?"""
+    if path.suffix.lower() == ".gz":
+        return False
+    try:
+        return path.read_bytes().count(b"\n") <= 99
+    except OSError:
+        return False
 
 
 def _appears(path: Path, names: Sequence[str]) -> bool:
