@@ -217,9 +217,12 @@ def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = (
     try:
         if fmt != "jsonl" or not isinstance(source, Path):
             return _scan(source, fmt).collect_schema()
-        if not _is_small(source) or _at_most_100_lines(source):  # the first 100 are all
+        small = _is_small(source)
+        if small and _at_most_100_lines(source):  # Polars' first 100 lines are all of them
+            return _scan(source, fmt).collect_schema()
+        if not small:
             schema = _scan(source, fmt).collect_schema()
-            if _is_small(source) or not _appears(source, [n for n in look_for if n not in schema]):
+            if not _appears(source, [n for n in look_for if n not in schema]):
                 return schema
         schema = pl.scan_ndjson(_literal(source), infer_schema_length=None).collect_schema()
         if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
