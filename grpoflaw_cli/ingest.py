@@ -13,7 +13,9 @@ column     meaning
 =========  ==========================================================
 
 The input's other columns are carried through unchanged (an input column whose name
-collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
+collides with a canonical one is renamed ``src_<name>``; one whose name starts with ``__``,
+as grpoflaw's working columns do, is ``_^<name>`` in the frame and written out under its own
+name: :func:`~grpoflaw_cli.columns.carried_name`). Nothing here prints.
 
 >>> log = load(["sample_data/seed.jsonl"])                       # doctest: +SKIP
 >>> log.detection.reward_cols                                     # doctest: +SKIP
