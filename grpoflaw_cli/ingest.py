@@ -68,6 +68,8 @@ from grpoflaw_cli.readers import (
     file_format,
     locate_read_error,
     resolve_paths,
+    small_log,
+    with_late_columns,
 )
 
 __all__ = [
@@ -327,7 +329,7 @@ def load(
     skipped: list[tuple[str, tuple[int, ...]]] = []
     warnings: list[str] = []
     layouts: set[tuple[object, ...]] = set()
-    look_for = [*ROLE_NAMES, *_named(user)]  # a JSONL field that first appears late
+    whole = small_log(files)  # JSONL schemas from every line, not the first 100
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
@@ -348,13 +350,15 @@ def load(
                 )
         formats.append(fmt)
         sources.append(data)
-        schemas.append(_schema(path, fmt, data, look_for))
+        schemas.append(_schema(path, fmt, data, whole))
         layout = (fmt, tuple(schemas[-1].items()))
         if layout not in layouts:  # one file of each layout is checked: a writer repeats
             layouts.add(layout)
             twice = duplicate_names(path, fmt, data, schemas[-1])
             if twice is not None:
                 warnings.append(twice)
+    if not whole:  # a field that first appears late, under a name that matters
+        schemas = with_late_columns(files, formats, sources, schemas, [*ROLE_NAMES, *_named(user)])
     first_types: dict[str, str] = {}
     for schema in schemas:
         for name, dt in schema.items():

@@ -140,15 +140,17 @@ def _escaped(path: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", path)
 
 
-SMALL_JSONL_BYTES = 1_000_000
-"""A JSONL file up to this size (an eighth of it gzipped) has its schema inferred from every
-line, not Polars' first 100: a field that first appears late is seen, and a late wider type
-(1.5 in a column of integers) is read as such. A larger file is searched for the names
-grpoflaw looks for (:func:`_schema`); it is read in full only if one appears late."""
+SMALL_LOG_BYTES = 4_000_000
+"""A log whose JSONL files hold at most this many bytes in all (an eighth of it gzipped)
+has their schemas inferred from every line, not Polars' first 100 (about 10 ms per MB): a
+field that first appears late is seen, and a late wider type (1.5 in a column of integers)
+is read as such. In a larger log, :func:`with_late_columns` searches every line for the
+names grpoflaw looks for, in one native pass, and infers a file's schema from every line
+only if one of them appears late."""
 
 _WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
-"""The schemas inferred from every line, by (file, size, mtime): found once by
-:func:`_schema`, used by every later scan of the file."""
+"""The schemas inferred from every line, by (file, size, mtime): found once, used by every
+later scan of the file."""
 
 
 def _stamp(path: Path) -> tuple[Path, int, int]:
@@ -159,18 +161,22 @@ def _stamp(path: Path) -> tuple[Path, int, int]:
     return (path, stat.st_size, stat.st_mtime_ns)
 
 
-def _is_small(source: Source) -> bool:
-    if isinstance(source, bytes):
-        return len(source) <= SMALL_JSONL_BYTES
-    limit = SMALL_JSONL_BYTES // (8 if source.suffix.lower() == ".gz" else 1)
-    return _stamp(source)[1] <= limit
+def small_log(files: Sequence[Path]) -> bool:
+    """Are the JSONL files of a log small enough to infer their schemas from every line?"""
+    total = 0
+    for path in files:
+        if file_format(path) == "jsonl":
+            total += _stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
+            if total > SMALL_LOG_BYTES:
+                return False
+    return True
 
 
 def _scan(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
     if fmt == "jsonl":
-        if isinstance(source, bytes) and _is_small(source):  # cleaned bytes: no stamp
+        if isinstance(source, bytes) and len(source) <= SMALL_LOG_BYTES:  # cleaned: no stamp
             return pl.scan_ndjson(source, schema_overrides=overrides, infer_schema_length=None)
         whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source)) if isinstance(source, Path) else None
         return pl.scan_ndjson(_literal(source), schema=whole, schema_overrides=overrides)
@@ -205,34 +211,85 @@ def _scan_many(
     return pl.scan_parquet(literal, include_file_paths=PATH_COL)
 
 
-def _schema(path: Path, fmt: Format, source: Source, look_for: Sequence[str] = ()) -> pl.Schema:
-    """The file's schema. For JSONL, a small file's from every line, a larger one's from
-    its first 100 lines unless a name in ``look_for`` (the columns grpoflaw looks for and
-    the flags name) appears only later: then from every line."""
+def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
+    """The file's schema; a JSONL file's from every line if ``whole``."""
     if isinstance(source, Path) and source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
-        if fmt != "jsonl" or not isinstance(source, Path):
-            return _scan(source, fmt).collect_schema()
-        small = _is_small(source)
-        if small and _at_most_100_lines(source):  # Polars' first 100 lines are all of them
-            return _scan(source, fmt).collect_schema()
-        if not small:
-            schema = _scan(source, fmt).collect_schema()
-            if not _appears(source, [n for n in look_for if n not in schema]):
-                return schema
-        schema = pl.scan_ndjson(_literal(source), infer_schema_length=None).collect_schema()
-        if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
-            _WHOLE_FILE_SCHEMAS.clear()
-        _WHOLE_FILE_SCHEMAS[_stamp(source)] = schema
-        return schema
+        if whole and fmt == "jsonl" and isinstance(source, Path):
+            return _whole_file_schema(source)
+        return _scan(source, fmt).collect_schema()
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
         raise locate_read_error(path, fmt, exc) from exc
+
+
+def _whole_file_schema(path: Path) -> pl.Schema:
+    """A JSONL file's schema from every line, kept for the file's later scans."""
+    schema = pl.scan_ndjson(_literal(path), infer_schema_length=None).collect_schema()
+    if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
+        _WHOLE_FILE_SCHEMAS.clear()
+    _WHOLE_FILE_SCHEMAS[_stamp(path)] = schema
+    return schema
+
+
+def with_late_columns(
+    files: Sequence[Path],
+    formats: Sequence[Format],
+    sources: Sequence[Source],
+    schemas: Sequence[pl.Schema],
+    look_for: Sequence[str],
+) -> list[pl.Schema]:
+    """The schemas, a JSONL file's inferred from every line where one of ``look_for`` (the
+    names grpoflaw looks for and the flags give) appears in it but not in its schema (from
+    its first 100 lines). One native pass over the files of each schema; a nested key or a
+    value that reads like a key also counts (then the schema is inferred in full: slower,
+    never wrong). Files read from cleaned bytes are not searched."""
+    out = list(schemas)
+    families: dict[tuple[object, ...], list[int]] = {}
+    for index, (fmt, source, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
+        if fmt == "jsonl" and isinstance(source, Path):
+            families.setdefault(tuple(schema.items()), []).append(index)
+    for members in families.values():
+        missing = [n for n in look_for if n not in schemas[members[0]]]
+        for index in _files_holding(missing, [files[i] for i in members], members):
+            try:
+                out[index] = _whole_file_schema(files[index])
+            except READ_ERRORS as exc:
+                raise locate_read_error(files[index], "jsonl", exc) from exc
+    return out
+
+
+def _files_holding(
+    names: Sequence[str], paths: Sequence[Path], indexes: Sequence[int]
+) -> list[int]:
+    """Which of the JSONL files hold one of ``names`` as a JSON string (``"name"``) on
+    some line: their indexes."""
+    if not names:
+        return []
+    keys = {os.path.abspath(p): i for p, i in zip(paths, indexes, strict=True)}
+    lines = pl.scan_csv(
+        [Path(_escaped(k)) for k in keys],
+        has_header=False,
+        separator="\x1f",  # JSON text never holds a raw control character
+        quote_char=None,
+        new_columns=["line"],
+        schema_overrides={"line": pl.String},
+        include_file_paths=PATH_COL,
+    )
+    try:
+        hits = (
+            lines.filter(pl.col("line").str.contains_any([f'"{n}"' for n in names]))
+            .select(pl.col(PATH_COL).unique())
+            .collect(engine="streaming")
+        )
+    except READ_ERRORS:
+        return list(indexes)  # inferred in full: the read then says what is wrong
+    return sorted(keys[p] for p in hits[PATH_COL].to_list())
 
 
 def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) -> str | None:
@@ -285,38 +342,6 @@ def _first_line(source: Source) -> bytes:
     except (OSError, EOFError, ValueError):
         return b""
     return first[len(BOM) :] if first.startswith(BOM) else first
-
-
-def _at_most_100_lines(path: Path) -> bool:
-    """Does a small uncompressed file hold no more lines than Polars infers a schema from?"""
-    if path.suffix.lower() == ".gz":
-        return False
-    try:
-        return path.read_bytes().count(b"\n") <= 99
-    except OSError:
-        return False
-
-
-def _appears(path: Path, names: Sequence[str]) -> bool:
-    """Does any of ``names`` appear as a JSON string (``"name"``) on some line of a JSONL
-    file? A cheap native pass over the lines; a nested key or a value that reads like a
-    key also counts (then the schema is inferred in full: slower, never wrong)."""
-    if not names:
-        return False
-    keys = [f'"{n}"' for n in names]
-    lines = pl.scan_csv(
-        _literal(path),
-        has_header=False,
-        separator="\x1f",  # JSON text never holds a raw control character
-        quote_char=None,
-        new_columns=["line"],
-        schema_overrides={"line": pl.String},
-    )
-    try:
-        found = lines.select(pl.col("line").str.contains_any(keys))
-        return bool(found.select(pl.col("line").any()).collect(engine="streaming").item())
-    except READ_ERRORS:
-        return True  # inferred in full: the read then says what is wrong
 
 
 def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:

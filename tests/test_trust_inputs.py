@@ -246,10 +246,10 @@ def test_a_field_first_seen_after_line_100_is_detected_and_carried(tmp_path: Pat
 
 def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.readers import SMALL_JSONL_BYTES
+    from grpoflaw_cli.readers import SMALL_LOG_BYTES
 
-    log = _write_jsonl(tmp_path / "late.jsonl", _late_rows(24_000))
-    assert log.stat().st_size > SMALL_JSONL_BYTES  # the large-file path
+    log = _write_jsonl(tmp_path / "late.jsonl", _late_rows(80_000))
+    assert log.stat().st_size > SMALL_LOG_BYTES  # the large-log path
     det = ingest.load([log], ingest.ColumnMap(length="tokens")).detection
     assert det.task_col == "data_source" and det.length_col == "tokens"
     result = runner.invoke(app, ["inspect", str(log), "--length-col", "tokens"])
