@@ -359,3 +359,34 @@ def test_files_whose_rewards_are_integers_or_floats_share_a_scan(tmp_path: Path)
     log = ingest.load([folder])
     assert log.frame.explain(optimized=False).count("SCAN") == 1
     assert ingest.collect(log, log.frame)["reward"].to_list()[:4] == [0.5, 1.5, 0.0, 1.0]
+
+
+def test_a_late_field_in_one_of_many_files_of_a_large_log_is_found(tmp_path: Path) -> None:
+    from grpoflaw_cli import ingest
+
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for step in range(50):
+        rows = [{**r, "step": step, "pad": "x" * 40} for r in _late_rows(1000, late_from=10**9)]
+        if step == 30:
+            rows[500]["response_length"] = 7  # line 501 of one file only
+        _write_jsonl(folder / f"{step}.jsonl", rows)
+    from grpoflaw_cli.readers import small_log
+
+    assert not small_log(sorted(folder.iterdir()))  # the search path, not whole-file inference
+    det = ingest.load([folder]).detection
+    assert det.length_col == "response_length"
+
+
+def test_a_late_field_of_a_large_gzipped_log_is_found(tmp_path: Path) -> None:
+    import gzip
+
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.readers import SMALL_LOG_BYTES
+
+    text = "".join(json.dumps(r) + "\n" for r in _late_rows(120_000))
+    log = tmp_path / "late.jsonl.gz"
+    log.write_bytes(gzip.compress(text.encode()))
+    assert log.stat().st_size * 8 > SMALL_LOG_BYTES
+    det = ingest.load([log]).detection
+    assert det.task_col == "data_source"
