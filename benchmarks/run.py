@@ -13,6 +13,8 @@ running every command once, so that a figure and its floor see the same machine 
 * **grpoflaw compare**: every default estimator and diagnostic, ``--format json``;
 * **advantages**: ``grpoflaw advantages`` writing one row per rollout (Parquet);
 * start-up: ``grpoflaw --help`` and ``grpoflaw inspect`` on the bundled seed log;
+* with ``--many N``: ``compare`` and ``advantages -o`` on N JSONL step files of 2 to 1,000
+  rollouts each (verl-like ``step``, ``uid``, ``reward``), against the same rows in one file;
 * with ``--big`` (after ``make_logs.py --big 100000000``): ``compare`` and ``advantages``
   (three estimators) on the 10^8-rollout log in 50 Parquet files, one run each.
 
@@ -99,12 +101,39 @@ def rows_of(path: Path) -> int:
     return int(pl.scan_ndjson(path).select(pl.len()).collect().item())
 
 
+def write_many(n: int, folder: Path) -> tuple[Path, Path, int]:
+    """N step files of 2 to 1,000 rollouts (log-uniform) under ``folder/steps`` and the same
+    rows in ``folder/one.jsonl``: the folder, the file and the number of rows."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    sizes = np.exp(rng.uniform(np.log(2), np.log(1000), n)).astype(int) // 2 * 2 + 2
+    steps = folder / "steps"
+    steps.mkdir(parents=True)
+    frames = []
+    for step, size in enumerate(sizes):
+        pairs = np.arange(size) // 2
+        frame = pl.DataFrame(
+            {
+                "step": np.full(size, step),
+                "uid": [f"p{step}_{u}" for u in pairs],
+                "reward": np.round(rng.normal(size=size), 3),
+            }
+        )
+        frame.write_ndjson(steps / f"step_{step}.jsonl")
+        frames.append(frame)
+    pl.concat(frames).write_ndjson(folder / "one.jsonl")
+    return steps, folder / "one.jsonl", int(sizes.sum())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="grpoflaw benchmark")
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--big", action="store_true", help="also the 10^8 log (data/big)")
+    parser.add_argument("--many", type=int, default=0, help="also N step files against one")
     args = parser.parse_args()
     grpoflaw = [sys.executable, "-m", "grpoflaw_cli"]
     parquet, jsonl, csv = (args.data / f"rollouts.{ext}" for ext in ("parquet", "jsonl", "csv"))
@@ -157,6 +186,20 @@ def main() -> None:
                 None,
             ),
         ]
+        if args.many:
+            steps, one, n_many = write_many(args.many, Path(tmp) / "many")
+            for command, extra in (("compare", ["--format", "json"]), ("advantages", ["-o"])):
+                out = [f"{tmp}/many.parquet"] if command == "advantages" else []
+                single = f"grpoflaw {command} (JSONL, {n_many:,} rows in one file)"
+                cases += [
+                    Case(single, [*grpoflaw, command, str(one), *extra, *out], n_many),
+                    Case(
+                        f"grpoflaw {command} (JSONL, the same rows in {args.many:,} files)",
+                        [*grpoflaw, command, str(steps), *extra, *out],
+                        n_many,
+                        single,
+                    ),
+                ]
         if args.big:
             n_big = rows_of(big)
             files = len(list(big.glob("*.parquet")))

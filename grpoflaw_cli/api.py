@@ -31,6 +31,7 @@ import polars as pl
 
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
+from grpoflaw_cli.columns import INTERNAL_PREFIX, carried_name, input_name
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
 from grpoflaw_cli.estimators import (
@@ -212,7 +213,7 @@ def analyse(
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
     over several reward columns or the trainer's logged advantages need the rows)."""
     det = log.detection
-    components = det.components
+    components = tuple(carried_name(c) for c in det.components)
     logged = det.logged_advantage if compare_logged else None
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
 
@@ -461,7 +462,8 @@ def advantages(
         rows = ingest.collect(log, log.frame)
     analysis = analyse(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
     out = with_advantages(rows, analysis)
-    return out.drop(c for c in out.columns if c.startswith(ingest.INTERNAL_PREFIX))
+    out = out.drop(c for c in out.columns if c.startswith(INTERNAL_PREFIX))
+    return out.rename({c: input_name(c) for c in out.columns if input_name(c) != c})
 
 
 def write_advantages(

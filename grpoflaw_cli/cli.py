@@ -357,7 +357,10 @@ def _framework(framework: FrameworkName | None) -> str | None:
 
 
 def _report_skipped(log: Any) -> None:
-    """Say on stderr how many malformed lines --skip-bad-lines skipped, and where."""
+    """Say on stderr how many malformed lines --skip-bad-lines skipped, and where, and
+    what else was read in a way the user may not expect (a column named twice)."""
+    for warning in log.warnings:
+        _stderr().print(f"Warning: {warning}", markup=False, highlight=False)
     for path, lines in log.skipped_lines:
         shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
         _stderr().print(

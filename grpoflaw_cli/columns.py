@@ -61,6 +61,35 @@ BASELINE_NAMES = (
     "greedy_score",
 )
 
+INTERNAL_PREFIX = "__"
+"""grpoflaw's own working columns start with this; input columns never do once read."""
+ESCAPE = "_^"
+"""An input column whose name starts with ``__`` (or with this) is carried under this prefix,
+so that it cannot collide with a working column, and written out under its own name."""
+
+
+def carried_name(name: str) -> str:
+    """The name an input column has in the canonical frame (the inverse of
+    :func:`input_name`).
+
+    >>> carried_name("__session"), carried_name("reward")
+    ('_^__session', 'reward')
+    """
+    return ESCAPE + name if name.startswith((INTERNAL_PREFIX, ESCAPE)) else name
+
+
+def input_name(name: str) -> str:
+    """The input's own name of a carried column.
+
+    >>> input_name("_^__session")
+    '__session'
+    """
+    return name[len(ESCAPE) :] if name.startswith(ESCAPE) else name
+
+
+ROLE_NAMES = (*STEP_NAMES, *GROUP_NAMES, *REWARD_NAMES, *LENGTH_NAMES, *TASK_NAMES, *BASELINE_NAMES)
+"""Every name :func:`detect` looks for."""
+
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 NanRewards = Literal["refuse", "nansum"]
 
@@ -136,6 +165,9 @@ class Detection:
     step_as_integer: bool = False
     """The step column is text holding whole numbers ("1", "10"): read as integers, so
     that steps sort 1, 2, 10 and not as text."""
+    group_as_text: bool = False
+    """The files disagree on whether group ids are numbers or text: every file's ids are
+    read as text in one canonical form (``1``, ``1.0`` and ``"1"`` are all ``"1"``)."""
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -182,13 +214,14 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
     """
     reasons: list[str] = []
     cols = list(columns)
+    numbers = set(numeric)  # sets, not lists: a log may have 100,000 columns
 
     if mapping.reward:
         rewards = tuple(_require(c, cols, "--reward-col") for c in mapping.reward)
         reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
     else:
         found = _pick(REWARD_NAMES, cols)
-        parts = tuple(c for c in cols if "reward" in c.lower() and c in numeric)
+        parts = tuple(c for c in cols if "reward" in c.lower() and c in numbers)
         if found is not None:
             rewards = (found,)
             reasons.append(f"reward ← '{found}' (a common reward column name)")
@@ -284,7 +317,7 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         baseline: str | None = _require(mapping.baseline, cols, "--baseline-col")
         reasons.append(f"baseline ← '{baseline}' (from --baseline-col)")
     else:
-        baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numeric])
+        baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numbers])
         if baseline:
             reasons.append(f"baseline ← '{baseline}' (the greedy rollout's reward, for ReMax)")
     roles = {step, group, length, task, baseline}

@@ -13,7 +13,9 @@ column     meaning
 =========  ==========================================================
 
 The input's other columns are carried through unchanged (an input column whose name
-collides with a canonical one is renamed ``src_<name>``). Nothing here prints.
+collides with a canonical one is renamed ``src_<name>``; one whose name starts with ``__``,
+as grpoflaw's working columns do, is ``_^<name>`` in the frame and written out under its own
+name: :func:`~grpoflaw_cli.columns.carried_name`). Nothing here prints.
 
 >>> log = load(["sample_data/seed.jsonl"])                       # doctest: +SKIP
 >>> log.detection.reward_cols                                     # doctest: +SKIP
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -34,15 +37,20 @@ import polars as pl
 from grpoflaw_cli import presets
 from grpoflaw_cli.columns import (
     CANONICAL,
+    INTERNAL_PREFIX,
+    ROLE_NAMES,
     VERL_UID,
     ColumnMap,
     Detection,
     Format,
     NanRewards,
+    carried_name,
     detect,
+    input_name,
 )
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
+    PATH_COL,
     READ_ERRORS,
     Source,
     _first_json_string,
@@ -51,13 +59,17 @@ from grpoflaw_cli.readers import (
     _parses,
     _read_bytes,
     _scan,
+    _scan_many,
     _schema,
     _starts_with_bom,
     _where,
     _without_bad_lines,
+    duplicate_names,
     file_format,
     locate_read_error,
     resolve_paths,
+    small_log,
+    with_late_columns,
 )
 
 __all__ = [
@@ -87,8 +99,6 @@ SESSION_COL = "__session"
 """Internal column: a verl v1 multi-turn session ('<prompt>_<session>')."""
 LAST_COL = "__output"
 """Internal column: the output's index within its session."""
-INTERNAL_PREFIX = "__"
-"""Columns starting with this are grpoflaw's own and never written out."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,8 @@ class Log:
     """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
+    warnings: tuple[str, ...] = ()
+    """What was read in a way the user may not expect (a column named twice, say)."""
     read_as: tuple[ColumnMap, bool, str] = (ColumnMap(), False, "auto")
     """How it was read (the mapping, ``skip_bad_lines``, ``source``): to read it again under
     another rule for missing rewards (see :func:`reread`)."""
@@ -193,6 +205,12 @@ def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
     return tuple(range(len(files))), "its position in the list"
 
 
+def _named(mapping: ColumnMap) -> list[str]:
+    """The columns the flags name."""
+    single = (mapping.step, mapping.group, mapping.length, mapping.task, mapping.baseline)
+    return [c for c in (*single, *mapping.reward, *mapping.components) if c]
+
+
 def _credit(reasons: Sequence[str], user: ColumnMap, preset: presets.Preset) -> list[str]:
     """Say which choices came from the preset, not from flags the user did not pass."""
     flags = {
@@ -241,16 +259,29 @@ def _check_same_layout(files: Sequence[Path], schemas: Sequence[pl.Schema], det:
 WHOLE_NUMBER = r"^\s*[+-]?\d{1,18}\s*$"
 
 
+def _is_text(dtype: pl.DataType | None) -> bool:
+    """Text, or text held as categories (a Parquet dictionary, ``pl.Categorical``/``Enum``)."""
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
 def _whole_numbers_as_text(frame: pl.LazyFrame, column: str) -> bool:
     """Is ``column`` text whose first values all read as whole numbers? (A sample: a later
     value that does not is refused by the step check, naming its line.)"""
-    if frame.collect_schema().get(column) != pl.String:
+    if not _is_text(frame.collect_schema().get(column)):
         return False
     try:
-        sample = frame.select(pl.col(column)).head(1000).collect()[column].drop_nulls()
+        sample = (
+            frame.select(pl.col(column).cast(pl.String)).head(1000).collect()[column].drop_nulls()
+        )
     except READ_ERRORS:
         return False  # the read proper reports the file's problem
     return sample.len() > 0 and bool(sample.str.contains(WHOLE_NUMBER).all())
+
+
+def _numbers_and_text(schemas: Sequence[pl.Schema], column: str | None) -> bool:
+    """Does ``column`` hold numbers in some files and something else in others?"""
+    dtypes = [s.get(column) for s in schemas] if column else []
+    return len({d.is_numeric() for d in dtypes if d is not None and d != pl.Null}) > 1
 
 
 def _check_consistent_steps(
@@ -296,6 +327,9 @@ def load(
     schemas: list[pl.Schema] = []
     sources: list[Source] = []
     skipped: list[tuple[str, tuple[int, ...]]] = []
+    warnings: list[str] = []
+    layouts: set[tuple[object, ...]] = set()
+    whole = small_log(files)  # JSONL schemas from every line, not the first 100
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
@@ -316,7 +350,15 @@ def load(
                 )
         formats.append(fmt)
         sources.append(data)
-        schemas.append(_schema(path, fmt, data))
+        schemas.append(_schema(path, fmt, data, whole))
+        layout = (fmt, tuple(schemas[-1].items()))
+        if layout not in layouts:  # one file of each layout is checked: a writer repeats
+            layouts.add(layout)
+            twice = duplicate_names(path, fmt, data, schemas[-1])
+            if twice is not None:
+                warnings.append(twice)
+    if not whole:  # a field that first appears late, under a name that matters
+        schemas = with_late_columns(files, formats, sources, schemas, [*ROLE_NAMES, *_named(user)])
     first_types: dict[str, str] = {}
     for schema in schemas:
         for name, dt in schema.items():
@@ -344,9 +386,9 @@ def load(
         size = _block_size(sources[0], formats[0], preset.blocks_from)
         if size is not None:
             mapping = replace(mapping, group=None, group_size=size)
-    columns: list[str] = []
+    seen: dict[str, None] = {}  # the columns in order of appearance (a dict: linear)
     for path, schema in zip(files, schemas, strict=True):
-        columns.extend(c for c in schema.names() if c not in columns)
+        seen.update(dict.fromkeys(schema.names()))
         tabbed = [c for c in schema.names() if "\t" in c and "\ufffd" not in c]
         if tabbed and file_format(path) == "csv":
             raise InputError(
@@ -359,6 +401,7 @@ def load(
                 f"'{path}' does not look like a {file_format(path)} log: its header is not text",
                 hint="check the file; grpoflaw picks the format by the file extension",
             )
+    columns = list(seen)
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 
@@ -402,6 +445,16 @@ def load(
         ),
     )
     _check_consistent_steps(files, schemas, det.step_col)
+    if det.group_mode == "column" and _numbers_and_text(schemas, det.group_col):
+        det = replace(
+            det,
+            group_as_text=True,
+            reasons=(
+                *det.reasons,
+                f"group: '{det.group_col}' holds numbers in some files and text in others: "
+                'read as text, whole numbers as their digits (1, 1.0 and "1" are one group)',
+            ),
+        )
     _check_same_layout(files, schemas, det)
     if det.step_col and _whole_numbers_as_text(
         shaped[0] if shaped else _scan(sources[0], formats[0]), det.step_col
@@ -440,7 +493,6 @@ def load(
     if det.baseline_col:
         numeric[det.baseline_col] = "baseline"
 
-    scans = []
     for index, (path, fmt, schema) in enumerate(zip(files, formats, schemas, strict=True)):
         for col, flag in ((det.step_col, "--step-col"), (det.group_col, "--group-col")):
             dtype = schema.get(col) if col else None
@@ -451,14 +503,12 @@ def load(
                 )
         for col, role in numeric.items():
             _check_numeric(path, fmt, sources[index], schema, col, role)
-        scans.append(_prepared(det, index, sources[index], fmt, schema, file_steps))
-    frame = scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+    first = _prepared(det, 0, sources[0], formats[0], schemas[0], file_steps)
+    frame = (
+        first if len(files) == 1 else _read_all(det, files, formats, sources, schemas, file_steps)
+    )
     det = replace(det, files=tuple(files), formats=tuple(formats), file_steps=file_steps)
-    if (
-        det.group_col is not None
-        and det.group_col.lower() == "uid"
-        and _verl_v1_uids(scans[0], det)
-    ):
+    if det.group_col is not None and det.group_col.lower() == "uid" and _verl_v1_uids(first, det):
         det = replace(
             det,
             group_key="verl_uid",
@@ -468,7 +518,7 @@ def load(
                 "grouped by the '<prompt>' prefix",
             ),
         )
-        sessions = _multi_output_sessions(scans[0], det.group_col or "uid")
+        sessions = _multi_output_sessions(first, carried_name(det.group_col or "uid"))
         if sessions:
             det = replace(
                 det,
@@ -485,8 +535,16 @@ def load(
         detection=det,
         sources=tuple(sources),
         skipped_lines=tuple(skipped),
+        warnings=_few(warnings),
         read_as=(user, skip_bad_lines, source),
     )
+
+
+def _few(warnings: Sequence[str], most: int = 5) -> tuple[str, ...]:
+    """The first ``most`` warnings, and how many more there are (one per file could be
+    20,000 lines)."""
+    more = len(warnings) - most
+    return (*warnings[:most], *([f"… and {more:,} more such warnings"] if more > 0 else []))
 
 
 def reread(log: Log, nan_rewards: NanRewards) -> Log:
@@ -699,6 +757,32 @@ def _block_size(data: Source, fmt: Format, column: str) -> int | None:
     return size if size > 1 else None
 
 
+def _overrides(det: Detection, fmt: Format, schema: pl.Schema | None) -> dict[str, pl.DataType]:
+    """Reward and length read as Float64 (so a late non-integer does not break an integer
+    guess); a length that is a list of tokens stays one."""
+    if fmt == "parquet" or det.explode is not None or det.reshape is not None:
+        return {}
+    numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
+    overrides: dict[str, pl.DataType] = {
+        c: pl.Float64() for c in numeric if schema is None or c in schema
+    }
+    if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
+        overrides.pop(det.length_col, None)
+    return overrides
+
+
+def _as_read(frame: pl.LazyFrame, det: Detection, schema: pl.Schema) -> pl.LazyFrame:
+    """Input columns named like working ones renamed away (:func:`carried_name`), and
+    group ids as text when the files disagree on their type."""
+    escaped = {n: carried_name(n) for n in schema.names() if carried_name(n) != n}
+    if escaped:  # so that no input column collides with the working columns added later
+        frame = frame.rename(escaped)
+    if det.group_as_text and det.group_col is not None and det.group_col in schema:
+        group = carried_name(det.group_col)
+        frame = frame.with_columns(_id_text(pl.col(group), schema[det.group_col]).alias(group))
+    return frame
+
+
 def _prepared(
     det: Detection,
     index: int,
@@ -707,20 +791,89 @@ def _prepared(
     schema: pl.Schema | None = None,
     file_steps: Sequence[int] | None = None,
 ) -> pl.LazyFrame:
-    """The scan of one file as the log uses it: reward and length read as Float64 (so a
-    late non-integer does not break an integer guess), nested rollouts exploded, and the
-    internal columns added."""
-    numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
-    overrides: dict[str, pl.DataType] = (
-        {c: pl.Float64() for c in numeric if schema is None or c in schema}
-        if fmt != "parquet" and det.explode is None and det.reshape is None
-        else {}
-    )
-    if det.length_col and schema is not None and isinstance(schema.get(det.length_col), pl.List):
-        overrides.pop(det.length_col, None)
+    """The scan of one file as the log uses it: numbers read as such (:func:`_overrides`),
+    nested rollouts exploded, and the internal columns added."""
+    overrides = _overrides(det, fmt, schema)
     frame = _reshape(_explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
     frame = _unpack(frame, det.unpack, det.unpack_fields)
+    if schema is None or det.unpack or det.group_as_text:
+        schema = frame.collect_schema()
+    frame = _as_read(frame, det, schema)
     return _tag(frame, index, det.file_steps if file_steps is None else file_steps)
+
+
+def _read_all(
+    det: Detection,
+    files: Sequence[Path],
+    formats: Sequence[Format],
+    sources: Sequence[Source],
+    schemas: Sequence[pl.Schema],
+    file_steps: Sequence[int],
+) -> pl.LazyFrame:
+    """Every file as the log uses it, in order: consecutive files of one format and schema
+    in one scan (a run of 20,000 step files is one scan, not a concat of 20,000), any
+    other file (reshaped by a preset, read from cleaned bytes) alone."""
+    runs: list[list[int]] = []
+    last: object = None
+    for index, (fmt, data, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
+        batchable = (
+            isinstance(data, Path)
+            and det.explode is None
+            and det.reshape is None
+            and det.unpack is None
+            and not any(carried_name(n) != n for n in schema.names())
+        )
+        read_as = {**schema, **_overrides(det, fmt, schema)}  # an int reward is read as float
+        key = (fmt, tuple(read_as.items())) if batchable else None
+        if key is not None and key == last:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+        last = key
+    scans = [
+        _prepared(det, run[0], sources[run[0]], formats[run[0]], schemas[run[0]], file_steps)
+        if len(run) == 1
+        else _prepared_many(
+            det, run, [files[i] for i in run], formats[run[0]], schemas[run[0]], file_steps
+        )
+        for run in runs
+    ]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+
+def _prepared_many(
+    det: Detection,
+    indexes: Sequence[int],
+    paths: Sequence[Path],
+    fmt: Format,
+    schema: pl.Schema,
+    file_steps: Sequence[int],
+) -> pl.LazyFrame:
+    """:func:`_prepared` for consecutive files of one format and schema, in one scan."""
+    frame = _as_read(_scan_many(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
+    where = pl.col(PATH_COL)
+    keys = [os.path.abspath(p) for p in paths]  # as the scan names them
+    tags = [where.replace_strict(keys, list(indexes), return_dtype=pl.UInt32).alias(FILE_COL)]
+    if file_steps:
+        steps = [file_steps[i] for i in indexes]
+        tags.append(where.replace_strict(keys, steps, return_dtype=pl.Int64).alias(FILE_STEP_COL))
+    return frame.with_columns(tags).drop(PATH_COL)
+
+
+def _id_text(ids: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Ids as text in one form whatever their type: a whole number as its digits (``1``,
+    ``1.0`` and ``"1"`` are all ``"1"``), another number as Polars writes it, NaN as null
+    (missing, as in a numeric column)."""
+    if dtype.is_float():
+        whole = (ids == ids.round()) & (ids.abs() < 2.0**63)
+        return (
+            pl.when(ids.is_nan())
+            .then(None)
+            .when(whole)
+            .then(ids.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(ids.cast(pl.String))
+        )
+    return ids.cast(pl.String)
 
 
 def _tag(frame: pl.LazyFrame, index: int, file_steps: Sequence[int]) -> pl.LazyFrame:
@@ -748,11 +901,16 @@ def _verl_v1_uids(frame: pl.LazyFrame, det: Detection) -> bool:
     """Do the first values of the group column look like verl v1 uids?"""
     assert det.group_col is not None
     try:
-        head = frame.select(pl.col(det.group_col).cast(pl.String)).head(64).collect()
+        head = frame.select(pl.col(carried_name(det.group_col)).cast(pl.String)).head(64).collect()
     except READ_ERRORS:
         return False  # the real read reports the problem
     values = head.to_series().drop_nulls()
     return values.len() > 0 and bool(values.str.contains(VERL_UID).all())
+
+
+def _input_col(name: str) -> pl.Expr:
+    """An input column of a prepared frame, by its input name."""
+    return pl.col(carried_name(name))
 
 
 def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
@@ -765,7 +923,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
     names = frame.collect_schema().names()
     weights = det.reward_weights or (1.0,) * len(det.reward_cols)
     parts = [
-        pl.col(c).cast(pl.Float64) if w == 1.0 else pl.col(c).cast(pl.Float64) * w
+        _input_col(c).cast(pl.Float64) if w == 1.0 else _input_col(c).cast(pl.Float64) * w
         for c, w in zip(det.reward_cols, weights, strict=True)
     ]
     if det.nan_rewards == "nansum":
@@ -778,7 +936,9 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         for part in parts[1:]:
             reward = reward + part  # a null component makes the sum null: never a silent 0
     if det.step_col:
-        step = pl.col(det.step_col)
+        step = _input_col(det.step_col)
+        if _is_text(frame.collect_schema().get(carried_name(det.step_col))):
+            step = step.cast(pl.String)  # categories sort as their text, not their codes
         if det.step_as_integer:  # a value that is no whole number becomes null: refused
             step = step.str.strip_chars().str.strip_prefix("+").cast(pl.Int64, strict=False)
     elif det.file_steps:
@@ -787,7 +947,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         step = pl.lit(0, pl.Int64)
     if det.group_mode == "column":
         assert det.group_col is not None
-        group = pl.col(det.group_col)
+        group = _input_col(det.group_col)
         if det.group_key == "verl_uid":
             group = group.cast(pl.String).str.replace(VERL_UID, "")
     elif det.group_mode == "blocks":
@@ -806,20 +966,20 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
     if det.length_col:
-        length_dtype = frame.collect_schema().get(det.length_col)
-        length = pl.col(det.length_col)
+        length_dtype = frame.collect_schema().get(carried_name(det.length_col))
+        length = _input_col(det.length_col)
         if length_dtype is not None and isinstance(length_dtype, pl.List):
             length = length.list.len()  # a list of response tokens
         canon["length"] = length.cast(pl.Float64)
         sources["length"] = det.length_col
     if det.task_col:
-        canon["task"] = pl.col(det.task_col).cast(pl.String)
+        canon["task"] = _input_col(det.task_col).cast(pl.String)
         sources["task"] = det.task_col
     if det.baseline_col:
-        canon["baseline"] = pl.col(det.baseline_col).cast(pl.Float64)
+        canon["baseline"] = _input_col(det.baseline_col).cast(pl.Float64)
         sources["baseline"] = det.baseline_col
     if det.sessions and det.group_col is not None:
-        uid = pl.col(det.group_col).cast(pl.String)
+        uid = _input_col(det.group_col).cast(pl.String)
         canon[SESSION_COL] = uid.str.replace(r"_\d+$", "")
         canon[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
     # A column that *is* its canonical role (same name) is replaced, not duplicated.
@@ -1070,7 +1230,8 @@ def _first_row(
     """
     det = log.detection
     for index, (path, fmt) in enumerate(zip(det.files, det.formats, strict=True)):
-        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *det.reward_cols, *extra]))
+        inputs = [carried_name(c) for c in (*det.reward_cols, *extra)]
+        needed = list(dict.fromkeys(["__row", "step", "group", "reward", *inputs]))
         try:
             schema = _scan(log.source(index), fmt).collect_schema()
             raw = _prepared(det, index, log.source(index), fmt, schema)
@@ -1085,5 +1246,6 @@ def _first_row(
         except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
-            return path, _where(log.source(index), fmt, int(rows["__row"][0])), rows
+            where = _where(log.source(index), fmt, int(rows["__row"][0]))
+            return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
     raise InputError("the log has missing or non-finite values")  # pragma: no cover

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -130,15 +132,55 @@ def _literal(source: Source) -> Source:
     classes. (Globs the user typed are expanded by ingest, never by the scans.)"""
     if isinstance(source, bytes) or not any(c in str(source) for c in "*?["):
         return source
-    return Path(re.sub(r"([*?\[])", r"[\1]", str(source)))
+    return Path(_escaped(str(source)))
+
+
+def _escaped(path: str) -> str:
+    """``*``, ``?`` and ``[`` escaped as one-character glob classes."""
+    return re.sub(r"([*?\[])", r"[\1]", path)
+
+
+SMALL_LOG_BYTES = 4_000_000
+"""A log whose JSONL files hold at most this many bytes in all (an eighth of it gzipped)
+has their schemas inferred from every line, not Polars' first 100 (about 10 ms per MB): a
+field that first appears late is seen, and a late wider type (1.5 in a column of integers)
+is read as such. In a larger log, :func:`with_late_columns` searches every line for the
+names grpoflaw looks for, in one native pass, and infers a file's schema from every line
+only if one of them appears late."""
+
+_WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
+"""The schemas inferred from every line, by (file, size, mtime): found once, used by every
+later scan of the file."""
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (path, -1, -1)
+    return (path, stat.st_size, stat.st_mtime_ns)
+
+
+def small_log(files: Sequence[Path]) -> bool:
+    """Are the JSONL files of a log small enough to infer their schemas from every line?"""
+    total = 0
+    for path in files:
+        if file_format(path) == "jsonl":
+            total += _stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
+            if total > SMALL_LOG_BYTES:
+                return False
+    return True
 
 
 def _scan(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
-    source = _literal(source)
     if fmt == "jsonl":
-        return pl.scan_ndjson(source, schema_overrides=overrides)
+        if isinstance(source, bytes) and len(source) <= SMALL_LOG_BYTES:  # cleaned: no stamp
+            return pl.scan_ndjson(source, schema_overrides=overrides, infer_schema_length=None)
+        whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source)) if isinstance(source, Path) else None
+        return pl.scan_ndjson(_literal(source), schema=whole, schema_overrides=overrides)
+    source = _literal(source)
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
@@ -146,18 +188,194 @@ def _scan(
     return pl.scan_parquet(source)
 
 
-def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
+PATH_COL = "__path"
+"""The column :func:`_scan_many` names each row's file in (its absolute path)."""
+
+
+def _scan_many(
+    paths: Sequence[Path], fmt: Format, schema: pl.Schema, overrides: dict[str, pl.DataType]
+) -> pl.LazyFrame:
+    """One scan over files that share a format and ``schema`` (with ``overrides``), each
+    row's file in :data:`PATH_COL`. The schema is given, never inferred again."""
+    literal = [Path(_escaped(os.path.abspath(p))) for p in paths]
+    given = pl.Schema({**schema, **overrides})
+    if fmt == "jsonl":
+        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL)
+    if fmt in ("csv", "tsv"):
+        return pl.scan_csv(
+            literal,
+            separator="\t" if fmt == "tsv" else ",",
+            schema_overrides=given,
+            include_file_paths=PATH_COL,
+        )
+    return pl.scan_parquet(literal, include_file_paths=PATH_COL)
+
+
+def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
+    """The file's schema; a JSONL file's from every line if ``whole``."""
     if isinstance(source, Path) and source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
+        if whole and fmt == "jsonl" and isinstance(source, Path):
+            return _whole_file_schema(source)
         return _scan(source, fmt).collect_schema()
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
         raise locate_read_error(path, fmt, exc) from exc
+
+
+def _whole_file_schema(path: Path) -> pl.Schema:
+    """A JSONL file's schema from every line, kept for the file's later scans."""
+    schema = pl.scan_ndjson(_literal(path), infer_schema_length=None).collect_schema()
+    if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
+        _WHOLE_FILE_SCHEMAS.clear()
+    _WHOLE_FILE_SCHEMAS[_stamp(path)] = schema
+    return schema
+
+
+def with_late_columns(
+    files: Sequence[Path],
+    formats: Sequence[Format],
+    sources: Sequence[Source],
+    schemas: Sequence[pl.Schema],
+    look_for: Sequence[str],
+) -> list[pl.Schema]:
+    """The schemas, a JSONL file's inferred from every line where one of ``look_for`` (the
+    names grpoflaw looks for and the flags give) appears in it but not in its schema (from
+    its first 100 lines). One native pass over the files of each schema; a nested key or a
+    value that reads like a key also counts (then the schema is inferred in full: slower,
+    never wrong). Files read from cleaned bytes are not searched."""
+    out = list(schemas)
+    families: dict[tuple[object, ...], list[int]] = {}
+    for index, (fmt, source, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
+        if fmt == "jsonl" and isinstance(source, Path):
+            families.setdefault(tuple(schema.items()), []).append(index)
+    for members in families.values():
+        missing = [n for n in look_for if n not in schemas[members[0]]]
+        for index in _files_holding(missing, [files[i] for i in members], members):
+            try:
+                out[index] = _whole_file_schema(files[index])
+            except READ_ERRORS as exc:
+                raise locate_read_error(files[index], "jsonl", exc) from exc
+    return out
+
+
+BATCH_BYTES = 64_000_000
+"""Small files are searched by reading them into memory this many bytes at a time: a
+multi-file scan costs about 0.1 ms a file, which 20,000 step files would feel."""
+
+
+def _files_holding(
+    names: Sequence[str], paths: Sequence[Path], indexes: Sequence[int]
+) -> list[int]:
+    """Which of the JSONL files hold one of ``names`` as a JSON string (``"name"``) on
+    some line: their indexes. Native string search; memory bounded by :data:`BATCH_BYTES`."""
+    if not names:
+        return []
+    keys = [f'"{n}"' for n in names]
+    found: list[int] = []
+    batch: list[tuple[int, str]] = []
+    held = 0
+
+    def search() -> None:
+        texts = pl.Series([text for _, text in batch], dtype=pl.String)
+        hits = texts.str.contains_any(keys)
+        found.extend(i for (i, _), hit in zip(batch, hits, strict=True) if hit)
+        batch.clear()
+
+    for path, index in zip(paths, indexes, strict=True):
+        size = _stamp(path)[1]
+        if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
+            if _holds(path, keys):
+                found.append(index)
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            found.append(index)  # inferred in full: the read then says what is wrong
+            continue
+        batch.append((index, text))
+        held += len(text)
+        if held > BATCH_BYTES:
+            search()
+            held = 0
+    if batch:
+        search()
+    return sorted(found)
+
+
+def _holds(path: Path, keys: list[str]) -> bool:
+    """Does some line of a (large or compressed) file hold one of ``keys``? Polars reads
+    the lines as one text column, in a streaming pass."""
+    lines = pl.scan_csv(
+        _literal(path),
+        has_header=False,
+        separator="\x1f",  # JSON text never holds a raw control character
+        quote_char=None,
+        new_columns=["line"],
+        schema_overrides={"line": pl.String},
+    )
+    try:
+        hit = lines.select(pl.col("line").str.contains_any(keys).any())
+        return bool(hit.collect(engine="streaming").item())
+    except READ_ERRORS:
+        return True  # inferred in full: the read then says what is wrong
+
+
+def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) -> str | None:
+    """A warning if the file names a column twice, else None. Cheap: a CSV's header as
+    Polars read it (it renames the second ``x`` to ``x_duplicated_0``), a JSONL file's first
+    line (Polars reads the first of two equal keys; a writer that repeats a key usually
+    does so on every line)."""
+    if fmt in ("csv", "tsv"):
+        renamed = {
+            n: m.group(1)
+            for n in schema.names()
+            if (m := re.fullmatch(r"(.+)_duplicated_\d+", n)) and m.group(1) in schema
+        }
+        if not renamed:
+            return None
+        said = ", ".join(f"{b!r} (the next one is read as {n!r})" for n, b in renamed.items())
+        return f"'{path}': the header names a column more than once: {said}"
+    if fmt != "jsonl":
+        return None
+    repeated: list[list[str]] = []  # per object decoded; the line's own object comes last
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        counts = Counter(k for k, _ in items)
+        repeated.append([k for k, n in counts.items() if n > 1])
+        return dict(items)
+
+    try:
+        json.loads(_first_line(source), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None  # the read proper reports a malformed line
+    if not repeated or not repeated[-1]:
+        return None
+    names = ", ".join(repr(k) for k in repeated[-1])
+    return f"'{path}', line 1: the key {names} appears more than once; the first value is read"
+
+
+def _first_line(source: Source) -> bytes:
+    """The first line that is not blank of a file (decompressed) or of cleaned bytes."""
+    import gzip
+
+    if isinstance(source, bytes):
+        return source.lstrip().split(b"\n", 1)[0]
+    first = b""
+    try:
+        gz = source.suffix.lower() == ".gz"
+        with gzip.open(source) if gz else source.open("rb") as fh:
+            for _, first in zip(range(100), fh, strict=False):  # the first that is not blank
+                if first.strip():
+                    break
+    except (OSError, EOFError, ValueError):
+        return b""
+    return first[len(BOM) :] if first.startswith(BOM) else first
 
 
 def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:

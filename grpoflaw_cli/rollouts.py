@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.columns import INTERNAL_PREFIX, input_name
 from grpoflaw_cli.estimators import RowVariable, apply, group_column
 
 _GROUP_INDEX = "__group_index"
@@ -179,7 +180,7 @@ def advantages_query(rows: pl.LazyFrame, analysis: Analysis) -> pl.LazyFrame:
     whose outputs take their session's advantage)."""
     names = rows.collect_schema().names()
     coef = CoefficientColumns(analysis)
-    kept = [n for n in names if not n.startswith("__")]
+    kept = [pl.col(n).alias(input_name(n)) for n in names if not n.startswith(INTERNAL_PREFIX)]
     return coef.join(rows, keep_order=True).select(
         *kept, *(coef.advantage(name).alias(f"adv_{name}") for name in analysis.estimators)
     )
