@@ -43,21 +43,22 @@ from grpoflaw_cli.columns import (
 )
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
+    DECIMAL_DIGITS,
     READ_ERRORS,
     Source,
     _first_json_string,
     _first_non_numeric,
-    _gzip_problem,
     _parses,
-    _read_bytes,
     _scan,
     _schema,
     _starts_with_bom,
     _where,
-    _without_bad_lines,
+    cleaned_jsonl,
     file_format,
+    header_problem,
     locate_read_error,
     resolve_paths,
+    unreadable_columns,
 )
 
 __all__ = [
@@ -98,7 +99,8 @@ class Log:
     frame: pl.LazyFrame
     detection: Detection
     sources: tuple[Source, ...] = ()
-    """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
+    """Per file: what is scanned (the path, or a cleaned temporary copy: without a
+    byte-order mark, and after ``skip_bad_lines`` with malformed lines blanked)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
     read_as: tuple[ColumnMap, bool, str] = (ColumnMap(), False, "auto")
@@ -300,20 +302,13 @@ def load(
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = path
-        if fmt == "jsonl" and _starts_with_bom(path):
-            problem = None if skip_bad_lines else _gzip_problem(path)
-            if problem is not None:  # read in full below: a cut stream would go unseen
-                raise problem
-            data = _read_bytes(path)  # without the mark Polars' reader would stop at
-        if skip_bad_lines and fmt == "jsonl" and not _parses(data, fmt):
-            data, bad = _without_bad_lines(path)
+        if fmt == "jsonl" and (
+            _starts_with_bom(path)  # a mark Polars' reader would stop at
+            or (skip_bad_lines and not _parses(path, fmt))
+        ):
+            data, bad = cleaned_jsonl(path, skip_bad_lines)  # a temporary copy
             if bad:
                 skipped.append((str(path), bad))
-            if not data.strip():
-                raise InputError(
-                    f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
-                    hint="check that this is a JSON Lines rollout log",
-                )
         formats.append(fmt)
         sources.append(data)
         schemas.append(_schema(path, fmt, data))
@@ -347,18 +342,9 @@ def load(
     columns: list[str] = []
     for path, schema in zip(files, schemas, strict=True):
         columns.extend(c for c in schema.names() if c not in columns)
-        tabbed = [c for c in schema.names() if "\t" in c and "\ufffd" not in c]
-        if tabbed and file_format(path) == "csv":
-            raise InputError(
-                f"'{path}' is tab-separated (its header reads {tabbed[0]!r}), not comma-separated",
-                hint="give it a .tsv name (or .tsv.gz): grpoflaw picks the separator by the "
-                "extension",
-            )
-        if any("\ufffd" in c or not c.isprintable() for c in schema.names()):
-            raise InputError(
-                f"'{path}' does not look like a {file_format(path)} log: its header is not text",
-                hint="check the file; grpoflaw picks the format by the file extension",
-            )
+        problem = header_problem(path, schema.names())
+        if problem is not None:
+            raise problem
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
 
@@ -403,6 +389,21 @@ def load(
     )
     _check_consistent_steps(files, schemas, det.step_col)
     _check_same_layout(files, schemas, det)
+    left_out = {
+        c: None
+        for p, f in zip(files, formats, strict=True)
+        if f == "parquet"
+        for c in unreadable_columns(p)
+    }
+    if left_out:
+        det = replace(
+            det,
+            reasons=(
+                *det.reasons,
+                f"left out: {', '.join(map(repr, left_out))}: "
+                f"decimals of more than {DECIMAL_DIGITS} digits, which Polars cannot read",
+            ),
+        )
     if det.step_col and _whole_numbers_as_text(
         shaped[0] if shaped else _scan(sources[0], formats[0]), det.step_col
     ):
@@ -887,7 +888,7 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
-            return locate_read_error(path, fmt, file_exc)
+            return locate_read_error(path, fmt, file_exc, numeric)
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     files = ", ".join(str(f) for f in det.files[:3])
     return InputError(
