@@ -879,10 +879,14 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 if c and c in schema and not isinstance(schema[c], pl.List)  # token lists
             ]
             names = schema.names()
-            if fmt == "parquet":
-                raw.select(numeric or names[:1]).collect()
-            else:
-                _scan(source, fmt, {c: pl.Float64() for c in numeric}).collect()
+            # Parsed in full but held by no one: a count per column, streamed.
+            read = (
+                raw
+                if fmt == "parquet"
+                else _scan(source, fmt, dict.fromkeys(numeric, pl.Float64()))
+            )
+            columns = numeric or names[:1] if fmt == "parquet" else names
+            read.select(pl.col(columns).null_count()).collect(engine="streaming")
         except READ_ERRORS as file_exc:
             if fmt != "parquet" and numeric:
                 bad = _first_non_numeric(path, fmt, source, numeric)

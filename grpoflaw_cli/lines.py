@@ -13,10 +13,13 @@ is removed when the process exits.
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tempfile
 
 CHUNK = 1 << 20
 """Bytes read (and, for .gz, decompressed) at a time."""
@@ -97,6 +100,8 @@ _FOLDER: list[tempfile.TemporaryDirectory[str]] = []
 
 def _scratch() -> Path:
     """This process's temporary folder for cleaned copies (removed at exit)."""
+    import tempfile
+
     if not _FOLDER:
         _FOLDER.append(tempfile.TemporaryDirectory(prefix="grpoflaw-"))
     return Path(_FOLDER[0].name)
@@ -121,6 +126,8 @@ def cleaned_copy(path: Path, how: str, is_bad: Callable[[bytes], bool]) -> Copy:
     stat = path.stat()
     key, version = (str(path.resolve()), how), (stat.st_size, stat.st_mtime_ns)
     known = _COPIES.get(key)
+    import tempfile
+
     if known is not None and known[0] == version and known[1][0].exists():
         return known[1]
     fd, name = tempfile.mkstemp(suffix=".jsonl", dir=_scratch())

@@ -16,7 +16,6 @@ import re
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -234,26 +233,21 @@ DECIMAL_DIGITS = 38
 """Polars reads decimals of up to this many digits (a decimal256 holds up to 76)."""
 
 
+_UNREADABLE: dict[str, tuple[str, ...]] = {}
+"""Parquet file → its columns that Polars cannot read, as :func:`_schema` found them."""
+
+
 def unreadable_columns(path: Path) -> tuple[str, ...]:
     """The columns of a Parquet file that Polars cannot read (decimals of more than 38
     digits, perhaps nested): they are left out of its scans, and ingest says so."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return ()
-    return _unreadable(str(path), stat.st_size, stat.st_mtime_ns)
+    return _UNREADABLE.get(str(path), ())
 
 
-@lru_cache(maxsize=4096)
-def _unreadable(path: str, size: int, mtime: int) -> tuple[str, ...]:
-    try:
-        schema = pl.scan_parquet(_literal(Path(path))).collect_schema()
-    except READ_ERRORS:
-        return ()  # the read proper reports it
-    return tuple(
-        name
-        for name, dtype in schema.items()
-        if any(int(p) > DECIMAL_DIGITS for p in re.findall(r"precision=(\d+)", repr(dtype)))
+def _too_wide(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.Decimal):
+        return (dtype.precision or 0) > DECIMAL_DIGITS
+    return dtype.is_nested() and any(
+        int(p) > DECIMAL_DIGITS for p in re.findall(r"precision=(\d+)", repr(dtype))
     )
 
 
@@ -264,7 +258,14 @@ def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
-        return _scan(source, fmt).collect_schema()
+        _UNREADABLE.pop(str(source), None)
+        schema = _scan(source, fmt).collect_schema()
+        if fmt == "parquet":  # the schema reads; a column's values may not
+            odd = tuple(name for name, dtype in schema.items() if _too_wide(dtype))
+            if odd:
+                _UNREADABLE[str(source)] = odd
+                schema = _scan(source, fmt).collect_schema()
+        return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
