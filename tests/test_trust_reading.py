@@ -359,3 +359,30 @@ def test_a_comma_separated_tsv_is_named(tmp_path: Path) -> None:
     result = run("compare", path)
     assert result.exit_code == 2, result.output
     assert "comma-separated" in result.output and ".csv" in result.output
+
+
+def test_bytes_columns_are_written_as_hex_or_refused_never_a_panic(tmp_path: Path) -> None:
+    """Polars' JSON writer cannot write bytes (a Rust panic and its backtrace on stderr):
+    bytes are written as hex text to CSV and JSONL; bytes inside lists are refused there."""
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    log = tmp_path / "bytes.parquet"
+    ids = {"step": [1, 1], "uid": ["a", "a"], "reward": [0.0, 1.0]}
+    pl.DataFrame({**ids, "blob": [b"\x00A", b"z"]}).write_parquet(log)
+    nested = tmp_path / "nested.parquet"
+    pl.DataFrame({**ids, "blobs": [[b"x"], [b"y"]]}).write_parquet(nested)
+
+    def advantages(path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "grpoflaw_cli", "advantages", str(path), "-o", str(out)]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    for out in (tmp_path / "adv.jsonl", tmp_path / "adv.csv"):
+        done = advantages(log, out)
+        assert done.returncode == 0 and "panicked" not in done.stderr, done.stderr
+        assert "0041" in out.read_text() and "7a" in out.read_text()
+        refused = advantages(nested, out.with_name("n" + out.name))
+        assert refused.returncode == 2 and "panicked" not in refused.stderr, refused.stderr
+        assert "'blobs'" in refused.stderr and "Parquet" in refused.stderr
