@@ -9,6 +9,7 @@ only after a failure, to name the file, line and column in the message.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -126,6 +127,12 @@ def _expand(raw: str | Path) -> list[Path]:
             key=_natural_key,
         )
         matches = [p for p in matches if file_format(p)]
+        dangling = [p for p in glob.glob(str(raw), recursive=True) if _dangling(Path(p))]
+        if dangling:
+            raise InputError(
+                f"'{dangling[0]}' is a symbolic link to nothing (broken, or a loop)",
+                hint="fix or remove it, or narrow the glob",
+            )
         if not matches:
             raise InputError(f"glob '{raw}' matches no log files")
         out.extend(matches)
@@ -136,6 +143,11 @@ def _expand(raw: str | Path) -> list[Path]:
     else:
         raise InputError(f"'{path}': no such file or folder")
     return out
+
+
+def _dangling(path: Path) -> bool:
+    """A link to a log file that leads nowhere."""
+    return bool(file_format(path)) and path.is_symlink() and not path.exists()
 
 
 def _log_files_in(folder: Path) -> Iterator[Path]:
@@ -651,6 +663,12 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     try:
         copy, bad, kept, complete = cleaned_copy(path, how, lambda line: rule(line) is not None)
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(
+                f"no room for a cleaned copy of '{path}' in the temporary folder "
+                f"({exc.strerror or exc})",
+                hint="point TMPDIR at a disk with room for it",
+            ) from exc
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     if not complete and not skip_bad_lines:
         raise _cut_gzip(path)

@@ -386,3 +386,29 @@ def test_bytes_columns_are_written_as_hex_or_refused_never_a_panic(tmp_path: Pat
         refused = advantages(nested, out.with_name("n" + out.name))
         assert refused.returncode == 2 and "panicked" not in refused.stderr, refused.stderr
         assert "'blobs'" in refused.stderr and "Parquet" in refused.stderr
+
+
+def test_a_broken_link_matched_by_a_glob_is_named(tmp_path: Path) -> None:
+    run_dir = two_steps(tmp_path)
+    (run_dir / "part2" / "3.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    result = run("compare", str(run_dir / "part*" / "*.jsonl"))
+    assert result.exit_code == 2, result.output
+    assert "3.jsonl" in result.output and "symbolic link to nothing" in result.output
+
+
+def test_no_room_for_the_cleaned_copy_is_not_blamed_on_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from grpoflaw_cli import readers
+
+    def full(*_: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(readers, "cleaned_copy", full)
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(jsonl(*ROWS, b'{"st'))
+    result = run("compare", path, "--skip-bad-lines")
+    assert result.exit_code == 2, result.output
+    assert "temporary folder" in result.output and "TMPDIR" in result.output
