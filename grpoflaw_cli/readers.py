@@ -284,6 +284,9 @@ def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
         raise locate_read_error(path, fmt, exc) from exc
 
 
+_CR_HINT = "convert its line ends to \\n, e.g. tr '\\r' '\\n' < IN > OUT"
+
+
 def header_problem(path: Path, names: Sequence[str]) -> InputError | None:
     """Why a file's column names show it was read with the wrong separator or line ends,
     or is no text at all; None if they look right. Any printable name is fine, and so is
@@ -295,7 +298,7 @@ def header_problem(path: Path, names: Sequence[str]) -> InputError | None:
         return InputError(
             f"'{path}' ends its lines with a carriage return alone (old Mac line ends): "
             "the whole file reads as one line",
-            hint="convert its line ends to \\n, e.g. tr '\\r' '\\n' < IN > OUT",
+            hint=_CR_HINT,
         )
     tabbed = [n for n in names if "\t" in n and "\ufffd" not in n]
     if tabbed and fmt == "csv":
@@ -372,10 +375,14 @@ def locate_read_error(
         hint = (
             f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
             if why.startswith("found a JSON")
+            else _CR_HINT
+            if "carriage return" in why
             else "fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
             "(they are counted and reported)"
         )
         return InputError(f"'{path}', line {line_no}: not a JSON object ({why}){last}", hint=hint)
+    if fmt == "jsonl" and not any(line.strip() for line in _safe_lines(path)):
+        return InputError(f"'{path}' holds no JSON lines: it is empty or blank")
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
@@ -589,7 +596,10 @@ def _jsonl_problem(line: bytes) -> str | None:
     except UnicodeDecodeError:
         return "not UTF-8 text"
     except ValueError as err:  # JSONDecodeError is a ValueError
-        return str(getattr(err, "msg", err))
+        why = str(getattr(err, "msg", err))
+        if b"\r" in line.rstrip(b"\r"):
+            why += "; its lines end with a carriage return alone (old Mac line ends)"
+        return why
     return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
 
 
@@ -633,6 +643,14 @@ def _starts_with_bom(path: Path) -> bool:
             return bool(fh.read(len(BOM)) == BOM)
     except (OSError, EOFError, ValueError):
         return False  # the read proper reports it
+
+
+def _safe_lines(path: Path) -> Iterator[bytes]:
+    """:func:`file_lines`, ending quietly where the file cannot be read."""
+    try:
+        yield from file_lines(path)
+    except OSError:
+        return
 
 
 def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:

@@ -412,3 +412,19 @@ def test_no_room_for_the_cleaned_copy_is_not_blamed_on_the_log(
     result = run("compare", path, "--skip-bad-lines")
     assert result.exit_code == 2, result.output
     assert "temporary folder" in result.output and "TMPDIR" in result.output
+
+
+def test_carriage_return_line_ends_in_jsonl_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(jsonl(*ROWS).replace(b"\n", b"\r"))
+    result = run("compare", path)
+    assert result.exit_code == 2 and "carriage return" in result.output, result.output
+    assert "--skip-bad-lines" not in result.output
+
+
+@pytest.mark.parametrize("name", ["blank.jsonl", "empty.jsonl.gz"])
+def test_a_jsonl_file_with_no_line_is_called_empty(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"\n\n \n")
+    result = run("compare", path)
+    assert result.exit_code == 2 and "empty or blank" in result.output, result.output
