@@ -41,22 +41,24 @@ from grpoflaw_cli.columns import (
     NanRewards,
     detect,
 )
+from grpoflaw_cli.diagnose_read import (
+    _first_json_string,
+    _first_non_numeric,
+    _where,
+    locate_read_error,
+)
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
     DECIMAL_DIGITS,
     READ_ERRORS,
     Source,
-    _first_json_string,
-    _first_non_numeric,
     _parses,
     _scan,
     _schema,
     _starts_with_bom,
-    _where,
     cleaned_jsonl,
     file_format,
     header_problem,
-    locate_read_error,
     resolve_paths,
     unreadable_columns,
 )
