@@ -204,22 +204,28 @@ def _scan(
         frame = pl.scan_csv(
             literal, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
         )
-        blank = _trailing_blank_lines(source)
+        blank = _BLANK_TAIL.get(str(source))
+        if blank is None:
+            blank = _BLANK_TAIL[str(source)] = _trailing_blank_lines(source)
         return frame if not blank else _without_last_blank_rows(frame, blank)
     frame = pl.scan_parquet(literal)
     unreadable = unreadable_columns(source)
     return frame.drop(unreadable) if unreadable else frame
 
 
+_BLANK_TAIL: dict[str, int] = {}
+"""CSV file → how many blank lines end it, looked at once per load (by :func:`_schema`)."""
+
+
 def _trailing_blank_lines(path: Path) -> int:
-    """How many blank lines end an uncompressed CSV file (its last 64 KiB). Polars reads
+    """How many blank lines end an uncompressed CSV file (its last 4 KiB). Polars reads
     each as a row of nulls; a writer or an editor often leaves one."""
     if path.suffix.lower() == ".gz":
         return 0
     try:
         with path.open("rb") as fh:
             size = fh.seek(0, 2)
-            fh.seek(max(0, size - 65536))
+            fh.seek(max(0, size - 4096))
             lines = fh.read().split(b"\n")
     except OSError:
         return 0  # the read proper reports it
@@ -269,7 +275,8 @@ def _schema(path: Path, fmt: Format, source: Source) -> pl.Schema:
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
-        _UNREADABLE.pop(str(source), None)
+        _UNREADABLE.pop(str(source), None)  # looked at afresh: the file may have changed
+        _BLANK_TAIL.pop(str(source), None)
         schema = _scan(source, fmt).collect_schema()
         if fmt == "parquet":  # the schema reads; a column's values may not
             odd = tuple(name for name, dtype in schema.items() if _too_wide(dtype))
