@@ -887,8 +887,8 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 if fmt == "parquet"
                 else _scan(source, fmt, dict.fromkeys(numeric, pl.Float64()))
             )
-            columns = numeric or names[:1] if fmt == "parquet" else names
-            read.select(pl.col(columns).null_count()).collect(engine="streaming")
+            columns = pl.col(numeric or names[:1]) if fmt == "parquet" else pl.all()
+            read.select(columns.null_count()).collect(engine="streaming")
         except READ_ERRORS as file_exc:
             if fmt != "parquet" and numeric:
                 bad = _first_non_numeric(path, fmt, source, numeric)
