@@ -1016,6 +1016,9 @@ def _main(
     ] = False,
 ) -> None:
     """grpoflaw: what your advantage estimator did to your reward signal."""
+    # A log's values may nest as deep as Polars reads them (1,024 levels); walking their
+    # types (a hash, a comparison) takes a Python frame or two per level.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 6_000))
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ column     meaning
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,12 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
             raise UsageError(
                 f"--reward-weights has {len(weights)} values for {len(rewards)} reward columns",
                 hint="give one weight per --reward-col, in the same order",
+            )
+        infinite = [w for w in weights if not math.isfinite(w)]
+        if infinite:
+            raise UsageError(
+                f"--reward-weights holds {infinite[0]}: weights must be finite numbers",
+                hint="e.g. --reward-weights 1,0.5",
             )
         reasons.append(
             "reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards, strict=True))

@@ -48,27 +48,31 @@ from grpoflaw_cli.columns import (
     detect,
     input_name,
 )
+from grpoflaw_cli.diagnose_read import (
+    _first_json_string,
+    _first_non_numeric,
+    _where,
+    locate_read_error,
+)
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.readers import (
+    DECIMAL_DIGITS,
     PATH_COL,
     READ_ERRORS,
     Source,
-    _first_json_string,
-    _first_non_numeric,
-    _gzip_problem,
     _parses,
-    _read_bytes,
     _scan,
     _scan_many,
     _schema,
     _starts_with_bom,
-    _where,
-    _without_bad_lines,
+    batchable,
+    cleaned_jsonl,
     duplicate_names,
     file_format,
-    locate_read_error,
+    header_problem,
     resolve_paths,
     small_log,
+    unreadable_columns,
     with_late_columns,
 )
 
@@ -108,7 +112,8 @@ class Log:
     frame: pl.LazyFrame
     detection: Detection
     sources: tuple[Source, ...] = ()
-    """Per file: what is scanned (the path, or cleaned bytes after ``skip_bad_lines``)."""
+    """Per file: what is scanned (the path, or a cleaned temporary copy: without a
+    byte-order mark, and after ``skip_bad_lines`` with malformed lines blanked)."""
     skipped_lines: tuple[tuple[str, tuple[int, ...]], ...] = ()
     """(file, line numbers) of malformed JSONL lines skipped with ``skip_bad_lines``."""
     warnings: tuple[str, ...] = ()
@@ -334,20 +339,13 @@ def load(
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = path
-        if fmt == "jsonl" and _starts_with_bom(path):
-            problem = None if skip_bad_lines else _gzip_problem(path)
-            if problem is not None:  # read in full below: a cut stream would go unseen
-                raise problem
-            data = _read_bytes(path)  # without the mark Polars' reader would stop at
-        if skip_bad_lines and fmt == "jsonl" and not _parses(data, fmt):
-            data, bad = _without_bad_lines(path)
+        if fmt == "jsonl" and (
+            _starts_with_bom(path)  # a mark Polars' reader would stop at
+            or (skip_bad_lines and not _parses(path, fmt))
+        ):
+            data, bad = cleaned_jsonl(path, skip_bad_lines)  # a temporary copy
             if bad:
                 skipped.append((str(path), bad))
-            if not data.strip():
-                raise InputError(
-                    f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
-                    hint="check that this is a JSON Lines rollout log",
-                )
         formats.append(fmt)
         sources.append(data)
         schemas.append(_schema(path, fmt, data, whole))
@@ -389,18 +387,9 @@ def load(
     seen: dict[str, None] = {}  # the columns in order of appearance (a dict: linear)
     for path, schema in zip(files, schemas, strict=True):
         seen.update(dict.fromkeys(schema.names()))
-        tabbed = [c for c in schema.names() if "\t" in c and "\ufffd" not in c]
-        if tabbed and file_format(path) == "csv":
-            raise InputError(
-                f"'{path}' is tab-separated (its header reads {tabbed[0]!r}), not comma-separated",
-                hint="give it a .tsv name (or .tsv.gz): grpoflaw picks the separator by the "
-                "extension",
-            )
-        if any("\ufffd" in c or not c.isprintable() for c in schema.names()):
-            raise InputError(
-                f"'{path}' does not look like a {file_format(path)} log: its header is not text",
-                hint="check the file; grpoflaw picks the format by the file extension",
-            )
+        problem = header_problem(path, schema.names())
+        if problem is not None:
+            raise problem
     columns = list(seen)
     if not columns:
         raise InputError(f"'{files[0]}' is empty: no rows or columns")
@@ -456,6 +445,21 @@ def load(
             ),
         )
     _check_same_layout(files, schemas, det)
+    left_out = {
+        c: None
+        for p, f in zip(files, formats, strict=True)
+        if f == "parquet"
+        for c in unreadable_columns(p)
+    }
+    if left_out:
+        det = replace(
+            det,
+            reasons=(
+                *det.reasons,
+                f"left out: {', '.join(map(repr, left_out))}: "
+                f"decimals of more than {DECIMAL_DIGITS} digits, which Polars cannot read",
+            ),
+        )
     if det.step_col and _whole_numbers_as_text(
         shaped[0] if shaped else _scan(sources[0], formats[0]), det.step_col
     ):
@@ -812,19 +816,20 @@ def _read_all(
 ) -> pl.LazyFrame:
     """Every file as the log uses it, in order: consecutive files of one format and schema
     in one scan (a run of 20,000 step files is one scan, not a concat of 20,000), any
-    other file (reshaped by a preset, read from cleaned bytes) alone."""
+    other file (reshaped by a preset, or one :func:`~grpoflaw_cli.readers.batchable` says
+    must be scanned alone) by itself. A cleaned copy is read in its file's stead."""
     runs: list[list[int]] = []
     last: object = None
     for index, (fmt, data, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
-        batchable = (
-            isinstance(data, Path)
+        joins = (
+            batchable(data)
             and det.explode is None
             and det.reshape is None
             and det.unpack is None
             and not any(carried_name(n) != n for n in schema.names())
         )
         read_as = {**schema, **_overrides(det, fmt, schema)}  # an int reward is read as float
-        key = (fmt, tuple(read_as.items())) if batchable else None
+        key = (fmt, tuple(read_as.items())) if joins else None
         if key is not None and key == last:
             runs[-1].append(index)
         else:
@@ -834,7 +839,7 @@ def _read_all(
         _prepared(det, run[0], sources[run[0]], formats[run[0]], schemas[run[0]], file_steps)
         if len(run) == 1
         else _prepared_many(
-            det, run, [files[i] for i in run], formats[run[0]], schemas[run[0]], file_steps
+            det, run, [sources[i] for i in run], formats[run[0]], schemas[run[0]], file_steps
         )
         for run in runs
     ]
@@ -1038,16 +1043,20 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 if c and c in schema and not isinstance(schema[c], pl.List)  # token lists
             ]
             names = schema.names()
-            if fmt == "parquet":
-                raw.select(numeric or names[:1]).collect()
-            else:
-                _scan(source, fmt, {c: pl.Float64() for c in numeric}).collect()
+            # Parsed in full but held by no one: a count per column, streamed.
+            read = (
+                raw
+                if fmt == "parquet"
+                else _scan(source, fmt, dict.fromkeys(numeric, pl.Float64()))
+            )
+            columns = pl.col(numeric or names[:1]) if fmt == "parquet" else pl.all()
+            read.select(columns.null_count()).collect(engine="streaming")
         except READ_ERRORS as file_exc:
             if fmt != "parquet" and numeric:
                 bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
-            return locate_read_error(path, fmt, file_exc)
+            return locate_read_error(path, fmt, file_exc, numeric)
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     files = ", ".join(str(f) for f in det.files[:3])
     return InputError(

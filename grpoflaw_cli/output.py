@@ -370,9 +370,36 @@ def _sink(frame: pl.LazyFrame, fmt: str, to: Path | IO[bytes]) -> None:
     if fmt == "parquet":
         empty_records_as_json(frame).sink_parquet(to)
     elif fmt == "csv":
-        nested_as_json(frame).sink_csv(to)
+        nested_as_json(binary_as_hex(frame)).sink_csv(to)
     else:
-        frame.sink_ndjson(to)
+        binary_as_hex(frame).sink_ndjson(to)
+
+
+def binary_as_hex(frame: FrameT) -> FrameT:
+    """Binary columns (raw bytes in a Parquet log) as hex text, which CSV and JSON Lines
+    can hold (Polars' JSON writer cannot write bytes at all).
+
+    >>> binary_as_hex(pl.DataFrame({"b": [b"\\x00A"]}))["b"].to_list()
+    ['0041']
+    """
+    schema = frame.collect_schema()
+    inside = [c for c, t in schema.items() if t.is_nested() and _holds_binary(t)]
+    if inside:
+        raise UsageError(
+            f"column '{inside[0]}' holds bytes inside lists or records ({schema[inside[0]]}), "
+            "which CSV and JSON Lines cannot hold",
+            hint="write Parquet (-o OUT.parquet)",
+        )
+    binary = [c for c, t in schema.items() if t == pl.Binary]
+    return frame.with_columns(pl.col(binary).bin.encode("hex")) if binary else frame
+
+
+def _holds_binary(dtype: pl.DataType | pl.datatypes.DataTypeClass) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return any(_holds_binary(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _holds_binary(dtype.inner)
+    return dtype == pl.Binary
 
 
 def _has_empty_record(dtype: pl.DataType | pl.datatypes.DataTypeClass) -> bool:

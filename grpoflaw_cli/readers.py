@@ -1,7 +1,8 @@
-"""Reading log files: paths, formats, lazy scans, and finding what is wrong with a file.
+"""Reading log files: paths, formats, lazy scans, and the header checks.
 
-The happy path only builds lazy scans; the functions that re-read a file line by line run
-only after a failure, to name the file, line and column in the message.
+The happy path only builds lazy scans. What is wrong with a file after a read failed is
+found by :mod:`grpoflaw_cli.diagnose_read`; a JSONL file Polars cannot read as it is (a
+byte-order mark, ``--skip-bad-lines``) is scanned from a cleaned copy (:func:`cleaned_jsonl`).
 
 >>> file_format(Path("steps/12.jsonl.gz"))
 'jsonl'
@@ -9,18 +10,25 @@ only after a failure, to name the file, line and column in the message.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from grpoflaw_cli.columns import Format
 from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.lines import BOM, cleaned_copy
+
+if TYPE_CHECKING:
+    pass
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -37,8 +45,8 @@ FORMATS: dict[str, str] = {
 }
 """File extension → format. ``.gz`` is accepted after the JSONL/CSV/TSV extensions."""
 
-Source = Path | bytes
-"""What a scan reads: the file, or its content with malformed lines blanked."""
+Source = Path
+"""What a scan reads: the file, or a cleaned copy of it (:func:`cleaned_jsonl`)."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -78,37 +86,13 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
         )
     out: list[Path] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                (p for p in path.rglob("*") if p.is_file() and file_format(p)), key=_natural_key
-            )
-            if not found:
-                raise InputError(
-                    f"folder '{path}' holds no log files",
-                    hint="grpoflaw reads " + ", ".join(_supported()) + " (optionally .gz)",
-                )
-            out.extend(found)
-        elif path.is_file():
-            if file_format(path) is None:
-                raise InputError(
-                    f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
-                    hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
-                )
-            out.append(path)
-        elif any(ch in str(raw) for ch in "*?["):
-            matches = sorted(
-                (Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file()),
-                key=_natural_key,
-            )
-            matches = [p for p in matches if file_format(p)]
-            if not matches:
-                raise InputError(f"glob '{raw}' matches no log files")
-            out.extend(matches)
-        elif path.exists():
-            raise InputError(f"'{path}' is not a regular file or folder")
-        else:
-            raise InputError(f"'{path}': no such file or folder")
+        try:
+            out.extend(_expand(raw))
+        except OSError as err:  # a name too long, a folder on the way that cannot be entered
+            raise InputError(
+                f"'{raw}': cannot read ({err.strerror or err})",
+                hint="check the path and its folders' permissions",
+            ) from None
     seen: set[Path] = set()
     unique = []
     for p in out:
@@ -117,6 +101,83 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _expand(raw: str | Path) -> list[Path]:
+    """The log files one path stands for (a file, a folder, a glob)."""
+    out: list[Path] = []
+    path = Path(raw)
+    if path.is_dir():
+        found = sorted(_log_files_in(path), key=_natural_key)
+        if not found:
+            raise InputError(
+                f"folder '{path}' holds no log files",
+                hint="grpoflaw reads " + ", ".join(_supported()) + " (optionally .gz)",
+            )
+        out.extend(found)
+    elif path.is_file():
+        if file_format(path) is None:
+            raise InputError(
+                f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
+                hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
+            )
+        out.append(path)
+    elif any(ch in str(raw) for ch in "*?["):
+        matches = sorted(
+            (Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file()),
+            key=_natural_key,
+        )
+        matches = [p for p in matches if file_format(p)]
+        dangling = [p for p in glob.glob(str(raw), recursive=True) if _dangling(Path(p))]
+        if dangling:
+            raise InputError(
+                f"'{dangling[0]}' is a symbolic link to nothing (broken, or a loop)",
+                hint="fix or remove it, or narrow the glob",
+            )
+        if not matches:
+            raise InputError(f"glob '{raw}' matches no log files")
+        out.extend(matches)
+    elif path.exists():
+        raise InputError(f"'{path}' is not a regular file or folder")
+    elif path.is_symlink():
+        raise InputError(f"'{path}' is a symbolic link to nothing (broken, or a loop)")
+    else:
+        raise InputError(f"'{path}': no such file or folder")
+    return out
+
+
+def _dangling(path: Path) -> bool:
+    """A link to a log file that leads nowhere."""
+    return bool(file_format(path)) and path.is_symlink() and not path.exists()
+
+
+def _log_files_in(folder: Path) -> Iterator[Path]:
+    """Every log file below ``folder``. A subfolder that cannot be read, or a log file
+    that is a broken link or a link loop, is an :class:`InputError`: reading the rest
+    would answer for part of the log. Links to files are read; links to folders are not
+    followed (a loop, or a second path to the same files)."""
+
+    def refuse(err: OSError) -> None:
+        raise InputError(
+            f"cannot read the folder '{err.filename}' ({err.strerror or err}), which is part "
+            f"of '{folder}'",
+            hint="fix its permissions, or pass only the files or subfolders to read",
+        )
+
+    for root, _, names in os.walk(folder, onerror=refuse):
+        for name in names:
+            path = Path(root, name)
+            if file_format(path) is None:
+                continue
+            try:
+                mode = path.stat().st_mode
+            except OSError as err:
+                raise InputError(
+                    f"cannot read '{path}' ({err.strerror or err}), which is part of '{folder}'",
+                    hint="a broken link or a link loop: fix or remove it",
+                ) from None
+            if stat.S_ISREG(mode):
+                yield path
 
 
 def _supported() -> list[str]:
@@ -130,7 +191,7 @@ def _literal(source: Source) -> Source:
     """A file path as Polars' scans take it literally: they expand globs, so ``*``, ``?``
     and ``[`` in a real file's name ("run [1].jsonl") are escaped as one-character
     classes. (Globs the user typed are expanded by ingest, never by the scans.)"""
-    if isinstance(source, bytes) or not any(c in str(source) for c in "*?["):
+    if not any(c in str(source) for c in "*?["):
         return source
     return Path(_escaped(str(source)))
 
@@ -175,17 +236,83 @@ def small_log(files: Sequence[Path]) -> bool:
 def _scan(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
-    if fmt == "jsonl":
-        if isinstance(source, bytes) and len(source) <= SMALL_LOG_BYTES:  # cleaned: no stamp
-            return pl.scan_ndjson(source, schema_overrides=overrides, infer_schema_length=None)
-        whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source)) if isinstance(source, Path) else None
-        return pl.scan_ndjson(_literal(source), schema=whole, schema_overrides=overrides)
-    source = _literal(source)
+    literal = _literal(source)
+    if fmt == "jsonl":  # a schema inferred from every line, if one was (small logs, late fields)
+        whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source))
+        return pl.scan_ndjson(literal, schema=whole, schema_overrides=overrides)
     if fmt in ("csv", "tsv"):
-        return pl.scan_csv(
-            source, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
+        frame = pl.scan_csv(
+            literal, separator="\t" if fmt == "tsv" else ",", schema_overrides=overrides
         )
-    return pl.scan_parquet(source)
+        blank = _BLANK_TAIL.get(str(source))
+        if blank is None:
+            blank = _BLANK_TAIL[str(source)] = _trailing_blank_lines(source)
+        return frame if not blank else _without_last_blank_rows(frame, blank)
+    frame = pl.scan_parquet(literal)
+    unreadable = unreadable_columns(source)
+    return frame.drop(unreadable) if unreadable else frame
+
+
+_BLANK_TAIL: dict[str, int] = {}
+"""CSV file → how many blank lines end it, looked at once per load (by :func:`_schema`)."""
+
+
+def _trailing_blank_lines(path: Path) -> int:
+    """How many blank lines end an uncompressed CSV file (its last 4 KiB). Polars reads
+    each as a row of nulls; a writer or an editor often leaves one."""
+    if path.suffix.lower() == ".gz":
+        return 0
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - 4096))
+            lines = fh.read().split(b"\n")
+    except OSError:
+        return 0  # the read proper reports it
+    if lines[-1] == b"":
+        lines.pop()  # the last line's own end
+    count = 0
+    for line in reversed(lines[1:]):  # the first piece may be the middle of a line
+        if line not in (b"", b"\r"):
+            break
+        count += 1
+    return count
+
+
+def _without_last_blank_rows(frame: pl.LazyFrame, count: int) -> pl.LazyFrame:
+    """``frame`` without its last ``count`` rows if they hold nothing (blank lines; a
+    quoted value that spans the last lines is a row with a value, and stays)."""
+    last = pl.int_range(pl.len()) >= pl.len() - count
+    return frame.filter(~(last & pl.all_horizontal(pl.all().is_null())))
+
+
+DECIMAL_DIGITS = 38
+"""Polars reads decimals of up to this many digits (a decimal256 holds up to 76)."""
+
+
+_UNREADABLE: dict[str, tuple[str, ...]] = {}
+"""Parquet file → its columns that Polars cannot read, as :func:`_schema` found them."""
+
+
+def unreadable_columns(path: Path) -> tuple[str, ...]:
+    """The columns of a Parquet file that Polars cannot read (decimals of more than 38
+    digits, perhaps nested): they are left out of its scans, and ingest says so."""
+    return _UNREADABLE.get(str(path), ())
+
+
+def _too_wide(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.Decimal):
+        return (dtype.precision or 0) > DECIMAL_DIGITS
+    return dtype.is_nested() and any(
+        int(p) > DECIMAL_DIGITS for p in re.findall(r"precision=(\d+)", repr(dtype))
+    )
+
+
+def batchable(source: Path) -> bool:
+    """Can ``source`` join a multi-file scan (:func:`_scan_many`) as it is? Not a CSV file
+    that ends in blank lines, nor a Parquet file with columns Polars cannot read: their
+    :func:`_scan` (after :func:`_schema`) leaves those out, so they are scanned alone."""
+    return not _BLANK_TAIL.get(str(source)) and not _UNREADABLE.get(str(source))
 
 
 PATH_COL = "__path"
@@ -213,18 +340,28 @@ def _scan_many(
 
 def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
     """The file's schema; a JSONL file's from every line if ``whole``."""
-    if isinstance(source, Path) and source.stat().st_size == 0:
+    if source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
             hint="was the run stopped before it wrote this file? Leave it out of the paths",
         )
     try:
-        if whole and fmt == "jsonl" and isinstance(source, Path):
+        _UNREADABLE.pop(str(source), None)  # looked at afresh: the file may have changed
+        _BLANK_TAIL.pop(str(source), None)
+        if whole and fmt == "jsonl":
             return _whole_file_schema(source)
-        return _scan(source, fmt).collect_schema()
+        schema = _scan(source, fmt).collect_schema()
+        if fmt == "parquet":  # the schema reads; a column's values may not
+            odd = tuple(name for name, dtype in schema.items() if _too_wide(dtype))
+            if odd:
+                _UNREADABLE[str(source)] = odd
+                schema = _scan(source, fmt).collect_schema()
+        return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
+        from grpoflaw_cli.diagnose_read import locate_read_error
+
         raise locate_read_error(path, fmt, exc) from exc
 
 
@@ -248,18 +385,21 @@ def with_late_columns(
     names grpoflaw looks for and the flags give) appears in it but not in its schema (from
     its first 100 lines). One native pass over the files of each schema; a nested key or a
     value that reads like a key also counts (then the schema is inferred in full: slower,
-    never wrong). Files read from cleaned bytes are not searched."""
+    never wrong). A cleaned copy (:func:`cleaned_jsonl`) is searched and read in the file's
+    stead."""
     out = list(schemas)
     families: dict[tuple[object, ...], list[int]] = {}
-    for index, (fmt, source, schema) in enumerate(zip(formats, sources, schemas, strict=True)):
-        if fmt == "jsonl" and isinstance(source, Path):
+    for index, (fmt, schema) in enumerate(zip(formats, schemas, strict=True)):
+        if fmt == "jsonl":
             families.setdefault(tuple(schema.items()), []).append(index)
     for members in families.values():
         missing = [n for n in look_for if n not in schemas[members[0]]]
-        for index in _files_holding(missing, [files[i] for i in members], members):
+        for index in _files_holding(missing, [sources[i] for i in members], members):
             try:
-                out[index] = _whole_file_schema(files[index])
+                out[index] = _whole_file_schema(sources[index])
             except READ_ERRORS as exc:
+                from grpoflaw_cli.diagnose_read import locate_read_error
+
                 raise locate_read_error(files[index], "jsonl", exc) from exc
     return out
 
@@ -361,11 +501,9 @@ def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) 
 
 
 def _first_line(source: Source) -> bytes:
-    """The first line that is not blank of a file (decompressed) or of cleaned bytes."""
+    """The first line that is not blank of a file (decompressed)."""
     import gzip
 
-    if isinstance(source, bytes):
-        return source.lstrip().split(b"\n", 1)[0]
     first = b""
     try:
         gz = source.suffix.lower() == ".gz"
@@ -378,250 +516,58 @@ def _first_line(source: Source) -> bytes:
     return first[len(BOM) :] if first.startswith(BOM) else first
 
 
-def locate_read_error(path: Path, fmt: Format, exc: BaseException) -> InputError:
-    """Turn a Polars read failure into a message naming the file and, for JSONL, the line.
+_CR_HINT = "convert its line ends to \\n, e.g. tr '\\r' '\\n' < IN > OUT"
 
-    Only runs after a failure, so it may read the file line by line.
+
+def header_problem(path: Path, names: Sequence[str]) -> InputError | None:
+    """Why a file's column names show it was read with the wrong separator or line ends,
+    or is no text at all; None if they look right. Any printable name is fine, and so is
+    one holding a no-break or zero-width space (a format character, not garbage)."""
+    fmt = file_format(path)
+    text = fmt in ("csv", "tsv")
+    hint = "grpoflaw picks the separator by the extension: .csv for commas, .tsv for tabs"
+    if text and any("\r" in n for n in names):
+        return InputError(
+            f"'{path}' ends its lines with a carriage return alone (old Mac line ends): "
+            "the whole file reads as one line",
+            hint=_CR_HINT,
+        )
+    tabbed = [n for n in names if "\t" in n and "\ufffd" not in n]
+    if tabbed and fmt == "csv":
+        return InputError(
+            f"'{path}' is tab-separated (its header reads {tabbed[0]!r}), not comma-separated",
+            hint="give it a .tsv name (or .tsv.gz): " + hint,
+        )
+    if fmt == "tsv" and len(names) == 1 and "," in names[0] and "\ufffd" not in names[0]:
+        return InputError(
+            f"'{path}' is comma-separated (its header reads {names[0]!r}), not tab-separated",
+            hint="give it a .csv name (or .csv.gz): " + hint,
+        )
+    if any("\ufffd" in n or any(_is_control(c) for c in n) for n in names):
+        return InputError(
+            f"'{path}' does not look like a {fmt} log: its header is not text",
+            hint="check the file; grpoflaw picks the format by the file extension",
+        )
+    spaced = [n for n in names if n != n.strip()]
+    if text and spaced:
+        return InputError(
+            f"'{path}': column names {', '.join(map(repr, spaced[:3]))} start or end with a "
+            "space: the header has spaces around its separators, and grpoflaw reads names "
+            "as written",
+            hint="remove the spaces after the separators in the header and the rows",
+        )
+    return None
+
+
+def _is_control(char: str) -> bool:
+    """A control character or a lone surrogate: binary garbage in a name.
+
+    >>> _is_control("\\x00"), _is_control("\\u00a0"), _is_control("\\u200b")
+    (True, False, False)
     """
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, pl.exceptions.PanicException):
-        return InputError(
-            f"'{path}': the {fmt.upper()} reader failed on this file ({detail})",
-            hint="look for an unterminated quote or a malformed row; a file that the trainer "
-            "was still writing can end mid-row",
-        )
-    gzip_problem = _gzip_problem(path)
-    if gzip_problem is not None:
-        return gzip_problem
-    if fmt in ("csv", "tsv"):
-        located_csv = _first_bad_csv_line(path, fmt)
-        if located_csv is not None:
-            return located_csv
-    bad_line = _first_bad_jsonl_line(path) if fmt == "jsonl" else None
-    column = None if bad_line is not None else _first_unreadable_column(path, fmt)
-    if column is not None:
-        located = _first_non_numeric(path, fmt, path, [column])
-        if located is None and fmt == "jsonl":
-            located = _first_json_type_clash(path, column)
-        if located is not None:
-            return located
-        return InputError(
-            f"'{path}', column '{column}': its values do not share one type ({detail})",
-            hint="a column whose values mix e.g. true/false and numbers cannot be read; "
-            "fix the writer, or leave that column out of the file",
-        )
-    if fmt == "jsonl":
-        located_line = bad_line
-        if located_line is not None:
-            line_no, why, total = located_line
-            last = (
-                " (the last line: was the file still being written?)"
-                if line_no == total and total > 1
-                else ""
-            )
-            hint = (
-                f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
-                if why.startswith("found a JSON")
-                else "fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
-                "(they are counted and reported)"
-            )
-            return InputError(
-                f"'{path}', line {line_no}: not a JSON object ({why}){last}", hint=hint
-            )
-    if fmt == "parquet" and _looks_binary_garbage(path):
-        return InputError(f"'{path}' is not a Parquet file ({detail})")
-    return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
+    import unicodedata
 
-
-def _first_unreadable_column(path: Path, fmt: Format) -> str | None:
-    """The first column that fails to read on its own while the file's schema reads."""
-    if fmt == "parquet":
-        return None
-    try:
-        frame = _scan(path, fmt)
-        names = frame.collect_schema().names()
-    except READ_ERRORS:
-        return None
-    for name in names:
-        try:
-            frame.select(name).collect()
-        except READ_ERRORS:
-            return name
-    return None
-
-
-def _json_kind(value: object) -> str:
-    return {bool: "true/false", str: "string", list: "list", dict: "object"}.get(
-        type(value), "number"
-    )
-
-
-def _json_values(source: Source, column: str) -> Iterator[tuple[int, object]]:
-    """(line number, value) of ``column`` on each JSONL line that holds one (not null);
-    lines that are no JSON object are passed over. Error path only: Python's JSON."""
-    try:
-        data = source if isinstance(source, bytes) else _read_bytes(source)
-    except (OSError, EOFError, ValueError):
-        return
-    for number, line in enumerate(data.splitlines(), start=1):
-        try:
-            value = json.loads(line).get(column) if line.strip() else None
-        except (ValueError, AttributeError):
-            continue
-        if value is not None:
-            yield number, value
-
-
-def _first_json_type_clash(source: Source, column: str) -> InputError | None:
-    """The first JSONL line whose ``column`` holds another kind of JSON value than the
-    lines before it (a string "0.5" after numbers, say). Error path only."""
-    first: str | None = None
-    for number, value in _json_values(source, column):
-        kind = _json_kind(value)
-        if first is None:
-            first = kind
-        elif kind != first:
-            path = "" if isinstance(source, bytes) else f"'{source}', "
-            return InputError(
-                f"{path}line {number}, column '{column}': the JSON {kind} {value!r} where the "
-                f"lines before hold {first}s",
-                hint='write every value of a column as one JSON type (0.5, not "0.5")',
-            )
-    return None
-
-
-def _first_json_string(source: Source, column: str) -> tuple[int, str] | None:
-    """(line, value) of the first JSONL line whose ``column`` is a JSON string. Error path
-    only."""
-    return next(((n, v) for n, v in _json_values(source, column) if isinstance(v, str)), None)
-
-
-def _first_bad_csv_line(path: Path, fmt: Format) -> InputError | None:
-    """Bytes that are not UTF-8, or a row with more or fewer fields than the header: the
-    first such line of a CSV/TSV file, as an error. Error path only."""
-    import csv
-    import io
-
-    try:
-        data = _read_bytes(path)
-    except (OSError, EOFError, ValueError):
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        return InputError(
-            f"'{path}', line {line}: not UTF-8 text (byte 0x{data[err.start]:02x})",
-            hint="save the file as UTF-8 (Excel: CSV UTF-8)",
-        )
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "tsv" else ",")
-    width = None
-    try:
-        for row in rows:
-            if width is None:
-                width = len(row)
-            elif row and len(row) != width:
-                return InputError(
-                    f"'{path}', line {rows.line_num}: {len(row)} fields where the header has "
-                    f"{width}",
-                    hint="quote values that hold the separator, or fix that row",
-                )
-    except csv.Error:
-        return None  # Python's reader gives up where Polars' did: no better line to name
-    return None
-
-
-def _looks_binary_garbage(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4) != b"PAR1"
-
-
-class _BareConstant(ValueError):
-    """Python's json.dumps writes NaN/Infinity for non-finite floats; JSON has no such thing."""
-
-
-def _refuse_constant(token: str) -> object:
-    raise _BareConstant(token)
-
-
-def _finite_float(token: str) -> float:
-    value = float(token)
-    if value in (float("inf"), float("-inf")):
-        raise OverflowError(f"the number {token} is out of range")
-    return value
-
-
-def _jsonl_problem(line: bytes) -> str | None:
-    """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
-    if not line.strip():
-        return None
-    try:
-        text = line.decode("utf-8")  # what the reader accepts; json.loads would guess
-        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except _BareConstant as err:
-        return f"a bare {err} is not JSON; rewards must be finite numbers"
-    except OverflowError as err:
-        return str(err)
-    except UnicodeDecodeError:
-        return "not UTF-8 text"
-    except ValueError as err:  # JSONDecodeError is a ValueError
-        return str(getattr(err, "msg", err))
-    return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
-
-
-BOM = b"\xef\xbb\xbf"
-"""The UTF-8 byte-order mark some Windows tools write first; Polars' JSON reader stops at it."""
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed, without a leading byte-order mark. A gzip file
-    cut short (still being written) gives what its complete blocks hold."""
-    data = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        data = _gunzip(data)[0]
-    return data[len(BOM) :] if data.startswith(BOM) else data
-
-
-def _gunzip(data: bytes) -> tuple[bytes, bool]:
-    """Decompress gzip ``data`` (members one after another), as far as it goes: the bytes,
-    and whether the stream was complete."""
-    import zlib
-
-    out: list[bytes] = []
-    while data:
-        stream = zlib.decompressobj(wbits=31)
-        try:
-            out.append(stream.decompress(data))
-        except zlib.error:
-            return b"".join(out), False
-        if not stream.eof:
-            return b"".join(out), False  # cut short
-        data = stream.unused_data
-    return b"".join(out), True
-
-
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _gzip_problem(path: Path) -> InputError | None:
-    """A .gz file that is no gzip, or whose stream ends early (still being written)."""
-    if path.suffix.lower() != ".gz":
-        return None
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if not data.startswith(GZIP_MAGIC):
-        return InputError(
-            f"'{path}' is not gzip-compressed, though its name ends in .gz",
-            hint="rename it without .gz, or compress it",
-        )
-    if not _gunzip(data)[1]:
-        return InputError(
-            f"'{path}': the gzip stream ends early (was the file still being written?)",
-            hint="pass --skip-bad-lines to read it as far as it goes",
-        )
-    return None
+    return unicodedata.category(char) in ("Cc", "Cs")
 
 
 def _starts_with_bom(path: Path) -> bool:
@@ -634,77 +580,36 @@ def _starts_with_bom(path: Path) -> bool:
         return False  # the read proper reports it
 
 
-def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
-    """(line number, why, number of lines) of the first malformed line, if any."""
-    try:
-        lines = _read_bytes(path).splitlines()
-    except (OSError, EOFError, ValueError):
-        return None
-    for number, line in enumerate(lines, start=1):
-        why = _jsonl_problem(line)
-        if why is not None:
-            return number, why, len(lines)
-    return None
+def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ...]]:
+    """What to scan for a JSONL file Polars cannot read as it is: a copy without the
+    byte-order mark and, with ``skip_bad_lines``, with its malformed lines blanked (a
+    truncated last line after a crash, say); and their line numbers. Streamed to a
+    temporary file, so memory does not grow with the file.
 
-
-def _without_bad_lines(path: Path) -> tuple[bytes, tuple[int, ...]]:
-    """The file's content with malformed JSONL lines blanked, and their line numbers.
-
-    Blanked, not removed: readers skip blank lines, and every later line keeps its number.
+    Without ``skip_bad_lines``, a .gz cut short is an error (read in full, it would go
+    unseen); with it, the file is read as far as it goes.
     """
-    kept: list[bytes] = []
-    bad: list[int] = []
-    for number, line in enumerate(_read_bytes(path).splitlines(), start=1):
-        if _jsonl_problem(line) is None:
-            kept.append(line)
-        else:
-            kept.append(b"")
-            bad.append(number)
-    return b"\n".join(kept) + b"\n", tuple(bad)
+    from grpoflaw_cli.diagnose_read import _cut_gzip, _jsonl_problem
 
-
-def _csv_line(source: Source, fmt: Format, row: int) -> str:
-    """'line N' where the ``row``-th CSV record (1-based, after the header) starts: a quoted
-    value may span lines."""
-    import csv
-    import io
-
+    rule, how = (_jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
     try:
-        data = source if isinstance(source, bytes) else _read_bytes(source)
-        rows = csv.reader(
-            io.StringIO(data.decode("utf-8"), newline=""), delimiter="\t" if fmt == "tsv" else ","
+        copy, bad, kept, complete = cleaned_copy(path, how, lambda line: rule(line) is not None)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(
+                f"no room for a cleaned copy of '{path}' in the temporary folder "
+                f"({exc.strerror or exc})",
+                hint="point TMPDIR at a disk with room for it",
+            ) from exc
+        raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
+    if not complete and not skip_bad_lines:
+        raise _cut_gzip(path)
+    if not kept:
+        raise InputError(
+            f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
+            hint="check that this is a JSON Lines rollout log",
         )
-        line = 1  # where the next record starts
-        for index, _ in enumerate(rows):
-            if index == row:
-                return f"line {line}"
-            line = rows.line_num + 1
-    except (OSError, EOFError, ValueError, csv.Error):
-        pass
-    return f"line {row + 1}"
-
-
-def _where(source: Source, fmt: Format, row: int) -> str:
-    """'line N' for the ``row``-th record (1-based) of a file. Error path only.
-
-    JSONL readers skip blank lines, so the record's physical line is counted; CSV adds
-    the header line; Parquet has rows, not lines.
-    """
-    if fmt in ("csv", "tsv"):
-        return _csv_line(source, fmt, row)
-    if fmt != "jsonl":
-        return f"row {row}"
-    try:
-        data = source if isinstance(source, bytes) else _read_bytes(source)
-    except (OSError, EOFError, ValueError):
-        return f"record {row}"
-    seen = 0
-    for number, line in enumerate(data.splitlines(), start=1):
-        if line.strip():
-            seen += 1
-            if seen == row:
-                return f"line {number}"
-    return f"record {row}"
+    return copy, bad
 
 
 def _parses(path: Source, fmt: Format) -> bool:
@@ -718,41 +623,3 @@ def _parses(path: Source, fmt: Format) -> bool:
     except READ_ERRORS:
         return False
     return True
-
-
-def _first_row_of(
-    source: Source, fmt: Format, predicate: pl.Expr, cols: Sequence[str]
-) -> tuple[int, object] | None:
-    """(1-based row, value of ``cols[0]``) of the first raw row matching ``predicate``."""
-    try:
-        hit = (
-            _scan(source, fmt, {c: pl.String() for c in cols})
-            .with_row_index("__row", offset=1)
-            .filter(predicate)
-            .select("__row", cols[0])
-            .head(1)
-            .collect()
-        )
-    except READ_ERRORS:
-        return None
-    return (int(hit["__row"][0]), hit[cols[0]][0]) if hit.height else None
-
-
-def _first_non_numeric(
-    path: Path, fmt: Format, source: Source, cols: Sequence[str]
-) -> InputError | None:
-    """Find the first row whose value in ``cols`` is not a number (error path only)."""
-    for col in cols:
-        not_a_number = (
-            pl.col(col).is_not_null() & pl.col(col).cast(pl.Float64, strict=False).is_null()
-        )
-        first = _first_row_of(source, fmt, not_a_number, [col])
-        if first is not None:
-            row, value = first
-            return InputError(
-                f"'{path}', {_where(source, fmt, row)}, column '{col}': expected a number, "
-                f"found {value!r}",
-                hint="fix or drop that rollout, or map another column with the matching "
-                "--reward-col / --step-col / --length-col",
-            )
-    return None

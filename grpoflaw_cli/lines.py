@@ -1,0 +1,153 @@
+"""A log file's lines, streamed: memory bounded by the longest line, never by the file.
+
+The error path (naming the bad line) and ``--skip-bad-lines`` read files through here: a
+``.gz`` is decompressed as far as it goes (a file cut short by a crash gives the lines its
+complete part holds), a leading UTF-8 byte-order mark is dropped, and a cleaned copy (bad
+lines blanked, so every other line keeps its number) is written to a temporary folder that
+is removed when the process exits.
+
+>>> list(split_lines([b"\\xef\\xbb\\xbfa\\nb", b"c\\n\\nd"]))
+[b'a', b'bc', b'', b'd']
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tempfile
+
+CHUNK = 1 << 20
+"""Bytes read (and, for .gz, decompressed) at a time."""
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark some Windows tools write first; Polars' JSON reader stops at it."""
+
+
+class Decompressed:
+    """A file's bytes chunk by chunk, a ``.gz`` decompressed (members one after another).
+
+    After iterating, :attr:`complete` says whether the gzip stream ended properly (False
+    for a file cut short or with garbage after a member: what came before is given).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.complete = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as fh:
+            if self.path.suffix.lower() != ".gz":
+                while chunk := fh.read(CHUNK):
+                    yield chunk
+                return
+            yield from self._gunzip(fh.read)
+
+    def _gunzip(self, read: Callable[[int], bytes]) -> Iterator[bytes]:
+        stream = zlib.decompressobj(wbits=31)
+        fresh, pending = True, b""  # fresh: the current member has consumed nothing yet
+        while True:
+            if not pending:
+                pending = read(CHUNK)
+                if not pending:
+                    self.complete = fresh
+                    return
+            try:
+                out = stream.decompress(pending, CHUNK)  # bounded output: no zip bomb
+            except zlib.error:
+                self.complete = False
+                return
+            fresh = False
+            if out:
+                yield out
+            if stream.eof:  # the next member, if any, starts after this one
+                pending, stream, fresh = stream.unused_data, zlib.decompressobj(wbits=31), True
+            else:
+                pending = stream.unconsumed_tail
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines (split at ``\\n``, as the JSON Lines reader does; without it) of a stream
+    of chunks; a leading byte-order mark is dropped."""
+    pieces: list[bytes] = []
+    first = True
+    for chunk in chunks:
+        if b"\n" not in chunk:
+            pieces.append(chunk)
+            continue
+        parts = chunk.split(b"\n")
+        parts[0] = b"".join((*pieces, parts[0]))
+        pieces = [parts.pop()]
+        if first:
+            parts[0] = parts[0].removeprefix(BOM)
+            first = False
+        yield from parts
+    rest = b"".join(pieces)
+    if rest:
+        yield rest.removeprefix(BOM) if first else rest
+
+
+def file_lines(path: Path) -> Iterator[bytes]:
+    """The lines of a file (decompressed, as far as a .gz goes). Error path only."""
+    return split_lines(Decompressed(path))
+
+
+_FOLDER: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _scratch() -> Path:
+    """This process's temporary folder for cleaned copies (removed at exit)."""
+    import tempfile
+
+    if not _FOLDER:
+        _FOLDER.append(tempfile.TemporaryDirectory(prefix="grpoflaw-"))
+    return Path(_FOLDER[0].name)
+
+
+Copy = tuple[Path, tuple[int, ...], bool, bool]
+"""A cleaned copy, the blanked line numbers, whether any line was kept, and whether a
+gzip stream was complete."""
+
+_COPIES: dict[tuple[str, str], tuple[tuple[int, int], Copy]] = {}
+"""(file, how cleaned) → (its size and mtime, its copy): a file cleaned again unchanged
+reuses its copy, and one that changed (``watch``) replaces it, so copies do not pile up."""
+
+
+def cleaned_copy(path: Path, how: str, is_bad: Callable[[bytes], bool]) -> Copy:
+    """A copy of ``path`` (decompressed, without a byte-order mark) with every line for
+    which ``is_bad`` holds blanked, streamed to a temporary file; ``how`` names the rule.
+
+    Blanked, not removed: readers skip blank lines, so every other line keeps its number
+    for messages.
+    """
+    stat = path.stat()
+    key, version = (str(path.resolve()), how), (stat.st_size, stat.st_mtime_ns)
+    known = _COPIES.get(key)
+    import tempfile
+
+    if known is not None and known[0] == version and known[1][0].exists():
+        return known[1]
+    fd, name = tempfile.mkstemp(suffix=".jsonl", dir=_scratch())
+    bad: list[int] = []
+    kept = False
+    source = Decompressed(path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for number, line in enumerate(split_lines(source), start=1):
+                if is_bad(line):
+                    bad.append(number)
+                    out.write(b"\n")
+                else:
+                    kept = kept or bool(line.strip())
+                    out.write(line + b"\n")
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    if known is not None:
+        known[1][0].unlink(missing_ok=True)
+    copy = (Path(name), tuple(bad), kept, source.complete)
+    _COPIES[key] = (version, copy)
+    return copy
