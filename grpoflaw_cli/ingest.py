@@ -55,6 +55,7 @@ from grpoflaw_cli.diagnose_read import (
     locate_read_error,
 )
 from grpoflaw_cli.errors import InputError
+from grpoflaw_cli.lines import readable_name
 from grpoflaw_cli.readers import (
     DECIMAL_DIGITS,
     PATH_COL,
@@ -338,10 +339,10 @@ def load(
     for path in files:
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
-        data: Source = path
+        data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
         if fmt == "jsonl" and (
             _starts_with_bom(path)  # a mark Polars' reader would stop at
-            or (skip_bad_lines and not _parses(path, fmt))
+            or (skip_bad_lines and not _parses(data, fmt))
         ):
             data, bad = cleaned_jsonl(path, skip_bad_lines)  # a temporary copy
             if bad:

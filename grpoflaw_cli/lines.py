@@ -107,6 +107,30 @@ def _scratch() -> Path:
     return Path(_FOLDER[0].name)
 
 
+def readable_name(path: Path) -> Path:
+    """``path``, or a link to it under a UTF-8 name if its own name is not UTF-8 text (a
+    byte that is not, shown as ``\\xff``): Polars' readers take only UTF-8 paths. The
+    link lives in this process's temporary folder and keeps the extensions.
+
+    >>> readable_name(Path("steps/12.jsonl"))
+    PosixPath('steps/12.jsonl')
+    """
+    try:
+        str(path).encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+    link = _scratch() / f"name{len(_ALIASES)}{suffix}"
+    _ALIASES.append(link)
+    os.symlink(os.path.abspath(path), link)
+    return link
+
+
+_ALIASES: list[Path] = []
+"""The links :func:`readable_name` made, in the order made (their names count them)."""
+
+
 Copy = tuple[Path, tuple[int, ...], bool, bool]
 """A cleaned copy, the blanked line numbers, whether any line was kept, and whether a
 gzip stream was complete."""

@@ -297,8 +297,12 @@ def _removed_on_signal(tmp: Path) -> Iterator[None]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    with _atomic(path, any_error=True) as tmp, open(tmp, "w", encoding="utf-8") as out:
+    """Write ``text`` to ``path`` atomically (UTF-8; a file name's byte that is not UTF-8,
+    held as a lone surrogate, is written as its escape)."""
+    with (
+        _atomic(path, any_error=True) as tmp,
+        open(tmp, "w", encoding="utf-8", errors="backslashreplace") as out,
+    ):
         out.write(text)
 
 

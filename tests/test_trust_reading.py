@@ -460,3 +460,22 @@ def test_parquet_step_files_with_unreadable_decimals_are_read_alone(tmp_path: Pa
     for step in (1, 2):
         (tmp_path / f"{step}.parquet").write_bytes((DATA / "decimal256.parquet").read_bytes())
     assert rollouts(tmp_path) == 8
+
+
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path: Path) -> None:
+    """Polars opens only UTF-8 paths (it raised a TypeError: exit 3); grpoflaw reads such a
+    file through a link under a UTF-8 name and shows the odd byte as an escape."""
+    name = os.fsdecode(b"run\xff.jsonl")
+    try:
+        (tmp_path / name).write_bytes(jsonl(*ROWS, b'{"step": '))
+    except (OSError, UnicodeEncodeError):  # pragma: no cover - a file system that refuses
+        pytest.skip("this file system takes only UTF-8 names")
+    assert rollouts(tmp_path, "--skip-bad-lines") == 4
+    assert rollouts(tmp_path / name, "--skip-bad-lines") == 4
+    html = tmp_path.parent / f"{tmp_path.name}-report.html"
+    shown = run("compare", tmp_path, "--skip-bad-lines", "--html", html)
+    assert shown.exit_code == 0, shown.output
+    assert "run\\xff.jsonl" in shown.output and "\udcff" not in shown.output
+    written = run("advantages", tmp_path, "--skip-bad-lines", "-o", tmp_path.parent / "adv.csv")
+    assert written.exit_code == 0, written.output
+    assert (tmp_path.parent / "adv.csv").read_text().count("\n") == 5
