@@ -93,10 +93,14 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
                 f"'{raw}': cannot read ({err.strerror or err})",
                 hint="check the path and its folders' permissions",
             ) from None
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()  # a file named twice (two paths, links) is read once
     unique = []
     for p in out:
-        key = p.resolve()
+        try:
+            stat = os.stat(p)  # one call; resolve() would look at every folder on the way
+        except OSError as err:
+            raise InputError(f"'{p}': cannot read ({err.strerror or err})") from None
+        key = (stat.st_dev, stat.st_ino)
         if key not in seen:
             seen.add(key)
             unique.append(p)

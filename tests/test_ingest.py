@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import polars as pl
@@ -115,6 +116,17 @@ def test_unknown_extension(tmp_path: Path) -> None:
     path.write_text("{}")
     with pytest.raises(InputError, match="unknown log format"):
         resolve_paths([path])
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    """By two paths, through a link to it, or as a hard link: one file, one read."""
+    (tmp_path / "a.jsonl").write_text('{"reward": 1}\n')
+    (tmp_path / "b.jsonl").write_text('{"reward": 2}\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "soft.jsonl").symlink_to(tmp_path / "a.jsonl")
+    os.link(tmp_path / "a.jsonl", tmp_path / "sub" / "hard.jsonl")
+    given = [tmp_path / "a.jsonl", f"{tmp_path}/./a.jsonl", tmp_path / "sub", tmp_path / "b.jsonl"]
+    assert resolve_paths(given) == [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
 
 
 def test_unknown_column_lists_the_columns(write_jsonl) -> None:
