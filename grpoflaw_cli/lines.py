@@ -99,12 +99,41 @@ _FOLDER: list[tempfile.TemporaryDirectory[str]] = []
 
 
 def _scratch() -> Path:
-    """This process's temporary folder for cleaned copies (removed at exit)."""
+    """This process's temporary folder for cleaned copies (removed at exit). Its name
+    holds the process id, so that a later run removes it if this process is killed before
+    its exit cleanup runs (SIGTERM, SIGKILL): see :func:`_sweep`."""
     import tempfile
 
     if not _FOLDER:
-        _FOLDER.append(tempfile.TemporaryDirectory(prefix="grpoflaw-"))
+        _sweep(Path(tempfile.gettempdir()))
+        _FOLDER.append(tempfile.TemporaryDirectory(prefix=f"grpoflaw-{os.getpid()}-"))
     return Path(_FOLDER[0].name)
+
+
+def _sweep(where: Path) -> None:
+    """Remove the temporary folders that grpoflaw processes no longer running left in
+    ``where`` (``grpoflaw-<pid>-*``). A folder whose process may still run is kept."""
+    import shutil
+
+    try:
+        folders = list(where.glob("grpoflaw-*-*"))
+    except OSError:
+        return
+    for folder in folders:
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Is a process with this id running (or not ours to ask about)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, say
+        return True
+    return True
 
 
 def readable_name(path: Path) -> Path:

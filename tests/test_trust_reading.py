@@ -479,3 +479,34 @@ def test_a_file_name_that_is_not_utf8_is_read(tmp_path: Path) -> None:
     written = run("advantages", tmp_path, "--skip-bad-lines", "-o", tmp_path.parent / "adv.csv")
     assert written.exit_code == 0, written.output
     assert (tmp_path.parent / "adv.csv").read_text().count("\n") == 5
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM or SIGKILL ends a run before its exit cleanup: the cleaned copies' folder
+    stays, and the next run that needs one removes it (its process is gone)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from grpoflaw_cli import lines
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead = int(gone.stdout)
+    scratch = tmp_path / "tmp"
+    left = scratch / f"grpoflaw-{dead}-abc"
+    left.mkdir(parents=True)
+    (left / "copy.jsonl").write_bytes(b"x" * 1000)
+    alive = scratch / "grpoflaw-1-def"  # process 1 always runs
+    alive.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(lines, "_FOLDER", [])
+    log = tmp_path / "bom.jsonl"
+    log.write_bytes(BOM + jsonl(*ROWS))
+    assert rollouts(log) == 4  # a byte-order mark: read from a cleaned copy
+    assert not left.exists() and alive.exists()
+    for folder in lines._FOLDER:
+        folder.cleanup()
