@@ -195,7 +195,7 @@ def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[
     try:
         if isinstance(estimators, str):  # "grpo" or "grpo,rloo", as on the command line
             estimators = [estimators]
-        names = resolve(",".join(estimators)) if estimators else log_defaults(log)
+        names = log_defaults(log) if estimators is None else resolve(",".join(estimators))
     except KeyError as err:
         raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
     kept, skipped = applicable(names, inputs(log))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 import traceback as tb
@@ -339,6 +340,19 @@ def _column_map(
     )
 
 
+def _output_path(raw: str | None, flag: str) -> Path | None:
+    """An output option's path as typed: one ending in '/' names a folder, and is refused
+    (a path would drop the '/')."""
+    if raw is None:
+        return None
+    if raw.endswith(("/", os.sep)) and raw.strip("/"):
+        raise UsageError(
+            f"cannot write '{raw}': it names a folder (it ends with '/')",
+            hint=f"give {flag} a file name",
+        )
+    return Path(raw)
+
+
 def _estimators(names: str | None) -> list[str] | None:
     """``--estimators``, checked before any file is read; ``None`` if not given (the
     log then decides: :func:`grpoflaw_cli.api.log_defaults`)."""
@@ -458,8 +472,9 @@ def compare(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
     ] = OutputFormat.table,
-    html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    html_out: Annotated[
+        str | None,
+        typer.Option("--html", help="Also write a self-contained HTML report here."),
     ] = None,
     fail_on: Annotated[
         FailOn,
@@ -489,6 +504,7 @@ def compare(
     def work() -> int:
         from grpoflaw_cli.diagnostics import Severity, Thresholds
 
+        html = _output_path(html_out, "--html")
         mapping = _column_map(
             step_col,
             group_col,
@@ -572,8 +588,8 @@ def _iterations_csv(report: dict[str, Any]) -> str:
 @app.command()
 def advantages(
     paths: Paths,
-    output: Annotated[
-        Path,
+    output_arg: Annotated[
+        str,
         typer.Option(
             "--output", "-o", help="Output file: .parquet, .csv or .jsonl.", show_default=False
         ),
@@ -601,7 +617,9 @@ def advantages(
     def work() -> None:
         from grpoflaw_cli.output import check_output, frame_format
 
-        to_stdout = str(output) == "-"
+        to_stdout = output_arg == "-"  # "./-" is a file named "-"
+        output = Path("-") if to_stdout else _output_path(output_arg, "-o")
+        assert output is not None
         if not to_stdout:  # refuse a bad output before reading anything
             frame_format(output)
             check_output(output, paths)
@@ -895,8 +913,8 @@ def simulate(
     output_format: Annotated[
         InspectFormat, typer.Option("--format", help="table or json.")
     ] = InspectFormat.table,
-    html: Annotated[
-        Path | None, typer.Option("--html", help="Also write the learning curves as HTML.")
+    html_out: Annotated[
+        str | None, typer.Option("--html", help="Also write the learning curves as HTML.")
     ] = None,
     show_traceback: Traceback = False,
 ) -> None:
@@ -907,6 +925,7 @@ def simulate(
         from grpoflaw_cli import simulate as sim
         from grpoflaw_cli.estimators import applicable, defaults
 
+        html = _output_path(html_out, "--html")
         names, cannot = applicable(_estimators(estimators) or defaults(), set())
         if cannot and estimators is not None and estimators.strip() == "all":
             _note_skipped(  # "all" means all that can run here

@@ -201,9 +201,59 @@ def _require(col: str, columns: Sequence[str], flag: str) -> str:
     if col not in columns:
         raise UsageError(
             f"{flag} '{col}': no such column",
-            hint="the log has columns: " + ", ".join(columns),
+            hint="the log has columns: " + listed(columns),
         )
     return col
+
+
+def listed(names: Sequence[str], most: int = 30) -> str:
+    """Names for a message: the first ``most``, and how many more.
+
+    >>> listed(["a", "b", "c"], most=2)
+    'a, b … (1 more)'
+    """
+    shown = ", ".join(names[:most])
+    return shown + (f" … ({len(names) - most:,} more)" if len(names) > most else "")
+
+
+def _distinct_roles(
+    step: str | None,
+    group: str | None,
+    rewards: Sequence[str],
+    length: str | None,
+    baseline: str | None,
+    components: Sequence[str],
+) -> None:
+    """Refuse one column in two roles that exclude each other (the rewards as the steps,
+    say), and a reward column given twice. The step column may be the group column (each
+    iteration one group), and a component may be the reward itself."""
+    twice = sorted({c for c in rewards if rewards.count(c) > 1})
+    if twice:
+        raise UsageError(
+            f"--reward-col '{twice[0]}' is given twice",
+            hint="name each reward column once (--reward-weights scales one)",
+        )
+    roles = [("step", step, "--step-col"), ("group", group, "--group-col")]
+    roles += [("reward", c, "--reward-col") for c in rewards]
+    roles += [("length", length, "--length-col"), ("baseline", baseline, "--baseline-col")]
+    seen: dict[str, tuple[str, str]] = {}
+    for role, column, flag in roles:
+        if column is None:
+            continue
+        other = seen.get(column)
+        if other is not None and {other[0], role} != {"step", "group"}:
+            raise UsageError(
+                f"'{column}' cannot be both the {other[0]} and the {role} column",
+                hint=f"map another column with {other[1]} or {flag}",
+            )
+        seen.setdefault(column, (role, flag))
+    for column in components:
+        if column in (step, group):
+            role = "step" if column == step else "group"
+            raise UsageError(
+                f"'{column}' is the {role} column, not a reward component",
+                hint="name a numeric part of the reward with --component-col",
+            )
 
 
 def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = ()) -> Detection:
@@ -241,7 +291,7 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
                     "comma-separated .csv and tab-separated .tsv"
                     if odd
                     else "name it with --reward-col NAME (repeat it to sum several components); "
-                    "the log has columns: " + ", ".join(cols)
+                    "the log has columns: " + listed(cols)
                 ),
             )
     weights = mapping.reward_weights
@@ -338,6 +388,9 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
             f"components ← {', '.join(components)} (from --component-col): parts of the "
             "reward; GDPO normalises each, the aliasing check compares them"
         )
+    _distinct_roles(
+        step, group if mode == "column" else None, rewards, length, baseline, mapping.components
+    )
     return Detection(
         files=(),
         formats=(),

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from grpoflaw_cli.columns import Format
-from grpoflaw_cli.errors import InputError
+from grpoflaw_cli.errors import InputError, quoted
 from grpoflaw_cli.lines import Decompressed, file_lines
 from grpoflaw_cli.readers import _CR_HINT, READ_ERRORS, Source, _scan
 
@@ -28,13 +28,19 @@ if TYPE_CHECKING:
 
 
 def locate_read_error(
-    path: Path, fmt: Format, exc: BaseException, numeric: Sequence[str] = ()
+    path: Path,
+    fmt: Format,
+    exc: BaseException,
+    numeric: Sequence[str] = (),
+    keys: Mapping[str, str] | None = None,
 ) -> InputError:
     """Turn a Polars read failure into a message naming the file and, for JSONL, the line.
 
     ``numeric`` are the columns the log reads as numbers (the reward, say): read so here
-    too, so that only a column whose values really clash is named. Only runs after a
-    failure, so it may read the file line by line (streamed: memory does not grow with it).
+    too, so that only a column whose values really clash is named. ``keys`` maps the other
+    columns the log uses (the step and group columns) to the flag that maps each. Only runs
+    after a failure, so it may read the file line by line (streamed: memory does not grow
+    with it).
     """
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, pl.exceptions.PanicException):
@@ -53,6 +59,9 @@ def locate_read_error(
     bad_line = _first_bad_jsonl_line(path) if fmt == "jsonl" else None
     column = None if bad_line is not None else _first_unreadable_column(path, fmt, numeric)
     if column is not None:
+        key = (keys or {}).get(column)
+        if key is not None:
+            return _key_type_change(path, fmt, column, key, detail)
         return _type_change(path, fmt, column, used=column in numeric, detail=detail)
     if bad_line is not None:
         line_no, why, total = bad_line
@@ -75,6 +84,22 @@ def locate_read_error(
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
+
+
+def _key_type_change(path: Path, fmt: Format, column: str, flag: str, detail: str) -> InputError:
+    """The message for a step or group column whose values do not share one type."""
+    found = _type_change(path, fmt, column, used=False, detail=detail)
+    return InputError(
+        found.message,
+        hint=f"the ids of '{column}' must share one type: "
+        + (
+            "a CSV column's type is read from its first rows, so make every id text from "
+            "the first row on (p1, p2, ...)"
+            if fmt in ("csv", "tsv")
+            else "write every one as text or every one as a number (fix the writer)"
+        )
+        + f"; or map another column with {flag}",
+    )
 
 
 def _type_change(path: Path, fmt: Format, column: str, *, used: bool, detail: str) -> InputError:
@@ -147,15 +172,10 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
         elif kind != first:
             return InputError(
                 f"'{source}', line {number}, column '{column}': the JSON {kind} "
-                f"{_short(value)} where the lines before hold {first}s",
+                f"{quoted(value)} where the lines before hold {first}s",
                 hint='write every value of a column as one JSON type (0.5, not "0.5")',
             )
     return None
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first_json_string(source: Source, column: str) -> tuple[int, str] | None:
@@ -423,13 +443,13 @@ def _first_non_numeric(
         where = f"'{path}', {_where(source, fmt, row)}, column '{col}'"
         if not used:
             return InputError(
-                f"{where}: {_short(value)} where the rows before hold numbers: the column's "
+                f"{where}: {quoted(value)} where the rows before hold numbers: the column's "
                 "values do not share one type",
                 hint="fix the writer, or drop that column; grpoflaw does not use it, but "
                 "`advantages` and `inspect` read every column (`compare` reads only its own)",
             )
         return InputError(
-            f"{where}: expected a number, found {value!r}",
+            f"{where}: expected a number, found {quoted(value)}",
             hint="fix or drop that rollout, or map another column with the matching "
             "--reward-col / --step-col / --length-col",
         )

@@ -46,3 +46,14 @@ class InputError(GrpoflawError):
 
 class UsageError(GrpoflawError):
     """Flags that contradict each other or name something that does not exist."""
+
+
+def quoted(value: object, most: int = 80) -> str:
+    """A value for a message: its ``repr``, cut to ``most`` characters (a log's value may
+    be a whole response, megabytes long).
+
+    >>> quoted("x" * 100, most=12)
+    "'xxxxxxxx…'"
+    """
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 3] + "…" + text[-1]

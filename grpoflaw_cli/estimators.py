@@ -279,11 +279,13 @@ def resolve(names: str | None) -> list[str]:
     >>> resolve("grpo, rloo")
     ['grpo', 'rloo']
     """
-    if names is None or names.strip() == "":
+    if names is None:
         return defaults()
     if names.strip() == "all":
         return list(REGISTRY)
     chosen = [n.strip() for n in names.split(",") if n.strip()]
+    if not chosen:
+        raise KeyError("no estimator chosen; choose from: all, " + ", ".join(REGISTRY))
     unknown = [n for n in chosen if n not in REGISTRY]
     if unknown:
         raise KeyError(

@@ -54,7 +54,7 @@ from grpoflaw_cli.diagnose_read import (
     _where,
     locate_read_error,
 )
-from grpoflaw_cli.errors import InputError
+from grpoflaw_cli.errors import InputError, quoted
 from grpoflaw_cli.lines import readable_name
 from grpoflaw_cli.readers import (
     DECIMAL_DIGITS,
@@ -172,7 +172,7 @@ def _check_numeric(
                 line, value = first
                 raise InputError(
                     f"'{path}', line {line}, column '{col}': the {role} is the "
-                    f"JSON string {value!r}, not a number",
+                    f"JSON string {quoted(value)}, not a number",
                     hint=f'write {role}s as JSON numbers (0.5, not "0.5")',
                 )
         return
@@ -1057,7 +1057,10 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
-            return locate_read_error(path, fmt, file_exc, numeric)
+            keys = {
+                c: f for c, f in ((det.step_col, "--step-col"), (det.group_col, "--group-col")) if c
+            }
+            return locate_read_error(path, fmt, file_exc, numeric, keys)
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     files = ", ".join(str(f) for f in det.files[:3])
     return InputError(
@@ -1145,6 +1148,15 @@ def _is_missing(keys: pl.Series) -> pl.Expr:
     return column.is_null() | column.is_nan() if keys.dtype.is_float() else column.is_null()
 
 
+EXACT_FLOAT = 2.0**53
+"""Floats this large or larger no longer hold every whole number: 2^53 + 1 reads as 2^53."""
+
+
+def _inexact(keys: pl.Series) -> bool:
+    """Are float ids so large that distinct whole numbers may have merged?"""
+    return keys.dtype.is_float() and bool((keys.abs() >= EXACT_FLOAT).any())
+
+
 def check_rewards(log: Log, table: pl.DataFrame) -> None:
     """Refuse missing steps or groups and missing or non-finite rewards, naming the file,
     line and column.
@@ -1161,8 +1173,8 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         raise InputError(
             f"'{path}', {where}: no value (null or NaN) in the step column '{det.step_col}'"
             if raw is None
-            else f"'{path}', {where}: the step {raw!r} is not a whole number like the column's "
-            "other steps",
+            else f"'{path}', {where}: the step {quoted(raw)} is not a whole number like the "
+            "column's other steps",
             hint="fill it in, or map another column with --step-col"
             if raw is None
             else "fix or drop that row, or map another column with --step-col",
@@ -1172,6 +1184,15 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         raise InputError(
             f"'{path}', {where}: no value (null or NaN) in the group column '{det.group_col}'",
             hint="fill it in, or map another column with --group-col or --group-size N",
+        )
+    if det.group_mode == "column" and _inexact(table["group"]):
+        path, where, row = _first_row(log, pl.col("group").abs() >= EXACT_FLOAT)
+        raise InputError(
+            f"'{path}', {where}: the group id {quoted(row['group'][0])} in '{det.group_col}' is "
+            f"read as a float, and floats of 2^53 or more cannot tell whole "
+            "numbers apart (distinct ids would merge)",
+            hint="the column mixes whole numbers and fractions, or holds huge numbers: write "
+            "the ids as text, or map another column with --group-col",
         )
     if (
         det.length_col
@@ -1185,7 +1206,7 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         )
         raise InputError(
             f"'{path}', {where}: the response length '{det.length_col}' is missing, negative "
-            f"or not finite ({row[det.length_col][0]!r})",
+            f"or not finite ({quoted(row[det.length_col][0])})",
             hint="fix it, or map another column with --length-col",
         )
     if (
@@ -1198,7 +1219,7 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
         path, where, row = _first_row(log, b.is_null() | ~b.is_finite(), extra=[det.baseline_col])
         raise InputError(
             f"'{path}', {where}: the baseline '{det.baseline_col}' is missing or not finite "
-            f"({row[det.baseline_col][0]!r})",
+            f"({quoted(row[det.baseline_col][0])})",
             hint="fix it, or map another column with --baseline-col",
         )
     missing_ok = det.nan_rewards == "nansum"  # TRL: unscorable rows, advantage 0
@@ -1222,7 +1243,7 @@ def check_rewards(log: Log, table: pl.DataFrame) -> None:
     path, where, row = _first_row(
         log, ~reward.is_finite() if missing_ok else (reward.is_null() | ~reward.is_finite())
     )
-    what = ", ".join(f"{c}={row[c][0]!r}" for c in det.reward_cols if c in row.columns)
+    what = ", ".join(f"{c}={quoted(row[c][0])}" for c in det.reward_cols if c in row.columns)
     raise InputError(
         f"'{path}', {where}: the reward is missing or not finite ({what})",
         hint="fix or drop that rollout; rewards must be finite numbers (NaN, null and ±inf "

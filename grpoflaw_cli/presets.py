@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from grpoflaw_cli.columns import ColumnMap, NanRewards
+from grpoflaw_cli.columns import ColumnMap, NanRewards, listed
 from grpoflaw_cli.errors import UsageError
 
 Framework = Literal["verl", "trl", "openrlhf"]
@@ -240,7 +240,7 @@ def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "
         if preset is None:
             raise UsageError(
                 f"--source {requested}: the log does not have that trainer's columns",
-                hint="the log has columns: " + ", ".join(columns),
+                hint="the log has columns: " + listed(list(columns)),
             )
         return preset
     for detector in DETECTORS.values():

@@ -547,7 +547,8 @@ def header_problem(path: Path, names: Sequence[str]) -> InputError | None:
             f"'{path}' is comma-separated (its header reads {names[0]!r}), not tab-separated",
             hint="give it a .csv name (or .csv.gz): " + hint,
         )
-    if any("\ufffd" in n or any(_is_control(c) for c in n) for n in names):
+    if text and any("\ufffd" in n or any(_is_control(c) for c in n) for n in names):
+        # (a JSON key or a Parquet name is text, whatever it holds: shown escaped)
         return InputError(
             f"'{path}' does not look like a {fmt} log: its header is not text",
             hint="check the file; grpoflaw picks the format by the file extension",

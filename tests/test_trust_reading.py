@@ -306,8 +306,13 @@ def test_no_break_and_zero_width_spaces_in_column_names_are_text(tmp_path: Path)
         path = tmp_path / f"log{i}.jsonl"
         path.write_bytes(jsonl(*({**r, odd: 1} for r in ROWS)))
         assert rollouts(path) == 4, odd
-    garbage = tmp_path / "garbage.jsonl"
-    garbage.write_bytes(jsonl(*({**r, "a\x01b": 1} for r in ROWS)))
+    keyed = tmp_path / "control.jsonl"  # a JSON key is text whatever it holds: shown escaped
+    keyed.write_bytes(jsonl(*({**r, "a\x01b\x1b]0;t\x07": 1} for r in ROWS)))
+    assert rollouts(keyed) == 4
+    shown = run("inspect", keyed)
+    assert shown.exit_code == 0 and "a\\x01b\\x1b]0;t\\x07" in shown.output, shown.output
+    garbage = tmp_path / "garbage.csv"  # in a CSV header it means the bytes are no text
+    garbage.write_bytes(b"step,uid,reward,a\x01b\n1,a,1,1\n")
     result = run("compare", garbage)
     assert result.exit_code == 2 and "header is not text" in result.output
 
