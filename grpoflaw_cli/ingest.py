@@ -54,7 +54,7 @@ from grpoflaw_cli.diagnose_read import (
     _where,
     locate_read_error,
 )
-from grpoflaw_cli.errors import InputError, quoted
+from grpoflaw_cli.errors import InputError, UsageError, quoted
 from grpoflaw_cli.lines import readable_name
 from grpoflaw_cli.readers import (
     DECIMAL_DIGITS,
@@ -401,6 +401,12 @@ def load(
     except InputError as err:
         more = f" (and {len(files) - 1} more files)" if len(files) > 1 else ""
         raise InputError(f"'{files[0]}'{more}: {err.message}", hint=err.hint) from None
+    if len(set(user.components)) == 1:  # named by the user (a preset's one part is fine)
+        raise UsageError(
+            f"--component-col '{user.components[0]}' is the only component: GDPO normalises "
+            "each of two or more parts of the reward, and the aliasing check compares them",
+            hint="name every part of the reward, each with its own --component-col",
+        )
     det = replace(
         det,
         source=preset.name,

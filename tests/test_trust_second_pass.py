@@ -83,6 +83,13 @@ def test_the_group_column_is_no_reward_component(log: Path, tmp_path: Path) -> N
     assert "'prompt_id' is the group column, not a reward component" in result.output
 
 
+def test_a_single_component_is_refused_not_ignored(log: Path, tmp_path: Path) -> None:
+    """GDPO over one named part ran on the reward, as if the flag were not given."""
+    out = tmp_path / "o.csv"
+    result = run("advantages", log, "--estimators", "gdpo", "--component-col", "reward", "-o", out)
+    assert result.exit_code == 2 and "is the only component" in result.output, result.output
+
+
 # ------------------------------------------------------------------------ estimators
 
 
