@@ -9,6 +9,8 @@ trajectory and field is at fault. The happy path only calls :func:`holds_rollout
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from grpoflaw_cli.columns import Detection, Format
@@ -123,11 +125,23 @@ def _first_text_number(
     name = next(c for c in text if hit[c][0])
     value = _trajectory_value(source, record, column, number, name)
     what = "the reward" if det.reward_cols == (name,) else f"'{name}'"
-    found = "" if value is None else f" is the JSON {_json_kind(value)} {_short(value)},"
+    found = "" if value is None else f" is {_json_text(value)},"
     return InputError(
         f"'{path}', {_where(source, fmt, record)}, trajectory {number}: {what}{found} not a number",
         hint="fix or drop that trajectory; its reward must be a JSON number",
     )
+
+
+def _json_text(value: object) -> str:
+    """A JSON value as a message shows it: ``the JSON string 'x'``, ``JSON true``.
+
+    >>> _json_text("x"), _json_text(True), _json_text({"a": 1})
+    ("the JSON string 'x'", 'JSON true', 'the JSON object {"a": 1}')
+    """
+    if isinstance(value, bool):
+        return f"JSON {json.dumps(value)}"
+    text = _short(value) if isinstance(value, str) else json.dumps(value)
+    return f"the JSON {_json_kind(value)} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def _trajectory_value(source: Source, record: int, column: str, number: int, name: str) -> object:

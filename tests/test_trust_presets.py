@@ -132,6 +132,20 @@ def test_art_text_reward_names_line_trajectory_and_value(
     assert "disagree on a column's type" not in out
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(True, "the reward is JSON true,"), ({"a": 1}, 'the reward is the JSON object {"a": 1},')],
+)
+def test_art_reward_of_another_json_type_is_shown_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: Any, shown: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines(Path("art/0001.jsonl"), group(0.0, 1.0), group(1.0, value))
+    code, out = run("compare", "art")
+    assert code == 2, out
+    assert f"'art/0001.jsonl', line 2, trajectory 2: {shown} not a number" in out
+
+
 def test_art_text_reward_in_a_later_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
