@@ -34,7 +34,7 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli import presets
+from grpoflaw_cli import presets, trainer_rows
 from grpoflaw_cli.columns import (
     CANONICAL,
     INTERNAL_PREFIX,
@@ -51,7 +51,6 @@ from grpoflaw_cli.columns import (
 from grpoflaw_cli.diagnose_read import (
     _first_json_string,
     _first_non_numeric,
-    _where,
     locate_read_error,
 )
 from grpoflaw_cli.errors import InputError, UsageError, quoted
@@ -66,6 +65,7 @@ from grpoflaw_cli.readers import (
     _scan_many,
     _schema,
     _starts_with_bom,
+    _whole_file_schema,
     batchable,
     cleaned_jsonl,
     duplicate_names,
@@ -367,7 +367,7 @@ def load(
     fields: tuple[str, ...] = ()
     if preset.explode or preset.reshape or preset.unpack:
         shaped = [
-            _reshape(_explode(_scan(data, fmt), preset.explode), preset.reshape, str(path))
+            _reshape(_scan_exploded(path, data, fmt, preset.explode), preset.reshape, str(path))
             for path, data, fmt in zip(files, sources, formats, strict=True)
         ]
         fields = _component_fields(shaped[0], preset.unpack) if preset.unpack else ()
@@ -574,10 +574,29 @@ def reread(log: Log, nan_rewards: NanRewards) -> Log:
 
 def _explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
     """One row per group holding a list of rollouts → one row per rollout, with the
-    group's position in the file as ``group_index`` (OpenPipe ART's JSONL)."""
+    group's position in the file as ``group_index`` (OpenPipe ART's JSONL). A line whose
+    list is empty or null holds no rollout: it adds no row."""
     if column is None:
         return frame
-    return frame.with_row_index("group_index").explode(column).unnest(column)
+    return frame.with_row_index("group_index").explode(column, keep_nulls=False).unnest(column)
+
+
+def _scan_exploded(path: Path, data: Source, fmt: Format, column: str | None) -> pl.LazyFrame:
+    """:func:`_explode` of a file's scan, refusing a file with no rollout object in any
+    line (a JSONL file's schema is then taken from every line first: the rollouts may all
+    come after the lines the schema was inferred from)."""
+    frame = _scan(data, fmt)
+    if column is None or trainer_rows.holds_rollouts(frame, column):
+        return _explode(frame, column)
+    if fmt == "jsonl":
+        try:
+            _whole_file_schema(data)  # kept: the file's later scans use it
+        except READ_ERRORS as exc:
+            raise locate_read_error(path, fmt, exc) from exc
+        frame = _scan(data, fmt)
+    if not trainer_rows.holds_rollouts(frame, column):
+        raise trainer_rows.no_rollouts(str(path), column, frame.collect_schema().get(column))
+    return _explode(frame, column)
 
 
 def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> pl.LazyFrame:
@@ -586,7 +605,7 @@ def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> p
         return frame
     # NeMo-RL writes each field as a batch slice of one: `rewards: [r]`, `token_ids: [[...]]`.
     schema = frame.collect_schema()
-    depth = {n: _list_depth(t) for n, t in schema.items()}
+    depth = {n: trainer_rows.list_depth(t) for n, t in schema.items()}
     for needed in ("rewards", "content"):
         if needed not in depth:
             raise InputError(
@@ -596,10 +615,22 @@ def _reshape(frame: pl.LazyFrame, name: str | None, where: str = "the log") -> p
                 "and map the columns",
             )
 
+    # A batch slice must be of one: a longer or empty one fails the read (an index out of
+    # bounds), which trainer_rows.explain then names; it is never read as its first value.
+    # The reward checks every field's slice: Polars does not evaluate a branch no row takes
+    # (the first message, when every prompt is read from its tokens).
+    sliced = [n for n, d in presets.NEMO_RL_SLICED.items() if depth.get(n, 0) > d]
+    sizes = [pl.col(n).list.len().fill_null(1) == 1 for n in sliced]
+
     def field(name: str, keep: int) -> pl.Expr:
         """``name`` unwrapped down to ``keep`` levels of lists (0: a scalar)."""
-        expr = pl.col(name)
-        for _ in range(depth[name] - keep):
+        expr, levels = pl.col(name), depth[name] - keep
+        if name in sliced and levels > 0:
+            size = expr.list.len()
+            ok = pl.all_horizontal(sizes) if name == "rewards" else size == 1
+            expr = expr.list.get(pl.when(ok).then(0).otherwise(size), null_on_oob=False)
+            levels -= 1
+        for _ in range(levels):
             expr = expr.list.first()
         return expr
 
@@ -744,11 +775,6 @@ def _reward_parts(
     used = np.abs(weights) * np.abs(parts).max(0) > 1e-9 * scale
     kept = [(c, float(f"{w:.12g}")) for c, w, u in zip(columns, weights, used, strict=True) if u]
     return tuple(c for c, _ in kept), tuple(w for _, w in kept)
-
-
-def _list_depth(dtype: object) -> int:
-    """How many lists deep ``dtype`` is: ``List(List(Int64))`` → 2."""
-    return 1 + _list_depth(dtype.inner) if isinstance(dtype, pl.List) else 0
 
 
 def _block_size(data: Source, fmt: Format, column: str) -> int | None:
@@ -1067,6 +1093,9 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 c: f for c, f in ((det.step_col, "--step-col"), (det.group_col, "--group-col")) if c
             }
             return locate_read_error(path, fmt, file_exc, numeric, keys)
+        reshaped = trainer_rows.explain(path, fmt, source, det)  # an ART or NeMo-RL row
+        if reshaped is not None:
+            return reshaped
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     files = ", ".join(str(f) for f in det.files[:3])
     return InputError(
@@ -1283,6 +1312,8 @@ def _first_row(
         except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
-            where = _where(log.source(index), fmt, int(rows["__row"][0]))
+            where = trainer_rows.rollout_where(
+                log.source(index), fmt, int(rows["__row"][0]), det.explode
+            )
             return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
     raise InputError("the log has missing or non-finite values")  # pragma: no cover

@@ -167,6 +167,20 @@ def _prime_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     )
 
 
+NEMO_RL_SLICED = {
+    "rewards": 0,
+    "input_lengths": 0,
+    "sample_loss_mask": 0,
+    "content": 1,
+    "token_ids": 1,
+    "token_loss_mask": 1,
+    "advantages": 1,
+}
+"""The NeMo-RL fields grpoflaw reads, each with the depth of lists its one sample holds
+(``content`` is a list of messages, ``token_ids`` one per token): NeMo-RL writes each
+sample's value inside a batch slice of one, a list one level deeper."""
+
+
 def _nemo_rl(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     if not _has(columns, "content", "rewards", "input_lengths"):
         return None
