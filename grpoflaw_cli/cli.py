@@ -814,16 +814,28 @@ def _listing(
     folder: Path, file_format: Callable[[Path], Any]
 ) -> tuple[tuple[str, int, int], ...] | None:
     """The watched files with size and mtime, or None when the folder changed under us
-    (a trainer renaming a temp file): look again next time."""
+    (a trainer renaming a temp file): look again next time. A subfolder that cannot be
+    read is listed with size -1, so that the look names it (its files would be missing)."""
+    found: list[tuple[str, int, int]] = []
+
+    def unreadable(err: OSError) -> None:
+        if err.filename is not None and os.path.exists(err.filename):  # not a rename
+            found.append((str(err.filename), UNREADABLE, 0))
+
     try:
-        return tuple(
-            (str(p), st.st_size, st.st_mtime_ns)
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and file_format(p)
-            for st in [p.stat()]
-        )
+        for root, _, names in os.walk(folder, onerror=unreadable):
+            for name in names:
+                path = Path(root, name)
+                if file_format(path) and path.is_file():
+                    stat = path.stat()
+                    found.append((str(path), stat.st_size, stat.st_mtime_ns))
     except OSError:
         return None
+    return tuple(sorted(found))
+
+
+UNREADABLE = -1
+"""The size :func:`_listing` gives a subfolder it cannot read."""
 
 
 def _look(
@@ -849,6 +861,15 @@ def _look(
         log = _read(paths, mapping, True, source, framework)
         return api.compare(log, names, framework=_framework(framework)).report()
 
+    locked = [f for f, size, _ in files if size == UNREADABLE]
+    files = tuple(entry for entry in files if entry[1] != UNREADABLE)
+    if locked:  # its files are not in the view: say so on every look
+        shown = ", ".join(f"'{f}'" for f in locked)
+        why = f"cannot read the folder {shown}: its files are left out"
+        if not files:
+            return None, why
+        view, problem = _look(files, folder, mapping, source, framework, names)
+        return view, why + (f"; {problem}" if problem else "")
     paths = [Path(f) for f, size, _ in files if size > 0]
     if files and not paths:
         return None, f"{len(files)} empty file(s) so far"

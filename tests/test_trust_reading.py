@@ -220,6 +220,21 @@ def test_an_unreadable_subfolder_is_an_error(
     assert "part2" in result.output and "Permission denied" in result.output
 
 
+def test_watch_names_an_unreadable_subfolder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watch showed the readable half of the folder without a word."""
+    run_dir = two_steps(tmp_path)
+    deny(monkeypatch, run_dir / "part2")
+    result = CliRunner().invoke(
+        app, ["watch", str(run_dir), "--refreshes", "1"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0, result.output
+    message = " ".join(result.output.split())
+    assert "cannot read the folder" in message and "part2" in message, message
+    assert "rollouts 4 in 1 iterations" in message  # the readable half, named as such
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root traverses any folder (see the test above)")
 def test_an_unreadable_subfolder_for_real(tmp_path: Path) -> None:
     run_dir = two_steps(tmp_path)
