@@ -313,8 +313,8 @@ def _column_map(
     group_size: int | None,
     length_col: str | None,
     task_col: str | None,
-    baseline_col: str | None = None,
-    component_col: list[str] | None = None,
+    baseline_col: str | None,
+    component_col: list[str] | None,
 ) -> Any:
     from grpoflaw_cli.ingest import ColumnMap
 
@@ -750,6 +750,8 @@ def watch(
     group_size: GroupSize = None,
     length_col: LengthCol = None,
     task_col: TaskCol = None,
+    baseline_col: BaselineCol = None,
+    component_col: ComponentCol = None,
     source: SourceOpt = SourceName.auto,
     estimators: Estimators = None,
     framework: FrameworkOpt = None,
@@ -778,7 +780,15 @@ def watch(
         if not folder.is_dir():
             raise InputError(f"'{folder}' is not a folder", hint="watch a rollout dump folder")
         mapping = _column_map(
-            step_col, group_col, reward_col, reward_weights, group_size, length_col, task_col
+            step_col,
+            group_col,
+            reward_col,
+            reward_weights,
+            group_size,
+            length_col,
+            task_col,
+            baseline_col,
+            component_col,
         )
         names = _estimators(estimators)
         console = _screen()

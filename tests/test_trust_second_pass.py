@@ -142,3 +142,20 @@ def test_a_huge_value_is_quoted_short(tmp_path: Path) -> None:
     result = run("compare", path)
     assert result.exit_code == 2 and "line 1" in result.output
     assert len(result.output) < 1_000, len(result.output)
+
+
+# ------------------------------------------------------------------------ watch
+
+
+def test_watch_takes_the_baseline_and_component_columns(tmp_path: Path) -> None:
+    """The README gives watch compare's column options; it lacked these two."""
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    rows = [{**r, "greedy": 0.5, "a": r["reward"] / 2, "b": r["reward"] / 2} for r in ROWS]
+    write(folder / "1.jsonl", rows)
+    base = ["watch", folder, "--refreshes", "1", "--interval", "0.1", "--estimators", "all"]
+    plain = run(*base)
+    assert plain.exit_code == 0 and "remax (needs" in " ".join(plain.output.split())
+    mapped = run(*base, "--baseline-col", "greedy", "--component-col", "a", "--component-col", "b")
+    assert mapped.exit_code == 0, mapped.output
+    assert "remax (needs" not in " ".join(mapped.output.split()), mapped.output
