@@ -1,10 +1,13 @@
 """A tour of grpoflaw's Python API on the bundled multi-task sample.
 
-python examples/api_tour.py            # prints a few numbers, writes api_tour.html
+python examples/api_tour.py [OUT.html]   # prints a few numbers, writes the HTML report
+                                         # (default: api_tour.html in the temporary folder)
 """
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -33,6 +36,6 @@ print(
 )
 
 figure = result.figure()  # a plotly Figure: figure.show() in a notebook
-out = Path("api_tour.html")
+out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.gettempdir(), "api_tour.html")
 out.write_text(result.to_html(), encoding="utf-8")
 print(f"\n{len(figure.data)} chart traces; report written to {out}")

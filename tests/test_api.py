@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,16 +68,22 @@ def test_one_estimator_may_be_named_as_a_string() -> None:
 
 
 def test_the_readme_example_script_runs(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "api_tour.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "task_reweighting" in done.stdout
-    assert (tmp_path / "api_tour.html").stat().st_size > 1_000_000
+    """It writes its report where it is told, else to the temporary folder: never into
+    the folder it runs in (the repository, when run from its root)."""
+    tour = str(ROOT / "examples" / "api_tour.py")
+    here, there = tmp_path / "cwd", tmp_path / "tmp"
+    here.mkdir()
+    there.mkdir()
+    env = {**os.environ, "TMPDIR": str(there)}
+    for args, report in (([], there / "api_tour.html"), ([str(tmp_path / "r.html")], None)):
+        done = subprocess.run(
+            [sys.executable, tour, *args], cwd=here, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert "task_reweighting" in done.stdout
+        written = report or tmp_path / "r.html"
+        assert written.stat().st_size > 1_000_000
+        assert not list(here.iterdir())
 
 
 def test_large_parquet_logs_are_aggregated_in_step_chunks(
