@@ -177,7 +177,7 @@ the fourth power (kurtosis: ~1e-8 at 100, enough to hide a collapsed pair at 1,0
 def _mean_shifted(table: pl.DataFrame) -> np.ndarray:
     """Each group's mean of ``r − shift``, as the pass computed it (the power sums'
     offset: subtracting the shift from the mean would bring back the mean's rounding)."""
-    return table["mean_shifted"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return np.asarray(table["mean_shifted"].cast(pl.Float64).fill_null(0.0).to_numpy())
 
 
 def group_mean() -> pl.Expr:
@@ -348,7 +348,7 @@ class Extremes:
         """From :func:`group_stats_query` columns (``n``: rollouts with a reward)."""
 
         def column(name: str) -> np.ndarray:
-            return table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            return np.asarray(table[name].cast(pl.Float64).fill_null(np.nan).to_numpy())
 
         n_top, n_bottom = column("n_at_max"), column("n_at_min")
         return cls(
@@ -415,7 +415,7 @@ def _step_index(steps: pl.Series) -> np.ndarray:
     if steps.len() == 0:
         return np.zeros(0, dtype=np.int64)
     if steps.dtype.is_integer() and steps.null_count() == 0 and steps.is_sorted():
-        return steps.rle_id().cast(pl.Int64).to_numpy()  # the same, without sorting
+        return np.asarray(steps.rle_id().cast(pl.Int64).to_numpy())  # no sort needed
     return np.asarray(steps.rank("dense").cast(pl.Int64).to_numpy() - 1)
 
 
