@@ -394,16 +394,23 @@ def _where(source: Source, fmt: Format, row: int) -> str:
         return _csv_line(source, fmt, row)
     if fmt != "jsonl":
         return f"row {row}"
+    found = record_line(source, row)
+    return f"record {row}" if found is None else f"line {found[0]}"
+
+
+def record_line(source: Source, record: int) -> tuple[int, bytes] | None:
+    """(line number, line) of a JSONL file's ``record``-th record (1-based; blank lines,
+    which readers skip, do not count), or None past the end. Streamed to that line."""
     seen = 0
     try:
         for number, line in enumerate(file_lines(source), start=1):
             if line.strip():
                 seen += 1
-                if seen == row:
-                    return f"line {number}"
+                if seen == record:
+                    return number, line
     except OSError:
         pass
-    return f"record {row}"
+    return None
 
 
 def _first_row_of(

@@ -14,9 +14,8 @@ import json
 import polars as pl
 
 from grpoflaw_cli.columns import Detection, Format
-from grpoflaw_cli.diagnose_read import _decode, _json_kind, _where
+from grpoflaw_cli.diagnose_read import _decode, _json_kind, _where, record_line
 from grpoflaw_cli.errors import InputError, quoted
-from grpoflaw_cli.lines import file_lines
 from grpoflaw_cli.presets import NEMO_RL_SLICED
 from grpoflaw_cli.readers import READ_ERRORS, Source, _scan
 
@@ -123,11 +122,13 @@ def _first_text_number(
         return None
     record, number = int(hit[RECORD][0]), int(hit[TRAJECTORY][0])
     name = next(c for c in text if hit[c][0])
-    value = _trajectory_value(source, record, column, number, name)
+    line = record_line(source, record) if fmt == "jsonl" else None  # one walk for both
+    value = None if line is None else _trajectory_value(line[1], column, number, name)
     what = "the reward" if det.reward_cols == (name,) else f"'{name}'"
     found = "" if value is None else f" is {_json_text(value)},"
+    where = _where(source, fmt, record) if line is None else f"line {line[0]}"
     return InputError(
-        f"'{path}', {_where(source, fmt, record)}, trajectory {number}: {what}{found} not a number",
+        f"'{path}', {where}, trajectory {number}: {what}{found} not a number",
         hint="fix or drop that trajectory; its reward must be a JSON number",
     )
 
@@ -144,21 +145,13 @@ def _json_text(value: object) -> str:
     return f"the JSON {_json_kind(value)} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
-def _trajectory_value(source: Source, record: int, column: str, number: int, name: str) -> object:
-    """The JSON value of field ``name`` of trajectory ``number`` on the ``record``-th line
-    (blank lines do not count), or None if it cannot be read. Streamed to that line."""
-    seen = 0
+def _trajectory_value(line: bytes, column: str, number: int, name: str) -> object:
+    """The JSON value of field ``name`` of trajectory ``number`` on a JSONL ``line``, or
+    None if it cannot be read."""
     try:
-        for line in file_lines(source):
-            if line.strip():
-                seen += 1
-                if seen == record:
-                    value = _decode(line)
-                    trajectory = value[column][number - 1]  # type: ignore[index]
-                    return trajectory[name]
-    except (OSError, ValueError, LookupError, TypeError):
-        pass
-    return None
+        return _decode(line)[column][number - 1][name]  # type: ignore[index]
+    except (ValueError, LookupError, TypeError):
+        return None
 
 
 def _first_bad_slice(path: object, fmt: Format, source: Source) -> InputError | None:
