@@ -455,15 +455,8 @@ def _files_holding(
 def _holds(path: Path, keys: list[str]) -> bool:
     """Does some line of a (large or compressed) file hold one of ``keys``? Polars reads
     the lines as one text column, in a streaming pass."""
-    lines = pl.scan_csv(
-        _literal(path),
-        has_header=False,
-        separator="\x1f",  # JSON text never holds a raw control character
-        quote_char=None,
-        new_columns=["line"],
-        schema_overrides={"line": pl.String},
-    )
     try:
+        lines = pl.scan_lines(path, name="line", glob=False)  # the name as it is
         hit = lines.select(pl.col("line").str.contains_any(keys).any())
         return bool(hit.collect(engine="streaming").item())
     except READ_ERRORS:
