@@ -73,7 +73,8 @@ def _check_not_an_input(out: Path, inputs: Sequence[str | Path]) -> None:
     if not inputs:
         return
     if os.path.exists(out):
-        same = [f for f in resolve_paths(inputs) if _same_file(out, f)]
+        target = _identity(out)  # once, not once per input file
+        same = [f for f in resolve_paths(inputs) if target and _identity(f) == target]
         if same:
             raise UsageError(
                 f"cannot write '{out}': it is an input of this run ('{same[0]}'), which "
@@ -102,12 +103,13 @@ def _check_not_an_input(out: Path, inputs: Sequence[str | Path]) -> None:
         )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """The same file: one path, a symlink to it, or a hard link (device and inode)."""
+def _identity(path: Path) -> tuple[int, int] | None:
+    """What makes two paths one file (a symlink to it, a hard link): device and inode."""
     try:
-        return os.path.samefile(a, b)
+        stat = os.stat(path)
     except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _glob_matches(pattern: str, path: Path) -> bool:
