@@ -333,7 +333,13 @@ def sink_frame_atomic(path: Path, frame: pl.LazyFrame) -> None:
     the rows never need to fit in memory."""
     fmt = frame_format(path)
     with _atomic(path) as tmp:
-        _responsive(lambda: _sink(frame, fmt, tmp))
+        if tmp != path:
+            _responsive(lambda: _sink(frame, fmt, tmp))
+            return
+        # Written through (a FIFO, a device): opened once, here. Polars may open a path
+        # more than once, and a FIFO's reader takes the first close for the end.
+        with open(path, "wb") as out:
+            _responsive(lambda: _sink(frame, fmt, out))
 
 
 def _responsive(work: Callable[[], None]) -> None:

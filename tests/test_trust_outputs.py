@@ -190,7 +190,19 @@ def test_a_fifo_output_is_written_through(tmp_path: Path) -> None:
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    result = run("advantages", log, "-o", fifo, "--estimators", "grpo")
+
+    # A writer that opened the FIFO twice (the reader took the first close for the end)
+    # waited for another reader for ever: an alarm makes that a failure, not a hang.
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("the write never ended: it waits for a reader")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        result = run("advantages", log, "-o", fifo, "--estimators", "grpo")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     reader.join(30 if stat.S_ISFIFO(os.lstat(fifo).st_mode) else 0)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, not a regular file
