@@ -250,7 +250,30 @@ def _shown_data(text: str) -> str:
     return printable_csv(text) if sys.stdout.isatty() else text
 
 
+FLAGS = {
+    "step_col": "--step-col",
+    "group_col": "--group-col",
+    "reward_cols": "--reward-col",
+    "reward_weights": "--reward-weights",
+    "group_size": "--group-size",
+    "length_col": "--length-col",
+    "task_col": "--task-col",
+    "baseline_col": "--baseline-col",
+    "component_cols": "--component-col",
+    "skip_bad_lines": "--skip-bad-lines",
+    "source": "--source",
+    "framework": "--framework",
+    "estimators": "--estimators",
+    "ddof": "--std-ddof",
+    "eps": "--eps",
+    "clip": "--clip",
+    "format": "--format",
+}
+"""How the CLI spells each setting a library message names (see :func:`errors.option`)."""
+
+
 def _fail(err: GrpoflawError) -> NoReturn:
+    err = err.spelled(FLAGS)
     console = _stderr()
     console.print(
         f"[bold red]Error:[/bold red] {_plain(err.message)}", markup=True, highlight=False

@@ -1,15 +1,23 @@
 """Typed errors carrying a fix hint, and the exit codes of the CLI.
 
-The library raises these; only :mod:`grpoflaw_cli.cli` turns them into a message
-and an exit code.
+The library raises these; only the CLI turns them into a message and an exit code.
 
->>> err = InputError("reward column 'score' is text", hint="pass --reward-col NAME")
+A message names a setting by its *option* (:func:`option`), never by a front end's
+spelling of it: the CLI shows ``--reward-col``, the Python API ``reward_cols``.
+
+>>> err = InputError("reward column 'score' is text", hint=f"pass {option('reward_cols')} NAME")
 >>> err.exit_code
 <ExitCode.BAD_INPUT: 2>
+>>> err.hint
+'pass reward_cols NAME'
+>>> err.spelled({"reward_cols": "--reward-col"}).hint
+'pass --reward-col NAME'
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -26,15 +34,83 @@ class ExitCode(IntEnum):
     """A bug in grpoflaw. Re-run with ``--traceback`` and report it."""
 
 
+OPTIONS: Mapping[str, str] = {
+    "step_col": "step_col",
+    "group_col": "group_col",
+    "reward_cols": "reward_cols",
+    "reward_weights": "reward_weights",
+    "group_size": "group_size",
+    "length_col": "length_col",
+    "task_col": "task_col",
+    "baseline_col": "baseline_col",
+    "component_cols": "component_cols",
+    "skip_bad_lines": "skip_bad_lines=True",
+    "source": "source",
+    "framework": "framework",
+    "estimators": "estimators",
+    "ddof": "ddof",
+    "eps": "eps",
+    "clip": "clip",
+    "format": "format",
+}
+"""The settings a message may name, and how the Python API spells each (its keyword).
+
+Each front end gives its own spelling to :meth:`GrpoflawError.spelled`; the CLI's
+table lives beside its options."""
+
+_MARK = "\x1f"  # ASCII unit separator: never in a path, and repr() escapes it in values
+_OPTION = re.compile(f"{_MARK}([a-z_]+){_MARK}")
+
+
+def option(name: str) -> str:
+    """A placeholder for the setting ``name`` in a message, spelled by the front end.
+
+    >>> InputError(f"no column; pass {option('group_col')}").message
+    'no column; pass group_col'
+    """
+    if name not in OPTIONS:
+        raise KeyError(f"unknown option {name!r}: add it to errors.OPTIONS")
+    return f"{_MARK}{name}{_MARK}"
+
+
+def _spell(text: str, spelling: Mapping[str, str]) -> str:
+    return _OPTION.sub(lambda m: spelling.get(m[1]) or OPTIONS[m[1]], text)
+
+
 class GrpoflawError(Exception):
-    """Base class: a message for the user and, where there is one, how to fix it."""
+    """Base class: a message for the user and, where there is one, how to fix it.
+
+    ``message`` and ``hint`` name settings as the Python API spells them;
+    :meth:`spelled` gives the same error in another front end's words.
+    """
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.hint = hint
+        self._message = message
+        self._hint = hint
+
+    @property
+    def message(self) -> str:
+        return _spell(self._message, OPTIONS)
+
+    @property
+    def hint(self) -> str | None:
+        return None if self._hint is None else _spell(self._hint, OPTIONS)
+
+    def prefixed(self, prefix: str) -> GrpoflawError:
+        """This error with ``prefix`` before its message (e.g. the file it is about)."""
+        err = type(self)(prefix + self._message, hint=self._hint)
+        err.__cause__ = self.__cause__
+        return err
+
+    def spelled(self, spelling: Mapping[str, str]) -> GrpoflawError:
+        """This error with its settings named as ``spelling`` says (e.g. CLI flags)."""
+        hint = None if self._hint is None else _spell(self._hint, spelling)
+        err = type(self)(_spell(self._message, spelling), hint=hint)
+        err.__cause__ = self.__cause__
+        return err
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message}\nHint: {self.hint}"
