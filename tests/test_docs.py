@@ -62,6 +62,12 @@ def test_the_reference_does_not_depend_on_the_terminal(monkeypatch: pytest.Monke
     assert GENERATOR.reference() == (DOCS / "cli.md").read_text(encoding="utf-8")
 
 
+def test_the_readme_is_a_landing_page() -> None:
+    size = README.stat().st_size
+    assert size <= README_LIMIT, f"README.md is {size:,} bytes; the limit is {README_LIMIT:,}"
+    assert (DOCS / "img" / "report.png").stat().st_size > 10_000
+
+
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
