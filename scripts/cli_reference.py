@@ -19,8 +19,17 @@ from grpoflaw_cli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "cli.md"
 WIDTH = 80
-# The environment help is rendered in: no colour, no terminal, one width whatever the machine.
-ENV = {"COLUMNS": str(WIDTH), "LINES": "24", "TERM": "dumb", "NO_COLOR": "1", "FORCE_COLOR": None}
+# The environment help is rendered in: no colour, no terminal, one width whatever the machine
+# (Click reads COLUMNS; Rich, should the help ever be rendered by it, the rest).
+ENV = {
+    "COLUMNS": str(WIDTH),
+    "LINES": "24",
+    "TERMINAL_WIDTH": str(WIDTH),
+    "TERM": "dumb",
+    "NO_COLOR": "1",
+    "FORCE_COLOR": None,
+    "_TYPER_FORCE_DISABLE_TERMINAL": "1",
+}
 HEADER = """\
 # CLI reference
 
