@@ -1,7 +1,7 @@
 """Measure grpoflaw against the floors that matter, on this machine, in one run.
 
     python benchmarks/make_logs.py       # once: writes benchmarks/data/
-    python benchmarks/run.py             # prints the table the README shows
+    python benchmarks/run.py             # prints the table benchmarks/README.md shows
 
 Each figure is the best of ``--repeat`` runs of a fresh process (startup and imports
 included), with that run's peak resident memory. The runs are interleaved, each round
