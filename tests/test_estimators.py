@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from helpers import advantages, reference_loop
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, resolve, singleton_denominator
+from grpoflaw_cli.estimators import (
+    LISTING,
+    REGISTRY,
+    Conventions,
+    resolve,
+    singleton_denominator,
+)
 
 SEED = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
 
@@ -340,6 +346,11 @@ def test_resolve_lists_valid_names_on_error() -> None:
     assert resolve(None) == [n for n in REGISTRY if n not in on_request]
     assert resolve("all") == list(REGISTRY)
     assert resolve("rloo,grpo,rloo") == ["rloo", "grpo"]
+
+
+def test_registry_lists_every_estimator_in_listing_order() -> None:
+    """Outputs list estimators in LISTING order, whichever catalogue module defines them."""
+    assert tuple(REGISTRY) == LISTING
 
 
 def test_conventions_reject_bad_values() -> None:
