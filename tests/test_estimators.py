@@ -365,8 +365,8 @@ def test_gdpo_over_several_components_honours_the_clip() -> None:
     import polars as pl
 
     from grpoflaw_cli.analysis import analyze
-    from grpoflaw_cli.groupstats import group_stats_query
-    from grpoflaw_cli.rollouts import row_variable_query, with_advantages
+    from grpoflaw_cli.passes import group_stats_query, row_variable_query
+    from grpoflaw_cli.rollout_advantages import with_advantages
 
     values = np.array([1.0] + [0.3] * 10 + [0.0] * 117)  # the outlier's sum exceeds 10
     df = pl.DataFrame({"step": [1] * 128, "group": [0] * 128, "a": values, "b": values})

@@ -7,7 +7,7 @@ Every estimator here is, for rollout ``i`` of group ``g`` in iteration ``s``,
 a per-group affine map of the reward, optionally followed by an affine whitening over
 the iteration (``shift_s``/``mult_s``; identity for the group-only estimators). Each
 registered function returns that :class:`Affine` from
-:class:`~grpoflaw_cli.groupstats.Groups` and :class:`Conventions`.
+:class:`~grpoflaw_cli.group_stats.Groups` and :class:`Conventions`.
 
 Notation in the docstrings: ``n`` group size, ``μ`` group mean, ``σ`` group std with
 ``ddof`` from the conventions, ``ε`` the conventions' epsilon, ``L`` response length in
@@ -23,7 +23,7 @@ tokens.
   :mod:`.pass_at_k`.
 
 >>> import numpy as np
->>> from grpoflaw_cli.groupstats import Groups
+>>> from grpoflaw_cli.group_stats import Groups
 >>> g = Groups(step_index=np.array([0]), n_steps=1, n=np.array([7]), mean=np.array([0.0]),
 ...            m2=np.array([6.0]), n_nonzero=np.array([6]), len_sum=np.array([7.0]),
 ...            len_d1=np.array([0.0]), len_d2=np.array([6.0]), has_length=False)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from grpoflaw_cli.groupstats import Groups
+    from grpoflaw_cli.group_stats import Groups
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 from grpoflaw_cli.estimators.affine import Affine, constant, identity
 from grpoflaw_cli.estimators.conventions import Conventions, where_single
 from grpoflaw_cli.estimators.registry import register
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.group_stats import Groups
 
 
 @register("opo", "OPO", "OPO", keeps="groups and iterations", requires=("length",))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from grpoflaw_cli.groupstats import Groups
+    from grpoflaw_cli.group_stats import Groups
 
 VERL_WHITEN_EPS = 1e-8
 """``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``."""

@@ -25,7 +25,7 @@ from grpoflaw_cli.estimators.conventions import (
 from grpoflaw_cli.estimators.registry import register
 from grpoflaw_cli.estimators.rows import RowVariable, group_column
 from grpoflaw_cli.estimators.whitening import finite_before_whitening, whiten
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.group_stats import Groups
 
 
 @register("grpo", "GRPO", "GRPO", keeps="nowhere")

@@ -18,7 +18,7 @@ from grpoflaw_cli.estimators.conventions import Conventions, singleton_rule, whe
 from grpoflaw_cli.estimators.registry import register, require_extremes
 from grpoflaw_cli.estimators.rows import RowVariable, group_column
 from grpoflaw_cli.estimators.whitening import finite_before_whitening, whiten
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.group_stats import Groups
 
 
 @register("rloo", "RLOO / LOOP", "RLOO", keeps="groups and iterations")
@@ -73,7 +73,7 @@ def loo_values(g: Groups, c: Conventions) -> RowVariable:
 
     except for a group's lone maximum or minimum, whose removal can take nearly all of
     ``m2`` (the identity would then cancel to rounding noise): those use the others'
-    statistics taken without it (:class:`~grpoflaw_cli.groupstats.Extremes`). Every other
+    statistics taken without it (:class:`~grpoflaw_cli.group_stats.Extremes`). Every other
     rollout's others include both a maximum and a minimum, so their spread is no residue.
     """
     x = require_extremes(g, "grpo_loo")

@@ -15,7 +15,7 @@ from grpoflaw_cli.estimators.affine import Affine, identity
 from grpoflaw_cli.estimators.conventions import Conventions, group_std
 from grpoflaw_cli.estimators.registry import register, require_extremes
 from grpoflaw_cli.estimators.rows import RowVariable, group_column
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.group_stats import Groups
 
 
 def _passk_values(name: str, normalized: bool) -> Callable[[Groups, Conventions], RowVariable]:

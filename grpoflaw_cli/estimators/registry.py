@@ -18,7 +18,7 @@ from grpoflaw_cli.estimators.conventions import Conventions
 from grpoflaw_cli.estimators.rows import RowVariable
 
 if TYPE_CHECKING:
-    from grpoflaw_cli.groupstats import Extremes, Groups
+    from grpoflaw_cli.group_stats import Extremes, Groups
 
 EstimatorFn = Callable[["Groups", Conventions], Affine]
 RowVariableFn = Callable[["Groups", Conventions], RowVariable]

@@ -15,7 +15,7 @@ from grpoflaw_cli.estimators.affine import Affine, constant
 from grpoflaw_cli.estimators.conventions import Conventions, where_single
 from grpoflaw_cli.estimators.registry import register
 from grpoflaw_cli.estimators.whitening import whiten
-from grpoflaw_cli.groupstats import Groups
+from grpoflaw_cli.group_stats import Groups
 
 
 @register("reinforce_pp", "REINFORCE++", "R++", keeps="within an iteration")

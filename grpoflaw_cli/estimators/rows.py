@@ -4,7 +4,7 @@ An estimator that is no affine map of the reward (OpenRLHF's clip, GDPO's per-co
 sum, leave-one-out GRPO, pass@k) defines a :class:`RowVariable`: a Polars expression over
 the canonical columns and per-group numbers joined onto the rows. A second streaming pass
 evaluates it and summarizes it per group like the reward
-(:func:`~grpoflaw_cli.rollouts.row_variable_query`).
+(:func:`~grpoflaw_cli.passes.row_variable_query`).
 """
 
 from __future__ import annotations

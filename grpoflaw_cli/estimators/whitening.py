@@ -18,7 +18,7 @@ from grpoflaw_cli.estimators.affine import Affine
 from grpoflaw_cli.estimators.conventions import Conventions, variance
 
 if TYPE_CHECKING:
-    from grpoflaw_cli.groupstats import Groups
+    from grpoflaw_cli.group_stats import Groups
 
 
 def _token_moments(
