@@ -32,6 +32,7 @@ import polars as pl
 
 from grpoflaw_cli.estimators import (
     REGISTRY,
+    SUMS_CENTER,
     Affine,
     Conventions,
     RowVariable,
@@ -293,7 +294,7 @@ def analyze(
             raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
         stats = row_stats(list(variables.values()))
         for name, var in variables.items():
-            gy = variable_groups(g, stats, var.name, var.per_group.get("centre"))
+            gy = variable_groups(g, stats, var.name, var.per_group.get(SUMS_CENTER))
             row_groups[name] = gy
             shape = maps.get(name) or REGISTRY[name].fn(g, conv)
             base = identity(g)

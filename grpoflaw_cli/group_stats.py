@@ -355,12 +355,12 @@ def _centered(
 
 
 def variable_groups(
-    g: Groups, stats: pl.DataFrame, name: str, centre: np.ndarray | None = None
+    g: Groups, stats: pl.DataFrame, name: str, sums_center: np.ndarray | None = None
 ) -> Groups:
     """``g`` with the reward's statistics replaced by those of a row variable ``name``
     (columns ``{name}_n``, ``_mean``, ``_var0``, ``_lsum``, ``_lx``, ``_lxx`` of a
     second-pass result sorted like the group table), so estimators can run on it. The
-    token-weighted sums are about the variable's ``centre`` if it has one (see
+    token-weighted sums are about the variable's ``sums_center`` if it has one (see
     :class:`~grpoflaw_cli.estimators.RowVariable`)."""
     n = stats[f"{name}_n"].cast(pl.Int64).to_numpy()
     nf = n.astype(np.float64)
@@ -370,7 +370,9 @@ def variable_groups(
         lsum = stats[f"{name}_lsum"].to_numpy()
         lx = stats[f"{name}_lx"].to_numpy()
         lxx = stats[f"{name}_lxx"].to_numpy()
-        len_d1, len_d2 = _centered(lsum, lx, lxx, mean if centre is None else mean - centre)
+        len_d1, len_d2 = _centered(
+            lsum, lx, lxx, mean if sums_center is None else mean - sums_center
+        )
     else:
         lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from grpoflaw_cli.estimators import RowVariable, group_column
+from grpoflaw_cli.estimators import SUMS_CENTER, RowVariable, group_column
 from grpoflaw_cli.group_stats import group_mean
 
 KEYS = ("step", "group")
@@ -213,8 +213,8 @@ def row_variable_query(
         ]
         if has_length:
             length = pl.col("length")
-            if "centre" in v.per_group:  # about it (see RowVariable)
-                y = y - pl.col(group_column(v.name, "centre"))
+            if SUMS_CENTER in v.per_group:  # about it (see RowVariable)
+                y = y - pl.col(group_column(v.name, SUMS_CENTER))
             aggs += [
                 length.filter(y.is_not_null()).sum().alias(f"{v.name}_lsum"),
                 (length * y).sum().alias(f"{v.name}_lx"),

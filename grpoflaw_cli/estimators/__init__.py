@@ -49,13 +49,14 @@ from grpoflaw_cli.estimators.registry import (
     defaults,
     resolve,
 )
-from grpoflaw_cli.estimators.rows import RowVariable, clipped, evaluate, group_column
+from grpoflaw_cli.estimators.rows import SUMS_CENTER, RowVariable, clipped, evaluate, group_column
 from grpoflaw_cli.estimators.whitening import whiten
 
 __all__ = [
     "FRAMEWORKS",
     "LISTING",
     "REGISTRY",
+    "SUMS_CENTER",
     "Affine",
     "Conventions",
     "Estimator",

@@ -16,6 +16,10 @@ import polars as pl
 
 from grpoflaw_cli.estimators.affine import Affine
 
+SUMS_CENTER = "sums_center"
+"""The per-group number, if a row variable has one, that its token-weighted sums are taken
+about (see :class:`RowVariable`)."""
+
 
 @dataclass(frozen=True)
 class RowVariable:
@@ -23,9 +27,9 @@ class RowVariable:
     second streaming pass, then summarized per group like the reward.
 
     ``per_group`` arrays are joined onto the rows (as :func:`group_column`); ``expr`` builds
-    the value from the canonical columns and those. A ``centre`` among them (a value near
-    each group's mean of the variable) is what its token-weighted sums are taken about, so
-    that they do not cancel when the variable sits far from zero.
+    the value from the canonical columns and those. A :data:`SUMS_CENTER` among them (a
+    value near each group's mean of the variable) is what its token-weighted sums are taken
+    about, so that they do not cancel when the variable sits far from zero.
     """
 
     name: str
@@ -49,14 +53,14 @@ def group_column(variable: str, key: str) -> str:
 
 def clipped(name: str, a: Affine, bounds: tuple[float, float], x_mean: np.ndarray) -> RowVariable:
     """OpenRLHF's clamp of the shaped value ``scale·(x − center)`` to ``bounds``
-    (``x_mean``: each group's mean of ``x``, whose shaped value is the sums' centre)."""
+    (``x_mean``: each group's mean of ``x``, whose shaped value is the sums' center)."""
     x = pl.col("reward") - pl.col("baseline") if a.variable == "gap" else pl.col("reward")
     shaped = pl.col(group_column(name, "scale")) * (x - pl.col(group_column(name, "center")))
     with np.errstate(invalid="ignore"):
-        centre = np.clip(np.nan_to_num(a.scale * (x_mean - a.center)), bounds[0], bounds[1])
+        center = np.clip(np.nan_to_num(a.scale * (x_mean - a.center)), bounds[0], bounds[1])
     return RowVariable(
         name=name,
-        per_group={"scale": a.scale, "center": a.center, "centre": centre},
+        per_group={"scale": a.scale, "center": a.center, SUMS_CENTER: center},
         expr=shaped.clip(bounds[0], bounds[1]),
     )
 
