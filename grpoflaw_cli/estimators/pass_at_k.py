@@ -6,19 +6,17 @@ are a second pass over the rows with each group's top two rewards gathered in th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 
 from grpoflaw_cli.estimators.affine import Affine, identity
 from grpoflaw_cli.estimators.conventions import Conventions, group_std
-from grpoflaw_cli.estimators.registry import register, require_extremes
+from grpoflaw_cli.estimators.registry import RowVariableFn, register, require_extremes
 from grpoflaw_cli.estimators.rows import RowVariable, group_column
 from grpoflaw_cli.group_stats import Groups
 
 
-def _passk_values(name: str, normalized: bool) -> Callable[[Groups, Conventions], RowVariable]:
+def _passk_values(name: str, normalized: bool) -> RowVariableFn:
     """The per-rollout value of a pass@k estimator: the group's best rollout (if unique)
     gets its lead over the runner-up, optionally divided by ``σ + ε``; the others 0."""
 

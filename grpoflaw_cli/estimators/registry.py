@@ -1,7 +1,10 @@
 """The estimator registry: one uniform signature, ``(Groups, Conventions) -> Affine``.
 
 Each catalogue module registers its estimators with :func:`register`; :data:`REGISTRY`
-lists them in :data:`LISTING` order, the order every table and output uses.
+lists them in :data:`LISTING` order, the order every table and output uses. To add an
+estimator: write its function in the catalogue module of its family, with the formula,
+ddof, eps, singleton rule and upstream source in its docstring, decorate it with
+:func:`register`, and put its name in :data:`LISTING`.
 
 >>> resolve("rloo, grpo")
 ['rloo', 'grpo']
