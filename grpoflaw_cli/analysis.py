@@ -13,7 +13,7 @@ Definitions (used by the tables, the JSON and the diagnostics):
   compares the iterations' totals.
 
 >>> import polars as pl
->>> from grpoflaw_cli.groupstats import group_stats_query
+>>> from grpoflaw_cli.passes import group_stats_query
 >>> rows = pl.LazyFrame({"step": [1] * 7 + [2] * 7, "group": [0] * 14,
 ...                      "reward": [-1., -1, -1, 0, 1, 1, 1, -5, -5, -5, 0, 5, 5, 5]})
 >>> result = analyze(group_stats_query(rows, has_length=False).collect(), ["grpo", "dr_grpo"])
@@ -32,6 +32,7 @@ import polars as pl
 
 from grpoflaw_cli.estimators import (
     REGISTRY,
+    SUMS_CENTER,
     Affine,
     Conventions,
     RowVariable,
@@ -43,7 +44,7 @@ from grpoflaw_cli.estimators import (
     identity,
     whiten,
 )
-from grpoflaw_cli.groupstats import (
+from grpoflaw_cli.group_stats import (
     Groups,
     PerStep,
     component_stats,
@@ -215,7 +216,7 @@ def verdict(elasticity: float) -> str:
 
 RowStats = Callable[[Sequence[RowVariable]], pl.DataFrame]
 """Runs the second pass: per-group statistics of row variables (see
-:func:`~grpoflaw_cli.rollouts.row_variable_query`), rows sorted like the group table."""
+:func:`~grpoflaw_cli.passes.row_variable_query`), rows sorted like the group table."""
 
 
 def analyze(
@@ -227,7 +228,7 @@ def analyze(
     components: Sequence[str] = (),
     weights: Sequence[float] | None = None,
 ) -> Analysis:
-    """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.groupstats.group_stats_query`.
+    """Compare ``estimators`` on a collected :func:`~grpoflaw_cli.passes.group_stats_query`.
 
     ``extra`` estimators are computed (coefficients and scale columns) but not reported:
     the trainer's logged advantages are matched against every estimator, say. With a
@@ -293,7 +294,7 @@ def analyze(
             raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
         stats = row_stats(list(variables.values()))
         for name, var in variables.items():
-            gy = variable_groups(g, stats, var.name, var.per_group.get("centre"))
+            gy = variable_groups(g, stats, var.name, var.per_group.get(SUMS_CENTER))
             row_groups[name] = gy
             shape = maps.get(name) or REGISTRY[name].fn(g, conv)
             base = identity(g)
@@ -486,7 +487,7 @@ def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray
 def with_logged(analysis: Analysis, comparison: pl.DataFrame, expected: str) -> Analysis:
     """Add the trainer's logged advantages to the per-iteration table.
 
-    ``comparison`` is :func:`~grpoflaw_cli.rollouts.logged_comparison_query`'s result.
+    ``comparison`` is :func:`~grpoflaw_cli.rollout_advantages.logged_comparison_query`'s result.
     New columns: ``logged_scale`` (RMS of the logged advantages), ``logged_error`` (RMS of
     logged − ``expected``, relative to ``logged_scale``) and ``logged_best`` (the computed
     estimator closest to the logged values, with its relative error ``logged_best_error``).

@@ -42,18 +42,18 @@ from grpoflaw_cli.estimators import (
     defaults,
     resolve,
 )
-from grpoflaw_cli.groupstats import (
-    centred_sums_query,
-    group_stats_query,
-    needs_centring,
-    with_centred_sums,
-)
+from grpoflaw_cli.group_stats import needs_centering
 from grpoflaw_cli.ingest import ColumnMap, Log
+from grpoflaw_cli.passes import (
+    centered_sums_query,
+    group_stats_query,
+    row_variable_query,
+    with_centered_sums,
+)
 from grpoflaw_cli.render.report import Header, build_report
-from grpoflaw_cli.rollouts import (
+from grpoflaw_cli.rollout_advantages import (
     advantages_query,
     logged_comparison_query,
-    row_variable_query,
     with_advantages,
 )
 
@@ -239,12 +239,12 @@ def analyse(
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
-    centre = needs_centring(table)
+    centre = needs_centering(table)
     if centre.any():  # rewards far from zero relative to their spread: a second pass
-        centring = centred_sums_query(
+        centring = centered_sums_query(
             log.stats_frame, table.filter(centre), has_length=det.length_col is not None
         )
-        table = with_centred_sums(table, ingest.collect(log, centring, streaming=True))
+        table = with_centered_sums(table, ingest.collect(log, centring, streaming=True))
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:

@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.estimators import REGISTRY, Conventions, apply, evaluate
-from grpoflaw_cli.groupstats import Extremes, Groups
+from grpoflaw_cli.group_stats import Extremes, Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
 _T95 = {

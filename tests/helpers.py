@@ -9,8 +9,8 @@ import polars as pl
 
 from grpoflaw_cli.analysis import Analysis, analyze
 from grpoflaw_cli.estimators import Conventions
-from grpoflaw_cli.groupstats import group_stats_query
-from grpoflaw_cli.rollouts import row_variable_query, with_advantages
+from grpoflaw_cli.passes import group_stats_query, row_variable_query
+from grpoflaw_cli.rollout_advantages import with_advantages
 
 
 def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:

@@ -93,7 +93,7 @@ def test_large_parquet_logs_are_aggregated_in_step_chunks(
     import polars as pl
 
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.passes import group_stats_query
 
     source = pl.read_ndjson(SAMPLES / "multitask.jsonl")
     source.write_parquet(tmp_path / "run.parquet")
@@ -278,7 +278,8 @@ def test_power_sums_are_taken_about_a_typical_reward(tmp_path: Path) -> None:
     token-weighted whitening is exact either way."""
     import polars as pl
 
-    from grpoflaw_cli.groupstats import group_stats_query, needs_centring
+    from grpoflaw_cli.group_stats import needs_centering
+    from grpoflaw_cli.passes import group_stats_query
 
     rng = np.random.default_rng(1)
     group = np.repeat(np.arange(8), 8)
@@ -294,7 +295,7 @@ def test_power_sums_are_taken_about_a_typical_reward(tmp_path: Path) -> None:
         table = group_stats_query(
             log.stats_frame, has_length=True, shift=gf.typical_reward(log)
         ).collect()
-        assert int(needs_centring(table).sum()) * 8 == centred
+        assert int(needs_centering(table).sum()) * 8 == centred
         got = gf.advantages(path, ["reinforce_pp_baseline"])["adv_reinforce_pp_baseline"]
         x = reward - np.array([reward[group == k].mean() for k in group])
         w = length.sum()

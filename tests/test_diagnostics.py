@@ -175,8 +175,8 @@ def test_ragged_groups_positive_and_negative() -> None:
 
 def test_step_in_several_files(write_jsonl) -> None:
     from grpoflaw_cli.analysis import analyze
-    from grpoflaw_cli.groupstats import group_stats_query
     from grpoflaw_cli.ingest import FILE_COL, load
+    from grpoflaw_cli.passes import group_stats_query
 
     a = write_jsonl(
         [{"step": 1, "uid": "a", "reward": 1.0}, {"step": 1, "uid": "a", "reward": 0.0}],
@@ -211,7 +211,7 @@ def _with_tasks(groups: list[tuple[int, str, str, list[float]]]) -> pl.DataFrame
 
 def _analyse_tasks(df: pl.DataFrame) -> list:
     from grpoflaw_cli.analysis import analyze
-    from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.passes import group_stats_query
 
     table = group_stats_query(df.lazy(), has_length=False, has_task=True).collect()
     return diagnose(analyze(table, ALL))
@@ -241,7 +241,7 @@ def test_task_reweighting_negative() -> None:
 
 def _components(rows: list[tuple[float, float]]) -> list:
     from grpoflaw_cli.analysis import analyze
-    from grpoflaw_cli.groupstats import group_stats_query
+    from grpoflaw_cli.passes import group_stats_query
 
     df = pl.DataFrame(
         {

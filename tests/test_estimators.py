@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from helpers import advantages, reference_loop
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, resolve, singleton_denominator
+from grpoflaw_cli.estimators import (
+    LISTING,
+    REGISTRY,
+    Conventions,
+    resolve,
+    singleton_denominator,
+)
 
 SEED = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
 
@@ -342,6 +348,11 @@ def test_resolve_lists_valid_names_on_error() -> None:
     assert resolve("rloo,grpo,rloo") == ["rloo", "grpo"]
 
 
+def test_registry_lists_every_estimator_in_listing_order() -> None:
+    """Outputs list estimators in LISTING order, whichever catalogue module defines them."""
+    assert tuple(REGISTRY) == LISTING
+
+
 def test_conventions_reject_bad_values() -> None:
     with pytest.raises(ValueError):
         Conventions(ddof=2)
@@ -354,8 +365,8 @@ def test_gdpo_over_several_components_honours_the_clip() -> None:
     import polars as pl
 
     from grpoflaw_cli.analysis import analyze
-    from grpoflaw_cli.groupstats import group_stats_query
-    from grpoflaw_cli.rollouts import row_variable_query, with_advantages
+    from grpoflaw_cli.passes import group_stats_query, row_variable_query
+    from grpoflaw_cli.rollout_advantages import with_advantages
 
     values = np.array([1.0] + [0.3] * 10 + [0.0] * 117)  # the outlier's sum exceeds 10
     df = pl.DataFrame({"step": [1] * 128, "group": [0] * 128, "a": values, "b": values})

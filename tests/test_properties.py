@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from grpoflaw_cli.estimators import REGISTRY, Conventions, group_moments
-from grpoflaw_cli.groupstats import PerStep
-from grpoflaw_cli.rollouts import with_advantages
+from grpoflaw_cli.group_stats import PerStep
+from grpoflaw_cli.rollout_advantages import with_advantages
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXACT = Conventions(ddof=1, eps=0.0)

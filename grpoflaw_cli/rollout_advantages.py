@@ -1,8 +1,17 @@
-"""Per-rollout advantages: broadcast each estimator's per-group coefficients to the rows.
+"""Per-rollout advantages: each estimator's per-group coefficients broadcast to the rows.
 
->>> out = with_advantages(rows, analysis)           # doctest: +SKIP
->>> out.columns[-2:]                                 # doctest: +SKIP
-['adv_grpo', 'adv_dr_grpo']
+:func:`with_advantages` for rows in memory, :func:`advantages_query` streaming, and
+:func:`logged_comparison_query`, the trainer's logged advantages against the recomputed
+ones.
+
+>>> import polars as pl
+>>> from grpoflaw_cli.analysis import analyze
+>>> from grpoflaw_cli.passes import group_stats_query
+>>> rows = pl.DataFrame({"step": [0, 0, 0], "group": [0, 0, 0], "reward": [0.0, 1.0, 2.0]})
+>>> table = group_stats_query(rows.lazy(), has_length=False).collect()
+>>> out = with_advantages(rows, analyze(table, ["grpo", "dr_grpo"]))
+>>> out["adv_dr_grpo"].to_list()
+[-1.0, 0.0, 1.0]
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.columns import INTERNAL_PREFIX, input_name
-from grpoflaw_cli.estimators import RowVariable, apply, group_column
+from grpoflaw_cli.estimators import RowVariable, apply
 
 _GROUP_INDEX = "__group_index"
 _STEP_INDEX = "__step_index"
@@ -24,7 +33,7 @@ _STEP_INDEX = "__step_index"
 def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
     """``rows`` (canonical columns, any order) plus one ``adv_<estimator>`` column each.
 
-    Row order is kept. Every row's (step, group) must be one of the analysed groups.
+    Row order is kept. Every row's (step, group) must be one of the analyzed groups.
     """
     keys = analysis.groups.select("step", "group").with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(_GROUP_INDEX),
@@ -215,37 +224,3 @@ def logged_comparison_query(rows: pl.LazyFrame, analysis: Analysis, logged: str)
         )
         .sort("step")
     )
-
-
-def row_variable_query(
-    rows: pl.LazyFrame, keys: pl.DataFrame, variables: Sequence[RowVariable], has_length: bool
-) -> pl.LazyFrame:
-    """The second streaming pass: each row variable computed per rollout (its per-group
-    numbers joined on), summarised per group like the reward. ``keys`` is the group
-    table's (step, group) in its order; the result has the same order.
-    """
-    columns = {column: arr for v in variables for column, arr in v.columns.items()}
-    coef = keys.select("step", "group").with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("__order"),
-        *(pl.Series(k, arr) for k, arr in columns.items()),
-    )
-    joined = rows.join(coef.lazy(), on=["step", "group"], how="left", nulls_equal=True)
-    joined = joined.with_columns(v.expr.alias(v.name) for v in variables)
-    aggs: list[pl.Expr] = []
-    for v in variables:
-        y = pl.col(v.name)
-        aggs += [
-            y.count().alias(f"{v.name}_n"),
-            y.mean().alias(f"{v.name}_mean"),
-            y.var(ddof=0).alias(f"{v.name}_var0"),
-        ]
-        if has_length:
-            length = pl.col("length")
-            if "centre" in v.per_group:  # about it (see RowVariable)
-                y = y - pl.col(group_column(v.name, "centre"))
-            aggs += [
-                length.filter(y.is_not_null()).sum().alias(f"{v.name}_lsum"),
-                (length * y).sum().alias(f"{v.name}_lx"),
-                (length * y * y).sum().alias(f"{v.name}_lxx"),
-            ]
-    return joined.group_by("__order").agg(aggs).sort("__order")

@@ -1,14 +1,15 @@
-"""Per-group sufficient statistics: the one pass over the rollouts.
+"""Per-group sufficient statistics as NumPy arrays: :class:`Groups`, what the estimators
+work on.
 
 Every estimator grpoflaw implements is an affine map of the rewards inside a group,
 optionally followed by an affine whitening inside an iteration. So the group's count,
 mean and sum of squared deviations (plus token-weighted sums when response lengths
 are known) determine every advantage, and the per-rollout data never has to be held
-in memory. :func:`group_stats_query` is a plain Polars ``group_by`` that the
-streaming engine runs in bounded memory; :func:`to_groups` turns its result into
-:class:`Groups`, the NumPy view the estimators work on.
+in memory. The streaming passes that gather them are in :mod:`grpoflaw_cli.passes`;
+:func:`to_groups` turns the group table into :class:`Groups`.
 
 >>> import polars as pl
+>>> from grpoflaw_cli.passes import group_stats_query
 >>> rows = pl.LazyFrame({"step": [0, 0, 0], "group": [0, 0, 0], "reward": [1.0, 2.0, 3.0]})
 >>> g = to_groups(group_stats_query(rows, has_length=False).collect())
 >>> float(g.m2[0])
@@ -24,117 +25,16 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-KEYS = ("step", "group")
-SAME = 12
-"""Significant digits to which rewards count as equal where equality is the question."""
-
-
-def group_stats_query(
-    rows: pl.LazyFrame,
-    *,
-    has_length: bool,
-    has_task: bool = False,
-    source_col: str | None = None,
-    has_baseline: bool = False,
-    components: Sequence[str] = (),
-    extremes: bool = False,
-    shift: float = 0.0,
-) -> pl.LazyFrame:
-    """The aggregation over canonical rows: one row per (step, group), sorted.
-
-    Columns: ``n``, ``n_null``, ``mean_shifted`` (the mean of ``r − shift``: see
-    :func:`group_mean`), ``var0`` (population variance), ``min``, ``max``, ``n_nonzero``,
-    ``sum_r3``, ``sum_r4`` (power sums of ``r − shift``: plain sums stream faster than
-    Polars' skew/kurtosis; ``shift``, a typical reward of the log, keeps them from
-    cancelling when centred, see :func:`needs_centring`), the ``shift``; with lengths
-    ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
-    rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
-    (the group's first); with ``source_col`` (the index of the file a row came from)
-    ``source_min`` and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
-    ``baseline_null``; with several ``components`` ``component_patterns`` and
-    ``reward_values``; with ``extremes`` (several times the cost of the rest: gathered only
-    for the estimators that need it) the columns of :class:`Extremes`.
-    """
-    r = pl.col("reward")
-    x = r - shift if shift else r
-    aggs = [
-        pl.len().alias("n"),
-        r.null_count().alias("n_null"),
-        x.mean().alias("mean_shifted"),  # exact about the shift; + shift below
-        r.var(ddof=0).alias("var0"),
-        r.min().alias("min"),
-        r.max().alias("max"),
-        (r != 0).sum().alias("n_nonzero"),
-        (x * x * x).sum().alias("sum_r3"),
-        (x * x * x * x).sum().alias("sum_r4"),
-    ]
-    if has_length:
-        length = pl.col("length")
-        aggs += [
-            # over the rollouts with a reward (TRL's unscorable ones have none), as Σ L·r
-            pl.when(r.is_not_null()).then(length).sum().alias("len_sum"),
-            (length * x).sum().alias("len_r"),
-            (length * x * x).sum().alias("len_rr"),
-            # One statistic for the input check: a missing length counts as negative.
-            length.fill_null(-1.0).min().alias("len_min"),
-        ]
-    if has_task:
-        aggs.append(pl.col("task").first().alias("task"))
-    if len(components) > 1:
-        for k, column in enumerate(components):
-            part = pl.col(column).cast(pl.Float64).fill_nan(None)
-            aggs += [
-                part.count().alias(f"component{k}_n"),
-                part.mean().alias(f"component{k}_mean"),
-                part.var(ddof=0).alias(f"component{k}_var0"),
-                part.min().alias(f"component{k}_min"),
-                part.max().alias(f"component{k}_max"),
-            ]
-        # Distinct component vectors vs distinct summed rewards: more of the former means
-        # different reward-component outcomes that the summed reward (and so GRPO) aliases.
-        # Both to 12 significant digits: 0.1 + 0.2 and 0.3 + 0 are one reward to GRPO.
-        aggs += [
-            pl.struct([pl.col(c).cast(pl.Float64).round_sig_figs(SAME) for c in components])
-            .n_unique()
-            .alias("component_patterns"),
-            r.round_sig_figs(SAME).n_unique().alias("reward_values"),
-        ]
-    if has_baseline:
-        gap = r - pl.col("baseline")
-        aggs += [
-            gap.mean().alias("gap_mean"),
-            gap.var(ddof=0).alias("gap_var0"),
-            pl.col("baseline").null_count().alias("baseline_null"),
-        ]
-    if extremes:
-        without_top, without_bottom = r.filter(r < r.max()), r.filter(r > r.min())
-        aggs += [
-            (r == r.max()).sum().alias("n_at_max"),
-            (r == r.min()).sum().alias("n_at_min"),
-            without_top.max().alias("below_max"),
-            without_top.mean().alias("mean_without_max"),
-            without_top.var(ddof=0).alias("var0_without_max"),
-            without_bottom.mean().alias("mean_without_min"),
-            without_bottom.var(ddof=0).alias("var0_without_min"),
-        ]
-    if source_col is not None:
-        aggs += [
-            pl.col(source_col).min().alias("source_min"),
-            pl.col(source_col).max().alias("source_max"),
-        ]
-    table = rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
-    return table.with_columns(pl.lit(float(shift)).alias("shift"))  # a scalar: no memory
-
 
 def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Population skewness and kurtosis per group, from the raw power sums, or from the
-    centred sums of :func:`centred_sums_query` where the group has them (raw sums lose
-    precision as (|mean| / std)⁴: see :func:`needs_centring`).
+    centered sums of :func:`centered_sums_query` where the group has them (raw sums lose
+    precision as (|mean| / std)⁴: see :func:`needs_centering`).
     """
     n = (table["n"] - table["n_null"]).cast(pl.Float64).to_numpy()
     mean = _mean_shifted(table)
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    centred = "sum_d3" in table.columns  # a second pass's exact sums, where these cancel
+    centered = "sum_d3" in table.columns  # a second pass's exact sums, where these cancel
     # In place where possible (large logs have millions of groups), operation for operation
     # m3 = e3 − mean·(3·var + mean²) and m4 = e4 − 4·mean·e3 + mean²·(6·var + 3·mean²),
     # with ``mean`` and the power sums ``e3``, ``e4`` taken about the shift.
@@ -156,7 +56,7 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         del term, mean2
         std = np.sqrt(var)
         var2 = var * var
-        if centred:
+        if centered:
             exact = table["sum_d3"].is_not_null().to_numpy()
             m3[exact] = table["sum_d3"].to_numpy()[exact] / n[exact]
             m4[exact] = table["sum_d4"].to_numpy()[exact] / n[exact]
@@ -168,8 +68,8 @@ def standardized_moments(table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return _finite(skew), _finite(kurt)
 
 
-CENTRING_RATIO = 100.0
-"""|mean − shift| / std above which a group's power sums are not trusted. Centring them costs
+CENTERING_RATIO = 100.0
+"""|mean − shift| / std above which a group's power sums are not trusted. Centering them costs
 digits as that ratio squared (the token-weighted Σ L·(r − μ)²: ~4e-12 relative at 100) to
 the fourth power (kurtosis: ~1e-8 at 100, enough to hide a collapsed pair at 1,000)."""
 
@@ -185,42 +85,14 @@ def group_mean() -> pl.Expr:
     return pl.col("mean_shifted") + pl.col("shift")
 
 
-def needs_centring(table: pl.DataFrame) -> np.ndarray:
+def needs_centering(table: pl.DataFrame) -> np.ndarray:
     """Mask of the groups (of the group table) whose rewards sit so far from the shift,
-    relative to their spread, that their power sums must be gathered centred (a second
+    relative to their spread, that their power sums must be gathered centered (a second
     pass)."""
     n = (table["n"] - table["n_null"]).to_numpy()
     mean = np.abs(_mean_shifted(table))
     var = table["var0"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    return np.asarray((n >= 2) & (var > 0) & (mean * mean > CENTRING_RATIO**2 * var))
-
-
-def centred_sums_query(rows: pl.LazyFrame, groups: pl.DataFrame, has_length: bool) -> pl.LazyFrame:
-    """The second pass for :func:`needs_centring`'s groups: with ``d = r − μ`` (``μ`` the
-    group's mean in the group table ``groups``), ``sum_d3 = Σ d³``, ``sum_d4 = Σ d⁴``
-    and with lengths ``len_d1 = Σ L·d``, ``len_d2 = Σ L·d²``, per (step, group). Only
-    those groups' rows are kept (an inner join), so the aggregation is as small as they
-    are.
-
-    >>> rows = pl.LazyFrame({"step": [0, 0], "group": [0, 0], "reward": [1e6, 1e6 + 2]})
-    >>> table = pl.DataFrame({"step": [0], "group": [0], "mean_shifted": [1.0], "shift": [1e6]})
-    >>> centred_sums_query(rows, table, has_length=False).collect()["sum_d4"].item()
-    2.0
-    """
-    d = pl.col("reward") - pl.col("__mean")
-    aggs = [(d * d * d).sum().alias("sum_d3"), (d * d * d * d).sum().alias("sum_d4")]
-    if has_length:
-        length = pl.col("length")
-        aggs += [(length * d).sum().alias("len_d1"), (length * d * d).sum().alias("len_d2")]
-    means = groups.select("step", "group", group_mean().alias("__mean")).lazy()
-    joined = rows.join(means, on=list(KEYS), how="inner", nulls_equal=True)
-    return joined.group_by(*KEYS).agg(aggs)
-
-
-def with_centred_sums(table: pl.DataFrame, sums: pl.DataFrame) -> pl.DataFrame:
-    """The group table with :func:`centred_sums_query`'s columns (null for the groups it
-    did not need), in the table's order."""
-    return table.join(sums, on=list(KEYS), how="left", nulls_equal=True, maintain_order="left")
+    return np.asarray((n >= 2) & (var > 0) & (mean * mean > CENTERING_RATIO**2 * var))
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -345,7 +217,8 @@ class Extremes:
 
     @classmethod
     def of(cls, table: pl.DataFrame, n: np.ndarray) -> Extremes:
-        """From :func:`group_stats_query` columns (``n``: rollouts with a reward)."""
+        """From :func:`~grpoflaw_cli.passes.group_stats_query` columns (``n``: rollouts with
+        a reward)."""
 
         def column(name: str) -> np.ndarray:
             return np.asarray(table[name].cast(pl.Float64).fill_null(np.nan).to_numpy())
@@ -420,7 +293,8 @@ def _step_index(steps: pl.Series) -> np.ndarray:
 
 
 def to_groups(table: pl.DataFrame) -> Groups:
-    """Build :class:`Groups` from the collected :func:`group_stats_query` result."""
+    """Build :class:`Groups` from the collected
+    :func:`~grpoflaw_cli.passes.group_stats_query` result."""
     step_index = _step_index(table["step"])
     # Statistics count the rollouts that have a reward (all of them unless missing rewards
     # are allowed, as TRL's unscorable rows).
@@ -438,11 +312,11 @@ def to_groups(table: pl.DataFrame) -> Groups:
         len_sum = table["len_sum"].cast(pl.Float64).to_numpy()
         len_r = table["len_r"].cast(pl.Float64).to_numpy()  # about the shift
         len_rr = table["len_rr"].cast(pl.Float64).to_numpy()
-        len_d1, len_d2 = _centred(len_sum, len_r, len_rr, _mean_shifted(table))
+        len_d1, len_d2 = _centered(len_sum, len_r, len_rr, _mean_shifted(table))
         constant = lo == hi  # r == mean on every row: the deviations are exactly 0
         len_d1[constant] = 0.0
         len_d2[constant] = 0.0
-        if "len_d1" in table.columns:  # centred sums where those above cancel
+        if "len_d1" in table.columns:  # centered sums where those above cancel
             exact = table["len_d1"].is_not_null().to_numpy()
             len_d1[exact] = table["len_d1"].to_numpy()[exact]
             len_d2[exact] = table["len_d2"].to_numpy()[exact]
@@ -469,11 +343,11 @@ def to_groups(table: pl.DataFrame) -> Groups:
     )
 
 
-def _centred(
+def _centered(
     l_sum: np.ndarray, l_x: np.ndarray, l_xx: np.ndarray, offset: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Σ L·(x − μ) and Σ L·(x − μ)² from the sums Σ L, Σ L·y, Σ L·y² of ``y = x − c``,
-    where ``offset = μ − c`` (small when ``c`` is near the mean: see :func:`needs_centring`).
+    where ``offset = μ − c`` (small when ``c`` is near the mean: see :func:`needs_centering`).
     """
     return l_x - offset * l_sum, np.maximum(
         l_xx - 2.0 * offset * l_x + offset * offset * l_sum, 0.0
@@ -481,12 +355,12 @@ def _centred(
 
 
 def variable_groups(
-    g: Groups, stats: pl.DataFrame, name: str, centre: np.ndarray | None = None
+    g: Groups, stats: pl.DataFrame, name: str, sums_center: np.ndarray | None = None
 ) -> Groups:
     """``g`` with the reward's statistics replaced by those of a row variable ``name``
     (columns ``{name}_n``, ``_mean``, ``_var0``, ``_lsum``, ``_lx``, ``_lxx`` of a
     second-pass result sorted like the group table), so estimators can run on it. The
-    token-weighted sums are about the variable's ``centre`` if it has one (see
+    token-weighted sums are about the variable's ``sums_center`` if it has one (see
     :class:`~grpoflaw_cli.estimators.RowVariable`)."""
     n = stats[f"{name}_n"].cast(pl.Int64).to_numpy()
     nf = n.astype(np.float64)
@@ -496,7 +370,9 @@ def variable_groups(
         lsum = stats[f"{name}_lsum"].to_numpy()
         lx = stats[f"{name}_lx"].to_numpy()
         lxx = stats[f"{name}_lxx"].to_numpy()
-        len_d1, len_d2 = _centred(lsum, lx, lxx, mean if centre is None else mean - centre)
+        len_d1, len_d2 = _centered(
+            lsum, lx, lxx, mean if sums_center is None else mean - sums_center
+        )
     else:
         lsum, len_d1, len_d2 = nf, np.zeros_like(nf), m2
     return replace(g, n=n, mean=mean, m2=m2, len_sum=lsum, len_d1=len_d1, len_d2=len_d2)
@@ -505,7 +381,8 @@ def variable_groups(
 def component_stats(
     table: pl.DataFrame, components: Sequence[str]
 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per component: (column, count, mean, m2) per group, from :func:`group_stats_query`."""
+    """Per component: (column, count, mean, m2) per group, from
+    :func:`~grpoflaw_cli.passes.group_stats_query`."""
     out = []
     for k, column in enumerate(components):
         n = table[f"component{k}_n"].cast(pl.Int64).to_numpy()
