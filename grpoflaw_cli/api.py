@@ -486,19 +486,19 @@ def write_advantages(
     written as they go, so a log larger than memory works. (verl multi-turn sessions,
     whose outputs take their session's advantage, are computed in memory.)
     """
-    from grpoflaw_cli import output
+    from grpoflaw_cli import safe_output
 
     def write(frame: pl.LazyFrame) -> None:
         if isinstance(path, (str, Path)):
-            output.sink_frame_atomic(Path(path), frame)
+            safe_output.sink_frame_atomic(Path(path), frame)
         else:
             stdout = path is getattr(sys.stdout, "buffer", None)
             what = "to standard output" if stdout else "to the output stream"
-            output.sink_csv_stream(frame, path, what)
+            safe_output.sink_csv_stream(frame, path, what)
 
     if isinstance(path, (str, Path)):
-        output.frame_format(Path(path))
-        output.check_output(Path(path), _input_paths(log))
+        safe_output.frame_format(Path(path))
+        safe_output.check_output(Path(path), _input_paths(log))
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     if log.detection.sessions:
         rows = advantages(

@@ -552,7 +552,7 @@ def compare(
         from grpoflaw_cli import api
 
         if html is not None:
-            from grpoflaw_cli.output import check_output
+            from grpoflaw_cli.safe_output import check_output
 
             check_output(html, paths)
         log = _load(paths, mapping, skip_bad_lines, source, framework)
@@ -572,8 +572,8 @@ def compare(
         flags = result.flags
 
         if html is not None:
-            from grpoflaw_cli.output import write_text_atomic
             from grpoflaw_cli.render.html import render_html
+            from grpoflaw_cli.safe_output import write_text_atomic
 
             write_text_atomic(html, render_html(report, result.analysis, result.sample()))
 
@@ -638,7 +638,7 @@ def advantages(
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
 
     def work() -> None:
-        from grpoflaw_cli.output import check_output, frame_format
+        from grpoflaw_cli.safe_output import check_output, frame_format
 
         to_stdout = output_arg == "-"  # "./-" is a file named "-"
         output = Path("-") if to_stdout else _output_path(output_arg, "-o")
@@ -995,7 +995,7 @@ def simulate(
             )
         names = ["grpo", *(n for n in names if n != "grpo")]  # GRPO is the reference
         if html is not None:
-            from grpoflaw_cli.output import check_output
+            from grpoflaw_cli.safe_output import check_output
 
             check_output(html, from_log or ())
         base = sim.Setting(seeds=seeds, iterations=iterations, seed=seed)
@@ -1028,8 +1028,8 @@ def simulate(
                 ) from None
         outcome = sim.run(base, names)
         if html is not None:
-            from grpoflaw_cli.output import write_text_atomic
             from grpoflaw_cli.render.html import render_simulation
+            from grpoflaw_cli.safe_output import write_text_atomic
 
             write_text_atomic(html, render_simulation(outcome))
         if output_format is InspectFormat.json:
