@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -100,16 +99,46 @@ def load(
         components=tuple(component_cols),
     )
     try:
-        return ingest.load(
-            [paths] if isinstance(paths, (str, Path)) else list(paths),
+        return read(
+            [paths] if isinstance(paths, (str, Path)) else paths,
             mapping,
-            skip_bad_lines=skip_bad_lines,
             source=source,
-            nan_rewards="nansum" if framework == "trl" else None,
+            framework=framework,
+            skip_bad_lines=skip_bad_lines,
         )
     except GrpoflawError as err:  # name this function's arguments, not the CLI's flags
         hint = _keywords(err.hint) if err.hint is not None else None
         raise type(err)(_keywords(err.message), hint=hint) from None
+
+
+def read(
+    paths: Sequence[str | Path],
+    mapping: ColumnMap,
+    *,
+    source: str = "auto",
+    framework: str | None = None,
+    skip_bad_lines: bool = False,
+) -> Log:
+    """Read a log lazily with a column map (what :func:`load` builds from its keywords);
+    its errors name settings by :func:`~grpoflaw_cli.errors.option`, for the caller to
+    spell."""
+    return ingest.load(
+        list(paths),
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source,
+        nan_rewards=missing_rewards(framework),
+    )
+
+
+def missing_rewards(framework: str | None) -> Literal["nansum"] | None:
+    """The rule for a rollout whose reward is missing: TRL's ``nansum`` under
+    ``framework="trl"``, else the one the log's source implies (None).
+
+    >>> missing_rewards("trl"), missing_rewards("verl")
+    ('nansum', None)
+    """
+    return "nansum" if framework == "trl" else None
 
 
 KEYWORDS = {
@@ -140,6 +169,27 @@ def _keywords(text: str) -> str:
         lambda m: KEYWORDS[m.group(0)],
         text,
     )
+
+
+def describe(log: Log) -> dict[str, Any]:
+    """What was detected in the log and why (what ``grpoflaw inspect`` shows): ``facts``
+    (the source, files, formats, columns, and the counts a read of the log gives),
+    ``reasons`` and ``files``."""
+    det = log.detection
+    conventions = (
+        f" ({det.source} conventions, {det.framework}'s rules where it has none: "
+        f"std ddof={det.ddof}, eps={det.eps:g})"
+        if det.eps is not None and det.ddof is not None
+        else f" ({det.framework} conventions)"
+    )
+    facts: dict[str, Any] = {
+        "source": det.source + conventions,
+        "files": len(det.files),
+        "formats": ", ".join(sorted(set(det.formats))),
+        "columns": ", ".join(det.columns),
+    }
+    facts.update(ingest.facts(log))
+    return {"facts": facts, "reasons": list(det.reasons), "files": [str(f) for f in det.files]}
 
 
 def conventions_for(
@@ -401,10 +451,6 @@ def header(result: Comparison) -> Header:
     )
 
 
-def _quietly(log: Log) -> AbstractContextManager[None]:
-    return nullcontext()
-
-
 def _prepare(
     log: Log | str | Path | Sequence[str | Path],
     estimators: Sequence[str] | None,
@@ -417,8 +463,8 @@ def _prepare(
     (with the reasons for the others): what every entry point starts from."""
     if not isinstance(log, Log):
         log = load(log, framework=framework)
-    elif framework == "trl":  # TRL's rule for missing rewards, as load(framework="trl")
-        log = ingest.reread(log, "nansum")
+    elif (rule := missing_rewards(framework)) is not None:  # as load(framework=...) reads
+        log = ingest.reread(log, rule)
     names, skipped = usable(log, estimators)
     return log, conventions_for(log, framework, ddof, eps, clip), names, skipped
 
@@ -432,15 +478,10 @@ def compare(
     eps: float | None = None,
     clip: Clip = "default",
     thresholds: Thresholds | None = None,
-    reading: Callable[[Log], Any] | None = None,
 ) -> Comparison:
-    """Recompute every estimator (or ``estimators``) and run every diagnostic.
-
-    ``reading`` wraps the read in a context (the CLI's progress spinner).
-    """
+    """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
-    with (reading or _quietly)(log):
-        analysis = analyse(log, names, conv, compare_logged=True)
+    analysis = analyse(log, names, conv, compare_logged=True)
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
 
@@ -453,13 +494,11 @@ def advantages(
     ddof: int | None = None,
     eps: float | None = None,
     clip: Clip = "default",
-    reading: Callable[[Log], Any] | None = None,
 ) -> pl.DataFrame:
     """One row per rollout, in input order: the canonical columns, the input's others, and
     one ``adv_<estimator>`` column each."""
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
-    with (reading or _quietly)(log):
-        rows = ingest.collect(log, log.frame)
+    rows = ingest.collect(log, log.frame)
     analysis = analyse(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
     out = with_advantages(rows, analysis)
     out = out.drop(c for c in out.columns if c.startswith(INTERNAL_PREFIX))
@@ -475,7 +514,6 @@ def write_advantages(
     ddof: int | None = None,
     eps: float | None = None,
     clip: Clip = "default",
-    reading: Callable[[Log], Any] | None = None,
 ) -> int:
     """Write :func:`advantages` to ``path`` (Parquet, CSV or JSONL by its extension),
     atomically, or as CSV to an open binary stream (``sys.stdout.buffer``), and return the
@@ -501,20 +539,17 @@ def write_advantages(
         safe_output.check_output(Path(path), _input_paths(log))
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     if log.detection.sessions:
-        rows = advantages(
-            log, names, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
-        )
+        rows = advantages(log, names, framework=framework, ddof=ddof, eps=eps, clip=clip)
         write(rows.lazy())
         return rows.height
-    with (reading or _quietly)(log):
-        analysis = analyse(log, names, conv)
-        written = int(analysis.groups["n"].sum())
-        query = advantages_query(log.frame, analysis)
-        # The query holds only the coefficients it joins on; the rest of the analysis (at
-        # 6.25M groups, ~0.5 GB of per-group columns and statistics) can go before the sink.
-        del analysis
-        with ingest.explained(log):
-            write(query)
+    analysis = analyse(log, names, conv)
+    written = int(analysis.groups["n"].sum())
+    query = advantages_query(log.frame, analysis)
+    # The query holds only the coefficients it joins on; the rest of the analysis (at
+    # 6.25M groups, ~0.5 GB of per-group columns and statistics) can go before the sink.
+    del analysis
+    with ingest.explained(log):
+        write(query)
     return written
 
 

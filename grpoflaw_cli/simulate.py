@@ -34,13 +34,17 @@ The model, fixed before any result was looked at:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from math import sqrt
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, apply, evaluate
+from grpoflaw_cli.errors import InputError, UsageError, option
+from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, apply, defaults, evaluate
 from grpoflaw_cli.groupstats import Extremes, Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
@@ -123,6 +127,51 @@ class Result:
     """Per estimator: score per (seed, iteration)."""
     summary: pl.DataFrame = field(repr=False)
     """Per estimator: final and AUC means with CIs, the paired difference vs GRPO, verdict."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The setting, the summary and the mean learning curves, as JSON data."""
+        return {
+            "setting": dict(vars(self.setting)),
+            "summary": self.summary.to_dicts(),
+            "curves": {k: v.mean(0).tolist() for k, v in self.curves.items()},
+        }
+
+
+def preset(*, binary: bool = False, **knobs: Any) -> Setting:
+    """The multi-task, multi-scale default, or (``binary``) one 0/1 verifier per rollout
+    over four tasks.
+
+    >>> preset(binary=True, seeds=3).sources
+    1
+    """
+    if binary:
+        return Setting(binary=True, scales=(1.0,) * 4, sources=1, **knobs)
+    return Setting(**knobs)
+
+
+def runnable(
+    chosen: Sequence[str] | None, *, every: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """The estimators to simulate (``chosen``, else the defaults), GRPO first: the
+    reference. Simulated rollouts have rewards only: naming an estimator that needs more
+    is a :class:`UsageError`, unless ``every`` one was asked for; those are left out and
+    returned with the reason.
+
+    >>> runnable(["rloo", "grpo"])
+    (['grpo', 'rloo'], {})
+    """
+    names, cannot = applicable(list(chosen or defaults()), set())
+    left_out: dict[str, str] = {}
+    if cannot and every:
+        left_out = {n: f"{why}: simulated rollouts have rewards only" for n, why in cannot.items()}
+    elif chosen is not None and cannot:
+        raise UsageError(
+            "simulate cannot run "
+            + "; ".join(f"{n} (it {why})" for n, why in cannot.items())
+            + ": its rollouts have rewards only",
+            hint=f"leave it out of {option('estimators')}",
+        )
+    return ["grpo", *(n for n in names if n != "grpo")], left_out
 
 
 def _environment(s: Setting, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -304,3 +353,18 @@ def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
         verifier=tuple(verifier),
         dim=max(2, len(arms) * base.arms // 2),
     )
+
+
+def fit_to_log(paths: Sequence[str | Path], base: Setting) -> Setting:
+    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
+    (:func:`setting_from_log`); an :class:`InputError` if the log cannot give them."""
+    from grpoflaw_cli import api
+
+    groups = api.compare(api.load(paths), ["grpo"]).groups
+    try:
+        return setting_from_log(groups, base)
+    except ValueError as err:
+        raise InputError(
+            f"'{', '.join(map(str, paths))}': {err}",
+            hint="see how the log is grouped with `grpoflaw inspect`",
+        ) from None
