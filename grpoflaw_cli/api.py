@@ -257,7 +257,7 @@ def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[
     return kept, skipped
 
 
-def analyse(
+def analyze_log(
     log: Log, estimators: list[str], conventions: Conventions, compare_logged: bool = False
 ) -> Analysis:
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
@@ -481,7 +481,7 @@ def compare(
 ) -> Comparison:
     """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
-    analysis = analyse(log, names, conv, compare_logged=True)
+    analysis = analyze_log(log, names, conv, compare_logged=True)
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
 
@@ -499,7 +499,7 @@ def advantages(
     one ``adv_<estimator>`` column each."""
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     rows = ingest.collect(log, log.frame)
-    analysis = analyse(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
+    analysis = analyze_log(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
     out = with_advantages(rows, analysis)
     out = out.drop(c for c in out.columns if c.startswith(INTERNAL_PREFIX))
     return out.rename({c: input_name(c) for c in out.columns if input_name(c) != c})
@@ -542,7 +542,7 @@ def write_advantages(
         rows = advantages(log, names, framework=framework, ddof=ddof, eps=eps, clip=clip)
         write(rows.lazy())
         return rows.height
-    analysis = analyse(log, names, conv)
+    analysis = analyze_log(log, names, conv)
     written = int(analysis.groups["n"].sum())
     query = advantages_query(log.frame, analysis)
     # The query holds only the coefficients it joins on; the rest of the analysis (at
