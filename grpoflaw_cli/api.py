@@ -289,12 +289,12 @@ def analyze_log(
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
-    centre = needs_centring(table)
-    if centre.any():  # rewards far from zero relative to their spread: a second pass
-        centring = centred_sums_query(
-            log.stats_frame, table.filter(centre), has_length=det.length_col is not None
+    center = needs_centring(table)
+    if center.any():  # rewards far from zero relative to their spread: a second pass
+        centering = centred_sums_query(
+            log.stats_frame, table.filter(center), has_length=det.length_col is not None
         )
-        table = with_centred_sums(table, ingest.collect(log, centring, streaming=True))
+        table = with_centred_sums(table, ingest.collect(log, centering, streaming=True))
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
@@ -325,7 +325,7 @@ def analyze_log(
 def typical_reward(log: Log) -> float:
     """The median of the log's first (up to 1,000) finite rewards: what the pass takes its
     power sums about, so that rewards sitting far from zero (a reward model's 4.5 ± 0.02)
-    do not cancel when centred. 0 if there is none."""
+    do not cancel when centered. 0 if there is none."""
     r = pl.col("reward")
     head = log.stats_frame.select(r).head(1000).select(r.filter(r.is_finite()).median())
     value = ingest.collect(log, head).item()

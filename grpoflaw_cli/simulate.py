@@ -1,4 +1,4 @@
-"""Does GRPO's normalisation cost learning on a given kind of rewards? A seeded experiment.
+"""Does GRPO's normalization cost learning on a given kind of rewards? A seeded experiment.
 
 The model, fixed before any result was looked at:
 
@@ -10,14 +10,14 @@ The model, fixed before any result was looked at:
 * **Policy.** A small linear softmax policy shared by all tasks, as an LLM's weights are:
   ``π(a | t) ∝ exp(w · φ_ta)`` with fixed random features ``φ_ta ∈ R^dim`` (drawn once per
   seed, ``dim`` smaller than tasks × arms, so the tasks compete for the same weights) and
-  ``w`` starting at 0. A per-task softmax would let Adam normalise each task's gradient
+  ``w`` starting at 0. A per-task softmax would let Adam normalize each task's gradient
   on its own, hiding exactly the cross-task weighting under test.
 * **Training.** Each iteration samples ``prompts`` tasks uniformly, ``group`` rollouts of
   each, computes the advantages with grpoflaw's own estimator code (the iteration is the
   batch), and takes one Adam step (lr ``lr``, the same for every estimator) on the
   policy-gradient loss ``−Σ A_i log π(a_i)``. Every estimator gets the same budget,
   the same tasks and the same initial policy for a given seed.
-* **Score.** The policy's expected reward per task, normalised to [0, 1] between the
+* **Score.** The policy's expected reward per task, normalized to [0, 1] between the
   task's worst and best arm, averaged over tasks. Reported per iteration (the learning
   curve), at the end (mean of the last 10 % of iterations) and as the area under the curve.
 * **Statistics.** ``seeds`` independent runs; mean and 95 % confidence interval (t
@@ -215,7 +215,7 @@ def _groups(reward: np.ndarray, n_steps: int) -> tuple[Groups, np.ndarray, np.nd
 
 
 def run(setting: Setting, estimators: list[str], conventions: Conventions | None = None) -> Result:
-    """Train one policy per (estimator, seed) and summarise. Deterministic in ``setting.seed``."""
+    """Train one policy per (estimator, seed) and summarize. Deterministic in ``setting.seed``."""
     conv = conventions or Conventions()
     s = setting
     rng = np.random.default_rng(s.seed)
@@ -265,7 +265,7 @@ def run(setting: Setting, estimators: list[str], conventions: Conventions | None
             step = it + 1
             w += s.lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
         curves[name] = curve
-    return Result(setting=s, curves=curves, summary=summarise(curves))
+    return Result(setting=s, curves=curves, summary=summarize(curves))
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float]:
@@ -279,7 +279,7 @@ MIN_EFFECT = 0.01
 """A difference in final score below 1 % of the tasks' best-to-worst range is no verdict."""
 
 
-def summarise(
+def summarize(
     curves: dict[str, np.ndarray], reference: str = "grpo", min_effect: float = MIN_EFFECT
 ) -> pl.DataFrame:
     """Per estimator: final score and AUC (mean, 95 % CI over seeds), the paired difference
