@@ -238,7 +238,7 @@ def analyze(
     """
     conv = conventions or Conventions()
     # Large logs have millions of groups: the table is read first and let go (see
-    # api.analyse), then the estimators run, then the per-group columns are built.
+    # api.analyze_log), then the estimators run, then the per-group columns are built.
     skew, kurtosis = standardized_moments(table)
     g = to_groups(table)
     keys = table.select("step", "group", "n", "min", "max")

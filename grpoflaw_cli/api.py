@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -100,16 +99,46 @@ def load(
         components=tuple(component_cols),
     )
     try:
-        return ingest.load(
-            [paths] if isinstance(paths, (str, Path)) else list(paths),
+        return read(
+            [paths] if isinstance(paths, (str, Path)) else paths,
             mapping,
-            skip_bad_lines=skip_bad_lines,
             source=source,
-            nan_rewards="nansum" if framework == "trl" else None,
+            framework=framework,
+            skip_bad_lines=skip_bad_lines,
         )
     except GrpoflawError as err:  # name this function's arguments, not the CLI's flags
         hint = _keywords(err.hint) if err.hint is not None else None
         raise type(err)(_keywords(err.message), hint=hint) from None
+
+
+def read(
+    paths: Sequence[str | Path],
+    mapping: ColumnMap,
+    *,
+    source: str = "auto",
+    framework: str | None = None,
+    skip_bad_lines: bool = False,
+) -> Log:
+    """Read a log lazily with a column map (what :func:`load` builds from its keywords);
+    its errors name settings by :func:`~grpoflaw_cli.errors.option`, for the caller to
+    spell."""
+    return ingest.load(
+        list(paths),
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source,
+        nan_rewards=missing_rewards(framework),
+    )
+
+
+def missing_rewards(framework: str | None) -> Literal["nansum"] | None:
+    """The rule for a rollout whose reward is missing: TRL's ``nansum`` under
+    ``framework="trl"``, else the one the log's source implies (None).
+
+    >>> missing_rewards("trl"), missing_rewards("verl")
+    ('nansum', None)
+    """
+    return "nansum" if framework == "trl" else None
 
 
 KEYWORDS = {
@@ -126,7 +155,11 @@ KEYWORDS = {
     "--source": "source",
     "--framework": "framework",
 }
-"""The CLI flags that the library's messages name, and :func:`load`'s keywords for them."""
+"""The CLI flags that the library's messages still write out, and :func:`load`'s keywords
+for them. Temporary: once ingest names every setting with :func:`errors.option`, its
+messages are in these keywords already, and this table, :func:`_keywords` and the
+rewrite in :func:`load` go (``test_api_errors_name_keyword_arguments_not_cli_flags``
+then passes without them)."""
 
 
 def _keywords(text: str) -> str:
@@ -140,6 +173,27 @@ def _keywords(text: str) -> str:
         lambda m: KEYWORDS[m.group(0)],
         text,
     )
+
+
+def describe(log: Log) -> dict[str, Any]:
+    """What was detected in the log and why (what ``grpoflaw inspect`` shows): ``facts``
+    (the source, files, formats, columns, and the counts a read of the log gives),
+    ``reasons`` and ``files``."""
+    det = log.detection
+    conventions = (
+        f" ({det.source} conventions, {det.framework}'s rules where it has none: "
+        f"std ddof={det.ddof}, eps={det.eps:g})"
+        if det.eps is not None and det.ddof is not None
+        else f" ({det.framework} conventions)"
+    )
+    facts: dict[str, Any] = {
+        "source": det.source + conventions,
+        "files": len(det.files),
+        "formats": ", ".join(sorted(set(det.formats))),
+        "columns": ", ".join(det.columns),
+    }
+    facts.update(ingest.facts(log))
+    return {"facts": facts, "reasons": list(det.reasons), "files": [str(f) for f in det.files]}
 
 
 def conventions_for(
@@ -207,7 +261,7 @@ def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[
     return kept, skipped
 
 
-def analyse(
+def analyze_log(
     log: Log, estimators: list[str], conventions: Conventions, compare_logged: bool = False
 ) -> Analysis:
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
@@ -239,12 +293,12 @@ def analyse(
             hint="point grpoflaw at the files the trainer wrote its rollouts to",
         )
     ingest.check_rewards(log, table)
-    centre = needs_centering(table)
-    if centre.any():  # rewards far from zero relative to their spread: a second pass
-        centring = centered_sums_query(
-            log.stats_frame, table.filter(centre), has_length=det.length_col is not None
+    center = needs_centering(table)
+    if center.any():  # rewards far from zero relative to their spread: a second pass
+        centering = centered_sums_query(
+            log.stats_frame, table.filter(center), has_length=det.length_col is not None
         )
-        table = with_centered_sums(table, ingest.collect(log, centring, streaming=True))
+        table = with_centered_sums(table, ingest.collect(log, centering, streaming=True))
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
@@ -275,7 +329,7 @@ def analyse(
 def typical_reward(log: Log) -> float:
     """The median of the log's first (up to 1,000) finite rewards: what the pass takes its
     power sums about, so that rewards sitting far from zero (a reward model's 4.5 ± 0.02)
-    do not cancel when centred. 0 if there is none."""
+    do not cancel when centered. 0 if there is none."""
     r = pl.col("reward")
     head = log.stats_frame.select(r).head(1000).select(r.filter(r.is_finite()).median())
     value = ingest.collect(log, head).item()
@@ -401,10 +455,6 @@ def header(result: Comparison) -> Header:
     )
 
 
-def _quietly(log: Log) -> AbstractContextManager[None]:
-    return nullcontext()
-
-
 def _prepare(
     log: Log | str | Path | Sequence[str | Path],
     estimators: Sequence[str] | None,
@@ -417,8 +467,8 @@ def _prepare(
     (with the reasons for the others): what every entry point starts from."""
     if not isinstance(log, Log):
         log = load(log, framework=framework)
-    elif framework == "trl":  # TRL's rule for missing rewards, as load(framework="trl")
-        log = ingest.reread(log, "nansum")
+    elif (rule := missing_rewards(framework)) is not None:  # as load(framework=...) reads
+        log = ingest.reread(log, rule)
     names, skipped = usable(log, estimators)
     return log, conventions_for(log, framework, ddof, eps, clip), names, skipped
 
@@ -432,15 +482,10 @@ def compare(
     eps: float | None = None,
     clip: Clip = "default",
     thresholds: Thresholds | None = None,
-    reading: Callable[[Log], Any] | None = None,
 ) -> Comparison:
-    """Recompute every estimator (or ``estimators``) and run every diagnostic.
-
-    ``reading`` wraps the read in a context (the CLI's progress spinner).
-    """
+    """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
-    with (reading or _quietly)(log):
-        analysis = analyse(log, names, conv, compare_logged=True)
+    analysis = analyze_log(log, names, conv, compare_logged=True)
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
 
@@ -453,14 +498,12 @@ def advantages(
     ddof: int | None = None,
     eps: float | None = None,
     clip: Clip = "default",
-    reading: Callable[[Log], Any] | None = None,
 ) -> pl.DataFrame:
     """One row per rollout, in input order: the canonical columns, the input's others, and
     one ``adv_<estimator>`` column each."""
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
-    with (reading or _quietly)(log):
-        rows = ingest.collect(log, log.frame)
-    analysis = analyse(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
+    rows = ingest.collect(log, log.frame)
+    analysis = analyze_log(replace(log, frame=rows.lazy()), names, conv)  # the rows, read once
     out = with_advantages(rows, analysis)
     out = out.drop(c for c in out.columns if c.startswith(INTERNAL_PREFIX))
     return out.rename({c: input_name(c) for c in out.columns if input_name(c) != c})
@@ -475,7 +518,6 @@ def write_advantages(
     ddof: int | None = None,
     eps: float | None = None,
     clip: Clip = "default",
-    reading: Callable[[Log], Any] | None = None,
 ) -> int:
     """Write :func:`advantages` to ``path`` (Parquet, CSV or JSONL by its extension),
     atomically, or as CSV to an open binary stream (``sys.stdout.buffer``), and return the
@@ -486,35 +528,32 @@ def write_advantages(
     written as they go, so a log larger than memory works. (verl multi-turn sessions,
     whose outputs take their session's advantage, are computed in memory.)
     """
-    from grpoflaw_cli import output
+    from grpoflaw_cli import safe_output
 
     def write(frame: pl.LazyFrame) -> None:
         if isinstance(path, (str, Path)):
-            output.sink_frame_atomic(Path(path), frame)
+            safe_output.sink_frame_atomic(Path(path), frame)
         else:
             stdout = path is getattr(sys.stdout, "buffer", None)
             what = "to standard output" if stdout else "to the output stream"
-            output.sink_csv_stream(frame, path, what)
+            safe_output.sink_csv_stream(frame, path, what)
 
     if isinstance(path, (str, Path)):
-        output.frame_format(Path(path))
-        output.check_output(Path(path), _input_paths(log))
+        safe_output.frame_format(Path(path))
+        safe_output.check_output(Path(path), _input_paths(log))
     log, conv, names, _ = _prepare(log, estimators, framework, ddof, eps, clip)
     if log.detection.sessions:
-        rows = advantages(
-            log, names, framework=framework, ddof=ddof, eps=eps, clip=clip, reading=reading
-        )
+        rows = advantages(log, names, framework=framework, ddof=ddof, eps=eps, clip=clip)
         write(rows.lazy())
         return rows.height
-    with (reading or _quietly)(log):
-        analysis = analyse(log, names, conv)
-        written = int(analysis.groups["n"].sum())
-        query = advantages_query(log.frame, analysis)
-        # The query holds only the coefficients it joins on; the rest of the analysis (at
-        # 6.25M groups, ~0.5 GB of per-group columns and statistics) can go before the sink.
-        del analysis
-        with ingest.explained(log):
-            write(query)
+    analysis = analyze_log(log, names, conv)
+    written = int(analysis.groups["n"].sum())
+    query = advantages_query(log.frame, analysis)
+    # The query holds only the coefficients it joins on; the rest of the analysis (at
+    # 6.25M groups, ~0.5 GB of per-group columns and statistics) can go before the sink.
+    del analysis
+    with ingest.explained(log):
+        write(query)
     return written
 
 

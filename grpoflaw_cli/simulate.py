@@ -1,4 +1,4 @@
-"""Does GRPO's normalisation cost learning on a given kind of rewards? A seeded experiment.
+"""Does GRPO's normalization cost learning on a given kind of rewards? A seeded experiment.
 
 The model, fixed before any result was looked at:
 
@@ -10,14 +10,14 @@ The model, fixed before any result was looked at:
 * **Policy.** A small linear softmax policy shared by all tasks, as an LLM's weights are:
   ``π(a | t) ∝ exp(w · φ_ta)`` with fixed random features ``φ_ta ∈ R^dim`` (drawn once per
   seed, ``dim`` smaller than tasks × arms, so the tasks compete for the same weights) and
-  ``w`` starting at 0. A per-task softmax would let Adam normalise each task's gradient
+  ``w`` starting at 0. A per-task softmax would let Adam normalize each task's gradient
   on its own, hiding exactly the cross-task weighting under test.
 * **Training.** Each iteration samples ``prompts`` tasks uniformly, ``group`` rollouts of
   each, computes the advantages with grpoflaw's own estimator code (the iteration is the
   batch), and takes one Adam step (lr ``lr``, the same for every estimator) on the
   policy-gradient loss ``−Σ A_i log π(a_i)``. Every estimator gets the same budget,
   the same tasks and the same initial policy for a given seed.
-* **Score.** The policy's expected reward per task, normalised to [0, 1] between the
+* **Score.** The policy's expected reward per task, normalized to [0, 1] between the
   task's worst and best arm, averaged over tasks. Reported per iteration (the learning
   curve), at the end (mean of the last 10 % of iterations) and as the area under the curve.
 * **Statistics.** ``seeds`` independent runs; mean and 95 % confidence interval (t
@@ -27,20 +27,24 @@ The model, fixed before any result was looked at:
   clear difference. The score weighs every task equally, which is GRPO's own implicit
   weighting; an objective that sums raw rewards would weigh tasks by their scale.
 
->>> result = run(Setting(seeds=3, iterations=20), ["grpo", "dr_grpo"])   # doctest: +SKIP
->>> sorted(result.summary["estimator"])                                 # doctest: +SKIP
+>>> result = run(Setting(seeds=2, iterations=3, prompts=2), ["grpo", "dr_grpo"])
+>>> sorted(result.summary["estimator"])
 ['dr_grpo', 'grpo']
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from math import sqrt
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, apply, evaluate
+from grpoflaw_cli.errors import InputError, UsageError, option
+from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, apply, defaults, evaluate
 from grpoflaw_cli.group_stats import Extremes, Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
@@ -124,6 +128,51 @@ class Result:
     summary: pl.DataFrame = field(repr=False)
     """Per estimator: final and AUC means with CIs, the paired difference vs GRPO, verdict."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The setting, the summary and the mean learning curves, as JSON data."""
+        return {
+            "setting": dict(vars(self.setting)),
+            "summary": self.summary.to_dicts(),
+            "curves": {k: v.mean(0).tolist() for k, v in self.curves.items()},
+        }
+
+
+def preset(*, binary: bool = False, **knobs: Any) -> Setting:
+    """The multi-task, multi-scale default, or (``binary``) one 0/1 verifier per rollout
+    over four tasks.
+
+    >>> preset(binary=True, seeds=3).sources
+    1
+    """
+    if binary:
+        return Setting(binary=True, scales=(1.0,) * 4, sources=1, **knobs)
+    return Setting(**knobs)
+
+
+def runnable(
+    chosen: Sequence[str] | None, *, every: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """The estimators to simulate (``chosen``, else the defaults), GRPO first: the
+    reference. Simulated rollouts have rewards only: naming an estimator that needs more
+    is a :class:`UsageError`, unless ``every`` one was asked for; those are left out and
+    returned with the reason.
+
+    >>> runnable(["rloo", "grpo"])
+    (['grpo', 'rloo'], {})
+    """
+    names, cannot = applicable(list(chosen or defaults()), set())
+    left_out: dict[str, str] = {}
+    if cannot and every:
+        left_out = {n: f"{why}: simulated rollouts have rewards only" for n, why in cannot.items()}
+    elif chosen is not None and cannot:
+        raise UsageError(
+            "simulate cannot run "
+            + "; ".join(f"{n} (it {why})" for n, why in cannot.items())
+            + ": its rollouts have rewards only",
+            hint=f"leave it out of {option('estimators')}",
+        )
+    return ["grpo", *(n for n in names if n != "grpo")], left_out
+
 
 def _environment(s: Setting, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Arm means (seeds, tasks, arms) and rollout noise std (tasks,)."""
@@ -166,7 +215,7 @@ def _groups(reward: np.ndarray, n_steps: int) -> tuple[Groups, np.ndarray, np.nd
 
 
 def run(setting: Setting, estimators: list[str], conventions: Conventions | None = None) -> Result:
-    """Train one policy per (estimator, seed) and summarise. Deterministic in ``setting.seed``."""
+    """Train one policy per (estimator, seed) and summarize. Deterministic in ``setting.seed``."""
     conv = conventions or Conventions()
     s = setting
     rng = np.random.default_rng(s.seed)
@@ -216,7 +265,7 @@ def run(setting: Setting, estimators: list[str], conventions: Conventions | None
             step = it + 1
             w += s.lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
         curves[name] = curve
-    return Result(setting=s, curves=curves, summary=summarise(curves))
+    return Result(setting=s, curves=curves, summary=summarize(curves))
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float]:
@@ -230,7 +279,7 @@ MIN_EFFECT = 0.01
 """A difference in final score below 1 % of the tasks' best-to-worst range is no verdict."""
 
 
-def summarise(
+def summarize(
     curves: dict[str, np.ndarray], reference: str = "grpo", min_effect: float = MIN_EFFECT
 ) -> pl.DataFrame:
     """Per estimator: final score and AUC (mean, 95 % CI over seeds), the paired difference
@@ -304,3 +353,18 @@ def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
         verifier=tuple(verifier),
         dim=max(2, len(arms) * base.arms // 2),
     )
+
+
+def fit_to_log(paths: Sequence[str | Path], base: Setting) -> Setting:
+    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
+    (:func:`setting_from_log`); an :class:`InputError` if the log cannot give them."""
+    from grpoflaw_cli import api
+
+    groups = api.compare(api.load(paths), ["grpo"]).groups
+    try:
+        return setting_from_log(groups, base)
+    except ValueError as err:
+        raise InputError(
+            f"'{', '.join(map(str, paths))}': {err}",
+            hint="see how the log is grouped with `grpoflaw inspect`",
+        ) from None

@@ -1,10 +1,10 @@
 r"""Text from logs and paths made safe to show on a terminal.
 
 A log's task and column names, its file names and the messages quoting them are data, not
-terminal commands. An ESC or a C1 control starts an escape sequence (colours, a window
+terminal commands. An ESC or a C1 control starts an escape sequence (colors, a window
 title, an OSC 52 clipboard write), a newline or carriage return forges a line of output, a
 bidi control reorders what is shown. :func:`printable` writes each as a visible escape, so
-the text stays recognisable and cannot drive the terminal:
+the text stays recognizable and cannot drive the terminal:
 
 >>> print(printable("math\x1b]0;owned\x07\nError: all good"))
 math\x1b]0;owned\x07\nError: all good

@@ -365,6 +365,23 @@ def test_version_and_help(runner: CliRunner) -> None:
         assert command in result.output
 
 
+def test_flags_spell_every_option_as_a_flag_a_command_has() -> None:
+    """A library message names a setting by errors.option(); the CLI spells it from FLAGS,
+    so FLAGS must name each setting, and each as a flag that some command takes."""
+    import typer.core
+    import typer.main
+
+    from grpoflaw_cli.cli import FLAGS
+    from grpoflaw_cli.errors import OPTIONS
+
+    assert set(FLAGS) == set(OPTIONS)
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    commands = group.commands.values()
+    flags = {flag for command in commands for param in command.params for flag in param.opts}
+    assert {name: flag for name, flag in FLAGS.items() if flag not in flags} == {}
+
+
 def test_output_that_cannot_be_written_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
     folder = tmp_path / "adv.csv"  # a folder where the output file should go
     folder.mkdir()

@@ -12,7 +12,7 @@ from conftest import SAMPLES
 from typer.testing import CliRunner, Result
 
 from grpoflaw_cli.cli import app
-from grpoflaw_cli.simulate import Setting, run, setting_from_log, summarise, t95
+from grpoflaw_cli.simulate import Setting, run, setting_from_log, summarize, t95
 
 SMALL = Setting(seeds=4, iterations=12, prompts=4, group=4)
 
@@ -34,7 +34,7 @@ def test_estimators_share_tasks_and_start() -> None:
 def test_summary_statistics_by_hand() -> None:
     ref = np.tile(np.array([[0.5] * 10]), (5, 1))
     better = ref + np.array([0.10, 0.12, 0.08, 0.11, 0.09])[:, None]
-    table = summarise({"grpo": ref, "x": better}).rows_by_key("estimator", named=True)
+    table = summarize({"grpo": ref, "x": better}).rows_by_key("estimator", named=True)
     x = table["x"][0]
     diffs = np.array([0.10, 0.12, 0.08, 0.11, 0.09])
     assert x["vs_grpo"] == pytest.approx(diffs.mean())
@@ -47,7 +47,7 @@ def test_verdict_needs_a_clear_and_large_enough_difference() -> None:
     ref = np.full((6, 4), 0.5)
     tiny = ref + 0.001  # excludes 0 but below the minimum effect
     noisy = ref + np.array([0.3, -0.3, 0.2, -0.2, 0.1, -0.1])[:, None]
-    table = summarise({"grpo": ref, "tiny": tiny, "noisy": noisy}).rows_by_key(
+    table = summarize({"grpo": ref, "tiny": tiny, "noisy": noisy}).rows_by_key(
         "estimator", named=True
     )
     assert table["tiny"][0]["verdict"] == "no clear difference"

@@ -263,9 +263,9 @@ def test_a_regular_file_on_a_full_disk_blames_the_write(
 DRIVER = """
 import sys, time
 from pathlib import Path
-from grpoflaw_cli import output
+from grpoflaw_cli import safe_output
 
-with output._atomic(Path(sys.argv[1])) as tmp:
+with safe_output._atomic(Path(sys.argv[1])) as tmp:
     tmp.write_text("half of it")
     print(tmp, flush=True)
     time.sleep(60)
@@ -276,7 +276,7 @@ SLOW_SINK = """
 import sys, time
 import polars as pl
 from pathlib import Path
-from grpoflaw_cli import output
+from grpoflaw_cli import safe_output
 
 def slow(frame: pl.DataFrame) -> pl.DataFrame:
     print("writing", flush=True)
@@ -284,7 +284,7 @@ def slow(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 rows = pl.LazyFrame({"a": [1, 2, 3]}).map_batches(slow, streamable=False)
-output.sink_frame_atomic(Path(sys.argv[1]), rows)
+safe_output.sink_frame_atomic(Path(sys.argv[1]), rows)
 """
 
 

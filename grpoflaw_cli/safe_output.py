@@ -7,7 +7,10 @@ file beside the (symlink-resolved) target is moved into place only on success, s
 or killed run (Ctrl-C, SIGTERM, SIGHUP) leaves no file and never truncates an existing one.
 Anything else already at the path (a FIFO, ``/dev/stdout``, a device) is written through.
 
->>> write_text_atomic(Path("report.html"), "<html>…</html>")     # doctest: +SKIP
+>>> with tempfile.TemporaryDirectory() as folder:
+...     write_text_atomic(Path(folder, "report.html"), "<p>…</p>")
+...     sorted(os.listdir(folder)), Path(folder, "report.html").read_text("utf-8")
+(['report.html'], '<p>…</p>')
 """
 
 from __future__ import annotations
@@ -60,9 +63,11 @@ def check_output(path: str | Path, inputs: Sequence[str | Path] = ()) -> None:
     reads (also through a symlink or a hard link), and a log file (by extension) inside an
     input folder or matching an input glob, which the next run would read as part of the log.
 
-    >>> check_output("run.jsonl", ["run.jsonl"])  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as logs:  # doctest: +ELLIPSIS
+    ...     check_output(Path(logs, "advantages.jsonl"), [logs])
     Traceback (most recent call last):
-    UsageError: cannot write 'run.jsonl': it is an input of this run ...
+    grpoflaw_cli.errors.UsageError: cannot write '...advantages.jsonl': a log file inside ...
+    Hint: write the output outside the log's folder, or give it another extension
     """
     out = Path(path)
     check_writable(out)

@@ -1,0 +1,93 @@
+"""``grpoflaw advantages``: one row per rollout with each estimator's advantage."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, shown_data, stderr
+from grpoflaw_cli.cli.options import (
+    NO_COLUMNS,
+    Clip,
+    Eps,
+    Estimators,
+    FrameworkOpt,
+    LogColumns,
+    Paths,
+    SkipBadLines,
+    SourceName,
+    SourceOpt,
+    StdDdof,
+    chosen_estimators,
+    column_options,
+    framework_name,
+    output_path,
+    parse_clip,
+    read_log,
+)
+
+
+@column_options
+def advantages(
+    paths: Paths,
+    output_arg: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="Output file: .parquet, .csv or .jsonl.", show_default=False
+        ),
+    ],
+    columns: LogColumns = NO_COLUMNS,
+    skip_bad_lines: SkipBadLines = False,
+    estimators: Estimators = None,
+    source: SourceOpt = SourceName.auto,
+    framework: FrameworkOpt = None,
+    std_ddof: StdDdof = None,
+    eps: Eps = None,
+    clip: Clip = None,
+) -> None:
+    """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
+    from grpoflaw_cli.safe_output import check_output, frame_format
+
+    to_stdout = output_arg == "-"  # "./-" is a file named "-"
+    output = Path("-") if to_stdout else output_path(output_arg, "-o")
+    assert output is not None
+    if not to_stdout:  # refuse a bad output before reading anything
+        frame_format(output)
+        check_output(output, paths)
+    mapping = columns.mapping()
+    names = chosen_estimators(estimators)
+    from grpoflaw_cli import api
+
+    log = read_log(paths, mapping, skip_bad_lines, source, framework)
+    report_skipped(log)
+    kept, skipped = api.usable(log, names)
+    note_skipped(skipped, explicit=True)  # the output file has no header to say it
+    settings = {
+        "framework": framework_name(framework),
+        "ddof": std_ddof,
+        "eps": eps,
+        "clip": parse_clip(clip),
+    }
+
+    def write(to: Any) -> int:
+        with reading(log):
+            return int(api.write_advantages(log, to, names, **settings))
+
+    if to_stdout:
+        sys.stdout.flush()
+        if sys.stdout.isatty():  # a screen: the rows in memory, control characters shown
+            import io
+
+            rows = io.BytesIO()
+            write(rows)
+            sys.stdout.write(shown_data(rows.getvalue().decode("utf-8", "replace")))
+        else:  # a pipe or a file: streamed as written
+            write(sys.stdout.buffer)
+        return
+    written = write(output)
+    stderr().print(
+        f"wrote {written:,} rollouts × {len(kept)} estimators to {output}", highlight=False
+    )

@@ -1,0 +1,160 @@
+"""``grpoflaw compare``: every estimator side by side, and the flags."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, screen, shown_data
+from grpoflaw_cli.cli.options import (
+    NO_COLUMNS,
+    Clip,
+    Eps,
+    Estimators,
+    FrameworkOpt,
+    LogColumns,
+    OutputFormat,
+    Paths,
+    SkipBadLines,
+    SourceName,
+    SourceOpt,
+    StdDdof,
+    chosen_estimators,
+    column_options,
+    framework_name,
+    output_path,
+    parse_clip,
+    read_log,
+)
+from grpoflaw_cli.errors import ExitCode, UsageError
+
+
+class FailOn(str, Enum):
+    none = "none"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+CompareFormat = Annotated[
+    OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
+]
+Html = Annotated[
+    str | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+]
+FailOnOpt = Annotated[
+    FailOn, typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised.")
+]
+MaxRows = Annotated[
+    int, typer.Option("--max-rows", min=1, help="Iterations shown in the terminal table.")
+]
+# The diagnostics' thresholds (grpoflaw_cli.diagnostics.Thresholds)
+CollapseRatio = Annotated[
+    float, typer.Option("--collapse-ratio", help="collapsed_pair: spread ratio that counts.")
+]
+MagnitudeRatio = Annotated[
+    float, typer.Option("--magnitude-ratio", help="magnitude_collapse: spread ratio vs typical.")
+]
+NoiseRatio = Annotated[
+    float, typer.Option("--noise-ratio", help="noise_amplification: spread below this × typical.")
+]
+ZeroVarianceWarning = Annotated[
+    float, typer.Option("--zero-variance-warning", help="zero_variance: share that warns.")
+]
+
+
+@column_options
+def compare(
+    paths: Paths,
+    columns: LogColumns = NO_COLUMNS,
+    skip_bad_lines: SkipBadLines = False,
+    estimators: Estimators = None,
+    source: SourceOpt = SourceName.auto,
+    framework: FrameworkOpt = None,
+    std_ddof: StdDdof = None,
+    eps: Eps = None,
+    clip: Clip = None,
+    output_format: CompareFormat = OutputFormat.table,
+    html_out: Html = None,
+    fail_on: FailOnOpt = FailOn.none,
+    max_rows: MaxRows = 30,
+    collapse_ratio: CollapseRatio = 2.0,
+    magnitude_ratio: MagnitudeRatio = 3.0,
+    noise_ratio: NoiseRatio = 0.05,
+    zero_variance_warning: ZeroVarianceWarning = 0.5,
+) -> int:
+    """Recompute advantages under every estimator side by side and flag magnitude collapse."""
+    from grpoflaw_cli.diagnostics import Severity, Thresholds
+
+    html = output_path(html_out, "--html")
+    mapping = columns.mapping()
+    names = chosen_estimators(estimators)
+    try:
+        thresholds = Thresholds(
+            collapse_ratio=collapse_ratio,
+            magnitude_ratio=magnitude_ratio,
+            noise_ratio=noise_ratio,
+            zero_variance_warning=zero_variance_warning,
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    from grpoflaw_cli import api
+
+    if html is not None:
+        from grpoflaw_cli.safe_output import check_output
+
+        check_output(html, paths)
+    log = read_log(paths, mapping, skip_bad_lines, source, framework)
+    report_skipped(log)
+    with reading(log, enabled=output_format is OutputFormat.table):
+        result = api.compare(
+            log,
+            names,
+            framework=framework_name(framework),
+            ddof=std_ddof,
+            eps=eps,
+            clip=parse_clip(clip),
+            thresholds=thresholds,
+        )
+    note_skipped(result.skipped, explicit=estimators is not None)
+    _show(result, output_format, html, max_rows)
+    if fail_on is not FailOn.none:
+        bar = Severity(fail_on.value).rank
+        if any(f.severity.rank >= bar for f in result.flags):
+            return int(ExitCode.FLAGS)
+    return int(ExitCode.OK)
+
+
+def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows: int) -> None:
+    """The HTML report, if asked for, and the report on stdout in the format asked for."""
+    report = result.report()
+    if html is not None:
+        from grpoflaw_cli.render.html import render_html
+        from grpoflaw_cli.safe_output import write_text_atomic
+
+        write_text_atomic(html, render_html(report, result.analysis, result.sample()))
+
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    elif output_format is OutputFormat.csv:
+        sys.stdout.write(shown_data(_iterations_csv(report)))
+    else:
+        from grpoflaw_cli.render.terminal import render_compare
+
+        console = screen()
+        console.print(render_compare(report, max_rows=max_rows, width=console.width))
+        if html is not None:
+            console.print(f"HTML report written to {html}")
+
+
+def _iterations_csv(report: dict[str, Any]) -> str:
+    import polars as pl
+
+    rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
+    # every row decides a column's type (a scale that is None for the first 100 iterations)
+    return pl.DataFrame(rows, infer_schema_length=None).write_csv()

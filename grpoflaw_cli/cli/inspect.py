@@ -1,0 +1,43 @@
+"""``grpoflaw inspect``: what was detected in a log, and why."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from grpoflaw_cli.cli.display import reading, report_skipped, screen
+from grpoflaw_cli.cli.options import (
+    NO_COLUMNS,
+    InspectFormat,
+    LogColumns,
+    Paths,
+    SkipBadLines,
+    SourceName,
+    SourceOpt,
+    TableOrJson,
+    column_options,
+    read_log,
+)
+
+
+@column_options
+def inspect(
+    paths: Paths,
+    columns: LogColumns = NO_COLUMNS,
+    skip_bad_lines: SkipBadLines = False,
+    source: SourceOpt = SourceName.auto,
+    output_format: TableOrJson = InspectFormat.table,
+) -> None:
+    """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
+    from grpoflaw_cli import api
+
+    log = read_log(paths, columns.mapping(), skip_bad_lines, source)
+    report_skipped(log)
+    with reading(log):
+        found = api.describe(log)
+    if output_format is InspectFormat.json:
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+    else:
+        from grpoflaw_cli.render.inspect import render_inspect
+
+        screen().print(render_inspect({"facts": found["facts"], "reasons": found["reasons"]}))

@@ -1,0 +1,82 @@
+"""``grpoflaw watch``: the table and flags of a dump folder, refreshed as files land."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grpoflaw_cli.cli.display import screen, stderr
+from grpoflaw_cli.cli.options import (
+    FLAGS,
+    NO_COLUMNS,
+    Estimators,
+    FrameworkOpt,
+    LogColumns,
+    SourceName,
+    SourceOpt,
+    chosen_estimators,
+    column_options,
+    framework_name,
+)
+from grpoflaw_cli.errors import UsageError
+
+
+@column_options
+def watch(
+    folder: Annotated[
+        Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
+    ],
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.1, max=3600, help="Seconds between looks at the folder."),
+    ] = 2.0,
+    columns: LogColumns = NO_COLUMNS,
+    source: SourceOpt = SourceName.auto,
+    estimators: Estimators = None,
+    framework: FrameworkOpt = None,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Latest iterations shown.")
+    ] = 15,
+    refreshes: Annotated[
+        int | None,
+        typer.Option(
+            "--refreshes", min=1, help="Stop after this many looks at the folder (default: never)."
+        ),
+    ] = None,
+) -> None:
+    """Follow a rollout dump folder during training: the table and flags refresh as step
+    files land (Ctrl-C to stop)."""
+    from rich.live import Live
+
+    from grpoflaw_cli import watch as watching
+    from grpoflaw_cli.render.terminal import render_watch
+
+    if not math.isfinite(interval):
+        raise UsageError(f"--interval must be a number of seconds, got {interval}")
+    watching.check_folder(folder)
+    looks = watching.follow(
+        folder,
+        columns.mapping(),
+        estimators=chosen_estimators(estimators),
+        source=source.value,
+        framework=framework_name(framework),
+        interval=interval,
+        refreshes=refreshes,
+        spelling=FLAGS,
+    )
+    console = screen()
+    with Live(console=console, auto_refresh=False) as live:
+        try:
+            for report, problem in looks:
+                view = render_watch(
+                    report, folder, max_rows=max_rows, width=console.width, error=problem
+                )
+                live.update(view, refresh=True)
+        except KeyboardInterrupt:  # Ctrl-C is the normal way out of watch
+            pass
+    if not console.is_terminal:  # Live leaves its last line open when piped
+        console.line()
+    stderr().print("stopped watching")
