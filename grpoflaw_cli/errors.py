@@ -17,7 +17,9 @@ spelling of it: the CLI shows ``--reward-col``, the Python API ``reward_cols``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import IntEnum
 
 
@@ -52,11 +54,14 @@ OPTIONS: Mapping[str, str] = {
     "eps": "eps",
     "clip": "clip",
     "format": "format",
+    "output": "path",
 }
 """The settings a message may name, and how the Python API spells each (its keyword).
 
-Each front end gives its own spelling to :meth:`GrpoflawError.spelled`; the CLI's
-table lives beside its options."""
+A front end that spells them its own way runs the library inside :func:`spelled_as`
+(the CLI's table lives beside its options)."""
+
+_SPELLING: ContextVar[Mapping[str, str]] = ContextVar("spelling", default=OPTIONS)
 
 _MARK = "\x1f"  # ASCII unit separator: never in a path, and repr() escapes it in values
 _OPTION = re.compile(f"{_MARK}([a-z_]+){_MARK}")
@@ -73,15 +78,38 @@ def option(name: str) -> str:
     return f"{_MARK}{name}{_MARK}"
 
 
-def _spell(text: str, spelling: Mapping[str, str]) -> str:
-    return _OPTION.sub(lambda m: spelling.get(m[1]) or OPTIONS[m[1]], text)
+@contextmanager
+def spelled_as(spelling: Mapping[str, str]) -> Iterator[None]:
+    """Within this block, :func:`spell` (and so every message) names settings as
+    ``spelling`` does: what a front end sets once for its run.
+
+    >>> with spelled_as({"eps": "--eps"}):
+    ...     spell(f"pass {option('eps')} 0")
+    'pass --eps 0'
+    """
+    token = _SPELLING.set(spelling)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
+
+def spell(text: str, spelling: Mapping[str, str] | None = None) -> str:
+    """``text`` with its :func:`option` placeholders named as ``spelling`` says, by
+    default the current front end's (the API's keywords outside :func:`spelled_as`).
+
+    >>> spell(f"needs lengths ({option('length_col')})")
+    'needs lengths (length_col)'
+    """
+    names = _SPELLING.get() if spelling is None else spelling
+    return _OPTION.sub(lambda m: names.get(m[1]) or OPTIONS[m[1]], text)
 
 
 class GrpoflawError(Exception):
     """Base class: a message for the user and, where there is one, how to fix it.
 
-    ``message`` and ``hint`` name settings as the Python API spells them;
-    :meth:`spelled` gives the same error in another front end's words.
+    ``message`` and ``hint`` name settings as the current front end spells them
+    (:func:`spelled_as`); :meth:`spelled` gives the same error in another's words.
     """
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
@@ -93,11 +121,11 @@ class GrpoflawError(Exception):
 
     @property
     def message(self) -> str:
-        return _spell(self._message, OPTIONS)
+        return spell(self._message)
 
     @property
     def hint(self) -> str | None:
-        return None if self._hint is None else _spell(self._hint, OPTIONS)
+        return None if self._hint is None else spell(self._hint)
 
     def prefixed(self, prefix: str) -> GrpoflawError:
         """This error with ``prefix`` before its message (e.g. the file it is about)."""
@@ -107,8 +135,8 @@ class GrpoflawError(Exception):
 
     def spelled(self, spelling: Mapping[str, str]) -> GrpoflawError:
         """This error with its settings named as ``spelling`` says (e.g. CLI flags)."""
-        hint = None if self._hint is None else _spell(self._hint, spelling)
-        err = type(self)(_spell(self._message, spelling), hint=hint)
+        hint = None if self._hint is None else spell(self._hint, spelling)
+        err = type(self)(spell(self._message, spelling), hint=hint)
         err.__cause__ = self.__cause__
         return err
 

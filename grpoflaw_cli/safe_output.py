@@ -31,7 +31,7 @@ from typing import IO, TypeVar
 
 import polars as pl
 
-from grpoflaw_cli.errors import UsageError
+from grpoflaw_cli.errors import UsageError, option
 from grpoflaw_cli.readers import file_format, resolve_paths
 
 FRAME_FORMATS = {
@@ -405,7 +405,7 @@ def binary_as_hex(frame: FrameT) -> FrameT:
         raise UsageError(
             f"column '{inside[0]}' holds bytes inside lists or records ({schema[inside[0]]}), "
             "which CSV and JSON Lines cannot hold",
-            hint="write Parquet (-o OUT.parquet)",
+            hint=f"write Parquet ({option('output')} OUT.parquet)",
         )
     binary = [c for c, t in schema.items() if t == pl.Binary]
     return frame.with_columns(pl.col(binary).bin.encode("hex")) if binary else frame

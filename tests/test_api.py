@@ -191,6 +191,19 @@ def test_api_errors_name_keyword_arguments_not_cli_flags() -> None:
     assert "--" not in str(err.value)
 
 
+def test_skipped_estimators_name_the_keyword_in_the_api_and_the_flag_in_the_cli(
+    runner: CliRunner,
+) -> None:
+    """Why an estimator was left out names the setting that would bring it back, as each
+    front end spells it."""
+    result = gf.compare(SAMPLES / "seed.jsonl", ["grpo", "remax"])
+    assert result.skipped == {"remax": "needs the greedy rollout's reward (baseline_col)"}
+    cli = runner.invoke(app, ["compare", str(SAMPLES / "seed.jsonl"), "--format", "json"])
+    assert json.loads(cli.stdout)["summary"]["skipped_estimators"]["remax"].endswith(
+        "(--baseline-col)"
+    )
+
+
 def test_rewards_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
     """Rewards of 1000 ± 0.01: centring raw power sums would cancel (the token-weighted
     whitening was off by 3e-6, the kurtosis by 3e-4, hiding the seed's collapsed pair), so

@@ -22,7 +22,7 @@ from grpoflaw_cli.cli.inspect import inspect as inspect_log
 from grpoflaw_cli.cli.options import FLAGS, Traceback
 from grpoflaw_cli.cli.simulate import simulate
 from grpoflaw_cli.cli.watch import watch
-from grpoflaw_cli.errors import ExitCode, GrpoflawError
+from grpoflaw_cli.errors import ExitCode, GrpoflawError, spelled_as
 
 T = TypeVar("T")
 
@@ -54,7 +54,8 @@ def _fail(err: GrpoflawError) -> NoReturn:
 def guard(show_traceback: bool, work: Callable[[], T]) -> T:
     """Run ``work``; typed errors become messages and exit codes, bugs exit 3."""
     try:
-        return work()
+        with spelled_as(FLAGS):  # the library's messages name our flags
+            return work()
     except typer.Exit:
         raise
     except GrpoflawError as err:

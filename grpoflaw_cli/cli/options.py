@@ -38,6 +38,7 @@ FLAGS = {
     "eps": "--eps",
     "clip": "--clip",
     "format": "--format",
+    "output": "-o",
 }
 """How the CLI spells each setting a library message names (see :func:`errors.option`)."""
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from grpoflaw_cli.errors import option, spell
 from grpoflaw_cli.estimators.affine import Affine
 from grpoflaw_cli.estimators.conventions import Conventions
 from grpoflaw_cli.estimators.rows import RowVariable
@@ -76,8 +77,8 @@ class Estimator:
 REGISTRY: dict[str, Estimator] = {}
 
 NEEDS = {
-    "length": "needs response lengths (--length-col)",
-    "baseline": "needs the greedy rollout's reward (--baseline-col)",
+    "length": f"needs response lengths ({option('length_col')})",
+    "baseline": f"needs the greedy rollout's reward ({option('baseline_col')})",
 }
 ON_DEMAND = ("extremes",)
 """Inputs no log lacks: group statistics the pass gathers only for estimators that
@@ -132,14 +133,14 @@ def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, s
     """Split ``names`` into those the log has the inputs for, and the others with a reason.
 
     >>> applicable(["grpo", "opo"], set())
-    (['grpo'], {'opo': 'needs response lengths (--length-col)'})
+    (['grpo'], {'opo': 'needs response lengths (length_col)'})
     """
     kept: list[str] = []
     skipped: dict[str, str] = {}
     for name in names:
         missing = [r for r in REGISTRY[name].requires if r not in (*have, *ON_DEMAND)]
         if missing:
-            skipped[name] = "; ".join(NEEDS[m] for m in missing)
+            skipped[name] = spell("; ".join(NEEDS[m] for m in missing))
         else:
             kept.append(name)
     return kept, skipped
