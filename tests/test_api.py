@@ -74,6 +74,7 @@ def test_framework_conventions_via_the_api() -> None:
     assert verl.conventions.eps == 1e-6
 
 
+@pytest.mark.slow
 def test_figure_is_a_plotly_figure() -> None:
     figure = gf.compare(SAMPLES / "seed.csv").figure()
     assert type(figure).__name__ == "Figure"
@@ -91,6 +92,7 @@ def test_one_estimator_may_be_named_as_a_string() -> None:
     assert gf.compare(log, "grpo,rloo").analysis.estimators == ("grpo", "rloo")
 
 
+@pytest.mark.slow
 def test_the_readme_example_script_runs(tmp_path: Path) -> None:
     """It writes its report where it is told, else to the temporary folder: never into
     the folder it runs in (the repository, when run from its root)."""

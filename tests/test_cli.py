@@ -167,6 +167,7 @@ def html_skeleton(html: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 def test_html_report_is_self_contained(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = invoke(runner, "compare", SAMPLES / "multitask.jsonl", "--html", out)
@@ -548,6 +549,7 @@ def test_no_signal_with_tasks_and_null_scales_in_csv(runner: CliRunner, tmp_path
     assert table.height == 110 and table["scale_grpo"].null_count() == 105
 
 
+@pytest.mark.slow
 def test_html_header_names_what_was_not_computed(runner: CliRunner, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     invoke(runner, "compare", SAMPLES / "multitask.jsonl", "--html", page)

@@ -11,11 +11,14 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from grpoflaw_cli.cli import app
+
+pytestmark = pytest.mark.slow  # fuzzing: seconds per run
 
 EXAMPLES = int(os.environ.get("GRPOFLAW_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(

@@ -40,6 +40,7 @@ def spread_ok(rewards: np.ndarray, groups: np.ndarray) -> bool:
     return all(np.ptp(rewards[groups == g]) > 1e-3 for g in np.unique(groups))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(), st.floats(0.01, 100), st.floats(-100, 100))
 def test_grpo_is_invariant_to_positive_affine_rescaling(data, a, b) -> None:
@@ -50,6 +51,7 @@ def test_grpo_is_invariant_to_positive_affine_rescaling(data, a, b) -> None:
     np.testing.assert_allclose(scaled, base, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(min_size=1), st.floats(0.01, 100))
 def test_dr_grpo_scales_linearly(data, a) -> None:
@@ -63,6 +65,7 @@ def test_dr_grpo_scales_linearly(data, a) -> None:
     )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards())
 def test_rloo_is_k_over_k_minus_1_times_dr_grpo(data) -> None:
@@ -77,6 +80,7 @@ def test_rloo_is_k_over_k_minus_1_times_dr_grpo(data) -> None:
     )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(), st.sampled_from(["grpo", "grpo_batch", "dr_grpo", "rloo"]))
 def test_group_baseline_advantages_sum_to_zero_per_group(data, estimator) -> None:
@@ -87,6 +91,7 @@ def test_group_baseline_advantages_sum_to_zero_per_group(data, estimator) -> Non
     assert np.all(np.abs(sums) <= 1e-9 * scale + 1e-9)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(), st.sampled_from(["reinforce_pp", "reinforce_pp_baseline"]))
 def test_whitened_estimators_have_zero_mean_per_iteration(data, estimator) -> None:
@@ -95,6 +100,7 @@ def test_whitened_estimators_have_zero_mean_per_iteration(data, estimator) -> No
     assert abs(adv.sum()) <= 1e-7 * (1 + np.abs(adv).sum())
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(min_size=1), st.sampled_from(sorted(REGISTRY)), st.randoms())
 def test_row_order_does_not_matter(data, estimator, rnd) -> None:
@@ -113,6 +119,7 @@ def test_row_order_does_not_matter(data, estimator, rnd) -> None:
     np.testing.assert_allclose(shuffled, base[perm], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(min_size=1), st.sampled_from(sorted(REGISTRY)))
 def test_no_nan_from_finite_rewards(data, estimator) -> None:
@@ -120,6 +127,7 @@ def test_no_nan_from_finite_rewards(data, estimator) -> None:
     assert np.all(np.isfinite(advantages(rewards, groups, estimator, **extras(rewards))))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(min_size=1), st.integers(1, 3))
 def test_analytic_group_moments_match_the_rows(data, steps) -> None:
@@ -160,6 +168,7 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
     st.integers(0, 2),
     st.data(),
 )
+@pytest.mark.slow
 def test_per_step_reductions_agree_with_their_definitions(
     index: list[int], sort: bool, extra_steps: int, data: st.DataObject
 ) -> None:

@@ -278,6 +278,7 @@ def _on_a_terminal(args: list[str], cwd: Path) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow
 def test_csv_on_a_terminal_shows_control_characters(tmp_path: Path) -> None:
     """Data formats are faithful when piped or redirected; on a terminal (as ``ls``
     does) the control characters of the values show as escapes."""

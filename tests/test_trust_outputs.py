@@ -209,6 +209,7 @@ def test_a_fifo_output_is_written_through(tmp_path: Path) -> None:
     assert received and received[0].startswith(b"step,group,reward")
 
 
+@pytest.mark.slow
 def test_an_output_that_is_the_shells_stdout_is_written_through(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     link = tmp_path / "adv.csv"
@@ -362,6 +363,7 @@ def test_a_long_name_within_the_limit_is_written(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- standard streams
 
 
+@pytest.mark.slow
 def test_stdout_on_a_full_device(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     with open(full_device(tmp_path), "w") as full:
@@ -375,6 +377,7 @@ def test_stdout_on_a_full_device(tmp_path: Path) -> None:
         assert "cannot write to standard output: No space left on device" in done.stderr
 
 
+@pytest.mark.slow
 def test_closed_stdout(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
 
@@ -395,6 +398,7 @@ def test_closed_stdout(tmp_path: Path) -> None:
     assert out.read_text().startswith("step,")
 
 
+@pytest.mark.slow
 def test_closed_stderr_and_stdin(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     out = tmp_path / "adv.csv"
@@ -410,6 +414,7 @@ def test_closed_stderr_and_stdin(tmp_path: Path) -> None:
     assert missing.returncode == 2  # the message has nowhere to go; the code still says it
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl")
     for args in (("compare", log), ("advantages", log, "-o", "-")):
@@ -421,6 +426,7 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
         assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_a_non_utf8_stdout(tmp_path: Path) -> None:
     log = write_log(tmp_path / "run.jsonl", note="a “quoted” × response")
     for args in (("compare", log), ("estimators",)):
