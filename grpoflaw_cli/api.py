@@ -31,7 +31,6 @@ import polars as pl
 
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
-from grpoflaw_cli.columns import INTERNAL_PREFIX, carried_name, input_name
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
 from grpoflaw_cli.estimators import (
@@ -48,7 +47,7 @@ from grpoflaw_cli.groupstats import (
     needs_centring,
     with_centred_sums,
 )
-from grpoflaw_cli.ingest import ColumnMap, Log
+from grpoflaw_cli.ingest import INTERNAL_PREFIX, ColumnMap, Log, carried_name, input_name
 from grpoflaw_cli.render.report import Header, build_report
 from grpoflaw_cli.rollouts import (
     advantages_query,
@@ -105,7 +104,7 @@ def load(
             mapping,
             skip_bad_lines=skip_bad_lines,
             source=source,
-            nan_rewards="nansum" if framework == "trl" else None,
+            nan_rewards=ingest.missing_rewards(framework),
         )
     except GrpoflawError as err:  # name this function's arguments, not the CLI's flags
         hint = _keywords(err.hint) if err.hint is not None else None

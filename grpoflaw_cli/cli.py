@@ -450,7 +450,7 @@ def _read(
         mapping,
         skip_bad_lines=skip_bad_lines,
         source=source.value,
-        nan_rewards="nansum" if framework is FrameworkName.trl else None,
+        nan_rewards=ingest.missing_rewards(framework),
     )
 
 
@@ -795,7 +795,7 @@ def watch(
     def work() -> None:
         from rich.live import Live
 
-        from grpoflaw_cli.readers import file_format
+        from grpoflaw_cli.ingest import file_format
         from grpoflaw_cli.render.terminal import render_watch
 
         if not math.isfinite(interval):

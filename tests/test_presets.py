@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import UsageError
-from grpoflaw_cli.presets import choose
+from grpoflaw_cli.ingest.trainers import choose
 
 TRAINERS = SAMPLES / "trainers"
 
@@ -278,7 +278,7 @@ def test_step_folders_of_verifiers_episodes(tmp_path: Path) -> None:
 
 def test_every_preset_is_a_source_flag_value() -> None:
     from grpoflaw_cli.cli import SourceName
-    from grpoflaw_cli.presets import SOURCES
+    from grpoflaw_cli.ingest import SOURCES
 
     assert [s.value for s in SourceName] == list(SOURCES)
 
