@@ -15,10 +15,6 @@ module              what it holds
 ``checks``          refusing columns and values the numbers cannot use
 ``trainers/``       the registry of trainer sources; one file per trainer format
 ==================  ===========================================================
-
->>> log = load(["sample_data/seed.jsonl"])
->>> log.detection.reward_cols
-('reward',)
 """
 
 from grpoflaw_cli.ingest.canonical import FILE_COL, canonicalize

@@ -2,9 +2,14 @@
 :class:`~grpoflaw_cli.ingest.log.Log`), in named phases. Only schemas (and, for a few
 decisions, the first rows) are read here; the rows are read when the caller collects.
 
->>> log = load(["sample_data/seed.jsonl"])
->>> log.detection.reward_cols, log.detection.source
-(('reward',), 'generic')
+>>> import tempfile
+>>> path = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
+>>> _ = path.write_text('{"step": 1, "uid": "a", "score": 1}\\n{"step": 1, "uid": "a"}\\n')
+>>> log = load([path])
+>>> log.detection.reward_cols, log.detection.group_col, log.detection.source
+(('score',), 'uid', 'generic')
+>>> log.frame.collect()["reward"].to_list()  # a missing score is null: refused later
+[1.0, None]
 """
 
 from __future__ import annotations

@@ -2,9 +2,13 @@
 its rows: failures become :class:`~grpoflaw_cli.errors.InputError` naming the file and
 line (:func:`collect`), and the facts ``inspect`` reports.
 
+>>> import tempfile
+>>> from pathlib import Path
 >>> from grpoflaw_cli.ingest.load import load
->>> facts(load(["sample_data/seed.jsonl"]))["duplicate rows"]
-0
+>>> path = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
+>>> _ = path.write_text('{"prompt": "a", "reward": 1}\\n' * 2 + '{"prompt": "a", "reward": 0}\\n')
+>>> {k: v for k, v in facts(load([path])).items() if k in ("rows", "duplicate rows")}
+{'rows': 3, 'duplicate rows': 1}
 """
 
 from __future__ import annotations
