@@ -1,4 +1,4 @@
-"""The names of a log's columns: the canonical roles, the names each role is recognised
+"""The names of a log's columns: the canonical roles, the names each role is recognized
 by, how input columns are carried beside grpoflaw's working columns, the user's
 :class:`ColumnMap` and what ingest decided (:class:`Detection`). Pure: names only.
 
