@@ -7,6 +7,7 @@ module              what it holds
 ``log``             :class:`Log`, collecting its rows with messages that name the line
 ``files``           finding files (folders, globs), formats, lazy scans, schemas
 ``headers``         column names that show a wrong separator; a column named twice
+``late_fields``     a large JSONL log's fields that first appear after its first lines
 ``lines``           a file's lines, streamed; cleaned temporary copies
 ``locate``          after a failed read: the file, line and column at fault
 ``columns``         the canonical roles, :class:`ColumnMap`, :class:`Detection`

@@ -203,9 +203,9 @@ SMALL_LOG_BYTES = 4_000_000
 """A log whose JSONL files hold at most this many bytes in all (an eighth of it gzipped)
 has their schemas inferred from every line, not Polars' first 100 (about 10 ms per MB): a
 field that first appears late is seen, and a late wider type (1.5 in a column of integers)
-is read as such. In a larger log, :func:`with_late_columns` searches every line for the
-names grpoflaw looks for, in one native pass, and infers a file's schema from every line
-only if one of them appears late."""
+is read as such. In a larger log, every line is searched for the names grpoflaw looks for,
+in one native pass, and a file's schema is inferred from every line only if one of them
+appears late (:mod:`grpoflaw_cli.ingest.late_fields`)."""
 
 _WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
 """The schemas inferred from every line, by (file, size, mtime): found once, used by every
@@ -370,91 +370,6 @@ def _whole_file_schema(path: Path) -> pl.Schema:
         _WHOLE_FILE_SCHEMAS.clear()
     _WHOLE_FILE_SCHEMAS[_stamp(path)] = schema
     return schema
-
-
-def with_late_columns(
-    files: Sequence[Path],
-    formats: Sequence[Format],
-    sources: Sequence[Source],
-    schemas: Sequence[pl.Schema],
-    look_for: Sequence[str],
-) -> list[pl.Schema]:
-    """The schemas, a JSONL file's inferred from every line where one of ``look_for`` (the
-    names grpoflaw looks for and the flags give) appears in it but not in its schema (from
-    its first 100 lines). One native pass over the files of each schema; a nested key or a
-    value that reads like a key also counts (then the schema is inferred in full: slower,
-    never wrong). A cleaned copy (:func:`cleaned_jsonl`) is searched and read in the file's
-    stead."""
-    out = list(schemas)
-    families: dict[tuple[object, ...], list[int]] = {}
-    for index, (fmt, schema) in enumerate(zip(formats, schemas, strict=True)):
-        if fmt == "jsonl":
-            families.setdefault(tuple(schema.items()), []).append(index)
-    for members in families.values():
-        missing = [n for n in look_for if n not in schemas[members[0]]]
-        for index in _files_holding(missing, [sources[i] for i in members], members):
-            try:
-                out[index] = _whole_file_schema(sources[index])
-            except READ_ERRORS as exc:
-                from grpoflaw_cli.ingest.locate import locate_read_error
-
-                raise locate_read_error(files[index], "jsonl", exc) from exc
-    return out
-
-
-BATCH_BYTES = 64_000_000
-"""Small files are searched by reading them into memory this many bytes at a time: a
-multi-file scan costs about 0.1 ms a file, which 20,000 step files would feel."""
-
-
-def _files_holding(
-    names: Sequence[str], paths: Sequence[Path], indexes: Sequence[int]
-) -> list[int]:
-    """Which of the JSONL files hold one of ``names`` as a JSON string (``"name"``) on
-    some line: their indexes. Native string search; memory bounded by :data:`BATCH_BYTES`."""
-    if not names:
-        return []
-    keys = [f'"{n}"' for n in names]
-    found: list[int] = []
-    batch: list[tuple[int, str]] = []
-    held = 0
-
-    def search() -> None:
-        texts = pl.Series([text for _, text in batch], dtype=pl.String)
-        hits = texts.str.contains_any(keys)
-        found.extend(i for (i, _), hit in zip(batch, hits, strict=True) if hit)
-        batch.clear()
-
-    for path, index in zip(paths, indexes, strict=True):
-        size = _stamp(path)[1]
-        if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
-            if _holds(path, keys):
-                found.append(index)
-            continue
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            found.append(index)  # inferred in full: the read then says what is wrong
-            continue
-        batch.append((index, text))
-        held += len(text)
-        if held > BATCH_BYTES:
-            search()
-            held = 0
-    if batch:
-        search()
-    return sorted(found)
-
-
-def _holds(path: Path, keys: list[str]) -> bool:
-    """Does some line of a (large or compressed) file hold one of ``keys``? Polars reads
-    the lines as one text column, in a streaming pass."""
-    try:
-        lines = pl.scan_lines(path, name="line", glob=False)  # the name as it is
-        hit = lines.select(pl.col("line").str.contains_any(keys).any())
-        return bool(hit.collect(engine="streaming").item())
-    except READ_ERRORS:
-        return True  # inferred in full: the read then says what is wrong
 
 
 def _starts_with_bom(path: Path) -> bool:

@@ -38,9 +38,9 @@ from grpoflaw_cli.ingest.files import (
     resolve_paths,
     small_log,
     unreadable_columns,
-    with_late_columns,
 )
 from grpoflaw_cli.ingest.headers import duplicate_names, header_problem
+from grpoflaw_cli.ingest.late_fields import with_late_columns
 from grpoflaw_cli.ingest.lines import readable_name
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers import Preset, missing_rewards
