@@ -424,3 +424,27 @@ def test_verl_multi_turn_sessions_use_the_last_output(tmp_path: Path) -> None:
     assert adv["adv_grpo_loo"].to_list() == pytest.approx(want, rel=1e-12)
     summary = compare(path)["summary"]
     assert summary["rollouts"] == 4  # the statistics count sessions' last outputs
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in TRAINERS.iterdir() if p.is_dir()))
+def test_reasons_are_plain_text(folder: str) -> None:
+    """``inspect`` prints the reasons as they are: none may hold a setting's placeholder
+    (errors.option), which only an error's message is spelled from."""
+    from grpoflaw_cli import ingest
+
+    reasons = ingest.load([TRAINERS / folder]).detection.reasons
+    assert reasons and not any("\x1f" in r for r in reasons)
+
+
+def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) -> None:
+    rows = [
+        {"problem_id": i // 4, "reward": float(i % 3), "metrics": json.dumps({"a": i, "b": i * i})}
+        for i in range(16)
+    ]
+    log = tmp_path / "rollouts.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from grpoflaw_cli import ingest
+
+    reasons = ingest.load([log]).detection.reasons
+    note = next(r for r in reasons if "do not add up to the reward" in r)
+    assert "--component-col" in note and "\x1f" not in note

@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import polars as pl
 
-from grpoflaw_cli.errors import option
 from grpoflaw_cli.ingest.columns import ColumnMap
 from grpoflaw_cli.ingest.files import READ_ERRORS
 
@@ -84,7 +83,8 @@ def metrics_as_components(
 ) -> tuple[ColumnMap, tuple[float, ...] | None, list[str]]:
     """The mapping with the unpacked ``column`` fields as the reward's components, when the
     reward is their weighted sum on ``first``'s rows (:func:`_reward_parts`), their
-    weights, and the line ``inspect`` shows either way."""
+    weights, and the line ``inspect`` shows either way (a reason: it names the CLI's flag
+    as it is)."""
     unpacked = [f"{column}.{f}" for f in fields]
     parts, weights = _reward_parts(first, mapping.reward[0], unpacked)
     if len(parts) > 1:
@@ -96,7 +96,7 @@ def metrics_as_components(
         return replace(mapping, components=parts), weights, [note]
     note = (
         f"'{column}' fields {', '.join(unpacked)} are read as columns, not reward "
-        f"components: they do not add up to the reward (name parts with {option('component_cols')})"
+        "components: they do not add up to the reward (name parts with --component-col)"
     )
     return mapping, None, [note]
 
