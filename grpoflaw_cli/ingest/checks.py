@@ -17,7 +17,14 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError, option, quoted
 from grpoflaw_cli.ingest.canonical import canonicalize, is_text, prepared
-from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format, carried_name, input_name
+from grpoflaw_cli.ingest.columns import (
+    ROLE_SETTINGS,
+    ColumnMap,
+    Detection,
+    Format,
+    carried_name,
+    input_name,
+)
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
 from grpoflaw_cli.ingest.locate import _first_json_string, _first_non_numeric, locate_read_error
 from grpoflaw_cli.ingest.log import Log
@@ -25,16 +32,6 @@ from grpoflaw_cli.ingest.trainers.art import rollout_where
 
 MAX_ABS_REWARD = 1e50
 """Larger rewards would overflow the power sums (up to r⁴) the statistics need."""
-
-ROLE_SETTINGS = {
-    "step": "step_col",
-    "group": "group_col",
-    "reward": "reward_cols",
-    "length": "length_col",
-    "baseline": "baseline_col",
-    "component": "component_cols",
-}
-"""The setting (:func:`~grpoflaw_cli.errors.option`) that maps each role's column."""
 
 
 def check_numeric(

@@ -91,6 +91,18 @@ OUTPUT_PREFIX = "adv_"
 """The advantage columns ``grpoflaw advantages`` writes (``adv_<estimator>``): read back,
 they are carried as ``src_adv_<estimator>`` and never taken for a reward component."""
 
+ROLE_SETTINGS = {
+    "step": "step_col",
+    "group": "group_col",
+    "reward": "reward_cols",
+    "length": "length_col",
+    "task": "task_col",
+    "baseline": "baseline_col",
+    "component": "component_cols",
+}
+"""The setting that maps each role's column, as a message names it
+(:func:`~grpoflaw_cli.errors.option`)."""
+
 ROLE_NAMES = (*STEP_NAMES, *GROUP_NAMES, *REWARD_NAMES, *LENGTH_NAMES, *TASK_NAMES, *BASELINE_NAMES)
 """Every name :func:`detect` looks for."""
 

@@ -18,6 +18,7 @@ from grpoflaw_cli.ingest.columns import (
     GROUP_NAMES,
     LENGTH_NAMES,
     REWARD_NAMES,
+    ROLE_SETTINGS,
     STEP_NAMES,
     TASK_NAMES,
     ColumnMap,
@@ -35,10 +36,10 @@ def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
     return None
 
 
-def _require(col: str, columns: Sequence[str], setting: str) -> str:
+def _require(col: str, columns: Sequence[str], role: str) -> str:
     if col not in columns:
         raise UsageError(
-            f"{option(setting)} '{col}': no such column",
+            f"{option(ROLE_SETTINGS[role])} '{col}': no such column",
             hint="the log has columns: " + listed(columns),
         )
     return col
@@ -61,20 +62,20 @@ def _distinct_roles(
             f"{option('reward_cols')} '{twice[0]}' is given twice",
             hint=f"name each reward column once ({option('reward_weights')} scales one)",
         )
-    roles = [("step", step, "step_col"), ("group", group, "group_col")]
-    roles += [("reward", c, "reward_cols") for c in rewards]
-    roles += [("length", length, "length_col"), ("baseline", baseline, "baseline_col")]
-    seen: dict[str, tuple[str, str]] = {}
-    for role, column, setting in roles:
+    roles = [("step", step), ("group", group), *(("reward", c) for c in rewards)]
+    roles += [("length", length), ("baseline", baseline)]
+    seen: dict[str, str] = {}
+    for role, column in roles:
         if column is None:
             continue
         other = seen.get(column)
-        if other is not None and {other[0], role} != {"step", "group"}:
+        if other is not None and {other, role} != {"step", "group"}:
             raise UsageError(
-                f"'{column}' cannot be both the {other[0]} and the {role} column",
-                hint=f"map another column with {option(other[1])} or {option(setting)}",
+                f"'{column}' cannot be both the {other} and the {role} column",
+                hint=f"map another column with {option(ROLE_SETTINGS[other])} or "
+                f"{option(ROLE_SETTINGS[role])}",
             )
-        seen.setdefault(column, (role, setting))
+        seen.setdefault(column, role)
     for column in components:
         if column in (step, group):
             role = "step" if column == step else "group"
@@ -90,7 +91,7 @@ def _rewards(
     """The reward columns: the user's, a common reward name, else every numeric column
     named like ``*reward*`` (one per reward function, as TRL logs them)."""
     if mapping.reward:
-        rewards = tuple(_require(c, cols, "reward_cols") for c in mapping.reward)
+        rewards = tuple(_require(c, cols, "reward") for c in mapping.reward)
         reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
         return rewards
     found = _pick(REWARD_NAMES, cols)
@@ -145,7 +146,7 @@ def _weights(
 
 def _step(cols: list[str], mapping: ColumnMap, reasons: list[str]) -> str | None:
     if mapping.step:
-        step = _require(mapping.step, cols, "step_col")
+        step = _require(mapping.step, cols, "step")
         reasons.append(f"step ← '{step}' (from --step-col)")
         return step
     found = _pick(STEP_NAMES, cols)
@@ -178,7 +179,7 @@ def _group(
         )
         return None, "blocks"
     if mapping.group:
-        group = _require(mapping.group, cols, "group_col")
+        group = _require(mapping.group, cols, "group")
         reasons.append(f"group ← '{group}' (from --group-col)")
         return group, "column"
     found = _pick(GROUP_NAMES, [c for c in cols if c not in taken])
@@ -204,21 +205,21 @@ def _optional_roles(
     """The length, task and baseline columns: the user's, else a common name among the
     columns no other role took (a baseline must hold numbers)."""
     if mapping.length:
-        length: str | None = _require(mapping.length, cols, "length_col")
+        length: str | None = _require(mapping.length, cols, "length")
         reasons.append(f"length ← '{length}' (from --length-col)")
     else:
         length = _pick(LENGTH_NAMES, [c for c in cols if c not in used])
         if length:
             reasons.append(f"length ← '{length}' (token weights for batch whitening)")
     if mapping.task:
-        task: str | None = _require(mapping.task, cols, "task_col")
+        task: str | None = _require(mapping.task, cols, "task")
         reasons.append(f"task ← '{task}' (from --task-col)")
     else:
         task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
         if task:
             reasons.append(f"task ← '{task}'")
     if mapping.baseline:
-        baseline: str | None = _require(mapping.baseline, cols, "baseline_col")
+        baseline: str | None = _require(mapping.baseline, cols, "baseline")
         reasons.append(f"baseline ← '{baseline}' (from --baseline-col)")
     else:
         baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numbers])
@@ -231,9 +232,7 @@ def _components(
     cols: list[str], mapping: ColumnMap, roles: set[str | None], reasons: list[str]
 ) -> tuple[str, ...]:
     components = tuple(
-        dict.fromkeys(
-            _require(c, cols, "component_cols") for c in mapping.components if c not in roles
-        )
+        dict.fromkeys(_require(c, cols, "component") for c in mapping.components if c not in roles)
     )
     if components:
         reasons.append(

@@ -21,7 +21,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.ingest import trainers
-from grpoflaw_cli.ingest.columns import INTERNAL_PREFIX, ColumnMap, Detection
+from grpoflaw_cli.ingest.columns import INTERNAL_PREFIX, ROLE_SETTINGS, ColumnMap, Detection
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
 from grpoflaw_cli.ingest.locate import _first_non_numeric, locate_read_error
 from grpoflaw_cli.ingest.trainers.verl import LAST_COL, SESSION_COL
@@ -107,8 +107,8 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
                 bad = _first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
-            roles = ((det.step_col, "step_col"), (det.group_col, "group_col"))
-            keys = {c: setting for c, setting in roles if c}
+            roles = ((det.step_col, "step"), (det.group_col, "group"))
+            keys = {c: ROLE_SETTINGS[role] for c, role in roles if c}
             return locate_read_error(path, fmt, file_exc, numeric, keys)
         reshaped = trainers.explain(path, fmt, source, det)  # an ART or NeMo-RL row
         if reshaped is not None:
