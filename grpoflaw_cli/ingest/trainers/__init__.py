@@ -131,8 +131,6 @@ def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputE
     """Why a file the log's trainer reshapes failed to read, if it is in the reshaped
     rows (an ART trajectory's number that is text, a NeMo-RL batch slice not of one)."""
     trainer = TRAINERS.get(det.source)
-    return (
-        None
-        if trainer is None or trainer.explain is None
-        else trainer.explain(path, fmt, source, det)
-    )
+    if trainer is None or trainer.explain is None:
+        return None
+    return trainer.explain(path, fmt, source, det)
