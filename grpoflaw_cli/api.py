@@ -17,7 +17,6 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,9 +29,8 @@ import polars as pl
 
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze, with_logged
-from grpoflaw_cli.columns import INTERNAL_PREFIX, carried_name, input_name
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
-from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
+from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.estimators import (
     FRAMEWORKS,
     REGISTRY,
@@ -42,7 +40,7 @@ from grpoflaw_cli.estimators import (
     resolve,
 )
 from grpoflaw_cli.group_stats import needs_centering
-from grpoflaw_cli.ingest import ColumnMap, Log
+from grpoflaw_cli.ingest import INTERNAL_PREFIX, ColumnMap, Log, carried_name, input_name
 from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
@@ -98,17 +96,13 @@ def load(
         baseline=baseline_col,
         components=tuple(component_cols),
     )
-    try:
-        return read(
-            [paths] if isinstance(paths, (str, Path)) else paths,
-            mapping,
-            source=source,
-            framework=framework,
-            skip_bad_lines=skip_bad_lines,
-        )
-    except GrpoflawError as err:  # name this function's arguments, not the CLI's flags
-        hint = _keywords(err.hint) if err.hint is not None else None
-        raise type(err)(_keywords(err.message), hint=hint) from None
+    return read(
+        [paths] if isinstance(paths, (str, Path)) else paths,
+        mapping,
+        source=source,
+        framework=framework,
+        skip_bad_lines=skip_bad_lines,
+    )
 
 
 def read(
@@ -127,51 +121,7 @@ def read(
         mapping,
         skip_bad_lines=skip_bad_lines,
         source=source,
-        nan_rewards=missing_rewards(framework),
-    )
-
-
-def missing_rewards(framework: str | None) -> Literal["nansum"] | None:
-    """The rule for a rollout whose reward is missing: TRL's ``nansum`` under
-    ``framework="trl"``, else the one the log's source implies (None).
-
-    >>> missing_rewards("trl"), missing_rewards("verl")
-    ('nansum', None)
-    """
-    return "nansum" if framework == "trl" else None
-
-
-KEYWORDS = {
-    "--step-col": "step_col",
-    "--group-col": "group_col",
-    "--reward-col": "reward_cols",
-    "--reward-weights": "reward_weights",
-    "--group-size": "group_size",
-    "--length-col": "length_col",
-    "--task-col": "task_col",
-    "--baseline-col": "baseline_col",
-    "--component-col": "component_cols",
-    "--skip-bad-lines": "skip_bad_lines=True",
-    "--source": "source",
-    "--framework": "framework",
-}
-"""The CLI flags that the library's messages still write out, and :func:`load`'s keywords
-for them. Temporary: once ingest names every setting with :func:`errors.option`, its
-messages are in these keywords already, and this table, :func:`_keywords` and the
-rewrite in :func:`load` go (``test_api_errors_name_keyword_arguments_not_cli_flags``
-then passes without them)."""
-
-
-def _keywords(text: str) -> str:
-    """A message with the CLI's flags replaced by :func:`load`'s keyword arguments.
-
-    >>> _keywords("--reward-col 'zzz': no such column")
-    "reward_cols 'zzz': no such column"
-    """
-    return re.sub(
-        "|".join(re.escape(f) + r"\b(?!-)" for f in sorted(KEYWORDS, key=len, reverse=True)),
-        lambda m: KEYWORDS[m.group(0)],
-        text,
+        nan_rewards=ingest.missing_rewards(framework),
     )
 
 
@@ -467,7 +417,7 @@ def _prepare(
     (with the reasons for the others): what every entry point starts from."""
     if not isinstance(log, Log):
         log = load(log, framework=framework)
-    elif (rule := missing_rewards(framework)) is not None:  # as load(framework=...) reads
+    elif (rule := ingest.missing_rewards(framework)) is not None:  # as load(framework=...) reads
         log = ingest.reread(log, rule)
     names, skipped = usable(log, estimators)
     return log, conventions_for(log, framework, ddof, eps, clip), names, skipped

@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.columns import INTERNAL_PREFIX, input_name
 from grpoflaw_cli.estimators import RowVariable, apply
+from grpoflaw_cli.ingest import INTERNAL_PREFIX, input_name
 
 _GROUP_INDEX = "__group_index"
 _STEP_INDEX = "__step_index"

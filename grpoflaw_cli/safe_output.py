@@ -32,7 +32,7 @@ from typing import IO, TypeVar
 import polars as pl
 
 from grpoflaw_cli.errors import UsageError, option
-from grpoflaw_cli.readers import file_format, resolve_paths
+from grpoflaw_cli.ingest import file_format, resolve_paths
 
 FRAME_FORMATS = {
     ".parquet": "parquet",

@@ -69,7 +69,7 @@ def listing(folder: Path) -> Listing | None:
     """The watched files with size and mtime, or None when the folder changed under us
     (a trainer renaming a temp file): look again next time. A subfolder that cannot be
     read is listed with size -1, so that the look names it (its files would be missing)."""
-    from grpoflaw_cli.readers import file_format
+    from grpoflaw_cli.ingest import file_format
 
     found: list[tuple[str, int, int]] = []
 

@@ -131,15 +131,15 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
 
 def test_unknown_column_lists_the_columns(write_jsonl) -> None:
     path = write_jsonl([{"step": 1, "reward": 1.0}])
-    with pytest.raises(UsageError, match="--group-col 'prompt'") as err:
+    with pytest.raises(UsageError, match="group_col 'prompt'") as err:
         load([path], ColumnMap(group="prompt"))
     assert "step, reward" in str(err.value)
 
 
-def test_no_reward_column_names_the_flag(write_jsonl) -> None:
+def test_no_reward_column_names_the_setting(write_jsonl) -> None:
     with pytest.raises(InputError, match="no reward column") as err:
         load([write_jsonl([{"step": 1, "value": 1.0}])])
-    assert "--reward-col" in str(err.value)
+    assert "reward_cols" in str(err.value)
 
 
 def test_text_reward_column_is_refused(write_jsonl) -> None:
@@ -151,7 +151,7 @@ def test_text_reward_column_is_refused(write_jsonl) -> None:
 
 
 def test_weights_must_match_reward_columns(write_jsonl) -> None:
-    with pytest.raises(UsageError, match="--reward-weights"):
+    with pytest.raises(UsageError, match="reward_weights"):
         load([write_jsonl([{"a": 1.0}])], ColumnMap(reward=("a",), reward_weights=(1.0, 2.0)))
 
 
@@ -246,7 +246,7 @@ def test_duplicate_rows_with_groups_from_row_blocks(tmp_path: Path) -> None:
     import polars as pl
 
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.columns import ColumnMap
+    from grpoflaw_cli.ingest import ColumnMap
 
     rows = [{"step": 1, "reward": float(i % 3), "text": f"t{i}"} for i in range(8)]
     path = tmp_path / "twice.jsonl"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import UsageError
-from grpoflaw_cli.presets import choose
+from grpoflaw_cli.ingest.trainers import choose
 
 TRAINERS = SAMPLES / "trainers"
 
@@ -278,7 +278,7 @@ def test_step_folders_of_verifiers_episodes(tmp_path: Path) -> None:
 
 def test_every_preset_is_a_source_flag_value() -> None:
     from grpoflaw_cli.cli import SourceName
-    from grpoflaw_cli.presets import SOURCES
+    from grpoflaw_cli.ingest import SOURCES
 
     assert [s.value for s in SourceName] == list(SOURCES)
 
@@ -424,3 +424,27 @@ def test_verl_multi_turn_sessions_use_the_last_output(tmp_path: Path) -> None:
     assert adv["adv_grpo_loo"].to_list() == pytest.approx(want, rel=1e-12)
     summary = compare(path)["summary"]
     assert summary["rollouts"] == 4  # the statistics count sessions' last outputs
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in TRAINERS.iterdir() if p.is_dir()))
+def test_reasons_are_plain_text(folder: str) -> None:
+    """``inspect`` prints the reasons as they are: none may hold a setting's placeholder
+    (errors.option), which only an error's message is spelled from."""
+    from grpoflaw_cli import ingest
+
+    reasons = ingest.load([TRAINERS / folder]).detection.reasons
+    assert reasons and not any("\x1f" in r for r in reasons)
+
+
+def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) -> None:
+    rows = [
+        {"problem_id": i // 4, "reward": float(i % 3), "metrics": json.dumps({"a": i, "b": i * i})}
+        for i in range(16)
+    ]
+    log = tmp_path / "rollouts.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from grpoflaw_cli import ingest
+
+    reasons = ingest.load([log]).detection.reasons
+    note = next(r for r in reasons if "do not add up to the reward" in r)
+    assert "--component-col" in note and "\x1f" not in note

@@ -102,7 +102,7 @@ def test_column_handling_is_linear_in_the_number_of_columns(tmp_path: Path) -> N
 def test_detection_is_linear_in_the_number_of_columns() -> None:
     import time
 
-    from grpoflaw_cli.columns import ColumnMap, detect
+    from grpoflaw_cli.ingest import ColumnMap, detect
 
     names = [f"k{j}" for j in range(60_000)] + ["total_reward", "uid"]
     start = time.perf_counter()
@@ -246,7 +246,7 @@ def test_a_field_first_seen_after_line_100_is_detected_and_carried(tmp_path: Pat
 
 def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.readers import SMALL_LOG_BYTES
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
 
     log = _write_jsonl(tmp_path / "late.jsonl", _late_rows(80_000))
     assert log.stat().st_size > SMALL_LOG_BYTES  # the large-log path
@@ -371,7 +371,7 @@ def test_a_late_field_in_one_of_many_files_of_a_large_log_is_found(tmp_path: Pat
         if step == 30:
             rows[500]["response_length"] = 7  # line 501 of one file only
         _write_jsonl(folder / f"{step}.jsonl", rows)
-    from grpoflaw_cli.readers import small_log
+    from grpoflaw_cli.ingest.files import small_log
 
     assert not small_log(sorted(folder.iterdir()))  # the search path, not whole-file inference
     det = ingest.load([folder]).detection
@@ -382,7 +382,7 @@ def test_a_late_field_of_a_large_gzipped_log_is_found(tmp_path: Path) -> None:
     import gzip
 
     from grpoflaw_cli import ingest
-    from grpoflaw_cli.readers import SMALL_LOG_BYTES
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
 
     text = "".join(json.dumps(r) + "\n" for r in _late_rows(120_000))
     log = tmp_path / "late.jsonl.gz"

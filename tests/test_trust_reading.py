@@ -428,12 +428,12 @@ def test_no_room_for_the_cleaned_copy_is_not_blamed_on_the_log(
 ) -> None:
     import errno
 
-    from grpoflaw_cli import readers
+    from grpoflaw_cli.ingest import files
 
     def full(*_: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(readers, "cleaned_copy", full)
+    monkeypatch.setattr(files, "cleaned_copy", full)
     path = tmp_path / "cut.jsonl"
     path.write_bytes(jsonl(*ROWS, b'{"st'))
     result = run("compare", path, "--skip-bad-lines")
@@ -510,7 +510,7 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(
     import sys
     import tempfile
 
-    from grpoflaw_cli import lines
+    from grpoflaw_cli.ingest import lines
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True

@@ -1,8 +1,8 @@
-"""Reading log files: paths, formats, lazy scans, and the header checks.
+"""Finding and scanning log files: paths, formats, lazy scans, schemas.
 
 The happy path only builds lazy scans. What is wrong with a file after a read failed is
-found by :mod:`grpoflaw_cli.diagnose_read`; a JSONL file Polars cannot read as it is (a
-byte-order mark, ``--skip-bad-lines``) is scanned from a cleaned copy (:func:`cleaned_jsonl`).
+found by :mod:`grpoflaw_cli.ingest.locate`; a JSONL file Polars cannot read as it is (a
+byte-order mark, ``skip_bad_lines``) is scanned from a cleaned copy (:func:`cleaned_jsonl`).
 
 >>> file_format(Path("steps/12.jsonl.gz"))
 'jsonl'
@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import errno
 import glob
-import json
 import os
 import re
 import stat
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-from grpoflaw_cli.columns import Format
 from grpoflaw_cli.errors import InputError, UsageError
-from grpoflaw_cli.lines import BOM, cleaned_copy
-
-if TYPE_CHECKING:
-    pass
+from grpoflaw_cli.ingest.columns import Format
+from grpoflaw_cli.ingest.lines import BOM, cleaned_copy
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -209,9 +203,9 @@ SMALL_LOG_BYTES = 4_000_000
 """A log whose JSONL files hold at most this many bytes in all (an eighth of it gzipped)
 has their schemas inferred from every line, not Polars' first 100 (about 10 ms per MB): a
 field that first appears late is seen, and a late wider type (1.5 in a column of integers)
-is read as such. In a larger log, :func:`with_late_columns` searches every line for the
-names grpoflaw looks for, in one native pass, and infers a file's schema from every line
-only if one of them appears late."""
+is read as such. In a larger log, every line is searched for the names grpoflaw looks for,
+in one native pass, and a file's schema is inferred from every line only if one of them
+appears late (:mod:`grpoflaw_cli.ingest.late_fields`)."""
 
 _WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
 """The schemas inferred from every line, by (file, size, mtime): found once, used by every
@@ -364,7 +358,7 @@ def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     except READ_ERRORS as exc:
-        from grpoflaw_cli.diagnose_read import locate_read_error
+        from grpoflaw_cli.ingest.locate import locate_read_error
 
         raise locate_read_error(path, fmt, exc) from exc
 
@@ -376,196 +370,6 @@ def _whole_file_schema(path: Path) -> pl.Schema:
         _WHOLE_FILE_SCHEMAS.clear()
     _WHOLE_FILE_SCHEMAS[_stamp(path)] = schema
     return schema
-
-
-def with_late_columns(
-    files: Sequence[Path],
-    formats: Sequence[Format],
-    sources: Sequence[Source],
-    schemas: Sequence[pl.Schema],
-    look_for: Sequence[str],
-) -> list[pl.Schema]:
-    """The schemas, a JSONL file's inferred from every line where one of ``look_for`` (the
-    names grpoflaw looks for and the flags give) appears in it but not in its schema (from
-    its first 100 lines). One native pass over the files of each schema; a nested key or a
-    value that reads like a key also counts (then the schema is inferred in full: slower,
-    never wrong). A cleaned copy (:func:`cleaned_jsonl`) is searched and read in the file's
-    stead."""
-    out = list(schemas)
-    families: dict[tuple[object, ...], list[int]] = {}
-    for index, (fmt, schema) in enumerate(zip(formats, schemas, strict=True)):
-        if fmt == "jsonl":
-            families.setdefault(tuple(schema.items()), []).append(index)
-    for members in families.values():
-        missing = [n for n in look_for if n not in schemas[members[0]]]
-        for index in _files_holding(missing, [sources[i] for i in members], members):
-            try:
-                out[index] = _whole_file_schema(sources[index])
-            except READ_ERRORS as exc:
-                from grpoflaw_cli.diagnose_read import locate_read_error
-
-                raise locate_read_error(files[index], "jsonl", exc) from exc
-    return out
-
-
-BATCH_BYTES = 64_000_000
-"""Small files are searched by reading them into memory this many bytes at a time: a
-multi-file scan costs about 0.1 ms a file, which 20,000 step files would feel."""
-
-
-def _files_holding(
-    names: Sequence[str], paths: Sequence[Path], indexes: Sequence[int]
-) -> list[int]:
-    """Which of the JSONL files hold one of ``names`` as a JSON string (``"name"``) on
-    some line: their indexes. Native string search; memory bounded by :data:`BATCH_BYTES`."""
-    if not names:
-        return []
-    keys = [f'"{n}"' for n in names]
-    found: list[int] = []
-    batch: list[tuple[int, str]] = []
-    held = 0
-
-    def search() -> None:
-        texts = pl.Series([text for _, text in batch], dtype=pl.String)
-        hits = texts.str.contains_any(keys)
-        found.extend(i for (i, _), hit in zip(batch, hits, strict=True) if hit)
-        batch.clear()
-
-    for path, index in zip(paths, indexes, strict=True):
-        size = _stamp(path)[1]
-        if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
-            if _holds(path, keys):
-                found.append(index)
-            continue
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            found.append(index)  # inferred in full: the read then says what is wrong
-            continue
-        batch.append((index, text))
-        held += len(text)
-        if held > BATCH_BYTES:
-            search()
-            held = 0
-    if batch:
-        search()
-    return sorted(found)
-
-
-def _holds(path: Path, keys: list[str]) -> bool:
-    """Does some line of a (large or compressed) file hold one of ``keys``? Polars reads
-    the lines as one text column, in a streaming pass."""
-    try:
-        lines = pl.scan_lines(path, name="line", glob=False)  # the name as it is
-        hit = lines.select(pl.col("line").str.contains_any(keys).any())
-        return bool(hit.collect(engine="streaming").item())
-    except READ_ERRORS:
-        return True  # inferred in full: the read then says what is wrong
-
-
-def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) -> str | None:
-    """A warning if the file names a column twice, else None. Cheap: a CSV's header as
-    Polars read it (it renames the second ``x`` to ``x_duplicated_0``), a JSONL file's first
-    line (Polars reads the first of two equal keys; a writer that repeats a key usually
-    does so on every line)."""
-    if fmt in ("csv", "tsv"):
-        renamed = {
-            n: m.group(1)
-            for n in schema.names()
-            if (m := re.fullmatch(r"(.+)_duplicated_\d+", n)) and m.group(1) in schema
-        }
-        if not renamed:
-            return None
-        said = ", ".join(f"{b!r} (the next one is read as {n!r})" for n, b in renamed.items())
-        return f"'{path}': the header names a column more than once: {said}"
-    if fmt != "jsonl":
-        return None
-    repeated: list[list[str]] = []  # per object decoded; the line's own object comes last
-
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        counts = Counter(k for k, _ in items)
-        repeated.append([k for k, n in counts.items() if n > 1])
-        return dict(items)
-
-    try:
-        json.loads(_first_line(source), object_pairs_hook=pairs)
-    except (ValueError, RecursionError):
-        return None  # the read proper reports a malformed line
-    if not repeated or not repeated[-1]:
-        return None
-    names = ", ".join(repr(k) for k in repeated[-1])
-    return f"'{path}', line 1: the key {names} appears more than once; the first value is read"
-
-
-def _first_line(source: Source) -> bytes:
-    """The first line that is not blank of a file (decompressed)."""
-    import gzip
-
-    first = b""
-    try:
-        gz = source.suffix.lower() == ".gz"
-        with gzip.open(source) if gz else source.open("rb") as fh:
-            for _, first in zip(range(100), fh, strict=False):  # the first that is not blank
-                if first.strip():
-                    break
-    except (OSError, EOFError, ValueError):
-        return b""
-    return first[len(BOM) :] if first.startswith(BOM) else first
-
-
-_CR_HINT = "convert its line ends to \\n, e.g. tr '\\r' '\\n' < IN > OUT"
-
-
-def header_problem(path: Path, names: Sequence[str]) -> InputError | None:
-    """Why a file's column names show it was read with the wrong separator or line ends,
-    or is no text at all; None if they look right. Any printable name is fine, and so is
-    one holding a no-break or zero-width space (a format character, not garbage)."""
-    fmt = file_format(path)
-    text = fmt in ("csv", "tsv")
-    hint = "grpoflaw picks the separator by the extension: .csv for commas, .tsv for tabs"
-    if text and any("\r" in n for n in names):
-        return InputError(
-            f"'{path}' ends its lines with a carriage return alone (old Mac line ends): "
-            "the whole file reads as one line",
-            hint=_CR_HINT,
-        )
-    tabbed = [n for n in names if "\t" in n and "\ufffd" not in n]
-    if tabbed and fmt == "csv":
-        return InputError(
-            f"'{path}' is tab-separated (its header reads {tabbed[0]!r}), not comma-separated",
-            hint="give it a .tsv name (or .tsv.gz): " + hint,
-        )
-    if fmt == "tsv" and len(names) == 1 and "," in names[0] and "\ufffd" not in names[0]:
-        return InputError(
-            f"'{path}' is comma-separated (its header reads {names[0]!r}), not tab-separated",
-            hint="give it a .csv name (or .csv.gz): " + hint,
-        )
-    if text and any("\ufffd" in n or any(_is_control(c) for c in n) for n in names):
-        # (a JSON key or a Parquet name is text, whatever it holds: shown escaped)
-        return InputError(
-            f"'{path}' does not look like a {fmt} log: its header is not text",
-            hint="check the file; grpoflaw picks the format by the file extension",
-        )
-    spaced = [n for n in names if n != n.strip()]
-    if text and spaced:
-        return InputError(
-            f"'{path}': column names {', '.join(map(repr, spaced[:3]))} start or end with a "
-            "space: the header has spaces around its separators, and grpoflaw reads names "
-            "as written",
-            hint="remove the spaces after the separators in the header and the rows",
-        )
-    return None
-
-
-def _is_control(char: str) -> bool:
-    """A control character or a lone surrogate: binary garbage in a name.
-
-    >>> _is_control("\\x00"), _is_control("\\u00a0"), _is_control("\\u200b")
-    (True, False, False)
-    """
-    import unicodedata
-
-    return unicodedata.category(char) in ("Cc", "Cs")
 
 
 def _starts_with_bom(path: Path) -> bool:
@@ -587,7 +391,7 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     Without ``skip_bad_lines``, a .gz cut short is an error (read in full, it would go
     unseen); with it, the file is read as far as it goes.
     """
-    from grpoflaw_cli.diagnose_read import _cut_gzip, _jsonl_problem
+    from grpoflaw_cli.ingest.locate import _cut_gzip, _jsonl_problem
 
     rule, how = (_jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
     try:
@@ -611,7 +415,7 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
 
 
 def _parses(path: Source, fmt: Format) -> bool:
-    """Does Polars read every line? (A full native pass: only for --skip-bad-lines.)
+    """Does Polars read every line? (A full native pass: only for ``skip_bad_lines``.)
 
     Every column is read: a bare row count can skip the parsing, and so a malformed line
     past the lines the schema is inferred from.

@@ -1,31 +1,79 @@
-"""The rows a trainer preset reshapes (OpenPipe ART's trajectory lists, NeMo-RL's batch
-slices of one): what makes a file unreadable as such, and, on the error path, which line,
-trajectory and field is at fault. The happy path only calls :func:`holds_rollouts` and
-:func:`list_depth` (on schemas); the rest re-reads a file, streamed, after a read failed.
+"""OpenPipe ART's trajectory logs: a JSONL step file with one line per group holding a
+``trajectories`` list, or a trajectories Parquet
+file with ``group_index`` and ``reward``; each trajectory's ``metrics`` may hold the
+reward's parts. Its advantage divides by the population std plus 1e-6. On the error
+path: which line, trajectory and field of a file of trajectory lists is at fault.
 
->>> list_depth(pl.List(pl.List(pl.Int64))), list_depth(pl.Float64)
-(2, 0)
+>>> recognize([], {"trajectories": "list[struct[2]]"}).explode
+'trajectories'
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.columns import Detection, Format
-from grpoflaw_cli.diagnose_read import _decode, _json_kind, _where, record_line
-from grpoflaw_cli.errors import InputError, quoted
-from grpoflaw_cli.presets import NEMO_RL_SLICED
-from grpoflaw_cli.readers import READ_ERRORS, Source, _scan
+from grpoflaw_cli.errors import InputError, option, quoted
+from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan, _whole_file_schema
+from grpoflaw_cli.ingest.locate import _decode, _json_kind, _where, locate_read_error, record_line
+from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _optional
 
 RECORD = "__record"
 TRAJECTORY = "__trajectory"
 
 
-def list_depth(dtype: object) -> int:
-    """How many lists deep ``dtype`` is: ``List(List(Int64))`` → 2."""
-    return 1 + list_depth(dtype.inner) if isinstance(dtype, pl.List) else 0
+def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if list(columns) == ["trajectories"]:
+        return Preset(
+            why="one JSON line per group with a 'trajectories' list (OpenPipe ART)",
+            mapping=ColumnMap(group="group_index", reward=("reward",)),
+            explode="trajectories",
+            unpack="metrics",
+            ddof=0,
+            eps=1e-6,
+        )
+    if _has(columns, "group_index", "reward"):
+        return Preset(
+            why="fields group_index, reward (OpenPipe ART trajectories parquet)",
+            mapping=ColumnMap(
+                step=_optional(columns, "step"), group="group_index", reward=("reward",)
+            ),
+            unpack=_optional(columns, "metrics"),
+            ddof=0,
+            eps=1e-6,
+        )
+    return None
+
+
+def explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
+    """One row per group holding a list of rollouts → one row per rollout, with the
+    group's position in the file as ``group_index`` (OpenPipe ART's JSONL). A line whose
+    list is empty or null holds no rollout: it adds no row."""
+    if column is None:
+        return frame
+    return frame.with_row_index("group_index").explode(column, keep_nulls=False).unnest(column)
+
+
+def scan_exploded(path: Path, data: Source, fmt: Format, column: str | None) -> pl.LazyFrame:
+    """:func:`explode` of a file's scan, refusing a file with no rollout object in any
+    line (a JSONL file's schema is then taken from every line first: the rollouts may all
+    come after the lines the schema was inferred from)."""
+    frame = _scan(data, fmt)
+    if column is None or holds_rollouts(frame, column):
+        return explode(frame, column)
+    if fmt == "jsonl":
+        try:
+            _whole_file_schema(data)  # kept: the file's later scans use it
+        except READ_ERRORS as exc:
+            raise locate_read_error(path, fmt, exc) from exc
+        frame = _scan(data, fmt)
+    if not holds_rollouts(frame, column):
+        raise no_rollouts(str(path), column, frame.collect_schema().get(column))
+    return explode(frame, column)
 
 
 def holds_rollouts(frame: pl.LazyFrame, column: str) -> bool:
@@ -47,7 +95,8 @@ def no_rollouts(where: str, column: str, dtype: pl.DataType | None) -> InputErro
         )
     return InputError(
         f"'{where}': '{column}' holds {dtype}, not trajectory objects",
-        hint=hint + "if another tool wrote this file, pass --source generic and map the columns",
+        hint=hint + f"if another tool wrote this file, pass {option('source')} generic and map "
+        "the columns",
     )
 
 
@@ -74,15 +123,13 @@ def rollout_where(source: Source, fmt: Format, row: int, column: str | None) -> 
     return f"{_where(source, fmt, record)}, trajectory {row - (upto - n)}"
 
 
-def explain(path: str | object, fmt: Format, source: Source, det: Detection) -> InputError | None:
-    """Why a file the preset reshapes failed to read, if it is in the reshaped rows: a
-    trajectory's number that is text (ART), a batch slice not of one (NeMo-RL)."""
-    if det.explode is not None:
-        numeric = (*det.reward_cols, *det.component_cols, det.length_col, det.baseline_col)
-        return _first_text_number(path, fmt, source, det, [c for c in numeric if c])
-    if det.reshape == "nemo-rl":
-        return _first_bad_slice(path, fmt, source)
-    return None
+def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputError | None:
+    """Why a file of trajectory lists failed to read, if it is in the trajectories: a
+    trajectory's number that is text."""
+    if det.explode is None:
+        return None
+    numeric = (*det.reward_cols, *det.component_cols, det.length_col, det.baseline_col)
+    return _first_text_number(path, fmt, source, det, [c for c in numeric if c])
 
 
 def _first_text_number(
@@ -152,36 +199,3 @@ def _trajectory_value(line: bytes, column: str, number: int, name: str) -> objec
         return _decode(line)[column][number - 1][name]  # type: ignore[index]
     except (ValueError, LookupError, TypeError):
         return None
-
-
-def _first_bad_slice(path: object, fmt: Format, source: Source) -> InputError | None:
-    """The first line with a NeMo-RL field whose batch slice is not of one."""
-    try:
-        frame = _scan(source, fmt)
-        schema = frame.collect_schema()
-        sliced = [
-            n
-            for n, depth in NEMO_RL_SLICED.items()
-            if n in schema and list_depth(schema[n]) > depth
-        ]
-        if not sliced:
-            return None
-        hit = (
-            frame.select(pl.col(n).list.len() for n in sliced)
-            .with_row_index(RECORD, offset=1)
-            .filter(pl.any_horizontal(pl.col(n) != 1 for n in sliced))
-            .head(1)
-            .collect(engine="streaming")
-        )
-    except READ_ERRORS:
-        return None
-    if not hit.height:
-        return None
-    name = next(n for n in sliced if hit[n][0] not in (None, 1))
-    return InputError(
-        f"'{path}', {_where(source, fmt, int(hit[RECORD][0]))}: '{name}' is a batch slice of "
-        f"{hit[name][0]}, not of one (NeMo-RL writes one sample per line, each field in a "
-        "list of one)",
-        hint="a train_data_step{N}.jsonl file has one sample per line; one with several was "
-        "written or edited by another tool: write one sample per line",
-    )

@@ -1,6 +1,6 @@
 """Finding what is wrong with a log file after a read failed: which file, line and column,
 and why, for the message. Error path only: these functions re-read a file line by line,
-streamed (:mod:`grpoflaw_cli.lines`), so memory does not grow with the file; the happy
+streamed (:mod:`grpoflaw_cli.ingest.lines`), so memory does not grow with the file; the happy
 path never calls them.
 
 >>> _jsonl_problem(b'{"reward": NaN}')
@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from grpoflaw_cli.columns import Format
-from grpoflaw_cli.errors import InputError, quoted
-from grpoflaw_cli.lines import Decompressed, file_lines
-from grpoflaw_cli.readers import _CR_HINT, READ_ERRORS, Source, _scan
+from grpoflaw_cli.errors import InputError, option, quoted
+from grpoflaw_cli.ingest.columns import Format
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
+from grpoflaw_cli.ingest.headers import CR_HINT
+from grpoflaw_cli.ingest.lines import Decompressed, file_lines
 
 if TYPE_CHECKING:
     import _csv
@@ -38,7 +39,8 @@ def locate_read_error(
 
     ``numeric`` are the columns the log reads as numbers (the reward, say): read so here
     too, so that only a column whose values really clash is named. ``keys`` maps the other
-    columns the log uses (the step and group columns) to the flag that maps each. Only runs
+    columns the log uses (the step and group columns) to the setting that maps each
+    (:func:`~grpoflaw_cli.errors.option`). Only runs
     after a failure, so it may read the file line by line (streamed: memory does not grow
     with it).
     """
@@ -73,9 +75,10 @@ def locate_read_error(
         hint = (
             f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
             if why.startswith("found a JSON")
-            else _CR_HINT
+            else CR_HINT
             if "carriage return" in why
-            else "fix or delete that line, or pass --skip-bad-lines to skip malformed lines "
+            else f"fix or delete that line, or pass {option('skip_bad_lines')} to skip malformed "
+            "lines "
             "(they are counted and reported)"
         )
         return InputError(f"'{path}', line {line_no}: not a JSON object ({why}){last}", hint=hint)
@@ -86,7 +89,7 @@ def locate_read_error(
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
 
 
-def _key_type_change(path: Path, fmt: Format, column: str, flag: str, detail: str) -> InputError:
+def _key_type_change(path: Path, fmt: Format, column: str, setting: str, detail: str) -> InputError:
     """The message for a step or group column whose values do not share one type."""
     found = _type_change(path, fmt, column, used=False, detail=detail)
     return InputError(
@@ -98,7 +101,7 @@ def _key_type_change(path: Path, fmt: Format, column: str, flag: str, detail: st
             if fmt in ("csv", "tsv")
             else "write every one as text or every one as a number (fix the writer)"
         )
-        + f"; or map another column with {flag}",
+        + f"; or map another column with {option(setting)}",
     )
 
 
@@ -340,7 +343,7 @@ def _gzip_problem(path: Path) -> InputError | None:
 def _cut_gzip(path: Path) -> InputError:
     return InputError(
         f"'{path}': the gzip stream ends early (was the file still being written?)",
-        hint="pass --skip-bad-lines to read it as far as it goes",
+        hint=f"pass {option('skip_bad_lines')} to read it as far as it goes",
     )
 
 
@@ -458,6 +461,6 @@ def _first_non_numeric(
         return InputError(
             f"{where}: expected a number, found {quoted(value)}",
             hint="fix or drop that rollout, or map another column with the matching "
-            "--reward-col / --step-col / --length-col",
+            f"{option('reward_cols')} / {option('step_col')} / {option('length_col')}",
         )
     return None

@@ -1,6 +1,6 @@
 """A log file's lines, streamed: memory bounded by the longest line, never by the file.
 
-The error path (naming the bad line) and ``--skip-bad-lines`` read files through here: a
+The error path (naming the bad line) and ``skip_bad_lines`` read files through here: a
 ``.gz`` is decompressed as far as it goes (a file cut short by a crash gives the lines its
 complete part holds), a leading UTF-8 byte-order mark is dropped, and a cleaned copy (bad
 lines blanked, so every other line keeps its number) is written to a temporary folder that

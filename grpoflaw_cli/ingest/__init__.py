@@ -1,0 +1,62 @@
+"""Ingest: rollout logs on disk → one canonical lazy Polars frame. Never prints.
+
+==================  ===========================================================
+module              what it holds
+==================  ===========================================================
+``load``            :func:`load`: the phases from paths to a :class:`Log`
+``log``             :class:`Log`, collecting its rows with messages that name the line
+``files``           finding files (folders, globs), formats, lazy scans, schemas
+``headers``         column names that show a wrong separator; a column named twice
+``late_fields``     a large JSONL log's fields that first appear after its first lines
+``lines``           a file's lines, streamed; cleaned temporary copies
+``locate``          after a failed read: the file, line and column at fault
+``columns``         the canonical roles, :class:`ColumnMap`, :class:`Detection`
+``detect``          which column plays which role, and why
+``canonical``       each file's scan as used, and the canonical columns
+``checks``          refusing columns and values the numbers cannot use
+``trainers/``       the registry of trainer sources; one file per trainer format
+==================  ===========================================================
+"""
+
+from grpoflaw_cli.ingest.canonical import FILE_COL, canonicalize
+from grpoflaw_cli.ingest.checks import check_rewards
+from grpoflaw_cli.ingest.columns import (
+    CANONICAL,
+    INTERNAL_PREFIX,
+    ColumnMap,
+    Detection,
+    NanRewards,
+    carried_name,
+    input_name,
+)
+from grpoflaw_cli.ingest.detect import detect
+from grpoflaw_cli.ingest.files import file_format, resolve_paths
+from grpoflaw_cli.ingest.load import load, reread, steps_from_file_names
+from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
+from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
+
+__all__ = [
+    "CANONICAL",
+    "FILE_COL",
+    "INTERNAL_PREFIX",
+    "SOURCES",
+    "ColumnMap",
+    "Detection",
+    "Log",
+    "NanRewards",
+    "canonicalize",
+    "carried_name",
+    "check_rewards",
+    "collect",
+    "detect",
+    "duplicate_rows",
+    "explained",
+    "facts",
+    "file_format",
+    "input_name",
+    "load",
+    "missing_rewards",
+    "reread",
+    "resolve_paths",
+    "steps_from_file_names",
+]

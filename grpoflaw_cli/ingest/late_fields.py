@@ -1,0 +1,104 @@
+"""Fields that first appear late in a large JSONL log: Polars infers a file's schema
+from its first 100 lines, so a role's field (a ``task`` column first written at step
+500, say) would go unseen. Every line is searched for the names grpoflaw looks for, in
+one native pass, and a file's schema is inferred from every line only where one of them
+appears late. (A small log's schemas are inferred from every line anyway:
+:data:`~grpoflaw_cli.ingest.files.SMALL_LOG_BYTES`.)
+
+>>> _files_holding(["task"], [], [])
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from grpoflaw_cli.ingest.columns import Format
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _stamp, _whole_file_schema
+from grpoflaw_cli.ingest.locate import locate_read_error
+
+
+def with_late_columns(
+    files: Sequence[Path],
+    formats: Sequence[Format],
+    sources: Sequence[Source],
+    schemas: Sequence[pl.Schema],
+    look_for: Sequence[str],
+) -> list[pl.Schema]:
+    """The schemas, a JSONL file's inferred from every line where one of ``look_for`` (the
+    names grpoflaw looks for and the flags give) appears in it but not in its schema (from
+    its first 100 lines). One native pass over the files of each schema; a nested key or a
+    value that reads like a key also counts (then the schema is inferred in full: slower,
+    never wrong). A cleaned copy (:func:`~grpoflaw_cli.ingest.files.cleaned_jsonl`) is
+    searched and read in the file's stead."""
+    out = list(schemas)
+    families: dict[tuple[object, ...], list[int]] = {}
+    for index, (fmt, schema) in enumerate(zip(formats, schemas, strict=True)):
+        if fmt == "jsonl":
+            families.setdefault(tuple(schema.items()), []).append(index)
+    for members in families.values():
+        missing = [n for n in look_for if n not in schemas[members[0]]]
+        for index in _files_holding(missing, [sources[i] for i in members], members):
+            try:
+                out[index] = _whole_file_schema(sources[index])
+            except READ_ERRORS as exc:
+                raise locate_read_error(files[index], "jsonl", exc) from exc
+    return out
+
+
+BATCH_BYTES = 64_000_000
+"""Small files are searched by reading them into memory this many bytes at a time: a
+multi-file scan costs about 0.1 ms a file, which 20,000 step files would feel."""
+
+
+def _files_holding(
+    names: Sequence[str], paths: Sequence[Path], indexes: Sequence[int]
+) -> list[int]:
+    """Which of the JSONL files hold one of ``names`` as a JSON string (``"name"``) on
+    some line: their indexes. Native string search; memory bounded by :data:`BATCH_BYTES`."""
+    if not names:
+        return []
+    keys = [f'"{n}"' for n in names]
+    found: list[int] = []
+    batch: list[tuple[int, str]] = []
+    held = 0
+
+    def search() -> None:
+        texts = pl.Series([text for _, text in batch], dtype=pl.String)
+        hits = texts.str.contains_any(keys)
+        found.extend(i for (i, _), hit in zip(batch, hits, strict=True) if hit)
+        batch.clear()
+
+    for path, index in zip(paths, indexes, strict=True):
+        size = _stamp(path)[1]
+        if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
+            if _holds(path, keys):
+                found.append(index)
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            found.append(index)  # inferred in full: the read then says what is wrong
+            continue
+        batch.append((index, text))
+        held += len(text)
+        if held > BATCH_BYTES:
+            search()
+            held = 0
+    if batch:
+        search()
+    return sorted(found)
+
+
+def _holds(path: Path, keys: list[str]) -> bool:
+    """Does some line of a (large or compressed) file hold one of ``keys``? Polars reads
+    the lines as one text column, in a streaming pass."""
+    try:
+        lines = pl.scan_lines(path, name="line", glob=False)  # the name as it is
+        hit = lines.select(pl.col("line").str.contains_any(keys).any())
+        return bool(hit.collect(engine="streaming").item())
+    except READ_ERRORS:
+        return True  # inferred in full: the read then says what is wrong

@@ -1,0 +1,409 @@
+"""Reading a log: files, folders and globs → one canonical lazy Polars frame (a
+:class:`~grpoflaw_cli.ingest.log.Log`), in named phases. Only schemas (and, for a few
+decisions, the first rows) are read here; the rows are read when the caller collects.
+
+>>> import tempfile
+>>> path = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
+>>> _ = path.write_text('{"step": 1, "uid": "a", "score": 1}\\n{"step": 1, "uid": "a"}\\n')
+>>> log = load([path])
+>>> log.detection.reward_cols, log.detection.group_col, log.detection.source
+(('score',), 'uid', 'generic')
+>>> log.frame.collect()["reward"].to_list()  # a missing score is null: refused later
+[1.0, None]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from grpoflaw_cli.errors import InputError
+from grpoflaw_cli.ingest import checks, trainers
+from grpoflaw_cli.ingest.canonical import canonicalize, prepared, read_all
+from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format, NanRewards
+from grpoflaw_cli.ingest.detect import detect
+from grpoflaw_cli.ingest.files import (
+    DECIMAL_DIGITS,
+    Source,
+    _parses,
+    _scan,
+    _schema,
+    _starts_with_bom,
+    cleaned_jsonl,
+    file_format,
+    resolve_paths,
+    small_log,
+    unreadable_columns,
+)
+from grpoflaw_cli.ingest.headers import duplicate_names, header_problem
+from grpoflaw_cli.ingest.late_fields import with_late_columns
+from grpoflaw_cli.ingest.lines import readable_name
+from grpoflaw_cli.ingest.log import Log
+from grpoflaw_cli.ingest.trainers import Preset, missing_rewards
+from grpoflaw_cli.ingest.trainers.art import scan_exploded
+from grpoflaw_cli.ingest.trainers.metrics import component_fields, metrics_as_components, unpack
+from grpoflaw_cli.ingest.trainers.trl import block_size
+from grpoflaw_cli.ingest.trainers.verl import with_v1_uids
+
+
+@dataclass
+class _Files:
+    """The files of a log as scanned: per file its format, what is scanned (the file or
+    a cleaned copy) and its schema; the lines skipped and the warnings on the way."""
+
+    paths: list[Path]
+    formats: list[Format] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    schemas: list[pl.Schema] = field(default_factory=list)
+    skipped: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    shaped: list[pl.LazyFrame] = field(default_factory=list)
+    """Each file as the trainer's preset reshapes it, built once (if it does)."""
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What the preset and the user decided before the columns are detected."""
+
+    preset: Preset
+    mapping: ColumnMap
+    fields: tuple[str, ...] = ()
+    """The unpacked fields of the preset's record column."""
+    fitted: tuple[float, ...] | None = None
+    notes: tuple[str, ...] = ()
+
+
+def load(
+    paths: Sequence[str | Path],
+    mapping: ColumnMap | None = None,
+    *,
+    skip_bad_lines: bool = False,
+    source: str = "auto",
+    nan_rewards: NanRewards | None = None,
+) -> Log:
+    """Read a log (files, folders, globs) lazily into the canonical frame.
+
+    Only schemas are read here; the rows are read when the caller collects. With
+    ``skip_bad_lines`` every JSONL file is first parsed once; one that fails is read
+    without its malformed lines (a truncated last line after a crash, say), and the
+    skipped line numbers are kept in :attr:`Log.skipped_lines`. ``source`` names a trainer
+    preset (:mod:`grpoflaw_cli.ingest.trainers`) or ``auto`` to recognize one; the
+    user's ``mapping`` wins over the preset's choices. ``nan_rewards`` overrides the
+    preset's rule for missing rewards (:func:`~grpoflaw_cli.ingest.trainers.missing_rewards`).
+    """
+    user = mapping or ColumnMap()
+    read = _scan_files(resolve_paths(paths), skip_bad_lines, user)
+    choice = _choose(read, user, source)
+    det = _detect(read, choice, user)
+    det = _with_preset(det, choice, user, nan_rewards)
+    det = _read_as(det, read)
+    det, file_steps = _steps_from_files(det, read.paths)
+    checks.check_columns(read.paths, read.formats, read.sources, read.schemas, det)
+    first = prepared(det, 0, read.sources[0], read.formats[0], read.schemas[0], file_steps)
+    frame = (
+        first
+        if len(read.paths) == 1
+        else read_all(det, read.paths, read.formats, read.sources, read.schemas, file_steps)
+    )
+    det = replace(det, files=tuple(read.paths), formats=tuple(read.formats), file_steps=file_steps)
+    det = with_v1_uids(first, det)
+    return Log(
+        frame=canonicalize(frame, det),
+        detection=det,
+        sources=tuple(read.sources),
+        skipped_lines=tuple(read.skipped),
+        warnings=_few(read.warnings),
+        read_as=(user, skip_bad_lines, source),
+    )
+
+
+def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Files:
+    """Each file's format, what to scan (a cleaned copy of a JSONL file Polars cannot read
+    as it is) and its schema; a column named twice is a warning."""
+    read = _Files(files)
+    layouts: set[tuple[object, ...]] = set()
+    whole = small_log(files)  # JSONL schemas from every line, not the first 100
+    for path in files:
+        fmt = file_format(path)
+        assert fmt is not None  # resolve_paths only returns known formats
+        data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
+        if fmt == "jsonl" and (
+            _starts_with_bom(path)  # a mark Polars' reader would stop at
+            or (skip_bad_lines and not _parses(data, fmt))
+        ):
+            data, bad = cleaned_jsonl(path, skip_bad_lines)  # a temporary copy
+            if bad:
+                read.skipped.append((str(path), bad))
+        read.formats.append(fmt)
+        read.sources.append(data)
+        read.schemas.append(_schema(path, fmt, data, whole))
+        layout = (fmt, tuple(read.schemas[-1].items()))
+        if layout not in layouts:  # one file of each layout is checked: a writer repeats
+            layouts.add(layout)
+            twice = duplicate_names(path, fmt, data, read.schemas[-1])
+            if twice is not None:
+                read.warnings.append(twice)
+    if not whole:  # a field that first appears late, under a name that matters
+        read.schemas = with_late_columns(
+            files, read.formats, read.sources, read.schemas, [*ROLE_NAMES, *_named(user)]
+        )
+    return read
+
+
+def _choose(read: _Files, user: ColumnMap, source: str) -> _Choice:
+    """The trainer's preset, the files as it reshapes them, and the mapping: the user's
+    over the preset's, with the reward's parts found in a record column, and groups as
+    blocks of rows where the preset infers them."""
+    first_types: dict[str, str] = {}
+    for schema in read.schemas:
+        for name, dt in schema.items():
+            first_types.setdefault(name, dt._string_repr())
+    preset = trainers.choose(read.paths, first_types, source)
+    fields = _reshape_files(read, preset)
+    choice = _Choice(preset, trainers.merge(preset.mapping, user), fields)
+    if preset.unpack and len(fields) > 1 and not (user.reward or user.components):
+        mapping, fitted, notes = metrics_as_components(
+            read.shaped[0], preset.unpack, fields, choice.mapping
+        )
+        choice = replace(choice, mapping=mapping, fitted=fitted, notes=tuple(notes))
+    if preset.blocks_from and not (user.group or user.group_size):
+        size = block_size(read.sources[0], read.formats[0], preset.blocks_from)
+        if size is not None:
+            choice = replace(choice, mapping=replace(choice.mapping, group=None, group_size=size))
+    return choice
+
+
+def _reshape_files(read: _Files, preset: Preset) -> tuple[str, ...]:
+    """Each file as ``preset`` reshapes it (its rollout lists exploded, its rows reshaped,
+    its record column unpacked) into ``read.shaped``, and the schemas as reshaped; the
+    record column's fields."""
+    if not (preset.explode or preset.reshape or preset.unpack):
+        return ()
+    read.shaped = [
+        trainers.reshaped(scan_exploded(path, data, fmt, preset.explode), preset.reshape, str(path))
+        for path, data, fmt in zip(read.paths, read.sources, read.formats, strict=True)
+    ]
+    fields = component_fields(read.shaped[0], preset.unpack) if preset.unpack else ()
+    read.shaped = [unpack(frame, preset.unpack, fields) for frame in read.shaped]
+    if preset.explode or preset.reshape or fields:  # else the files' own schemas hold
+        read.schemas = [frame.collect_schema() for frame in read.shaped]
+    return fields
+
+
+def _detect(read: _Files, choice: _Choice, user: ColumnMap) -> Detection:
+    """The columns in order of appearance (a header that shows a wrong separator is
+    refused), and which plays which role (:func:`~grpoflaw_cli.ingest.detect.detect`)."""
+    seen: dict[str, None] = {}  # the columns in order of appearance (a dict: linear)
+    for path, schema in zip(read.paths, read.schemas, strict=True):
+        seen.update(dict.fromkeys(schema.names()))
+        problem = header_problem(path, schema.names())
+        if problem is not None:
+            raise problem
+    columns = list(seen)
+    if not columns:
+        raise InputError(f"'{read.paths[0]}' is empty: no rows or columns")
+    numeric_cols = [c for schema in read.schemas for c, t in schema.items() if t.is_numeric()]
+    try:
+        det = detect(columns, choice.mapping, numeric_cols)
+    except InputError as err:
+        more = f" (and {len(read.paths) - 1} more files)" if len(read.paths) > 1 else ""
+        raise err.prefixed(f"'{read.paths[0]}'{more}: ") from None
+    checks.check_components(user)
+    return det
+
+
+def _with_preset(
+    det: Detection, choice: _Choice, user: ColumnMap, nan_rewards: NanRewards | None
+) -> Detection:
+    """``det`` with what the preset decided, and the reasons that say so."""
+    preset, fields, fitted = choice.preset, choice.fields, choice.fitted
+    source = f"source: {preset.name} ({preset.why}); {preset.framework} conventions" + (
+        f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""
+    )
+    logged = (
+        [
+            f"advantage: '{preset.logged_advantage}' holds the trainer's own advantage "
+            f"(compared with {preset.logged_estimator})"
+        ]
+        if preset.logged_advantage
+        else []
+    )
+    credited = _credit(det.reasons, user, preset)
+    return replace(
+        det,
+        source=preset.name,
+        framework=preset.framework,
+        nan_rewards=nan_rewards or missing_rewards(preset.framework) or "refuse",
+        logged_advantage=preset.logged_advantage,
+        logged_estimator=preset.logged_estimator,
+        explode=preset.explode,
+        reshape=preset.reshape,
+        unpack=preset.unpack if fields else None,
+        unpack_fields=fields,
+        fitted_weights=fitted,
+        ddof=preset.ddof,
+        eps=preset.eps,
+        reasons=(
+            source,
+            *(r for r in credited if not (fitted and r.startswith("components ←"))),
+            *choice.notes,
+            *logged,
+        ),
+    )
+
+
+def _read_as(det: Detection, read: _Files) -> Detection:
+    """How the files' values are read where they disagree or surprise: group ids that are
+    numbers in some files and text in others, decimals Polars cannot read, steps that are
+    whole numbers written as text. Refuses steps that are numbers in one file and text in
+    another, and files that lack a column the others have."""
+    files, schemas = read.paths, read.schemas
+    checks.check_consistent_steps(files, schemas, det.step_col)
+    if det.group_mode == "column" and checks.numbers_and_text(schemas, det.group_col):
+        det = replace(
+            det,
+            group_as_text=True,
+            reasons=(
+                *det.reasons,
+                f"group: '{det.group_col}' holds numbers in some files and text in others: "
+                'read as text, whole numbers as their digits (1, 1.0 and "1" are one group)',
+            ),
+        )
+    checks.check_same_layout(files, schemas, det)
+    left_out = {
+        c: None
+        for p, f in zip(files, read.formats, strict=True)
+        if f == "parquet"
+        for c in unreadable_columns(p)
+    }
+    if left_out:
+        det = replace(
+            det,
+            reasons=(
+                *det.reasons,
+                f"left out: {', '.join(map(repr, left_out))}: "
+                f"decimals of more than {DECIMAL_DIGITS} digits, which Polars cannot read",
+            ),
+        )
+    first = read.shaped[0] if read.shaped else _scan(read.sources[0], read.formats[0])
+    if det.step_col and checks.whole_numbers_as_text(first, det.step_col):
+        det = replace(
+            det,
+            step_as_integer=True,
+            reasons=tuple(
+                r + "; whole numbers written as text, read as integers"
+                if r.startswith("step ")
+                else r
+                for r in det.reasons
+            ),
+        )
+    return det
+
+
+def _steps_from_files(det: Detection, files: Sequence[Path]) -> tuple[Detection, tuple[int, ...]]:
+    """With no step column and several files, the step each file stands for
+    (:func:`steps_from_file_names`); files that share a step keep their groups apart."""
+    if det.step_col is not None or len(files) < 2:
+        return det, ()
+    file_steps, how = steps_from_file_names(files)
+    shared = len(set(file_steps)) < len(files)  # subsets of a step: groups stay apart
+    return replace(
+        det,
+        group_per_file=shared and det.group_mode == "column",
+        reasons=tuple(
+            f"step: no step column; each of the {len(files)} files is "
+            + ("part of " if shared else "")
+            + f"one iteration, numbered by {how} (map a column with --step-col)"
+            + ("; a group never spans two files" if shared else "")
+            if r.startswith("step:")
+            else r
+            for r in det.reasons
+        ),
+    ), file_steps
+
+
+def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
+    """The step each file stands for: the last number in its name if they are all
+    distinct; else the last number in the name of the folder it sits in (or one above),
+    several files may share a step there (prime-rl's ``step_{N}/{kind}/{subset}/``); else
+    the file's position. Returns the steps and how they were found.
+
+    >>> steps_from_file_names([Path("train/0001.parquet"), Path("train/0002.parquet")])
+    ((1, 2), 'the number in its name')
+    >>> steps_from_file_names([Path("step_2/a/traces.jsonl"), Path("step_10/a/traces.jsonl")])
+    ((2, 10), "the number in its folder's name")
+    """
+
+    def last_number(name: str) -> int | None:
+        found = re.findall(r"\d+", name)
+        return int(found[-1]) if found else None
+
+    names = [last_number(p.name.split(".")[0]) for p in files]
+    if all(n is not None for n in names) and len(set(names)) == len(names):
+        return tuple(n for n in names if n is not None), "the number in its name"
+    for up in range(1, 4):
+        folders = [
+            last_number(p.parents[up - 1].name) if len(p.parts) > up else None for p in files
+        ]
+        steps = tuple(n for n in folders if n is not None)
+        if len(steps) == len(files) and len(set(steps)) > 1:
+            return steps, "the number in its folder's name"
+    return tuple(range(len(files))), "its position in the list"
+
+
+def _named(mapping: ColumnMap) -> list[str]:
+    """The columns the flags name."""
+    single = (mapping.step, mapping.group, mapping.length, mapping.task, mapping.baseline)
+    return [c for c in (*single, *mapping.reward, *mapping.components) if c]
+
+
+def _credit(reasons: Sequence[str], user: ColumnMap, preset: Preset) -> list[str]:
+    """Say which choices came from the preset, not from flags the user did not pass (the
+    reasons name the CLI's flags: ``inspect`` shows them as they are)."""
+    flags = {
+        "--step-col": user.step,
+        "--group-col": user.group,
+        "--reward-col": user.reward,
+        "--length-col": user.length,
+        "--task-col": user.task,
+        "--baseline-col": user.baseline,
+        "--component-col": user.components,
+    }
+    out = []
+    for reason in reasons:
+        for flag, given in flags.items():
+            if not given:
+                reason = reason.replace(f"(from {flag})", f"(the {preset.name} preset)")
+        if "(from --group-size)" in reason and not user.group_size and preset.blocks_from:
+            reason = reason.replace(
+                "(from --group-size)",
+                f"(inferred: '{preset.blocks_from}' repeats in runs of this size, TRL's "
+                "num_generations; override with --group-size)",
+            )
+        out.append(reason)
+    return out
+
+
+def _few(warnings: Sequence[str], most: int = 5) -> tuple[str, ...]:
+    """The first ``most`` warnings, and how many more there are (one per file could be
+    20,000 lines)."""
+    more = len(warnings) - most
+    return (*warnings[:most], *([f"… and {more:,} more such warnings"] if more > 0 else []))
+
+
+def reread(log: Log, nan_rewards: NanRewards) -> Log:
+    """The same files read as before, under another rule for missing rewards."""
+    if log.detection.nan_rewards == nan_rewards:
+        return log
+    mapping, skip_bad_lines, source = log.read_as
+    return load(
+        list(log.detection.files),
+        mapping,
+        skip_bad_lines=skip_bad_lines,
+        source=source,
+        nan_rewards=nan_rewards,
+    )

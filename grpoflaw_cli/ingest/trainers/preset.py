@@ -1,0 +1,59 @@
+"""What a trainer's recognizer returns: a :class:`Preset` saying how to read its logs,
+and the small tests on column names and dtypes the recognizers share. Pure: it sees
+file names and column names/types, never rows.
+
+>>> _numeric("f64"), _numeric("str"), _has({"a": "i64", "b": "str"}, "a", "b")
+(True, False, True)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from grpoflaw_cli.ingest.columns import ColumnMap
+
+if TYPE_CHECKING:  # not at run time: reading a log needs no estimator (nor NumPy)
+    from grpoflaw_cli.estimators import Framework
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to read one trainer's logs. Its ``name`` and ``framework`` are the registry's
+    (:data:`grpoflaw_cli.ingest.trainers.TRAINERS`), filled in when it is chosen."""
+
+    why: str
+    name: str = "generic"
+    framework: Framework = "verl"
+    mapping: ColumnMap = field(default_factory=ColumnMap)
+    logged_advantage: str | None = None
+    """The column holding the trainer's own advantage, shown beside the recomputed ones."""
+    logged_estimator: str = "grpo"
+    """The estimator the trainer's default configuration computes."""
+    blocks_from: str | None = None
+    """Groups are consecutive blocks; infer the block size from runs of this column."""
+    ddof: int | None = None
+    eps: float | None = None
+    explode: str | None = None
+    """A column holding a list of rollouts per row (one row per group, as ART's JSONL)."""
+    reshape: str | None = None
+    """The trainer whose reshaping of the rows applies before the mapping (``nemo-rl``:
+    unwrap its batch slices of one and derive ``prompt``, ``reward``, ``advantage``)."""
+    unpack: str | None = None
+    """A JSON-string (or struct) column whose numeric fields are the reward's components
+    (prime-rl's and ART's ``metrics``), read as ``<column>.<field>`` columns."""
+
+
+def _numeric(dtype: str) -> bool:
+    return bool(re.match(r"^(i|u|f)\d+$|^(Int|UInt|Float)\d+$", dtype))
+
+
+def _optional(columns: Mapping[str, str], name: str) -> str | None:
+    """``name`` if the log has that column, else None (an optional role)."""
+    return name if name in columns else None
+
+
+def _has(columns: Mapping[str, str], *names: str) -> bool:
+    return all(n in columns for n in names)

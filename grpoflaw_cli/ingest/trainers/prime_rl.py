@@ -1,0 +1,33 @@
+"""prime-rl's rollouts (``problem_id``, ``reward``, ``advantage``, ``env_name`` and a
+per-rubric ``metrics`` record; its default advantage is Dr. GRPO's, unscaled). The
+``metrics`` fields are read as the reward's components when the reward is their
+weighted sum (:mod:`grpoflaw_cli.ingest.trainers.metrics`).
+
+>>> recognize([], {"problem_id": "i64", "reward": "f64", "metrics": "str"}).unpack
+'metrics'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from grpoflaw_cli.ingest.columns import ColumnMap
+from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _optional
+
+
+def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    if not _has(columns, "problem_id", "reward"):
+        return None
+    return Preset(
+        why="fields problem_id, reward (prime-rl rollouts)",
+        mapping=ColumnMap(
+            step=_optional(columns, "step"),
+            group="problem_id",
+            reward=("reward",),
+            task=_optional(columns, "env_name"),
+        ),
+        logged_advantage=_optional(columns, "advantage"),
+        logged_estimator="dr_grpo",
+        unpack=_optional(columns, "metrics"),
+    )

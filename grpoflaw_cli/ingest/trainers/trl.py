@@ -1,0 +1,73 @@
+"""TRL's ``GRPOTrainer`` completion logs (``log_completions``: a table per logging step,
+``completions/completions_{step:05d}.parquet``, one column per reward function), and TRL's
+rule for missing rewards (``trl/trainer/grpo_trainer.py``: ``torch.nansum`` over the
+reward functions).
+
+>>> p = recognize([Path("completions/completions_00010.parquet")],
+...               {"step": "i64", "prompt": "str", "completion": "str", "acc": "f64",
+...                "advantage": "f64"})
+>>> (p.mapping.reward, p.logged_advantage, p.blocks_from)
+(('acc',), 'advantage', 'prompt')
+>>> missing_rewards("trl"), missing_rewards("verl")
+('nansum', None)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from grpoflaw_cli.ingest.columns import ColumnMap, Format, NanRewards
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
+from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _numeric, _optional
+
+
+def missing_rewards(framework: str | None) -> NanRewards | None:
+    """The rule for missing rewards that ``framework``'s conventions imply: ``nansum``
+    under TRL's (a missing reward component counts as 0 unless every component is
+    missing; then the rollout is unscorable and gets advantage 0), else None (no rule of
+    its own: missing rewards are refused)."""
+    return "nansum" if framework == "trl" else None
+
+
+def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
+    named = any(re.fullmatch(r"completions_\d+\.parquet", f.name) for f in files)
+    if not (named or _has(columns, "prompt", "completion", "advantage")):
+        return None
+    names = list(columns)
+    lo = names.index("completion") + 1 if "completion" in names else 0
+    hi = names.index("advantage") if "advantage" in names else len(names)
+    rewards = tuple(
+        c for c in names[lo:hi] if _numeric(columns[c]) and c not in ("step", "advantage")
+    )
+    why = (
+        "file names completions_{step}.parquet"
+        if named
+        else "columns prompt, completion, advantage"
+    ) + " (TRL GRPOTrainer log_completions)"
+    return Preset(
+        why=why,
+        mapping=ColumnMap(step=_optional(columns, "step"), reward=rewards),
+        logged_advantage=_optional(columns, "advantage"),
+        blocks_from=_optional(columns, "prompt"),
+    )
+
+
+def block_size(data: Source, fmt: Format, column: str) -> int | None:
+    """The run length by which ``column`` repeats in consecutive rows (TRL writes
+    ``num_generations`` completions of a prompt one after the other): the gcd of the run
+    lengths, or None if it does not repeat."""
+    try:
+        keys = _scan(data, fmt).select(pl.col(column).hash()).collect().to_series()
+    except READ_ERRORS:
+        return None
+    if keys.len() < 2:
+        return None
+    import numpy as np  # here only: plain commands (inspect) start faster without it
+
+    runs = keys.rle().struct.field("len").to_numpy()
+    size = int(np.gcd.reduce(runs))
+    return size if size > 1 else None
