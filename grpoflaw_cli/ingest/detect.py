@@ -92,7 +92,7 @@ def _rewards(
     named like ``*reward*`` (one per reward function, as TRL logs them)."""
     if mapping.reward:
         rewards = tuple(_require(c, cols, "reward") for c in mapping.reward)
-        reasons.append(f"reward ← {', '.join(rewards)} (from --reward-col)")
+        reasons.append(f"reward ← {', '.join(rewards)} (from {option('reward_cols')})")
         return rewards
     found = _pick(REWARD_NAMES, cols)
     if found is not None:
@@ -102,8 +102,8 @@ def _rewards(
     if parts:
         reasons.append(
             f"reward ← {', '.join(parts)} (numeric columns named like *reward*, one per "
-            f"reward function; choose with --reward-col, weigh with "
-            f"--reward-weights)"
+            f"reward function; choose with {option('reward_cols')}, weigh with "
+            f"{option('reward_weights')})"
         )
         return parts
     odd = [c for c in cols if ";" in c or "\t" in c or "|" in c]
@@ -147,7 +147,7 @@ def _weights(
 def _step(cols: list[str], mapping: ColumnMap, reasons: list[str]) -> str | None:
     if mapping.step:
         step = _require(mapping.step, cols, "step")
-        reasons.append(f"step ← '{step}' (from --step-col)")
+        reasons.append(f"step ← '{step}' (from {option('step_col')})")
         return step
     found = _pick(STEP_NAMES, cols)
     reasons.append(
@@ -155,7 +155,7 @@ def _step(cols: list[str], mapping: ColumnMap, reasons: list[str]) -> str | None
         if found
         else "step: no step column (looked for: "
         + ", ".join(STEP_NAMES)
-        + "): the whole log is one iteration; map one with --step-col"
+        + f"): the whole log is one iteration; map one with {option('step_col')}"
     )
     return found
 
@@ -175,12 +175,12 @@ def _group(
             raise UsageError(f"{option('group_size')} must be at least 1")
         reasons.append(
             f"group: consecutive blocks of {mapping.group_size} rows within each step "
-            f"(from --group-size)"
+            f"(from {option('group_size')})"
         )
         return None, "blocks"
     if mapping.group:
         group = _require(mapping.group, cols, "group")
-        reasons.append(f"group ← '{group}' (from --group-col)")
+        reasons.append(f"group ← '{group}' (from {option('group_col')})")
         return group, "column"
     found = _pick(GROUP_NAMES, [c for c in cols if c not in taken])
     if found:
@@ -189,8 +189,8 @@ def _group(
     reasons.append(
         "group: no group column (looked for: "
         + ", ".join(GROUP_NAMES)
-        + "): each iteration is one group; use --group-col or "
-        "--group-size N"
+        + f"): each iteration is one group; use {option('group_col')} or "
+        f"{option('group_size')} N"
     )
     return None, "iteration"
 
@@ -206,21 +206,21 @@ def _optional_roles(
     columns no other role took (a baseline must hold numbers)."""
     if mapping.length:
         length: str | None = _require(mapping.length, cols, "length")
-        reasons.append(f"length ← '{length}' (from --length-col)")
+        reasons.append(f"length ← '{length}' (from {option('length_col')})")
     else:
         length = _pick(LENGTH_NAMES, [c for c in cols if c not in used])
         if length:
             reasons.append(f"length ← '{length}' (token weights for batch whitening)")
     if mapping.task:
         task: str | None = _require(mapping.task, cols, "task")
-        reasons.append(f"task ← '{task}' (from --task-col)")
+        reasons.append(f"task ← '{task}' (from {option('task_col')})")
     else:
         task = _pick(TASK_NAMES, [c for c in cols if c not in used and c != length])
         if task:
             reasons.append(f"task ← '{task}'")
     if mapping.baseline:
         baseline: str | None = _require(mapping.baseline, cols, "baseline")
-        reasons.append(f"baseline ← '{baseline}' (from --baseline-col)")
+        reasons.append(f"baseline ← '{baseline}' (from {option('baseline_col')})")
     else:
         baseline = _pick(BASELINE_NAMES, [c for c in cols if c not in used and c in numbers])
         if baseline:
@@ -236,7 +236,7 @@ def _components(
     )
     if components:
         reasons.append(
-            f"components ← {', '.join(components)} (from --component-col): parts "
+            f"components ← {', '.join(components)} (from {option('component_cols')}): parts "
             "of the reward; GDPO normalizes each, the aliasing check compares them"
         )
     return components

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.errors import InputError
+from grpoflaw_cli.errors import InputError, option, spell
 from grpoflaw_cli.ingest import checks, trainers
 from grpoflaw_cli.ingest.canonical import canonicalize, prepared, read_all
 from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format, NanRewards
@@ -111,12 +111,13 @@ def load(
     )
     det = replace(det, files=tuple(read.paths), formats=tuple(read.formats), file_steps=file_steps)
     det = with_v1_uids(first, det)
+    det = replace(det, reasons=tuple(spell(r) for r in det.reasons))  # for the front end
     return Log(
         frame=canonicalize(frame, det),
         detection=det,
         sources=tuple(read.sources),
         skipped_lines=tuple(read.skipped),
-        warnings=_few(read.warnings),
+        warnings=_few([spell(w) for w in read.warnings]),
         read_as=(user, skip_bad_lines, source),
     )
 
@@ -317,7 +318,7 @@ def _steps_from_files(det: Detection, files: Sequence[Path]) -> tuple[Detection,
         reasons=tuple(
             f"step: no step column; each of the {len(files)} files is "
             + ("part of " if shared else "")
-            + f"one iteration, numbered by {how} (map a column with --step-col)"
+            + f"one iteration, numbered by {how} (map a column with {option('step_col')})"
             + ("; a group never spans two files" if shared else "")
             if r.startswith("step:")
             else r
@@ -362,27 +363,27 @@ def _named(mapping: ColumnMap) -> list[str]:
 
 
 def _credit(reasons: Sequence[str], user: ColumnMap, preset: Preset) -> list[str]:
-    """Say which choices came from the preset, not from flags the user did not pass (the
-    reasons name the CLI's flags: ``inspect`` shows them as they are)."""
+    """Say which choices came from the preset, not from settings the user did not give."""
     flags = {
-        "--step-col": user.step,
-        "--group-col": user.group,
-        "--reward-col": user.reward,
-        "--length-col": user.length,
-        "--task-col": user.task,
-        "--baseline-col": user.baseline,
-        "--component-col": user.components,
+        option("step_col"): user.step,
+        option("group_col"): user.group,
+        option("reward_cols"): user.reward,
+        option("length_col"): user.length,
+        option("task_col"): user.task,
+        option("baseline_col"): user.baseline,
+        option("component_cols"): user.components,
     }
+    by_size = f"(from {option('group_size')})"
     out = []
     for reason in reasons:
         for flag, given in flags.items():
             if not given:
                 reason = reason.replace(f"(from {flag})", f"(the {preset.name} preset)")
-        if "(from --group-size)" in reason and not user.group_size and preset.blocks_from:
+        if by_size in reason and not user.group_size and preset.blocks_from:
             reason = reason.replace(
-                "(from --group-size)",
+                by_size,
                 f"(inferred: '{preset.blocks_from}' repeats in runs of this size, TRL's "
-                "num_generations; override with --group-size)",
+                f"num_generations; override with {option('group_size')})",
             )
         out.append(reason)
     return out

@@ -89,7 +89,7 @@ def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "
             f"unknown {option('source')} {requested!r}", hint="choose from " + ", ".join(SOURCES)
         )
     if requested == "generic":
-        return Preset(why="--source generic")  # a reason ``inspect`` shows as it is
+        return Preset(why=f"{option('source')} generic")
     if requested != "auto":
         preset = _recognized(requested, files, columns)
         if preset is None:

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import polars as pl
 
+from grpoflaw_cli.errors import option
 from grpoflaw_cli.ingest.columns import ColumnMap
 from grpoflaw_cli.ingest.files import READ_ERRORS
 
@@ -96,7 +97,8 @@ def metrics_as_components(
         return replace(mapping, components=parts), weights, [note]
     note = (
         f"'{column}' fields {', '.join(unpacked)} are read as columns, not reward "
-        "components: they do not add up to the reward (name parts with --component-col)"
+        f"components: they do not add up to the reward (name parts with "
+        f"{option('component_cols')})"
     )
     return mapping, None, [note]
 
