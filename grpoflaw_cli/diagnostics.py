@@ -68,7 +68,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.analysis import Analysis, geometric_median, live_groups
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.magnitude import geometric_median, live_groups
 from grpoflaw_cli.numbers import num, percent
 
 

@@ -174,7 +174,7 @@ def test_ragged_groups_positive_and_negative() -> None:
 
 
 def test_step_in_several_files(write_jsonl) -> None:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.groupstats import group_stats_query
     from grpoflaw_cli.ingest import FILE_COL, load
 
@@ -193,7 +193,7 @@ def test_step_in_several_files(write_jsonl) -> None:
     )
     log_ = load([a, b])
     table = group_stats_query(log_.frame, has_length=False, source_col=FILE_COL).collect()
-    flags = diagnose(analyze(table, ALL), files=[str(a), str(b)])
+    flags = diagnose(analyze_groups(table, ALL), files=[str(a), str(b)])
     hits = [f for f in flags if f.code == "step_in_several_files"]
     assert [f.step for f in hits] == [1] and str(b) in hits[0].message
 
@@ -210,11 +210,11 @@ def _with_tasks(groups: list[tuple[int, str, str, list[float]]]) -> pl.DataFrame
 
 
 def _analyse_tasks(df: pl.DataFrame) -> list:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.groupstats import group_stats_query
 
     table = group_stats_query(df.lazy(), has_length=False, has_task=True).collect()
-    return diagnose(analyze(table, ALL))
+    return diagnose(analyze_groups(table, ALL))
 
 
 def test_task_reweighting_positive() -> None:
@@ -240,7 +240,7 @@ def test_task_reweighting_negative() -> None:
 
 
 def _components(rows: list[tuple[float, float]]) -> list:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.groupstats import group_stats_query
 
     df = pl.DataFrame(
@@ -252,7 +252,7 @@ def _components(rows: list[tuple[float, float]]) -> list:
         }
     ).with_columns((pl.col("a") + pl.col("b")).alias("reward"))
     table = group_stats_query(df.lazy(), has_length=False, components=["a", "b"]).collect()
-    return diagnose(analyze(table, ALL))
+    return diagnose(analyze_groups(table, ALL))
 
 
 def test_component_aliasing_positive_and_negative() -> None:
