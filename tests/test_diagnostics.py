@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 from helpers import analyse
 
-from grpoflaw_cli.diagnostics import Severity, Thresholds, _shared, diagnose
+from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
+from grpoflaw_cli.diagnostics.pairs import _shared
 from grpoflaw_cli.estimators import Conventions, applicable, defaults
 
 ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
@@ -142,7 +143,8 @@ def test_noise_amplification_negative() -> None:
 def test_mostly_singleton_groups_warn_about_the_group_column() -> None:
     found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0]), (1, "c", [0, 1])]), ALL))
     single = next(f for f in found if f.code == "singleton_groups")
-    assert single.severity is Severity.WARNING and "--group-col" in single.message
+    assert single.severity is Severity.WARNING and "group_col" in single.message
+    assert "--group-col" in single.to_dict({"group_col": "--group-col"})["message"]
 
 
 def test_singleton_groups_info() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.numbers import percent
+from grpoflaw_cli.formatting import percent
 from grpoflaw_cli.render.terminal import SEVERITY_STYLE, step_ranges
 
 MAX_GROUP_POINTS = 4000

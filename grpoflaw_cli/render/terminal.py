@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grpoflaw_cli.estimators import REGISTRY
-from grpoflaw_cli.numbers import percent
+from grpoflaw_cli.formatting import percent
 from grpoflaw_cli.textsafe import printable, printable_tree
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
