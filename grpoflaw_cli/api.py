@@ -49,7 +49,7 @@ from grpoflaw_cli.groupstats import (
     with_centred_sums,
 )
 from grpoflaw_cli.ingest import ColumnMap, Log
-from grpoflaw_cli.render.report import Header, build_report
+from grpoflaw_cli.result import Header, build_report
 from grpoflaw_cli.rollouts import (
     advantages_query,
     logged_comparison_query,
