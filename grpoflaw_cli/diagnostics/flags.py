@@ -73,7 +73,7 @@ class Flag:
     """One finding. ``evidence`` holds the numbers behind the message (JSON-ready).
 
     :attr:`message` names a setting as the Python API spells it; :meth:`to_dict` spells it
-    as a front end asks (the CLI: ``--group-col``)."""
+    as a front end asks (the CLI gives its flags)."""
 
     code: str
     severity: Severity
