@@ -16,7 +16,8 @@ Definitions (used by the tables, the JSON and the diagnostics):
 >>> from grpoflaw_cli.passes import group_stats_query
 >>> rows = pl.LazyFrame({"step": [1] * 7 + [2] * 7, "group": [0] * 14,
 ...                      "reward": [-1., -1, -1, 0, 1, 1, 1, -5, -5, -5, 0, 5, 5, 5]})
->>> result = analyze(group_stats_query(rows, has_length=False).collect(), ["grpo", "dr_grpo"])
+>>> table = group_stats_query(rows, has_length=False).collect()
+>>> result = analyze_groups(table, ["grpo", "dr_grpo"])
 >>> result.magnitude["elasticity_across"].round(3).to_list()
 [0.0, 1.0]
 """
@@ -46,17 +47,15 @@ from grpoflaw_cli.estimators import (
 )
 from grpoflaw_cli.group_stats import (
     Groups,
-    PerStep,
     component_stats,
     standardized_moments,
     to_groups,
     variable_groups,
 )
+from grpoflaw_cli.magnitude import geometric_median, live_groups, magnitude_frame
 
 REFERENCE = "grpo"
 """The estimator the diagnostics examine; its scales are always computed."""
-KEEPS_THRESHOLD = 0.9
-ERASES_THRESHOLD = 0.1
 
 
 @dataclass(frozen=True)
@@ -94,22 +93,16 @@ class Analysis:
         return int(self.groups["n"].sum())
 
     @cached_property
+    def live(self) -> np.ndarray:
+        """Mask of the groups that carry a signal (:func:`~grpoflaw_cli.magnitude.live_groups`)."""
+        return live_groups(self.groups["n"].to_numpy(), self.groups["spread"].to_numpy())
+
+    @cached_property
     def typical_group_spread(self) -> float | None:
         """The geometric median spread of the non-constant groups (None if there are none):
         what the group-level diagnostics measure a group's spread against."""
-        spread = self.groups["spread"].to_numpy()
-        live = spread[live_groups(self.groups["n"].to_numpy(), spread)]
+        live = self.groups["spread"].to_numpy()[self.live]
         return geometric_median(live) if live.size else None
-
-
-def geometric_median(values: pl.Series | np.ndarray) -> float:
-    """exp(median(log x)): the typical value of a positive, multiplicative quantity."""
-    return float(np.exp(np.median(np.log(np.asarray(values)))))
-
-
-def live_groups(n: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """Mask of the groups that carry a signal: two rollouts or more, not all equal."""
-    return (n >= 2) & (spread > 0)
 
 
 class Coefficients(Mapping[str, Affine]):
@@ -137,89 +130,12 @@ class Coefficients(Mapping[str, Affine]):
         return len(self._names)
 
 
-def _slope(x: np.ndarray, y: np.ndarray, sxx: float | None = None) -> float:
-    """OLS slope of y on x (both already centred; ``sxx`` is x·x if known); NaN without
-    spread in x."""
-    sxx = float(np.dot(x, x)) if sxx is None else sxx
-    if not np.isfinite(sxx) or sxx <= 1e-12 * max(len(x), 1):
-        return float("nan")
-    return float(np.dot(x, y) / sxx)
-
-
-class WithinIterations:
-    """Slope of log(scale) on log(spread) across the groups of each iteration (iteration
-    fixed effects removed), for many estimators over the same groups: the spread side is
-    prepared once.
-    """
-
-    def __init__(self, g: Groups, spread: np.ndarray) -> None:
-        self.g = g
-        self.spread = spread
-        live = live_groups(g.n, spread)
-        # Usually every group is live: then no subset is copied.
-        self.rows = None if live.all() else np.flatnonzero(live)
-        self.sides = self._sides(self.rows)
-        self.sxx = float(np.dot(self.sides[1], self.sides[1]))
-
-    def _sides(self, rows: np.ndarray | None) -> tuple[PerStep, np.ndarray, np.ndarray]:
-        """Over ``rows`` (all if None): their iterations, the demeaned log spread and the
-        divisor."""
-        g = self.g
-        steps = g.steps if rows is None else PerStep(g.step_index[rows], g.n_steps)
-        count = np.bincount(steps.index, minlength=g.n_steps).astype(np.float64)
-        denom = np.maximum(count, 1.0)
-        spread = self.spread if rows is None else self.spread[rows]
-        return steps, self._demean(np.log(spread), steps, denom), denom
-
-    @staticmethod
-    def _demean(v: np.ndarray, steps: PerStep, denom: np.ndarray) -> np.ndarray:
-        """``v`` minus its iteration's mean, in place."""
-        means = steps.sum(v) / denom
-        v -= steps.broadcast(means)
-        return v
-
-    def slope(self, scale: np.ndarray) -> float:
-        s = scale if self.rows is None else scale[self.rows]
-        usable = (s > 0) & np.isfinite(s)
-        if usable.all():
-            if s.size < 2:
-                return float("nan")
-            steps, x, denom = self.sides
-            return _slope(x, self._demean(np.log(s), steps, denom), self.sxx)
-        # Some groups have no advantage (a NaN rule, say): drop them and redo the sides.
-        if usable.sum() < 2:
-            return float("nan")
-        rows = np.flatnonzero(usable) if self.rows is None else self.rows[usable]
-        steps, x, denom = self._sides(rows)
-        return _slope(x, self._demean(np.log(s[usable]), steps, denom))
-
-
-def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
-    """Slope of log(scale) on log(spread) across iterations."""
-    ok = (spread > 0) & (scale > 0) & np.isfinite(scale) & np.isfinite(spread)
-    if ok.sum() < 2:
-        return float("nan")
-    x, y = np.log(spread[ok]), np.log(scale[ok])
-    return _slope(x - x.mean(), y - y.mean())
-
-
-def verdict(elasticity: float) -> str:
-    """Words for an elasticity: keeps / partly / erases / n/a."""
-    if not np.isfinite(elasticity):
-        return "n/a"
-    if elasticity >= KEEPS_THRESHOLD:
-        return "keeps"
-    if elasticity <= ERASES_THRESHOLD:
-        return "erases"
-    return "partly"
-
-
 RowStats = Callable[[Sequence[RowVariable]], pl.DataFrame]
 """Runs the second pass: per-group statistics of row variables (see
 :func:`~grpoflaw_cli.passes.row_variable_query`), rows sorted like the group table."""
 
 
-def analyze(
+def analyze_groups(
     table: pl.DataFrame,
     estimators: list[str],
     conventions: Conventions | None = None,
@@ -235,48 +151,134 @@ def analyze(
     clip in the conventions, the clipped values need a second pass over the rows:
     ``row_stats`` runs it; so does GDPO over several reward ``components`` (the columns
     summed, with ``weights``, into the reward; their statistics must be in ``table``).
+
+    The phases: read the table (:class:`_Table`), fit what needs the rows
+    (:func:`_second_pass`), then build the per-group, per-iteration and magnitude frames.
     """
     conv = conventions or Conventions()
-    # Large logs have millions of groups: the table is read first and let go (see
-    # api.analyze_log), then the estimators run, then the per-group columns are built.
-    skew, kurtosis = standardized_moments(table)
-    g = to_groups(table)
-    keys = table.select("step", "group", "n", "min", "max")
-    passed_on = table.select(
-        c for c in ("task", "component_patterns", "reward_values") if c in table.columns
-    )
-    sources: dict[str, np.ndarray] = {}
-    if "source_min" in table.columns:
-        sources = {
-            "source_min": _per_step_extreme(g, table["source_min"].to_numpy(), np.minimum),
-            "source_max": _per_step_extreme(g, table["source_max"].to_numpy(), np.maximum),
-        }
-    steps = table["step"].unique(maintain_order=True)
     # GRPO's scale is computed even when not selected: the diagnostics are about it.
     computed = list(dict.fromkeys([*estimators, REFERENCE, *extra]))
+    # Large logs have millions of groups: the table is read first and let go (see
+    # api.analyse), then the estimators run, then the per-group columns are built.
+    read = _Table.read(table, computed, components)
+    del table
+    read.keys = read.keys.rechunk()  # a large log's table comes in chunks; to_numpy() would copy
+    g = read.g
+    variables, kept, row_groups = _second_pass(read, conv, computed, row_stats, components, weights)
+    coefficients = Coefficients(g, conv, computed, kept)
+    scales = _Scales.compute(read, coefficients, row_groups, computed, conv)
+    groups, spread = _group_frame(read, conv, scales)
+    iterations = _iteration_frame(read, scales, computed)
+    return Analysis(
+        conventions=conv,
+        estimators=tuple(estimators),
+        groups=groups,
+        iterations=iterations,
+        magnitude=magnitude_frame(g, spread, scales.group_cols, iterations, estimators),
+        coefficients=coefficients,
+        stats=g,
+        tasks=task_shares(groups, computed) if "task" in groups.columns else None,
+        row_variables={v.name: v for v in variables.values()},
+    )
+
+
+@dataclass
+class _Table:
+    """What :func:`analyze_groups` keeps of the group-statistics table (read once)."""
+
+    g: Groups
+    keys: pl.DataFrame
+    """``step, group, n, min, max`` per group; ``n`` counts every rollout."""
+    passed_on: pl.DataFrame
+    """Per-group columns carried into :attr:`Analysis.groups` as they are."""
+    skew: np.ndarray
+    kurtosis: np.ndarray
+    steps: pl.Series
+    sources: dict[str, np.ndarray]
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+    """Each reward component's statistics, for GDPO over several components."""
+    nf: np.ndarray
+    """Per group, the rollouts with a reward (as floats)."""
+    zero_variance: np.ndarray
+    """Mask of the constant groups of two rollouts or more."""
+    sizes: np.ndarray
+    """Every rollout per group: TRL's unscorable rows (no reward, advantage 0) too. They
+    count in the rollouts, group sizes and advantage scales, not in the reward statistics."""
+    total: np.ndarray
+    """Per iteration, the rollouts with a reward."""
+    everyone: np.ndarray
+    """Per iteration, every rollout."""
+
+    @classmethod
+    def read(
+        cls, table: pl.DataFrame, computed: Sequence[str], components: Sequence[str]
+    ) -> _Table:
+        skew, kurtosis = standardized_moments(table)
+        g = to_groups(table)
+        _check_applicable(g, computed)
+        keys = table.select("step", "group", "n", "min", "max")
+        passed_on = table.select(
+            c for c in ("task", "component_patterns", "reward_values") if c in table.columns
+        )
+        sources: dict[str, np.ndarray] = {}
+        if "source_min" in table.columns:
+            sources = {
+                "source_min": _per_step_extreme(g, table["source_min"].to_numpy(), np.minimum),
+                "source_max": _per_step_extreme(g, table["source_max"].to_numpy(), np.maximum),
+            }
+        several = "gdpo" in computed and len(components) > 1
+        parts = component_stats(table, components) if several else []
+        nf = g.n.astype(np.float64)
+        sizes = keys["n"].cast(pl.Float64).to_numpy()
+        if np.array_equal(sizes, nf):
+            sizes = nf
+        total = g.per_step(nf)
+        everyone = total if sizes is nf else g.per_step(sizes)
+        steps = table["step"].unique(maintain_order=True)
+        zero_variance = (g.n >= 2) & (g.m2 == 0)
+        return cls(
+            g,
+            keys,
+            passed_on,
+            skew,
+            kurtosis,
+            steps,
+            sources,
+            parts,
+            nf,
+            zero_variance,
+            sizes,
+            total,
+            everyone,
+        )
+
+
+def _check_applicable(g: Groups, computed: Sequence[str]) -> None:
+    """Refuse an estimator whose inputs (lengths, a baseline) the groups lack."""
     have = {"length"} if g.has_length else set()
     have |= {"baseline"} if g.gap_mean is not None else set()
-    _, missing = applicable(computed, have)
+    _, missing = applicable(list(computed), have)
     if missing:
         raise ValueError("; ".join(f"{name} {why}" for name, why in missing.items()))
-    several = "gdpo" in computed and len(components) > 1
-    parts = component_stats(table, components) if several else []
-    del table
-    keys = keys.rechunk()  # a large log's table comes in chunks; to_numpy() would copy
-    nf = g.n.astype(np.float64)
-    # Every rollout: TRL's unscorable rows (no reward, advantage 0) too. They count in the
-    # rollouts, group sizes and advantage scales, not in the reward statistics.
-    sizes = keys["n"].cast(pl.Float64).to_numpy()
-    if np.array_equal(sizes, nf):
-        sizes = nf
-    total = g.per_step(nf)  # the rollouts with a reward
-    everyone = total if sizes is nf else g.per_step(sizes)
 
-    # Values only the rows can give, all gathered in one second pass: estimators that are
-    # no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
+
+def _second_pass(
+    read: _Table,
+    conv: Conventions,
+    computed: Sequence[str],
+    row_stats: RowStats | None,
+    components: Sequence[str],
+    weights: Sequence[float] | None,
+) -> tuple[dict[str, RowVariable], dict[str, Affine], dict[str, Groups]]:
+    """Values only the rows can give, all gathered in one second pass: estimators that are
+    no affine map of the reward, GDPO over several components, and OpenRLHF's clip.
+
+    Returns the row variables, each such estimator's map of its variable, and the
+    variable's per-group statistics."""
+    g = read.g
     own = {name: make(g, conv) for name in computed if (make := REGISTRY[name].row_variable)}
-    if several:
-        own["gdpo"] = gdpo_components(g, conv, parts, weights or [1.0] * len(components))
+    if read.parts:
+        own["gdpo"] = gdpo_components(g, conv, read.parts, weights or [1.0] * len(components))
     clips: dict[str, RowVariable] = {}
     maps: dict[str, Affine] = {}  # the estimators' own maps of what they whiten
     if conv.clip is not None:  # on the shaped value: before any whitening
@@ -289,36 +291,67 @@ def analyze(
     variables = own | clips
     kept: dict[str, Affine] = {}
     row_groups: dict[str, Groups] = {}
-    if variables:
-        if row_stats is None:
-            raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
-        stats = row_stats(list(variables.values()))
-        for name, var in variables.items():
-            gy = variable_groups(g, stats, var.name, var.per_group.get(SUMS_CENTER))
-            row_groups[name] = gy
-            shape = maps.get(name) or REGISTRY[name].fn(g, conv)
-            base = identity(g)
-            if shape.shift is not None:  # GDPO, R++: whiten the value, as they do
-                base = whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
-                if shape.mult is None:  # a whitening without its division
-                    base = replace(base, mult=None)
-            kept[name] = replace(base, variable=var.name)
-    coefficients = Coefficients(g, conv, computed, kept)
+    if not variables:
+        return variables, kept, row_groups
+    if row_stats is None:
+        raise ValueError(f"{', '.join(variables)} need a second pass over the rows (row_stats)")
+    stats = row_stats(list(variables.values()))
+    for name, var in variables.items():
+        gy = variable_groups(g, stats, var.name, var.per_group.get(SUMS_CENTER))
+        row_groups[name] = gy
+        shape = maps.get(name) or REGISTRY[name].fn(g, conv)
+        base = identity(g)
+        if shape.shift is not None:  # GDPO, R++: whiten the value, as they do
+            base = whiten(gy, constant(g, 1.0), constant(g, 0.0), conv)
+            if shape.mult is None:  # a whitening without its division
+                base = replace(base, mult=None)
+        kept[name] = replace(base, variable=var.name)
+    return variables, kept, row_groups
 
-    group_cols: dict[str, np.ndarray] = {}
-    step_sq: dict[str, np.ndarray] = {}
-    step_n: dict[str, np.ndarray] = {}  # the rollouts with an advantage
-    for name in computed:
-        on = row_groups.get(name, g)
-        group_cols[f"scale_{name}"], step_sq[name], step_n[name] = _scales(
-            g, on, coefficients[name], sizes, everyone, nan_is_zero=conv.framework == "trl"
-        )
+
+@dataclass
+class _Scales:
+    """Each computed estimator's advantage scale per group (``scale_<name>`` columns), and
+    per iteration its Σ A² and the rollouts that have an advantage (see :func:`_scales`)."""
+
+    group_cols: dict[str, np.ndarray]
+    step_sq: dict[str, np.ndarray]
+    step_n: dict[str, np.ndarray]
+
+    @classmethod
+    def compute(
+        cls,
+        read: _Table,
+        coefficients: Coefficients,
+        row_groups: Mapping[str, Groups],
+        computed: Sequence[str],
+        conv: Conventions,
+    ) -> _Scales:
+        out = cls({}, {}, {})
+        g = read.g
+        for name in computed:
+            on = row_groups.get(name, g)
+            out.group_cols[f"scale_{name}"], out.step_sq[name], out.step_n[name] = _scales(
+                g,
+                on,
+                coefficients[name],
+                read.sizes,
+                read.everyone,
+                nan_is_zero=conv.framework == "trl",
+            )
+        return out
+
+
+def _group_frame(
+    read: _Table, conv: Conventions, scales: _Scales
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """:attr:`Analysis.groups`, and each group's spread."""
+    g, keys, nf = read.g, read.keys, read.nf
     lo, hi = keys["min"].to_numpy(), keys["max"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.sqrt(g.m2 / nf)
         std = np.sqrt(g.m2 / np.maximum(nf - conv.ddof, 1.0))
         std = np.where(nf - conv.ddof >= 1, std, np.nan)
-        zero_var = (g.n >= 2) & (g.m2 == 0)
         z_min = np.where(spread > 0, (lo - g.mean) / spread, 0.0)
         z_max = np.where(spread > 0, (hi - g.mean) / spread, 0.0)
     groups = keys.select("step", "group", "n").with_columns(
@@ -327,85 +360,50 @@ def analyze(
         keys["max"],
         pl.Series("std", std),
         pl.Series("spread", spread),
-        pl.Series("zero_variance", zero_var),
+        pl.Series("zero_variance", read.zero_variance),
         pl.Series("z_min", z_min),
         pl.Series("z_max", z_max),
-        pl.Series("skew", skew),
-        pl.Series("kurtosis", kurtosis),
-        *(pl.Series(k, v) for k, v in group_cols.items()),
-        *passed_on.get_columns(),
+        pl.Series("skew", read.skew),
+        pl.Series("kurtosis", read.kurtosis),
+        *(pl.Series(k, v) for k, v in scales.group_cols.items()),
+        *read.passed_on.get_columns(),
     )
-    del z_min, z_max, std
-    reward_min = _per_step_extreme(g, lo, np.minimum)
-    reward_max = _per_step_extreme(g, hi, np.maximum)
-    del lo, hi
+    return groups, spread
 
-    n_groups = np.bincount(g.step_index, minlength=g.n_steps)
-    it_spread = np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0))
+
+def _iteration_frame(read: _Table, scales: _Scales, computed: Sequence[str]) -> pl.DataFrame:
+    """:attr:`Analysis.iterations`."""
+    g, keys, sizes, total = read.g, read.keys, read.sizes, read.total
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(g.step_index[mask], minlength=g.n_steps).astype(np.int64)
+
     iterations = pl.DataFrame(
         {
-            "step": steps,
-            "rollouts": everyone.astype(np.int64),
-            "groups": n_groups.astype(np.int64),
-            "reward_mean": g.per_step(nf * g.mean) / np.maximum(total, 1.0),
-            "reward_min": reward_min,
-            "reward_max": reward_max,
-            "spread": it_spread,
-            "zero_variance_groups": np.bincount(g.step_index[zero_var], minlength=g.n_steps).astype(
-                np.int64
-            ),
-            "singleton_groups": np.bincount(g.step_index[g.n == 1], minlength=g.n_steps).astype(
-                np.int64
-            ),
+            "step": read.steps,
+            "rollouts": read.everyone.astype(np.int64),
+            "groups": np.bincount(g.step_index, minlength=g.n_steps).astype(np.int64),
+            "reward_mean": g.per_step(read.nf * g.mean) / np.maximum(total, 1.0),
+            "reward_min": _per_step_extreme(g, keys["min"].to_numpy(), np.minimum),
+            "reward_max": _per_step_extreme(g, keys["max"].to_numpy(), np.maximum),
+            "spread": np.sqrt(g.per_step(g.m2) / np.maximum(total, 1.0)),
+            "zero_variance_groups": count(read.zero_variance),
+            "singleton_groups": count(g.n == 1),
             "group_size_min": np.nan_to_num(
                 _per_step_extreme(g, np.where(sizes >= 2, sizes, np.inf), np.minimum), posinf=0.0
             ).astype(np.int64),
             "group_size_max": _per_step_extreme(g, sizes, np.maximum).astype(np.int64),
-            **{f"scale_{name}": _rms(step_sq[name], step_n[name]) for name in computed},
+            **{
+                f"scale_{name}": _rms(scales.step_sq[name], scales.step_n[name])
+                for name in computed
+            },
         }
     )
-    if sources:
+    if read.sources:
         iterations = iterations.with_columns(
-            pl.Series(k, v.astype(np.int64)) for k, v in sources.items()
+            pl.Series(k, v.astype(np.int64)) for k, v in read.sources.items()
         )
-
-    rows = []
-    within_iterations = WithinIterations(g, spread)
-    for name in estimators:
-        within = within_iterations.slope(group_cols[f"scale_{name}"])
-        across = elasticity_across(it_spread, iterations[f"scale_{name}"].to_numpy())
-        rows.append(
-            {
-                "estimator": name,
-                "title": REGISTRY[name].title,
-                "elasticity_within": within,
-                "elasticity_across": across,
-                "verdict_within": verdict(within),
-                "verdict_across": verdict(across),
-            }
-        )
-    magnitude = pl.DataFrame(
-        rows,
-        schema={
-            "estimator": pl.String,
-            "title": pl.String,
-            "elasticity_within": pl.Float64,
-            "elasticity_across": pl.Float64,
-            "verdict_within": pl.String,
-            "verdict_across": pl.String,
-        },
-    )
-    return Analysis(
-        conventions=conv,
-        estimators=tuple(estimators),
-        groups=groups,
-        iterations=iterations,
-        magnitude=magnitude,
-        coefficients=coefficients,
-        stats=g,
-        tasks=task_shares(groups, computed) if "task" in groups.columns else None,
-        row_variables={v.name: v for v in variables.values()},
-    )
+    return iterations
 
 
 def _scales(

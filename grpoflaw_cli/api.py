@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli import ingest
-from grpoflaw_cli.analysis import Analysis, analyze, with_logged
+from grpoflaw_cli.analysis import Analysis, analyze_groups, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.estimators import (
@@ -47,7 +47,7 @@ from grpoflaw_cli.passes import (
     row_variable_query,
     with_centered_sums,
 )
-from grpoflaw_cli.render.report import Header, build_report
+from grpoflaw_cli.result import Header, build_report
 from grpoflaw_cli.rollout_advantages import (
     advantages_query,
     logged_comparison_query,
@@ -255,11 +255,11 @@ def analyze_log(
         query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
         return ingest.collect(log, query, streaming=True)
 
-    # analyze gets the only reference to the table, so the columns it has read can go as it
+    # analyze_groups gets the only reference to the table, so the columns it has read can go as it
     # goes on (at 6.25M groups, ~0.5 GB).
     handed_over = [table]
     del table
-    analysis = analyze(
+    analysis = analyze_groups(
         handed_over.pop(),
         estimators,
         conventions,

@@ -5,11 +5,11 @@
 ones.
 
 >>> import polars as pl
->>> from grpoflaw_cli.analysis import analyze
+>>> from grpoflaw_cli.analysis import analyze_groups
 >>> from grpoflaw_cli.passes import group_stats_query
 >>> rows = pl.DataFrame({"step": [0, 0, 0], "group": [0, 0, 0], "reward": [0.0, 1.0, 2.0]})
 >>> table = group_stats_query(rows.lazy(), has_length=False).collect()
->>> out = with_advantages(rows, analyze(table, ["grpo", "dr_grpo"]))
+>>> out = with_advantages(rows, analyze_groups(table, ["grpo", "dr_grpo"]))
 >>> out["adv_dr_grpo"].to_list()
 [-1.0, 0.0, 1.0]
 """

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grpoflaw_cli.errors import OPTIONS, GrpoflawError, InputError
+from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
 
 if TYPE_CHECKING:
     from grpoflaw_cli.ingest import ColumnMap
@@ -41,17 +41,17 @@ def follow(
     framework: str | None = None,
     interval: float = 2.0,
     refreshes: int | None = None,
-    spelling: Mapping[str, str] = OPTIONS,
 ) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
     """Look at ``folder`` every ``interval`` seconds (``refreshes`` times, or until the
     caller stops) and, each time its files changed, yield the report (the last good one
     when this look failed; None before any) and why some or all files could not be read
-    (None if all could), its settings named as ``spelling`` says."""
+    (None if all could), its settings named as the front end spells them
+    (:func:`~grpoflaw_cli.errors.spelled_as`)."""
     check_folder(folder)
     seen: Listing | None = None
     last: dict[str, Any] | None = None
     done = 0
-    look = _Look(mapping, estimators, source, framework, spelling)
+    look = _Look(mapping, estimators, source, framework)
     while refreshes is None or done < refreshes:
         files = listing(folder)
         if files is not None and files != seen:
@@ -98,10 +98,9 @@ class _Look:
         estimators: Sequence[str] | None,
         source: str,
         framework: str | None,
-        spelling: Mapping[str, str],
     ) -> None:
         self.mapping, self.estimators = mapping, estimators
-        self.source, self.framework, self.spelling = source, framework, spelling
+        self.source, self.framework = source, framework
 
     def report(self, paths: Sequence[Path]) -> dict[str, Any]:
         from grpoflaw_cli import api
@@ -158,8 +157,7 @@ class _Look:
     def message(self, err: Exception) -> str:
         """Why this look failed, without a hint to skip bad lines (every look does)."""
         if isinstance(err, GrpoflawError):
-            err = err.spelled(self.spelling)
-            skip = self.spelling.get("skip_bad_lines") or OPTIONS["skip_bad_lines"]
+            skip = spell(option("skip_bad_lines"))
             hint = err.hint if err.hint and skip not in err.hint else None
             return err.message + (f" ({hint})" if hint else "")
         name = getattr(err, "filename", None) or ""

@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.analysis import Analysis, analyze
+from grpoflaw_cli.analysis import Analysis, analyze_groups
 from grpoflaw_cli.estimators import Conventions
 from grpoflaw_cli.passes import group_stats_query, row_variable_query
 from grpoflaw_cli.rollout_advantages import with_advantages
@@ -23,7 +23,7 @@ def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = 
         keys = table.select("step", "group")
         return row_variable_query(df.lazy(), keys, variables, has_length).collect()
 
-    return analyze(table, estimators, conv, row_stats=row_stats)
+    return analyze_groups(table, estimators, conv, row_stats=row_stats)
 
 
 def advantages(

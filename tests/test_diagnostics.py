@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 from helpers import analyse
 
-from grpoflaw_cli.diagnostics import Severity, Thresholds, _shared, diagnose
+from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
+from grpoflaw_cli.diagnostics.pairs import _shared
+from grpoflaw_cli.errors import spelled_as
 from grpoflaw_cli.estimators import Conventions, applicable, defaults
 
 ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
@@ -142,7 +144,9 @@ def test_noise_amplification_negative() -> None:
 def test_mostly_singleton_groups_warn_about_the_group_column() -> None:
     found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0]), (1, "c", [0, 1])]), ALL))
     single = next(f for f in found if f.code == "singleton_groups")
-    assert single.severity is Severity.WARNING and "--group-col" in single.message
+    assert single.severity is Severity.WARNING and "group_col" in single.message
+    with spelled_as({"group_col": "--group-col"}):
+        assert "--group-col" in single.to_dict()["message"]
 
 
 def test_singleton_groups_info() -> None:
@@ -174,7 +178,7 @@ def test_ragged_groups_positive_and_negative() -> None:
 
 
 def test_step_in_several_files(write_jsonl) -> None:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.ingest import FILE_COL, load
     from grpoflaw_cli.passes import group_stats_query
 
@@ -193,7 +197,7 @@ def test_step_in_several_files(write_jsonl) -> None:
     )
     log_ = load([a, b])
     table = group_stats_query(log_.frame, has_length=False, source_col=FILE_COL).collect()
-    flags = diagnose(analyze(table, ALL), files=[str(a), str(b)])
+    flags = diagnose(analyze_groups(table, ALL), files=[str(a), str(b)])
     hits = [f for f in flags if f.code == "step_in_several_files"]
     assert [f.step for f in hits] == [1] and str(b) in hits[0].message
 
@@ -210,11 +214,11 @@ def _with_tasks(groups: list[tuple[int, str, str, list[float]]]) -> pl.DataFrame
 
 
 def _analyse_tasks(df: pl.DataFrame) -> list:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.passes import group_stats_query
 
     table = group_stats_query(df.lazy(), has_length=False, has_task=True).collect()
-    return diagnose(analyze(table, ALL))
+    return diagnose(analyze_groups(table, ALL))
 
 
 def test_task_reweighting_positive() -> None:
@@ -240,7 +244,7 @@ def test_task_reweighting_negative() -> None:
 
 
 def _components(rows: list[tuple[float, float]]) -> list:
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.passes import group_stats_query
 
     df = pl.DataFrame(
@@ -252,7 +256,7 @@ def _components(rows: list[tuple[float, float]]) -> list:
         }
     ).with_columns((pl.col("a") + pl.col("b")).alias("reward"))
     table = group_stats_query(df.lazy(), has_length=False, components=["a", "b"]).collect()
-    return diagnose(analyze(table, ALL))
+    return diagnose(analyze_groups(table, ALL))
 
 
 def test_component_aliasing_positive_and_negative() -> None:

@@ -364,7 +364,7 @@ def test_gdpo_over_several_components_honours_the_clip() -> None:
     """OpenRLHF's clip applies to GDPO's per-rollout sum before the batch whitening."""
     import polars as pl
 
-    from grpoflaw_cli.analysis import analyze
+    from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.passes import group_stats_query, row_variable_query
     from grpoflaw_cli.rollout_advantages import with_advantages
 
@@ -375,7 +375,7 @@ def test_gdpo_over_several_components_honours_the_clip() -> None:
     def run(conv: Conventions) -> np.ndarray:
         table = group_stats_query(df.lazy(), has_length=False, components=["a", "b"]).collect()
         keys = table.select("step", "group")
-        a = analyze(
+        a = analyze_groups(
             table,
             ["gdpo"],
             conv,

@@ -444,7 +444,6 @@ def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) 
     log = tmp_path / "rollouts.jsonl"
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     from grpoflaw_cli import ingest
-
     from grpoflaw_cli.cli import FLAGS
     from grpoflaw_cli.errors import spelled_as
 

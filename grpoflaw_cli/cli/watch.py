@@ -10,7 +10,6 @@ import typer
 
 from grpoflaw_cli.cli.display import screen, stderr
 from grpoflaw_cli.cli.options import (
-    FLAGS,
     NO_COLUMNS,
     Estimators,
     FrameworkOpt,
@@ -65,7 +64,6 @@ def watch(
         framework=framework_name(framework),
         interval=interval,
         refreshes=refreshes,
-        spelling=FLAGS,
     )
     console = screen()
     with Live(console=console, auto_refresh=False) as live:

@@ -1,4 +1,6 @@
-"""Renderers: turn an analysis and its flags into terminal tables, JSON/CSV text or HTML.
+"""Renderers: turn the report (:mod:`grpoflaw_cli.result`) into terminal screens or HTML.
 
+:mod:`.terminal` (Rich), :mod:`.html` (Plotly), :mod:`.inspect` (the ``inspect`` screen),
+:mod:`.console` (the consoles they print on); :mod:`.common` holds what they share.
 Renderers return renderables or strings; only the CLI prints or writes them.
 """

@@ -5,8 +5,6 @@ Three charts: per-iteration reward spread against each estimator's advantage sca
 and a flat one erases it), per-group spread against advantage scale (log-log), and the
 advantage distributions; flagged iterations are marked. Plotly is imported here only,
 so commands that do not write HTML never pay for it.
-
->>> html = render_html(report, analysis, sample)     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,14 +16,24 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.numbers import percent
-from grpoflaw_cli.render.terminal import SEVERITY_STYLE, step_ranges
+from grpoflaw_cli.magnitude import relative_to_typical
+from grpoflaw_cli.render.common import (
+    SEVERITIES,
+    SEVERITY_COLOR,
+    cell,
+    flags_by_code,
+    location,
+    logged_verdict,
+    percent,
+    plus_minus,
+    skipped_text,
+    where_fired,
+)
 
 MAX_GROUP_POINTS = 4000
 ITERATION_LEVEL = {"magnitude_collapse", "zero_variance"}
 """Flags about a whole iteration: at warning or above, a marker on the first chart."""
 PALETTE = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-SEVERITY_COLOR = {"error": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
@@ -48,37 +56,9 @@ def _label(x: Any) -> Any:
     return html_lib.escape(x, quote=False) if isinstance(x, str) else x
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, int):
-        return f"{x:,}"
-    return f"{x:.4g}"
-
-
 def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> Any:
     """The report's three charts as one Plotly figure (``plotly.graph_objects.Figure``)."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    estimators = list(analysis.estimators)
-    it = analysis.iterations
-    steps = [_label(s) for s in it["step"].to_list()]
-    serious = {
-        f["step"]
-        for f in report["flags"]
-        if f["code"] in ITERATION_LEVEL and f["severity"] in ("warning", "error")
-    }
-    marked = [
-        (row["step"], ", ".join(row["flags"]))
-        for row in report["iterations"]
-        if row["step"] in serious
-    ]
-
-    def rel(values: np.ndarray) -> np.ndarray:
-        live = values[(values > 0) & np.isfinite(values)]
-        typical = float(np.exp(np.median(np.log(live)))) if live.size else 1.0
-        return values / typical
 
     fig = make_subplots(
         rows=3,
@@ -90,11 +70,43 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
             "Advantage distributions (a sample of whole groups)",
         ),
     )
-    spread = it["spread"].to_numpy()
+    estimators = list(analysis.estimators)
+    _iteration_chart(fig, analysis.iterations, estimators, _flagged_iterations(report))
+    _group_chart(fig, analysis.groups, estimators)
+    if sample is not None and sample.height:
+        _distribution_chart(fig, sample, estimators)
+    fig.update_xaxes(title_text="advantage", row=3, col=1)
+    fig.update_yaxes(autorange="reversed", row=3, col=1)
+    fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
+    return fig
+
+
+def _flagged_iterations(report: dict[str, Any]) -> list[tuple[Any, str]]:
+    """The iterations with an iteration-level flag at warning or above, and their flags."""
+    serious = {
+        f["step"]
+        for f in report["flags"]
+        if f["code"] in ITERATION_LEVEL and f["severity"] in ("warning", "error")
+    }
+    return [
+        (row["step"], ", ".join(row["flags"]))
+        for row in report["iterations"]
+        if row["step"] in serious
+    ]
+
+
+def _iteration_chart(
+    fig: Any, it: pl.DataFrame, estimators: list[str], marked: list[tuple[Any, str]]
+) -> None:
+    """Row 1: each iteration's reward spread and advantage scales, relative to typical."""
+    import plotly.graph_objects as go
+
+    steps = [_label(s) for s in it["step"].to_list()]
+    spread = relative_to_typical(it["spread"].to_numpy())
     fig.add_trace(
         go.Scatter(
             x=steps,
-            y=rel(spread),
+            y=spread,
             name="reward spread",
             mode="lines+markers",
             line={"color": "black", "width": 3},
@@ -104,14 +116,13 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
         col=1,
     )
     for k, name in enumerate(estimators):
-        color = PALETTE[k % len(PALETTE)]
         fig.add_trace(
             go.Scatter(
                 x=steps,
-                y=rel(it[f"scale_{name}"].to_numpy()),
+                y=relative_to_typical(it[f"scale_{name}"].to_numpy()),
                 name=name,
                 mode="lines",
-                line={"color": color},
+                line={"color": PALETTE[k % len(PALETTE)]},
                 legendgroup=name,
             ),
             row=1,
@@ -122,7 +133,7 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
         fig.add_trace(
             go.Scatter(
                 x=[_label(s) for s, _ in marked],
-                y=rel(spread)[[position[s] for s, _ in marked]],
+                y=spread[[position[s] for s, _ in marked]],
                 mode="markers",
                 name="flagged iteration",
                 marker={"symbol": "x", "size": 12, "color": "#c0392b"},
@@ -135,7 +146,13 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
     fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1)
     fig.update_xaxes(title_text="step", row=1, col=1)
 
-    groups = analysis.groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
+
+def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
+    """Row 2: each group's advantage scale against its reward spread (at most
+    :data:`MAX_GROUP_POINTS` groups, evenly spaced)."""
+    import plotly.graph_objects as go
+
+    groups = groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0))
     if groups.height > MAX_GROUP_POINTS:
         groups = groups.gather_every(groups.height // MAX_GROUP_POINTS)
     for k, name in enumerate(estimators):
@@ -162,29 +179,29 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
     fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1)
     fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1)
 
-    if sample is not None and sample.height:
-        for k, name in enumerate(estimators):
-            values = sample[f"adv_{name}"].to_numpy()
-            fig.add_trace(
-                go.Violin(
-                    x=values[np.isfinite(values)],
-                    name=name,
-                    legendgroup=name,
-                    showlegend=False,
-                    orientation="h",
-                    points=False,
-                    spanmode="hard",
-                    box={"visible": True},
-                    meanline={"visible": True},
-                    line={"color": PALETTE[k % len(PALETTE)]},
-                ),
-                row=3,
-                col=1,
-            )
-    fig.update_xaxes(title_text="advantage", row=3, col=1)
-    fig.update_yaxes(autorange="reversed", row=3, col=1)
-    fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
-    return fig
+
+def _distribution_chart(fig: Any, sample: pl.DataFrame, estimators: list[str]) -> None:
+    """Row 3: each estimator's advantages over a sample of whole groups."""
+    import plotly.graph_objects as go
+
+    for k, name in enumerate(estimators):
+        values = sample[f"adv_{name}"].to_numpy()
+        fig.add_trace(
+            go.Violin(
+                x=values[np.isfinite(values)],
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                orientation="h",
+                points=False,
+                spanmode="hard",
+                box={"visible": True},
+                meanline={"visible": True},
+                line={"color": PALETTE[k % len(PALETTE)]},
+            ),
+            row=3,
+            col=1,
+        )
 
 
 def _figures(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
@@ -199,7 +216,7 @@ def _magnitude_html(report: dict[str, Any]) -> str:
         for which in ("within", "across"):
             word = row[f"verdict_{which}"]
             cls = "na" if word == "n/a" else word
-            cells.append(f'<td class="{cls}">{_fmt(row[f"elasticity_{which}"])} {word}</td>')
+            cells.append(f'<td class="{cls}">{cell(row[f"elasticity_{which}"])} {word}</td>')
         rows.append(
             f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
             + "".join(cells)
@@ -209,17 +226,6 @@ def _magnitude_html(report: dict[str, Any]) -> str:
         '<table><tr><th class="l">estimator</th><th>across groups (same iteration)</th>'
         "<th>across iterations</th></tr>" + "".join(rows) + "</table>"
     )
-
-
-def _where(step: Any) -> str:
-    return "run" if step is None else f"step {_esc(step)}"
-
-
-def _iterations(group: list[dict[str, Any]]) -> str:
-    steps = [f["step"] for f in group]
-    if all(s is None for s in steps):
-        return "whole run"
-    return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
 
 
 def _tasks_html(report: dict[str, Any]) -> str:
@@ -251,20 +257,17 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     flags = report["flags"]
     if not flags:
         return "<p>No flags.</p>"
-    by_code: dict[str, list[dict[str, Any]]] = {}
-    for flag in flags:  # already worst first
-        by_code.setdefault(flag["code"], []).append(flag)
     summary = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
         f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
-        f'<td class="l">{_esc(_iterations(group))}</td>'
-        f'<td class="l">{_where(group[0]["step"])}: {_esc(group[0]["message"])}</td></tr>'
-        for code, group in by_code.items()
+        f'<td class="l">{_esc(where_fired(group))}</td>'
+        f'<td class="l">{_esc(location(group[0]["step"]))}: {_esc(group[0]["message"])}</td></tr>'
+        for code, group in flags_by_code(flags).items()  # the flags come worst first
     )
     rows = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[f["severity"]]}">'
         f"{_esc(f['severity'])}</td>"
-        f'<td class="l">{_esc(f["code"])}</td><td>{_where(f["step"])}</td>'
+        f'<td class="l">{_esc(f["code"])}</td><td>{_esc(location(f["step"]))}</td>'
         f'<td class="l">{_esc(f["message"])}</td></tr>'
         for f in flags[:limit]
     )
@@ -288,22 +291,16 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
     s = report["summary"]
     files = ", ".join(s["files"][:5]) + (" …" if len(s["files"]) > 5 else "")
     counts = s["flags"]
-    flag_line = ", ".join(f"{counts[k]} {k}" for k in ("error", "warning", "info"))
-    assert set(SEVERITY_STYLE) == set(SEVERITY_COLOR)
+    flag_line = ", ".join(f"{counts[k]} {k}" for k in SEVERITIES)
     extra = ""  # what the terminal header says beyond the counts
     logged = s.get("logged_advantage")
     if logged:
-        error = logged["max_relative_error"]
-        extra += f"<br>logged advantage '{_esc(logged['column'])}': " + (
-            f"matches {_esc(logged['expected'])} (max relative error {error:.1e})"
-            if error is not None and error <= 1e-3
-            else f"differs from {_esc(logged['expected'])}; closest: {_esc(logged['best_match'])}"
+        extra += f"<br>logged advantage '{_esc(logged['column'])}': " + _esc(
+            logged_verdict(logged, detail=False)
         )
     skipped = s.get("skipped_estimators") or {}
     if skipped:
-        extra += "<br>not computed: " + _esc(
-            "; ".join(f"{name} ({why})" for name, why in skipped.items())
-        )
+        extra += "<br>not computed: " + _esc(skipped_text(skipped))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>grpoflaw report</title><style>{CSS}</style></head>
@@ -365,12 +362,12 @@ def render_simulation(outcome: Any) -> str:
     )
     rows = "".join(
         f'<tr><td class="l">{_esc(r["estimator"])}</td>'
-        f"<td>{r['final']:.3f} ± {r['final_ci']:.3f}</td>"
-        f"<td>{r['auc']:.3f} ± {r['auc_ci']:.3f}</td>"
+        f"<td>{plus_minus(r['final'], r['final_ci'])}</td>"
+        f"<td>{plus_minus(r['auc'], r['auc_ci'])}</td>"
         + (
             "<td></td>"
             if r["verdict"] == "reference"
-            else f"<td>{r['vs_grpo']:+.3f} ± {r['vs_ci']:.3f}</td>"
+            else f"<td>{plus_minus(r['vs_grpo'], r['vs_ci'], signed=True)}</td>"
         )
         + f'<td class="l">{_esc(r["verdict"])}</td></tr>'
         for r in outcome.summary.iter_rows(named=True)

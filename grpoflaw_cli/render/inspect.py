@@ -1,6 +1,15 @@
 """The ``grpoflaw inspect`` screen. Rich only: inspect stays quick to start.
 
->>> Console().print(render_inspect({"facts": {"rows": 14}, "reasons": []}))  # doctest: +SKIP
+>>> from rich.console import Console
+>>> console = Console(width=40, color_system=None)
+>>> with console.capture() as shown:
+...     console.print(render_inspect({"facts": {"rows": 14}, "reasons": ["step: 'step'"]}))
+>>> print(shown.get().rstrip())
+╭─ grpoflaw inspect ───────────────────╮
+│ rows  14                             │
+╰──────────────────────────────────────╯
+How the columns were chosen:
+• step: 'step'
 """
 
 from __future__ import annotations

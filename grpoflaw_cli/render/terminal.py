@@ -5,8 +5,15 @@ Functions return renderables; the CLI prints them on one console. The screens
 printable (:func:`~grpoflaw_cli.textsafe.printable`): task, file and column names come
 from the log, and must not reach the terminal as escape sequences or line breaks.
 
+>>> report = {"summary": {"estimators": ["grpo", "dr_grpo"], "magnitude": [
+...     {"estimator": "grpo", "elasticity_within": 0.0, "verdict_within": "erases",
+...      "elasticity_across": 0.0, "verdict_across": "erases"}]}}
 >>> from rich.console import Console
->>> Console().print(render_compare(report, max_rows=30))   # doctest: +SKIP
+>>> console = Console(width=60, color_system=None)
+>>> with console.capture() as shown:
+...     console.print(magnitude_table(report))
+>>> print(shown.get().splitlines()[0].rstrip())
+How much reward magnitude each estimator keeps
 """
 
 from __future__ import annotations
@@ -20,10 +27,21 @@ from rich.table import Table
 from rich.text import Text
 
 from grpoflaw_cli.estimators import REGISTRY
-from grpoflaw_cli.numbers import percent
+from grpoflaw_cli.render.common import (
+    SEVERITIES,
+    SEVERITY_STYLE,
+    cell,
+    flags_by_code,
+    location,
+    logged_matches,
+    logged_verdict,
+    percent,
+    plus_minus,
+    skipped_text,
+    where_fired,
+)
 from grpoflaw_cli.textsafe import printable, printable_tree
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SHORT_CODES = {
     "collapsed_pair": "pair",
     "magnitude_collapse": "magn",
@@ -37,14 +55,6 @@ SHORT_CODES = {
     "component_aliasing": "alias",
     "logged_advantage_mismatch": "logged",
 }
-
-
-def _num(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, int):
-        return f"{x:,}"
-    return f"{x:.{digits}g}"
 
 
 LABEL_WIDTH = 12
@@ -88,26 +98,16 @@ def _header(report: dict[str, Any], width: int = 120) -> RenderableType:
     lines.append("conventions ", style="dim").append(s["conventions"]["text"])
     logged = s.get("logged_advantage")
     if logged:
-        error = logged["max_relative_error"]
-        ok = error is not None and error <= 1e-3
         lines.append("\nlogged adv  ", style="dim").append(
-            f"'{logged['column']}' "
-            + (
-                f"matches {logged['expected']} (max relative error {error:.1e})"
-                if ok
-                else f"differs from {logged['expected']} (up to {error:.1%}); "
-                f"closest: {logged['best_match']}"
-            ),
-            style="green" if ok else "yellow",
+            f"'{logged['column']}' {logged_verdict(logged)}",
+            style="green" if logged_matches(logged) else "yellow",
         )
     skipped = s.get("skipped_estimators") or {}
     if skipped:
-        lines.append("\nnot computed", style="dim").append(
-            " " + "; ".join(f"{name} ({why})" for name, why in skipped.items()), style="dim"
-        )
+        lines.append("\nnot computed", style="dim").append(" " + skipped_text(skipped), style="dim")
     counts = s["flags"]
     lines.append("\nflags       ", style="dim")
-    for sev in ("error", "warning", "info"):
+    for sev in SEVERITIES:
         lines.append(f"{counts[sev]} {sev}  ", style=SEVERITY_STYLE[sev] if counts[sev] else "dim")
     return Panel(lines, title="grpoflaw compare", title_align="left", border_style="blue")
 
@@ -207,16 +207,16 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
     for row in rows:
         zero = row["zero_variance_groups"]
         counts = (
-            [_num(row["rollouts"]), _num(row["groups"]), _num(row["reward_mean"], 3)]
+            [cell(row["rollouts"]), cell(row["groups"]), cell(row["reward_mean"], 3)]
             if wide
             else []
         )
         table.add_row(
             str(row["step"]),
             *counts,
-            _num(row["spread"], 3),
+            cell(row["spread"], 3),
             f"{zero / max(row['groups'], 1):.0%}" if zero else "",
-            *(_num(row[f"scale_{name}"], 3) for name in estimators),
+            *(cell(row[f"scale_{name}"], 3) for name in estimators),
             Text(" ".join(SHORT_CODES.get(c, c) for c in row["flags"]), style="yellow"),
         )
     return table
@@ -240,32 +240,9 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
         cells = []
         for which in ("within", "across"):
             value, word = row[f"elasticity_{which}"], row[f"verdict_{which}"]
-            cells.append(Text(f"{_num(value, 3)}  {word}", style=style[word]))
+            cells.append(Text(f"{cell(value, 3)}  {word}", style=style[word]))
         table.add_row(row["estimator"], *cells, REGISTRY[row["estimator"]].keeps)
     return table
-
-
-def step_ranges(steps: list[Any]) -> str:
-    """Compress steps into ranges: [1, 2, 3, 7] → "1-3, 7".
-
-    >>> step_ranges([1, 2, 3, 7, 9, 10])
-    '1-3, 7, 9-10'
-    """
-    if all(s is None for s in steps):
-        return "whole run"
-    if not all(isinstance(s, int) for s in steps):
-        return ", ".join(map(str, steps))
-    ordered = sorted(set(steps))
-    parts: list[str] = []
-    start = prev = ordered[0] if ordered else 0
-    for s in [*ordered[1:], None]:
-        if s is not None and s == prev + 1:
-            prev = s
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if s is not None:
-            start = prev = s
-    return ", ".join(parts)
 
 
 def flags_table(report: dict[str, Any]) -> RenderableType:
@@ -278,9 +255,6 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
         return Text(
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
-    by_code: dict[str, list[dict[str, Any]]] = {}
-    for flag in flags:  # already worst first
-        by_code.setdefault(flag["code"], []).append(flag)
     table = Table(
         title="Flags, worst first (one row per check; --format json lists each flag)",
         title_justify="left",
@@ -291,16 +265,13 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
     table.add_column("check", no_wrap=True)
     table.add_column("iterations")
     table.add_column("worst instance", ratio=1)
-    for code, group in by_code.items():
+    for code, group in flags_by_code(flags).items():  # the flags come worst first
         worst = group[0]
-        steps = [f["step"] for f in group]
-        where = "run" if worst["step"] is None else f"step {worst['step']}"
-        count = "" if all(s is None for s in steps) else f"{len(set(map(str, steps)))}: "
         table.add_row(
             Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
             code,
-            count + step_ranges(steps),
-            f"{where}: {worst['message']}",
+            where_fired(group),
+            f"{location(worst['step'])}: {worst['message']}",
         )
     return table
 
@@ -326,7 +297,7 @@ def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | Non
     for row in tasks:
         table.add_row(
             str(row["task"]),
-            _num(row["groups"]),
+            cell(row["groups"]),
             percent(row["spread_share"]),
             *(percent(row[f"share_{name}"]) for name in estimators),
         )
@@ -426,9 +397,11 @@ def render_simulation(outcome: Any) -> RenderableType:
         table.add_row(
             name,
             sparkline(outcome.curves[name].mean(0)),
-            f"{row['final']:.3f} ± {row['final_ci']:.3f}",
-            f"{row['auc']:.3f} ± {row['auc_ci']:.3f}",
-            "" if row["verdict"] == "reference" else f"{row['vs_grpo']:+.3f} ± {row['vs_ci']:.3f}",
+            plus_minus(row["final"], row["final_ci"]),
+            plus_minus(row["auc"], row["auc_ci"]),
+            ""
+            if row["verdict"] == "reference"
+            else plus_minus(row["vs_grpo"], row["vs_ci"], signed=True),
             Text(row["verdict"], style=style.get(row["verdict"], "")),
         )
     return table

@@ -1,8 +1,15 @@
-"""The report as plain data: what ``--format json`` prints and every renderer reads.
+"""The report as plain data: the JSON the CLI prints, and what every renderer reads.
 
->>> report = build_report(analysis, flags, header)      # doctest: +SKIP
->>> sorted(report)                                     # doctest: +SKIP
-['flags', 'grpoflaw_version', 'iterations', 'summary']
+>>> import polars as pl
+>>> from grpoflaw_cli.analysis import analyze_groups
+>>> from grpoflaw_cli.diagnostics import diagnose
+>>> from grpoflaw_cli.passes import group_stats_query
+>>> rows = pl.LazyFrame({"step": [1, 1, 2, 2], "group": [0] * 4, "reward": [0.0, 1, 0, 5]})
+>>> analysis = analyze_groups(group_stats_query(rows, has_length=False).collect(), ["grpo"])
+>>> header = Header(files=("run.jsonl",), columns={}, conventions="verl", ddof=1, eps=1e-6)
+>>> report = build_report(analysis, diagnose(analysis), header)
+>>> sorted(report), report["summary"]["rollouts"]
+(['flags', 'grpoflaw_version', 'iterations', 'summary'], 4)
 
 With a task column, also ``tasks`` (per step) and ``summary.tasks`` (the run). A log of
 several files adds ``source_min``/``source_max`` to each iteration: the indices, in
@@ -38,7 +45,7 @@ class Header:
     skipped_estimators: dict[str, str] = field(default_factory=dict)
     """Estimators left out because the log lacks their inputs, with the reason."""
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
-    """Malformed JSONL lines skipped with --skip-bad-lines, per file."""
+    """Malformed JSONL lines skipped on request (``skip_bad_lines``), per file."""
 
 
 def clean(value: Any) -> Any:
@@ -76,8 +83,13 @@ def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None
     }
 
 
-def build_report(analysis: Analysis, flags: list[Flag], header: Header) -> dict[str, Any]:
-    """Everything ``compare`` knows, as one JSON-ready dict."""
+def build_report(
+    analysis: Analysis,
+    flags: list[Flag],
+    header: Header,
+) -> dict[str, Any]:
+    """Everything ``compare`` knows, as one JSON-ready dict; the flags' messages name
+    settings as the front end spells them (:func:`~grpoflaw_cli.errors.spelled_as`)."""
     by_step = flags_by_step(flags)
     iterations = [
         {**row, "flags": by_step.get(row["step"], [])}

@@ -1,0 +1,44 @@
+"""Every check, and :func:`diagnose`, which runs them and orders the flags worst first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
+from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
+from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
+from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
+from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
+from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
+
+CHECKS = (
+    collapsed_pairs,
+    magnitude_collapse,
+    zero_variance,
+    noise_amplification,
+    singleton_groups,
+    ragged_groups,
+    logged_advantage,
+    task_reweighting,
+    component_aliasing,
+)
+
+
+def diagnose(
+    a: Analysis, thresholds: Thresholds | None = None, files: Sequence[str] = ()
+) -> list[Flag]:
+    """Run every check; flags sorted worst first (severity, then score, then step).
+
+    ``files`` (the log's files, in the order of the rows' source index) lets the
+    several-files check name them.
+    """
+    t = thresholds or Thresholds()
+    flags = [flag for check in CHECKS for flag in check(a, t)]
+    flags += steps_across_files(a, files)
+    return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
+
+
+def _sort_key(step: Any) -> tuple[int, Any]:
+    return (0, step) if isinstance(step, (int, float)) else (1, str(step))

@@ -1,0 +1,98 @@
+"""What the reward is made of: components summed into it, tasks mixed in the batch.
+
+``component_aliasing``
+    With several reward columns (components summed into the reward): groups holding
+    rollouts whose component vectors differ while their sums are equal, e.g. (0, 1) and
+    (1, 0): the summed reward, and so GRPO, cannot tell them apart (GDPO, arXiv
+    2601.05242). Counted per iteration. warning.
+``task_reweighting``
+    With a task column: a task whose share of GRPO's advantage mass (Σ A²) differs from
+    its share of the reward spread (what Dr. GRPO and RLOO give it) by ``task_ratio``
+    (3×) or more, over the run (``step`` is null). warning; error from 10×.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.diagnostics.flags import (
+    Flag,
+    Severity,
+    Thresholds,
+    groups_per_step,
+    plain,
+    worst_per_step,
+)
+from grpoflaw_cli.formatting import num, percent
+
+
+def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Groups where distinct reward-component vectors share a summed reward (GDPO's case)."""
+    if "component_patterns" not in a.groups.columns:
+        return []
+    hit = a.groups.filter(pl.col("component_patterns") > pl.col("reward_values"))
+    if hit.height == 0:
+        return []
+    lost = (pl.col("component_patterns") - pl.col("reward_values")).alias("_lost")
+    worst = worst_per_step(hit.with_columns(lost), "_lost")
+    totals = groups_per_step(a)
+    return [
+        Flag(
+            code="component_aliasing",
+            severity=Severity.WARNING,
+            step=plain(row["step"]),
+            group=plain(row["group"]),
+            wording=(
+                f"{row['_count']} of {totals[row['step']]} groups have rollouts with different "
+                "reward-component vectors but the same summed reward, so GRPO (and any "
+                "sum-then-normalise estimator) gives them identical advantages; worst: group "
+                f"{row['group']!r}, {row['component_patterns']} component patterns → "
+                f"{row['reward_values']} reward values (GDPO normalises each component first)"
+            ),
+            evidence={
+                "groups": row["_count"],
+                "component_patterns": row["component_patterns"],
+                "reward_values": row["reward_values"],
+            },
+            score=float(row["_count"]),
+        )
+        for row in worst.iter_rows(named=True)
+    ]
+
+
+def task_reweighting(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Tasks whose say in GRPO's update is far from their share of the reward spread."""
+    if a.tasks is None:
+        return []
+    run = a.tasks.filter(pl.col("step").is_null() & (pl.col("spread_share") > 0))
+    flags = []
+    for row in run.iter_rows(named=True):
+        spread, grpo = row["spread_share"], row["share_grpo"]
+        if max(spread, grpo) < 0.01:
+            continue
+        ratio = grpo / spread
+        size = max(ratio, 1 / ratio) if ratio > 0 else float("inf")
+        if size < t.task_ratio:
+            continue
+        flags.append(
+            Flag(
+                code="task_reweighting",
+                severity=Severity.ERROR if size >= 10 * t.task_ratio / 3 else Severity.WARNING,
+                step=None,
+                group=row["task"],
+                wording=(
+                    f"task {row['task']!r} carries {percent(spread)} of the reward spread but "
+                    f"{percent(grpo)} of GRPO's advantage mass ({num(size)}× "
+                    f"{'more' if ratio > 1 else 'less'}): GRPO gives every group unit scale, "
+                    "so tasks weigh by group count, not by reward magnitude"
+                ),
+                evidence={
+                    "task": row["task"],
+                    "spread_share": spread,
+                    **{k: v for k, v in row.items() if k.startswith("share_")},
+                },
+                score=size,
+            )
+        )
+    return flags

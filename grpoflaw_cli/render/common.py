@@ -1,0 +1,120 @@
+"""What the terminal and HTML renderers share: severities and their styles, step ranges,
+the number formatter, and the pieces of the report's header.
+
+>>> step_ranges([1, 2, 3, 7, 9, 10])
+'1-3, 7, 9-10'
+>>> where_fired([{"step": 1}, {"step": 2}, {"step": 2}]), where_fired([{"step": None}])
+('2: 1-2', 'whole run')
+>>> logged = {"column": "adv", "expected": "grpo", "max_relative_error": 0.2,
+...           "best_match": "rloo"}
+>>> logged_verdict(logged), logged_verdict(logged, detail=False)
+('differs from grpo (up to 20.0%); closest: rloo', 'differs from grpo; closest: rloo')
+>>> cell(12345.6), cell(None), plus_minus(0.5, 0.01, signed=True)
+('1.235e+04', '—', '+0.500 ± 0.010')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from grpoflaw_cli.formatting import num, percent
+
+__all__ = [
+    "SEVERITIES",
+    "SEVERITY_COLOR",
+    "SEVERITY_STYLE",
+    "cell",
+    "flags_by_code",
+    "location",
+    "logged_matches",
+    "logged_verdict",
+    "num",
+    "percent",
+    "plus_minus",
+    "skipped_text",
+    "step_ranges",
+    "where_fired",
+]
+
+SEVERITIES = ("error", "warning", "info")
+"""Worst first, as the headers count them."""
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+"""Rich styles."""
+SEVERITY_COLOR = {"error": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
+"""HTML colors."""
+
+
+def cell(x: Any, digits: int = 4) -> str:
+    """A table cell: :func:`~grpoflaw_cli.formatting.num` with large values in scientific
+    notation, as the tables have always shown them."""
+    return num(x, digits, group_large=False)
+
+
+def plus_minus(value: float, half: float, signed: bool = False) -> str:
+    """An estimate and its interval's half-width: ``0.500 ± 0.010``."""
+    return f"{value:+.3f} ± {half:.3f}" if signed else f"{value:.3f} ± {half:.3f}"
+
+
+def step_ranges(steps: list[Any]) -> str:
+    """Compress steps into ranges: [1, 2, 3, 7] → "1-3, 7"; "whole run" for run-level flags."""
+    if all(s is None for s in steps):
+        return "whole run"
+    if not all(isinstance(s, int) for s in steps):
+        return ", ".join(map(str, steps))
+    ordered = sorted(set(steps))
+    parts: list[str] = []
+    start = prev = ordered[0] if ordered else 0
+    for s in [*ordered[1:], None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if s is not None:
+            start = prev = s
+    return ", ".join(parts)
+
+
+def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The report's flags grouped by check, in the order they come (worst first)."""
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for flag in flags:
+        by_code.setdefault(flag["code"], []).append(flag)
+    return by_code
+
+
+def where_fired(group: list[dict[str, Any]]) -> str:
+    """How many iterations a check's flags are about, and which: ``3: 1-2, 7``."""
+    steps = [f["step"] for f in group]
+    if all(s is None for s in steps):
+        return "whole run"
+    return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
+
+
+def location(step: Any) -> str:
+    """Where a flag points: ``step 3``, or ``run`` for a run-level flag."""
+    return "run" if step is None else f"step {step}"
+
+
+def logged_matches(logged: Mapping[str, Any]) -> bool:
+    """Do the trainer's logged advantages match the recomputed ones over the run (within
+    the diagnostics' :attr:`~grpoflaw_cli.diagnostics.Thresholds.logged_tolerance`)?"""
+    from grpoflaw_cli.diagnostics import Thresholds  # here: ``simulate``'s screen needs none
+
+    error = logged["max_relative_error"]
+    return error is not None and error <= Thresholds.logged_tolerance
+
+
+def logged_verdict(logged: Mapping[str, Any], detail: bool = True) -> str:
+    """How the logged advantages compare (the report's ``summary.logged_advantage``);
+    ``detail`` adds how far they differ."""
+    error = logged["max_relative_error"]
+    if logged_matches(logged):
+        return f"matches {logged['expected']} (max relative error {error:.1e})"
+    far = f" (up to {error:.1%})" if detail else ""
+    return f"differs from {logged['expected']}{far}; closest: {logged['best_match']}"
+
+
+def skipped_text(skipped: Mapping[str, str]) -> str:
+    """The estimators left out, each with why."""
+    return "; ".join(f"{name} ({why})" for name, why in skipped.items())
