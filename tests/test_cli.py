@@ -593,3 +593,17 @@ def test_inspect_names_a_trainers_own_conventions(runner: CliRunner) -> None:
     )["facts"]
     assert facts["source"].startswith("art (art conventions, verl's rules where it has none")
     assert "ddof=0" in facts["source"]
+
+
+def test_a_flag_names_the_cli_flag_that_fixes_it(runner: CliRunner, write_jsonl) -> None:
+    """A flag's advice names a setting; in the CLI's outputs it is the CLI's flag (the API
+    says group_col), on the screen and in the JSON alike."""
+    rows = [{"step": 1, "uid": i, "reward": float(i % 3)} for i in range(12)]
+    rows += [{"step": 1, "uid": 99, "reward": 0.0}, {"step": 1, "uid": 99, "reward": 1.0}]
+    log = write_jsonl(rows)
+    done = runner.invoke(app, ["compare", str(log), "--group-col", "uid", "--format", "json"])
+    flags = json.loads(done.stdout)["flags"]
+    advice = next(f["message"] for f in flags if f["code"] == "singleton_groups")
+    assert advice.endswith("map the prompt with --group-col or --group-size N")
+    screen = runner.invoke(app, ["compare", str(log), "--group-col", "uid"], env={"COLUMNS": "300"})
+    assert "\x1f" not in screen.stdout and "group_col" not in screen.stdout
