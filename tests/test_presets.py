@@ -283,6 +283,13 @@ def test_every_preset_is_a_source_flag_value() -> None:
     assert [s.value for s in SourceName] == list(SOURCES)
 
 
+def test_every_framework_is_a_framework_flag_value() -> None:
+    from grpoflaw_cli.cli.options import FrameworkName
+    from grpoflaw_cli.estimators import FRAMEWORKS
+
+    assert [f.value for f in FrameworkName] == list(FRAMEWORKS)
+
+
 def test_a_config_the_user_did_not_expect_is_flagged() -> None:
     """The same TRL dump written with scale_rewards="none": it is Dr. GRPO, not GRPO."""
     report = compare(TRAINERS / "trl_scale_none")

@@ -172,6 +172,9 @@ def column_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class SourceName(str, Enum):
+    """``ingest.SOURCES`` as choices; spelled out because reading that would import the
+    ingest layer (Polars) on every ``--help`` (a test keeps the two equal)."""
+
     auto = "auto"
     generic = "generic"
     verl = "verl"
@@ -266,6 +269,8 @@ Eps = Annotated[
 
 
 class FrameworkName(str, Enum):
+    """``estimators.FRAMEWORKS`` as choices, spelled out like :class:`SourceName`."""
+
     verl = "verl"
     trl = "trl"
     openrlhf = "openrlhf"
