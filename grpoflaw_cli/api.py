@@ -57,6 +57,8 @@ from grpoflaw_cli.rollout_advantages import (
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
+    from grpoflaw_cli.simulate import Setting
+
 Clip = tuple[float, float] | Literal["default"] | None
 
 
@@ -353,7 +355,7 @@ class Comparison:
         return self.analysis.tasks
 
     def report(self) -> dict[str, Any]:
-        """The JSON report (what ``--format json`` prints)."""
+        """The JSON report (what the CLI prints as JSON)."""
         return build_report(self.analysis, self.flags, header(self))
 
     def sample(self, target_rows: int = 20_000) -> pl.DataFrame:
@@ -512,3 +514,19 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     if isinstance(log, Log):
         return log.detection.files
     return [log] if isinstance(log, (str, Path)) else log
+
+
+def simulation_fitted_to(paths: Sequence[str | Path], base: Setting) -> Setting:
+    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
+    (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
+    log cannot give them."""
+    from grpoflaw_cli.simulate import setting_from_log
+
+    groups = compare(load(paths), ["grpo"]).groups
+    try:
+        return setting_from_log(groups, base)
+    except ValueError as err:
+        raise InputError(
+            f"'{', '.join(map(str, paths))}': {err}",
+            hint="see how the log is grouped with `grpoflaw inspect`",
+        ) from None

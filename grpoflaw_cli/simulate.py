@@ -37,13 +37,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from math import sqrt
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.errors import InputError, UsageError, option
+from grpoflaw_cli.errors import UsageError, option
 from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, apply, defaults, evaluate
 from grpoflaw_cli.group_stats import Extremes, Groups
 
@@ -353,18 +352,3 @@ def setting_from_log(groups: pl.DataFrame, base: Setting) -> Setting:
         verifier=tuple(verifier),
         dim=max(2, len(arms) * base.arms // 2),
     )
-
-
-def fit_to_log(paths: Sequence[str | Path], base: Setting) -> Setting:
-    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
-    (:func:`setting_from_log`); an :class:`InputError` if the log cannot give them."""
-    from grpoflaw_cli import api
-
-    groups = api.compare(api.load(paths), ["grpo"]).groups
-    try:
-        return setting_from_log(groups, base)
-    except ValueError as err:
-        raise InputError(
-            f"'{', '.join(map(str, paths))}': {err}",
-            hint="see how the log is grouped with `grpoflaw inspect`",
-        ) from None

@@ -73,7 +73,9 @@ def simulate(
                 hint="drop --setting binary: a log whose rewards are all 0/1 is "
                 "simulated as a verifier",
             )
-        base = sim.fit_to_log(from_log, base)
+        from grpoflaw_cli import api
+
+        base = api.simulation_fitted_to(from_log, base)
     outcome = sim.run(base, names)
     if html is not None:
         from grpoflaw_cli.render.html import render_simulation
