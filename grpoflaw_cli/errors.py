@@ -3,7 +3,7 @@
 The library raises these; only the CLI turns them into a message and an exit code.
 
 A message names a setting by its *option* (:func:`option`), never by a front end's
-spelling of it: the CLI shows ``--reward-col``, the Python API ``reward_cols``.
+spelling of it: the CLI shows its flag, the Python API its keyword (``reward_cols``).
 
 >>> err = InputError("reward column 'score' is text", hint=f"pass {option('reward_cols')} NAME")
 >>> err.exit_code
@@ -27,13 +27,13 @@ class ExitCode(IntEnum):
     """Process exit codes (documented in the README)."""
 
     OK = 0
-    """The run completed; no flag at or above ``--fail-on``."""
+    """The run completed; no flag at or above the ``fail-on`` severity."""
     FLAGS = 1
-    """The run completed and raised a flag at or above ``--fail-on``."""
+    """The run completed and raised a flag at or above the ``fail-on`` severity."""
     BAD_INPUT = 2
     """Bad input or usage: missing file, unknown column, malformed line, bad flag."""
     INTERNAL = 3
-    """A bug in grpoflaw. Re-run with ``--traceback`` and report it."""
+    """A bug in grpoflaw. Re-run with its traceback shown and report it."""
 
 
 OPTIONS: Mapping[str, str] = {

@@ -1,0 +1,102 @@
+"""The house rules of the package's layout, checked on its source (docs/architecture.md):
+pure layers import no front end, rooms stay small, and CLI flags stay in the CLI."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+PACKAGE = ROOT / "grpoflaw_cli"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+FRONT_ENDS = ("grpoflaw_cli.cli", "grpoflaw_cli.api", "grpoflaw_cli.render")
+PURE = (
+    "grpoflaw_cli.errors",
+    "grpoflaw_cli.formatting",
+    "grpoflaw_cli.estimators",
+    "grpoflaw_cli.group_stats",
+    "grpoflaw_cli.passes",
+    "grpoflaw_cli.analysis",
+    "grpoflaw_cli.magnitude",
+    "grpoflaw_cli.diagnostics",
+    "grpoflaw_cli.result",
+    "grpoflaw_cli.rollout_advantages",
+    "grpoflaw_cli.ingest",
+    "grpoflaw_cli.simulate",
+)
+"""Computation and reading: they know nothing of terminals, HTML or the command line."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if within(module_name(p), PURE)], ids=module_name
+)
+def test_pure_layers_import_no_front_end(path: Path) -> None:
+    leaks = sorted(n for n in imported(path) if within(n, FRONT_ENDS))
+    assert not leaks, f"{module_name(path)} imports {leaks}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in MODULES
+        if not within(module_name(p), ("grpoflaw_cli.cli", "grpoflaw_cli.__main__"))
+    ],
+    ids=module_name,
+)
+def test_only_the_cli_imports_the_cli(path: Path) -> None:
+    assert not [n for n in imported(path) if within(n, ("grpoflaw_cli.cli",))]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=module_name)
+def test_modules_and_functions_stay_small(path: Path) -> None:
+    """At most 600 lines a module and 80 a function: a room a newcomer can hold."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count("\n") <= 600, f"{module_name(path)} has {text.count(chr(10))} lines"
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 80
+    ]
+    assert not long, f"{module_name(path)}: {', '.join(long)}"
+
+
+def test_cli_flags_are_spelled_only_in_the_cli() -> None:
+    """The library names a setting with errors.option(); a flag outside the CLI is text
+    only the CLI shows (the screen's notes) or a docstring about the mechanism."""
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+    outside = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in MODULES
+        if not within(module_name(path), ("grpoflaw_cli.cli",))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if flag.search(line) and "--algo." not in line  # OpenRLHF's own flags, cited
+    ]
+    assert len(outside) <= 10, "\n".join(outside)
