@@ -294,6 +294,7 @@ def test_log_text_is_printed_as_written_not_read_as_markup(
     assert missing.exit_code == 2 and "nope[red]x.jsonl" in missing.output, missing.output
 
 
+@pytest.mark.slow
 def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
     forbidden = Path("/sys")  # not writable, even by root
     try:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from grpoflaw_cli import api
@@ -83,6 +84,7 @@ def test_the_library_frame_keeps_input_names(tmp_path: Path) -> None:
 # --------------------------------------------------------------- very many columns
 
 
+@pytest.mark.slow
 def test_column_handling_is_linear_in_the_number_of_columns(tmp_path: Path) -> None:
     # 40,000 keys: quadratic membership tests took ~20 s here, linear handling ~3 s (most
     # of it Polars' own schema handling; the budget leaves room for a loaded machine).
@@ -244,6 +246,7 @@ def test_a_field_first_seen_after_line_100_is_detected_and_carried(tmp_path: Pat
     assert out["note"].to_list()[-1] == "x" and out["tokens"].to_list()[-1] == 399 % 97 + 1
 
 
+@pytest.mark.slow
 def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     from grpoflaw_cli import ingest
     from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
@@ -378,6 +381,7 @@ def test_a_late_field_in_one_of_many_files_of_a_large_log_is_found(tmp_path: Pat
     assert det.length_col == "response_length"
 
 
+@pytest.mark.slow
 def test_a_late_field_of_a_large_gzipped_log_is_found(tmp_path: Path) -> None:
     import gzip
 

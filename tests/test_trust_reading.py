@@ -62,6 +62,7 @@ def peak_python_bytes(work: Any) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["big.jsonl", "big.jsonl.gz"])
 def test_error_path_and_skip_bad_lines_stream(tmp_path: Path, name: str) -> None:
     """Naming the cut line, and skipping it, hold no copy of the file in memory."""
@@ -388,6 +389,7 @@ def test_a_comma_separated_tsv_is_named(tmp_path: Path) -> None:
     assert "comma-separated" in result.output and ".csv" in result.output
 
 
+@pytest.mark.slow
 def test_bytes_columns_are_written_as_hex_or_refused_never_a_panic(tmp_path: Path) -> None:
     """Polars' JSON writer cannot write bytes (a Rust panic and its backtrace on stderr):
     bytes are written as hex text to CSV and JSONL; bytes inside lists are refused there."""
