@@ -1,6 +1,6 @@
 """Parity with the frameworks' own code: ``tests/data/vectors.json`` holds advantages that
-verl 0.9.1, TRL 1.16.0 and OpenRLHF 0.11.2 computed on known inputs (a copy of
-``shared/reference/vectors.json``).
+verl 0.9.1, TRL 1.16.0 and OpenRLHF 0.11.2 computed on known inputs, by running those
+frameworks' own functions.
 
 Every float64 case matches to 1e-9 relative (1e-12 absolute for exact zeros), through the
 library and through ``grpoflaw advantages --framework F``, except where the framework
@@ -53,7 +53,7 @@ def mapping(case: dict[str, Any]) -> tuple[str, Conventions, float] | None:
     if fw == "verl":
         if est == "gdpo" and "rewards" in case["input"]:
             # verl's GDPO runs in float32; its constant non-dyadic groups are float32 noise
-            # whitened up to O(1) (ESTIMATORS.md 4.1), not a target for a float64 tool.
+            # whitened up to O(1) by masked_whiten, not a target for a float64 tool.
             if case["case"] == "all_equal_nondyadic_5x8":
                 return None
             return "gdpo", VERL, FLOAT32_WHITENING
@@ -61,7 +61,7 @@ def mapping(case: dict[str, Any]) -> tuple[str, Conventions, float] | None:
             return ("grpo" if p["norm_adv_by_std_in_grpo"] else "dr_grpo"), VERL, 1e-9
         if est == "grpo_vectorized":
             # float32 statistics even on float64 rewards: a match to float32 rounding, and
-            # its constant non-dyadic groups are float32 noise over eps (ESTIMATORS.md 4.1).
+            # its constant non-dyadic groups are float32 noise over eps (verl.utils.groupwise.group_mean_std).
             if case["case"] == "all_equal_nondyadic_5x8":
                 return None
             # Through the trainer norm_adv_by_std_in_grpo is not forwarded: it always
@@ -133,7 +133,7 @@ def expected(case: dict[str, Any]) -> np.ndarray:
 
 LEFT_OUT = {
     # float32 inside the framework: a constant non-dyadic group's mean is an ulp off and
-    # std 0, so its output is ulp/eps noise (ESTIMATORS.md 4.1), or the bare ulp (5e-8)
+    # std 0, so its output is ulp/eps noise, or the bare ulp (5e-8)
     # without the std division; grpoflaw gives exact 0
     "all_equal_nondyadic_5x8/verl/grpo_vectorized/norm_std/float64",
     "all_equal_nondyadic_5x8/verl/grpo_vectorized/no_std/float64",
@@ -297,7 +297,7 @@ def test_float32_cases_differ_by_rounding_except_constant_groups(
     Everywhere but one place they agree to float32 rounding (1e-5 of the batch's scale).
     The exception: groups whose rewards are all equal to a non-dyadic value (0.1, 1/3):
     the float32 group mean is one ulp off while the std is 0, so ``(r − mean)/(std + ε)``
-    is ulp/ε, framework noise up to ±30 (ESTIMATORS.md 4.1). grpoflaw gives those 0.
+    is ulp/ε, framework noise up to ±30. grpoflaw gives those 0.
     """
     estimator, conv, _ = mapping(case)  # type: ignore[misc]
     inp = twin["input"]
