@@ -61,11 +61,12 @@ def mapping(case: dict[str, Any]) -> tuple[str, Conventions, float] | None:
             return ("grpo" if p["norm_adv_by_std_in_grpo"] else "dr_grpo"), VERL, 1e-9
         if est == "grpo_vectorized":
             # float32 statistics even on float64 rewards: a match to float32 rounding, and
-            # its constant non-dyadic groups are float32 noise over eps (verl.utils.groupwise.group_mean_std).
+            # its constant non-dyadic groups are float32 noise over eps (verl's
+            # verl.utils.groupwise.group_mean_std).
             if case["case"] == "all_equal_nondyadic_5x8":
                 return None
             # Through the trainer norm_adv_by_std_in_grpo is not forwarded: it always
-            # divides (a "Dr. GRPO" run that is not); a direct call honours it.
+            # divides (a "Dr. GRPO" run that is not); a direct call honors it.
             divides = p["norm_adv_by_std_in_grpo"] or p["via"].startswith("verl.trainer")
             return ("grpo" if divides else "dr_grpo"), VERL, FLOAT32_WHITENING
         if est == "rloo_vectorized":  # rloo, except a one-rollout group gets 0: TRL's rule
