@@ -159,7 +159,7 @@ def analyze_groups(
     # GRPO's scale is computed even when not selected: the diagnostics are about it.
     computed = list(dict.fromkeys([*estimators, REFERENCE, *extra]))
     # Large logs have millions of groups: the table is read first and let go (see
-    # api.analyse), then the estimators run, then the per-group columns are built.
+    # api.analyze_log), then the estimators run, then the per-group columns are built.
     read = _Table.read(table, computed, components)
     del table
     read.keys = read.keys.rechunk()  # a large log's table comes in chunks; to_numpy() would copy

@@ -156,7 +156,7 @@ def verl_dumps(out: Path, rng: np.random.Generator) -> None:
 def verl_reward_keys(out: Path, rng: np.random.Generator) -> None:
     """verl legacy dump whose compute_score returns a dict: every key joins the row and
     its 'score' overwrites the base score. Here score = acc + format, so (1, 0) and (0, 1)
-    alias; verl's GDPO (algorithm.gdpo_reward_keys) would normalise acc and format apart."""
+    alias; verl's GDPO (algorithm.gdpo_reward_keys) would normalize acc and format apart."""
     folder = out / "verl_reward_keys"
     folder.mkdir(parents=True, exist_ok=True)
     for step in (1, 2):

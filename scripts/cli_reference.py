@@ -3,7 +3,7 @@
 Run ``python scripts/cli_reference.py`` after changing a command, an option or a help text;
 ``tests/test_docs.py`` fails while docs/cli.md differs from what this writes. The text does not
 depend on the machine: help is rendered by Click's own formatter at a fixed width of 80
-columns, with colours and the terminal's size out of the picture.
+columns, with colors and the terminal's size out of the picture.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from grpoflaw_cli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "cli.md"
 WIDTH = 80
-# The environment help is rendered in: no colour, no terminal, one width whatever the machine
+# The environment help is rendered in: no color, no terminal, one width whatever the machine
 # (Click reads COLUMNS; Rich, should the help ever be rendered by it, the rest).
 ENV = {
     "COLUMNS": str(WIDTH),

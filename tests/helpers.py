@@ -13,7 +13,7 @@ from grpoflaw_cli.passes import group_stats_query, row_variable_query
 from grpoflaw_cli.rollout_advantages import with_advantages
 
 
-def analyse(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:
+def analyze(df: pl.DataFrame, estimators: list[str], conv: Conventions | None = None) -> Analysis:
     has_length = "length" in df.columns
     table = group_stats_query(
         df.lazy(), has_length=has_length, has_baseline="baseline" in df.columns, extremes=True
@@ -47,7 +47,7 @@ def advantages(
     if baseline is not None:
         cols["baseline"] = np.asarray(baseline, dtype=np.float64)
     df = pl.DataFrame(cols)
-    a = analyse(df, [estimator], conv)
+    a = analyze(df, [estimator], conv)
     return with_advantages(df, a)[f"adv_{estimator}"].to_numpy()
 
 

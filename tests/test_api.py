@@ -207,9 +207,9 @@ def test_skipped_estimators_name_the_keyword_in_the_api_and_the_flag_in_the_cli(
 
 
 def test_rewards_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
-    """Rewards of 1000 ± 0.01: centring raw power sums would cancel (the token-weighted
+    """Rewards of 1000 ± 0.01: centering raw power sums would cancel (the token-weighted
     whitening was off by 3e-6, the kurtosis by 3e-4, hiding the seed's collapsed pair), so
-    those groups' sums are gathered centred in a second pass."""
+    those groups' sums are gathered centered in a second pass."""
     import polars as pl
 
     rng = np.random.default_rng(0)
@@ -322,11 +322,11 @@ def test_power_sums_are_taken_about_a_typical_reward(tmp_path: Path) -> None:
 
     rng = np.random.default_rng(1)
     group = np.repeat(np.arange(8), 8)
-    for offsets, centred in (([4.5] * 8, 0), ([4.5] * 5 + [1000.0] * 3, 24)):
-        centre = np.repeat(offsets, 8)
-        reward = centre + rng.normal(size=64) * np.where(centre > 100, 0.01, 0.02)
+    for offsets, centered in (([4.5] * 8, 0), ([4.5] * 5 + [1000.0] * 3, 24)):
+        center = np.repeat(offsets, 8)
+        reward = center + rng.normal(size=64) * np.where(center > 100, 0.01, 0.02)
         length = rng.integers(10, 2000, 64).astype(float)
-        path = tmp_path / f"rm{centred}.jsonl"
+        path = tmp_path / f"rm{centered}.jsonl"
         pl.DataFrame(
             {"step": 1, "group": group, "reward": reward, "response_length": length}
         ).write_ndjson(path)
@@ -334,7 +334,7 @@ def test_power_sums_are_taken_about_a_typical_reward(tmp_path: Path) -> None:
         table = group_stats_query(
             log.stats_frame, has_length=True, shift=gf.typical_reward(log)
         ).collect()
-        assert int(needs_centering(table).sum()) * 8 == centred
+        assert int(needs_centering(table).sum()) * 8 == centered
         got = gf.advantages(path, ["reinforce_pp_baseline"])["adv_reinforce_pp_baseline"]
         x = reward - np.array([reward[group == k].mean() for k in group])
         w = length.sum()

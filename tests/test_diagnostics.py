@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from helpers import analyse
+from helpers import analyze
 
 from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
 from grpoflaw_cli.diagnostics.pairs import _shared
@@ -28,7 +28,7 @@ def log(groups: list[tuple[int, str, list[float]]]) -> pl.DataFrame:
 
 def codes(df: pl.DataFrame, thresholds: Thresholds | None = None) -> dict[str, list[object]]:
     out: dict[str, list[object]] = {}
-    for flag in diagnose(analyse(df, ALL), thresholds):
+    for flag in diagnose(analyze(df, ALL), thresholds):
         out.setdefault(flag.code, []).append(flag.step)
     return out
 
@@ -37,7 +37,7 @@ SEED = [-1, -1, -1, 0, 1, 1, 1]
 
 
 def test_seed_is_flagged_as_collapsed_pair() -> None:
-    flags = diagnose(analyse(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]), ALL))
+    flags = diagnose(analyze(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]), ALL))
     pairs = [f for f in flags if f.code == "collapsed_pair"]
     assert [f.step for f in pairs] == [1, 2] or [f.step for f in pairs] == [2, 1]
     assert all(f.severity is Severity.WARNING for f in pairs)
@@ -54,7 +54,7 @@ def test_collapsed_pair_negative_different_shapes() -> None:
 
 
 def test_collapsed_pair_severity_grows_with_the_ratio() -> None:
-    flags = diagnose(analyse(log([(1, "a", [0, 1, 1]), (1, "b", [0, 20, 20])]), ALL))
+    flags = diagnose(analyze(log([(1, "a", [0, 1, 1]), (1, "b", [0, 20, 20])]), ALL))
     pair = next(f for f in flags if f.code == "collapsed_pair")
     assert pair.severity is Severity.ERROR and pair.evidence["spread_ratio"] == pytest.approx(20)
 
@@ -86,7 +86,7 @@ def test_shared_keeps_every_repeated_signature() -> None:
 
 
 def test_magnitude_collapse_positive() -> None:
-    flags = diagnose(analyse(multi_step_run(20.0), ALL))
+    flags = diagnose(analyze(multi_step_run(20.0), ALL))
     hit = [f for f in flags if f.code == "magnitude_collapse"]
     assert [f.step for f in hit] == [5]
     assert hit[0].severity is Severity.ERROR
@@ -95,7 +95,7 @@ def test_magnitude_collapse_positive() -> None:
 
 
 def test_magnitude_collapse_inflated_direction() -> None:
-    hit = [f for f in diagnose(analyse(multi_step_run(0.2), ALL)) if f.code == "magnitude_collapse"]
+    hit = [f for f in diagnose(analyze(multi_step_run(0.2), ALL)) if f.code == "magnitude_collapse"]
     assert [f.step for f in hit] == [5] and "inflated" in hit[0].message
 
 
@@ -114,13 +114,13 @@ def test_magnitude_collapse_groups_needs_grpo_to_have_kept_the_typical_scale() -
     """With eps = 1, GRPO's scale follows the spread (0.09 ... 0.74): nothing collapsed."""
     groups = [(1, f"p{g}", [0, 0, m, m]) for g, m in enumerate([0.2, 1, 1, 1, 1, 10])]
     assert codes(log(groups))["magnitude_collapse_groups"] == [1]
-    flags = diagnose(analyse(log(groups), ALL, Conventions(ddof=1, eps=1.0)))
+    flags = diagnose(analyze(log(groups), ALL, Conventions(ddof=1, eps=1.0)))
     assert "magnitude_collapse_groups" not in {f.code for f in flags}
 
 
 def test_zero_variance_share_and_severity() -> None:
     df = log([(1, "a", [1, 1, 1]), (1, "b", [0, 1, 0]), (2, "a", [0, 0]), (2, "b", [1, 1])])
-    flags = {f.step: f for f in diagnose(analyse(df, ALL)) if f.code == "zero_variance"}
+    flags = {f.step: f for f in diagnose(analyze(df, ALL)) if f.code == "zero_variance"}
     assert flags[1].severity is Severity.WARNING and flags[1].evidence["share"] == 0.5
     assert flags[2].severity is Severity.ERROR and flags[2].evidence["share"] == 1.0
 
@@ -131,7 +131,7 @@ def test_zero_variance_negative() -> None:
 
 def test_noise_amplification_positive() -> None:
     groups = [(1, f"p{g}", [0, 1, 0, 1]) for g in range(6)] + [(1, "tiny", [0, 0.01, 0, 0.01])]
-    flags = [f for f in diagnose(analyse(log(groups), ALL)) if f.code == "noise_amplification"]
+    flags = [f for f in diagnose(analyze(log(groups), ALL)) if f.code == "noise_amplification"]
     assert len(flags) == 1 and flags[0].group == "tiny"
     assert flags[0].evidence["grpo_scale"] > 0.5
 
@@ -142,7 +142,7 @@ def test_noise_amplification_negative() -> None:
 
 
 def test_mostly_singleton_groups_warn_about_the_group_column() -> None:
-    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0]), (1, "c", [0, 1])]), ALL))
+    found = diagnose(analyze(log([(1, "a", [1]), (1, "b", [0]), (1, "c", [0, 1])]), ALL))
     single = next(f for f in found if f.code == "singleton_groups")
     assert single.severity is Severity.WARNING and "group_col" in single.message
     with spelled_as({"group_col": "--group-col"}):
@@ -150,14 +150,14 @@ def test_mostly_singleton_groups_warn_about_the_group_column() -> None:
 
 
 def test_singleton_groups_info() -> None:
-    found = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1]), (1, "c", [2, 3])]), ALL))
+    found = diagnose(analyze(log([(1, "a", [1]), (1, "b", [0, 1]), (1, "c", [2, 3])]), ALL))
     single = [f for f in found if f.code == "singleton_groups"]
     assert len(single) == 1 and single[0].severity is Severity.INFO
     assert "singleton_groups" not in codes(log([(1, "a", [0, 1])]))
 
 
 def test_flags_are_sorted_worst_first() -> None:
-    flags = diagnose(analyse(log([(1, "a", [1]), (1, "b", [0, 1, 1]), (1, "c", [0, 20, 20])]), ALL))
+    flags = diagnose(analyze(log([(1, "a", [1]), (1, "b", [0, 1, 1]), (1, "c", [0, 20, 20])]), ALL))
     ranks = [f.severity.rank for f in flags]
     assert ranks == sorted(ranks, reverse=True)
 
@@ -170,10 +170,10 @@ def test_thresholds_validate() -> None:
 
 
 def test_ragged_groups_positive_and_negative() -> None:
-    ragged = diagnose(analyse(log([(1, "a", [0, 1, 2]), (1, "b", [0, 1])]), ALL))
+    ragged = diagnose(analyze(log([(1, "a", [0, 1, 2]), (1, "b", [0, 1])]), ALL))
     flag = next(f for f in ragged if f.code == "ragged_groups")
     assert flag.evidence == {"min": 2, "max": 3}
-    even = diagnose(analyse(log([(1, "a", [0, 1]), (1, "b", [0, 1]), (1, "c", [5])]), ALL))
+    even = diagnose(analyze(log([(1, "a", [0, 1]), (1, "b", [0, 1]), (1, "c", [5])]), ALL))
     assert not any(f.code == "ragged_groups" for f in even)  # a singleton is not ragged
 
 
@@ -213,7 +213,7 @@ def _with_tasks(groups: list[tuple[int, str, str, list[float]]]) -> pl.DataFrame
     return pl.DataFrame(cols)
 
 
-def _analyse_tasks(df: pl.DataFrame) -> list:
+def _analyze_tasks(df: pl.DataFrame) -> list:
     from grpoflaw_cli.analysis import analyze_groups
     from grpoflaw_cli.passes import group_stats_query
 
@@ -227,7 +227,7 @@ def test_task_reweighting_positive() -> None:
         [(s, f"a{s}", "agent", [0, 10, 0, 10]) for s in (1, 2)]
         + [(s, f"s{s}", "shaping", [0, 0.01, 0, 0.01]) for s in (1, 2)]
     )
-    flags = [f for f in _analyse_tasks(df) if f.code == "task_reweighting"]
+    flags = [f for f in _analyze_tasks(df) if f.code == "task_reweighting"]
     assert {f.group for f in flags} == {"shaping"}  # agent: 100% of spread, 50% of GRPO: 2x
     shaping = next(f for f in flags if f.group == "shaping")
     assert shaping.step is None and shaping.severity is Severity.ERROR
@@ -240,7 +240,7 @@ def test_task_reweighting_negative() -> None:
         [(s, f"a{s}", "agent", [0, 1, 0, 1]) for s in (1, 2)]
         + [(s, f"m{s}", "math", [1, 0, 0, 1]) for s in (1, 2)]
     )
-    assert not any(f.code == "task_reweighting" for f in _analyse_tasks(df))
+    assert not any(f.code == "task_reweighting" for f in _analyze_tasks(df))
 
 
 def _components(rows: list[tuple[float, float]]) -> list:

@@ -360,7 +360,7 @@ def test_conventions_reject_bad_values() -> None:
         Conventions(eps=-1.0)
 
 
-def test_gdpo_over_several_components_honours_the_clip() -> None:
+def test_gdpo_over_several_components_honors_the_clip() -> None:
     """OpenRLHF's clip applies to GDPO's per-rollout sum before the batch whitening."""
     import polars as pl
 
@@ -385,7 +385,7 @@ def test_gdpo_over_several_components_honours_the_clip() -> None:
         return with_advantages(df, a)["adv_gdpo"].to_numpy()
 
     z = (values - values.mean()) / (values.std(ddof=1) + 1e-9)
-    y = np.clip(2 * z, -10, 10)  # the sum of the two (identical) normalised components
+    y = np.clip(2 * z, -10, 10)  # the sum of the two (identical) normalized components
     want = (y - y.mean()) / np.sqrt(max(y.var(), 1e-8))  # OpenRLHF's population whitening
     np.testing.assert_allclose(run(Conventions.of("openrlhf")), want, rtol=1e-9)
     unclipped = run(Conventions.of("openrlhf", clip=None))

@@ -313,7 +313,7 @@ def test_trl_unscorable_rollout_gets_zero(tmp_path: Path) -> None:
 
 def test_trl_rloo_norm_leaves_a_lone_scorable_rollout_out_of_the_batch(tmp_path: Path) -> None:
     """TRL RLOOTrainer: a group with one scorable rollout has baseline 0/0 = NaN, which
-    nanmean/nanstd skip; it becomes 0 only after the normalisation."""
+    nanmean/nanstd skip; it becomes 0 only after the normalization."""
     log = tmp_path / "rollouts.csv"
     log.write_text("step,group,reward\n0,x,1\n0,x,\n0,x,\n0,x,\n0,y,1\n0,y,0\n0,y,0\n0,y,0.5\n")
     out = tmp_path / "adv.csv"

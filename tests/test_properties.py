@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from helpers import advantages, analyse
+from helpers import advantages, analyze
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +144,7 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
             "baseline": ex["baseline"],
         }
     )
-    analysis = analyse(df, list(REGISTRY))
+    analysis = analyze(df, list(REGISTRY))
     rows = with_advantages(df, analysis)
     n = analysis.groups["n"].to_numpy()
     for name, coef in analysis.coefficients.items():

@@ -2,7 +2,7 @@
 
 Task, column and file names, and the messages quoting them, reach the screen with their
 control characters shown as escapes (``\\x1b``, ``\\n``, ``\\u202e``): no escape sequence
-(colours, window title, OSC 52 clipboard write), no forged line, no bidi reordering.
+(colors, window title, OSC 52 clipboard write), no forged line, no bidi reordering.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_task_names_from_the_log_are_shown_not_obeyed(tmp_path: Path) -> None:
     result = run("compare", log, "--task-col", "task")
     assert result.exit_code == 0, result.output
     assert_inert(result.output)
-    assert SHOWN in result.output  # still recognisable, on one line
+    assert SHOWN in result.output  # still recognizable, on one line
 
 
 def test_column_names_of_a_csv_never_reach_the_terminal_raw(tmp_path: Path) -> None:

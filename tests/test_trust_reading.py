@@ -213,7 +213,7 @@ def two_steps(tmp_path: Path) -> Path:
 def test_an_unreadable_subfolder_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Half the log analysed with exit 0 would answer wrong in silence."""
+    """Half the log analyzed with exit 0 would answer wrong in silence."""
     run_dir = two_steps(tmp_path)
     deny(monkeypatch, run_dir / "part2")
     result = run("compare", run_dir)

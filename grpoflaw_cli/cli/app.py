@@ -32,7 +32,7 @@ app = typer.Typer(
         "See what your advantage estimator did to your reward signal: recompute GRPO, "
         "Dr. GRPO, RLOO, REINFORCE++, GPG, OPO, ReMax and GDPO advantages from rollout logs "
         "(verl, TRL, open-instruct, prime-rl, NeMo-RL, ART dumps; any JSONL, CSV or Parquet) with "
-        "verl's, TRL's or OpenRLHF's numerics, and flag where GRPO's std normalisation erased "
+        "verl's, TRL's or OpenRLHF's numerics, and flag where GRPO's std normalization erased "
         "reward magnitude."
     ),
     no_args_is_help=True,

@@ -84,7 +84,7 @@ ComponentCol = Annotated[
     list[str] | None,
     typer.Option(
         "--component-col",
-        help="A reward component the reward already includes (repeat it): GDPO normalises "
+        help="A reward component the reward already includes (repeat it): GDPO normalizes "
         "each, the aliasing check compares them.",
     ),
 ]
@@ -190,7 +190,7 @@ SourceOpt = Annotated[
     typer.Option(
         "--source",
         help="Which trainer wrote the log (its columns, grouping and conventions); auto "
-        "recognises it.",
+        "recognizes it.",
     ),
 ]
 SkipBadLines = Annotated[

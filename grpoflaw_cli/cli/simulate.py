@@ -51,7 +51,7 @@ def simulate(
         str | None, typer.Option("--html", help="Also write the learning curves as HTML.")
     ] = None,
 ) -> None:
-    """Does GRPO's normalisation cost learning on your kind of rewards? A seeded
+    """Does GRPO's normalization cost learning on your kind of rewards? A seeded
     multi-task policy-gradient experiment, every estimator on the same budget."""
     from grpoflaw_cli import simulate as sim
 

@@ -46,9 +46,9 @@ def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:
             wording=(
                 f"{row['_count']} of {totals[row['step']]} groups have rollouts with different "
                 "reward-component vectors but the same summed reward, so GRPO (and any "
-                "sum-then-normalise estimator) gives them identical advantages; worst: group "
+                "sum-then-normalize estimator) gives them identical advantages; worst: group "
                 f"{row['group']!r}, {row['component_patterns']} component patterns → "
-                f"{row['reward_values']} reward values (GDPO normalises each component first)"
+                f"{row['reward_values']} reward values (GDPO normalizes each component first)"
             ),
             evidence={
                 "groups": row["_count"],

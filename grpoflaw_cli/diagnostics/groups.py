@@ -105,7 +105,7 @@ def ragged_groups(a: Analysis, t: Thresholds) -> list[Flag]:
             step=plain(row["step"]),
             wording=(
                 f"group sizes range from {row['group_size_min']} to {row['group_size_max']}: "
-                "each group is normalised with its own size (RLOO's n/(n−1), GRPO's std); "
+                "each group is normalized with its own size (RLOO's n/(n−1), GRPO's std); "
                 "a partial group may be a truncated batch"
             ),
             evidence={"min": row["group_size_min"], "max": row["group_size_max"]},

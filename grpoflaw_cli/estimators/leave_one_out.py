@@ -41,7 +41,7 @@ def rloo(g: Groups, c: Conventions) -> Affine:
 
 
 @register(
-    "rloo_norm", "RLOO, batch-normalised", "RLOO-n", keeps="within an iteration", by_default=False
+    "rloo_norm", "RLOO, batch-normalized", "RLOO-n", keeps="within an iteration", by_default=False
 )
 def rloo_norm(g: Groups, c: Conventions) -> Affine:
     """RLOO, then normalized over the iteration: ``A = (x − mean) / (std + ε)`` with

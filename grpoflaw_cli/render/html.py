@@ -310,7 +310,7 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
 {s["rollouts"]:,} rollouts, {s["iterations"]:,} iterations, {s["groups"]:,} groups &middot;
 source: {_esc(s.get("source", "generic"))} &middot; {_esc(s["conventions"]["text"])} &middot;
 flags: {_esc(flag_line)} &middot; grpoflaw {_esc(report["grpoflaw_version"])}{extra}</p>
-<p class="note">GRPO divides each group's centred rewards by the group's std, so a group whose
+<p class="note">GRPO divides each group's centered rewards by the group's std, so a group whose
 rewards span &plusmn;5 gets the same advantages as one spanning &plusmn;1. Estimators whose line
 tracks the black reward-spread line below keep that magnitude; flat lines erase it.</p>
 <h2>How much reward magnitude each estimator keeps</h2>
@@ -358,7 +358,7 @@ def render_simulation(outcome: Any) -> str:
         template="plotly_white",
         height=600,
         xaxis_title="policy update",
-        yaxis_title="normalised score (mean, 95% band)",
+        yaxis_title="normalized score (mean, 95% band)",
     )
     rows = "".join(
         f'<tr><td class="l">{_esc(r["estimator"])}</td>'

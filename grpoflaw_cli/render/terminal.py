@@ -379,7 +379,7 @@ def render_simulation(outcome: Any) -> RenderableType:
     table = Table(
         title=f"Learning on {s.tasks} tasks ({kind}); {s.seeds} seeds × {s.iterations} updates",
         title_justify="left",
-        caption="score: expected reward normalised per task to [0, 1] (worst to best "
+        caption="score: expected reward normalized per task to [0, 1] (worst to best "
         "response), tasks weighted equally; ± is the 95% confidence interval over seeds; "
         "the verdict compares the final score with GRPO's, paired by seed",
         header_style="bold",
