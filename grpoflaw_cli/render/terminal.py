@@ -1,4 +1,4 @@
-"""Rich renderables for ``grpoflaw compare`` and ``grpoflaw inspect``.
+"""Rich renderables for the screens of ``compare``, ``watch`` and ``simulate``.
 
 Functions return renderables; the CLI prints them on one console. The screens
 (:func:`render_compare`, :func:`render_watch`) first make every string of the report
