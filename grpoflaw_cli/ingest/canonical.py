@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from grpoflaw_cli.ingest.columns import OUTPUT_PREFIX, Detection, Format, carried_name
-from grpoflaw_cli.ingest.files import PATH_COL, Source, _scan, _scan_many, batchable
+from grpoflaw_cli.ingest.files import PATH_COL, Source, batchable, scan_file, scan_files
 from grpoflaw_cli.ingest.trainers import reshaped
 from grpoflaw_cli.ingest.trainers.art import explode
 from grpoflaw_cli.ingest.trainers.metrics import unpack
@@ -77,7 +77,7 @@ def prepared(
     """The scan of one file as the log uses it: numbers read as such (:func:`_overrides`),
     nested rollouts exploded, and the internal columns added."""
     overrides = _overrides(det, fmt, schema)
-    frame = reshaped(explode(_scan(data, fmt, overrides or None), det.explode), det.reshape)
+    frame = reshaped(explode(scan_file(data, fmt, overrides or None), det.explode), det.reshape)
     frame = unpack(frame, det.unpack, det.unpack_fields)
     if schema is None or det.unpack or det.group_as_text:
         schema = frame.collect_schema()
@@ -134,7 +134,7 @@ def _prepared_many(
     file_steps: Sequence[int],
 ) -> pl.LazyFrame:
     """:func:`prepared` for consecutive files of one format and schema, in one scan."""
-    frame = _as_read(_scan_many(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
+    frame = _as_read(scan_files(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
     where = pl.col(PATH_COL)
     keys = [os.path.abspath(p) for p in paths]  # as the scan names them
     tags = [where.replace_strict(keys, list(indexes), return_dtype=pl.UInt32).alias(FILE_COL)]

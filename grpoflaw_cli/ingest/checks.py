@@ -25,8 +25,8 @@ from grpoflaw_cli.ingest.columns import (
     carried_name,
     input_name,
 )
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
-from grpoflaw_cli.ingest.locate import _first_json_string, _first_non_numeric, locate_read_error
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
+from grpoflaw_cli.ingest.locate import first_json_string, first_non_numeric, locate_read_error
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers.art import rollout_where
 
@@ -56,11 +56,11 @@ def check_numeric(
             hint=f"cast it to 0/1 in the log, or map a numeric column with {setting} NAME",
         )
     if dtype == pl.String and fmt != "parquet":
-        located = _first_non_numeric(path, fmt, source, [col])
+        located = first_non_numeric(path, fmt, source, [col])
         if located is not None:
             raise located
         if fmt == "jsonl":  # JSON strings that look like numbers are still strings
-            first = _first_json_string(source, col)
+            first = first_json_string(source, col)
             if first is not None:
                 line, value = first
                 raise InputError(
@@ -332,7 +332,7 @@ def _first_row(
         inputs = [carried_name(c) for c in (*det.reward_cols, *extra)]
         needed = list(dict.fromkeys(["__row", "step", "group", "reward", *inputs]))
         try:
-            schema = _scan(log.source(index), fmt).collect_schema()
+            schema = scan_file(log.source(index), fmt).collect_schema()
             raw = prepared(det, index, log.source(index), fmt, schema)
             rows = (
                 canonicalize(raw, det)

@@ -212,7 +212,7 @@ _WHOLE_FILE_SCHEMAS: dict[tuple[Path, int, int], pl.Schema] = {}
 later scan of the file."""
 
 
-def _stamp(path: Path) -> tuple[Path, int, int]:
+def file_stamp(path: Path) -> tuple[Path, int, int]:
     try:
         stat = path.stat()
     except OSError:
@@ -225,18 +225,18 @@ def small_log(files: Sequence[Path]) -> bool:
     total = 0
     for path in files:
         if file_format(path) == "jsonl":
-            total += _stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
+            total += file_stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
             if total > SMALL_LOG_BYTES:
                 return False
     return True
 
 
-def _scan(
+def scan_file(
     source: Source, fmt: Format, overrides: dict[str, pl.DataType] | None = None
 ) -> pl.LazyFrame:
     literal = _literal(source)
     if fmt == "jsonl":  # a schema inferred from every line, if one was (small logs, late fields)
-        whole = _WHOLE_FILE_SCHEMAS.get(_stamp(source))
+        whole = _WHOLE_FILE_SCHEMAS.get(file_stamp(source))
         return pl.scan_ndjson(literal, schema=whole, schema_overrides=overrides)
     if fmt in ("csv", "tsv"):
         frame = pl.scan_csv(
@@ -252,7 +252,7 @@ def _scan(
 
 
 _BLANK_TAIL: dict[str, int] = {}
-"""CSV file → how many blank lines end it, looked at once per load (by :func:`_schema`)."""
+"""CSV file → how many blank lines end it, looked at once per load (by :func:`file_schema`)."""
 
 
 def _trailing_blank_lines(path: Path) -> int:
@@ -289,7 +289,7 @@ DECIMAL_DIGITS = 38
 
 
 _UNREADABLE: dict[str, tuple[str, ...]] = {}
-"""Parquet file → its columns that Polars cannot read, as :func:`_schema` found them."""
+"""Parquet file → its columns that Polars cannot read, as :func:`file_schema` found them."""
 
 
 def unreadable_columns(path: Path) -> tuple[str, ...]:
@@ -307,17 +307,17 @@ def _too_wide(dtype: pl.DataType) -> bool:
 
 
 def batchable(source: Path) -> bool:
-    """Can ``source`` join a multi-file scan (:func:`_scan_many`) as it is? Not a CSV file
+    """Can ``source`` join a multi-file scan (:func:`scan_files`) as it is? Not a CSV file
     that ends in blank lines, nor a Parquet file with columns Polars cannot read: their
-    :func:`_scan` (after :func:`_schema`) leaves those out, so they are scanned alone."""
+    :func:`scan_file` (after :func:`file_schema`) leaves those out, so they are scanned alone."""
     return not _BLANK_TAIL.get(str(source)) and not _UNREADABLE.get(str(source))
 
 
 PATH_COL = "__path"
-"""The column :func:`_scan_many` names each row's file in (its absolute path)."""
+"""The column :func:`scan_files` names each row's file in (its absolute path)."""
 
 
-def _scan_many(
+def scan_files(
     paths: Sequence[Path], fmt: Format, schema: pl.Schema, overrides: dict[str, pl.DataType]
 ) -> pl.LazyFrame:
     """One scan over files that share a format and ``schema`` (with ``overrides``), each
@@ -336,7 +336,7 @@ def _scan_many(
     return pl.scan_parquet(literal, include_file_paths=PATH_COL)
 
 
-def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
+def file_schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
     """The file's schema; a JSONL file's from every line if ``whole``."""
     if source.stat().st_size == 0:
         raise InputError(
@@ -347,13 +347,13 @@ def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.
         _UNREADABLE.pop(str(source), None)  # looked at afresh: the file may have changed
         _BLANK_TAIL.pop(str(source), None)
         if whole and fmt == "jsonl":
-            return _whole_file_schema(source)
-        schema = _scan(source, fmt).collect_schema()
+            return whole_file_schema(source)
+        schema = scan_file(source, fmt).collect_schema()
         if fmt == "parquet":  # the schema reads; a column's values may not
             odd = tuple(name for name, dtype in schema.items() if _too_wide(dtype))
             if odd:
                 _UNREADABLE[str(source)] = odd
-                schema = _scan(source, fmt).collect_schema()
+                schema = scan_file(source, fmt).collect_schema()
         return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
@@ -363,16 +363,16 @@ def _schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.
         raise locate_read_error(path, fmt, exc) from exc
 
 
-def _whole_file_schema(path: Path) -> pl.Schema:
+def whole_file_schema(path: Path) -> pl.Schema:
     """A JSONL file's schema from every line, kept for the file's later scans."""
     schema = pl.scan_ndjson(_literal(path), infer_schema_length=None).collect_schema()
     if len(_WHOLE_FILE_SCHEMAS) >= 100_000:  # a long-lived process reading many logs
         _WHOLE_FILE_SCHEMAS.clear()
-    _WHOLE_FILE_SCHEMAS[_stamp(path)] = schema
+    _WHOLE_FILE_SCHEMAS[file_stamp(path)] = schema
     return schema
 
 
-def _starts_with_bom(path: Path) -> bool:
+def starts_with_bom(path: Path) -> bool:
     import gzip
 
     try:
@@ -391,9 +391,9 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     Without ``skip_bad_lines``, a .gz cut short is an error (read in full, it would go
     unseen); with it, the file is read as far as it goes.
     """
-    from grpoflaw_cli.ingest.locate import _cut_gzip, _jsonl_problem
+    from grpoflaw_cli.ingest.locate import cut_gzip_error, jsonl_problem
 
-    rule, how = (_jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
+    rule, how = (jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
     try:
         copy, bad, kept, complete = cleaned_copy(path, how, lambda line: rule(line) is not None)
     except OSError as exc:
@@ -405,7 +405,7 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
             ) from exc
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
     if not complete and not skip_bad_lines:
-        raise _cut_gzip(path)
+        raise cut_gzip_error(path)
     if not kept:
         raise InputError(
             f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
@@ -414,14 +414,14 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     return copy, bad
 
 
-def _parses(path: Source, fmt: Format) -> bool:
+def parses(path: Source, fmt: Format) -> bool:
     """Does Polars read every line? (A full native pass: only for ``skip_bad_lines``.)
 
     Every column is read: a bare row count can skip the parsing, and so a malformed line
     past the lines the schema is inferred from.
     """
     try:
-        _scan(path, fmt).select(pl.all().null_count()).collect(engine="streaming")
+        scan_file(path, fmt).select(pl.all().null_count()).collect(engine="streaming")
     except READ_ERRORS:
         return False
     return True

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from grpoflaw_cli.ingest.columns import Format
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _stamp, _whole_file_schema
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, file_stamp, whole_file_schema
 from grpoflaw_cli.ingest.locate import locate_read_error
 
 
@@ -43,7 +43,7 @@ def with_late_columns(
         missing = [n for n in look_for if n not in schemas[members[0]]]
         for index in _files_holding(missing, [sources[i] for i in members], members):
             try:
-                out[index] = _whole_file_schema(sources[index])
+                out[index] = whole_file_schema(sources[index])
             except READ_ERRORS as exc:
                 raise locate_read_error(files[index], "jsonl", exc) from exc
     return out
@@ -73,7 +73,7 @@ def _files_holding(
         batch.clear()
 
     for path, index in zip(paths, indexes, strict=True):
-        size = _stamp(path)[1]
+        size = file_stamp(path)[1]
         if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
             if _holds(path, keys):
                 found.append(index)

@@ -29,14 +29,14 @@ from grpoflaw_cli.ingest.detect import detect
 from grpoflaw_cli.ingest.files import (
     DECIMAL_DIGITS,
     Source,
-    _parses,
-    _scan,
-    _schema,
-    _starts_with_bom,
     cleaned_jsonl,
     file_format,
+    file_schema,
+    parses,
     resolve_paths,
+    scan_file,
     small_log,
+    starts_with_bom,
     unreadable_columns,
 )
 from grpoflaw_cli.ingest.headers import duplicate_names, header_problem
@@ -133,15 +133,15 @@ def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Fi
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
         if fmt == "jsonl" and (
-            _starts_with_bom(path)  # a mark Polars' reader would stop at
-            or (skip_bad_lines and not _parses(data, fmt))
+            starts_with_bom(path)  # a mark Polars' reader would stop at
+            or (skip_bad_lines and not parses(data, fmt))
         ):
             data, bad = cleaned_jsonl(path, skip_bad_lines)  # a temporary copy
             if bad:
                 read.skipped.append((str(path), bad))
         read.formats.append(fmt)
         read.sources.append(data)
-        read.schemas.append(_schema(path, fmt, data, whole))
+        read.schemas.append(file_schema(path, fmt, data, whole))
         layout = (fmt, tuple(read.schemas[-1].items()))
         if layout not in layouts:  # one file of each layout is checked: a writer repeats
             layouts.add(layout)
@@ -290,7 +290,7 @@ def _read_as(det: Detection, read: _Files) -> Detection:
                 f"decimals of more than {DECIMAL_DIGITS} digits, which Polars cannot read",
             ),
         )
-    first = read.shaped[0] if read.shaped else _scan(read.sources[0], read.formats[0])
+    first = read.shaped[0] if read.shaped else scan_file(read.sources[0], read.formats[0])
     if det.step_col and checks.whole_numbers_as_text(first, det.step_col):
         det = replace(
             det,

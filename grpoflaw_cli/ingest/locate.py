@@ -3,7 +3,7 @@ and why, for the message. Error path only: these functions re-read a file line b
 streamed (:mod:`grpoflaw_cli.ingest.lines`), so memory does not grow with the file; the happy
 path never calls them.
 
->>> _jsonl_problem(b'{"reward": NaN}')
+>>> jsonl_problem(b'{"reward": NaN}')
 'a bare NaN is not JSON; rewards must be finite numbers'
 """
 
@@ -20,7 +20,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import Format
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.headers import CR_HINT
 from grpoflaw_cli.ingest.lines import Decompressed, file_lines
 
@@ -112,7 +112,7 @@ def _type_change(path: Path, fmt: Format, column: str, *, used: bool, detail: st
     if not used and fmt == "jsonl":
         located = _first_json_type_clash(path, column)
     if located is None:
-        located = _first_non_numeric(path, fmt, path, [column], used=used)
+        located = first_non_numeric(path, fmt, path, [column], used=used)
     if located is None and fmt == "jsonl":
         located = _first_json_type_clash(path, column)
     if located is not None:
@@ -130,8 +130,8 @@ def _first_unreadable_column(path: Path, fmt: Format, numeric: Sequence[str] = (
     if fmt == "parquet":
         return None
     try:
-        names = _scan(path, fmt).collect_schema().names()
-        frame = _scan(path, fmt, {c: pl.Float64() for c in numeric if c in names} or None)
+        names = scan_file(path, fmt).collect_schema().names()
+        frame = scan_file(path, fmt, {c: pl.Float64() for c in numeric if c in names} or None)
     except READ_ERRORS:
         return None
     for name in names:
@@ -142,7 +142,7 @@ def _first_unreadable_column(path: Path, fmt: Format, numeric: Sequence[str] = (
     return None
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
     return {bool: "true/false", str: "string", list: "list", dict: "object"}.get(
         type(value), "number"
     )
@@ -154,7 +154,7 @@ def _json_values(source: Source, column: str) -> Iterator[tuple[int, object]]:
     try:
         for number, line in enumerate(file_lines(source), start=1):
             try:
-                record = _decode(line) if line.strip() else None
+                record = decode_json_line(line) if line.strip() else None
                 value = record.get(column) if isinstance(record, dict) else None
             except ValueError:
                 continue
@@ -169,7 +169,7 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
     lines before it (a string "0.5" after numbers, say). Error path only."""
     first: str | None = None
     for number, value in _json_values(source, column):
-        kind = _json_kind(value)
+        kind = json_kind(value)
         if first is None:
             first = kind
         elif kind != first:
@@ -181,7 +181,7 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
     return None
 
 
-def _first_json_string(source: Source, column: str) -> tuple[int, str] | None:
+def first_json_string(source: Source, column: str) -> tuple[int, str] | None:
     """(line, value) of the first JSONL line whose ``column`` is a JSON string. Error path
     only."""
     return next(((n, v) for n, v in _json_values(source, column) if isinstance(v, str)), None)
@@ -276,7 +276,7 @@ def _depth(line: bytes) -> int:
     return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
 
 
-def _decode(line: bytes, **options: object) -> object:
+def decode_json_line(line: bytes, **options: object) -> object:
     """One JSON value, as Python's decoder reads it; a line nested deeper than
     :data:`MAX_DEPTH` is a :class:`_TooDeep` (not a RecursionError). Error path only."""
     if line.count(b"[") + line.count(b"{") > MAX_DEPTH and _depth(line) > MAX_DEPTH:
@@ -293,12 +293,12 @@ def _decode(line: bytes, **options: object) -> object:
             sys.setrecursionlimit(limit)
 
 
-def _jsonl_problem(line: bytes) -> str | None:
+def jsonl_problem(line: bytes) -> str | None:
     """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
     if not line.strip():
         return None
     try:
-        obj = _decode(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+        obj = decode_json_line(line, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _BareConstant as err:
         return f"a bare {err} is not JSON; rewards must be finite numbers"
     except _TooDeep as err:
@@ -336,11 +336,11 @@ def _gzip_problem(path: Path) -> InputError | None:
     except OSError:
         return None
     if not stream.complete:
-        return _cut_gzip(path)
+        return cut_gzip_error(path)
     return None
 
 
-def _cut_gzip(path: Path) -> InputError:
+def cut_gzip_error(path: Path) -> InputError:
     return InputError(
         f"'{path}': the gzip stream ends early (was the file still being written?)",
         hint=f"pass {option('skip_bad_lines')} to read it as far as it goes",
@@ -362,7 +362,7 @@ def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
     try:
         for total, line in enumerate(file_lines(path), start=1):
             if found is None:
-                why = _jsonl_problem(line)
+                why = jsonl_problem(line)
                 if why is not None:
                     found = (total, why)
     except OSError:
@@ -387,7 +387,7 @@ def _csv_line(source: Source, fmt: Format, row: int) -> str:
     return f"line {row + 1}"
 
 
-def _where(source: Source, fmt: Format, row: int) -> str:
+def row_location(source: Source, fmt: Format, row: int) -> str:
     """'line N' for the ``row``-th record (1-based) of a file. Error path only.
 
     JSONL readers skip blank lines, so the record's physical line is counted; CSV adds
@@ -422,7 +422,7 @@ def _first_row_of(
     """(1-based row, value of ``cols[0]``) of the first raw row matching ``predicate``."""
     try:
         hit = (
-            _scan(source, fmt, {c: pl.String() for c in cols})
+            scan_file(source, fmt, {c: pl.String() for c in cols})
             .with_row_index("__row", offset=1)
             .filter(predicate)
             .select("__row", cols[0])
@@ -434,7 +434,7 @@ def _first_row_of(
     return (int(hit["__row"][0]), hit[cols[0]][0]) if hit.height else None
 
 
-def _first_non_numeric(
+def first_non_numeric(
     path: Path, fmt: Format, source: Source, cols: Sequence[str], *, used: bool = True
 ) -> InputError | None:
     """Find the first row whose value in ``cols`` is not a number (error path only).
@@ -450,7 +450,7 @@ def _first_non_numeric(
         if first is None:
             continue
         row, value = first
-        where = f"'{path}', {_where(source, fmt, row)}, column '{col}'"
+        where = f"'{path}', {row_location(source, fmt, row)}, column '{col}'"
         if not used:
             return InputError(
                 f"{where}: {quoted(value)} where the rows before hold numbers: the column's "

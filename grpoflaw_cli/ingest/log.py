@@ -22,8 +22,8 @@ import polars as pl
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.ingest import trainers
 from grpoflaw_cli.ingest.columns import INTERNAL_PREFIX, ROLE_SETTINGS, ColumnMap, Detection
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
-from grpoflaw_cli.ingest.locate import _first_non_numeric, locate_read_error
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
+from grpoflaw_cli.ingest.locate import first_non_numeric, locate_read_error
 from grpoflaw_cli.ingest.trainers.verl import LAST_COL, SESSION_COL
 
 
@@ -86,7 +86,7 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
         source = log.source(index)
         numeric: list[str] = []
         try:
-            raw = _scan(source, fmt)
+            raw = scan_file(source, fmt)
             schema = raw.collect_schema()
             numeric = [
                 c
@@ -98,13 +98,13 @@ def _explain_failure(log: Log, exc: BaseException) -> InputError:
             read = (
                 raw
                 if fmt == "parquet"
-                else _scan(source, fmt, dict.fromkeys(numeric, pl.Float64()))
+                else scan_file(source, fmt, dict.fromkeys(numeric, pl.Float64()))
             )
             columns = pl.col(numeric or names[:1]) if fmt == "parquet" else pl.all()
             read.select(columns.null_count()).collect(engine="streaming")
         except READ_ERRORS as file_exc:
             if fmt != "parquet" and numeric:
-                bad = _first_non_numeric(path, fmt, source, numeric)
+                bad = first_non_numeric(path, fmt, source, numeric)
                 if bad:
                     return bad
             roles = ((det.step_col, "step"), (det.group_col, "group"))

@@ -18,9 +18,15 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan, _whole_file_schema
-from grpoflaw_cli.ingest.locate import _decode, _json_kind, _where, locate_read_error, record_line
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _optional
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file, whole_file_schema
+from grpoflaw_cli.ingest.locate import (
+    decode_json_line,
+    json_kind,
+    locate_read_error,
+    record_line,
+    row_location,
+)
+from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
 
 RECORD = "__record"
 TRAJECTORY = "__trajectory"
@@ -36,13 +42,13 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
             ddof=0,
             eps=1e-6,
         )
-    if _has(columns, "group_index", "reward"):
+    if has_columns(columns, "group_index", "reward"):
         return Preset(
             why="fields group_index, reward (OpenPipe ART trajectories parquet)",
             mapping=ColumnMap(
-                step=_optional(columns, "step"), group="group_index", reward=("reward",)
+                step=column_if_present(columns, "step"), group="group_index", reward=("reward",)
             ),
-            unpack=_optional(columns, "metrics"),
+            unpack=column_if_present(columns, "metrics"),
             ddof=0,
             eps=1e-6,
         )
@@ -62,15 +68,15 @@ def scan_exploded(path: Path, data: Source, fmt: Format, column: str | None) -> 
     """:func:`explode` of a file's scan, refusing a file with no rollout object in any
     line (a JSONL file's schema is then taken from every line first: the rollouts may all
     come after the lines the schema was inferred from)."""
-    frame = _scan(data, fmt)
+    frame = scan_file(data, fmt)
     if column is None or holds_rollouts(frame, column):
         return explode(frame, column)
     if fmt == "jsonl":
         try:
-            _whole_file_schema(data)  # kept: the file's later scans use it
+            whole_file_schema(data)  # kept: the file's later scans use it
         except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
-        frame = _scan(data, fmt)
+        frame = scan_file(data, fmt)
     if not holds_rollouts(frame, column):
         raise no_rollouts(str(path), column, frame.collect_schema().get(column))
     return explode(frame, column)
@@ -104,10 +110,10 @@ def rollout_where(source: Source, fmt: Format, row: int, column: str | None) -> 
     """Where the ``row``-th row (1-based) of a file's frame comes from: 'line N', or for a
     file of rollout lists ``column`` 'line N, trajectory K'. Error path only."""
     if column is None:
-        return _where(source, fmt, row)
+        return row_location(source, fmt, row)
     try:
         hit = (
-            _scan(source, fmt)
+            scan_file(source, fmt)
             .select(pl.col(column).list.len().fill_null(0).alias("n"))
             .with_row_index(RECORD, offset=1)
             .with_columns(pl.col("n").cum_sum().alias("upto"))
@@ -120,7 +126,7 @@ def rollout_where(source: Source, fmt: Format, row: int, column: str | None) -> 
     if not hit.height:  # pragma: no cover - the row was read from this file
         return f"rollout {row}"
     record, n, upto = hit.row(0)
-    return f"{_where(source, fmt, record)}, trajectory {row - (upto - n)}"
+    return f"{row_location(source, fmt, record)}, trajectory {row - (upto - n)}"
 
 
 def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputError | None:
@@ -139,7 +145,7 @@ def _first_text_number(
     column = det.explode
     assert column is not None
     try:
-        frame = _scan(source, fmt)
+        frame = scan_file(source, fmt)
         dtype = frame.collect_schema().get(column)
         if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
             return no_rollouts(str(path), column, dtype)
@@ -173,7 +179,7 @@ def _first_text_number(
     value = None if line is None else _trajectory_value(line[1], column, number, name)
     what = "the reward" if det.reward_cols == (name,) else f"'{name}'"
     found = "" if value is None else f" is {_json_text(value)},"
-    where = _where(source, fmt, record) if line is None else f"line {line[0]}"
+    where = row_location(source, fmt, record) if line is None else f"line {line[0]}"
     return InputError(
         f"'{path}', {where}, trajectory {number}: {what}{found} not a number",
         hint="fix or drop that trajectory; its reward must be a JSON number",
@@ -189,13 +195,13 @@ def _json_text(value: object) -> str:
     if isinstance(value, bool):
         return f"JSON {json.dumps(value)}"
     text = quoted(value) if isinstance(value, str) else json.dumps(value)
-    return f"the JSON {_json_kind(value)} {text if len(text) <= 60 else text[:57] + '...'}"
+    return f"the JSON {json_kind(value)} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def _trajectory_value(line: bytes, column: str, number: int, name: str) -> object:
     """The JSON value of field ``name`` of trajectory ``number`` on a JSONL ``line``, or
     None if it cannot be read."""
     try:
-        return _decode(line)[column][number - 1][name]  # type: ignore[index]
+        return decode_json_line(line)[column][number - 1][name]  # type: ignore[index]
     except (ValueError, LookupError, TypeError):
         return None

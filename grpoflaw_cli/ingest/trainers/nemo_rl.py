@@ -16,9 +16,9 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, option
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
-from grpoflaw_cli.ingest.locate import _where
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
+from grpoflaw_cli.ingest.locate import row_location
+from grpoflaw_cli.ingest.trainers.preset import Preset, has_columns
 
 RECORD = "__record"
 
@@ -37,7 +37,7 @@ sample's value inside a batch slice of one, a list one level deeper."""
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not _has(columns, "content", "rewards", "input_lengths"):
+    if not has_columns(columns, "content", "rewards", "input_lengths"):
         return None
     return Preset(
         why="fields content, rewards, input_lengths (NeMo-RL train_data_step{N}.jsonl); "
@@ -122,7 +122,7 @@ def reshape(frame: pl.LazyFrame, where: str = "the log") -> pl.LazyFrame:
 def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputError | None:
     """The first line with a NeMo-RL field whose batch slice is not of one."""
     try:
-        frame = _scan(source, fmt)
+        frame = scan_file(source, fmt)
         schema = frame.collect_schema()
         sliced = [
             n
@@ -144,7 +144,7 @@ def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputE
         return None
     name = next(n for n in sliced if hit[n][0] not in (None, 1))
     return InputError(
-        f"'{path}', {_where(source, fmt, int(hit[RECORD][0]))}: '{name}' is a batch slice of "
+        f"'{path}', {row_location(source, fmt, int(hit[RECORD][0]))}: '{name}' is a batch slice of "
         f"{hit[name][0]}, not of one (NeMo-RL writes one sample per line, each field in a "
         "list of one)",
         hint="a train_data_step{N}.jsonl file has one sample per line; one with several was "

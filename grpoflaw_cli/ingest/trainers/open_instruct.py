@@ -12,22 +12,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grpoflaw_cli.ingest.columns import ColumnMap
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _optional
+from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not _has(columns, "prompt_idx", "sample_idx", "reward"):
+    if not has_columns(columns, "prompt_idx", "sample_idx", "reward"):
         return None
     return Preset(
         why="fields prompt_idx, sample_idx, reward (open-instruct save_traces)",
         mapping=ColumnMap(
-            step=_optional(columns, "step"),
+            step=column_if_present(columns, "step"),
             group="prompt_idx",
             reward=("reward",),
-            length=_optional(columns, "response_tokens"),
-            task=_optional(columns, "dataset"),
+            length=column_if_present(columns, "response_tokens"),
+            task=column_if_present(columns, "dataset"),
         ),
-        logged_advantage=_optional(columns, "advantage"),
+        logged_advantage=column_if_present(columns, "advantage"),
         ddof=0,
         eps=1e-8,
     )

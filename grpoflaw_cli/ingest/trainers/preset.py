@@ -2,7 +2,7 @@
 and the small tests on column names and dtypes the recognizers share. Pure: it sees
 file names and column names/types, never rows.
 
->>> _numeric("f64"), _numeric("str"), _has({"a": "i64", "b": "str"}, "a", "b")
+>>> is_numeric_type("f64"), is_numeric_type("str"), has_columns({"a": "i64", "b": "str"}, "a", "b")
 (True, False, True)
 """
 
@@ -46,14 +46,14 @@ class Preset:
     (prime-rl's and ART's ``metrics``), read as ``<column>.<field>`` columns."""
 
 
-def _numeric(dtype: str) -> bool:
+def is_numeric_type(dtype: str) -> bool:
     return bool(re.match(r"^(i|u|f)\d+$|^(Int|UInt|Float)\d+$", dtype))
 
 
-def _optional(columns: Mapping[str, str], name: str) -> str | None:
+def column_if_present(columns: Mapping[str, str], name: str) -> str | None:
     """``name`` if the log has that column, else None (an optional role)."""
     return name if name in columns else None
 
 
-def _has(columns: Mapping[str, str], *names: str) -> bool:
+def has_columns(columns: Mapping[str, str], *names: str) -> bool:
     return all(n in columns for n in names)

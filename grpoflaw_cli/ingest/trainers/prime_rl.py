@@ -13,21 +13,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grpoflaw_cli.ingest.columns import ColumnMap
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _optional
+from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not _has(columns, "problem_id", "reward"):
+    if not has_columns(columns, "problem_id", "reward"):
         return None
     return Preset(
         why="fields problem_id, reward (prime-rl rollouts)",
         mapping=ColumnMap(
-            step=_optional(columns, "step"),
+            step=column_if_present(columns, "step"),
             group="problem_id",
             reward=("reward",),
-            task=_optional(columns, "env_name"),
+            task=column_if_present(columns, "env_name"),
         ),
-        logged_advantage=_optional(columns, "advantage"),
+        logged_advantage=column_if_present(columns, "advantage"),
         logged_estimator="dr_grpo",
-        unpack=_optional(columns, "metrics"),
+        unpack=column_if_present(columns, "metrics"),
     )

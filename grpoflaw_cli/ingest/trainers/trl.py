@@ -21,8 +21,13 @@ from pathlib import Path
 import polars as pl
 
 from grpoflaw_cli.ingest.columns import ColumnMap, Format, NanRewards
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, _scan
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _numeric, _optional
+from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
+from grpoflaw_cli.ingest.trainers.preset import (
+    Preset,
+    column_if_present,
+    has_columns,
+    is_numeric_type,
+)
 
 
 def missing_rewards(framework: str | None) -> NanRewards | None:
@@ -35,13 +40,13 @@ def missing_rewards(framework: str | None) -> NanRewards | None:
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     named = any(re.fullmatch(r"completions_\d+\.parquet", f.name) for f in files)
-    if not (named or _has(columns, "prompt", "completion", "advantage")):
+    if not (named or has_columns(columns, "prompt", "completion", "advantage")):
         return None
     names = list(columns)
     lo = names.index("completion") + 1 if "completion" in names else 0
     hi = names.index("advantage") if "advantage" in names else len(names)
     rewards = tuple(
-        c for c in names[lo:hi] if _numeric(columns[c]) and c not in ("step", "advantage")
+        c for c in names[lo:hi] if is_numeric_type(columns[c]) and c not in ("step", "advantage")
     )
     why = (
         "file names completions_{step}.parquet"
@@ -50,9 +55,9 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     ) + " (TRL GRPOTrainer log_completions)"
     return Preset(
         why=why,
-        mapping=ColumnMap(step=_optional(columns, "step"), reward=rewards),
-        logged_advantage=_optional(columns, "advantage"),
-        blocks_from=_optional(columns, "prompt"),
+        mapping=ColumnMap(step=column_if_present(columns, "step"), reward=rewards),
+        logged_advantage=column_if_present(columns, "advantage"),
+        blocks_from=column_if_present(columns, "prompt"),
     )
 
 
@@ -61,7 +66,7 @@ def block_size(data: Source, fmt: Format, column: str) -> int | None:
     ``num_generations`` completions of a prompt one after the other): the gcd of the run
     lengths, or None if it does not repeat."""
     try:
-        keys = _scan(data, fmt).select(pl.col(column).hash()).collect().to_series()
+        keys = scan_file(data, fmt).select(pl.col(column).hash()).collect().to_series()
     except READ_ERRORS:
         return None
     if keys.len() < 2:

@@ -17,7 +17,12 @@ import polars as pl
 
 from grpoflaw_cli.ingest.columns import OUTPUT_PREFIX, ColumnMap, Detection, carried_name
 from grpoflaw_cli.ingest.files import READ_ERRORS
-from grpoflaw_cli.ingest.trainers.preset import Preset, _has, _numeric, _optional
+from grpoflaw_cli.ingest.trainers.preset import (
+    Preset,
+    column_if_present,
+    has_columns,
+    is_numeric_type,
+)
 
 VERL_FIELDS = ("input", "output", "gts", "score", "step", "uid", "request_id", "reward")
 """verl dump fields that are no reward-extra key (``reward`` is the validation dump's copy
@@ -32,7 +37,7 @@ LAST_COL = "__output"
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not _has(columns, "input", "output", "score"):
+    if not has_columns(columns, "input", "output", "score"):
         return None
     group = "uid" if "uid" in columns else "input"
     # Reward-extra keys (compute_score's dict, acc, DAPO's overlong_reward): the per-key
@@ -42,12 +47,12 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         for c, t in columns.items()
         if c not in (*VERL_FIELDS, "overlong")
         and not c.startswith(OUTPUT_PREFIX)  # grpoflaw's own output, read back
-        and (_numeric(t) or t == "bool")
+        and (is_numeric_type(t) or t == "bool")
     )
     return Preset(
         why="fields input, output, score (verl rollout_data_dir / validation_data_dir dump)",
         mapping=ColumnMap(
-            step=_optional(columns, "step"),
+            step=column_if_present(columns, "step"),
             group=group,
             reward=("score",),
             components=extras if len(extras) > 1 else (),
