@@ -3,7 +3,9 @@
 :data:`TRAINERS` is the registry: the one place each source name is defined, with the
 framework whose conventions it implies, the function that recognizes its logs and, where
 its rows need it, its reshaping and its explanation of a failed read. Each trainer's file
-holds all of that for its format; adding a trainer is a file and a line here.
+holds all of that for its format; adding a trainer is a file and a line here when its rows
+fit what a :class:`Preset` can ask for (a column per role, a record column to ``explode``
+or ``unpack``, groups in runs of a column ``blocks_from``), else a ``reshape`` in its file.
 
 A recognizer sees file names and column names/types, never rows, and returns a
 :class:`~grpoflaw_cli.ingest.trainers.preset.Preset` (which columns play which role,
