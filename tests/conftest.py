@@ -18,6 +18,17 @@ DATA = Path(__file__).resolve().parent / "data"
 SEED_REWARDS = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
 
 
+@pytest.fixture(autouse=True)
+def _one_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees the same terminal whatever the caller's: 80 columns (Rich's width
+    off a terminal) and no colour, unless the test sets its own. The caller's COLUMNS
+    would otherwise rewrap the screens tests read."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "25")
+    for name in ("FORCE_COLOR", "NO_COLOR", "TERM", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
