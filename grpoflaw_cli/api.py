@@ -168,16 +168,13 @@ def conventions_for(
         and ddof is None
         and eps is None
     )
-    try:
-        conv = Conventions.of(
-            name,  # type: ignore[arg-type]  # Conventions.of checks the name
-            ddof=ddof if ddof is not None else (det.ddof if implied else None),
-            eps=eps if eps is not None else (det.eps if implied else None),
-            clip=clip,
-        )
-        return replace(conv, trainer=det.source) if own else conv
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    conv = Conventions.of(
+        name,  # type: ignore[arg-type]  # Conventions.of checks the name
+        ddof=ddof if ddof is not None else (det.ddof if implied else None),
+        eps=eps if eps is not None else (det.eps if implied else None),
+        clip=clip,
+    )
+    return replace(conv, trainer=det.source) if own else conv
 
 
 def inputs(log: Log) -> set[str]:

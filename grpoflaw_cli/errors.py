@@ -55,6 +55,10 @@ OPTIONS: Mapping[str, str] = {
     "clip": "clip",
     "format": "format",
     "output": "path",
+    "collapse_ratio": "collapse_ratio",
+    "magnitude_ratio": "magnitude_ratio",
+    "noise_ratio": "noise_ratio",
+    "zero_variance_warning": "zero_variance_warning",
 }
 """The settings a message may name, and how the Python API spells each (its keyword).
 

@@ -9,7 +9,7 @@ from helpers import analyze
 
 from grpoflaw_cli.diagnostics import Severity, Thresholds, diagnose
 from grpoflaw_cli.diagnostics.pairs import _shared
-from grpoflaw_cli.errors import spelled_as
+from grpoflaw_cli.errors import UsageError, spelled_as
 from grpoflaw_cli.estimators import Conventions, applicable, defaults
 
 ALL = applicable(defaults(), set())[0]  # what a log with no extra columns gets
@@ -163,9 +163,9 @@ def test_flags_are_sorted_worst_first() -> None:
 
 
 def test_thresholds_validate() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="collapse_ratio must be > 1"):
         Thresholds(collapse_ratio=1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match=r"noise_ratio must be in \(0, 1\)"):
         Thresholds(noise_ratio=2.0)
 
 

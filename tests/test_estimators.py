@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import advantages, reference_loop
 
+from grpoflaw_cli.errors import UsageError
 from grpoflaw_cli.estimators import (
     LISTING,
     REGISTRY,
@@ -354,9 +355,9 @@ def test_registry_lists_every_estimator_in_listing_order() -> None:
 
 
 def test_conventions_reject_bad_values() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="ddof must be 0 or 1"):
         Conventions(ddof=2)
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="eps must be a finite number >= 0"):
         Conventions(eps=-1.0)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SAMPLES
 from typer.testing import CliRunner
 
 from grpoflaw_cli import api
@@ -159,3 +160,18 @@ def test_watch_takes_the_baseline_and_component_columns(tmp_path: Path) -> None:
     mapped = run(*base, "--baseline-col", "greedy", "--component-col", "a", "--component-col", "b")
     assert mapped.exit_code == 0, mapped.output
     assert "remax (needs" not in " ".join(mapped.output.split()), mapped.output
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--collapse-ratio", "0.5"], "--collapse-ratio must be > 1, got 0.5"),
+        (["--clip", "5,1"], "--clip needs low < high"),
+        (["--zero-variance-warning", "2"], "--zero-variance-warning must be in (0, 1]"),
+        (["--noise-ratio", "1"], "--noise-ratio must be in (0, 1)"),
+    ],
+)
+def test_an_out_of_range_setting_is_named_by_its_flag(given: list[str], said: str) -> None:
+    """The library checks the value; the CLI's message names the flag, not a field."""
+    result = run("compare", SAMPLES / "seed.jsonl", *given)
+    assert result.exit_code == 2 and said in result.output, result.output

@@ -39,6 +39,10 @@ FLAGS = {
     "clip": "--clip",
     "format": "--format",
     "output": "-o",
+    "collapse_ratio": "--collapse-ratio",
+    "magnitude_ratio": "--magnitude-ratio",
+    "noise_ratio": "--noise-ratio",
+    "zero_variance_warning": "--zero-variance-warning",
 }
 """How the CLI spells each setting a library message names (see :func:`errors.option`)."""
 

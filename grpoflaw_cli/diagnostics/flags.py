@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.errors import spell
+from grpoflaw_cli.errors import OPTIONS, UsageError, option, spell
 
 
 class Severity(str, Enum):
@@ -61,11 +61,15 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance"):
             if not getattr(self, name) > 1.0:
-                raise ValueError(f"{name} must be > 1, got {getattr(self, name)}")
+                setting = option(name) if name in OPTIONS else name
+                raise UsageError(f"{setting} must be > 1, got {getattr(self, name)}")
         if not 0.0 < self.noise_ratio < 1.0:
-            raise ValueError(f"noise_ratio must be in (0, 1), got {self.noise_ratio}")
+            raise UsageError(f"{option('noise_ratio')} must be in (0, 1), got {self.noise_ratio}")
         if not 0.0 < self.zero_variance_warning <= 1.0:
-            raise ValueError("zero_variance_warning must be in (0, 1]")
+            raise UsageError(
+                f"{option('zero_variance_warning')} must be in (0, 1], "
+                f"got {self.zero_variance_warning}"
+            )
 
 
 @dataclass(frozen=True)

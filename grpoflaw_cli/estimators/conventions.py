@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from grpoflaw_cli.errors import UsageError, option
+
 if TYPE_CHECKING:
     from grpoflaw_cli.group_stats import Groups
 
@@ -77,7 +79,9 @@ class Conventions:
             "openrlhf": cls(ddof=1, eps=1e-9, framework="openrlhf", clip=(-10.0, 10.0)),
         }
         if framework not in defaults:
-            raise ValueError(f"unknown framework {framework!r}; choose from {', '.join(defaults)}")
+            raise UsageError(
+                f"unknown {option('framework')} {framework!r}; choose from {', '.join(defaults)}"
+            )
         base = defaults[framework]
         return replace(
             base,
@@ -88,11 +92,11 @@ class Conventions:
 
     def __post_init__(self) -> None:
         if self.clip is not None and not self.clip[0] < self.clip[1]:
-            raise ValueError(f"clip needs low < high, got {self.clip}")
+            raise UsageError(f"{option('clip')} needs low < high, got {self.clip}")
         if self.ddof not in (0, 1):
-            raise ValueError(f"ddof must be 0 or 1, got {self.ddof}")
+            raise UsageError(f"{option('ddof')} must be 0 or 1, got {self.ddof}")
         if not (self.eps >= 0 and np.isfinite(self.eps)):
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps}")
+            raise UsageError(f"{option('eps')} must be a finite number >= 0, got {self.eps}")
 
     def describe(self) -> str:
         """One line for output headers."""
