@@ -433,8 +433,11 @@ def test_outputs_get_ordinary_file_modes(runner: CliRunner, tmp_path: Path) -> N
 # --- watch ---------------------------------------------------------------------------------
 
 
-def test_watch_renders_a_dump_folder_in_progress(runner: CliRunner, tmp_path: Path) -> None:
-    folder = tmp_path / "rollouts"
+def test_watch_renders_a_dump_folder_in_progress(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a short name: the header cuts a long one to fit the width
+    folder = Path("rollouts")
     folder.mkdir()
     source = SAMPLES / "trainers" / "verl_v1"
     (folder / "1.jsonl").write_bytes((source / "1.jsonl").read_bytes())
@@ -478,9 +481,10 @@ def test_watch_leaves_out_only_the_file_it_cannot_read(runner: CliRunner, tmp_pa
 
 
 def test_watch_waits_for_logs_and_refuses_a_missing_folder(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = invoke(runner, "watch", tmp_path, "--refreshes", "1", "--interval", "0.1")
+    monkeypatch.chdir(tmp_path)  # a short name: the header cuts a long one to fit the width
+    result = invoke(runner, "watch", ".", "--refreshes", "1", "--interval", "0.1")
     assert result.exit_code == 0 and "waiting" in result.output and "no log files" in result.output
     assert invoke(runner, "watch", tmp_path / "nope", "--refreshes", "1").exit_code == 2
 

@@ -5,7 +5,7 @@ this catches the rest: messages quoting a path or a value, on stderr or stdout.
 
 >>> import io
 >>> out = io.StringIO()
->>> SafeConsole(file=out, markup=False).print("run\\x1b[31m.jsonl")
+>>> SafeConsole(file=out, markup=False, color_system=None).print("run\\x1b[31m.jsonl")
 >>> out.getvalue()
 'run\\\\x1b[31m.jsonl\\n'
 """
