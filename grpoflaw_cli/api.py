@@ -334,6 +334,8 @@ class Comparison:
     conventions: Conventions
     skipped: dict[str, str] = field(default_factory=dict)
     """Estimators left out because the log lacks their inputs, with the reason."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The thresholds its flags were raised with."""
 
     @property
     def iterations(self) -> pl.DataFrame:
@@ -399,6 +401,7 @@ def header(result: Comparison) -> Header:
         framework=conv.framework,
         source=det.source,
         logged_advantage=det.logged_advantage,
+        logged_tolerance=result.thresholds.logged_tolerance,
         skipped_estimators=result.skipped,
         skipped_lines={path: list(lines) for path, lines in result.log.skipped_lines},
     )
@@ -435,8 +438,9 @@ def compare(
     """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
     analysis = analyze_log(log, names, conv, compare_logged=True)
+    thresholds = thresholds or Thresholds()
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
-    return Comparison(log=log, analysis=analysis, flags=flags, conventions=conv, skipped=skipped)
+    return Comparison(log, analysis, flags, conv, skipped, thresholds)
 
 
 def advantages(

@@ -27,7 +27,7 @@ import polars as pl
 
 from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.diagnostics import Flag, Severity
+from grpoflaw_cli.diagnostics import Flag, Severity, Thresholds
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Header:
     framework: str = "verl"
     source: str = "generic"
     logged_advantage: str | None = None
+    logged_tolerance: float = Thresholds.logged_tolerance
+    """The run's tolerance for a logged advantage to match (as its diagnostics used)."""
     skipped_estimators: dict[str, str] = field(default_factory=dict)
     """Estimators left out because the log lacks their inputs, with the reason."""
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
@@ -75,10 +77,14 @@ def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None
     if header.logged_advantage is None or "logged_error" not in it.columns:
         return None
     best = it["logged_best"].drop_nulls().mode()
+    error = it["logged_error"].max()
+    worst = None if error is None else float(error)  # type: ignore[arg-type]
     return {
         "column": header.logged_advantage,
         "expected": analysis.logged_estimator,
-        "max_relative_error": it["logged_error"].max(),
+        "max_relative_error": worst,
+        "matches": worst is not None and worst <= header.logged_tolerance,
+        "tolerance": header.logged_tolerance,
         "best_match": best[0] if best.len() else None,
     }
 

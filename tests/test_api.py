@@ -424,3 +424,17 @@ def test_api_conveniences(tmp_path: Path) -> None:
         "reward",
     )
     assert gf.compare(SAMPLES / "seed.jsonl").sample(0).height > 0
+
+
+def test_the_logged_verdict_uses_the_runs_tolerance() -> None:
+    """The header's "matches" and the mismatch flag are one decision: a tolerance tighter
+    than the logged advantages' error makes both say they differ."""
+    from grpoflaw_cli.diagnostics import Thresholds
+
+    log = gf.load(SAMPLES / "trainers" / "trl")
+    default = gf.compare(log).report()["summary"]["logged_advantage"]
+    assert default["matches"] and default["tolerance"] == 1e-3
+    strict = gf.compare(log, thresholds=Thresholds(logged_tolerance=1e-20))
+    logged = strict.report()["summary"]["logged_advantage"]
+    assert not logged["matches"] and logged["tolerance"] == 1e-20
+    assert any(f.code == "logged_advantage_mismatch" for f in strict.flags)

@@ -5,7 +5,7 @@ the number formatter, and the pieces of the report's header.
 '1-3, 7, 9-10'
 >>> where_fired([{"step": 1}, {"step": 2}, {"step": 2}]), where_fired([{"step": None}])
 ('2: 1-2', 'whole run')
->>> logged = {"column": "adv", "expected": "grpo", "max_relative_error": 0.2,
+>>> logged = {"column": "adv", "expected": "grpo", "max_relative_error": 0.2, "matches": False,
 ...           "best_match": "rloo"}
 >>> logged_verdict(logged), logged_verdict(logged, detail=False)
 ('differs from grpo (up to 20.0%); closest: rloo', 'differs from grpo; closest: rloo')
@@ -27,7 +27,6 @@ __all__ = [
     "cell",
     "flags_by_code",
     "location",
-    "logged_matches",
     "logged_verdict",
     "num",
     "percent",
@@ -96,20 +95,11 @@ def location(step: Any) -> str:
     return "run" if step is None else f"step {step}"
 
 
-def logged_matches(logged: Mapping[str, Any]) -> bool:
-    """Do the trainer's logged advantages match the recomputed ones over the run (within
-    the diagnostics' :attr:`~grpoflaw_cli.diagnostics.Thresholds.logged_tolerance`)?"""
-    from grpoflaw_cli.diagnostics import Thresholds  # here: ``simulate``'s screen needs none
-
-    error = logged["max_relative_error"]
-    return error is not None and error <= Thresholds.logged_tolerance
-
-
 def logged_verdict(logged: Mapping[str, Any], detail: bool = True) -> str:
     """How the logged advantages compare (the report's ``summary.logged_advantage``);
     ``detail`` adds how far they differ."""
     error = logged["max_relative_error"]
-    if logged_matches(logged):
+    if logged["matches"]:
         return f"matches {logged['expected']} (max relative error {error:.1e})"
     far = f" (up to {error:.1%})" if detail else ""
     return f"differs from {logged['expected']}{far}; closest: {logged['best_match']}"

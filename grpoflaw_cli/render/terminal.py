@@ -33,7 +33,6 @@ from grpoflaw_cli.render.common import (
     cell,
     flags_by_code,
     location,
-    logged_matches,
     logged_verdict,
     percent,
     plus_minus,
@@ -100,7 +99,7 @@ def _header(report: dict[str, Any], width: int = 120) -> RenderableType:
     if logged:
         lines.append("\nlogged adv  ", style="dim").append(
             f"'{logged['column']}' {logged_verdict(logged)}",
-            style="green" if logged_matches(logged) else "yellow",
+            style="green" if logged["matches"] else "yellow",
         )
     skipped = s.get("skipped_estimators") or {}
     if skipped:
