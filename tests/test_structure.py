@@ -100,3 +100,26 @@ def test_cli_flags_are_spelled_only_in_the_cli() -> None:
         if flag.search(line) and "--algo." not in line  # OpenRLHF's own flags, cited
     ]
     assert len(outside) <= 10, "\n".join(outside)
+
+
+def test_nothing_cites_a_file_outside_the_repository() -> None:
+    """A clone has only this repository: docstrings, comments, docs and data cite upstream
+    sources, never the reference notes or paths of the machine they were written on."""
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    outside = re.compile(
+        r"\.\./shared|shared/reference|ESTIMATORS\.md|LOG_FORMATS\.md|THE_FLAW\.md"
+    )
+    found = [
+        name
+        for name in tracked
+        if name.endswith((".py", ".md", ".json", ".toml", ".txt"))
+        and name not in ("tests/test_structure.py", "tests/test_docs.py")  # they look for it
+        and outside.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not found, found
