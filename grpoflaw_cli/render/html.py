@@ -272,7 +272,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
         for f in flags[:limit]
     )
     more = (
-        f"<p class='note'>{len(flags) - limit} more flags: see --format json.</p>"
+        f"<p class='note'>{len(flags) - limit} more flags: the JSON report lists them all.</p>"
         if len(flags) > limit
         else ""
     )
