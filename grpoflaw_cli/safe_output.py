@@ -324,12 +324,6 @@ def frame_format(path: Path) -> str:
     return fmt
 
 
-def write_frame_atomic(path: Path, frame: pl.DataFrame) -> None:
-    """Write a frame as Parquet, CSV or JSONL (by extension), atomically: as
-    :func:`sink_frame_atomic` writes a lazy one."""
-    sink_frame_atomic(path, frame.lazy())
-
-
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 

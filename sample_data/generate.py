@@ -108,7 +108,7 @@ def multitask_frame(steps: int = 40, groups: int = 32, k: int = 8, seed: int = 7
 
 
 # --------------------------------------------------------------------------- trainer dumps
-# Small logs in each trainer's own on-disk format (field names as each trainer's code writes them). The
+# Small logs in each trainer's own on-disk format (the field names it writes). The
 # logged advantages are computed here the way each trainer computes them, independently
 # of grpoflaw's code, so grpoflaw's recomputation can be checked against them.
 

@@ -15,8 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 DATA = Path(__file__).resolve().parent / "data"
 
-SEED_REWARDS = [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]
-
 
 @pytest.fixture(autouse=True)
 def _one_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,15 +45,6 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-@pytest.fixture
-def seed_rows() -> list[dict[str, Any]]:
-    return [
-        {"step": step, "rollout": i, "reward": r * scale}
-        for step, scale in ((1, 1.0), (2, 5.0))
-        for i, r in enumerate(SEED_REWARDS)
-    ]
 
 
 def frame(**cols: list[Any]) -> pl.DataFrame:
