@@ -13,7 +13,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "grpoflaw_cli"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
-FRONT_ENDS = ("grpoflaw_cli.cli", "grpoflaw_cli.api", "grpoflaw_cli.render")
+FRONT_ENDS = ("grpoflaw_cli.cli", "grpoflaw_cli.api", "grpoflaw_cli.render", "grpoflaw_cli.watch")
 PURE = (
     "grpoflaw_cli.errors",
     "grpoflaw_cli.formatting",
@@ -27,8 +27,11 @@ PURE = (
     "grpoflaw_cli.rollout_advantages",
     "grpoflaw_cli.ingest",
     "grpoflaw_cli.simulate",
+    "grpoflaw_cli.safe_output",
+    "grpoflaw_cli.textsafe",
 )
-"""Computation and reading: they know nothing of terminals, HTML or the command line."""
+"""Reading, computing and writing files safely: they know nothing of terminals, HTML or
+the command line."""
 
 
 def module_name(path: Path) -> str:
@@ -50,6 +53,17 @@ def imported(path: Path) -> set[str]:
 
 def within(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_every_module_has_a_layer() -> None:
+    """A new module is placed in a layer here, so the rules below cover it."""
+    top = ("grpoflaw_cli", "grpoflaw_cli.__main__")
+    loose = [
+        module_name(p)
+        for p in MODULES
+        if module_name(p) not in top and not within(module_name(p), PURE + FRONT_ENDS)
+    ]
+    assert not loose, loose
 
 
 @pytest.mark.parametrize(
