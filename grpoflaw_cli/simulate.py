@@ -135,6 +135,11 @@ class Result:
             "curves": {k: v.mean(0).tolist() for k, v in self.curves.items()},
         }
 
+    def band(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """An estimator's mean learning curve and its 95 % band's half-width over seeds."""
+        mean, half = mean_ci(self.curves[name])
+        return np.asarray(mean), np.asarray(half)
+
 
 def preset(*, binary: bool = False, **knobs: Any) -> Setting:
     """The multi-task, multi-scale default, or (``binary``) one 0/1 verifier per rollout
@@ -267,11 +272,21 @@ def run(setting: Setting, estimators: list[str], conventions: Conventions | None
     return Result(setting=s, curves=curves, summary=summarize(curves))
 
 
+def mean_ci(values: np.ndarray) -> tuple[Any, Any]:
+    """Mean over the first axis (the seeds) and the half-width of its 95 % confidence
+    interval: numbers for a vector, curves for a (seed, iteration) array.
+
+    >>> [round(float(x), 3) for x in mean_ci(np.array([1.0, 2.0, 3.0]))]
+    [2.0, 2.484]
+    """
+    n = values.shape[0]
+    sd = values.std(axis=0, ddof=1) if n > 1 else np.zeros_like(values.mean(0))
+    return values.mean(0), t95(n - 1) * sd / sqrt(n)
+
+
 def _mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and the half-width of its 95 % confidence interval."""
-    n = values.size
-    sd = float(values.std(ddof=1)) if n > 1 else 0.0
-    return float(values.mean()), t95(n - 1) * sd / sqrt(n)
+    mean, half = mean_ci(values)
+    return float(mean), float(half)
 
 
 MIN_EFFECT = 0.01

@@ -330,13 +330,10 @@ def render_simulation(outcome: Any) -> str:
     """The learning curves (mean and 95 % band over seeds) as a self-contained page."""
     import plotly.graph_objects as go
 
-    from grpoflaw_cli.simulate import t95
-
     fig = go.Figure()
     steps = list(range(outcome.setting.iterations))
-    for k, (name, curve) in enumerate(outcome.curves.items()):
-        mean = curve.mean(0)
-        half = t95(curve.shape[0] - 1) * curve.std(0, ddof=1) / np.sqrt(curve.shape[0])
+    for k, name in enumerate(outcome.curves):
+        mean, half = outcome.band(name)
         color = PALETTE[k % len(PALETTE)]
         fig.add_trace(
             go.Scatter(
