@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 VERL_WHITEN_EPS = 1e-8
 """``verl.utils.torch_functional.masked_whiten``: ``rsqrt(var + 1e-8)``."""
+OPENRLHF_VAR_FLOOR = 1e-8
+"""OpenRLHF's batch whitening: ``rsqrt(clamp(var, min=1e-8))`` (a floor, not an addend)."""
 
 
 Framework = Literal["verl", "trl", "openrlhf"]

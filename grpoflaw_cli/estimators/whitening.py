@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grpoflaw_cli.estimators.affine import Affine
-from grpoflaw_cli.estimators.conventions import Conventions, variance
+from grpoflaw_cli.estimators.conventions import OPENRLHF_VAR_FLOOR, Conventions, variance
 
 if TYPE_CHECKING:
     from grpoflaw_cli.group_stats import Groups
@@ -78,7 +78,10 @@ def population_whiten(g: Groups, x_scale: np.ndarray, x_center: np.ndarray) -> A
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(wsum > 0, ss / wsum, 0.0)
     return Affine(
-        scale=x_scale, center=x_center, shift=mu, mult=1.0 / np.sqrt(np.maximum(var, 1e-8))
+        scale=x_scale,
+        center=x_center,
+        shift=mu,
+        mult=1.0 / np.sqrt(np.maximum(var, OPENRLHF_VAR_FLOOR)),
     )
 
 
