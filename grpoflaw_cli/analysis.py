@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.estimators import (
+    REFERENCE,
     REGISTRY,
     SUMS_CENTER,
     Affine,
@@ -53,9 +54,6 @@ from grpoflaw_cli.group_stats import (
     variable_groups,
 )
 from grpoflaw_cli.magnitude import geometric_median, live_groups, magnitude_frame
-
-REFERENCE = "grpo"
-"""The estimator the diagnostics examine; its scales are always computed."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,15 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.errors import UsageError, option
-from grpoflaw_cli.estimators import REGISTRY, Conventions, applicable, apply, defaults, evaluate
+from grpoflaw_cli.estimators import (
+    REFERENCE,
+    REGISTRY,
+    Conventions,
+    applicable,
+    apply,
+    defaults,
+    evaluate,
+)
 from grpoflaw_cli.group_stats import Extremes, Groups
 
 # Two-sided 95 % t quantiles for small samples (df = n - 1); normal beyond.
@@ -175,7 +183,7 @@ def runnable(
             + ": its rollouts have rewards only",
             hint=f"leave it out of {option('estimators')}",
         )
-    return ["grpo", *(n for n in names if n != "grpo")], left_out
+    return [REFERENCE, *(n for n in names if n != REFERENCE)], left_out
 
 
 def _environment(s: Setting, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +302,7 @@ MIN_EFFECT = 0.01
 
 
 def summarize(
-    curves: dict[str, np.ndarray], reference: str = "grpo", min_effect: float = MIN_EFFECT
+    curves: dict[str, np.ndarray], reference: str = REFERENCE, min_effect: float = MIN_EFFECT
 ) -> pl.DataFrame:
     """Per estimator: final score and AUC (mean, 95 % CI over seeds), the paired difference
     in final score against ``reference`` and the verdict it supports: ``ahead``/``behind``

@@ -43,6 +43,7 @@ from grpoflaw_cli.estimators.conventions import (
 from grpoflaw_cli.estimators.group_normalized import gdpo_components
 from grpoflaw_cli.estimators.registry import (
     LISTING,
+    REFERENCE,
     REGISTRY,
     Estimator,
     applicable,
@@ -55,6 +56,7 @@ from grpoflaw_cli.estimators.whitening import whiten
 __all__ = [
     "FRAMEWORKS",
     "LISTING",
+    "REFERENCE",
     "REGISTRY",
     "SUMS_CENTER",
     "Affine",

@@ -76,6 +76,10 @@ class Estimator:
 
 REGISTRY: dict[str, Estimator] = {}
 
+REFERENCE = "grpo"
+"""The estimator the others are measured against: the diagnostics examine it and the
+simulation pairs every other with it."""
+
 NEEDS = {
     "length": f"needs response lengths ({option('length_col')})",
     "baseline": f"needs the greedy rollout's reward ({option('baseline_col')})",
