@@ -33,6 +33,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -127,6 +128,106 @@ def write_many(n: int, folder: Path) -> tuple[Path, Path, int]:
     return steps, folder / "one.jsonl", int(sizes.sum())
 
 
+def _standard_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
+    """compare and advantages on the Parquet log and compare on the text logs, each beside
+    the Polars floor it is measured against; --help and inspect for start-up."""
+    parquet, jsonl, csv = (data / f"rollouts.{ext}" for ext in ("parquet", "jsonl", "csv"))
+    n_parquet, n_text = rows_of(parquet), rows_of(jsonl)
+    pq = f"Parquet, {millions(n_parquet)}"
+    floor = f"floor: Polars scan + group_by mean/std ({pq})"
+    cases = [
+        Case(floor, [sys.executable, "-c", FLOOR, str(parquet)], n_parquet),
+        Case(
+            f"grpoflaw compare ({pq})",
+            [*grpoflaw, "compare", str(parquet), "--format", "json"],
+            n_parquet,
+            floor,
+        ),
+        Case(
+            f"grpoflaw advantages -o out.parquet ({pq})",
+            [*grpoflaw, "advantages", str(parquet), "-o", f"{tmp}/adv.parquet"],
+            n_parquet,
+            floor,
+        ),
+    ]
+    for path, reader in ((jsonl, "read_ndjson"), (csv, "read_csv")):
+        fmt = f"{path.suffix[1:].upper()}, {millions(n_text)}"
+        read = f"floor: Polars {reader} ({fmt})"
+        cases += [
+            Case(read, [sys.executable, "-c", READ, reader, str(path)], n_text),
+            Case(
+                f"grpoflaw compare ({fmt})",
+                [*grpoflaw, "compare", str(path), "--format", "json"],
+                n_text,
+                read,
+            ),
+        ]
+    return [
+        *cases,
+        Case("grpoflaw --help", [*grpoflaw, "--help"], None),
+        Case(
+            "grpoflaw inspect sample_data/seed.jsonl",
+            [*grpoflaw, "inspect", str(ROOT / "sample_data" / "seed.jsonl")],
+            None,
+        ),
+    ]
+
+
+def _many_file_cases(grpoflaw: list[str], n: int, tmp: str) -> list[Case]:
+    """compare and advantages on N step files against the same rows in one file."""
+    steps, one, n_many = write_many(n, Path(tmp) / "many")
+    cases = []
+    for command, extra in (("compare", ["--format", "json"]), ("advantages", ["-o"])):
+        out = [f"{tmp}/many.parquet"] if command == "advantages" else []
+        single = f"grpoflaw {command} (JSONL, {n_many:,} rows in one file)"
+        cases += [
+            Case(single, [*grpoflaw, command, str(one), *extra, *out], n_many),
+            Case(
+                f"grpoflaw {command} (JSONL, the same rows in {n:,} files)",
+                [*grpoflaw, command, str(steps), *extra, *out],
+                n_many,
+                single,
+            ),
+        ]
+    return cases
+
+
+def _big_cases(grpoflaw: list[str], big: Path, tmp: str) -> list[Case]:
+    """compare and a three-estimator advantages on the 10^8-row log, one run each."""
+    n_big = rows_of(big)
+    files = len(list(big.glob("*.parquet")))
+    three = ["--estimators", "grpo,dr_grpo,rloo", "-o", f"{tmp}/big.parquet"]
+    return [
+        Case(
+            f"grpoflaw compare (Parquet, {millions(n_big)} in {files} files; one run)",
+            [*grpoflaw, "compare", str(big), "--format", "json"],
+            n_big,
+            repeat=1,
+        ),
+        Case(
+            f"grpoflaw advantages -o, 3 estimators ({millions(n_big)}; one run)",
+            [*grpoflaw, "advantages", str(big), *three],
+            n_big,
+            repeat=1,
+        ),
+    ]
+
+
+def _print_table(results: list[dict[str, Any]], data: Path) -> None:
+    parquet, jsonl = data / "rollouts.parquet", data / "rollouts.jsonl"
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}; Parquet {rows_of(parquet):,} rollouts, "
+        f"text logs {rows_of(jsonl):,}"
+    )
+    print("| what | seconds | rollouts/s | × floor | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        rate = f"{r['rollouts_per_s']:,}" if r["rollouts_per_s"] else ""
+        ratio = f"{r['x_floor']}" if r["x_floor"] else ""
+        print(f"| {r['what']} | {r['seconds']} | {rate} | {ratio} | {r['peak_rss_mib']:,} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="grpoflaw benchmark")
     parser.add_argument("--data", type=Path, default=HERE / "data")
@@ -136,8 +237,8 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=0, help="also N step files against one")
     args = parser.parse_args()
     grpoflaw = [sys.executable, "-m", "grpoflaw_cli"]
-    parquet, jsonl, csv = (args.data / f"rollouts.{ext}" for ext in ("parquet", "jsonl", "csv"))
-    for path in (parquet, jsonl, csv):
+    for ext in ("parquet", "jsonl", "csv"):
+        path = args.data / f"rollouts.{ext}"
         if not path.exists():
             sys.exit(f"{path} is missing: run python benchmarks/make_logs.py first")
     big = args.data / "big"
@@ -147,77 +248,12 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", str(ROOT / "grpoflaw_cli")], check=True
     )
-    n_parquet, n_text = rows_of(parquet), rows_of(jsonl)
     with tempfile.TemporaryDirectory() as tmp:
-        pq = f"Parquet, {millions(n_parquet)}"
-        floor = f"floor: Polars scan + group_by mean/std ({pq})"
-        cases = [
-            Case(floor, [sys.executable, "-c", FLOOR, str(parquet)], n_parquet),
-            Case(
-                f"grpoflaw compare ({pq})",
-                [*grpoflaw, "compare", str(parquet), "--format", "json"],
-                n_parquet,
-                floor,
-            ),
-            Case(
-                f"grpoflaw advantages -o out.parquet ({pq})",
-                [*grpoflaw, "advantages", str(parquet), "-o", f"{tmp}/adv.parquet"],
-                n_parquet,
-                floor,
-            ),
-        ]
-        for path, reader in ((jsonl, "read_ndjson"), (csv, "read_csv")):
-            fmt = f"{path.suffix[1:].upper()}, {millions(n_text)}"
-            read = f"floor: Polars {reader} ({fmt})"
-            cases += [
-                Case(read, [sys.executable, "-c", READ, reader, str(path)], n_text),
-                Case(
-                    f"grpoflaw compare ({fmt})",
-                    [*grpoflaw, "compare", str(path), "--format", "json"],
-                    n_text,
-                    read,
-                ),
-            ]
-        cases += [
-            Case("grpoflaw --help", [*grpoflaw, "--help"], None),
-            Case(
-                "grpoflaw inspect sample_data/seed.jsonl",
-                [*grpoflaw, "inspect", str(ROOT / "sample_data" / "seed.jsonl")],
-                None,
-            ),
-        ]
+        cases = _standard_cases(grpoflaw, args.data, tmp)
         if args.many:
-            steps, one, n_many = write_many(args.many, Path(tmp) / "many")
-            for command, extra in (("compare", ["--format", "json"]), ("advantages", ["-o"])):
-                out = [f"{tmp}/many.parquet"] if command == "advantages" else []
-                single = f"grpoflaw {command} (JSONL, {n_many:,} rows in one file)"
-                cases += [
-                    Case(single, [*grpoflaw, command, str(one), *extra, *out], n_many),
-                    Case(
-                        f"grpoflaw {command} (JSONL, the same rows in {args.many:,} files)",
-                        [*grpoflaw, command, str(steps), *extra, *out],
-                        n_many,
-                        single,
-                    ),
-                ]
+            cases += _many_file_cases(grpoflaw, args.many, tmp)
         if args.big:
-            n_big = rows_of(big)
-            files = len(list(big.glob("*.parquet")))
-            three = ["--estimators", "grpo,dr_grpo,rloo", "-o", f"{tmp}/big.parquet"]
-            cases += [
-                Case(
-                    f"grpoflaw compare (Parquet, {millions(n_big)} in {files} files; one run)",
-                    [*grpoflaw, "compare", str(big), "--format", "json"],
-                    n_big,
-                    repeat=1,
-                ),
-                Case(
-                    f"grpoflaw advantages -o, 3 estimators ({millions(n_big)}; one run)",
-                    [*grpoflaw, "advantages", str(big), *three],
-                    n_big,
-                    repeat=1,
-                ),
-            ]
+            cases += _big_cases(grpoflaw, big, tmp)
         run_rounds(cases, args.repeat)
 
     best = {c.what: c.best[0] for c in cases}
@@ -233,17 +269,8 @@ def main() -> None:
     ]
     if args.json:
         print(json.dumps(results, indent=2))
-        return
-    print(
-        f"machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}; Parquet {n_parquet:,} rollouts, text logs {n_text:,}"
-    )
-    print("| what | seconds | rollouts/s | × floor | peak RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|")
-    for r in results:
-        rate = f"{r['rollouts_per_s']:,}" if r["rollouts_per_s"] else ""
-        ratio = f"{r['x_floor']}" if r["x_floor"] else ""
-        print(f"| {r['what']} | {r['seconds']} | {rate} | {ratio} | {r['peak_rss_mib']:,} |")
+    else:
+        _print_table(results, args.data)
 
 
 if __name__ == "__main__":
