@@ -13,7 +13,7 @@ from conftest import ROOT
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-README_LIMIT = 10 * 1024
+README_LIMIT = 10_000  # "at most 10 KB", read strictly
 REGENERATE = "python scripts/cli_reference.py"
 
 
