@@ -132,14 +132,9 @@ def describe(log: Log) -> dict[str, Any]:
     (the source, files, formats, columns, and the counts a read of the log gives),
     ``reasons`` and ``files``."""
     det = log.detection
-    conventions = (
-        f" ({det.source} conventions, {det.framework}'s rules where it has none: "
-        f"std ddof={det.ddof}, eps={det.eps:g})"
-        if det.eps is not None and det.ddof is not None
-        else f" ({det.framework} conventions)"
-    )
     facts: dict[str, Any] = {
-        "source": det.source + conventions,
+        "source": det.source,
+        "conventions": conventions_for(log).describe(),
         "files": len(det.files),
         "formats": ", ".join(sorted(set(det.formats))),
         "columns": ", ".join(det.columns),

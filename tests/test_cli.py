@@ -595,8 +595,9 @@ def test_inspect_names_a_trainers_own_conventions(runner: CliRunner) -> None:
     facts = json.loads(
         invoke(runner, "inspect", SAMPLES / "trainers" / "art", "--format", "json").stdout
     )["facts"]
-    assert facts["source"].startswith("art (art conventions, verl's rules where it has none")
-    assert "ddof=0" in facts["source"]
+    assert facts["source"] == "art"
+    assert facts["conventions"].startswith("art conventions (verl's rules where it has none)")
+    assert "ddof=0" in facts["conventions"]
 
 
 def test_a_flag_names_the_cli_flag_that_fixes_it(runner: CliRunner, write_jsonl) -> None:
