@@ -112,10 +112,10 @@ class LogColumns(NamedTuple):
             try:
                 weights = tuple(float(w) for w in self.reward_weights.split(",") if w.strip())
             except ValueError:
+                flag = FLAGS["reward_weights"]
                 raise UsageError(
-                    f"--reward-weights '{self.reward_weights}' is not a comma-separated list "
-                    "of numbers",
-                    hint="e.g. --reward-weights 1,0.5,2",
+                    f"{flag} '{self.reward_weights}' is not a comma-separated list of numbers",
+                    hint=f"e.g. {flag} 1,0.5,2",
                 ) from None
         return ColumnMap(
             step=self.step_col,
@@ -306,8 +306,9 @@ def parse_clip(text: str | None) -> Any:
     try:
         lo, hi = (float(x) for x in text.split(","))
     except ValueError:
+        flag = FLAGS["clip"]
         raise UsageError(
-            f"--clip '{text}' is not LO,HI", hint="e.g. --clip -10,10, or --clip none"
+            f"{flag} '{text}' is not LO,HI", hint=f"e.g. {flag} -10,10, or {flag} none"
         ) from None
     return (lo, hi)
 
