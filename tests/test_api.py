@@ -60,6 +60,20 @@ def test_follow_reports_each_change_of_a_dump_folder(tmp_path: Path) -> None:
     assert problem is not None and "left out 2.parquet" in problem and "--" not in problem
 
 
+def test_follow_uses_the_conventions_it_is_given(tmp_path: Path) -> None:
+    """ddof, eps and clip reach each look's comparison, as they reach api.compare."""
+    from grpoflaw_cli.ingest import ColumnMap
+    from grpoflaw_cli.watch import follow
+
+    (tmp_path / "seed.jsonl").write_bytes((SAMPLES / "seed.jsonl").read_bytes())
+    settings = {"framework": "openrlhf", "ddof": 0, "eps": 0.5, "clip": (-0.5, 0.5)}
+    [(report, problem)] = list(
+        follow(tmp_path, ColumnMap(), interval=0.01, refreshes=1, **settings)  # type: ignore[arg-type]
+    )
+    assert problem is None and report == gf.compare(tmp_path, **settings).report()  # type: ignore[arg-type]
+    assert report != gf.compare(tmp_path, framework="openrlhf").report()
+
+
 def test_load_with_column_overrides_and_advantages() -> None:
     log = gf.load(SAMPLES / "seed.jsonl", step_col="step")
     rows = gf.advantages(log, estimators=["grpo", "dr_grpo"], ddof=0, eps=0.0)

@@ -12,23 +12,20 @@ import typer
 
 from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, screen, shown_data
 from grpoflaw_cli.cli.options import (
+    DEFAULT_CONVENTIONS,
     NO_COLUMNS,
-    Clip,
-    Eps,
+    ConventionsChoice,
     Estimators,
-    FrameworkOpt,
     LogColumns,
     OutputFormat,
     Paths,
     SkipBadLines,
     SourceName,
     SourceOpt,
-    StdDdof,
     chosen_estimators,
     column_options,
-    framework_name,
+    conventions_options,
     output_path,
-    parse_clip,
     read_log,
 )
 from grpoflaw_cli.errors import ExitCode, UsageError
@@ -69,16 +66,14 @@ ZeroVarianceWarning = Annotated[
 
 
 @column_options
+@conventions_options
 def compare(
     paths: Paths,
     columns: LogColumns = NO_COLUMNS,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
-    framework: FrameworkOpt = None,
-    std_ddof: StdDdof = None,
-    eps: Eps = None,
-    clip: Clip = None,
+    conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
     output_format: CompareFormat = OutputFormat.table,
     html_out: Html = None,
     fail_on: FailOnOpt = FailOn.none,
@@ -94,6 +89,7 @@ def compare(
     html = output_path(html_out, "--html")
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
+    settings = conventions.settings()
     try:
         thresholds = Thresholds(
             collapse_ratio=collapse_ratio,
@@ -109,18 +105,10 @@ def compare(
         from grpoflaw_cli.safe_output import check_output
 
         check_output(html, paths)
-    log = read_log(paths, mapping, skip_bad_lines, source, framework)
+    log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
     report_skipped(log)
     with reading(log, enabled=output_format is OutputFormat.table):
-        result = api.compare(
-            log,
-            names,
-            framework=framework_name(framework),
-            ddof=std_ddof,
-            eps=eps,
-            clip=parse_clip(clip),
-            thresholds=thresholds,
-        )
+        result = api.compare(log, names, thresholds=thresholds, **settings)
     note_skipped(result.skipped, explicit=estimators is not None)
     _show(result, output_format, html, max_rows)
     if fail_on is not FailOn.none:

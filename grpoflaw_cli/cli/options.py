@@ -147,28 +147,39 @@ NO_COLUMNS = LogColumns()
 """A command's ``columns`` default: nothing mapped, every column detected."""
 
 
-def column_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``command`` with the column options in place of its ``columns`` parameter, which
-    receives them as one :class:`LogColumns` (as sqlite-utils' ``output_options`` gives
-    every command the same switches)."""
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        if parameter.name != "columns":
-            parameters.append(parameter)
-            continue
-        parameters += [
-            inspect.Parameter(name, parameter.kind, default=None, annotation=annotation)
-            for name, annotation in COLUMN_OPTIONS.items()
-        ]
+def _grouped(
+    name: str, options: dict[str, Any], given_as: Callable[..., Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator putting ``options`` in place of a command's ``name`` parameter, which
+    receives them as one ``given_as(**options)`` (as sqlite-utils' ``output_options``
+    gives every command the same switches). ``--help`` lists them where ``name`` stands."""
 
-    @functools.wraps(command)
-    def with_columns(**given: Any) -> Any:
-        columns = LogColumns(**{name: given.pop(name) for name in COLUMN_OPTIONS})
-        return command(columns=columns, **given)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name != name:
+                parameters.append(parameter)
+                continue
+            parameters += [
+                inspect.Parameter(option, parameter.kind, default=None, annotation=annotation)
+                for option, annotation in options.items()
+            ]
 
-    with_columns.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    return with_columns
+        @functools.wraps(command)
+        def with_group(**given: Any) -> Any:
+            group = given_as(**{option: given.pop(option) for option in options})
+            return command(**{name: group}, **given)
+
+        with_group.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return with_group
+
+    return decorate
+
+
+column_options = _grouped("columns", COLUMN_OPTIONS, LogColumns)
+"""``command`` with the column options in place of its ``columns`` parameter, which
+receives them as one :class:`LogColumns`."""
 
 
 class SourceName(str, Enum):
@@ -313,8 +324,45 @@ def parse_clip(text: str | None) -> Any:
     return (lo, hi)
 
 
+class ConventionsChoice(NamedTuple):
+    """The conventions options as given (:func:`conventions_options`)."""
+
+    framework: FrameworkName | None = None
+    std_ddof: int | None = None
+    eps: float | None = None
+    clip: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The keywords ``api.compare``, ``api.write_advantages`` and ``watch.follow``
+        take (``--clip`` checked)."""
+        return {
+            "framework": framework_name(self.framework),
+            "ddof": self.std_ddof,
+            "eps": self.eps,
+            "clip": parse_clip(self.clip),
+        }
+
+
+CONVENTIONS_OPTIONS: dict[str, Any] = {
+    "framework": FrameworkOpt,
+    "std_ddof": StdDdof,
+    "eps": Eps,
+    "clip": Clip,
+}
+"""The conventions options, in the order ``--help`` lists them."""
+
+DEFAULT_CONVENTIONS = ConventionsChoice()
+"""A command's ``conventions`` default: each the log's or its framework's."""
+
+conventions_options = _grouped("conventions", CONVENTIONS_OPTIONS, ConventionsChoice)
+"""``command`` with ``--framework``, ``--std-ddof``, ``--eps`` and ``--clip`` in place of
+its ``conventions`` parameter, which receives them as one :class:`ConventionsChoice`."""
+
+
 # Outputs ---------------------------------------------------------------------------------
 class OutputFormat(str, Enum):
+    """``compare --format``."""
+
     table = "table"
     json = "json"
     csv = "csv"
