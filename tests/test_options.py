@@ -40,6 +40,15 @@ def test_every_command_that_computes_advantages_takes_the_conventions() -> None:
         assert listed == list(CONVENTIONS)
 
 
+def test_output_options_keep_each_command_s_help_and_checks() -> None:
+    assert options("compare")["--max-rows"].help == "Iterations shown in the terminal table."
+    assert options("watch")["--max-rows"].help == "Latest iterations shown."
+    assert options("simulate")["--html"].help == "Also write the learning curves as HTML."
+    assert options("inspect")["--format"].help == "table or json."
+    assert options("compare")["--format"].help == "table (Rich), json or csv (per iteration)."
+    assert invoke("watch", SAMPLES, "--max-rows", "0").exit_code == 2  # min=1 kept
+
+
 def _screen(folder: Path, *args: str) -> str:
     result = invoke("watch", folder, "--refreshes", "1", "--interval", "0.1", *args)
     assert result.exit_code == 0, result.output

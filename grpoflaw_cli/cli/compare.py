@@ -25,6 +25,7 @@ from grpoflaw_cli.cli.options import (
     chosen_estimators,
     column_options,
     conventions_options,
+    output_options,
     output_path,
     read_log,
 )
@@ -38,17 +39,8 @@ class FailOn(str, Enum):
     error = "error"
 
 
-CompareFormat = Annotated[
-    OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
-]
-Html = Annotated[
-    str | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
-]
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised.")
-]
-MaxRows = Annotated[
-    int, typer.Option("--max-rows", min=1, help="Iterations shown in the terminal table.")
 ]
 # The diagnostics' thresholds (grpoflaw_cli.diagnostics.Thresholds)
 CollapseRatio = Annotated[
@@ -67,6 +59,11 @@ ZeroVarianceWarning = Annotated[
 
 @column_options
 @conventions_options
+@output_options(
+    output_format="table (Rich), json or csv (per iteration).",
+    html_out="Also write a self-contained HTML report here.",
+    max_rows="Iterations shown in the terminal table.",
+)
 def compare(
     paths: Paths,
     columns: LogColumns = NO_COLUMNS,
@@ -74,10 +71,10 @@ def compare(
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
     conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
-    output_format: CompareFormat = OutputFormat.table,
-    html_out: Html = None,
+    output_format: OutputFormat = OutputFormat.table,
+    html_out: str | None = None,
     fail_on: FailOnOpt = FailOn.none,
-    max_rows: MaxRows = 30,
+    max_rows: int = 30,
     collapse_ratio: CollapseRatio = 2.0,
     magnitude_ratio: MagnitudeRatio = 3.0,
     noise_ratio: NoiseRatio = 0.05,

@@ -8,7 +8,6 @@ import sys
 from grpoflaw_cli.cli.display import reading, report_skipped, screen
 from grpoflaw_cli.cli.options import (
     NO_COLUMNS,
-    InspectFormat,
     LogColumns,
     Paths,
     SkipBadLines,
@@ -16,17 +15,19 @@ from grpoflaw_cli.cli.options import (
     SourceOpt,
     TableOrJson,
     column_options,
+    output_options,
     read_log,
 )
 
 
 @column_options
+@output_options()
 def inspect(
     paths: Paths,
     columns: LogColumns = NO_COLUMNS,
     skip_bad_lines: SkipBadLines = False,
     source: SourceOpt = SourceName.auto,
-    output_format: TableOrJson = InspectFormat.table,
+    output_format: TableOrJson = TableOrJson.table,
 ) -> None:
     """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
     from grpoflaw_cli import api
@@ -35,7 +36,7 @@ def inspect(
     report_skipped(log)
     with reading(log):
         found = api.describe(log)
-    if output_format is InspectFormat.json:
+    if output_format is TableOrJson.json:
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
     else:
         from grpoflaw_cli.render.inspect import render_inspect

@@ -368,12 +368,44 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
-class InspectFormat(str, Enum):
+class TableOrJson(str, Enum):
+    """``--format`` of the commands that print a screen or its JSON (inspect, simulate)."""
+
     table = "table"
     json = "json"
 
 
-TableOrJson = Annotated[InspectFormat, typer.Option("--format", help="table or json.")]
+OUTPUT_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "output_format": ("--format", {}),
+    "html_out": ("--html", {}),
+    "max_rows": ("--max-rows", {"min": 1}),
+}
+"""The output options: each command parameter's flag, and how Typer checks it."""
+
+
+def output_options(
+    *, output_format: str = "table or json.", html_out: str = "", max_rows: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give the command's output parameters (``output_format``, ``html_out``,
+    ``max_rows``: their type, default and place in ``--help`` its own) their flag, with
+    the help given here: what each shows or writes for this command."""
+    helps = {"output_format": output_format, "html_out": html_out, "max_rows": max_rows}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters = []
+        for parameter in signature.parameters.values():
+            if parameter.name in OUTPUT_OPTIONS:
+                flag, checks = OUTPUT_OPTIONS[parameter.name]
+                if not helps[parameter.name]:
+                    raise TypeError(f"{command.__name__}: say what {flag} does")
+                option = typer.Option(flag, help=helps[parameter.name], **checks)
+                parameter = parameter.replace(annotation=Annotated[parameter.annotation, option])
+            parameters.append(parameter)
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def output_path(raw: str | None, flag: str) -> Path | None:

@@ -20,12 +20,14 @@ from grpoflaw_cli.cli.options import (
     chosen_estimators,
     column_options,
     conventions_options,
+    output_options,
 )
 from grpoflaw_cli.errors import UsageError
 
 
 @column_options
 @conventions_options
+@output_options(max_rows="Latest iterations shown.")
 def watch(
     folder: Annotated[
         Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
@@ -38,9 +40,7 @@ def watch(
     source: SourceOpt = SourceName.auto,
     estimators: Estimators = None,
     conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
-    max_rows: Annotated[
-        int, typer.Option("--max-rows", min=1, help="Latest iterations shown.")
-    ] = 15,
+    max_rows: int = 15,
     refreshes: Annotated[
         int | None,
         typer.Option(
