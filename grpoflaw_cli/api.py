@@ -372,6 +372,19 @@ class Comparison:
 
         return figure(self.report(), self.analysis, self.sample())
 
+    def to_json(self) -> str:
+        """The report as JSON text: what ``grpoflaw compare`` prints as JSON."""
+        from grpoflaw_cli.render.formats import report_json
+
+        return report_json(self.report())
+
+    def to_csv(self) -> str:
+        """The per-iteration table as CSV text: what ``grpoflaw compare`` prints as CSV
+        (to a file or a pipe)."""
+        from grpoflaw_cli.render.formats import iterations_csv
+
+        return iterations_csv(self.report())
+
     def to_html(self) -> str:
         """The self-contained HTML report."""
         from grpoflaw_cli.render.html import render_html

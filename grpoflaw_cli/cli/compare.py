@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -125,9 +124,13 @@ def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows:
         write_text_atomic(html, render_html(report, result.analysis, result.sample()))
 
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        from grpoflaw_cli.render.formats import report_json
+
+        sys.stdout.write(report_json(report))
     elif output_format is OutputFormat.csv:
-        sys.stdout.write(shown_data(_iterations_csv(report)))
+        from grpoflaw_cli.render.formats import iterations_csv
+
+        sys.stdout.write(shown_data(iterations_csv(report)))
     else:
         from grpoflaw_cli.render.terminal import render_compare
 
@@ -135,11 +138,3 @@ def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows:
         console.print(render_compare(report, max_rows=max_rows, width=console.width))
         if html is not None:
             console.print(f"HTML report written to {html}")
-
-
-def _iterations_csv(report: dict[str, Any]) -> str:
-    import polars as pl
-
-    rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
-    # every row decides a column's type (a scale that is None for the first 100 iterations)
-    return pl.DataFrame(rows, infer_schema_length=None).write_csv()

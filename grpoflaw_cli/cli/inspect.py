@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from grpoflaw_cli.cli.display import reading, report_skipped, screen
@@ -37,7 +36,9 @@ def inspect(
     with reading(log):
         found = api.describe(log)
     if output_format is TableOrJson.json:
-        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        from grpoflaw_cli.render.formats import json_text
+
+        sys.stdout.write(json_text(found, default=str))
     else:
         from grpoflaw_cli.render.inspect import render_inspect
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated
@@ -82,7 +81,9 @@ def simulate(
 
         write_text_atomic(html, render_simulation(outcome))
     if output_format is TableOrJson.json:
-        sys.stdout.write(json.dumps(outcome.to_dict(), indent=2) + "\n")
+        from grpoflaw_cli.render.formats import json_text
+
+        sys.stdout.write(json_text(outcome.to_dict()))
     else:
         from grpoflaw_cli.render.terminal import render_simulation as show
 
