@@ -76,3 +76,16 @@ def test_an_unknown_estimator_names_the_flag(args: tuple[str, ...]) -> None:
     assert result.exit_code == 2
     assert "--estimators: unknown estimator 'nope'" in result.output
     assert "see `grpoflaw estimators`" in result.output
+
+
+def test_estimators_is_guarded_like_the_other_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert invoke("estimators", "--traceback").exit_code == 0
+    from grpoflaw_cli.render import estimators
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(estimators, "render_estimators", broken)
+    result = invoke("estimators")
+    assert result.exit_code == 3 and "Internal error: RuntimeError: boom" in result.output
+    assert "Traceback" in invoke("estimators", "--traceback").output
