@@ -1,8 +1,10 @@
 """The options the commands share, and how the CLI spells the settings a message names.
 
-Every command that reads a log takes the same column options (:func:`column_options`),
-the same ``--source``, ``--framework`` and estimator options, and reads the log the same
-way (:func:`read_log`). :data:`FLAGS` spells each :data:`grpoflaw_cli.errors.OPTIONS`
+Each shared option is declared once here. Every command that reads a log takes the same
+column options (:func:`column_options`), ``--source`` and estimator options, and reads the
+log the same way (:func:`read_log`); every command that computes advantages takes the same
+conventions options (:func:`conventions_options`); the output options are given their flag
+by :func:`output_options`. :data:`FLAGS` spells each :data:`grpoflaw_cli.errors.OPTIONS`
 name as its flag.
 """
 
