@@ -190,12 +190,9 @@ def log_defaults(log: Log) -> list[str]:
 
 def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
     """The estimators the log has inputs for, and the others with the reason."""
-    try:
-        if isinstance(estimators, str):  # "grpo" or "grpo,rloo", as on the command line
-            estimators = [estimators]
-        names = log_defaults(log) if estimators is None else resolve(",".join(estimators))
-    except KeyError as err:
-        raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
+    if isinstance(estimators, str):  # "grpo" or "grpo,rloo", as on the command line
+        estimators = [estimators]
+    names = log_defaults(log) if estimators is None else resolve(",".join(estimators))
     kept, skipped = applicable(names, inputs(log))
     if not kept:
         raise UsageError(
@@ -368,6 +365,19 @@ class Comparison:
         from grpoflaw_cli.render.html import figure
 
         return figure(self.report(), self.analysis, self.sample())
+
+    def to_json(self) -> str:
+        """The report as JSON text: what ``grpoflaw compare`` prints as JSON."""
+        from grpoflaw_cli.render.formats import report_json
+
+        return report_json(self.report())
+
+    def to_csv(self) -> str:
+        """The per-iteration table as CSV text: what ``grpoflaw compare`` prints as CSV
+        (to a file or a pipe)."""
+        from grpoflaw_cli.render.formats import iterations_csv
+
+        return iterations_csv(self.report())
 
     def to_html(self) -> str:
         """The self-contained HTML report."""

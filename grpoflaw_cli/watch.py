@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
 
 if TYPE_CHECKING:
+    from grpoflaw_cli.api import Clip
     from grpoflaw_cli.ingest import ColumnMap
 
 Listing = tuple[tuple[str, int, int], ...]
@@ -39,11 +40,15 @@ def follow(
     estimators: Sequence[str] | None = None,
     source: str = "auto",
     framework: str | None = None,
+    ddof: int | None = None,
+    eps: float | None = None,
+    clip: Clip = "default",
     interval: float = 2.0,
     refreshes: int | None = None,
 ) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
     """Look at ``folder`` every ``interval`` seconds (``refreshes`` times, or until the
-    caller stops) and, each time its files changed, yield the report (the last good one
+    caller stops) and, each time its files changed, yield the report of
+    :func:`grpoflaw_cli.api.compare` with these settings (the last good one
     when this look failed; None before any) and why some or all files could not be read
     (None if all could), its settings named as the front end spells them
     (:func:`~grpoflaw_cli.errors.spelled_as`)."""
@@ -51,7 +56,12 @@ def follow(
     seen: Listing | None = None
     last: dict[str, Any] | None = None
     done = 0
-    look = _Look(mapping, estimators, source, framework)
+    look = _Look(
+        mapping,
+        estimators,
+        source,
+        {"framework": framework, "ddof": ddof, "eps": eps, "clip": clip},
+    )
     while refreshes is None or done < refreshes:
         files = listing(folder)
         if files is not None and files != seen:
@@ -97,20 +107,22 @@ class _Look:
         mapping: ColumnMap,
         estimators: Sequence[str] | None,
         source: str,
-        framework: str | None,
+        conventions: dict[str, Any],
     ) -> None:
+        """``conventions``: the keywords of :func:`grpoflaw_cli.api.compare` that set them."""
         self.mapping, self.estimators = mapping, estimators
-        self.source, self.framework = source, framework
+        self.source, self.conventions = source, conventions
 
     def report(self, paths: Sequence[Path]) -> dict[str, Any]:
         from grpoflaw_cli import api
 
         # A file still being written ends mid-line: skip that line, silently (the
         # screen is the live view's).
+        framework = self.conventions["framework"]
         log = api.read(
-            paths, self.mapping, source=self.source, framework=self.framework, skip_bad_lines=True
+            paths, self.mapping, source=self.source, framework=framework, skip_bad_lines=True
         )
-        return api.compare(log, self.estimators, framework=self.framework).report()
+        return api.compare(log, self.estimators, **self.conventions).report()
 
     def __call__(self, files: Listing, folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         """The report (None if nothing can be read yet) and why some or all of the files

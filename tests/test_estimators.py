@@ -332,8 +332,16 @@ def test_registry_holds_the_core_estimators_with_full_docstrings() -> None:
 
 
 def test_resolve_lists_valid_names_on_error() -> None:
-    with pytest.raises(KeyError, match="choose from: grpo"):
+    with pytest.raises(UsageError, match="choose from: grpo") as raised:
         resolve("grpo,nope")
+    # the setting named as each front end spells it, with the same hint in both
+    assert raised.value.message.startswith("estimators: unknown estimator 'nope'")
+    assert raised.value.spelled({"estimators": "--estimators"}).message.startswith(
+        "--estimators: unknown estimator 'nope'"
+    )
+    assert raised.value.hint == "see `grpoflaw estimators`"
+    with pytest.raises(UsageError, match="no estimator chosen"):
+        resolve(" , ")
     # variants and second-pass estimators run on request
     on_request = {
         "grpo_loo",

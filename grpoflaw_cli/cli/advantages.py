@@ -10,27 +10,26 @@ import typer
 
 from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, shown_data, stderr
 from grpoflaw_cli.cli.options import (
+    DEFAULT_CONVENTIONS,
+    FLAGS,
     NO_COLUMNS,
-    Clip,
-    Eps,
+    ConventionsChoice,
     Estimators,
-    FrameworkOpt,
     LogColumns,
     Paths,
     SkipBadLines,
     SourceName,
     SourceOpt,
-    StdDdof,
     chosen_estimators,
     column_options,
-    framework_name,
+    conventions_options,
     output_path,
-    parse_clip,
     read_log,
 )
 
 
 @column_options
+@conventions_options
 def advantages(
     paths: Paths,
     output_arg: Annotated[
@@ -43,34 +42,26 @@ def advantages(
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
-    framework: FrameworkOpt = None,
-    std_ddof: StdDdof = None,
-    eps: Eps = None,
-    clip: Clip = None,
+    conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
 ) -> None:
     """Write one row per rollout, in input order, with an adv_<estimator> column per estimator."""
     from grpoflaw_cli.safe_output import check_output, frame_format
 
     to_stdout = output_arg == "-"  # "./-" is a file named "-"
-    output = Path("-") if to_stdout else output_path(output_arg, "-o")
+    output = Path("-") if to_stdout else output_path(output_arg, FLAGS["output"])
     assert output is not None
     if not to_stdout:  # refuse a bad output before reading anything
         frame_format(output)
         check_output(output, paths)
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
+    settings = conventions.settings()
     from grpoflaw_cli import api
 
-    log = read_log(paths, mapping, skip_bad_lines, source, framework)
+    log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
     report_skipped(log)
     kept, skipped = api.usable(log, names)
     note_skipped(skipped, explicit=True)  # the output file has no header to say it
-    settings = {
-        "framework": framework_name(framework),
-        "ddof": std_ddof,
-        "eps": eps,
-        "clip": parse_clip(clip),
-    }
 
     def write(to: Any) -> int:
         with reading(log):

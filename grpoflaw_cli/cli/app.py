@@ -115,9 +115,15 @@ def guarded(command: Callable[..., int | None]) -> Callable[..., None]:
     return run
 
 
-for _command in (compare, advantages, inspect_log, watch, simulate):
-    app.command(_command.__name__)(guarded(_command))
-app.command("estimators")(list_estimators)
+for _name, _command in (
+    ("compare", compare),
+    ("advantages", advantages),
+    ("inspect", inspect_log),
+    ("watch", watch),
+    ("simulate", simulate),
+    ("estimators", list_estimators),
+):
+    app.command(_name)(guarded(_command))
 
 
 def _version(value: bool) -> None:

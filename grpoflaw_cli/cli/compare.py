@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -12,23 +11,21 @@ import typer
 
 from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, screen, shown_data
 from grpoflaw_cli.cli.options import (
+    DEFAULT_CONVENTIONS,
     NO_COLUMNS,
-    Clip,
-    Eps,
+    ConventionsChoice,
     Estimators,
-    FrameworkOpt,
     LogColumns,
     OutputFormat,
     Paths,
     SkipBadLines,
     SourceName,
     SourceOpt,
-    StdDdof,
     chosen_estimators,
     column_options,
-    framework_name,
+    conventions_options,
+    output_options,
     output_path,
-    parse_clip,
     read_log,
 )
 from grpoflaw_cli.errors import ExitCode, UsageError
@@ -41,17 +38,8 @@ class FailOn(str, Enum):
     error = "error"
 
 
-CompareFormat = Annotated[
-    OutputFormat, typer.Option("--format", help="table (Rich), json or csv (per iteration).")
-]
-Html = Annotated[
-    str | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
-]
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 if a flag at or above this severity is raised.")
-]
-MaxRows = Annotated[
-    int, typer.Option("--max-rows", min=1, help="Iterations shown in the terminal table.")
 ]
 # The diagnostics' thresholds (grpoflaw_cli.diagnostics.Thresholds)
 CollapseRatio = Annotated[
@@ -69,20 +57,23 @@ ZeroVarianceWarning = Annotated[
 
 
 @column_options
+@conventions_options
+@output_options(
+    output_format="table (Rich), json or csv (per iteration).",
+    html_out="Also write a self-contained HTML report here.",
+    max_rows="Iterations shown in the terminal table.",
+)
 def compare(
     paths: Paths,
     columns: LogColumns = NO_COLUMNS,
     skip_bad_lines: SkipBadLines = False,
     estimators: Estimators = None,
     source: SourceOpt = SourceName.auto,
-    framework: FrameworkOpt = None,
-    std_ddof: StdDdof = None,
-    eps: Eps = None,
-    clip: Clip = None,
-    output_format: CompareFormat = OutputFormat.table,
-    html_out: Html = None,
+    conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
+    output_format: OutputFormat = OutputFormat.table,
+    html_out: str | None = None,
     fail_on: FailOnOpt = FailOn.none,
-    max_rows: MaxRows = 30,
+    max_rows: int = 30,
     collapse_ratio: CollapseRatio = 2.0,
     magnitude_ratio: MagnitudeRatio = 3.0,
     noise_ratio: NoiseRatio = 0.05,
@@ -94,6 +85,7 @@ def compare(
     html = output_path(html_out, "--html")
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
+    settings = conventions.settings()
     try:
         thresholds = Thresholds(
             collapse_ratio=collapse_ratio,
@@ -109,18 +101,10 @@ def compare(
         from grpoflaw_cli.safe_output import check_output
 
         check_output(html, paths)
-    log = read_log(paths, mapping, skip_bad_lines, source, framework)
+    log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
     report_skipped(log)
     with reading(log, enabled=output_format is OutputFormat.table):
-        result = api.compare(
-            log,
-            names,
-            framework=framework_name(framework),
-            ddof=std_ddof,
-            eps=eps,
-            clip=parse_clip(clip),
-            thresholds=thresholds,
-        )
+        result = api.compare(log, names, thresholds=thresholds, **settings)
     note_skipped(result.skipped, explicit=estimators is not None)
     _show(result, output_format, html, max_rows)
     if fail_on is not FailOn.none:
@@ -140,9 +124,13 @@ def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows:
         write_text_atomic(html, render_html(report, result.analysis, result.sample()))
 
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        from grpoflaw_cli.render.formats import report_json
+
+        sys.stdout.write(report_json(report))
     elif output_format is OutputFormat.csv:
-        sys.stdout.write(shown_data(_iterations_csv(report)))
+        from grpoflaw_cli.render.formats import iterations_csv
+
+        sys.stdout.write(shown_data(iterations_csv(report)))
     else:
         from grpoflaw_cli.render.terminal import render_compare
 
@@ -150,11 +138,3 @@ def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows:
         console.print(render_compare(report, max_rows=max_rows, width=console.width))
         if html is not None:
             console.print(f"HTML report written to {html}")
-
-
-def _iterations_csv(report: dict[str, Any]) -> str:
-    import polars as pl
-
-    rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
-    # every row decides a column's type (a scale that is None for the first 100 iterations)
-    return pl.DataFrame(rows, infer_schema_length=None).write_csv()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from grpoflaw_cli.cli.display import reading, report_skipped, screen
 from grpoflaw_cli.cli.options import (
     NO_COLUMNS,
-    InspectFormat,
     LogColumns,
     Paths,
     SkipBadLines,
@@ -16,17 +14,19 @@ from grpoflaw_cli.cli.options import (
     SourceOpt,
     TableOrJson,
     column_options,
+    output_options,
     read_log,
 )
 
 
 @column_options
+@output_options()
 def inspect(
     paths: Paths,
     columns: LogColumns = NO_COLUMNS,
     skip_bad_lines: SkipBadLines = False,
     source: SourceOpt = SourceName.auto,
-    output_format: TableOrJson = InspectFormat.table,
+    output_format: TableOrJson = TableOrJson.table,
 ) -> None:
     """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
     from grpoflaw_cli import api
@@ -35,8 +35,10 @@ def inspect(
     report_skipped(log)
     with reading(log):
         found = api.describe(log)
-    if output_format is InspectFormat.json:
-        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+    if output_format is TableOrJson.json:
+        from grpoflaw_cli.render.formats import json_text
+
+        sys.stdout.write(json_text(found, default=str))
     else:
         from grpoflaw_cli.render.inspect import render_inspect
 

@@ -1,8 +1,10 @@
 """The options the commands share, and how the CLI spells the settings a message names.
 
-Every command that reads a log takes the same column options (:func:`column_options`),
-the same ``--source``, ``--framework`` and estimator options, and reads the log the same
-way (:func:`read_log`). :data:`FLAGS` spells each :data:`grpoflaw_cli.errors.OPTIONS`
+Each shared option is declared once here. Every command that reads a log takes the same
+column options (:func:`column_options`), ``--source`` and estimator options, and reads the
+log the same way (:func:`read_log`); every command that computes advantages takes the same
+conventions options (:func:`conventions_options`); the output options are given their flag
+by :func:`output_options`. :data:`FLAGS` spells each :data:`grpoflaw_cli.errors.OPTIONS`
 name as its flag.
 """
 
@@ -116,10 +118,10 @@ class LogColumns(NamedTuple):
             try:
                 weights = tuple(float(w) for w in self.reward_weights.split(",") if w.strip())
             except ValueError:
+                flag = FLAGS["reward_weights"]
                 raise UsageError(
-                    f"--reward-weights '{self.reward_weights}' is not a comma-separated list "
-                    "of numbers",
-                    hint="e.g. --reward-weights 1,0.5,2",
+                    f"{flag} '{self.reward_weights}' is not a comma-separated list of numbers",
+                    hint=f"e.g. {flag} 1,0.5,2",
                 ) from None
         return ColumnMap(
             step=self.step_col,
@@ -151,28 +153,39 @@ NO_COLUMNS = LogColumns()
 """A command's ``columns`` default: nothing mapped, every column detected."""
 
 
-def column_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``command`` with the column options in place of its ``columns`` parameter, which
-    receives them as one :class:`LogColumns` (as sqlite-utils' ``output_options`` gives
-    every command the same switches)."""
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        if parameter.name != "columns":
-            parameters.append(parameter)
-            continue
-        parameters += [
-            inspect.Parameter(name, parameter.kind, default=None, annotation=annotation)
-            for name, annotation in COLUMN_OPTIONS.items()
-        ]
+def _grouped(
+    name: str, options: dict[str, Any], given_as: Callable[..., Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator putting ``options`` in place of a command's ``name`` parameter, which
+    receives them as one ``given_as(**options)`` (as sqlite-utils' ``output_options``
+    gives every command the same switches). ``--help`` lists them where ``name`` stands."""
 
-    @functools.wraps(command)
-    def with_columns(**given: Any) -> Any:
-        columns = LogColumns(**{name: given.pop(name) for name in COLUMN_OPTIONS})
-        return command(columns=columns, **given)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name != name:
+                parameters.append(parameter)
+                continue
+            parameters += [
+                inspect.Parameter(option, parameter.kind, default=None, annotation=annotation)
+                for option, annotation in options.items()
+            ]
 
-    with_columns.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    return with_columns
+        @functools.wraps(command)
+        def with_group(**given: Any) -> Any:
+            group = given_as(**{option: given.pop(option) for option in options})
+            return command(**{name: group}, **given)
+
+        with_group.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return with_group
+
+    return decorate
+
+
+column_options = _grouped("columns", COLUMN_OPTIONS, LogColumns)
+"""``command`` with the column options in place of its ``columns`` parameter, which
+receives them as one :class:`LogColumns`."""
 
 
 class SourceName(str, Enum):
@@ -241,12 +254,7 @@ def chosen_estimators(names: str | None) -> list[str] | None:
     log then decides: :func:`grpoflaw_cli.api.log_defaults`)."""
     from grpoflaw_cli.estimators import resolve
 
-    if names is None:
-        return None
-    try:
-        return resolve(names)
-    except KeyError as err:
-        raise UsageError(str(err.args[0]), hint="see `grpoflaw estimators`") from None
+    return None if names is None else resolve(names)
 
 
 StdDdof = Annotated[
@@ -315,25 +323,95 @@ def parse_clip(text: str | None) -> Any:
     try:
         lo, hi = (float(x) for x in text.split(","))
     except ValueError:
+        flag = FLAGS["clip"]
         raise UsageError(
-            f"--clip '{text}' is not LO,HI", hint="e.g. --clip -10,10, or --clip none"
+            f"{flag} '{text}' is not LO,HI", hint=f"e.g. {flag} -10,10, or {flag} none"
         ) from None
     return (lo, hi)
 
 
+class ConventionsChoice(NamedTuple):
+    """The conventions options as given (:func:`conventions_options`)."""
+
+    framework: FrameworkName | None = None
+    std_ddof: int | None = None
+    eps: float | None = None
+    clip: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The keywords ``api.compare``, ``api.write_advantages`` and ``watch.follow``
+        take (``--clip`` checked)."""
+        return {
+            "framework": framework_name(self.framework),
+            "ddof": self.std_ddof,
+            "eps": self.eps,
+            "clip": parse_clip(self.clip),
+        }
+
+
+CONVENTIONS_OPTIONS: dict[str, Any] = {
+    "framework": FrameworkOpt,
+    "std_ddof": StdDdof,
+    "eps": Eps,
+    "clip": Clip,
+}
+"""The conventions options, in the order ``--help`` lists them."""
+
+DEFAULT_CONVENTIONS = ConventionsChoice()
+"""A command's ``conventions`` default: each the log's or its framework's."""
+
+conventions_options = _grouped("conventions", CONVENTIONS_OPTIONS, ConventionsChoice)
+"""``command`` with ``--framework``, ``--std-ddof``, ``--eps`` and ``--clip`` in place of
+its ``conventions`` parameter, which receives them as one :class:`ConventionsChoice`."""
+
+
 # Outputs ---------------------------------------------------------------------------------
 class OutputFormat(str, Enum):
+    """``compare --format``."""
+
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class InspectFormat(str, Enum):
+class TableOrJson(str, Enum):
+    """``--format`` of the commands that print a screen or its JSON (inspect, simulate)."""
+
     table = "table"
     json = "json"
 
 
-TableOrJson = Annotated[InspectFormat, typer.Option("--format", help="table or json.")]
+OUTPUT_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "output_format": ("--format", {}),
+    "html_out": ("--html", {}),
+    "max_rows": ("--max-rows", {"min": 1}),
+}
+"""The output options: each command parameter's flag, and how Typer checks it."""
+
+
+def output_options(
+    *, output_format: str = "table or json.", html_out: str = "", max_rows: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give the command's output parameters (``output_format``, ``html_out``,
+    ``max_rows``: their type, default and place in ``--help`` its own) their flag, with
+    the help given here: what each shows or writes for this command."""
+    helps = {"output_format": output_format, "html_out": html_out, "max_rows": max_rows}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters = []
+        for parameter in signature.parameters.values():
+            if parameter.name in OUTPUT_OPTIONS:
+                flag, checks = OUTPUT_OPTIONS[parameter.name]
+                if not helps[parameter.name]:
+                    raise TypeError(f"{command.__name__}: say what {flag} does")
+                option = typer.Option(flag, help=helps[parameter.name], **checks)
+                parameter = parameter.replace(annotation=Annotated[parameter.annotation, option])
+            parameters.append(parameter)
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def output_path(raw: str | None, flag: str) -> Path | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated
@@ -12,9 +11,9 @@ import typer
 from grpoflaw_cli.cli.display import note_skipped, screen
 from grpoflaw_cli.cli.options import (
     Estimators,
-    InspectFormat,
     TableOrJson,
     chosen_estimators,
+    output_options,
     output_path,
 )
 from grpoflaw_cli.errors import UsageError
@@ -25,6 +24,7 @@ class SimSetting(str, Enum):
     binary = "binary"
 
 
+@output_options(html_out="Also write the learning curves as HTML.")
 def simulate(
     setting: Annotated[
         SimSetting,
@@ -46,10 +46,8 @@ def simulate(
     seed: Annotated[
         int, typer.Option("--seed", min=0, help="Makes the experiment reproducible.")
     ] = 0,
-    output_format: TableOrJson = InspectFormat.table,
-    html_out: Annotated[
-        str | None, typer.Option("--html", help="Also write the learning curves as HTML.")
-    ] = None,
+    output_format: TableOrJson = TableOrJson.table,
+    html_out: str | None = None,
 ) -> None:
     """Does GRPO's normalization cost learning on your kind of rewards? A seeded
     multi-task policy-gradient experiment, every estimator on the same budget."""
@@ -82,8 +80,10 @@ def simulate(
         from grpoflaw_cli.safe_output import write_text_atomic
 
         write_text_atomic(html, render_simulation(outcome))
-    if output_format is InspectFormat.json:
-        sys.stdout.write(json.dumps(outcome.to_dict(), indent=2) + "\n")
+    if output_format is TableOrJson.json:
+        from grpoflaw_cli.render.formats import json_text
+
+        sys.stdout.write(json_text(outcome.to_dict()))
     else:
         from grpoflaw_cli.render.terminal import render_simulation as show
 

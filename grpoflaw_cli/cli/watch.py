@@ -10,20 +10,24 @@ import typer
 
 from grpoflaw_cli.cli.display import screen, stderr
 from grpoflaw_cli.cli.options import (
+    DEFAULT_CONVENTIONS,
     NO_COLUMNS,
+    ConventionsChoice,
     Estimators,
-    FrameworkOpt,
     LogColumns,
     SourceName,
     SourceOpt,
     chosen_estimators,
     column_options,
-    framework_name,
+    conventions_options,
+    output_options,
 )
 from grpoflaw_cli.errors import UsageError
 
 
 @column_options
+@conventions_options
+@output_options(max_rows="Latest iterations shown.")
 def watch(
     folder: Annotated[
         Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
@@ -35,10 +39,8 @@ def watch(
     columns: LogColumns = NO_COLUMNS,
     source: SourceOpt = SourceName.auto,
     estimators: Estimators = None,
-    framework: FrameworkOpt = None,
-    max_rows: Annotated[
-        int, typer.Option("--max-rows", min=1, help="Latest iterations shown.")
-    ] = 15,
+    conventions: ConventionsChoice = DEFAULT_CONVENTIONS,
+    max_rows: int = 15,
     refreshes: Annotated[
         int | None,
         typer.Option(
@@ -56,14 +58,17 @@ def watch(
     if not math.isfinite(interval):
         raise UsageError(f"--interval must be a number of seconds, got {interval}")
     watching.check_folder(folder)
+    mapping = columns.mapping()
+    names = chosen_estimators(estimators)
+    settings = conventions.settings()
     looks = watching.follow(
         folder,
-        columns.mapping(),
-        estimators=chosen_estimators(estimators),
+        mapping,
+        estimators=names,
         source=source.value,
-        framework=framework_name(framework),
         interval=interval,
         refreshes=refreshes,
+        **settings,
     )
     console = screen()
     with Live(console=console, auto_refresh=False) as live:

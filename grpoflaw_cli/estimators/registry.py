@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from grpoflaw_cli.errors import option, spell
+from grpoflaw_cli.errors import UsageError, option, spell
 from grpoflaw_cli.estimators.affine import Affine
 from grpoflaw_cli.estimators.conventions import Conventions
 from grpoflaw_cli.estimators.rows import RowVariable
@@ -152,7 +152,8 @@ def applicable(names: list[str], have: set[str]) -> tuple[list[str], dict[str, s
 
 def resolve(names: str | None) -> list[str]:
     """Parse the ``estimators`` setting, ``"a,b"``; ``None`` selects :func:`defaults`,
-    ``"all"`` every registered one.
+    ``"all"`` every registered one. A name not registered, or none, is a
+    :class:`~grpoflaw_cli.errors.UsageError`.
 
     >>> resolve("grpo, rloo")
     ['grpo', 'rloo']
@@ -162,13 +163,17 @@ def resolve(names: str | None) -> list[str]:
     if names.strip() == "all":
         return list(REGISTRY)
     chosen = [n.strip() for n in names.split(",") if n.strip()]
+    setting, hint = option("estimators"), "see `grpoflaw estimators`"
     if not chosen:
-        raise KeyError("no estimator chosen; choose from: all, " + ", ".join(REGISTRY))
+        raise UsageError(
+            f"{setting}: no estimator chosen; choose from: all, " + ", ".join(REGISTRY), hint=hint
+        )
     unknown = [n for n in chosen if n not in REGISTRY]
     if unknown:
-        raise KeyError(
-            f"unknown estimator {', '.join(map(repr, unknown))}; choose from: "
-            + ", ".join(REGISTRY)
+        raise UsageError(
+            f"{setting}: unknown estimator {', '.join(map(repr, unknown))}; choose from: "
+            + ", ".join(REGISTRY),
+            hint=hint,
         )
     return list(dict.fromkeys(chosen))
 
