@@ -28,7 +28,7 @@ from grpoflaw_cli.cli.options import (
     output_path,
     read_log,
 )
-from grpoflaw_cli.errors import ExitCode, UsageError
+from grpoflaw_cli.errors import ExitCode
 
 
 class FailOn(str, Enum):
@@ -86,15 +86,12 @@ def compare(
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
     settings = conventions.settings()
-    try:
-        thresholds = Thresholds(
-            collapse_ratio=collapse_ratio,
-            magnitude_ratio=magnitude_ratio,
-            noise_ratio=noise_ratio,
-            zero_variance_warning=zero_variance_warning,
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    thresholds = Thresholds(  # checks its values: a UsageError naming the flag
+        collapse_ratio=collapse_ratio,
+        magnitude_ratio=magnitude_ratio,
+        noise_ratio=noise_ratio,
+        zero_variance_warning=zero_variance_warning,
+    )
     from grpoflaw_cli import api
 
     if html is not None:
