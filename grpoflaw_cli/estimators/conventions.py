@@ -11,7 +11,7 @@ framework's choices; the helpers here compute the stds and singleton rules with 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -27,7 +27,7 @@ OPENRLHF_VAR_FLOOR = 1e-8
 
 
 Framework = Literal["verl", "trl", "openrlhf"]
-FRAMEWORKS: tuple[Framework, ...] = ("verl", "trl", "openrlhf")
+FRAMEWORKS: tuple[Framework, ...] = get_args(Framework)
 
 
 @dataclass(frozen=True)
