@@ -612,3 +612,10 @@ def test_a_flag_names_the_cli_flag_that_fixes_it(runner: CliRunner, write_jsonl)
     assert advice.endswith("map the prompt with --group-col or --group-size N")
     screen = runner.invoke(app, ["compare", str(log), "--group-col", "uid"], env={"COLUMNS": "300"})
     assert "\x1f" not in screen.stdout and "group_col" not in screen.stdout
+
+
+def test_fail_on_offers_none_and_every_severity() -> None:
+    from grpoflaw_cli.cli.compare import FailOn
+    from grpoflaw_cli.diagnostics import Severity
+
+    assert [f.value for f in FailOn] == ["none", *(s.value for s in Severity)]

@@ -32,6 +32,9 @@ from grpoflaw_cli.errors import ExitCode
 
 
 class FailOn(str, Enum):
+    """``none`` or a :class:`~grpoflaw_cli.diagnostics.Severity`, spelled out so that
+    ``--help`` does not import the diagnostics (a test keeps them equal)."""
+
     none = "none"
     info = "info"
     warning = "warning"

@@ -33,7 +33,7 @@ class Severity(str, Enum):
 
     @property
     def rank(self) -> int:
-        return {"info": 0, "warning": 1, "error": 2}[self.value]
+        return list(Severity).index(self)
 
 
 ROUNDING = 1 - 1e-9
