@@ -22,7 +22,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.ingest.columns import Format
-from grpoflaw_cli.ingest.lines import BOM, cleaned_copy
+from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, is_gzip
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -58,7 +58,7 @@ def file_format(path: Path) -> Format | None:
     'jsonl'
     """
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and is_gzip(path):
         suffixes = suffixes[:-1]
         if suffixes and FORMATS.get(suffixes[-1]) == "parquet":
             return None
@@ -225,7 +225,7 @@ def small_log(files: Sequence[Path]) -> bool:
     total = 0
     for path in files:
         if file_format(path) == "jsonl":
-            total += file_stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
+            total += file_stamp(path)[1] * (8 if is_gzip(path) else 1)
             if total > SMALL_LOG_BYTES:
                 return False
     return True
@@ -258,7 +258,7 @@ _BLANK_TAIL: dict[str, int] = {}
 def _trailing_blank_lines(path: Path) -> int:
     """How many blank lines end an uncompressed CSV file (its last 4 KiB). Polars reads
     each as a row of nulls; a writer or an editor often leaves one."""
-    if path.suffix.lower() == ".gz":
+    if is_gzip(path):
         return 0
     try:
         with path.open("rb") as fh:
@@ -376,7 +376,7 @@ def starts_with_bom(path: Path) -> bool:
     import gzip
 
     try:
-        with gzip.open(path) if path.suffix.lower() == ".gz" else path.open("rb") as fh:
+        with gzip.open(path) if is_gzip(path) else path.open("rb") as fh:
             return bool(fh.read(len(BOM)) == BOM)
     except (OSError, EOFError, ValueError):
         return False  # the read proper reports it

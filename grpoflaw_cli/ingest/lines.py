@@ -27,6 +27,15 @@ BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte-order mark some Windows tools write first; Polars' JSON reader stops at it."""
 
 
+def is_gzip(path: Path) -> bool:
+    """Does the file's name say it is gzip-compressed (``.gz``, any case)?
+
+    >>> is_gzip(Path("steps/12.jsonl.GZ")), is_gzip(Path("steps/12.jsonl"))
+    (True, False)
+    """
+    return path.suffix.lower() == ".gz"
+
+
 class Decompressed:
     """A file's bytes chunk by chunk, a ``.gz`` decompressed (members one after another).
 
@@ -40,7 +49,7 @@ class Decompressed:
 
     def __iter__(self) -> Iterator[bytes]:
         with self.path.open("rb") as fh:
-            if self.path.suffix.lower() != ".gz":
+            if not is_gzip(self.path):
                 while chunk := fh.read(CHUNK):
                     yield chunk
                 return
@@ -149,7 +158,7 @@ def readable_name(path: Path) -> Path:
         return path
     except UnicodeEncodeError:
         pass
-    suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+    suffix = "".join(path.suffixes[-2:]) if is_gzip(path) else path.suffix
     link = _scratch() / f"name{len(_ALIASES)}{suffix}"
     _ALIASES.append(link)
     os.symlink(os.path.abspath(path), link)

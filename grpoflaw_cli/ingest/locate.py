@@ -22,7 +22,7 @@ from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.headers import CR_HINT
-from grpoflaw_cli.ingest.lines import Decompressed, file_lines
+from grpoflaw_cli.ingest.lines import Decompressed, file_lines, is_gzip
 
 if TYPE_CHECKING:
     import _csv
@@ -320,7 +320,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 def _gzip_problem(path: Path) -> InputError | None:
     """A .gz file that is no gzip, or whose stream ends early (still being written)."""
-    if path.suffix.lower() != ".gz":
+    if not is_gzip(path):
         return None
     try:
         with path.open("rb") as fh:
