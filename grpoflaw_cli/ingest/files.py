@@ -22,7 +22,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.ingest.columns import Format
-from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, is_gzip
+from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -337,7 +337,9 @@ def scan_files(
 
 
 def file_schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
-    """The file's schema; a JSONL file's from every line if ``whole``."""
+    """The file's schema; a JSONL file's from every line if ``whole``. A file that cannot
+    be read is an :class:`InputError`; one Polars cannot parse raises its error (which
+    :func:`~grpoflaw_cli.ingest.locate.locate_read_error` explains)."""
     if source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
@@ -357,10 +359,6 @@ def file_schema(path: Path, fmt: Format, source: Source, whole: bool = False) ->
         return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
-    except READ_ERRORS as exc:
-        from grpoflaw_cli.ingest.locate import locate_read_error
-
-        raise locate_read_error(path, fmt, exc) from exc
 
 
 def whole_file_schema(path: Path) -> pl.Schema:
@@ -391,8 +389,6 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     Without ``skip_bad_lines``, a .gz cut short is an error (read in full, it would go
     unseen); with it, the file is read as far as it goes.
     """
-    from grpoflaw_cli.ingest.locate import cut_gzip_error, jsonl_problem
-
     rule, how = (jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
     try:
         copy, bad, kept, complete = cleaned_copy(path, how, lambda line: rule(line) is not None)

@@ -28,6 +28,7 @@ from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.detect import detect
 from grpoflaw_cli.ingest.files import (
     DECIMAL_DIGITS,
+    READ_ERRORS,
     Source,
     cleaned_jsonl,
     file_format,
@@ -42,6 +43,7 @@ from grpoflaw_cli.ingest.files import (
 from grpoflaw_cli.ingest.headers import duplicate_names, header_problem
 from grpoflaw_cli.ingest.late_fields import with_late_columns
 from grpoflaw_cli.ingest.lines import readable_name
+from grpoflaw_cli.ingest.locate import locate_read_error
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers import Preset, missing_rewards
 from grpoflaw_cli.ingest.trainers.art import scan_exploded
@@ -141,7 +143,10 @@ def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Fi
                 read.skipped.append((str(path), bad))
         read.formats.append(fmt)
         read.sources.append(data)
-        read.schemas.append(file_schema(path, fmt, data, whole))
+        try:
+            read.schemas.append(file_schema(path, fmt, data, whole))
+        except READ_ERRORS as exc:
+            raise locate_read_error(path, fmt, exc) from exc
         layout = (fmt, tuple(read.schemas[-1].items()))
         if layout not in layouts:  # one file of each layout is checked: a writer repeats
             layouts.add(layout)

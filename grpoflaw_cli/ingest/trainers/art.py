@@ -19,13 +19,8 @@ import polars as pl
 from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file, whole_file_schema
-from grpoflaw_cli.ingest.locate import (
-    decode_json_line,
-    json_kind,
-    locate_read_error,
-    record_line,
-    row_location,
-)
+from grpoflaw_cli.ingest.lines import decode_json_line
+from grpoflaw_cli.ingest.locate import json_kind, locate_read_error, record_line, row_location
 from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
 
 RECORD = "__record"
