@@ -228,6 +228,26 @@ def test_header_names_the_trainers_own_conventions() -> None:
     assert prime.startswith("verl conventions:")
 
 
+def test_a_trainers_own_eps_of_zero_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An eps of 0 is a trainer's own convention like any other: the reasons name it,
+    not drop it as if the trainer had none (no bundled trainer has one)."""
+    from grpoflaw_cli.ingest import load, trainers
+    from grpoflaw_cli.ingest.columns import ColumnMap
+
+    def recognize(files: Any, columns: Any) -> trainers.Preset:
+        mapping = ColumnMap(group="uid", reward=("score",))
+        return trainers.Preset(why="its own eps is 0", mapping=mapping, ddof=0, eps=0.0)
+
+    monkeypatch.setitem(trainers.TRAINERS, "verl", trainers.Trainer("verl", recognize))
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text('{"uid": "a", "score": 1}\n{"uid": "a", "score": 0}\n')
+    det = load([path], source="verl").detection
+    assert det.eps == 0.0
+    assert det.reasons[0].endswith("verl conventions with std ddof=0, eps=0"), det.reasons[0]
+
+
 def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     correct, style = rng.integers(0, 2, 32).astype(float), rng.integers(0, 3, 32) / 2

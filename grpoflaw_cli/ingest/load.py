@@ -228,7 +228,7 @@ def _with_preset(
     """``det`` with what the preset decided, and the reasons that say so."""
     preset, fields, fitted = choice.preset, choice.fields, choice.fitted
     source = f"source: {preset.name} ({preset.why}); {preset.framework} conventions" + (
-        f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""
+        f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps is not None else ""
     )
     logged = (
         [
