@@ -146,3 +146,33 @@ def _public_names(module: str) -> set[str]:
 _TRAINERS_API = _public_names(TRAINERS)
 """The names ``trainers/__init__.py`` re-exports (``from ...trainers import choose`` is
 the registry's function, not a module)."""
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    """No module imports, at the top or inside a function, one that imports it back (a
+    package's ``__init__`` re-exporting its own modules is no cycle)."""
+    names = {module_name(p): p for p in MODULES}
+    graph = {
+        name: {
+            n for n in imported(path) if n in names and n != name and not name.startswith(n + ".")
+        }
+        for name, path in names.items()
+    }
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        path.append(name)
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                cycle = " -> ".join([*path[path.index(dep) :], dep])
+                raise AssertionError(f"import cycle: {cycle}")
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
