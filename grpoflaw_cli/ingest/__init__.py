@@ -14,7 +14,8 @@ module              what it holds
 ``detect``          which column plays which role, and why
 ``canonical``       each file's scan as used, and the canonical columns
 ``checks``          refusing columns and values the numbers cannot use
-``trainers/``       the registry of trainer sources; one file per trainer format
+``trainers/``       one file per trainer format; the registry, through which the
+                    rest of ingest calls each trainer's hooks
 ==================  ===========================================================
 """
 
