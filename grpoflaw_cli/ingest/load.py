@@ -153,34 +153,36 @@ def _choose(read: _Files, user: ColumnMap, source: str) -> Choice:
         for name, dt in schema.items():
             first_types.setdefault(name, dt._string_repr())
     preset = trainers.choose(read.paths, first_types, source)
-    scans = _reshape_files(read, preset)
-    first = read.shaped[0] if read.shaped else scan_file(read.sources[0], read.formats[0])
-    choice = trainers.fitted(Choice(preset, trainers.merge(preset.mapping, user)), first, user)
-    if choice.preset is not preset:  # the fit found what the reshape needs (a record's fields)
-        _reshape_files(read, choice.preset, scans)
-    return choice
-
-
-def _reshape_files(
-    read: _Files, preset: Preset, scans: list[pl.LazyFrame] | None = None
-) -> list[pl.LazyFrame]:
-    """Each file as ``preset``'s trainer reshapes it (its ``scan`` and ``reshape``
-    hooks) into ``read.shaped``, and the schemas as reshaped where the rows change; the
-    files' scans (``scans``, if they were taken before)."""
-    if not trainers.reshapes(preset.name):
-        return []
-    if scans is None:
-        scans = [
+    scans = (
+        [
             trainers.scanned(path, data, fmt, preset)
             for path, data, fmt in zip(read.paths, read.sources, read.formats, strict=True)
         ]
+        if trainers.reshapes(preset.name)
+        else []
+    )
+    first = (
+        trainers.reshaped(scans[0], preset.name, preset, str(read.paths[0]))
+        if scans
+        else scan_file(read.sources[0], read.formats[0])
+    )
+    choice = trainers.fitted(Choice(preset, trainers.merge(preset.mapping, user)), first, user)
+    _reshape_files(read, choice.preset, scans)
+    return choice
+
+
+def _reshape_files(read: _Files, preset: Preset, scans: list[pl.LazyFrame]) -> None:
+    """Each file's scan as ``preset``'s trainer reshapes it (its ``reshape`` hook, after
+    the ``fit`` found what it needs: a record's fields) into ``read.shaped``, and the
+    schemas as reshaped where the rows change."""
+    if not scans:  # the trainer reads the files as they are
+        return
     read.shaped = [
         trainers.reshaped(frame, preset.name, preset, str(path))
         for frame, path in zip(scans, read.paths, strict=True)
     ]
-    if preset.explode or preset.reshape or preset.unpack_fields:  # else the files' own hold
-        read.schemas = [frame.collect_schema() for frame in read.shaped]
-    return scans
+    if preset.explode or preset.reshape or preset.unpack_fields:
+        read.schemas = [frame.collect_schema() for frame in read.shaped]  # else the files' own
 
 
 def _detect(read: _Files, choice: Choice, user: ColumnMap) -> Detection:
