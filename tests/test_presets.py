@@ -228,6 +228,57 @@ def test_header_names_the_trainers_own_conventions() -> None:
     assert prime.startswith("verl conventions:")
 
 
+def test_a_trainers_own_eps_of_zero_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An eps of 0 is a trainer's own convention like any other: the reasons name it,
+    not drop it as if the trainer had none (no bundled trainer has one)."""
+    from grpoflaw_cli.ingest import load, trainers
+    from grpoflaw_cli.ingest.columns import ColumnMap
+
+    def recognize(files: Any, columns: Any) -> trainers.Preset:
+        mapping = ColumnMap(group="uid", reward=("score",))
+        return trainers.Preset(why="its own eps is 0", mapping=mapping, ddof=0, eps=0.0)
+
+    monkeypatch.setitem(trainers.TRAINERS, "verl", trainers.Trainer("verl", recognize))
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text('{"uid": "a", "score": 1}\n{"uid": "a", "score": 0}\n')
+    det = load([path], source="verl").detection
+    assert det.eps == 0.0
+    assert det.reasons[0].endswith("verl conventions with std ddof=0, eps=0"), det.reasons[0]
+
+
+def test_a_new_trainer_is_its_recognizer_and_hooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trainer registered with a reshape and a roles hook is read through them, when the
+    log is loaded and at every read after, with no other module knowing it."""
+    from grpoflaw_cli.ingest import load, trainers
+    from grpoflaw_cli.ingest.columns import ColumnMap
+
+    def recognize(files: Any, columns: Any) -> trainers.Preset | None:
+        if "points" not in columns:
+            return None
+        mapping = ColumnMap(group="prompt", reward=("score",))
+        return trainers.Preset(why="points out of 10", mapping=mapping, reshape=True)
+
+    def reshape(frame: pl.LazyFrame, shape: Any, where: str) -> pl.LazyFrame:
+        return frame.with_columns((pl.col("points") / 10).alias("score"))
+
+    def roles(det: Any) -> dict[str, pl.Expr]:
+        return {"group": pl.col("prompt").str.to_uppercase()}
+
+    toy = trainers.Trainer("verl", recognize, reshape=reshape, roles=roles)
+    monkeypatch.setitem(trainers.TRAINERS, "verl", toy)
+    path = tmp_path / "toy.jsonl"
+    path.write_text("".join(f'{{"prompt": "p", "points": {n}}}\n' for n in (2, 4, 9)))
+    log = load([path], source="verl")
+    assert log.detection.reward_cols == ("score",) and log.detection.reshape
+    rows = log.frame.collect()
+    assert rows["reward"].to_list() == pytest.approx([0.2, 0.4, 0.9])
+    assert rows["group"].to_list() == ["P"] * 3
+
+
 def test_prime_rl_rubric_weights_are_found_and_other_metrics_left_out(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     correct, style = rng.integers(0, 2, 32).astype(float), rng.integers(0, 3, 32) / 2

@@ -137,3 +137,79 @@ def test_nothing_cites_a_file_outside_the_repository() -> None:
         and outside.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
     ]
     assert not found, found
+
+
+TRAINERS = "grpoflaw_cli.ingest.trainers"
+SHARED_WITH_TRAINERS = (f"{TRAINERS}.registry", f"{TRAINERS}.preset")
+"""What ingest outside ``trainers/`` may import from there: the registry (whose functions
+call the trainers' hooks) and what a recognizer returns; never a trainer's own module."""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in MODULES
+        if within(module_name(p), ("grpoflaw_cli",)) and not within(module_name(p), (TRAINERS,))
+    ],
+    ids=module_name,
+)
+def test_no_module_outside_trainers_names_a_trainer(path: Path) -> None:
+    """Adding a trainer is a file in ingest/trainers/ and a line in its registry: the rest
+    of the package reaches a trainer's code only through the registry's hooks."""
+    named = sorted(
+        n
+        for n in imported(path)
+        if within(n, (TRAINERS,))
+        and n != TRAINERS
+        and not within(n, SHARED_WITH_TRAINERS)
+        and n.count(".") == TRAINERS.count(".") + 1
+        and n.rsplit(".", 1)[1][:1].islower()
+        and n.rsplit(".", 1)[1] not in _TRAINERS_API
+    )
+    assert not named, f"{module_name(path)} imports {named}"
+
+
+def _public_names(module: str) -> set[str]:
+    tree = ast.parse((ROOT / (module.replace(".", "/") + "/__init__.py")).read_text())
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+_TRAINERS_API = _public_names(TRAINERS)
+"""The names ``trainers/__init__.py`` re-exports (``from ...trainers import choose`` is
+the registry's function, not a module)."""
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    """No module imports, at the top or inside a function, one that imports it back (a
+    package's ``__init__`` re-exporting its own modules is no cycle)."""
+    names = {module_name(p): p for p in MODULES}
+    graph = {
+        name: {
+            n for n in imported(path) if n in names and n != name and not name.startswith(n + ".")
+        }
+        for name, path in names.items()
+    }
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        path.append(name)
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                cycle = " -> ".join([*path[path.index(dep) :], dep])
+                raise AssertionError(f"import cycle: {cycle}")
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)

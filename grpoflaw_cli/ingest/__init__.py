@@ -8,13 +8,14 @@ module              what it holds
 ``files``           finding files (folders, globs), formats, lazy scans, schemas
 ``headers``         column names that show a wrong separator; a column named twice
 ``late_fields``     a large JSONL log's fields that first appear after its first lines
-``lines``           a file's lines, streamed; cleaned temporary copies
+``lines``           a file's lines, streamed; is a line JSON; cleaned temporary copies
 ``locate``          after a failed read: the file, line and column at fault
 ``columns``         the canonical roles, :class:`ColumnMap`, :class:`Detection`
 ``detect``          which column plays which role, and why
 ``canonical``       each file's scan as used, and the canonical columns
 ``checks``          refusing columns and values the numbers cannot use
-``trainers/``       the registry of trainer sources; one file per trainer format
+``trainers/``       one file per trainer format; the registry, through which the
+                    rest of ingest calls each trainer's hooks
 ==================  ===========================================================
 """
 

@@ -22,12 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
+from grpoflaw_cli.ingest import trainers
 from grpoflaw_cli.ingest.columns import OUTPUT_PREFIX, Detection, Format, carried_name
 from grpoflaw_cli.ingest.files import PATH_COL, Source, batchable, scan_file, scan_files
-from grpoflaw_cli.ingest.trainers import reshaped
-from grpoflaw_cli.ingest.trainers.art import explode
-from grpoflaw_cli.ingest.trainers.metrics import unpack
-from grpoflaw_cli.ingest.trainers.verl import LAST_COL, SESSION_COL, VERL_UID
 
 FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
@@ -43,7 +40,7 @@ def is_text(dtype: pl.DataType | None) -> bool:
 def _overrides(det: Detection, fmt: Format, schema: pl.Schema | None) -> dict[str, pl.DataType]:
     """Reward and length read as Float64 (so a late non-integer does not break an integer
     guess); a length that is a list of tokens stays one."""
-    if fmt == "parquet" or det.explode is not None or det.reshape is not None:
+    if fmt == "parquet" or det.explode is not None or det.reshape:
         return {}
     numeric = [c for c in (*det.reward_cols, det.length_col, det.baseline_col) if c]
     overrides: dict[str, pl.DataType] = {
@@ -75,10 +72,10 @@ def prepared(
     file_steps: Sequence[int] | None = None,
 ) -> pl.LazyFrame:
     """The scan of one file as the log uses it: numbers read as such (:func:`_overrides`),
-    nested rollouts exploded, and the internal columns added."""
+    its rows as the trainer reshapes them (its ``reshape`` hook), and the internal columns
+    added."""
     overrides = _overrides(det, fmt, schema)
-    frame = reshaped(explode(scan_file(data, fmt, overrides or None), det.explode), det.reshape)
-    frame = unpack(frame, det.unpack, det.unpack_fields)
+    frame = trainers.reshaped(scan_file(data, fmt, overrides or None), det.source, det)
     if schema is None or det.unpack or det.group_as_text:
         schema = frame.collect_schema()
     frame = _as_read(frame, det, schema)
@@ -103,7 +100,7 @@ def read_all(
         joins = (
             batchable(data)
             and det.explode is None
-            and det.reshape is None
+            and not det.reshape
             and det.unpack is None
             and not any(carried_name(n) != n for n in schema.names())
         )
@@ -207,14 +204,13 @@ def _step(schema: pl.Schema, det: Detection) -> pl.Expr:
     return pl.lit(0, pl.Int64)
 
 
-def _group(det: Detection, step: pl.Expr) -> pl.Expr:
-    """The group: the group column's value (a verl v1 uid's prompt prefix), a block of
-    ``group_size`` rows within the step, or the whole step; per file if files share a step."""
+def _group(det: Detection, step: pl.Expr, own: pl.Expr | None) -> pl.Expr:
+    """The group: the group column's value (or ``own``, the trainer's key for it: a verl
+    v1 uid's prompt prefix), a block of ``group_size`` rows within the step, or the whole
+    step; per file if files share a step."""
     if det.group_mode == "column":
         assert det.group_col is not None
-        group = _input_col(det.group_col)
-        if det.group_key == "verl_uid":
-            group = group.cast(pl.String).str.replace(VERL_UID, "")
+        group = _input_col(det.group_col) if own is None else own
     elif det.group_mode == "blocks":
         assert det.group_size is not None
         group = pl.int_range(pl.len(), dtype=pl.Int64).over(step) // det.group_size
@@ -228,8 +224,8 @@ def _group(det: Detection, step: pl.Expr) -> pl.Expr:
 def _optional_roles(
     schema: pl.Schema, det: Detection, canon: dict[str, pl.Expr], sources: dict[str, str | None]
 ) -> None:
-    """Add the length, task and baseline (and a verl v1 session's key and output index)
-    to ``canon``, and the input column each comes from to ``sources``."""
+    """Add the length, task and baseline to ``canon``, and the input column each comes
+    from to ``sources``."""
     if det.length_col:
         length_dtype = schema.get(carried_name(det.length_col))
         length = _input_col(det.length_col)
@@ -243,10 +239,6 @@ def _optional_roles(
     if det.baseline_col:
         canon["baseline"] = _input_col(det.baseline_col).cast(pl.Float64)
         sources["baseline"] = det.baseline_col
-    if det.sessions and det.group_col is not None:
-        uid = _input_col(det.group_col).cast(pl.String)
-        canon[SESSION_COL] = uid.str.replace(r"_\d+$", "")
-        canon[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
 
 
 def _carried(names: Sequence[str], canon: dict[str, pl.Expr], replaced: set[str]) -> list[pl.Expr]:
@@ -273,11 +265,14 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
 
     Canonical columns come first, then the input's columns in their order. An input
     column named like a canonical one but not the source of that role is kept as
-    ``src_<name>``.
+    ``src_<name>``. The log's trainer may derive some itself (its ``roles`` hook: a verl
+    v1 uid's group, session and output index).
     """
     schema = frame.collect_schema()
     step = _step(schema, det)
-    canon: dict[str, pl.Expr] = {"step": step, "group": _group(det, step), "reward": _reward(det)}
+    own = trainers.roles(det)
+    group = _group(det, step, own.pop("group", None))
+    canon: dict[str, pl.Expr] = {"step": step, "group": group, "reward": _reward(det)}
     weights = det.reward_weights or (1.0,) * len(det.reward_cols)
     sources: dict[str, str | None] = {
         # a converted step keeps its text beside it (as src_step if so named), for messages
@@ -286,6 +281,7 @@ def canonicalize(frame: pl.LazyFrame, det: Detection) -> pl.LazyFrame:
         "reward": det.reward_cols[0] if len(det.reward_cols) == 1 and weights[0] == 1.0 else None,
     }
     _optional_roles(schema, det, canon, sources)
+    canon.update(own)
     replaced = {role for role, col in sources.items() if col == role}
     carried = _carried(schema.names(), canon, replaced)
     return frame.select([expr.alias(role) for role, expr in canon.items()] + carried)

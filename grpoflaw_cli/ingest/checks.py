@@ -28,7 +28,7 @@ from grpoflaw_cli.ingest.columns import (
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.locate import first_json_string, first_non_numeric, locate_read_error
 from grpoflaw_cli.ingest.log import Log
-from grpoflaw_cli.ingest.trainers.art import rollout_where
+from grpoflaw_cli.ingest.trainers import located
 
 MAX_ABS_REWARD = 1e50
 """Larger rewards would overflow the power sums (up to r⁴) the statistics need."""
@@ -345,6 +345,6 @@ def _first_row(
         except READ_ERRORS as exc:
             raise locate_read_error(path, fmt, exc) from exc
         if rows.height:
-            where = rollout_where(log.source(index), fmt, int(rows["__row"][0]), det.explode)
+            where = located(log.source(index), fmt, int(rows["__row"][0]), det)
             return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
     raise InputError("the log has missing or non-finite values")  # pragma: no cover

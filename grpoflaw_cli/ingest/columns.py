@@ -66,6 +66,12 @@ INTERNAL_PREFIX = "__"
 ESCAPE = "_^"
 """An input column whose name starts with ``__`` (or with this) is carried under this prefix,
 so that it cannot collide with a working column, and written out under its own name."""
+SESSION_COL = "__session"
+"""Working column: a rollout's session, where a trainer's rollouts are the outputs of
+multi-turn sessions (verl v1); only a session's last output counts in the group statistics,
+and every output gets its session's advantage."""
+LAST_COL = "__output"
+"""Working column: the output's index within its session (:data:`SESSION_COL`)."""
 
 
 def carried_name(name: str) -> str:
@@ -160,10 +166,11 @@ class Detection:
     logged_advantage: str | None = None
     logged_estimator: str = "grpo"
     explode: str | None = None
-    reshape: str | None = None
+    reshape: bool = False
     unpack: str | None = None
     unpack_fields: tuple[str, ...] = ()
-    """The numeric fields of the ``unpack`` column read as ``<unpack>.<field>`` columns."""
+    """The numeric fields of the ``unpack`` column read as ``<unpack>.<field>`` columns
+    (these four: the preset's, as its trainer's ``reshape`` hook reads them)."""
     sessions: bool = False
     """verl v1 multi-turn: several outputs per session; only the last counts."""
     ddof: int | None = None

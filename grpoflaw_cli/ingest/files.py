@@ -22,7 +22,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.ingest.columns import Format
-from grpoflaw_cli.ingest.lines import BOM, cleaned_copy
+from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -58,7 +58,7 @@ def file_format(path: Path) -> Format | None:
     'jsonl'
     """
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and is_gzip(path):
         suffixes = suffixes[:-1]
         if suffixes and FORMATS.get(suffixes[-1]) == "parquet":
             return None
@@ -225,7 +225,7 @@ def small_log(files: Sequence[Path]) -> bool:
     total = 0
     for path in files:
         if file_format(path) == "jsonl":
-            total += file_stamp(path)[1] * (8 if path.suffix.lower() == ".gz" else 1)
+            total += file_stamp(path)[1] * (8 if is_gzip(path) else 1)
             if total > SMALL_LOG_BYTES:
                 return False
     return True
@@ -258,7 +258,7 @@ _BLANK_TAIL: dict[str, int] = {}
 def _trailing_blank_lines(path: Path) -> int:
     """How many blank lines end an uncompressed CSV file (its last 4 KiB). Polars reads
     each as a row of nulls; a writer or an editor often leaves one."""
-    if path.suffix.lower() == ".gz":
+    if is_gzip(path):
         return 0
     try:
         with path.open("rb") as fh:
@@ -337,7 +337,9 @@ def scan_files(
 
 
 def file_schema(path: Path, fmt: Format, source: Source, whole: bool = False) -> pl.Schema:
-    """The file's schema; a JSONL file's from every line if ``whole``."""
+    """The file's schema; a JSONL file's from every line if ``whole``. A file that cannot
+    be read is an :class:`InputError`; one Polars cannot parse raises its error (which
+    :func:`~grpoflaw_cli.ingest.locate.locate_read_error` explains)."""
     if source.stat().st_size == 0:
         raise InputError(
             f"'{path}' is empty (0 bytes)",
@@ -357,10 +359,6 @@ def file_schema(path: Path, fmt: Format, source: Source, whole: bool = False) ->
         return schema
     except OSError as exc:
         raise InputError(f"'{path}': cannot read ({exc.strerror or exc})") from exc
-    except READ_ERRORS as exc:
-        from grpoflaw_cli.ingest.locate import locate_read_error
-
-        raise locate_read_error(path, fmt, exc) from exc
 
 
 def whole_file_schema(path: Path) -> pl.Schema:
@@ -376,7 +374,7 @@ def starts_with_bom(path: Path) -> bool:
     import gzip
 
     try:
-        with gzip.open(path) if path.suffix.lower() == ".gz" else path.open("rb") as fh:
+        with gzip.open(path) if is_gzip(path) else path.open("rb") as fh:
             return bool(fh.read(len(BOM)) == BOM)
     except (OSError, EOFError, ValueError):
         return False  # the read proper reports it
@@ -391,8 +389,6 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
     Without ``skip_bad_lines``, a .gz cut short is an error (read in full, it would go
     unseen); with it, the file is read as far as it goes.
     """
-    from grpoflaw_cli.ingest.locate import cut_gzip_error, jsonl_problem
-
     rule, how = (jsonl_problem, "skip") if skip_bad_lines else ((lambda _: None), "bom")
     try:
         copy, bad, kept, complete = cleaned_copy(path, how, lambda line: rule(line) is not None)

@@ -19,7 +19,7 @@ import polars as pl
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import Source, file_format
-from grpoflaw_cli.ingest.lines import BOM
+from grpoflaw_cli.ingest.lines import BOM, is_gzip
 
 
 def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) -> str | None:
@@ -62,8 +62,7 @@ def _first_line(source: Source) -> bytes:
 
     first = b""
     try:
-        gz = source.suffix.lower() == ".gz"
-        with gzip.open(source) if gz else source.open("rb") as fh:
+        with gzip.open(source) if is_gzip(source) else source.open("rb") as fh:
             for _, first in zip(range(100), fh, strict=False):  # the first that is not blank
                 if first.strip():
                     break

@@ -18,6 +18,7 @@ import polars as pl
 
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, file_stamp, whole_file_schema
+from grpoflaw_cli.ingest.lines import is_gzip
 from grpoflaw_cli.ingest.locate import locate_read_error
 
 
@@ -74,7 +75,7 @@ def _files_holding(
 
     for path, index in zip(paths, indexes, strict=True):
         size = file_stamp(path)[1]
-        if size > BATCH_BYTES // 8 or path.suffix.lower() == ".gz":  # streamed by Polars
+        if size > BATCH_BYTES // 8 or is_gzip(path):  # streamed by Polars
             if _holds(path, keys):
                 found.append(index)
             continue

@@ -4,19 +4,27 @@ The error path (naming the bad line) and ``skip_bad_lines`` read files through h
 ``.gz`` is decompressed as far as it goes (a file cut short by a crash gives the lines its
 complete part holds), a leading UTF-8 byte-order mark is dropped, and a cleaned copy (bad
 lines blanked, so every other line keeps its number) is written to a temporary folder that
-is removed when the process exits.
+is removed when the process exits. Both ask whether a line is one JSON object
+(:func:`jsonl_problem`), and both name a gzip stream cut short (:func:`cut_gzip_error`).
 
 >>> list(split_lines([b"\\xef\\xbb\\xbfa\\nb", b"c\\n\\nd"]))
 [b'a', b'bc', b'', b'd']
+>>> jsonl_problem(b'{"reward": NaN}')
+'a bare NaN is not JSON; rewards must be finite numbers'
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from grpoflaw_cli.errors import InputError, option
 
 if TYPE_CHECKING:
     import tempfile
@@ -25,6 +33,15 @@ CHUNK = 1 << 20
 """Bytes read (and, for .gz, decompressed) at a time."""
 BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte-order mark some Windows tools write first; Polars' JSON reader stops at it."""
+
+
+def is_gzip(path: Path) -> bool:
+    """Does the file's name say it is gzip-compressed (``.gz``, any case)?
+
+    >>> is_gzip(Path("steps/12.jsonl.GZ")), is_gzip(Path("steps/12.jsonl"))
+    (True, False)
+    """
+    return path.suffix.lower() == ".gz"
 
 
 class Decompressed:
@@ -40,7 +57,7 @@ class Decompressed:
 
     def __iter__(self) -> Iterator[bytes]:
         with self.path.open("rb") as fh:
-            if self.path.suffix.lower() != ".gz":
+            if not is_gzip(self.path):
                 while chunk := fh.read(CHUNK):
                     yield chunk
                 return
@@ -93,6 +110,96 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 def file_lines(path: Path) -> Iterator[bytes]:
     """The lines of a file (decompressed, as far as a .gz goes). Error path only."""
     return split_lines(Decompressed(path))
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+class _BareConstant(ValueError):
+    """Python's json.dumps writes NaN/Infinity for non-finite floats; JSON has no such thing."""
+
+
+class _TooDeep(ValueError):
+    """A JSON line nested deeper than the reader goes."""
+
+
+def _refuse_constant(token: str) -> object:
+    raise _BareConstant(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError(f"the number {token} is out of range")
+    return value
+
+
+MAX_DEPTH = 1024
+"""How deep Polars' JSON reader nests objects and lists: a deeper line does not read."""
+
+
+def _depth(line: bytes) -> int:
+    """How deep a JSON line nests objects and lists (brackets inside strings do not count).
+
+    >>> _depth(b'{"a": [[1], "]]]"]}')
+    3
+    """
+    import numpy as np
+
+    bare = re.sub(rb'"(?:[^"\\\\]|\\\\.)*"', b'""', line)
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    opens = (codes == ord("[")) | (codes == ord("{"))
+    closes = (codes == ord("]")) | (codes == ord("}"))
+    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
+
+
+def decode_json_line(line: bytes, **options: object) -> object:
+    """One JSON value, as Python's decoder reads it; a line nested deeper than
+    :data:`MAX_DEPTH` is a :class:`_TooDeep` (not a RecursionError). Error path only."""
+    if line.count(b"[") + line.count(b"{") > MAX_DEPTH and _depth(line) > MAX_DEPTH:
+        raise _TooDeep(f"nested more than {MAX_DEPTH:,} levels deep, deeper than the reader goes")
+    text = line.decode("utf-8")  # what the reader accepts; json.loads would guess
+    try:
+        return json.loads(text, **options)  # type: ignore[arg-type]
+    except RecursionError:  # up to MAX_DEPTH levels, Python's decoder needs more stack
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + 2 * MAX_DEPTH)
+        try:
+            return json.loads(text, **options)  # type: ignore[arg-type]
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+def jsonl_problem(line: bytes) -> str | None:
+    """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
+    if not line.strip():
+        return None
+    try:
+        obj = decode_json_line(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _BareConstant as err:
+        return f"a bare {err} is not JSON; rewards must be finite numbers"
+    except _TooDeep as err:
+        return str(err)
+    except OverflowError as err:
+        return str(err)
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except ValueError as err:  # JSONDecodeError is a ValueError
+        why = str(getattr(err, "msg", err))
+        if b"\r" in line.rstrip(b"\r"):
+            why += "; its lines end with a carriage return alone (old Mac line ends)"
+        return why
+    return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
+
+
+def cut_gzip_error(path: Path) -> InputError:
+    return InputError(
+        f"'{path}': the gzip stream ends early (was the file still being written?)",
+        hint=f"pass {option('skip_bad_lines')} to read it as far as it goes",
+    )
+
+
+# --------------------------------------------------------------------------- copies
 
 
 _FOLDER: list[tempfile.TemporaryDirectory[str]] = []
@@ -149,7 +256,7 @@ def readable_name(path: Path) -> Path:
         return path
     except UnicodeEncodeError:
         pass
-    suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+    suffix = "".join(path.suffixes[-2:]) if is_gzip(path) else path.suffix
     link = _scratch() / f"name{len(_ALIASES)}{suffix}"
     _ALIASES.append(link)
     os.symlink(os.path.abspath(path), link)

@@ -28,6 +28,7 @@ from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.detect import detect
 from grpoflaw_cli.ingest.files import (
     DECIMAL_DIGITS,
+    READ_ERRORS,
     Source,
     cleaned_jsonl,
     file_format,
@@ -42,12 +43,9 @@ from grpoflaw_cli.ingest.files import (
 from grpoflaw_cli.ingest.headers import duplicate_names, header_problem
 from grpoflaw_cli.ingest.late_fields import with_late_columns
 from grpoflaw_cli.ingest.lines import readable_name
+from grpoflaw_cli.ingest.locate import locate_read_error
 from grpoflaw_cli.ingest.log import Log
-from grpoflaw_cli.ingest.trainers import Preset, missing_rewards
-from grpoflaw_cli.ingest.trainers.art import scan_exploded
-from grpoflaw_cli.ingest.trainers.metrics import component_fields, metrics_as_components, unpack
-from grpoflaw_cli.ingest.trainers.trl import block_size
-from grpoflaw_cli.ingest.trainers.verl import with_v1_uids
+from grpoflaw_cli.ingest.trainers import Choice, Preset, missing_rewards
 
 
 @dataclass
@@ -63,18 +61,6 @@ class _Files:
     warnings: list[str] = field(default_factory=list)
     shaped: list[pl.LazyFrame] = field(default_factory=list)
     """Each file as the trainer's preset reshapes it, built once (if it does)."""
-
-
-@dataclass(frozen=True)
-class _Choice:
-    """What the preset and the user decided before the columns are detected."""
-
-    preset: Preset
-    mapping: ColumnMap
-    fields: tuple[str, ...] = ()
-    """The unpacked fields of the preset's record column."""
-    fitted: tuple[float, ...] | None = None
-    notes: tuple[str, ...] = ()
 
 
 def load(
@@ -110,7 +96,7 @@ def load(
         else read_all(det, read.paths, read.formats, read.sources, read.schemas, file_steps)
     )
     det = replace(det, files=tuple(read.paths), formats=tuple(read.formats), file_steps=file_steps)
-    det = with_v1_uids(first, det)
+    det = trainers.finished(first, det)
     det = replace(det, reasons=tuple(spell(r) for r in det.reasons))  # for the front end
     return Log(
         frame=canonicalize(frame, det),
@@ -141,7 +127,10 @@ def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Fi
                 read.skipped.append((str(path), bad))
         read.formats.append(fmt)
         read.sources.append(data)
-        read.schemas.append(file_schema(path, fmt, data, whole))
+        try:
+            read.schemas.append(file_schema(path, fmt, data, whole))
+        except READ_ERRORS as exc:
+            raise locate_read_error(path, fmt, exc) from exc
         layout = (fmt, tuple(read.schemas[-1].items()))
         if layout not in layouts:  # one file of each layout is checked: a writer repeats
             layouts.add(layout)
@@ -155,47 +144,48 @@ def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Fi
     return read
 
 
-def _choose(read: _Files, user: ColumnMap, source: str) -> _Choice:
+def _choose(read: _Files, user: ColumnMap, source: str) -> Choice:
     """The trainer's preset, the files as it reshapes them, and the mapping: the user's
-    over the preset's, with the reward's parts found in a record column, and groups as
-    blocks of rows where the preset infers them."""
+    over the preset's, completed from the first file's rows by the trainer's ``fit`` hook
+    (the reward's parts found in a record column, groups as blocks of rows)."""
     first_types: dict[str, str] = {}
     for schema in read.schemas:
         for name, dt in schema.items():
             first_types.setdefault(name, dt._string_repr())
     preset = trainers.choose(read.paths, first_types, source)
-    fields = _reshape_files(read, preset)
-    choice = _Choice(preset, trainers.merge(preset.mapping, user), fields)
-    if preset.unpack and len(fields) > 1 and not (user.reward or user.components):
-        mapping, fitted, notes = metrics_as_components(
-            read.shaped[0], preset.unpack, fields, choice.mapping
-        )
-        choice = replace(choice, mapping=mapping, fitted=fitted, notes=tuple(notes))
-    if preset.blocks_from and not (user.group or user.group_size):
-        size = block_size(read.sources[0], read.formats[0], preset.blocks_from)
-        if size is not None:
-            choice = replace(choice, mapping=replace(choice.mapping, group=None, group_size=size))
+    scans = (
+        [
+            trainers.scanned(path, data, fmt, preset)
+            for path, data, fmt in zip(read.paths, read.sources, read.formats, strict=True)
+        ]
+        if trainers.reshapes(preset.name)
+        else []
+    )
+    first = (
+        trainers.reshaped(scans[0], preset.name, preset, str(read.paths[0]))
+        if scans
+        else scan_file(read.sources[0], read.formats[0])
+    )
+    choice = trainers.fitted(Choice(preset, trainers.merge(preset.mapping, user)), first, user)
+    _reshape_files(read, choice.preset, scans)
     return choice
 
 
-def _reshape_files(read: _Files, preset: Preset) -> tuple[str, ...]:
-    """Each file as ``preset`` reshapes it (its rollout lists exploded, its rows reshaped,
-    its record column unpacked) into ``read.shaped``, and the schemas as reshaped; the
-    record column's fields."""
-    if not (preset.explode or preset.reshape or preset.unpack):
-        return ()
+def _reshape_files(read: _Files, preset: Preset, scans: list[pl.LazyFrame]) -> None:
+    """Each file's scan as ``preset``'s trainer reshapes it (its ``reshape`` hook, after
+    the ``fit`` found what it needs: a record's fields) into ``read.shaped``, and the
+    schemas as reshaped where the rows change."""
+    if not scans:  # the trainer reads the files as they are
+        return
     read.shaped = [
-        trainers.reshaped(scan_exploded(path, data, fmt, preset.explode), preset.reshape, str(path))
-        for path, data, fmt in zip(read.paths, read.sources, read.formats, strict=True)
+        trainers.reshaped(frame, preset.name, preset, str(path))
+        for frame, path in zip(scans, read.paths, strict=True)
     ]
-    fields = component_fields(read.shaped[0], preset.unpack) if preset.unpack else ()
-    read.shaped = [unpack(frame, preset.unpack, fields) for frame in read.shaped]
-    if preset.explode or preset.reshape or fields:  # else the files' own schemas hold
-        read.schemas = [frame.collect_schema() for frame in read.shaped]
-    return fields
+    if preset.explode or preset.reshape or preset.unpack_fields:
+        read.schemas = [frame.collect_schema() for frame in read.shaped]  # else the files' own
 
 
-def _detect(read: _Files, choice: _Choice, user: ColumnMap) -> Detection:
+def _detect(read: _Files, choice: Choice, user: ColumnMap) -> Detection:
     """The columns in order of appearance (a header that shows a wrong separator is
     refused), and which plays which role (:func:`~grpoflaw_cli.ingest.detect.detect`)."""
     seen: dict[str, None] = {}  # the columns in order of appearance (a dict: linear)
@@ -218,12 +208,12 @@ def _detect(read: _Files, choice: _Choice, user: ColumnMap) -> Detection:
 
 
 def _with_preset(
-    det: Detection, choice: _Choice, user: ColumnMap, nan_rewards: NanRewards | None
+    det: Detection, choice: Choice, user: ColumnMap, nan_rewards: NanRewards | None
 ) -> Detection:
     """``det`` with what the preset decided, and the reasons that say so."""
-    preset, fields, fitted = choice.preset, choice.fields, choice.fitted
+    preset, fields, fitted = choice.preset, choice.preset.unpack_fields, choice.fitted
     source = f"source: {preset.name} ({preset.why}); {preset.framework} conventions" + (
-        f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps else ""
+        f" with std ddof={preset.ddof}, eps={preset.eps:g}" if preset.eps is not None else ""
     )
     logged = (
         [

@@ -3,15 +3,12 @@ and why, for the message. Error path only: these functions re-read a file line b
 streamed (:mod:`grpoflaw_cli.ingest.lines`), so memory does not grow with the file; the happy
 path never calls them.
 
->>> jsonl_problem(b'{"reward": NaN}')
-'a bare NaN is not JSON; rewards must be finite numbers'
+>>> row_location(Path("steps/12.parquet"), "parquet", 3)
+'row 3'
 """
 
 from __future__ import annotations
 
-import json
-import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +19,14 @@ from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.headers import CR_HINT
-from grpoflaw_cli.ingest.lines import Decompressed, file_lines
+from grpoflaw_cli.ingest.lines import (
+    Decompressed,
+    cut_gzip_error,
+    decode_json_line,
+    file_lines,
+    is_gzip,
+    jsonl_problem,
+)
 
 if TYPE_CHECKING:
     import _csv
@@ -238,89 +242,12 @@ def _looks_binary_garbage(path: Path) -> bool:
         return fh.read(4) != b"PAR1"
 
 
-class _BareConstant(ValueError):
-    """Python's json.dumps writes NaN/Infinity for non-finite floats; JSON has no such thing."""
-
-
-class _TooDeep(ValueError):
-    """A JSON line nested deeper than the reader goes."""
-
-
-def _refuse_constant(token: str) -> object:
-    raise _BareConstant(token)
-
-
-def _finite_float(token: str) -> float:
-    value = float(token)
-    if value in (float("inf"), float("-inf")):
-        raise OverflowError(f"the number {token} is out of range")
-    return value
-
-
-MAX_DEPTH = 1024
-"""How deep Polars' JSON reader nests objects and lists: a deeper line does not read."""
-
-
-def _depth(line: bytes) -> int:
-    """How deep a JSON line nests objects and lists (brackets inside strings do not count).
-
-    >>> _depth(b'{"a": [[1], "]]]"]}')
-    3
-    """
-    import numpy as np
-
-    bare = re.sub(rb'"(?:[^"\\\\]|\\\\.)*"', b'""', line)
-    codes = np.frombuffer(bare, dtype=np.uint8)
-    opens = (codes == ord("[")) | (codes == ord("{"))
-    closes = (codes == ord("]")) | (codes == ord("}"))
-    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
-
-
-def decode_json_line(line: bytes, **options: object) -> object:
-    """One JSON value, as Python's decoder reads it; a line nested deeper than
-    :data:`MAX_DEPTH` is a :class:`_TooDeep` (not a RecursionError). Error path only."""
-    if line.count(b"[") + line.count(b"{") > MAX_DEPTH and _depth(line) > MAX_DEPTH:
-        raise _TooDeep(f"nested more than {MAX_DEPTH:,} levels deep, deeper than the reader goes")
-    text = line.decode("utf-8")  # what the reader accepts; json.loads would guess
-    try:
-        return json.loads(text, **options)  # type: ignore[arg-type]
-    except RecursionError:  # up to MAX_DEPTH levels, Python's decoder needs more stack
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(limit + 2 * MAX_DEPTH)
-        try:
-            return json.loads(text, **options)  # type: ignore[arg-type]
-        finally:
-            sys.setrecursionlimit(limit)
-
-
-def jsonl_problem(line: bytes) -> str | None:
-    """Why a JSONL line is not one JSON object, or None if it is (blank lines are fine)."""
-    if not line.strip():
-        return None
-    try:
-        obj = decode_json_line(line, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except _BareConstant as err:
-        return f"a bare {err} is not JSON; rewards must be finite numbers"
-    except _TooDeep as err:
-        return str(err)
-    except OverflowError as err:
-        return str(err)
-    except UnicodeDecodeError:
-        return "not UTF-8 text"
-    except ValueError as err:  # JSONDecodeError is a ValueError
-        why = str(getattr(err, "msg", err))
-        if b"\r" in line.rstrip(b"\r"):
-            why += "; its lines end with a carriage return alone (old Mac line ends)"
-        return why
-    return None if isinstance(obj, dict) else f"found a JSON {type(obj).__name__}"
-
-
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _gzip_problem(path: Path) -> InputError | None:
     """A .gz file that is no gzip, or whose stream ends early (still being written)."""
-    if path.suffix.lower() != ".gz":
+    if not is_gzip(path):
         return None
     try:
         with path.open("rb") as fh:
@@ -338,13 +265,6 @@ def _gzip_problem(path: Path) -> InputError | None:
     if not stream.complete:
         return cut_gzip_error(path)
     return None
-
-
-def cut_gzip_error(path: Path) -> InputError:
-    return InputError(
-        f"'{path}': the gzip stream ends early (was the file still being written?)",
-        hint=f"pass {option('skip_bad_lines')} to read it as far as it goes",
-    )
 
 
 def _safe_lines(path: Path) -> Iterator[bytes]:

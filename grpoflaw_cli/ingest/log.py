@@ -21,10 +21,16 @@ import polars as pl
 
 from grpoflaw_cli.errors import InputError
 from grpoflaw_cli.ingest import trainers
-from grpoflaw_cli.ingest.columns import INTERNAL_PREFIX, ROLE_SETTINGS, ColumnMap, Detection
+from grpoflaw_cli.ingest.columns import (
+    INTERNAL_PREFIX,
+    LAST_COL,
+    ROLE_SETTINGS,
+    SESSION_COL,
+    ColumnMap,
+    Detection,
+)
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.locate import first_non_numeric, locate_read_error
-from grpoflaw_cli.ingest.trainers.verl import LAST_COL, SESSION_COL
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class Log:
     @property
     def stats_frame(self) -> pl.LazyFrame:
         """The rows the group statistics are taken over: every rollout, except that in
-        verl multi-turn sessions only each session's last output counts (verl v1)."""
+        multi-turn sessions only each session's last output counts (verl v1)."""
         if not self.detection.sessions:
             return self.frame
         last = pl.col(LAST_COL) == pl.col(LAST_COL).max().over(SESSION_COL)

@@ -1,8 +1,10 @@
 """OpenPipe ART's trajectory logs: a JSONL step file with one line per group holding a
 ``trajectories`` list, or a trajectories Parquet
 file with ``group_index`` and ``reward``; each trajectory's ``metrics`` may hold the
-reward's parts. Its advantage divides by the population std plus 1e-6. On the error
-path: which line, trajectory and field of a file of trajectory lists is at fault.
+reward's parts. Its advantage divides by the population std plus 1e-6. Its hooks: a file
+of trajectory lists is checked when scanned (:func:`scan`) and read a row per trajectory
+(:func:`reshape`); on the error path, which line, trajectory and field is at fault
+(:func:`rollout_where`, :func:`explain`).
 
 >>> recognize([], {"trajectories": "list[struct[2]]"}).explode
 'trajectories'
@@ -19,14 +21,10 @@ import polars as pl
 from grpoflaw_cli.errors import InputError, option, quoted
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file, whole_file_schema
-from grpoflaw_cli.ingest.locate import (
-    decode_json_line,
-    json_kind,
-    locate_read_error,
-    record_line,
-    row_location,
-)
-from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
+from grpoflaw_cli.ingest.lines import decode_json_line
+from grpoflaw_cli.ingest.locate import json_kind, locate_read_error, record_line, row_location
+from grpoflaw_cli.ingest.trainers.metrics import unpack
+from grpoflaw_cli.ingest.trainers.preset import Preset, Shape, column_if_present, has_columns
 
 RECORD = "__record"
 TRAJECTORY = "__trajectory"
@@ -64,13 +62,19 @@ def explode(frame: pl.LazyFrame, column: str | None) -> pl.LazyFrame:
     return frame.with_row_index("group_index").explode(column, keep_nulls=False).unnest(column)
 
 
-def scan_exploded(path: Path, data: Source, fmt: Format, column: str | None) -> pl.LazyFrame:
-    """:func:`explode` of a file's scan, refusing a file with no rollout object in any
-    line (a JSONL file's schema is then taken from every line first: the rollouts may all
-    come after the lines the schema was inferred from)."""
-    frame = scan_file(data, fmt)
+def reshape(frame: pl.LazyFrame, shape: Shape, where: str = "the log") -> pl.LazyFrame:
+    """The reshape hook: a row per trajectory (:func:`explode`), its ``metrics`` fields
+    as columns (:func:`~grpoflaw_cli.ingest.trainers.metrics.unpack`)."""
+    return unpack(explode(frame, shape.explode), shape.unpack, shape.unpack_fields)
+
+
+def scan(path: Path, data: Source, fmt: Format, preset: Preset) -> pl.LazyFrame:
+    """The scan hook: a file's scan when the log is loaded, refusing a file with no
+    rollout object in any line (a JSONL file's schema is then taken from every line
+    first: the rollouts may all come after the lines the schema was inferred from)."""
+    frame, column = scan_file(data, fmt), preset.explode
     if column is None or holds_rollouts(frame, column):
-        return explode(frame, column)
+        return frame
     if fmt == "jsonl":
         try:
             whole_file_schema(data)  # kept: the file's later scans use it
@@ -79,7 +83,7 @@ def scan_exploded(path: Path, data: Source, fmt: Format, column: str | None) -> 
         frame = scan_file(data, fmt)
     if not holds_rollouts(frame, column):
         raise no_rollouts(str(path), column, frame.collect_schema().get(column))
-    return explode(frame, column)
+    return frame
 
 
 def holds_rollouts(frame: pl.LazyFrame, column: str) -> bool:
@@ -106,9 +110,10 @@ def no_rollouts(where: str, column: str, dtype: pl.DataType | None) -> InputErro
     )
 
 
-def rollout_where(source: Source, fmt: Format, row: int, column: str | None) -> str:
-    """Where the ``row``-th row (1-based) of a file's frame comes from: 'line N', or for a
-    file of rollout lists ``column`` 'line N, trajectory K'. Error path only."""
+def rollout_where(source: Source, fmt: Format, row: int, det: Detection) -> str:
+    """The where hook: where the ``row``-th row (1-based) of a file's frame comes from:
+    'line N', or for a file of rollout lists 'line N, trajectory K'. Error path only."""
+    column = det.explode
     if column is None:
         return row_location(source, fmt, row)
     try:
@@ -130,8 +135,8 @@ def rollout_where(source: Source, fmt: Format, row: int, column: str | None) -> 
 
 
 def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputError | None:
-    """Why a file of trajectory lists failed to read, if it is in the trajectories: a
-    trajectory's number that is text."""
+    """The explain hook: why a file of trajectory lists failed to read, if it is in the
+    trajectories: a trajectory's number that is text."""
     if det.explode is None:
         return None
     numeric = (*det.reward_cols, *det.component_cols, det.length_col, det.baseline_col)

@@ -1,7 +1,8 @@
 """A record column whose numeric fields are the reward's parts (prime-rl's per-rubric
 ``metrics``, ART's trajectory ``metrics``): its fields read as ``<column>.<field>``
 columns, and taken as the reward's components when a least-squares fit on the first rows
-shows the reward is their weighted sum.
+shows the reward is their weighted sum. Shared by the trainers whose preset names such a
+column (``Preset.unpack``): :func:`reshape` and :func:`fit` are their hooks, or part of them.
 
 >>> frame = pl.LazyFrame({"metrics": ['{"a": 1, "b": true}', '{"a": 2, "c": "x"}']})
 >>> component_fields(frame, "metrics")
@@ -22,6 +23,7 @@ import polars as pl
 from grpoflaw_cli.errors import option
 from grpoflaw_cli.ingest.columns import ColumnMap
 from grpoflaw_cli.ingest.files import READ_ERRORS
+from grpoflaw_cli.ingest.trainers.preset import Choice, Shape
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -77,6 +79,28 @@ def unpack(frame: pl.LazyFrame, column: str | None, fields: Sequence[str]) -> pl
         p.cast(pl.Float64, strict=False).alias(f"{column}.{f}")
         for p, f in zip(parts, fields, strict=True)
     )
+
+
+def reshape(frame: pl.LazyFrame, shape: Shape, where: str = "the log") -> pl.LazyFrame:
+    """The reshape hook: the record column's fields found at load as columns (:func:`unpack`)."""
+    return unpack(frame, shape.unpack, shape.unpack_fields)
+
+
+def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
+    """The fit hook: the record column's fields, from the ``first`` file's rows as
+    reshaped, and, unless the user named the reward or its components, those fields as
+    the reward's components where they add up to it (:func:`metrics_as_components`)."""
+    column = choice.preset.unpack
+    if not column:
+        return choice
+    fields = component_fields(first, column)
+    choice = replace(choice, preset=replace(choice.preset, unpack_fields=fields))
+    if len(fields) > 1 and not (user.reward or user.components):
+        mapping, fitted, notes = metrics_as_components(
+            unpack(first, column, fields), column, fields, choice.mapping
+        )
+        choice = replace(choice, mapping=mapping, fitted=fitted, notes=tuple(notes))
+    return choice
 
 
 def metrics_as_components(

@@ -1,7 +1,8 @@
 """NeMo-RL's training data dumps (``train_data_step{N}.jsonl``: one sample per line, each
 field in a batch slice of one; ``nemo_rl/algorithms/grpo.py``). Its baseline is the
 leave-one-out mean over samples with identical prompt tokens, its std the sample std
-(ddof 1) plus 1e-6.
+(ddof 1) plus 1e-6. Its hooks: each file's rows unwrapped (:func:`reshape`), and a batch
+slice not of one named on the error path (:func:`explain`).
 
 >>> list_depth(pl.List(pl.List(pl.Int64))), list_depth(pl.Float64)
 (2, 0)
@@ -18,7 +19,7 @@ from grpoflaw_cli.errors import InputError, option
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.locate import row_location
-from grpoflaw_cli.ingest.trainers.preset import Preset, has_columns
+from grpoflaw_cli.ingest.trainers.preset import Preset, Shape, has_columns
 
 RECORD = "__record"
 
@@ -51,7 +52,7 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         ),
         logged_advantage="advantage" if "advantages" in columns else None,
         logged_estimator="grpo_loo",
-        reshape="nemo-rl",
+        reshape=True,
         ddof=1,
         eps=1e-6,
     )
@@ -62,10 +63,11 @@ def list_depth(dtype: object) -> int:
     return 1 + list_depth(dtype.inner) if isinstance(dtype, pl.List) else 0
 
 
-def reshape(frame: pl.LazyFrame, where: str = "the log") -> pl.LazyFrame:
-    """NeMo-RL's rows as the preset maps them: each field unwrapped from its batch slice of
-    one, the prompt (identical prompt tokens: NeMo-RL's baseline groups), ``reward``,
-    ``advantage`` at the first trained token and ``response_tokens``."""
+def reshape(frame: pl.LazyFrame, shape: Shape, where: str = "the log") -> pl.LazyFrame:
+    """The reshape hook: NeMo-RL's rows as the preset maps them: each field unwrapped from
+    its batch slice of one, the prompt (identical prompt tokens: NeMo-RL's baseline
+    groups), ``reward``, ``advantage`` at the first trained token and ``response_tokens``.
+    ``where`` names the file in a message."""
     # NeMo-RL writes each field as a batch slice of one: `rewards: [r]`, `token_ids: [[...]]`.
     schema = frame.collect_schema()
     depth = {n: list_depth(t) for n, t in schema.items()}
@@ -120,7 +122,8 @@ def reshape(frame: pl.LazyFrame, where: str = "the log") -> pl.LazyFrame:
 
 
 def explain(path: object, fmt: Format, source: Source, det: Detection) -> InputError | None:
-    """The first line with a NeMo-RL field whose batch slice is not of one."""
+    """The explain hook: the first line with a NeMo-RL field whose batch slice is not of
+    one."""
     try:
         frame = scan_file(source, fmt)
         schema = frame.collect_schema()

@@ -1,6 +1,7 @@
-"""What a trainer's recognizer returns: a :class:`Preset` saying how to read its logs,
-and the small tests on column names and dtypes the recognizers share. Pure: it sees
-file names and column names/types, never rows.
+"""What a trainer's recognizer returns: a :class:`Preset` saying how to read its logs;
+what its load-time hooks pass on (a :class:`Choice`); what its reshape reads (a
+:class:`Shape`); and the small tests on column names and dtypes the recognizers share.
+Pure: it sees file names and column names/types, never rows.
 
 >>> is_numeric_type("f64"), is_numeric_type("str"), has_columns({"a": "i64", "b": "str"}, "a", "b")
 (True, False, True)
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from grpoflaw_cli.ingest.columns import ColumnMap
 
@@ -22,7 +23,9 @@ if TYPE_CHECKING:  # not at run time: reading a log needs no estimator (nor NumP
 @dataclass(frozen=True)
 class Preset:
     """How to read one trainer's logs. Its ``name`` and ``framework`` are the registry's
-    (:data:`grpoflaw_cli.ingest.trainers.TRAINERS`), filled in when it is chosen."""
+    (:data:`grpoflaw_cli.ingest.trainers.registry.TRAINERS`), filled in when it is
+    chosen; ``explode``, ``reshape``, ``unpack`` and ``unpack_fields`` say what the
+    trainer's ``reshape`` hook does to each file's rows (its :class:`Shape`)."""
 
     why: str
     name: str = "generic"
@@ -38,12 +41,44 @@ class Preset:
     eps: float | None = None
     explode: str | None = None
     """A column holding a list of rollouts per row (one row per group, as ART's JSONL)."""
-    reshape: str | None = None
-    """The trainer whose reshaping of the rows applies before the mapping (``nemo-rl``:
-    unwrap its batch slices of one and derive ``prompt``, ``reward``, ``advantage``)."""
+    reshape: bool = False
+    """The trainer's reshape makes new rows of the file's own, not only new columns
+    (NeMo-RL: unwrap its batch slices of one and derive ``prompt``, ``reward``,
+    ``advantage``)."""
     unpack: str | None = None
     """A JSON-string (or struct) column whose numeric fields are the reward's components
     (prime-rl's and ART's ``metrics``), read as ``<column>.<field>`` columns."""
+    unpack_fields: tuple[str, ...] = ()
+    """The ``unpack`` column's fields, found in the first file when the log is loaded
+    (by the trainer's ``fit`` hook)."""
+
+
+class Shape(Protocol):
+    """What a trainer's ``reshape`` hook reads: a :class:`Preset` while the log is
+    loaded, its :class:`~grpoflaw_cli.ingest.columns.Detection` at every read after."""
+
+    @property
+    def explode(self) -> str | None: ...
+    @property
+    def reshape(self) -> bool: ...
+    @property
+    def unpack(self) -> str | None: ...
+    @property
+    def unpack_fields(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the preset and the user decided before the columns are detected: the
+    trainer's ``fit`` hook completes it from the first file's rows."""
+
+    preset: Preset
+    mapping: ColumnMap
+    """The user's mapping over the preset's (:func:`~grpoflaw_cli.ingest.trainers.merge`)."""
+    fitted: tuple[float, ...] | None = None
+    """The components' weights in the reward, when a fit found them."""
+    notes: tuple[str, ...] = ()
+    """Reasons the fit gives (``inspect`` shows them)."""
 
 
 def is_numeric_type(dtype: str) -> bool:

@@ -1,7 +1,7 @@
 """TRL's ``GRPOTrainer`` completion logs (``log_completions``: a table per logging step,
 ``completions/completions_{step:05d}.parquet``, one column per reward function), and TRL's
 rule for missing rewards (``trl/trainer/grpo_trainer.py``: ``torch.nansum`` over the
-reward functions).
+reward functions). Its fit hook (:func:`fit`) finds the group size from runs of the prompt.
 
 >>> p = recognize([Path("completions/completions_00010.parquet")],
 ...               {"step": "i64", "prompt": "str", "completion": "str", "acc": "f64",
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.ingest.columns import ColumnMap, Format, NanRewards
-from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
+from grpoflaw_cli.ingest.columns import ColumnMap, NanRewards
+from grpoflaw_cli.ingest.files import READ_ERRORS
 from grpoflaw_cli.ingest.trainers.preset import (
+    Choice,
     Preset,
     column_if_present,
     has_columns,
@@ -61,12 +63,24 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     )
 
 
-def block_size(data: Source, fmt: Format, column: str) -> int | None:
+def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
+    """The fit hook: groups as blocks of rows, their size inferred from the ``first``
+    file (:func:`block_size`), unless the user named a group column or size."""
+    column = choice.preset.blocks_from
+    if not column or user.group or user.group_size:
+        return choice
+    size = block_size(first, column)
+    if size is None:
+        return choice
+    return replace(choice, mapping=replace(choice.mapping, group=None, group_size=size))
+
+
+def block_size(frame: pl.LazyFrame, column: str) -> int | None:
     """The run length by which ``column`` repeats in consecutive rows (TRL writes
     ``num_generations`` completions of a prompt one after the other): the gcd of the run
     lengths, or None if it does not repeat."""
     try:
-        keys = scan_file(data, fmt).select(pl.col(column).hash()).collect().to_series()
+        keys = frame.select(pl.col(column).hash()).collect().to_series()
     except READ_ERRORS:
         return None
     if keys.len() < 2:

@@ -1,7 +1,9 @@
 """verl's rollout dumps (``trainer.rollout_data_dir`` / ``validation_data_dir``: one JSONL
 file per step with ``input``, ``output``, ``score``, ``step`` and the reward-extra keys;
 ``verl/trainer/ppo/ray_trainer.py`` ``_dump_generations``), and verl v1's multi-turn uids
-``{prompt_uuid}_{session_id}_{output_index}``.
+``{prompt_uuid}_{session_id}_{output_index}``: once the first file is read, :func:`finish`
+says whether the group column holds them, and :func:`roles` derives the group (and each
+output's session) from them.
 
 >>> recognize([], {"input": "str", "output": "str", "score": "f64", "uid": "str"}).mapping.group
 'uid'
@@ -15,7 +17,14 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.ingest.columns import OUTPUT_PREFIX, ColumnMap, Detection, carried_name
+from grpoflaw_cli.ingest.columns import (
+    LAST_COL,
+    OUTPUT_PREFIX,
+    SESSION_COL,
+    ColumnMap,
+    Detection,
+    carried_name,
+)
 from grpoflaw_cli.ingest.files import READ_ERRORS
 from grpoflaw_cli.ingest.trainers.preset import (
     Preset,
@@ -30,10 +39,6 @@ of ``score``); ``overlong`` is DAPO's truncation flag, not a reward."""
 
 VERL_UID = r"_\d+_\d+$"
 """verl v1 writes ``uid = "{prompt_uuid}_{session_id}_{output_index}"``; the group is the prefix."""
-SESSION_COL = "__session"
-"""Internal column: a verl v1 multi-turn session ('<prompt>_<session>')."""
-LAST_COL = "__output"
-"""Internal column: the output's index within its session."""
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
@@ -60,7 +65,7 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     )
 
 
-def with_v1_uids(first: pl.LazyFrame, det: Detection) -> Detection:
+def finish(first: pl.LazyFrame, det: Detection) -> Detection:
     """``det`` grouping by the '<prompt>' prefix of verl v1 uids if the group column
     holds them, and with verl v1's sessions if some have several outputs (first file)."""
     if det.group_col is None or det.group_col.lower() != "uid" or not _v1_uids(first, det):
@@ -79,6 +84,20 @@ def with_v1_uids(first: pl.LazyFrame, det: Detection) -> Detection:
     return replace(
         det, group_key="verl_uid", sessions=bool(sessions), reasons=(*det.reasons, *reasons)
     )
+
+
+def roles(det: Detection) -> dict[str, pl.Expr]:
+    """The canonical columns verl v1 uids give (once :func:`finish` found them): the
+    group, the uid's '<prompt>' prefix; with multi-turn sessions, each output's session
+    ('<prompt>_<session>') and its index in it."""
+    if det.group_key != "verl_uid" or det.group_col is None:
+        return {}
+    uid = pl.col(carried_name(det.group_col)).cast(pl.String)
+    own = {"group": uid.str.replace(VERL_UID, "")}
+    if det.sessions:
+        own[SESSION_COL] = uid.str.replace(r"_\d+$", "")
+        own[LAST_COL] = uid.str.extract(r"_(\d+)$").cast(pl.Int64)
+    return own
 
 
 def _multi_output_sessions(frame: pl.LazyFrame, uid: str) -> int:
