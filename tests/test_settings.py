@@ -1,4 +1,5 @@
-"""Issue 11, second hostile pass: what a fresh pass found after the first round of fixes.
+"""Settings that contradict each other or the log: one column in two roles, a reward
+named twice, out-of-range values; each is refused with the setting named.
 
 Each test names the case it reproduces; each failed before its fix.
 """

@@ -1,4 +1,4 @@
-"""Issue 11, display: text from logs and paths never drives the terminal.
+"""Display: text from logs and paths never drives the terminal.
 
 Task, column and file names, and the messages quoting them, reach the screen with their
 control characters shown as escapes (``\\x1b``, ``\\n``, ``\\u202e``): no escape sequence
@@ -299,7 +299,7 @@ def test_csv_on_a_terminal_shows_control_characters(tmp_path: Path) -> None:
 
 
 def test_json_escapes_control_characters_itself(tmp_path: Path) -> None:
-    """Already so before issue 11 (json.dumps writes \\u001b): kept so."""
+    """A guard, true before the display fixes too (json.dumps writes \\u001b)."""
     log = tmp_path / "run\x1b[31m.jsonl"
     log.write_bytes(jsonl(*rollouts(task=HOSTILE)))
     result = run("compare", log, "--task-col", "task", "--format", "json")

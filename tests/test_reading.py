@@ -1,4 +1,4 @@
-"""Issue 11, reading: the error path and --skip-bad-lines stream (memory independent of
+"""Reading: the error path and --skip-bad-lines stream (memory independent of
 the file's size), inputs that are not bugs exit 2 (never 3, never a Rust panic), an
 unreadable subfolder is an error, and messages name the real cause."""
 

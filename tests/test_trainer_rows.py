@@ -1,4 +1,4 @@
-"""Trust II, trainer presets: an OpenPipe ART dump whose lines hold no trajectory, or a
+"""Trainer rows: an OpenPipe ART dump whose lines hold no trajectory, or a
 text reward inside one, and a NeMo-RL field whose batch slice is not of one, are refused
 with the file, line (and trajectory or field) named; never a crash, a wrong line, or a
 value silently dropped."""

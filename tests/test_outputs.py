@@ -1,5 +1,5 @@
 """Outputs never destroy what is read, write where they are pointed, and fail with the real
-cause (issue 11: outputs and the process's own standard streams)."""
+cause, for output files and the process's own standard streams."""
 
 from __future__ import annotations
 

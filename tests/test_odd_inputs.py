@@ -1,4 +1,4 @@
-"""Issue 11 (Trust II), inputs: no silent wrong answers from odd input, and no blow-up on
+"""Odd inputs: no silent wrong answers from odd input, and no blow-up on
 pathological sizes (late fields, colliding names, mixed ids, categorical steps, duplicate
 keys, very many columns, very many files)."""
 
