@@ -129,7 +129,7 @@ def test_estimators_option_selects(runner: CliRunner) -> None:
 
 def test_second_pass_estimators_run_on_request(runner: CliRunner, tmp_path: Path) -> None:
     # grpo_loo (NeMo-RL's default) needs a second pass over the rows: not a default on
-    # other logs, but there for --estimators and "all", and on NeMo-RL logs (test_presets)
+    # other logs, but there for --estimators and "all", and on NeMo-RL logs (test_trainers)
     assert "grpo_loo" not in json_report(runner, SAMPLES / "seed.jsonl")["summary"]["estimators"]
     everything = json_report(runner, SAMPLES / "seed.jsonl", "--estimators", "all")
     assert "grpo_loo" in everything["summary"]["estimators"]
