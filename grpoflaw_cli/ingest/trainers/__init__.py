@@ -1,7 +1,7 @@
 """Trainer presets: recognize what a trainer wrote and read it without flags.
 
-One file per trainer format (``verl.py``, ``trl.py``, ``open_instruct.py``,
-``prime_rl.py``, ``art.py``, ``nemo_rl.py``) holds its recognizer and its hooks;
+One file per trainer format (``verl.py``, ``trl.py``, ...) holds its recognizer and its
+hooks;
 ``registry.py`` holds :data:`TRAINERS` (a line per trainer) and the functions the rest of
 ingest calls the hooks through; ``preset.py`` what a recognizer returns; ``metrics.py`` a
 record column's fields as the reward's parts (prime-rl, ART). Adding a trainer is a file
