@@ -184,6 +184,7 @@ def test_library_matches_framework(case: dict[str, Any]) -> None:
     assert_matches(got, expected(case), tol)
 
 
+@pytest.mark.slow  # 183 runs of the CLI; the library's parity above stays in the fast loop
 @pytest.mark.parametrize("case", COVERED, ids=lambda c: c["name"])
 def test_cli_advantages_matches_framework(case: dict[str, Any], tmp_path: Path) -> None:
     """Write the case's input as a log, run `grpoflaw advantages --framework F`, compare."""
