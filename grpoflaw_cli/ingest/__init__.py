@@ -22,7 +22,6 @@ module              what it holds
 from grpoflaw_cli.ingest.canonical import FILE_COL, canonicalize
 from grpoflaw_cli.ingest.checks import check_rewards
 from grpoflaw_cli.ingest.columns import (
-    CANONICAL,
     INTERNAL_PREFIX,
     ColumnMap,
     Detection,
@@ -37,7 +36,6 @@ from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, fac
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
 
 __all__ = [
-    "CANONICAL",
     "FILE_COL",
     "INTERNAL_PREFIX",
     "SOURCES",

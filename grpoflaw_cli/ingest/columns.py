@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-CANONICAL = ("step", "group", "reward", "length", "task")
-
 STEP_NAMES = ("step", "global_step", "iteration", "iter", "training_step", "train_step", "epoch")
 GROUP_NAMES = (
     "group",
