@@ -110,6 +110,16 @@ ROLE_SETTINGS = {
 ROLE_NAMES = (*STEP_NAMES, *GROUP_NAMES, *REWARD_NAMES, *LENGTH_NAMES, *TASK_NAMES, *BASELINE_NAMES)
 """Every name :func:`detect` looks for."""
 
+
+def weighted_sum(weights: Sequence[float], names: Sequence[str]) -> str:
+    """A weighted reward as the reasons write it.
+
+    >>> weighted_sum([1.0, 0.5], ["acc", "format"])
+    '1·acc + 0.5·format'
+    """
+    return " + ".join(f"{w:g}·{c}" for w, c in zip(weights, names, strict=True))
+
+
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 NanRewards = Literal["refuse", "nansum"]
 

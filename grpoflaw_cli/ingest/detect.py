@@ -25,6 +25,7 @@ from grpoflaw_cli.ingest.columns import (
     Detection,
     GroupMode,
     listed,
+    weighted_sum,
 )
 
 
@@ -139,9 +140,7 @@ def _weights(
             f"{option('reward_weights')} holds {infinite[0]}: weights must be finite numbers",
             hint=f"e.g. {option('reward_weights')} 1,0.5",
         )
-    reasons.append(
-        "reward = " + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, rewards, strict=True))
-    )
+    reasons.append("reward = " + weighted_sum(weights, rewards))
 
 
 def _step(cols: list[str], mapping: ColumnMap, reasons: list[str]) -> str | None:

@@ -21,7 +21,7 @@ from dataclasses import replace
 import polars as pl
 
 from grpoflaw_cli.errors import option
-from grpoflaw_cli.ingest.columns import ColumnMap
+from grpoflaw_cli.ingest.columns import ColumnMap, weighted_sum
 from grpoflaw_cli.ingest.files import READ_ERRORS
 from grpoflaw_cli.ingest.trainers.preset import Choice, Shape
 
@@ -115,7 +115,7 @@ def metrics_as_components(
     if len(parts) > 1:
         note = (
             f"components ← {', '.join(parts)}: the reward is "
-            + " + ".join(f"{w:g}·{c}" for w, c in zip(weights, parts, strict=True))
+            + weighted_sum(weights, parts)
             + f" on the first rows, so these fields of '{column}' are its parts"
         )
         return replace(mapping, components=parts), weights, [note]
