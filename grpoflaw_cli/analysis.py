@@ -52,6 +52,7 @@ from grpoflaw_cli.group_stats import (
     standardized_moments,
     to_groups,
     variable_groups,
+    varying_components,
 )
 from grpoflaw_cli.magnitude import geometric_median, live_groups, magnitude_frame
 
@@ -84,6 +85,10 @@ class Analysis:
     """Per (step, task) shares of reward spread and advantage mass (:func:`task_shares`)."""
     logged_estimator: str = REFERENCE
     """The estimator the trainer's logged advantages should equal (see :func:`with_logged`)."""
+    components: tuple[str, ...] = ()
+    """The reward's components (several, else none); with them ``groups`` has
+    ``components_varying``, a bit mask of those that vary in each group
+    (:func:`~grpoflaw_cli.group_stats.varying_components`)."""
 
     @property
     def rollouts(self) -> int:
@@ -177,6 +182,7 @@ def analyze_groups(
         stats=g,
         tasks=task_shares(groups, computed) if "task" in groups.columns else None,
         row_variables={v.name: v for v in variables.values()},
+        components=tuple(components) if len(components) > 1 else (),
     )
 
 
@@ -218,6 +224,9 @@ class _Table:
         passed_on = table.select(
             c for c in ("task", "component_patterns", "reward_values") if c in table.columns
         )
+        if len(components) > 1:
+            varying = pl.Series("components_varying", varying_components(table, components))
+            passed_on = passed_on.with_columns(varying)
         sources: dict[str, np.ndarray] = {}
         if "source_min" in table.columns:
             sources = {

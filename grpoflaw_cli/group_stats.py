@@ -393,3 +393,22 @@ def component_stats(
         constant = lo == hi  # a constant component's mean is its value (see to_groups)
         out.append((column, n, np.where(constant, lo, mean), np.where(constant, 0.0, m2)))
     return out
+
+
+def varying_components(table: pl.DataFrame, components: Sequence[str]) -> np.ndarray:
+    """Per group, a bit mask of the reward components that vary inside it: bit ``k`` is
+    set when component ``k``'s range (``component{k}_min`` to ``_max`` of
+    :func:`~grpoflaw_cli.passes.group_stats_query`) is not one value.
+
+    >>> t = pl.DataFrame({"component0_min": [0.0, 0.0], "component0_max": [1.0, 0.0],
+    ...                   "component1_min": [1.0, 0.0], "component1_max": [1.0, 1.0]})
+    >>> varying_components(t, ["acc", "format"]).tolist()
+    [1, 2]
+    """
+    mask = np.zeros(table.height, dtype=np.int64)
+    for k in range(min(len(components), 63)):  # an int64 mask holds 63
+        lo = table[f"component{k}_min"].cast(pl.Float64).to_numpy()
+        hi = table[f"component{k}_max"].cast(pl.Float64).to_numpy()
+        with np.errstate(invalid="ignore"):
+            mask |= np.where(hi > lo, np.int64(1) << k, 0)
+    return mask

@@ -27,6 +27,7 @@ import polars as pl
 
 from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.attribution import attribution
 from grpoflaw_cli.diagnostics import Flag, Severity, Thresholds
 
 
@@ -125,6 +126,8 @@ def build_report(
     if analysis.tasks is not None:
         tasks = analysis.tasks
         summary["tasks"] = tasks.filter(pl.col("step").is_null()).drop("step").to_dicts()
+    if analysis.components:  # several reward components: who carries the update mass
+        summary["attribution"] = attribution(analysis.groups, analysis.components)
     report: dict[str, Any] = clean(
         {
             "grpoflaw_version": __version__,

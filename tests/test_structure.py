@@ -22,6 +22,7 @@ PURE = (
     "grpoflaw_cli.group_stats",
     "grpoflaw_cli.passes",
     "grpoflaw_cli.analysis",
+    "grpoflaw_cli.attribution",
     "grpoflaw_cli.magnitude",
     "grpoflaw_cli.diagnostics",
     "grpoflaw_cli.result",

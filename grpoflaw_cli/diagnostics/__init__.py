@@ -5,7 +5,8 @@ Each flag is ``{code, severity, step, group, message, evidence}``; every thresho
 describing its checks: :mod:`.pairs` (``collapsed_pair``), :mod:`.magnitude`
 (``magnitude_collapse``, ``magnitude_collapse_groups``, ``noise_amplification``),
 :mod:`.groups` (``zero_variance``, ``singleton_groups``, ``ragged_groups``),
-:mod:`.composition` (``component_aliasing``, ``task_reweighting``) and :mod:`.provenance`
+:mod:`.composition` (``component_aliasing``, ``task_reweighting``),
+:mod:`.inflation` (``component_inflation``) and :mod:`.provenance`
 (``step_in_several_files``, ``logged_advantage_mismatch``); :mod:`.checks` runs them all.
 
 >>> import polars as pl

@@ -9,6 +9,7 @@ from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
 from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
 from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
+from grpoflaw_cli.diagnostics.inflation import component_inflation
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
 from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
 from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
@@ -23,6 +24,7 @@ CHECKS = (
     logged_advantage,
     task_reweighting,
     component_aliasing,
+    component_inflation,
 )
 
 

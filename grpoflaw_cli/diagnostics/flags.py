@@ -55,11 +55,13 @@ class Thresholds:
     noise_grpo_scale: float = 0.5
     task_ratio: float = 3.0
     """task_reweighting: GRPO share / spread share (or its inverse) that counts."""
+    component_ratio: float = 3.0
+    """component_inflation: a component class's GRPO share / Dr. GRPO share that counts."""
     logged_tolerance: float = 1e-3
     """Relative RMS difference above which a trainer's logged advantage is a mismatch."""
 
     def __post_init__(self) -> None:
-        for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance"):
+        for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance", "component_ratio"):
             if not getattr(self, name) > 1.0:
                 setting = option(name) if name in OPTIONS else name
                 raise UsageError(f"{setting} must be > 1, got {getattr(self, name)}")

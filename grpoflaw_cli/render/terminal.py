@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grpoflaw_cli.estimators import REGISTRY
+from grpoflaw_cli.formatting import num
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_STYLE,
@@ -52,6 +53,7 @@ SHORT_CODES = {
     "step_in_several_files": "files",
     "task_reweighting": "tasks",
     "component_aliasing": "alias",
+    "component_inflation": "inflate",
     "logged_advantage_mismatch": "logged",
 }
 
@@ -303,6 +305,37 @@ def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | Non
     return table
 
 
+def attribution_table(report: dict[str, Any]) -> RenderableType | None:
+    """Each class of groups (the reward components varying in them) and its share of the
+    update mass under GRPO and Dr. GRPO; shown only when there are two classes or more."""
+    classes = report["summary"].get("attribution") or []
+    if len(classes) < 2:
+        return None
+    table = Table(
+        title="Update mass by reward components varying (Σ A², run)",
+        title_justify="left",
+        caption="GRPO: unit scale per group; Dr. GRPO: the weighted reward's",
+        caption_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("components varying")
+    table.add_column("groups", justify="right")
+    table.add_column("GRPO", justify="right", no_wrap=True)
+    table.add_column("Dr. GRPO", justify="right", no_wrap=True)
+    table.add_column("ratio", justify="right", no_wrap=True)
+    for row in classes:
+        grpo, magnitude = row["share_grpo"], row["share_dr_grpo"]
+        table.add_row(
+            " + ".join(row["components"]) or "(none)",
+            cell(row["groups"]),
+            percent(grpo),
+            percent(magnitude),
+            f"{num(grpo / magnitude)}×" if magnitude else "—",
+        )
+    return table
+
+
 def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120) -> RenderableType:
     """The whole ``compare`` screen for a terminal ``width`` columns wide."""
     report = printable_tree(report)
@@ -313,6 +346,7 @@ def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120)
         Text(""),
         magnitude_table(report),
         *([Text(""), tasks] if tasks is not None else []),
+        *([Text(""), table] if (table := attribution_table(report)) is not None else []),
         Text(""),
         flags_table(report),
     )
