@@ -124,3 +124,59 @@ def test_reallocated_bounded_and_scale_invariant(groups: list[list[float]], c: f
 def test_same_spread_everywhere_moves_nothing(base: list[float], copies: int) -> None:
     groups = [[r + 7.0 * i for r in base] for i in range(copies)]  # shifted: same spread
     assert verdict(_analysis(_rows(groups)))["reallocated"] == pytest.approx(0.0, abs=1e-12)
+
+
+def _independent(path: str) -> tuple[float, float, float, dict[int, float]]:
+    """reallocated, across and within tasks, per step, from the rows (ddof 1, eps 1e-6)."""
+    rows = pl.read_ndjson(SAMPLES / path)
+    centered = pl.col("reward") - pl.col("reward").mean().over("step", "prompt_id")
+    std = pl.col("reward").std(ddof=1).over("step", "prompt_id").fill_null(0.0)
+    g = (
+        rows.with_columns(dr=centered**2, grpo=(centered / (std + 1e-6)) ** 2)
+        .group_by("step", "prompt_id", "task")
+        .agg(pl.col("dr").sum(), pl.col("grpo").sum())
+        .with_columns(p=pl.col("grpo") / pl.col("grpo").sum(), q=pl.col("dr") / pl.col("dr").sum())
+    )
+    total = 0.5 * float((g["p"] - g["q"]).abs().sum())
+    t = g.group_by("task").agg(pl.col("p").sum().alias("P"), pl.col("q").sum().alias("Q"))
+    across = 0.5 * float((t["P"] - t["Q"]).abs().sum())
+    g = g.join(t, on="task")
+    inner = g.group_by("task", "P", "Q").agg(
+        (0.5 * (pl.col("p") / pl.col("P") - pl.col("q") / pl.col("Q")).abs().sum()).alias("tv")
+    )
+    within = float((0.5 * (inner["P"] + inner["Q"]) * inner["tv"]).sum())
+    steps = {}
+    for (step,), part in g.group_by("step"):
+        p, q = part["grpo"], part["dr"]
+        steps[step] = 0.5 * float((p / p.sum() - q / q.sum()).abs().sum())
+    return total, across, within, steps
+
+
+def test_multitask_recomputed_from_rows() -> None:
+    report = gf.compare(SAMPLES / "multitask.jsonl").report()
+    v = report["summary"]["verdict"]
+    total, across, within, steps = _independent("multitask.jsonl")
+    assert v["reallocated"] == pytest.approx(total, abs=1e-9)
+    assert v["reallocated_across_tasks"] == pytest.approx(across, abs=1e-9)
+    assert v["reallocated_within_tasks"] == pytest.approx(within, abs=1e-9)
+    assert v["dominant"] == "across" and v["recommendation"]["trainer"] == "verl"
+    for row in report["iterations"]:
+        assert row["reallocated"] == pytest.approx(steps[row["step"]], abs=1e-9)
+        assert list(row)[-1] == "flags"
+
+
+def test_verdict_on_every_screen() -> None:
+    from rich.console import Console
+
+    from grpoflaw_cli.render.html import render_html
+    from grpoflaw_cli.render.terminal import render_compare
+
+    result = gf.compare(SAMPLES / "seed.jsonl")
+    report = result.report()
+    console = Console(width=120, color_system=None)
+    with console.capture() as shown:
+        console.print(render_compare(report))
+    screen = shown.get()
+    assert screen.index("grpoflaw compare") < screen.index("Verdict") < screen.index("Per iter")
+    page = render_html(report, result.analysis, None)
+    assert "<h2>Verdict</h2>" in page and page.index("Verdict") < page.index("How much reward")
