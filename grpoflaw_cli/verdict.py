@@ -45,6 +45,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.formatting import num, percent
 
 LITTLE = 0.05
@@ -204,37 +205,66 @@ def verdict(
     out["text"] = " ".join(s for s in sentences if s)
     matters = split["within"] if split else share
     wanted = matters >= LITTLE
-    out["recommendation"] = recommendation(source, framework, components) if wanted else None
+    rec = recommendation(source, framework, components, logged_best(analysis))
+    out["recommendation"] = rec if wanted else None
     return out
 
 
-def recommendation(source: str, framework: str, components: bool = False) -> dict[str, Any]:
+def logged_best(analysis: Analysis) -> str | None:
+    """The estimator the trainer's logged advantages match best, most often over the
+    iterations (None without logged advantages)."""
+    if "logged_best" not in analysis.iterations.columns:
+        return None
+    best = analysis.iterations["logged_best"].drop_nulls().mode().sort()
+    return str(best[0]) if best.len() else None
+
+
+def recommendation(
+    source: str, framework: str, components: bool = False, logged: str | None = None
+) -> dict[str, Any]:
     """What to set instead of GRPO's std normalization, in the trainer's own words: by
     the log's ``source`` (a trainer) when it names one, else by the conventions'
     ``framework``. ``components``: the reward is a weighted sum of several columns.
+    ``logged``: the estimator the trainer's own advantages match; when it keeps reward
+    magnitude, the run did not divide by the std and there is nothing to change.
 
     >>> recommendation("trl", "trl")["settings"]
     ['scale_rewards="none"', 'scale_rewards="batch"']
-    >>> recommendation("open_instruct", "verl")["settings"]
+    >>> recommendation("prime-rl", "verl", logged="dr_grpo")["settings"]
     []
     """
-    if source in ("open_instruct", "prime_rl"):
-        name = "open-instruct" if source == "open_instruct" else "prime-rl"
+    trainer = {"open-instruct": "open-instruct", "prime-rl": "prime-rl", "nemo-rl": "NeMo-RL"}
+    if logged in REGISTRY and REGISTRY[logged].keeps == "groups and iterations":
         return {
-            "trainer": name,
+            "trainer": trainer.get(source, source),
             "settings": [],
-            "text": f"{name} already centers rewards without dividing by the std by default: "
-            "the reallocation above is what GRPO would do; check that the run kept that default.",
+            "text": f"The logged advantages match {REGISTRY[logged].title}, which keeps reward "
+            "magnitude: this run did not divide by the std, so the figures above are what "
+            "GRPO would have done, not what it did.",
         }
-    if source == "nemo_rl":
+    if source == "prime-rl":
+        return {
+            "trainer": "prime-rl",
+            "settings": [],
+            "text": "prime-rl already centers rewards without dividing by the std by default: "
+            "the figures above are what GRPO would do; check that the run kept that default.",
+        }
+    if source == "open-instruct":
+        return {
+            "trainer": "open-instruct",
+            "settings": [],
+            "text": "open-instruct's GRPO divides by the group std unless its advantage "
+            "normalization is set to centering only (mean subtraction): choose that.",
+        }
+    if source == "nemo-rl":
         return {
             "trainer": "NeMo-RL",
             "settings": ["grpo.normalize_rewards=false"],
-            "text": "Keep the group mean baseline (grpo.use_leave_one_out_baseline) and stop "
-            "dividing by the group std.",
+            "text": "grpo.normalize_rewards=false keeps the group baseline "
+            "(grpo.use_leave_one_out_baseline) and stops dividing by the group std.",
         }
-    trainer = source if source == "trl" else framework
-    return _FRAMEWORK.get(trainer, _FRAMEWORK["verl"])(components)
+    name = source if source == "trl" else framework
+    return _FRAMEWORK.get(name, _FRAMEWORK["verl"])(components)
 
 
 def _trl(components: bool) -> dict[str, Any]:

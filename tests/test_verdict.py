@@ -91,8 +91,25 @@ def test_recommendation_speaks_the_trainers_words(source: str, framework: str, e
 
 
 def test_centering_trainers_are_told_so() -> None:
-    rec = verdict(gf.compare(SAMPLES / "seed.jsonl").analysis, "prime_rl")["recommendation"]
+    rec = verdict(gf.compare(SAMPLES / "seed.jsonl").analysis, "prime-rl")["recommendation"]
     assert rec["settings"] == [] and "already centers" in rec["text"]
+
+
+@pytest.mark.parametrize(
+    ("trainer", "settings", "words"),
+    [
+        ("prime_rl", [], "match Dr. GRPO"),  # its logged advantages keep magnitude
+        ("trl_scale_none", [], "match Dr. GRPO"),  # run with scale_rewards="none"
+        ("trl", ['scale_rewards="none"', 'scale_rewards="batch"'], "scale_rewards"),
+        ("nemo_rl", ["grpo.normalize_rewards=false"], "normalize_rewards"),
+    ],
+)
+def test_recommendation_follows_the_logged_advantages(
+    trainer: str, settings: list[str], words: str
+) -> None:
+    rec = gf.compare(SAMPLES / "trainers" / trainer).report()["summary"]["verdict"]
+    assert rec["recommendation"]["settings"] == settings
+    assert words in rec["recommendation"]["text"]
 
 
 groups_st = st.lists(
