@@ -29,6 +29,7 @@ from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.attribution import attribution
 from grpoflaw_cli.diagnostics import Flag, Severity, Thresholds
+from grpoflaw_cli.verdict import per_iteration, verdict
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,16 @@ def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None
     }
 
 
+def _verdict(analysis: Analysis, header: Header, iterations: list[dict[str, Any]]) -> Any:
+    """``summary.verdict`` (:func:`~grpoflaw_cli.verdict.verdict`), and each iteration's
+    ``reallocated`` added to ``iterations`` (before ``flags``, which stays last)."""
+    by_step = per_iteration(analysis)
+    for row in iterations:
+        flags = row.pop("flags")
+        row["reallocated"], row["flags"] = by_step.get(row["step"]), flags
+    return verdict(analysis, header.source, header.framework, "components" in header.columns)
+
+
 def build_report(
     analysis: Analysis,
     flags: list[Flag],
@@ -123,6 +134,7 @@ def build_report(
         "skipped_estimators": header.skipped_estimators,
         "logged_advantage": _logged_summary(analysis, header),
     }
+    summary["verdict"] = _verdict(analysis, header, iterations)
     if analysis.tasks is not None:
         tasks = analysis.tasks
         summary["tasks"] = tasks.filter(pl.col("step").is_null()).drop("step").to_dicts()

@@ -26,6 +26,7 @@ PURE = (
     "grpoflaw_cli.magnitude",
     "grpoflaw_cli.diagnostics",
     "grpoflaw_cli.result",
+    "grpoflaw_cli.verdict",
     "grpoflaw_cli.rollout_advantages",
     "grpoflaw_cli.ingest",
     "grpoflaw_cli.simulate",

@@ -286,6 +286,27 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     )
 
 
+def _verdict_html(report: dict[str, Any]) -> str:
+    """The verdict on top: its numbers, its sentences and what to set, if anything."""
+    v = report["summary"].get("verdict")
+    if not v:
+        return ""
+    names = {
+        "reallocated": "reallocated",
+        "reallocated_within_tasks": "within tasks",
+        "reallocated_across_tasks": "across tasks",
+        "zero_signal": "zero signal",
+    }
+    cells = "".join(
+        f"<th>{label}</th><td>{_esc(percent(v[key]))}</td>"
+        for key, label in names.items()
+        if key in v
+    )
+    rec = v.get("recommendation")
+    what = f"<p><b>What to set ({_esc(rec['trainer'])}):</b> {_esc(rec['text'])}</p>" if rec else ""
+    return f"<h2>Verdict</h2><table><tr>{cells}</tr></table><p>{_esc(v['text'])}</p>{what}"
+
+
 def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:
     """The full report page as one string."""
     s = report["summary"]
@@ -310,6 +331,7 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
 {s["rollouts"]:,} rollouts, {s["iterations"]:,} iterations, {s["groups"]:,} groups &middot;
 source: {_esc(s.get("source", "generic"))} &middot; {_esc(s["conventions"]["text"])} &middot;
 flags: {_esc(flag_line)} &middot; grpoflaw {_esc(report["grpoflaw_version"])}{extra}</p>
+{_verdict_html(report)}
 <p class="note">GRPO divides each group's centered rewards by the group's std, so a group whose
 rewards span &plusmn;5 gets the same advantages as one spanning &plusmn;1. Estimators whose line
 tracks the black reward-spread line below keep that magnitude; flat lines erase it.</p>

@@ -113,6 +113,29 @@ def _header(report: dict[str, Any], width: int = 120) -> RenderableType:
     return Panel(lines, title="grpoflaw compare", title_align="left", border_style="blue")
 
 
+def verdict_panel(report: dict[str, Any]) -> RenderableType:
+    """The verdict (``summary.verdict``): its numbers, its sentences and, when the numbers
+    call for one, what to set instead; nothing for a report without a verdict."""
+    v = report["summary"].get("verdict")
+    if not v:
+        return Text("")
+    parts = [("reallocated", v["reallocated"])]
+    if "reallocated_within_tasks" in v:
+        parts += [
+            ("within tasks", v["reallocated_within_tasks"]),
+            ("across tasks", v["reallocated_across_tasks"]),
+        ]
+    parts.append(("zero signal", v["zero_signal"]))
+    lines = Text()
+    for label, value in parts:
+        lines.append(f"{label} ", style="dim").append(f"{percent(value)}   ", style="bold")
+    lines.append("\n" + v["text"])
+    rec = v.get("recommendation")
+    if rec:
+        lines.append(f"\nwhat to set ({rec['trainer']}): ", style="bold green").append(rec["text"])
+    return Panel(lines, title="Verdict", title_align="left", border_style="magenta")
+
+
 def _pick_rows(rows: list[dict[str, Any]], max_rows: int) -> tuple[list[dict[str, Any]], bool]:
     """All rows if they fit; else flagged iterations first, then evenly spaced ones."""
     if len(rows) <= max_rows:
@@ -342,6 +365,7 @@ def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120)
     tasks = task_table(report, width)
     return Group(
         _header(report, width),
+        verdict_panel(report),
         iteration_table(report, max_rows, width),
         Text(""),
         magnitude_table(report),

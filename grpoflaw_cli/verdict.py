@@ -1,0 +1,306 @@
+"""The verdict: did GRPO's std normalization change what the run learned from, where,
+how much, and what to set instead. Pure: reads an :class:`~grpoflaw_cli.analysis.Analysis`.
+
+Definitions (the JSON's ``summary.verdict`` and ``iterations[].reallocated``):
+
+* **update mass** of a group under an estimator: its Σ A², ``n · scale²``. Under GRPO
+  every non-constant group gets about n − 1; under Dr. GRPO (``A = r − mean``) it is the
+  group's Σ (r − mean)², so magnitude passes through.
+* **reallocated**: with ``p_g`` and ``q_g`` each group's share of the run's update mass
+  under GRPO and under Dr. GRPO, ``½ Σ_g |p_g − q_g|``: the share of the mass GRPO
+  places differently (0: the same groups weigh the same; 1: disjoint). Per iteration,
+  the same with shares inside the iteration.
+* With a task column, ``P_t = Σ_{g∈t} p_g`` and ``Q_t`` likewise, and ``p̂_g = p_g / P_t``,
+  ``q̂_g = q_g / Q_t`` the shares inside task t:
+
+  - **reallocated_across_tasks** = ``½ Σ_t |P_t − Q_t|``: mass moved between tasks;
+  - **reallocated_within_tasks** = ``Σ_t ½(P_t + Q_t) · ½ Σ_{g∈t} |p̂_g − q̂_g|``: mass
+    moved between groups of a task, each task weighted by its mean share (a task with no
+    mass under one estimator contributes 0 here: all its difference is across).
+
+  Since ``p_g − q_g = ½(P_t + Q_t)(p̂_g − q̂_g) + ½(p̂_g + q̂_g)(P_t − Q_t)``,
+  ``across ≤ reallocated ≤ across + within``. ``dominant`` names the larger part.
+* **zero_signal**: the share of rollouts in groups without a signal (fewer than two
+  rollouts, or constant rewards): a group baseline leaves them no gradient.
+
+The seed log: GRPO gives its two groups equal mass, Dr. GRPO 6 : 150, so 0.5 − 6/156.
+
+>>> import polars as pl
+>>> from grpoflaw_cli.analysis import analyze_groups
+>>> from grpoflaw_cli.passes import group_stats_query
+>>> r = [-1.0, -1, -1, 0, 1, 1, 1]
+>>> rows = pl.LazyFrame({"step": [1] * 7 + [2] * 7, "group": [0] * 14,
+...                      "reward": r + [5 * x for x in r]})
+>>> a = analyze_groups(group_stats_query(rows, has_length=False).collect(), ["grpo"])
+>>> round(verdict(a)["reallocated"], 4), verdict(a)["zero_signal"]
+(0.4615, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.estimators import REGISTRY
+from grpoflaw_cli.formatting import num, percent
+
+LITTLE = 0.05
+"""Below this share of reallocated mass the verdict says "little" and recommends nothing."""
+MUCH = 0.25
+"""From this share on the verdict says "much"; between the two, "some"."""
+TOP_STEPS = 3
+"""How many steps the text names."""
+
+
+def reallocated(p: np.ndarray, q: np.ndarray) -> float:
+    """``½ Σ |p/Σp − q/Σq|`` for two non-negative mass vectors; 0 when either is all 0.
+    Rounded to 12 decimals: a log read in chunks can differ in the masses' last bit.
+
+    >>> reallocated(np.array([1.0, 1.0]), np.array([6.0, 150.0])), round(0.5 - 6 / 156, 12)
+    (0.461538461538, 0.461538461538)
+    """
+    sp, sq = float(p.sum()), float(q.sum())
+    if sp <= 0 or sq <= 0:
+        return 0.0
+    return round(float(0.5 * np.abs(p / sp - q / sq).sum()), 12)
+
+
+def split_by_task(p: np.ndarray, q: np.ndarray, tasks: Sequence[Any]) -> dict[str, Any]:
+    """The run's reallocation split into across and within tasks (see the module doc).
+
+    >>> p, q = np.array([1.0, 1, 1, 1]), np.array([0.5, 4.5, 2, 2])
+    >>> s = split_by_task(p, q, list("aabb"))
+    >>> round(s["across"], 4), round(s["within"], 4), s["dominant"]
+    (0.0556, 0.2111, 'within')
+    """
+    p = p / p.sum() if p.sum() > 0 else p
+    q = q / q.sum() if q.sum() > 0 else q
+    labels = np.asarray(tasks, dtype=object)
+    across = within = 0.0
+    for task in dict.fromkeys(labels.tolist()):
+        mask = labels == task
+        big_p, big_q = float(p[mask].sum()), float(q[mask].sum())
+        across += 0.5 * abs(big_p - big_q)
+        if big_p > 0 and big_q > 0:
+            inside = 0.5 * float(np.abs(p[mask] / big_p - q[mask] / big_q).sum())
+            within += 0.5 * (big_p + big_q) * inside
+    return {
+        "across": round(across, 12),
+        "within": round(within, 12),
+        "dominant": "across" if across > within else "within",
+    }
+
+
+def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's update mass under GRPO (``n · scale_grpo²``, 0 where undefined) and
+    under Dr. GRPO (Σ (r − mean)², the group's m2)."""
+    g = analysis.groups
+    grpo = (g["n"].cast(pl.Float64) * g["scale_grpo"] ** 2).fill_nan(0.0).fill_null(0.0)
+    dr = np.nan_to_num(np.asarray(analysis.stats.m2, dtype=float), nan=0.0)
+    return grpo.to_numpy(), dr
+
+
+def per_iteration(analysis: Analysis) -> dict[Any, float]:
+    """Per step, :func:`reallocated` with the shares inside the iteration."""
+    p, q = masses(analysis)
+    frame = pl.DataFrame({"step": analysis.groups["step"], "p": p, "q": q})
+    return {
+        key[0]: reallocated(part["p"].to_numpy(), part["q"].to_numpy())
+        for key, part in frame.group_by("step", maintain_order=True)
+    }
+
+
+def _steps(steps: Sequence[Any]) -> str:
+    named = [str(s) for s in steps]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def _where(analysis: Analysis, diff: np.ndarray) -> list[Any]:
+    """The steps where most of the run's reallocation happens."""
+    frame = pl.DataFrame({"step": analysis.groups["step"], "d": diff})
+    top = frame.group_by("step").agg(pl.col("d").sum()).sort("d", "step", descending=[True, False])
+    return sorted(top.filter(pl.col("d") > 0)["step"].head(TOP_STEPS).to_list())
+
+
+def _amount(share: float) -> str:
+    return "little" if share < LITTLE else "much" if share >= MUCH else "some"
+
+
+def _what(share: float, steps: list[Any]) -> str:
+    where = f", most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}" if steps else ""
+    return (
+        f"GRPO's std normalization placed {percent(share)} of the run's update mass differently "
+        f"from Dr. GRPO, which keeps reward magnitude ({_amount(share)}: thresholds "
+        f"{percent(LITTLE)} and {percent(MUCH)}){where}."
+    )
+
+
+def _groups_sentence(analysis: Analysis, p: np.ndarray, q: np.ndarray) -> str:
+    spread = analysis.groups["spread"].to_numpy()
+    gain = analysis.live & (p > q)
+    live = int(analysis.live.sum())
+    if not gain.any():
+        return ""
+    return (
+        f"The {num(int(gain.sum()))} of {num(live)} groups with a signal that have the smallest "
+        f"reward spread (at most {num(float(spread[gain].max()))}) gain weight: a small reward "
+        "difference gets as much say in what the model learns as a large one."
+    )
+
+
+def _tasks_sentence(split: dict[str, Any]) -> str:
+    across, within = split["across"], split["within"]
+    if split["dominant"] == "across":
+        return (
+            f"Most of it moves mass between tasks ({percent(across)}; {percent(within)} within "
+            "tasks): GRPO equalizes tasks on different reward scales, which may be intended."
+        )
+    return (
+        f"Most of it is within tasks ({percent(within)}; {percent(across)} between tasks), "
+        "where reward magnitude is information GRPO discards."
+    )
+
+
+def _zero_sentence(analysis: Analysis, share: float) -> str:
+    if share <= 0:
+        return ""
+    n = analysis.groups["n"].to_numpy()
+    dead = pl.DataFrame({"step": analysis.groups["step"], "d": np.where(analysis.live, 0, n)})
+    steps = _where(analysis, dead["d"].to_numpy().astype(float))
+    return (
+        f"{percent(share)} of the rollouts are in groups with constant rewards (or alone) and "
+        f"give no gradient, most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}."
+    )
+
+
+def verdict(
+    analysis: Analysis, source: str = "generic", framework: str = "verl", components: bool = False
+) -> dict[str, Any]:
+    """``summary.verdict``: ``reallocated``, with a task column also
+    ``reallocated_within_tasks``, ``reallocated_across_tasks`` and ``dominant``;
+    ``zero_signal``, ``text`` (one to three sentences) and ``recommendation`` (None when
+    the numbers call for no change; see :func:`recommendation`)."""
+    p, q = masses(analysis)
+    share = reallocated(p, q)
+    p, q = p / max(p.sum(), 1e-300), q / max(q.sum(), 1e-300)
+    n = analysis.groups["n"].to_numpy().astype(float)
+    zero = float(n[~analysis.live].sum() / n.sum()) if n.sum() > 0 else 0.0  # exact counts
+    out: dict[str, Any] = {"reallocated": share}
+    split = None
+    if "task" in analysis.groups.columns:
+        split = split_by_task(p, q, analysis.groups["task"].to_list())
+        out["reallocated_within_tasks"] = split["within"]
+        out["reallocated_across_tasks"] = split["across"]
+        out["dominant"] = split["dominant"]
+    out["zero_signal"] = zero
+    sentences = [_what(share, _where(analysis, np.abs(p - q)))]
+    if share >= LITTLE:
+        second = _tasks_sentence(split) if split else _groups_sentence(analysis, p, q)
+        sentences.append(second)
+    sentences.append(_zero_sentence(analysis, zero))
+    out["text"] = " ".join(s for s in sentences if s)
+    matters = split["within"] if split else share
+    wanted = matters >= LITTLE
+    rec = recommendation(source, framework, components, logged_best(analysis))
+    out["recommendation"] = rec if wanted else None
+    return out
+
+
+def logged_best(analysis: Analysis) -> str | None:
+    """The estimator the trainer's logged advantages match best, most often over the
+    iterations (None without logged advantages)."""
+    if "logged_best" not in analysis.iterations.columns:
+        return None
+    best = analysis.iterations["logged_best"].drop_nulls().mode().sort()
+    return str(best[0]) if best.len() else None
+
+
+def recommendation(
+    source: str, framework: str, components: bool = False, logged: str | None = None
+) -> dict[str, Any]:
+    """What to set instead of GRPO's std normalization, in the trainer's own words: by
+    the log's ``source`` (a trainer) when it names one, else by the conventions'
+    ``framework``. ``components``: the reward is a weighted sum of several columns.
+    ``logged``: the estimator the trainer's own advantages match; when it keeps reward
+    magnitude, the run did not divide by the std and there is nothing to change.
+
+    >>> recommendation("trl", "trl")["settings"]
+    ['scale_rewards="none"', 'scale_rewards="batch"']
+    >>> recommendation("prime-rl", "verl", logged="dr_grpo")["settings"]
+    []
+    """
+    trainer = {"open-instruct": "open-instruct", "prime-rl": "prime-rl", "nemo-rl": "NeMo-RL"}
+    if logged in REGISTRY and REGISTRY[logged].keeps == "groups and iterations":
+        return {
+            "trainer": trainer.get(source, source),
+            "settings": [],
+            "text": f"The logged advantages match {REGISTRY[logged].title}, which keeps reward "
+            "magnitude: this run did not divide by the std, so the figures above are what "
+            "GRPO would have done, not what it did.",
+        }
+    if source == "prime-rl":
+        return {
+            "trainer": "prime-rl",
+            "settings": [],
+            "text": "prime-rl already centers rewards without dividing by the std by default: "
+            "the figures above are what GRPO would do; check that the run kept that default.",
+        }
+    if source == "open-instruct":
+        return {
+            "trainer": "open-instruct",
+            "settings": [],
+            "text": "open-instruct's GRPO divides by the group std unless its advantage "
+            "normalization is set to centering only (mean subtraction): choose that.",
+        }
+    if source == "nemo-rl":
+        return {
+            "trainer": "NeMo-RL",
+            "settings": ["grpo.normalize_rewards=false"],
+            "text": "grpo.normalize_rewards=false keeps the group baseline "
+            "(grpo.use_leave_one_out_baseline) and stops dividing by the group std.",
+        }
+    name = source if source == "trl" else framework
+    return _FRAMEWORK.get(name, _FRAMEWORK["verl"])(components)
+
+
+def _trl(components: bool) -> dict[str, Any]:
+    settings = ['scale_rewards="none"', 'scale_rewards="batch"']
+    text = (
+        'scale_rewards="none" keeps reward magnitude (Dr. GRPO); "batch" divides by one std '
+        "per batch, so groups keep their relative magnitude."
+    )
+    if components:
+        settings += ["reward_weights", 'multi_objective_aggregation="normalize_then_sum"']
+        text += (
+            " With several reward functions, set reward_weights to what each is worth, or "
+            'normalize each before summing (multi_objective_aggregation="normalize_then_sum").'
+        )
+    return {"trainer": "TRL", "settings": settings, "text": text}
+
+
+def _verl(components: bool) -> dict[str, Any]:
+    settings = ["algorithm.norm_adv_by_std_in_grpo=False", "algorithm.adv_estimator=rloo"]
+    text = (
+        "algorithm.norm_adv_by_std_in_grpo=False keeps reward magnitude (Dr. GRPO); "
+        "algorithm.adv_estimator=rloo does too, with a leave-one-out baseline."
+    )
+    if components:
+        settings.append("algorithm.adv_estimator=gdpo")
+        text += " With several reward components, adv_estimator=gdpo normalizes each apart."
+    return {"trainer": "verl", "settings": settings, "text": text}
+
+
+def _openrlhf(components: bool) -> dict[str, Any]:
+    return {
+        "trainer": "OpenRLHF",
+        "settings": ["advantage_estimator=dr_grpo", "advantage_estimator=rloo"],
+        "text": "The dr_grpo or rloo advantage estimator keeps reward magnitude; "
+        "group_norm divides by the group std.",
+    }
+
+
+_FRAMEWORK = {"trl": _trl, "verl": _verl, "openrlhf": _openrlhf}

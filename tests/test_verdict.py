@@ -1,0 +1,199 @@
+"""The verdict (grpoflaw_cli.verdict): hand-checked reallocations and its invariants."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import SAMPLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grpoflaw_cli import api as gf
+from grpoflaw_cli.analysis import Analysis, analyze_groups
+from grpoflaw_cli.estimators import Conventions
+from grpoflaw_cli.passes import group_stats_query
+from grpoflaw_cli.verdict import LITTLE, per_iteration, verdict
+
+EXACT = Conventions(ddof=1, eps=0.0)
+
+
+def _analysis(rows: dict[str, list[object]]) -> Analysis:
+    has_task = "task" in rows
+    table = group_stats_query(pl.LazyFrame(rows), has_length=False, has_task=has_task).collect()
+    return analyze_groups(table, ["grpo", "dr_grpo"], EXACT)
+
+
+def test_seed_hand_checked() -> None:
+    # GRPO: both groups Σ A² = n − 1 = 6; Dr. GRPO: Σ (r − μ)² = 6 and 150.
+    result = gf.compare(SAMPLES / "seed.jsonl")
+    report = result.report()
+    v = verdict(result.analysis)
+    assert v["reallocated"] == pytest.approx(0.5 - 6 / 156, abs=1e-5)
+    assert v["zero_signal"] == 0.0
+    assert "46.2%" in v["text"] and "steps 1 and 2" in v["text"]
+    assert v["recommendation"] is not None
+    # One group per iteration: nothing moves inside an iteration.
+    assert per_iteration(result.analysis) == {1: 0.0, 2: 0.0}
+    assert report  # the report still builds
+
+
+def test_two_tasks_hand_checked() -> None:
+    # Pairs (0, a): GRPO gives each Σ A² = 1, Dr. GRPO a²/2 = 0.5, 4.5, 2, 2 (total 9).
+    # p = ¼ each, q = (1, 9, 4, 4)/18. reallocated = ½(7/36 + 9/36 + 2/36) = ¼.
+    # Task a: P = ½, Q = 10/18; across = ½(1/18 + 1/18) = 1/18.
+    # Within a: p̂ = (½, ½), q̂ = (0.1, 0.9): ½(0.4 + 0.4) = 0.4, weight ½(½ + 5/9) = 19/36.
+    a = _analysis(
+        {
+            "step": [1] * 8,
+            "group": [0, 0, 1, 1, 2, 2, 3, 3],
+            "task": ["a", "a", "a", "a", "b", "b", "b", "b"],
+            "reward": [0.0, 1, 0, 3, 0, 2, 0, 2],
+        }
+    )
+    v = verdict(a)
+    assert v["reallocated"] == pytest.approx(0.25)
+    assert v["reallocated_across_tasks"] == pytest.approx(1 / 18)
+    assert v["reallocated_within_tasks"] == pytest.approx(0.4 * 19 / 36)
+    assert v["dominant"] == "within"
+    assert v["reallocated_across_tasks"] <= v["reallocated"]
+    assert v["reallocated"] <= v["reallocated_across_tasks"] + v["reallocated_within_tasks"]
+
+
+def test_zero_signal_counts_rollouts() -> None:
+    # 3 of 7 rollouts are in a constant group.
+    a = _analysis(
+        {"step": [1] * 7, "group": [0, 0, 0, 1, 1, 1, 1], "reward": [1.0] * 3 + [0, 1, 2, 3]}
+    )
+    v = verdict(a)
+    assert v["zero_signal"] == pytest.approx(3 / 7)
+    assert "42.9%" in v["text"]
+
+
+def test_equal_spreads_need_no_recommendation() -> None:
+    a = _analysis({"step": [1] * 6, "group": [0, 0, 1, 1, 2, 2], "reward": [0.0, 1, 5, 6, 2, 3]})
+    v = verdict(a)
+    assert v["reallocated"] == pytest.approx(0.0, abs=1e-12)
+    assert v["recommendation"] is None and "little" in v["text"] and LITTLE > 0
+
+
+@pytest.mark.parametrize(
+    ("source", "framework", "expect"),
+    [
+        ("trl", "trl", 'scale_rewards="none"'),
+        ("verl", "verl", "algorithm.norm_adv_by_std_in_grpo=False"),
+        ("generic", "openrlhf", "advantage_estimator=dr_grpo"),
+    ],
+)
+def test_recommendation_speaks_the_trainers_words(source: str, framework: str, expect: str) -> None:
+    result = gf.compare(SAMPLES / "seed.jsonl")
+    rec = verdict(result.analysis, source, framework)["recommendation"]
+    assert expect in rec["settings"]
+
+
+def test_centering_trainers_are_told_so() -> None:
+    rec = verdict(gf.compare(SAMPLES / "seed.jsonl").analysis, "prime-rl")["recommendation"]
+    assert rec["settings"] == [] and "already centers" in rec["text"]
+
+
+@pytest.mark.parametrize(
+    ("trainer", "settings", "words"),
+    [
+        ("prime_rl", [], "match Dr. GRPO"),  # its logged advantages keep magnitude
+        ("trl_scale_none", [], "match Dr. GRPO"),  # run with scale_rewards="none"
+        ("trl", ['scale_rewards="none"', 'scale_rewards="batch"'], "scale_rewards"),
+        ("nemo_rl", ["grpo.normalize_rewards=false"], "normalize_rewards"),
+    ],
+)
+def test_recommendation_follows_the_logged_advantages(
+    trainer: str, settings: list[str], words: str
+) -> None:
+    rec = gf.compare(SAMPLES / "trainers" / trainer).report()["summary"]["verdict"]
+    assert rec["recommendation"]["settings"] == settings
+    assert words in rec["recommendation"]["text"]
+
+
+groups_st = st.lists(
+    st.lists(st.integers(-20, 20).map(float), min_size=2, max_size=6), min_size=1, max_size=6
+)
+
+
+def _rows(groups: list[list[float]], scale: float = 1.0) -> dict[str, list[object]]:
+    step, group, reward = [], [], []
+    for i, g in enumerate(groups):
+        step += [1 + i % 2] * len(g)
+        group += [i] * len(g)
+        reward += [scale * r for r in g]
+    return {"step": step, "group": group, "reward": reward}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(groups_st, st.sampled_from([0.01, 3.0, 1000.0]))
+def test_reallocated_bounded_and_scale_invariant(groups: list[list[float]], c: float) -> None:
+    v = verdict(_analysis(_rows(groups)))["reallocated"]
+    assert -1e-12 <= v <= 1 + 1e-12
+    assert verdict(_analysis(_rows(groups, c)))["reallocated"] == pytest.approx(v, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(-5, 5).map(float), min_size=2, max_size=6, unique=True), st.integers(1, 5)
+)
+def test_same_spread_everywhere_moves_nothing(base: list[float], copies: int) -> None:
+    groups = [[r + 7.0 * i for r in base] for i in range(copies)]  # shifted: same spread
+    assert verdict(_analysis(_rows(groups)))["reallocated"] == pytest.approx(0.0, abs=1e-12)
+
+
+def _independent(path: str) -> tuple[float, float, float, dict[int, float]]:
+    """reallocated, across and within tasks, per step, from the rows (ddof 1, eps 1e-6)."""
+    rows = pl.read_ndjson(SAMPLES / path)
+    centered = pl.col("reward") - pl.col("reward").mean().over("step", "prompt_id")
+    std = pl.col("reward").std(ddof=1).over("step", "prompt_id").fill_null(0.0)
+    g = (
+        rows.with_columns(dr=centered**2, grpo=(centered / (std + 1e-6)) ** 2)
+        .group_by("step", "prompt_id", "task")
+        .agg(pl.col("dr").sum(), pl.col("grpo").sum())
+        .with_columns(p=pl.col("grpo") / pl.col("grpo").sum(), q=pl.col("dr") / pl.col("dr").sum())
+    )
+    total = 0.5 * float((g["p"] - g["q"]).abs().sum())
+    t = g.group_by("task").agg(pl.col("p").sum().alias("P"), pl.col("q").sum().alias("Q"))
+    across = 0.5 * float((t["P"] - t["Q"]).abs().sum())
+    g = g.join(t, on="task")
+    inner = g.group_by("task", "P", "Q").agg(
+        (0.5 * (pl.col("p") / pl.col("P") - pl.col("q") / pl.col("Q")).abs().sum()).alias("tv")
+    )
+    within = float((0.5 * (inner["P"] + inner["Q"]) * inner["tv"]).sum())
+    steps = {}
+    for (step,), part in g.group_by("step"):
+        p, q = part["grpo"], part["dr"]
+        steps[step] = 0.5 * float((p / p.sum() - q / q.sum()).abs().sum())
+    return total, across, within, steps
+
+
+def test_multitask_recomputed_from_rows() -> None:
+    report = gf.compare(SAMPLES / "multitask.jsonl").report()
+    v = report["summary"]["verdict"]
+    total, across, within, steps = _independent("multitask.jsonl")
+    assert v["reallocated"] == pytest.approx(total, abs=1e-9)
+    assert v["reallocated_across_tasks"] == pytest.approx(across, abs=1e-9)
+    assert v["reallocated_within_tasks"] == pytest.approx(within, abs=1e-9)
+    assert v["dominant"] == "across" and v["recommendation"]["trainer"] == "verl"
+    for row in report["iterations"]:
+        assert row["reallocated"] == pytest.approx(steps[row["step"]], abs=1e-9)
+        assert list(row)[-1] == "flags"
+
+
+def test_verdict_on_every_screen() -> None:
+    from rich.console import Console
+
+    from grpoflaw_cli.render.html import render_html
+    from grpoflaw_cli.render.terminal import render_compare
+
+    result = gf.compare(SAMPLES / "seed.jsonl")
+    report = result.report()
+    console = Console(width=120, color_system=None)
+    with console.capture() as shown:
+        console.print(render_compare(report))
+    screen = shown.get()
+    assert screen.index("grpoflaw compare") < screen.index("Verdict") < screen.index("Per iter")
+    page = render_html(report, result.analysis, None)
+    assert "<h2>Verdict</h2>" in page and page.index("Verdict") < page.index("How much reward")
