@@ -253,3 +253,12 @@ def test_duplicate_rows_with_groups_from_row_blocks(tmp_path: Path) -> None:
     pl.DataFrame(rows + rows).write_ndjson(path)
     log = ingest.load([path], ColumnMap(group_size=4))
     assert ingest.duplicate_rows(log) == 8
+
+
+def test_total_is_a_reward_name(write_jsonl) -> None:
+    """A log whose reward column is called ``total`` needs no mapping."""
+    path = write_jsonl(
+        [{"step": 1, "group": 0, "total": 1.0}, {"step": 1, "group": 0, "total": 0.0}]
+    )
+    assert load([path]).detection.reward_cols == ("total",)
+    assert rows(path)["reward"].to_list() == [1.0, 0.0]

@@ -41,7 +41,7 @@ GROUP_NAMES = (
     "input",
     "question",
 )
-REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores")
+REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores", "total")
 LENGTH_NAMES = (
     "response_length",
     "response_len",
