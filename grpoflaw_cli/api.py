@@ -30,7 +30,7 @@ import polars as pl
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze_groups, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
-from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
 from grpoflaw_cli.estimators import (
     FRAMEWORKS,
     REGISTRY,
@@ -141,6 +141,23 @@ def describe(log: Log) -> dict[str, Any]:
     }
     facts.update(ingest.facts(log))
     return {"facts": facts, "reasons": list(det.reasons), "files": [str(f) for f in det.files]}
+
+
+def describe_columns(
+    paths: Sequence[str | Path], missing: GrpoflawError, *, skip_bad_lines: bool = False
+) -> dict[str, Any]:
+    """What :func:`describe` gives for a log whose roles cannot be detected (no reward
+    column, say): its files, formats and columns, and what is ``missing`` (the error a
+    :func:`read` raised), so that ``inspect`` still shows what the log holds."""
+    found = ingest.survey(list(paths), skip_bad_lines=skip_bad_lines)
+    facts: dict[str, Any] = {
+        "files": len(found.files),
+        "formats": ", ".join(sorted(set(found.formats))),
+        "columns": ", ".join(found.columns),
+        "missing": "the reward column: nothing can be compared until one is named",
+    }
+    reasons = [missing.message] + ([missing.hint] if missing.hint else [])
+    return {"facts": facts, "reasons": reasons, "files": [str(f) for f in found.files]}
 
 
 def conventions_for(

@@ -268,6 +268,20 @@ def test_inspect_counts_duplicate_rows(runner: CliRunner, write_jsonl) -> None:
     assert json.loads(result.stdout)["facts"]["duplicate rows"] == 3
 
 
+def test_inspect_shows_a_log_without_a_reward_column(runner: CliRunner, write_jsonl) -> None:
+    """inspect is the discovery command: it shows the columns and what is missing (exit 0);
+    compare on the same log still refuses it (exit 2)."""
+    path = write_jsonl([{"step": 1, "prompt": "a", "value": v} for v in (1, 0)])
+    shown = invoke(runner, "inspect", path)
+    assert shown.exit_code == 0, shown.output
+    assert "step, prompt, value" in shown.output
+    assert "no reward column found" in shown.output and "--reward-col" in shown.output
+    found = json.loads(invoke(runner, "inspect", path, "--format", "json").stdout)
+    assert found["facts"]["columns"] == "step, prompt, value"
+    assert found["facts"]["missing"].startswith("the reward column")
+    assert invoke(runner, "compare", path).exit_code == 2
+
+
 def test_inspect_json(runner: CliRunner) -> None:
     result = invoke(runner, "inspect", SAMPLES / "seed.jsonl", "--format", "json")
     payload = json.loads(result.stdout)

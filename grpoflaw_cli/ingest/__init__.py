@@ -29,9 +29,9 @@ from grpoflaw_cli.ingest.columns import (
     carried_name,
     input_name,
 )
-from grpoflaw_cli.ingest.detect import detect
+from grpoflaw_cli.ingest.detect import NoRewardColumn, detect
 from grpoflaw_cli.ingest.files import file_format, resolve_paths
-from grpoflaw_cli.ingest.load import load, reread, steps_from_file_names
+from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
 
@@ -43,6 +43,8 @@ __all__ = [
     "Detection",
     "Log",
     "NanRewards",
+    "NoRewardColumn",
+    "Survey",
     "canonicalize",
     "carried_name",
     "check_rewards",
@@ -58,4 +60,5 @@ __all__ = [
     "reread",
     "resolve_paths",
     "steps_from_file_names",
+    "survey",
 ]

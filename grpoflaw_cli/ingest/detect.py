@@ -29,6 +29,10 @@ from grpoflaw_cli.ingest.columns import (
 )
 
 
+class NoRewardColumn(InputError):
+    """No column plays the reward: the log can be described (``inspect``) but not analyzed."""
+
+
 def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
     lower = {c.lower(): c for c in columns}
     for name in names:
@@ -108,7 +112,7 @@ def _rewards(
         )
         return parts
     odd = [c for c in cols if ";" in c or "\t" in c or "|" in c]
-    raise InputError(
+    raise NoRewardColumn(
         "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
         hint=(
             f"the header '{odd[0]}' looks like another separator: grpoflaw reads "
