@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import UsageError
+from grpoflaw_cli.ingest import load
 from grpoflaw_cli.ingest.trainers import choose
+from grpoflaw_cli.ingest.trainers.trl import missing
 
 TRAINERS = SAMPLES / "trainers"
 
@@ -512,3 +514,11 @@ def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) 
         reasons = ingest.load([log]).detection.reasons
     note = next(r for r in reasons if "do not add up to the reward" in r)
     assert note.endswith("(name parts with --component-col)")
+
+
+def test_source_trl_names_the_column_the_log_lacks() -> None:
+    """``--source trl`` on a log without TRL's completion table says which column is missing."""
+    with pytest.raises(UsageError, match="no columns 'prompt', 'completion', 'advantage'"):
+        load([SAMPLES / "seed.jsonl"], source="trl")
+    one = {"prompt": "str", "completion": "str", "reward": "f64"}
+    assert missing([Path("log.jsonl")], one).startswith("no column 'advantage' (")
