@@ -412,7 +412,7 @@ def header(result: Comparison) -> Header:
         columns={
             "step": det.step_col,
             "group": det.group_col if det.group_mode == "column" else blocks,
-            "reward": " + ".join(det.reward_cols),
+            "reward": _reward_text(det),
             "length": det.length_col,
             "task": det.task_col,
             **({"components": ", ".join(det.component_cols)} if det.component_cols else {}),
@@ -426,7 +426,28 @@ def header(result: Comparison) -> Header:
         logged_tolerance=result.thresholds.logged_tolerance,
         skipped_estimators=result.skipped,
         skipped_lines={path: list(lines) for path, lines in result.log.skipped_lines},
+        reward_weights=_reward_weights(det),
     )
+
+
+def _reward_text(det: ingest.Detection) -> str:
+    """The reward as the header shows it: its columns summed, with their weights if given.
+
+    >>> det = ingest.detect(["step", "acc", "fmt"], ColumnMap(reward=("acc", "fmt"),
+    ...                     reward_weights=(4.0, 1.0)))
+    >>> _reward_text(det), _reward_weights(det)
+    ('4·acc + 1·fmt', {'acc': 4.0, 'fmt': 1.0})
+    """
+    if det.reward_weights is None:
+        return " + ".join(det.reward_cols)
+    return ingest.weighted_sum(det.reward_weights, det.reward_cols)
+
+
+def _reward_weights(det: ingest.Detection) -> dict[str, float] | None:
+    """Each reward column's weight, when the reward is a weighted sum (``reward_weights``)."""
+    if det.reward_weights is None:
+        return None
+    return dict(zip(det.reward_cols, det.reward_weights, strict=True))
 
 
 def _prepare(

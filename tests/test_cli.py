@@ -75,6 +75,25 @@ def test_compare_json_contract(runner: CliRunner) -> None:
     assert dr[1] / dr[0] == pytest.approx(5.0)
 
 
+def test_reward_weights_are_in_the_header_and_json(runner: CliRunner, write_jsonl) -> None:
+    """``--reward-weights`` change every number: the header and the JSON summary say so."""
+    rows = [
+        {"step": 1, "group": g, "acc": a, "fmt": f}
+        for g in range(2)
+        for a, f in ((0, 0), (1, 1), (1, 0))
+    ]
+    path = write_jsonl(rows)
+    weighted = ("--reward-col", "acc", "--reward-col", "fmt", "--reward-weights", "4,0.5")
+    shown = invoke(runner, "compare", path, *weighted)
+    assert shown.exit_code == 0, shown.output
+    assert "reward=4·acc + 0.5·fmt" in shown.output
+    found = json.loads(invoke(runner, "compare", path, *weighted, "--format", "json").stdout)
+    assert found["summary"]["reward_weights"] == {"acc": 4.0, "fmt": 0.5}
+    assert found["summary"]["columns"]["reward"] == "4·acc + 0.5·fmt"
+    plain = invoke(runner, "compare", path, "--reward-col", "acc", "--format", "json")
+    assert "reward_weights" not in json.loads(plain.stdout)["summary"]
+
+
 def test_compare_json_golden(runner: CliRunner) -> None:
     report = json_report(runner, SAMPLES / "seed.parquet", "--std-ddof", "0")
     report.pop("grpoflaw_version")

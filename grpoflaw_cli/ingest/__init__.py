@@ -28,6 +28,7 @@ from grpoflaw_cli.ingest.columns import (
     NanRewards,
     carried_name,
     input_name,
+    weighted_sum,
 )
 from grpoflaw_cli.ingest.detect import NoRewardColumn, detect
 from grpoflaw_cli.ingest.files import file_format, resolve_paths
@@ -61,4 +62,5 @@ __all__ = [
     "resolve_paths",
     "steps_from_file_names",
     "survey",
+    "weighted_sum",
 ]
