@@ -30,7 +30,7 @@ import polars as pl
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze_groups, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
-from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
+from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError, option, spell
 from grpoflaw_cli.estimators import (
     FRAMEWORKS,
     REGISTRY,
@@ -211,12 +211,34 @@ def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[
         estimators = [estimators]
     names = log_defaults(log) if estimators is None else resolve(",".join(estimators))
     kept, skipped = applicable(names, inputs(log))
+    named = {n.strip() for e in estimators or [] for n in e.split(",")}  # "all" names none
+    kept, skipped = _unweighted_components(log, kept, skipped, chosen="gdpo" in named)
     if not kept:
         raise UsageError(
             "none of the chosen estimators can be computed from this log",
             hint="; ".join(f"{n} {w}" for n, w in skipped.items()),
         )
     return kept, skipped
+
+
+def _unweighted_components(
+    log: Log, kept: list[str], skipped: dict[str, str], *, chosen: bool
+) -> tuple[list[str], dict[str, str]]:
+    """GDPO weighs each component (``Σ_k w_k z_k``): over the user's ``component_cols``
+    with no weights it is refused if named, else left out, never weighted 1 silently."""
+    det = log.detection
+    if "gdpo" not in kept or not log.read_as[0].components or det.fitted_weights:
+        return kept, skipped
+    if chosen:
+        raise UsageError(
+            f"GDPO over {option('component_cols')} needs each component's weight in the reward",
+            hint=f"give one {option('reward_weights')} per {option('component_cols')}, "
+            f"in the same order (e.g. {option('reward_weights')} "
+            + ",".join("1" for _ in det.component_cols)
+            + ")",
+        )
+    why = spell(f"needs the components' weights ({option('reward_weights')})")
+    return [n for n in kept if n != "gdpo"], {**skipped, "gdpo": why}
 
 
 def analyze_log(
@@ -412,7 +434,7 @@ def header(result: Comparison) -> Header:
         columns={
             "step": det.step_col,
             "group": det.group_col if det.group_mode == "column" else blocks,
-            "reward": _reward_text(det),
+            "reward": ingest.reward_text(det),
             "length": det.length_col,
             "task": det.task_col,
             **({"components": ", ".join(det.component_cols)} if det.component_cols else {}),
@@ -426,28 +448,8 @@ def header(result: Comparison) -> Header:
         logged_tolerance=result.thresholds.logged_tolerance,
         skipped_estimators=result.skipped,
         skipped_lines={path: list(lines) for path, lines in result.log.skipped_lines},
-        reward_weights=_reward_weights(det),
+        reward_weights=ingest.weights_given(det, result.log.read_as[0]),
     )
-
-
-def _reward_text(det: ingest.Detection) -> str:
-    """The reward as the header shows it: its columns summed, with their weights if given.
-
-    >>> det = ingest.detect(["step", "acc", "fmt"], ColumnMap(reward=("acc", "fmt"),
-    ...                     reward_weights=(4.0, 1.0)))
-    >>> _reward_text(det), _reward_weights(det)
-    ('4·acc + 1·fmt', {'acc': 4.0, 'fmt': 1.0})
-    """
-    if det.reward_weights is None:
-        return " + ".join(det.reward_cols)
-    return ingest.weighted_sum(det.reward_weights, det.reward_cols)
-
-
-def _reward_weights(det: ingest.Detection) -> dict[str, float] | None:
-    """Each reward column's weight, when the reward is a weighted sum (``reward_weights``)."""
-    if det.reward_weights is None:
-        return None
-    return dict(zip(det.reward_cols, det.reward_weights, strict=True))
 
 
 def _prepare(

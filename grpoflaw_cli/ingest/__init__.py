@@ -14,6 +14,7 @@ module              what it holds
 ``detect``          which column plays which role, and why
 ``canonical``       each file's scan as used, and the canonical columns
 ``checks``          refusing columns and values the numbers cannot use
+``weights``         the reward's weights as outputs show them
 ``trainers/``       one file per trainer format; the registry, through which the
                     rest of ingest calls each trainer's hooks
 ==================  ===========================================================
@@ -35,6 +36,7 @@ from grpoflaw_cli.ingest.files import file_format, resolve_paths
 from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
+from grpoflaw_cli.ingest.weights import reward_text, weights_given
 
 __all__ = [
     "FILE_COL",
@@ -60,7 +62,9 @@ __all__ = [
     "missing_rewards",
     "reread",
     "resolve_paths",
+    "reward_text",
     "steps_from_file_names",
     "survey",
     "weighted_sum",
+    "weights_given",
 ]

@@ -124,6 +124,23 @@ def _rewards(
     )
 
 
+def _component_weights(
+    rewards: tuple[str, ...], mapping: ColumnMap, reasons: list[str]
+) -> tuple[float, ...] | None:
+    """The user's weights as the components' (GDPO's ``w_k``): one reward column that
+    already includes the ``component_cols``, and one weight per component; else None
+    (the weights, if any, are the reward columns')."""
+    weights, parts = mapping.reward_weights, tuple(dict.fromkeys(mapping.components))
+    if weights is None or len(rewards) != 1 or len(parts) < 2 or len(weights) != len(parts):
+        return None
+    _weights(parts, weights, [])  # the same checks as for reward columns
+    reasons.append(
+        f"components weighted {weighted_sum(weights, parts)} (from {option('reward_weights')}): "
+        "GDPO's weight per component"
+    )
+    return weights
+
+
 def _weights(
     rewards: tuple[str, ...], weights: tuple[float, ...] | None, reasons: list[str]
 ) -> None:
@@ -136,7 +153,8 @@ def _weights(
         raise UsageError(
             f"{option('reward_weights')} has {len(weights)} values for {len(rewards)} "
             "reward columns",
-            hint=f"give one weight per {option('reward_cols')}, in the same order",
+            hint=f"give one weight per {option('reward_cols')} (or, with one reward column, "
+            f"per {option('component_cols')}), in the same order",
         )
     infinite = [w for w in weights if not math.isfinite(w)]
     if infinite:
@@ -258,7 +276,9 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
     cols = list(columns)
     numbers = set(numeric)  # sets, not lists: a log may have 100,000 columns
     rewards = _rewards(cols, mapping, numbers, reasons)
-    _weights(rewards, mapping.reward_weights, reasons)
+    parts_weights = _component_weights(rewards, mapping, reasons)
+    if parts_weights is None:
+        _weights(rewards, mapping.reward_weights, reasons)
     step = _step(cols, mapping, reasons)
     group, mode = _group(cols, mapping, [*rewards, *([step] if step else [])], reasons)
     length, task, baseline = _optional_roles(
@@ -277,10 +297,11 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         group_mode=mode,
         group_size=mapping.group_size,
         reward_cols=rewards,
-        reward_weights=mapping.reward_weights,
+        reward_weights=None if parts_weights else mapping.reward_weights,
         length_col=length,
         task_col=task,
         baseline_col=baseline,
         reasons=tuple(reasons),
         component_cols=components,
+        fitted_weights=parts_weights,
     )

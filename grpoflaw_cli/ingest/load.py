@@ -261,7 +261,7 @@ def _with_preset(
         reshape=preset.reshape,
         unpack=preset.unpack if fields else None,
         unpack_fields=fields,
-        fitted_weights=fitted,
+        fitted_weights=fitted or det.fitted_weights,
         ddof=preset.ddof,
         eps=preset.eps,
         reasons=(
