@@ -562,13 +562,16 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     return [log] if isinstance(log, (str, Path)) else log
 
 
-def simulation_fitted_to(paths: Sequence[str | Path], base: Setting) -> Setting:
-    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
+def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting) -> Setting:
+    """``base`` with its tasks fitted to the reward shapes of the log at ``paths`` (or
+    the :class:`Log` read with its column options: :func:`load`)
     (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
     log cannot give them."""
     from grpoflaw_cli.simulate import setting_from_log
 
-    groups = compare(load(paths), ["grpo"]).groups
+    log = paths if isinstance(paths, Log) else load(paths)
+    paths = [str(f) for f in log.detection.files] if isinstance(paths, Log) else paths
+    groups = compare(log, ["grpo"]).groups
     try:
         return setting_from_log(groups, base)
     except ValueError as err:
