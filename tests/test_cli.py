@@ -140,6 +140,19 @@ def test_fail_on_gates_the_exit_code(runner: CliRunner, fail_on: str, code: int)
     assert result.exit_code == code
 
 
+def test_fail_on_says_which_finding_caused_exit_1(runner: CliRunner) -> None:
+    """The seed has two collapsed_pair warnings (steps 1 and 2) and nothing worse."""
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", "warning")
+    assert result.exit_code == 1
+    first, worst = result.stderr.splitlines()[-2:]
+    assert first == (
+        "--fail-on warning: exit 1 because of 2 findings at warning or worse: "
+        "collapsed_pair ×2 (steps 1–2)"
+    )
+    assert worst.startswith("  worst: collapsed_pair (warning) at step 1: its group gets")
+    assert "--fail-on" not in invoke(runner, "compare", SAMPLES / "seed.jsonl").stderr
+
+
 def test_estimators_option_selects(runner: CliRunner) -> None:
     report = json_report(runner, SAMPLES / "seed.jsonl", "--estimators", "rloo,grpo")
     assert report["summary"]["estimators"] == ["rloo", "grpo"]
