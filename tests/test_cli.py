@@ -290,7 +290,7 @@ def test_advantages_refuses_unknown_output_format_before_reading(
 def test_inspect_says_what_and_why(runner: CliRunner) -> None:
     result = invoke(runner, "inspect", SAMPLES / "multitask.jsonl")
     assert result.exit_code == 0, result.output
-    for text in ("10233", "1280", "min 1, median 8, max 8", "prompt_id", "response_length"):
+    for text in ("10,233", "1,280", "min 1, median 8, max 8", "prompt_id", "response_length"):
         assert text in result.output
 
 
@@ -312,6 +312,21 @@ def test_inspect_shows_a_log_without_a_reward_column(runner: CliRunner, write_js
     assert found["facts"]["columns"] == "step, prompt, value"
     assert found["facts"]["missing"].startswith("the reward column")
     assert invoke(runner, "compare", path).exit_code == 2
+
+
+def test_counts_are_written_one_way(runner: CliRunner, write_jsonl, tmp_path: Path) -> None:
+    """One iteration reads "1 iteration"; counts carry thousands separators in the
+    terminal, the HTML and inspect alike (formatting.count)."""
+    one = write_jsonl([{"step": 1, "group": 0, "reward": r} for r in (0.0, 1.0)])
+    shown = invoke(runner, "compare", one)
+    assert "rollouts    2 in 1 iteration, 1 group" in shown.output, shown.output
+    page = tmp_path / "one.html"
+    assert invoke(runner, "compare", one, "--html", page).exit_code == 0
+    assert "2 rollouts, 1 iteration,\n1 group &middot;" in page.read_text(encoding="utf-8")
+    multitask = invoke(runner, "compare", SAMPLES / "multitask.jsonl")
+    assert "rollouts    10,233 in 40 iterations, 1,280 groups" in multitask.output
+    found = invoke(runner, "inspect", SAMPLES / "multitask.jsonl").output
+    assert re.search(r"rows +10,233", found) and re.search(r"groups +1,280", found)
 
 
 def test_inspect_json(runner: CliRunner) -> None:
@@ -373,7 +388,7 @@ def test_skip_bad_lines_goes_on_and_says_how_many(runner: CliRunner, write_jsonl
     report = json.loads(result.stdout)
     assert report["summary"]["rollouts"] == 3
     assert report["summary"]["skipped_lines"] == {str(path): [2, 6]}
-    assert "Skipped 2 malformed line(s)" in result.stderr
+    assert "Skipped 2 malformed lines " in result.stderr
 
 
 def test_null_reward(runner: CliRunner, write_jsonl) -> None:
@@ -506,7 +521,7 @@ def test_watch_keeps_showing_what_it_can_read_while_files_are_written(
     (folder / "4.parquet").write_bytes((SAMPLES / "seed.parquet").read_bytes()[:500])  # no footer
     result = invoke(runner, "watch", folder, "--refreshes", "1", "--interval", "0.1")
     assert result.exit_code == 0, result.output
-    assert "in 1 iterations" in result.output  # 1.jsonl still shows
+    assert "in 1 iteration," in result.output  # 1.jsonl still shows
     assert "waiting: " in result.output and "4.parquet" in result.output
     assert "--skip-bad-lines" not in result.output  # watch has no such flag to suggest
 
