@@ -151,8 +151,9 @@ def test_text_reward_column_is_refused(write_jsonl) -> None:
 
 
 def test_weights_must_match_reward_columns(write_jsonl) -> None:
-    with pytest.raises(UsageError, match="reward_weights"):
+    with pytest.raises(UsageError, match="reward_weights") as err:
         load([write_jsonl([{"a": 1.0}])], ColumnMap(reward=("a",), reward_weights=(1.0, 2.0)))
+    assert "has 2 values for 1 reward column" in str(err.value)  # formatting.count
 
 
 def test_group_col_and_group_size_conflict() -> None:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 
 from grpoflaw_cli.errors import InputError, UsageError, option
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import (
     BASELINE_NAMES,
     GROUP_NAMES,
@@ -151,8 +152,8 @@ def _weights(
         return
     if len(weights) != len(rewards):
         raise UsageError(
-            f"{option('reward_weights')} has {len(weights)} values for {len(rewards)} "
-            "reward columns",
+            f"{option('reward_weights')} has {count(len(weights), 'value')} for "
+            f"{count(len(rewards), 'reward column')}",
             hint=f"give one weight per {option('reward_cols')} (or, with one reward column, "
             f"per {option('component_cols')}), in the same order",
         )

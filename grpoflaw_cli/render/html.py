@@ -281,7 +281,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
         '<table><tr><th class="l">severity</th><th class="l">check</th>'
         '<th class="l">iterations</th><th class="l">worst instance</th></tr>'
         f"{summary}</table>"
-        f"<details><summary>All {len(flags)} flags</summary>"
+        f"<details><summary>All {count(len(flags), 'flag')}</summary>"
         '<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
         f'<th class="l">finding</th></tr>{rows}</table>{more}</details>'
     )
