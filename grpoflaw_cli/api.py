@@ -30,7 +30,7 @@ import polars as pl
 from grpoflaw_cli import ingest
 from grpoflaw_cli.analysis import Analysis, analyze_groups, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
-from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError, option, spell
 from grpoflaw_cli.estimators import (
     FRAMEWORKS,
     REGISTRY,
@@ -143,6 +143,23 @@ def describe(log: Log) -> dict[str, Any]:
     return {"facts": facts, "reasons": list(det.reasons), "files": [str(f) for f in det.files]}
 
 
+def describe_columns(
+    paths: Sequence[str | Path], missing: GrpoflawError, *, skip_bad_lines: bool = False
+) -> dict[str, Any]:
+    """What :func:`describe` gives for a log whose roles cannot be detected (no reward
+    column, say): its files, formats and columns, and what is ``missing`` (the error a
+    :func:`read` raised), so that ``inspect`` still shows what the log holds."""
+    found = ingest.survey(list(paths), skip_bad_lines=skip_bad_lines)
+    facts: dict[str, Any] = {
+        "files": len(found.files),
+        "formats": ", ".join(sorted(set(found.formats))),
+        "columns": ", ".join(found.columns),
+        "missing": "the reward column: nothing can be compared until one is named",
+    }
+    reasons = [missing.message] + ([missing.hint] if missing.hint else [])
+    return {"facts": facts, "reasons": reasons, "files": [str(f) for f in found.files]}
+
+
 def conventions_for(
     log: Log,
     framework: str | None = None,
@@ -194,12 +211,34 @@ def usable(log: Log, estimators: Sequence[str] | None) -> tuple[list[str], dict[
         estimators = [estimators]
     names = log_defaults(log) if estimators is None else resolve(",".join(estimators))
     kept, skipped = applicable(names, inputs(log))
+    named = {n.strip() for e in estimators or [] for n in e.split(",")}  # "all" names none
+    kept, skipped = _unweighted_components(log, kept, skipped, chosen="gdpo" in named)
     if not kept:
         raise UsageError(
             "none of the chosen estimators can be computed from this log",
             hint="; ".join(f"{n} {w}" for n, w in skipped.items()),
         )
     return kept, skipped
+
+
+def _unweighted_components(
+    log: Log, kept: list[str], skipped: dict[str, str], *, chosen: bool
+) -> tuple[list[str], dict[str, str]]:
+    """GDPO weighs each component (``Σ_k w_k z_k``): over the user's ``component_cols``
+    with no weights it is refused if named, else left out, never weighted 1 silently."""
+    det = log.detection
+    if "gdpo" not in kept or not log.read_as[0].components or det.fitted_weights:
+        return kept, skipped
+    if chosen:
+        raise UsageError(
+            f"GDPO over {option('component_cols')} needs each component's weight in the reward",
+            hint=f"give one {option('reward_weights')} per {option('component_cols')}, "
+            f"in the same order (e.g. {option('reward_weights')} "
+            + ",".join("1" for _ in det.component_cols)
+            + ")",
+        )
+    why = spell(f"needs the components' weights ({option('reward_weights')})")
+    return [n for n in kept if n != "gdpo"], {**skipped, "gdpo": why}
 
 
 def analyze_log(
@@ -395,7 +434,7 @@ def header(result: Comparison) -> Header:
         columns={
             "step": det.step_col,
             "group": det.group_col if det.group_mode == "column" else blocks,
-            "reward": " + ".join(det.reward_cols),
+            "reward": ingest.reward_text(det),
             "length": det.length_col,
             "task": det.task_col,
             **({"components": ", ".join(det.component_cols)} if det.component_cols else {}),
@@ -409,6 +448,7 @@ def header(result: Comparison) -> Header:
         logged_tolerance=result.thresholds.logged_tolerance,
         skipped_estimators=result.skipped,
         skipped_lines={path: list(lines) for path, lines in result.log.skipped_lines},
+        reward_weights=ingest.weights_given(det, result.log.read_as[0]),
     )
 
 
@@ -522,13 +562,16 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     return [log] if isinstance(log, (str, Path)) else log
 
 
-def simulation_fitted_to(paths: Sequence[str | Path], base: Setting) -> Setting:
-    """``base`` with its tasks fitted to the reward shapes of the log at ``paths``
+def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting) -> Setting:
+    """``base`` with its tasks fitted to the reward shapes of the log at ``paths`` (or
+    the :class:`Log` read with its column options: :func:`load`)
     (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
     log cannot give them."""
     from grpoflaw_cli.simulate import setting_from_log
 
-    groups = compare(load(paths), ["grpo"]).groups
+    log = paths if isinstance(paths, Log) else load(paths)
+    paths = [str(f) for f in log.detection.files] if isinstance(paths, Log) else paths
+    groups = compare(log, ["grpo"]).groups
     try:
         return setting_from_log(groups, base)
     except ValueError as err:

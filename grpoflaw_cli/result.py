@@ -50,6 +50,8 @@ class Header:
     """Estimators left out because the log lacks their inputs, with the reason."""
     skipped_lines: dict[str, list[int]] = field(default_factory=dict)
     """Malformed JSONL lines skipped on request (``skip_bad_lines``), per file."""
+    reward_weights: dict[str, float] | None = None
+    """Each reward column's weight in the reward, when the user gave weights."""
 
 
 def clean(value: Any) -> Any:
@@ -134,6 +136,8 @@ def build_report(
         "skipped_estimators": header.skipped_estimators,
         "logged_advantage": _logged_summary(analysis, header),
     }
+    if header.reward_weights is not None:
+        summary["reward_weights"] = header.reward_weights
     summary["verdict"] = _verdict(analysis, header, iterations)
     if analysis.tasks is not None:
         tasks = analysis.tasks

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
+from grpoflaw_cli.formatting import count
 
 if TYPE_CHECKING:
     from grpoflaw_cli.api import Clip
@@ -138,7 +139,7 @@ class _Look:
             return view, why + (f"; {problem}" if problem else "")
         paths = [Path(f) for f, size, _ in files if size > 0]
         if files and not paths:
-            return None, f"{len(files)} empty file(s) so far"
+            return None, f"{count(len(files), 'empty file')} so far"
         try:
             return self.report(paths or [folder]), None
         except (GrpoflawError, OSError) as err:

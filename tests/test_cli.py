@@ -75,6 +75,25 @@ def test_compare_json_contract(runner: CliRunner) -> None:
     assert dr[1] / dr[0] == pytest.approx(5.0)
 
 
+def test_reward_weights_are_in_the_header_and_json(runner: CliRunner, write_jsonl) -> None:
+    """``--reward-weights`` change every number: the header and the JSON summary say so."""
+    rows = [
+        {"step": 1, "group": g, "acc": a, "fmt": f}
+        for g in range(2)
+        for a, f in ((0, 0), (1, 1), (1, 0))
+    ]
+    path = write_jsonl(rows)
+    weighted = ("--reward-col", "acc", "--reward-col", "fmt", "--reward-weights", "4,0.5")
+    shown = invoke(runner, "compare", path, *weighted)
+    assert shown.exit_code == 0, shown.output
+    assert "reward=4·acc + 0.5·fmt" in shown.output
+    found = json.loads(invoke(runner, "compare", path, *weighted, "--format", "json").stdout)
+    assert found["summary"]["reward_weights"] == {"acc": 4.0, "fmt": 0.5}
+    assert found["summary"]["columns"]["reward"] == "4·acc + 0.5·fmt"
+    plain = invoke(runner, "compare", path, "--reward-col", "acc", "--format", "json")
+    assert "reward_weights" not in json.loads(plain.stdout)["summary"]
+
+
 def test_compare_json_golden(runner: CliRunner) -> None:
     report = json_report(runner, SAMPLES / "seed.parquet", "--std-ddof", "0")
     report.pop("grpoflaw_version")
@@ -119,6 +138,19 @@ def test_fail_on_gates_the_exit_code(runner: CliRunner, fail_on: str, code: int)
         runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", fail_on, "--format", "json"
     )
     assert result.exit_code == code
+
+
+def test_fail_on_says_which_finding_caused_exit_1(runner: CliRunner) -> None:
+    """The seed has two collapsed_pair warnings (steps 1 and 2) and nothing worse."""
+    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", "warning")
+    assert result.exit_code == 1
+    first, worst = result.stderr.splitlines()[-2:]
+    assert first == (
+        "--fail-on warning: exit 1 because of 2 findings at warning or worse: "
+        "collapsed_pair ×2 (steps 1–2)"
+    )
+    assert worst.startswith("  worst: collapsed_pair (warning) at step 1: its group gets")
+    assert "--fail-on" not in invoke(runner, "compare", SAMPLES / "seed.jsonl").stderr
 
 
 def test_estimators_option_selects(runner: CliRunner) -> None:
@@ -258,7 +290,7 @@ def test_advantages_refuses_unknown_output_format_before_reading(
 def test_inspect_says_what_and_why(runner: CliRunner) -> None:
     result = invoke(runner, "inspect", SAMPLES / "multitask.jsonl")
     assert result.exit_code == 0, result.output
-    for text in ("10233", "1280", "min 1, median 8, max 8", "prompt_id", "response_length"):
+    for text in ("10,233", "1,280", "min 1, median 8, max 8", "prompt_id", "response_length"):
         assert text in result.output
 
 
@@ -266,6 +298,35 @@ def test_inspect_counts_duplicate_rows(runner: CliRunner, write_jsonl) -> None:
     rows = [{"step": 1, "uid": "a", "reward": float(i), "text": "x"} for i in range(4)]
     result = invoke(runner, "inspect", write_jsonl(rows + rows[:3]), "--format", "json")
     assert json.loads(result.stdout)["facts"]["duplicate rows"] == 3
+
+
+def test_inspect_shows_a_log_without_a_reward_column(runner: CliRunner, write_jsonl) -> None:
+    """inspect is the discovery command: it shows the columns and what is missing (exit 0);
+    compare on the same log still refuses it (exit 2)."""
+    path = write_jsonl([{"step": 1, "prompt": "a", "value": v} for v in (1, 0)])
+    shown = invoke(runner, "inspect", path)
+    assert shown.exit_code == 0, shown.output
+    assert "step, prompt, value" in shown.output
+    assert "no reward column found" in shown.output and "--reward-col" in shown.output
+    found = json.loads(invoke(runner, "inspect", path, "--format", "json").stdout)
+    assert found["facts"]["columns"] == "step, prompt, value"
+    assert found["facts"]["missing"].startswith("the reward column")
+    assert invoke(runner, "compare", path).exit_code == 2
+
+
+def test_counts_are_written_one_way(runner: CliRunner, write_jsonl, tmp_path: Path) -> None:
+    """One iteration reads "1 iteration"; counts carry thousands separators in the
+    terminal, the HTML and inspect alike (formatting.count)."""
+    one = write_jsonl([{"step": 1, "group": 0, "reward": r} for r in (0.0, 1.0)])
+    shown = invoke(runner, "compare", one)
+    assert "rollouts    2 in 1 iteration, 1 group" in shown.output, shown.output
+    page = tmp_path / "one.html"
+    assert invoke(runner, "compare", one, "--html", page).exit_code == 0
+    assert "2 rollouts, 1 iteration,\n1 group &middot;" in page.read_text(encoding="utf-8")
+    multitask = invoke(runner, "compare", SAMPLES / "multitask.jsonl")
+    assert "rollouts    10,233 in 40 iterations, 1,280 groups" in multitask.output
+    found = invoke(runner, "inspect", SAMPLES / "multitask.jsonl").output
+    assert re.search(r"rows +10,233", found) and re.search(r"groups +1,280", found)
 
 
 def test_inspect_json(runner: CliRunner) -> None:
@@ -327,7 +388,7 @@ def test_skip_bad_lines_goes_on_and_says_how_many(runner: CliRunner, write_jsonl
     report = json.loads(result.stdout)
     assert report["summary"]["rollouts"] == 3
     assert report["summary"]["skipped_lines"] == {str(path): [2, 6]}
-    assert "Skipped 2 malformed line(s)" in result.stderr
+    assert "Skipped 2 malformed lines " in result.stderr
 
 
 def test_null_reward(runner: CliRunner, write_jsonl) -> None:
@@ -460,7 +521,7 @@ def test_watch_keeps_showing_what_it_can_read_while_files_are_written(
     (folder / "4.parquet").write_bytes((SAMPLES / "seed.parquet").read_bytes()[:500])  # no footer
     result = invoke(runner, "watch", folder, "--refreshes", "1", "--interval", "0.1")
     assert result.exit_code == 0, result.output
-    assert "in 1 iterations" in result.output  # 1.jsonl still shows
+    assert "in 1 iteration," in result.output  # 1.jsonl still shows
     assert "waiting: " in result.output and "4.parquet" in result.output
     assert "--skip-bad-lines" not in result.output  # watch has no such flag to suggest
 

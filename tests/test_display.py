@@ -186,7 +186,7 @@ def test_skipped_lines_warning_names_the_file_visibly(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert_inert(result.output)
     assert r"dump\x1b]52;c;aGk=\x07\nError: all good.jsonl" in result.stderr
-    assert "Skipped 1 malformed line(s)" in result.stderr
+    assert "Skipped 1 malformed line " in result.stderr
 
 
 def test_inspect_names_files_and_columns_visibly(tmp_path: Path) -> None:

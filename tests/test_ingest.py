@@ -151,8 +151,9 @@ def test_text_reward_column_is_refused(write_jsonl) -> None:
 
 
 def test_weights_must_match_reward_columns(write_jsonl) -> None:
-    with pytest.raises(UsageError, match="reward_weights"):
+    with pytest.raises(UsageError, match="reward_weights") as err:
         load([write_jsonl([{"a": 1.0}])], ColumnMap(reward=("a",), reward_weights=(1.0, 2.0)))
+    assert "has 2 values for 1 reward column" in str(err.value)  # formatting.count
 
 
 def test_group_col_and_group_size_conflict() -> None:
@@ -253,3 +254,12 @@ def test_duplicate_rows_with_groups_from_row_blocks(tmp_path: Path) -> None:
     pl.DataFrame(rows + rows).write_ndjson(path)
     log = ingest.load([path], ColumnMap(group_size=4))
     assert ingest.duplicate_rows(log) == 8
+
+
+def test_total_is_a_reward_name(write_jsonl) -> None:
+    """A log whose reward column is called ``total`` needs no mapping."""
+    path = write_jsonl(
+        [{"step": 1, "group": 0, "total": 1.0}, {"step": 1, "group": 0, "total": 0.0}]
+    )
+    assert load([path]).detection.reward_cols == ("total",)
+    assert rows(path)["reward"].to_list() == [1.0, 0.0]

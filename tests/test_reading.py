@@ -233,7 +233,7 @@ def test_watch_names_an_unreadable_subfolder(
     assert result.exit_code == 0, result.output
     message = " ".join(result.output.split())
     assert "cannot read the folder" in message and "part2" in message, message
-    assert "rollouts 4 in 1 iterations" in message  # the readable half, named as such
+    assert "rollouts 4 in 1 iteration," in message  # the readable half, named as such
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root traverses any folder (see the test above)")

@@ -223,3 +223,24 @@ def test_cli_simulate_all_runs_what_it_can_and_refuses_a_flat_log() -> None:
     flat = _simulate("--from-log", str(SAMPLES / "seed.jsonl"))  # both groups: mean 0
     assert flat.exit_code == 2 and "same mean reward" in flat.output, flat.output
     assert _simulate("--seed", "-5").exit_code == 2
+
+
+def test_cli_simulate_from_log_takes_the_column_options(tmp_path) -> None:
+    """``--from-log`` reads the log as ``compare`` does: a log with its own column names,
+    mapped with the column options, fits the same setting as the same log with common names."""
+    rewards = [(0, "a", 1.0), (0, "a", 0.0), (0, "b", 3.0), (0, "b", 0.5), (1, "a", 2.0)]
+    rewards += [(1, "a", 0.0)]
+    own = tmp_path / "own.jsonl"
+    own.write_text("".join(json.dumps({"it": s, "pid": g, "pts": r}) + "\n" for s, g, r in rewards))
+    common = tmp_path / "common.jsonl"
+    common.write_text(
+        "".join(json.dumps({"step": s, "group": g, "reward": r}) + "\n" for s, g, r in rewards)
+    )
+    mapped = ("--step-col", "it", "--group-col", "pid", "--reward-col", "pts")
+    fitted = _simulate("--from-log", str(own), *mapped, "--format", "json")
+    assert fitted.exit_code == 0, fitted.output
+    expected = _simulate("--from-log", str(common), "--format", "json")
+    assert json.loads(fitted.stdout) == json.loads(expected.stdout)
+    assert _simulate("--from-log", str(own)).exit_code == 2  # no reward column without them
+    alone = _simulate("--reward-col", "pts")
+    assert alone.exit_code == 2 and "--from-log" in alone.output

@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import UsageError
+from grpoflaw_cli.ingest import load
 from grpoflaw_cli.ingest.trainers import choose
+from grpoflaw_cli.ingest.trainers.trl import missing
 
 TRAINERS = SAMPLES / "trainers"
 
@@ -512,3 +514,46 @@ def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) 
         reasons = ingest.load([log]).detection.reasons
     note = next(r for r in reasons if "do not add up to the reward" in r)
     assert note.endswith("(name parts with --component-col)")
+
+
+def test_source_trl_names_the_column_the_log_lacks() -> None:
+    """``--source trl`` on a log without TRL's completion table says which column is missing."""
+    with pytest.raises(UsageError, match="no columns 'prompt', 'completion', 'advantage'"):
+        load([SAMPLES / "seed.jsonl"], source="trl")
+    one = {"prompt": "str", "completion": "str", "reward": "f64"}
+    assert missing([Path("log.jsonl")], one).startswith("no column 'advantage' (")
+
+
+def test_user_components_take_the_weights_or_gdpo_is_refused(tmp_path: Path) -> None:
+    """GDPO over ``--component-col`` weighs each component by ``--reward-weights``
+    (Σ_k w_k z_k, then whitened), and is refused when chosen without them."""
+    acc = [1, 0, 1, 0, 1, 1, 0, 0]
+    fmt = [1, 1, 0, 0, 0, 1, 1, 0]
+    rows = [
+        {"step": 1, "group": i // 4, "reward": 4 * a + f, "acc": a, "fmt": f}
+        for i, (a, f) in enumerate(zip(acc, fmt, strict=True))
+    ]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    parts = ["--component-col", "acc", "--component-col", "fmt", "--estimators", "grpo,gdpo"]
+    refused = CliRunner().invoke(app, ["compare", str(log), *parts])
+    assert refused.exit_code == 2
+    assert "--component-col" in refused.output and "--reward-weights" in refused.output
+    out = tmp_path / "adv.parquet"
+    done = CliRunner().invoke(
+        app, ["advantages", str(log), *parts, "--reward-weights", "4,1", "-o", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    frame = pl.read_parquet(out)
+    z = sum(
+        w
+        * frame.select(
+            (pl.col(k) - pl.col(k).mean().over("group")) / (pl.col(k).std().over("group") + 1e-6)
+        )
+        .to_series()
+        .to_numpy()
+        for k, w in (("acc", 4.0), ("fmt", 1.0))
+    )
+    np.testing.assert_allclose(frame["adv_gdpo"], _verl_whiten(z), rtol=1e-12, atol=1e-12)
+    default = CliRunner().invoke(app, ["compare", str(log), *parts[:4], "--format", "json"])
+    assert "gdpo" in json.loads(default.stdout)["summary"]["skipped_estimators"]

@@ -26,6 +26,7 @@ from grpoflaw_cli.cli.options import (
     output_path,
     read_log,
 )
+from grpoflaw_cli.formatting import count
 
 
 @column_options
@@ -80,5 +81,6 @@ def advantages(
         return
     written = write(output)
     stderr().print(
-        f"wrote {written:,} rollouts × {len(kept)} estimators to {output}", highlight=False
+        f"wrote {count(written, 'rollout')} × {count(len(kept), 'estimator')} to {output}",
+        highlight=False,
     )

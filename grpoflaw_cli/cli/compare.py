@@ -109,9 +109,50 @@ def compare(
     _show(result, output_format, html, max_rows)
     if fail_on is not FailOn.none:
         bar = Severity(fail_on.value).rank
-        if any(f.severity.rank >= bar for f in result.flags):
+        failing = [f for f in result.flags if f.severity.rank >= bar]
+        if failing:
+            from grpoflaw_cli.cli.display import stderr
+
+            for line in fail_note(failing, fail_on.value).splitlines():
+                stderr().print(line)  # one print per line: the console escapes a newline
             return int(ExitCode.FLAGS)
     return int(ExitCode.OK)
+
+
+def fail_note(failing: list[Any], bar: str) -> str:
+    """What ``--fail-on`` says on stderr when it exits 1: the findings at or above ``bar``
+    by code (how many, at which steps), and the worst one's message.
+
+    >>> from grpoflaw_cli.diagnostics import Flag, Severity
+    >>> print(fail_note([Flag("zero_variance", Severity.WARNING, 3, "no signal")], "warning"))
+    --fail-on warning: exit 1 because of 1 finding at warning or worse: zero_variance ×1 (step 3)
+      worst: zero_variance (warning) at step 3: no signal
+    """
+    codes: dict[str, list[Any]] = {}
+    for flag in failing:
+        codes.setdefault(flag.code, []).append(flag.step)
+    by_code = ", ".join(f"{code} ×{len(steps)} ({_steps(steps)})" for code, steps in codes.items())
+    worst = max(failing, key=lambda f: (f.severity.rank, f.score))
+    where = "" if worst.step is None else f" at step {worst.step}"
+    return (
+        f"--fail-on {bar}: exit 1 because of {len(failing):,} "
+        f"finding{'' if len(failing) == 1 else 's'} at {bar} or worse: {by_code}\n"
+        f"  worst: {worst.code} ({worst.severity.value}){where}: {worst.message}"
+    )
+
+
+def _steps(steps: list[Any]) -> str:
+    """The steps a code fired at, for the note: 'step 3', 'steps 1–12'."""
+    known = list({s for s in steps if s is not None})
+    try:
+        known.sort()
+    except TypeError:  # steps of mixed types: as text
+        known.sort(key=str)
+    if not known:
+        return "the run"
+    if len(known) == 1:
+        return f"step {known[0]}"
+    return f"steps {known[0]}–{known[-1]}"
 
 
 def _show(result: Any, output_format: OutputFormat, html: Path | None, max_rows: int) -> None:

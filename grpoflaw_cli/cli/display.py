@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from grpoflaw_cli.formatting import count
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -60,7 +62,7 @@ def report_skipped(log: Any) -> None:
     for path, lines in log.skipped_lines:
         shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
         stderr().print(
-            f"[yellow]Skipped {len(lines)} malformed line(s)[/yellow] in '{plain(path)}': "
+            f"[yellow]Skipped {count(len(lines), 'malformed line')}[/yellow] in '{plain(path)}': "
             f"line {shown}",
             markup=True,
             highlight=False,

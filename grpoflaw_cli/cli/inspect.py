@@ -30,11 +30,16 @@ def inspect(
 ) -> None:
     """Show what grpoflaw detected in a log (columns, rows, iterations, groups) and why."""
     from grpoflaw_cli import api
+    from grpoflaw_cli.ingest import NoRewardColumn
 
-    log = read_log(paths, columns.mapping(), skip_bad_lines, source)
-    report_skipped(log)
-    with reading(log):
-        found = api.describe(log)
+    try:
+        log = read_log(paths, columns.mapping(), skip_bad_lines, source)
+    except NoRewardColumn as missing:  # the discovery command: show what the log holds
+        found = api.describe_columns(paths, missing, skip_bad_lines=skip_bad_lines)
+    else:
+        report_skipped(log)
+        with reading(log):
+            found = api.describe(log)
     if output_format is TableOrJson.json:
         from grpoflaw_cli.render.formats import json_text
 

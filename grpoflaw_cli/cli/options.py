@@ -68,7 +68,11 @@ RewardCol = Annotated[
 ]
 RewardWeights = Annotated[
     str | None,
-    typer.Option("--reward-weights", help="Comma-separated weights, one per --reward-col."),
+    typer.Option(
+        "--reward-weights",
+        help="Comma-separated weights, one per --reward-col (with one --reward-col: one per "
+        "--component-col, GDPO's weights).",
+    ),
 ]
 GroupSize = Annotated[
     int | None,
@@ -91,7 +95,8 @@ ComponentCol = Annotated[
     typer.Option(
         "--component-col",
         help="A reward component the reward already includes (repeat it): GDPO normalizes "
-        "each, the aliasing check compares them.",
+        "each and weighs it by --reward-weights (without them GDPO is left out), the "
+        "aliasing check compares them.",
     ),
 ]
 

@@ -10,11 +10,16 @@ import typer
 
 from grpoflaw_cli.cli.display import note_skipped, screen
 from grpoflaw_cli.cli.options import (
+    NO_COLUMNS,
     Estimators,
+    LogColumns,
+    SourceName,
     TableOrJson,
     chosen_estimators,
+    column_options,
     output_options,
     output_path,
+    read_log,
 )
 from grpoflaw_cli.errors import UsageError
 
@@ -24,6 +29,7 @@ class SimSetting(str, Enum):
     binary = "binary"
 
 
+@column_options
 @output_options(html_out="Also write the learning curves as HTML.")
 def simulate(
     setting: Annotated[
@@ -38,6 +44,7 @@ def simulate(
         list[str] | None,
         typer.Option("--from-log", help="Fit the tasks to a log's reward shapes (per task)."),
     ] = None,
+    columns: LogColumns = NO_COLUMNS,
     estimators: Estimators = None,
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Independent runs.")] = 30,
     iterations: Annotated[
@@ -54,6 +61,12 @@ def simulate(
     from grpoflaw_cli import simulate as sim
 
     html = output_path(html_out, "--html")
+    mapping = columns.mapping()  # checked before anything runs, as compare does
+    if columns != NO_COLUMNS and not from_log:
+        raise UsageError(
+            "the column options map a log's columns: they go with --from-log",
+            hint="add --from-log LOG, or drop the column options",
+        )
     every = estimators is not None and estimators.strip() == "all"
     names, left_out = sim.runnable(chosen_estimators(estimators), every=every)
     note_skipped(left_out, explicit=True)  # "all" means all that can run here
@@ -73,7 +86,8 @@ def simulate(
             )
         from grpoflaw_cli import api
 
-        base = api.simulation_fitted_to(from_log, base)
+        log = read_log(from_log, mapping, False, SourceName.auto)
+        base = api.simulation_fitted_to(log, base)
     outcome = sim.run(base, names)
     if html is not None:
         from grpoflaw_cli.render.html import render_simulation

@@ -24,7 +24,7 @@ from grpoflaw_cli.diagnostics.flags import (
     plain,
     worst_per_step,
 )
-from grpoflaw_cli.formatting import num, percent
+from grpoflaw_cli.formatting import count, num, percent
 
 
 def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:
@@ -44,7 +44,8 @@ def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:
             step=plain(row["step"]),
             group=plain(row["group"]),
             wording=(
-                f"{row['_count']} of {totals[row['step']]} groups have rollouts with different "
+                f"{num(row['_count'])} of {count(totals[row['step']], 'group')} have rollouts "
+                "with different "
                 "reward-component vectors but the same summed reward, so GRPO (and any "
                 "sum-then-normalize estimator) gives them identical advantages; worst: group "
                 f"{row['group']!r}, {row['component_patterns']} component patterns → "

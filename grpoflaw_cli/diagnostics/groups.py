@@ -20,6 +20,7 @@ import polars as pl
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.flags import Flag, Severity, Thresholds, plain
 from grpoflaw_cli.errors import option
+from grpoflaw_cli.formatting import count, num
 
 
 def zero_variance(a: Analysis, t: Thresholds) -> list[Flag]:
@@ -43,7 +44,7 @@ def zero_variance(a: Analysis, t: Thresholds) -> list[Flag]:
                 severity=sev,
                 step=plain(row["step"]),
                 wording=(
-                    f"{row['zero_variance_groups']} of {row['_eligible']} groups "
+                    f"{num(row['zero_variance_groups'])} of {count(row['_eligible'], 'group')} "
                     f"({share:.0%}) have identical rewards: no learning signal under any "
                     "group baseline"
                 ),
@@ -78,7 +79,8 @@ def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
                 severity=Severity.WARNING if mostly else Severity.INFO,
                 step=plain(row["step"]),
                 wording=(
-                    f"{row['singleton_groups']} of {row['groups']} groups have one rollout"
+                    f"{num(row['singleton_groups'])} of {count(row['groups'], 'group')} "
+                    "have one rollout"
                     + (
                         ": the group column probably identifies rollouts, not prompts; "
                         f"map the prompt with {option('group_col')} or {option('group_size')} N"

@@ -33,7 +33,7 @@ from grpoflaw_cli.diagnostics.flags import (
     plain,
     worst_per_step,
 )
-from grpoflaw_cli.formatting import num
+from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.magnitude import geometric_median
 
 
@@ -160,7 +160,8 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
                 step=plain(row["step"]),
                 group=plain(row["group"]),
                 wording=(
-                    f"{row['_count']} of {totals[row['step']]} groups have a reward spread "
+                    f"{num(row['_count'])} of {count(totals[row['step']], 'group')} "
+                    "have a reward spread "
                     f"≥{num(t.magnitude_ratio)}× away from the run's typical group spread "
                     f"{num(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
                     f"but GRPO advantages of the typical scale (within "
@@ -204,7 +205,8 @@ def noise_amplification(a: Analysis, t: Thresholds) -> list[Flag]:
                 step=plain(row["step"]),
                 group=plain(row["group"]),
                 wording=(
-                    f"{row['_count']} group(s) differ by a reward spread under "
+                    f"{count(row['_count'], 'group')} "
+                    f"{'differs' if row['_count'] == 1 else 'differ'} by a reward spread under "
                     f"{num(t.noise_ratio)}× the typical {num(typical)} yet get unit-scale "
                     f"GRPO advantages; worst: group {row['group']!r}, spread {num(row['spread'])}"
                     f" → GRPO scale {num(row['scale_grpo'])} "

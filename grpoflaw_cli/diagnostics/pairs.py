@@ -30,7 +30,7 @@ from grpoflaw_cli.diagnostics.flags import (
     plain,
     worst_per_step,
 )
-from grpoflaw_cli.formatting import num
+from grpoflaw_cli.formatting import count, num
 
 
 def _shared(keys: Iterable[np.ndarray]) -> np.ndarray:
@@ -160,7 +160,8 @@ def _pair_flag(row: dict[str, Any], t: Thresholds, one_group_per_step: bool) -> 
             f"{other_step}, though its reward spread is {num(ratio)}× "
             f"{'smaller' if up else 'larger'} ({num(row['spread'])} vs "
             f"{num(row['_hi'] if up else row['_lo'])}); "
-            f"{row['_count']} group(s) of this step have such a twin"
+            f"{count(row['_count'], 'group')} of this step "
+            f"{'has' if row['_count'] == 1 else 'have'} such a twin"
         ),
         evidence={
             "spread": row["spread"],

@@ -14,6 +14,7 @@ module              what it holds
 ``detect``          which column plays which role, and why
 ``canonical``       each file's scan as used, and the canonical columns
 ``checks``          refusing columns and values the numbers cannot use
+``weights``         the reward's weights as outputs show them
 ``trainers/``       one file per trainer format; the registry, through which the
                     rest of ingest calls each trainer's hooks
 ==================  ===========================================================
@@ -28,12 +29,14 @@ from grpoflaw_cli.ingest.columns import (
     NanRewards,
     carried_name,
     input_name,
+    weighted_sum,
 )
-from grpoflaw_cli.ingest.detect import detect
+from grpoflaw_cli.ingest.detect import NoRewardColumn, detect
 from grpoflaw_cli.ingest.files import file_format, resolve_paths
-from grpoflaw_cli.ingest.load import load, reread, steps_from_file_names
+from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
+from grpoflaw_cli.ingest.weights import reward_text, weights_given
 
 __all__ = [
     "FILE_COL",
@@ -43,6 +46,8 @@ __all__ = [
     "Detection",
     "Log",
     "NanRewards",
+    "NoRewardColumn",
+    "Survey",
     "canonicalize",
     "carried_name",
     "check_rewards",
@@ -57,5 +62,9 @@ __all__ = [
     "missing_rewards",
     "reread",
     "resolve_paths",
+    "reward_text",
     "steps_from_file_names",
+    "survey",
+    "weighted_sum",
+    "weights_given",
 ]

@@ -41,7 +41,7 @@ GROUP_NAMES = (
     "input",
     "question",
 )
-REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores")
+REWARD_NAMES = ("reward", "score", "rewards", "total_reward", "return", "scores", "total")
 LENGTH_NAMES = (
     "response_length",
     "response_len",
@@ -190,7 +190,7 @@ class Detection:
     keys, prime-rl's per-rubric ``metrics``, ``component_cols``)."""
     fitted_weights: tuple[float, ...] | None = None
     """The components' weights in the reward, when they were found by fitting it
-    (prime-rl's rubric weights, say)."""
+    (prime-rl's rubric weights, say) or given with the user's components."""
     step_as_integer: bool = False
     """The step column is text holding whole numbers ("1", "10"): read as integers, so
     that steps sort 1, 2, 10 and not as text."""

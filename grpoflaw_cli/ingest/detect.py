@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 
 from grpoflaw_cli.errors import InputError, UsageError, option
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import (
     BASELINE_NAMES,
     GROUP_NAMES,
@@ -27,6 +28,10 @@ from grpoflaw_cli.ingest.columns import (
     listed,
     weighted_sum,
 )
+
+
+class NoRewardColumn(InputError):
+    """No column plays the reward: the log can be described (``inspect``) but not analyzed."""
 
 
 def _pick(names: Sequence[str], columns: Sequence[str]) -> str | None:
@@ -108,7 +113,7 @@ def _rewards(
         )
         return parts
     odd = [c for c in cols if ";" in c or "\t" in c or "|" in c]
-    raise InputError(
+    raise NoRewardColumn(
         "no reward column found (looked for: " + ", ".join(REWARD_NAMES) + ")",
         hint=(
             f"the header '{odd[0]}' looks like another separator: grpoflaw reads "
@@ -118,6 +123,23 @@ def _rewards(
             "components); the log has columns: " + listed(cols)
         ),
     )
+
+
+def _component_weights(
+    rewards: tuple[str, ...], mapping: ColumnMap, reasons: list[str]
+) -> tuple[float, ...] | None:
+    """The user's weights as the components' (GDPO's ``w_k``): one reward column that
+    already includes the ``component_cols``, and one weight per component; else None
+    (the weights, if any, are the reward columns')."""
+    weights, parts = mapping.reward_weights, tuple(dict.fromkeys(mapping.components))
+    if weights is None or len(rewards) != 1 or len(parts) < 2 or len(weights) != len(parts):
+        return None
+    _weights(parts, weights, [])  # the same checks as for reward columns
+    reasons.append(
+        f"components weighted {weighted_sum(weights, parts)} (from {option('reward_weights')}): "
+        "GDPO's weight per component"
+    )
+    return weights
 
 
 def _weights(
@@ -130,9 +152,10 @@ def _weights(
         return
     if len(weights) != len(rewards):
         raise UsageError(
-            f"{option('reward_weights')} has {len(weights)} values for {len(rewards)} "
-            "reward columns",
-            hint=f"give one weight per {option('reward_cols')}, in the same order",
+            f"{option('reward_weights')} has {count(len(weights), 'value')} for "
+            f"{count(len(rewards), 'reward column')}",
+            hint=f"give one weight per {option('reward_cols')} (or, with one reward column, "
+            f"per {option('component_cols')}), in the same order",
         )
     infinite = [w for w in weights if not math.isfinite(w)]
     if infinite:
@@ -254,7 +277,9 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
     cols = list(columns)
     numbers = set(numeric)  # sets, not lists: a log may have 100,000 columns
     rewards = _rewards(cols, mapping, numbers, reasons)
-    _weights(rewards, mapping.reward_weights, reasons)
+    parts_weights = _component_weights(rewards, mapping, reasons)
+    if parts_weights is None:
+        _weights(rewards, mapping.reward_weights, reasons)
     step = _step(cols, mapping, reasons)
     group, mode = _group(cols, mapping, [*rewards, *([step] if step else [])], reasons)
     length, task, baseline = _optional_roles(
@@ -273,10 +298,11 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
         group_mode=mode,
         group_size=mapping.group_size,
         reward_cols=rewards,
-        reward_weights=mapping.reward_weights,
+        reward_weights=None if parts_weights else mapping.reward_weights,
         length_col=length,
         task_col=task,
         baseline_col=baseline,
         reasons=tuple(reasons),
         component_cols=components,
+        fitted_weights=parts_weights,
     )

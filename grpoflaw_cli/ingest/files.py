@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from grpoflaw_cli.errors import InputError, UsageError
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
 
@@ -404,7 +405,7 @@ def cleaned_jsonl(path: Path, skip_bad_lines: bool) -> tuple[Path, tuple[int, ..
         raise cut_gzip_error(path)
     if not kept:
         raise InputError(
-            f"'{path}': no line is a JSON object ({len(bad):,} malformed line(s) skipped)",
+            f"'{path}': no line is a JSON object ({count(len(bad), 'malformed line')} skipped)",
             hint="check that this is a JSON Lines rollout log",
         )
     return copy, bad

@@ -108,6 +108,32 @@ def load(
     )
 
 
+def survey(paths: Sequence[str | Path], *, skip_bad_lines: bool = False) -> Survey:
+    """The files of a log, their formats and columns in order of appearance, with no role
+    detected: what ``inspect`` shows of a log whose roles cannot be found.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
+    >>> _ = path.write_text('{"step": 1, "value": 1}\\n')
+    >>> survey([path]).columns
+    ('step', 'value')
+    """
+    read = _scan_files(resolve_paths(paths), skip_bad_lines, ColumnMap())
+    seen: dict[str, None] = {}
+    for schema in read.schemas:
+        seen.update(dict.fromkeys(schema.names()))
+    return Survey(tuple(read.paths), tuple(read.formats), tuple(seen))
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A log's files, formats and columns (:func:`survey`)."""
+
+    files: tuple[Path, ...]
+    formats: tuple[Format, ...]
+    columns: tuple[str, ...]
+
+
 def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Files:
     """Each file's format, what to scan (a cleaned copy of a JSONL file Polars cannot read
     as it is) and its schema; a column named twice is a warning."""
@@ -235,7 +261,7 @@ def _with_preset(
         reshape=preset.reshape,
         unpack=preset.unpack if fields else None,
         unpack_fields=fields,
-        fitted_weights=fitted,
+        fitted_weights=fitted or det.fitted_weights,
         ddof=preset.ddof,
         eps=preset.eps,
         reasons=(

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.magnitude import relative_to_typical
 from grpoflaw_cli.render.common import (
     SEVERITIES,
@@ -280,7 +281,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
         '<table><tr><th class="l">severity</th><th class="l">check</th>'
         '<th class="l">iterations</th><th class="l">worst instance</th></tr>'
         f"{summary}</table>"
-        f"<details><summary>All {len(flags)} flags</summary>"
+        f"<details><summary>All {count(len(flags), 'flag')}</summary>"
         '<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
         f'<th class="l">finding</th></tr>{rows}</table>{more}</details>'
     )
@@ -328,7 +329,8 @@ def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame
 <body>
 <h1>grpoflaw: what the advantage estimators did to the rewards</h1>
 <p class="meta">log: {_esc(files)}<br>
-{s["rollouts"]:,} rollouts, {s["iterations"]:,} iterations, {s["groups"]:,} groups &middot;
+{count(s["rollouts"], "rollout")}, {count(s["iterations"], "iteration")},
+{count(s["groups"], "group")} &middot;
 source: {_esc(s.get("source", "generic"))} &middot; {_esc(s["conventions"]["text"])} &middot;
 flags: {_esc(flag_line)} &middot; grpoflaw {_esc(report["grpoflaw_version"])}{extra}</p>
 {_verdict_html(report)}

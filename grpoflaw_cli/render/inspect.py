@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grpoflaw_cli.formatting import num
 from grpoflaw_cli.textsafe import printable_tree
 
 
@@ -31,7 +32,8 @@ def render_inspect(info: dict[str, Any]) -> RenderableType:
     table.add_column(style="dim")
     table.add_column()
     for key, value in info["facts"].items():
-        table.add_row(key, str(value))
+        shown = num(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        table.add_row(key, str(shown))  # counts as everywhere: 10,233
     reasons = Text("\n".join(f"• {r}" for r in info["reasons"]))
     return Group(
         Panel(table, title="grpoflaw inspect", title_align="left", border_style="blue"),

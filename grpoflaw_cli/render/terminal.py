@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grpoflaw_cli.estimators import REGISTRY
-from grpoflaw_cli.formatting import num
+from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_STYLE,
@@ -72,7 +72,7 @@ def files_line(files: list[str], room: int) -> str:
     """
     from rich.cells import cell_len
 
-    more = f" … (+{len(files) - 3} files)" if len(files) > 3 else ""
+    more = f" … (+{count(len(files) - 3, 'file')})" if len(files) > 3 else ""
     pieces = [name + ("," if k < len(files[:3]) - 1 else more) for k, name in enumerate(files[:3])]
     lines = [pieces[0]] if pieces else [""]
     for piece in pieces[1:]:
@@ -93,7 +93,8 @@ def _header(report: dict[str, Any], width: int = 120) -> RenderableType:
         "  ".join(f"{k}={v}" for k, v in cols.items() if v is not None) + "\n"
     )
     lines.append("rollouts    ", style="dim").append(
-        f"{s['rollouts']:,} in {s['iterations']:,} iterations, {s['groups']:,} groups\n"
+        f"{num(s['rollouts'])} in {count(s['iterations'], 'iteration')}, "
+        f"{count(s['groups'], 'group')}\n"
     )
     lines.append("source      ", style="dim").append(s.get("source", "generic") + "\n")
     lines.append("conventions ", style="dim").append(s["conventions"]["text"])
@@ -202,7 +203,8 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
             "advantage; flags: "
             + ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items())
             + (
-                f"\nshowing {len(rows)} of {len(report['iterations'])} iterations (flagged first);"
+                f"\nshowing {num(len(rows))} of {count(len(report['iterations']), 'iteration')}"
+                " (flagged first);"
                 " --format csv lists all"
                 if cut
                 else ""

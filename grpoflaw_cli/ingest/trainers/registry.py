@@ -74,6 +74,7 @@ Finish = Callable[[pl.LazyFrame, Detection], Detection]
 Roles = Callable[[Detection], dict[str, pl.Expr]]
 Where = Callable[[Source, Format, int, Detection], str]
 Explain = Callable[[object, Format, Source, Detection], "InputError | None"]
+Needs = Callable[[Sequence[Path], Mapping[str, str]], str]
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,13 @@ class Trainer:
     """``(source, format, row, detection)`` → where a row comes from ('line N, ...')."""
     explain: Explain | None = None
     """``(path, format, source, detection)`` → why the file failed to read, or None."""
+    needs: Needs | None = None
+    """``(files, columns)`` → what a log the recognizer refused lacks, for a message."""
 
 
 TRAINERS: Mapping[str, Trainer] = {
     "verl": Trainer("verl", verl.recognize, finish=verl.finish, roles=verl.roles),
-    "trl": Trainer("trl", trl.recognize, fit=trl.fit),
+    "trl": Trainer("trl", trl.recognize, fit=trl.fit, needs=trl.missing),
     "open-instruct": Trainer("verl", open_instruct.recognize),
     "prime-rl": Trainer("verl", prime_rl.recognize, reshape=metrics.reshape, fit=metrics.fit),
     "art": Trainer(
@@ -154,8 +157,11 @@ def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "
     if requested != "auto":
         preset = _recognized(requested, files, columns)
         if preset is None:
+            needs = TRAINERS[requested].needs
+            lacks = f": {needs(files, columns)}" if needs else ""
             raise UsageError(
-                f"{option('source')} {requested}: the log does not have that trainer's columns",
+                f"{option('source')} {requested}: the log does not have that trainer's "
+                f"columns{lacks}",
                 hint="the log has columns: " + listed(list(columns)),
             )
         return preset

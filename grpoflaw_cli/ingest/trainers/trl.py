@@ -63,6 +63,26 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
     )
 
 
+NEEDED = ("prompt", "completion", "advantage")
+"""The columns of TRL's completion table :func:`recognize` looks for (else its file names)."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks.
+
+    >>> missing([Path("log.jsonl")], {"prompt": "str", "reward": "f64"}).split(" (")[0]
+    "no columns 'completion', 'advantage'"
+    """
+    absent = [c for c in NEEDED if c not in columns]
+    return (
+        ("no column " if len(absent) == 1 else "no columns ")
+        + ", ".join(f"'{c}'" for c in absent)
+        + " (TRL's log_completions table has "
+        + ", ".join(NEEDED)
+        + ", or files named completions_{step}.parquet)"
+    )
+
+
 def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
     """The fit hook: groups as blocks of rows, their size inferred from the ``first``
     file (:func:`block_size`), unless the user named a group column or size."""
