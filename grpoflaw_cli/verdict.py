@@ -46,7 +46,7 @@ import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.estimators import REGISTRY
-from grpoflaw_cli.formatting import num, percent
+from grpoflaw_cli.formatting import count, num, percent
 
 LITTLE = 0.05
 """Below this share of reallocated mass the verdict says "little" and recommends nothing."""
@@ -133,9 +133,9 @@ def _amount(share: float) -> str:
 def _what(share: float, steps: list[Any]) -> str:
     where = f", most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}" if steps else ""
     return (
-        f"GRPO's std normalization placed {percent(share)} of the run's update mass differently "
-        f"from Dr. GRPO, which keeps reward magnitude ({_amount(share)}: thresholds "
-        f"{percent(LITTLE)} and {percent(MUCH)}){where}."
+        f"{_amount(share).capitalize()} of the update moved: GRPO's std normalization places "
+        f"{percent(share)} of the run's update mass differently from Dr. GRPO, which keeps "
+        f"reward magnitude{where}."
     )
 
 
@@ -145,10 +145,15 @@ def _groups_sentence(analysis: Analysis, p: np.ndarray, q: np.ndarray) -> str:
     live = int(analysis.live.sum())
     if not gain.any():
         return ""
+    k, most = int(gain.sum()), num(float(spread[gain].max()))
+    which = (
+        f"gains weight, with a reward spread of {most}"
+        if k == 1
+        else f"gain weight, all with a reward spread of at most {most}"
+    )
     return (
-        f"The {num(int(gain.sum()))} of {num(live)} groups with a signal that have the smallest "
-        f"reward spread (at most {num(float(spread[gain].max()))}) gain weight: a small reward "
-        "difference gets as much say in what the model learns as a large one."
+        f"{num(k)} of {count(live, 'group')} with a signal {which}: a small reward difference "
+        "gets as much say in what the model learns as a large one."
     )
 
 

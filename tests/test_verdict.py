@@ -73,7 +73,8 @@ def test_equal_spreads_need_no_recommendation() -> None:
     a = _analysis({"step": [1] * 6, "group": [0, 0, 1, 1, 2, 2], "reward": [0.0, 1, 5, 6, 2, 3]})
     v = verdict(a)
     assert v["reallocated"] == pytest.approx(0.0, abs=1e-12)
-    assert v["recommendation"] is None and "little" in v["text"] and LITTLE > 0
+    assert v["recommendation"] is None and LITTLE > 0
+    assert v["text"].startswith("Little of the update moved")
 
 
 @pytest.mark.parametrize(
