@@ -37,11 +37,19 @@ SEED = [-1, -1, -1, 0, 1, 1, 1]
 
 
 def test_seed_is_flagged_as_collapsed_pair() -> None:
-    flags = diagnose(analyze(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]), ALL))
+    flags = diagnose(analyze(log([(1, "g", SEED), (1, "h", [5 * r for r in SEED])]), ALL))
     pairs = [f for f in flags if f.code == "collapsed_pair"]
-    assert [f.step for f in pairs] == [1, 2] or [f.step for f in pairs] == [2, 1]
+    assert [f.step for f in pairs] == [1]
     assert all(f.severity is Severity.WARNING for f in pairs)
     assert pairs[0].evidence["spread_ratio"] == pytest.approx(5.0)
+    assert pairs[0].evidence["partner_step"] == 1
+
+
+def test_collapsed_pair_twins_in_different_steps_are_not_matched() -> None:
+    """Step 2's update never saw step 1's group: no twin across iterations."""
+    assert "collapsed_pair" not in codes(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]))
+    across = log([(1, "a", SEED), (1, "b", [r + 2 for r in SEED]), (2, "c", [5 * r for r in SEED])])
+    assert "collapsed_pair" not in codes(across)
 
 
 def test_collapsed_pair_negative_translation_only() -> None:
@@ -276,5 +284,5 @@ def test_component_aliasing_with_sums_that_round() -> None:
 
 def test_collapsed_pair_at_exactly_the_threshold_ratio() -> None:
     """Spreads 2·0.8165 and 0.8165 divide to 1.9999999999999998: still ≥ 2."""
-    groups = [(s, f"g{g}", [0, s, 2 * s]) for s in (3, 1, 2) for g in range(2)]
+    groups = [(s, f"g{g}", [0, g * s, 2 * g * s]) for s in (3, 1, 2) for g in (1, 2)]
     assert sorted(codes(log(groups))["collapsed_pair"]) == [1, 2, 3]
