@@ -128,6 +128,7 @@ def test_magnitude_collapse_groups_needs_grpo_to_have_kept_the_typical_scale() -
 
 def test_zero_variance_share_and_severity() -> None:
     df = log([(1, "a", [1, 1, 1]), (1, "b", [0, 1, 0]), (2, "a", [0, 0]), (2, "b", [1, 1])])
+    df = pl.concat([df, log([(3, "a", [0, 1])])])  # not every iteration: flagged per step
     flags = {f.step: f for f in diagnose(analyze(df, ALL)) if f.code == "zero_variance"}
     assert flags[1].severity is Severity.WARNING and flags[1].evidence["share"] == 0.5
     assert flags[2].severity is Severity.ERROR and flags[2].evidence["share"] == 1.0
@@ -285,4 +286,27 @@ def test_component_aliasing_with_sums_that_round() -> None:
 def test_collapsed_pair_at_exactly_the_threshold_ratio() -> None:
     """Spreads 2·0.8165 and 0.8165 divide to 1.9999999999999998: still ≥ 2."""
     groups = [(s, f"g{g}", [0, g * s, 2 * g * s]) for s in (3, 1, 2) for g in (1, 2)]
+    groups.append((4, "alone", [0, 1, 2]))  # not every iteration: flagged per step
     assert sorted(codes(log(groups))["collapsed_pair"]) == [1, 2, 3]
+
+
+def test_groups_of_two_make_collapsed_pair_one_run_level_finding() -> None:
+    """Every untied pair gets ±1/√2: one finding with its count and steps, not one a step."""
+    groups = [(s, g, [0, m]) for s in (1, 2, 3) for g, m in (("a", 1), ("b", 4))]
+    groups += [(4, "a", [0, 1]), (4, "b", [0, 1])]  # step 4: equal spreads, no twin
+    pairs = [f for f in diagnose(analyze(log(groups), ALL)) if f.code == "collapsed_pair"]
+    assert len(pairs) == 1 and pairs[0].step is None
+    ev = pairs[0].evidence
+    assert (ev["count"], ev["steps"], ev["first_step"], ev["last_step"]) == (3, [1, 2, 3], 1, 3)
+    assert ev["structural"] == "groups of two" and len(ev["per_step"]) == 3
+    assert "±1/√2" in pairs[0].message and "3 of 4 iterations" in pairs[0].message
+
+
+def test_a_check_firing_on_every_iteration_is_one_run_level_finding() -> None:
+    df = log([(s, g, [1, 1, 1] if g == "a" else [0, 1, 0]) for s in (1, 2, 3) for g in "ab"])
+    zero = [f for f in diagnose(analyze(df, ALL)) if f.code == "zero_variance"]
+    assert len(zero) == 1 and zero[0].step is None
+    assert zero[0].evidence["structural"] == "every iteration"
+    assert zero[0].evidence["steps"] == [1, 2, 3] and zero[0].evidence["share"] == 0.5
+    one = log([(1, g, [1, 1, 1] if g == "a" else [0, 1, 0]) for g in "ab"])
+    assert codes(one)["zero_variance"] == [1]  # one iteration: nothing to merge

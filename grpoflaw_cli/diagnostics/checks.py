@@ -12,6 +12,7 @@ from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zer
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
 from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
 from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
+from grpoflaw_cli.diagnostics.structure import run_level
 
 CHECKS = (
     collapsed_pairs,
@@ -32,12 +33,21 @@ def diagnose(
     """Run every check; flags sorted worst first (severity, then score, then step).
 
     ``files`` (the log's files, in the order of the rows' source index) lets the
-    several-files check name them.
+    several-files check name them. A structural finding (groups of two, a check firing
+    on every iteration) is merged into one run-level flag (:func:`.structure.run_level`).
     """
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
     flags += steps_across_files(a, files)
+    flags = run_level(flags, a.iterations.height, _groups_of_two(a))
     return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
+
+
+def _groups_of_two(a: Analysis) -> bool:
+    """Whether every group of two rollouts or more has exactly two."""
+    sizes = a.groups["n"].to_numpy()
+    sizes = sizes[sizes >= 2]
+    return bool(sizes.size) and bool((sizes == 2).all())
 
 
 def _sort_key(step: Any) -> tuple[int, Any]:

@@ -83,8 +83,9 @@ def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
 
 
 def where_fired(group: list[dict[str, Any]]) -> str:
-    """How many iterations a check's flags are about, and which: ``3: 1-2, 7``."""
-    steps = [f["step"] for f in group]
+    """How many iterations a check's flags are about, and which: ``3: 1-2, 7`` (a
+    run-level finding's steps are in its evidence)."""
+    steps = [s for f in group for s in f.get("evidence", {}).get("steps") or [f["step"]]]
     if all(s is None for s in steps):
         return "whole run"
     return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
