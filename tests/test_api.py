@@ -143,7 +143,7 @@ def test_the_readme_example_script_runs(tmp_path: Path) -> None:
             [sys.executable, tour, *args], cwd=here, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
-        assert "task_reweighting" in done.stdout
+        assert "top finding (by consequence): collapsed_pair" in done.stdout
         written = report or tmp_path / "r.html"
         assert written.stat().st_size > 1_000_000
         assert not list(here.iterdir())

@@ -181,7 +181,7 @@ def test_thresholds_validate() -> None:
 def test_ragged_groups_positive_and_negative() -> None:
     ragged = diagnose(analyze(log([(1, "a", [0, 1, 2]), (1, "b", [0, 1])]), ALL))
     flag = next(f for f in ragged if f.code == "ragged_groups")
-    assert flag.evidence == {"min": 2, "max": 3}
+    assert (flag.evidence["min"], flag.evidence["max"]) == (2, 3)
     even = diagnose(analyze(log([(1, "a", [0, 1]), (1, "b", [0, 1]), (1, "c", [5])]), ALL))
     assert not any(f.code == "ragged_groups" for f in even)  # a singleton is not ragged
 
@@ -310,3 +310,26 @@ def test_a_check_firing_on_every_iteration_is_one_run_level_finding() -> None:
     assert zero[0].evidence["steps"] == [1, 2, 3] and zero[0].evidence["share"] == 0.5
     one = log([(1, g, [1, 1, 1] if g == "a" else [0, 1, 0]) for g in "ab"])
     assert codes(one)["zero_variance"] == [1]  # one iteration: nothing to merge
+
+
+def test_findings_rank_by_consequence_not_by_severity() -> None:
+    """Step 1: 15 of 16 groups constant; step 2: a twin pair 10× apart (an error).
+
+    zero_variance affects 120 of 144 rollouts; the pair, all of step 2's GRPO mass: each
+    live group of 8 gets Σ A² = 8·(7/8) (ddof 1), so step 2 holds 14 of the run's 21.
+    """
+    pair = [0, 1] * 4
+    groups = [(1, f"c{g}", [1] * 8) for g in range(15)] + [(1, "live", pair)]
+    groups += [(2, "a", pair), (2, "b", [10 * r for r in pair])]
+    flags = diagnose(analyze(log(groups), ALL))
+    order = list(dict.fromkeys(f.code for f in flags))
+    assert order.index("zero_variance") < order.index("collapsed_pair")
+    zero = next(f for f in flags if f.code == "zero_variance")
+    twin = next(f for f in flags if f.code == "collapsed_pair")
+    assert zero.severity is Severity.WARNING and twin.severity is Severity.ERROR
+    assert zero.evidence["consequence"] == pytest.approx(120 / 144)
+    assert zero.evidence["consequence_of"] == "rollouts"
+    assert twin.evidence["consequence"] == pytest.approx(14 / 21, rel=1e-5)
+    assert twin.evidence["consequence_of"] == "update mass"
+    totals = [f.evidence["consequence"] for f in flags]
+    assert totals[0] == max(totals)

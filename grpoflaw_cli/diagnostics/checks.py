@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
+from grpoflaw_cli.diagnostics.consequence import by_consequence, with_consequence
 from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
 from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
@@ -30,7 +30,8 @@ CHECKS = (
 def diagnose(
     a: Analysis, thresholds: Thresholds | None = None, files: Sequence[str] = ()
 ) -> list[Flag]:
-    """Run every check; flags sorted worst first (severity, then score, then step).
+    """Run every check; flags ranked by consequence (:mod:`.consequence`: the share of
+    the run's update mass or rollouts a check's flags affect, largest first).
 
     ``files`` (the log's files, in the order of the rows' source index) lets the
     several-files check name them. A structural finding (groups of two, a check firing
@@ -39,8 +40,9 @@ def diagnose(
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
     flags += steps_across_files(a, files)
+    flags = with_consequence(flags, a)
     flags = run_level(flags, a.iterations.height, _groups_of_two(a))
-    return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
+    return by_consequence(flags)
 
 
 def _groups_of_two(a: Analysis) -> bool:
@@ -48,7 +50,3 @@ def _groups_of_two(a: Analysis) -> bool:
     sizes = a.groups["n"].to_numpy()
     sizes = sizes[sizes >= 2]
     return bool(sizes.size) and bool((sizes == 2).all())
-
-
-def _sort_key(step: Any) -> tuple[int, Any]:
-    return (0, step) if isinstance(step, (int, float)) else (1, str(step))

@@ -20,6 +20,7 @@ from grpoflaw_cli.magnitude import relative_to_typical
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_COLOR,
+    affected,
     cell,
     flags_by_code,
     location,
@@ -260,7 +261,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     summary = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
         f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
-        f'<td class="l">{_esc(where_fired(group))}</td>'
+        f'<td class="l">{_esc(where_fired(group))}</td><td class="l">{_esc(affected(group))}</td>'
         f'<td class="l">{_esc(location(group[0]["step"]))}: {_esc(group[0]["message"])}</td></tr>'
         for code, group in flags_by_code(flags).items()  # the flags come worst first
     )
@@ -278,7 +279,8 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     )
     return (
         '<table><tr><th class="l">severity</th><th class="l">check</th>'
-        '<th class="l">iterations</th><th class="l">worst instance</th></tr>'
+        '<th class="l">iterations</th><th class="l">affects</th>'
+        '<th class="l">worst instance</th></tr>'
         f"{summary}</table>"
         f"<details><summary>All {len(flags)} flags</summary>"
         '<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
@@ -320,7 +322,7 @@ magnitude, 0 erases it.</p>
 {_tasks_html(report)}
 <h2>Charts</h2>
 {_figures(report, analysis, sample)}
-<h2>Flags, worst first</h2>
+<h2>Flags by consequence (share of the run affected)</h2>
 {_flags_html(report)}
 </body></html>
 """

@@ -30,6 +30,7 @@ from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_STYLE,
+    affected,
     cell,
     flags_by_code,
     location,
@@ -245,7 +246,8 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
 
 
 def flags_table(report: dict[str, Any]) -> RenderableType:
-    """Flags, worst first, one row per code: where it fired and its worst instance.
+    """Findings by consequence, one row per code: where it fired, the share of the run
+    it affects, and its worst instance.
 
     The JSON output lists every flag individually.
     """
@@ -255,7 +257,8 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
     table = Table(
-        title="Flags, worst first (one row per check; --format json lists each flag)",
+        title="Flags by consequence (share of the run affected; one row per check; "
+        "--format json lists each flag)",
         title_justify="left",
         header_style="bold",
         show_lines=True,
@@ -263,6 +266,7 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
     table.add_column("severity", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("iterations")
+    table.add_column("affects")
     table.add_column("worst instance", ratio=1)
     for code, group in flags_by_code(flags).items():  # the flags come worst first
         worst = group[0]
@@ -270,6 +274,7 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
             Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
             code,
             where_fired(group),
+            affected(group),
             f"{location(worst['step'])}: {worst['message']}",
         )
     return table
