@@ -333,3 +333,21 @@ def test_findings_rank_by_consequence_not_by_severity() -> None:
     assert twin.evidence["consequence_of"] == "update mass"
     totals = [f.evidence["consequence"] for f in flags]
     assert totals[0] == max(totals)
+
+
+def test_elasticity_across_iterations_ignores_constant_groups() -> None:
+    """GRPO gives every live group the same scale, so across iterations it erases magnitude
+    (0), whatever share of each step's groups is constant; Dr. GRPO keeps it (1).
+
+    Step s: one live group [0, 1]·m_s and k_s constant groups of two. With constant
+    groups in the fit, GRPO's iteration RMS, √(1/(1+k_s))·0.707…, tracked k_s.
+    """
+    groups = []
+    for step, (m, k) in enumerate([(1, 0), (2, 3), (4, 7), (8, 1)], start=1):
+        groups.append((step, "live", [0, m]))
+        groups += [(step, f"c{i}", [1, 1]) for i in range(k)]
+    mag = {
+        r["estimator"]: r for r in analyze(log(groups), ["grpo", "dr_grpo"]).magnitude.to_dicts()
+    }
+    assert mag["grpo"]["elasticity_across"] == pytest.approx(0.0, abs=1e-5)  # eps
+    assert mag["dr_grpo"]["elasticity_across"] == pytest.approx(1.0)

@@ -226,6 +226,8 @@ def _magnitude_html(report: dict[str, Any]) -> str:
     return (
         '<table><tr><th class="l">estimator</th><th>across groups (same iteration)</th>'
         "<th>across iterations</th></tr>" + "".join(rows) + "</table>"
+        "<p class='note'>Fitted on non-constant groups only (constant groups carry no "
+        "signal; their share per iteration would move the fit).</p>"
     )
 
 

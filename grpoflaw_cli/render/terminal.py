@@ -228,7 +228,7 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
         title="How much reward magnitude each estimator keeps",
         title_justify="left",
         caption="elasticity = slope of log(advantage scale) on log(reward spread): "
-        "1 keeps magnitude, 0 erases it",
+        "1 keeps magnitude, 0 erases it; fitted on non-constant groups only",
         header_style="bold",
     )
     table.add_column("estimator")
