@@ -24,6 +24,7 @@ PURE = (
     "grpoflaw_cli.analysis",
     "grpoflaw_cli.magnitude",
     "grpoflaw_cli.diagnostics",
+    "grpoflaw_cli.labels",
     "grpoflaw_cli.result",
     "grpoflaw_cli.rollout_advantages",
     "grpoflaw_cli.ingest",

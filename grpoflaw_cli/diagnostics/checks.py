@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
@@ -13,6 +14,7 @@ from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplifi
 from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
 from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
 from grpoflaw_cli.diagnostics.structure import run_level
+from grpoflaw_cli.labels import group_labels
 
 CHECKS = (
     collapsed_pairs,
@@ -40,6 +42,7 @@ def diagnose(
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
     flags += steps_across_files(a, files)
+    flags = _labelled(flags, a)
     flags = with_consequence(flags, a)
     flags = run_level(flags, a.iterations.height, _groups_of_two(a))
     return by_consequence(flags)
@@ -50,3 +53,35 @@ def _groups_of_two(a: Analysis) -> bool:
     sizes = a.groups["n"].to_numpy()
     sizes = sizes[sizes >= 2]
     return bool(sizes.size) and bool((sizes == 2).all())
+
+
+LABEL_SAMPLE = 2000
+"""How many of the run's group keys (besides the flagged ones) the labels' shared prefix
+is measured on."""
+
+
+def _labelled(flags: list[Flag], a: Analysis) -> list[Flag]:
+    """Flags naming a group by its short label (:func:`~grpoflaw_cli.labels.group_labels`)
+    in their message; the full key stays in ``evidence["group_key"]`` (and
+    ``partner_group``), the label in ``group_label``."""
+    named = [f for f in flags if f.group is not None and f.code != "task_reweighting"]
+    if not named:
+        return flags
+    keys = [f.group for f in named] + [
+        f.evidence["partner_group"] for f in named if "partner_group" in f.evidence
+    ]
+    labels = group_labels([*keys, *a.groups["group"].head(LABEL_SAMPLE).to_list()])
+    out = []
+    for f in flags:
+        if f.group is None or f.code == "task_reweighting":
+            out.append(f)
+            continue
+        wording, evidence = f.wording, {**f.evidence, "group_key": f.group}
+        evidence["group_label"] = labels[f.group]
+        for key in (f.group, f.evidence.get("partner_group")):
+            if key is not None and labels[key] != str(key):
+                wording = wording.replace(repr(key), repr(labels[key]))
+        if "partner_group" in f.evidence:
+            evidence["partner_label"] = labels[f.evidence["partner_group"]]
+        out.append(replace(f, wording=wording, evidence=evidence))
+    return out
