@@ -158,8 +158,8 @@ def _pair_flag(row: dict[str, Any], t: Thresholds, one_group_per_step: bool) -> 
         step=plain(row["step"]),
         group=plain(row["group"]),
         wording=(
-            f"{where} gets the same GRPO advantages as group {other_group!r} of step "
-            f"{other_step}, though its reward spread is {num(ratio)}× "
+            f"{where} gets the same GRPO advantages as group {other_group!r} of its step, "
+            f"though its reward spread is {num(ratio)}× "
             f"{'smaller' if up else 'larger'} ({num(row['spread'])} vs "
             f"{num(row['_hi'] if up else row['_lo'])}); "
             f"{row['_count']} group(s) of this step have such a twin"

@@ -46,15 +46,12 @@ def _merged(code: str, flags: list[Flag], iterations: int, pairs: bool) -> Flag:
         why = "groups of two"
         wording = (
             f"groups of two: GRPO gives every untied pair ±1/√2 ≈ ±0.707 whatever its "
-            f"reward gap, at {len(steps)} of {iterations} iterations (steps {_range(steps)}); "
+            f"reward gap ({len(steps)} of {iterations} iterations, steps {_range(steps)}); "
             f"worst, step {worst.step}: {worst.wording}"
         )
     else:
         why = "every iteration"
-        wording = (
-            f"at every one of the {iterations} iterations (steps {_range(steps)}); "
-            f"worst, step {worst.step}: {worst.wording}"
-        )
+        wording = f"every iteration; worst, step {worst.step}: {worst.wording}"
     evidence: dict[str, Any] = {
         **worst.evidence,
         "structural": why,

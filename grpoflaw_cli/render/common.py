@@ -10,7 +10,7 @@ the number formatter, and the pieces of the report's header.
 >>> logged_verdict(logged), logged_verdict(logged, detail=False)
 ('differs from grpo (up to 20.0%); closest: rloo', 'differs from grpo; closest: rloo')
 >>> affected([{"evidence": {"consequence": 0.25, "consequence_of": "rollouts"}}] * 2)
-'50.0% of rollouts'
+'50.0% rollouts'
 >>> cell(12345.6), cell(None), plus_minus(0.5, 0.01, signed=True)
 ('1.235e+04', '—', '+0.500 ± 0.010')
 """
@@ -96,10 +96,11 @@ def where_fired(group: list[dict[str, Any]]) -> str:
 
 def affected(group: list[dict[str, Any]]) -> str:
     """The share of the run a check's flags affect together (their evidence's
-    ``consequence``, summed), and of what: ``51.4% of update mass``."""
+    ``consequence``, summed), and of what: ``51.4% mass`` (GRPO's update mass) or
+    ``26.3% rollouts``."""
     share = min(sum(f.get("evidence", {}).get("consequence", 0.0) for f in group), 1.0)
     of = group[0].get("evidence", {}).get("consequence_of", "rollouts")
-    return f"{percent(share)} of {of}"
+    return f"{percent(share)} {'mass' if of == 'update mass' else of}"
 
 
 def location(step: Any) -> str:

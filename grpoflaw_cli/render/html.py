@@ -324,7 +324,7 @@ magnitude, 0 erases it.</p>
 {_tasks_html(report)}
 <h2>Charts</h2>
 {_figures(report, analysis, sample)}
-<h2>Flags by consequence (share of the run affected)</h2>
+<h2>Flags by consequence (affects: share of the run's GRPO update mass or rollouts)</h2>
 {_flags_html(report)}
 </body></html>
 """

@@ -257,24 +257,22 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
     table = Table(
-        title="Flags by consequence (share of the run affected; one row per check; "
-        "--format json lists each flag)",
+        title="Flags by consequence (affects: share of the run's GRPO update mass or "
+        "rollouts; --format json lists each flag)",
         title_justify="left",
         header_style="bold",
         show_lines=True,
     )
     table.add_column("severity", no_wrap=True)
     table.add_column("check", no_wrap=True)
-    table.add_column("iterations")
-    table.add_column("affects")
+    table.add_column("iterations\naffects")
     table.add_column("worst instance", ratio=1)
     for code, group in flags_by_code(flags).items():  # the flags come worst first
         worst = group[0]
         table.add_row(
             Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
             code,
-            where_fired(group),
-            affected(group),
+            f"{where_fired(group)}\n{affected(group)}",
             f"{location(worst['step'])}: {worst['message']}",
         )
     return table
