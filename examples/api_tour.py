@@ -27,7 +27,7 @@ print(result.magnitude.select("estimator", "elasticity_within", "elasticity_acro
 print("\neach task's say under GRPO vs its share of the reward spread:")
 assert result.tasks is not None
 print(result.tasks.filter(pl.col("step").is_null()).select("task", "spread_share", "share_grpo"))
-print("\nworst finding:", result.flags[0].code, "-", result.flags[0].message)
+print("\ntop finding (by consequence):", result.flags[0].code, "-", result.flags[0].message)
 
 rows = gf.advantages(log, estimators=["grpo", "rloo"])
 print(

@@ -111,6 +111,26 @@ def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
     return _slope(x - x.mean(), y - y.mean())
 
 
+def live_per_iteration(g: Groups, spread: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per iteration, the RMS of ``scale`` over its non-constant groups (rollout-weighted):
+    √(Σ_live n·scale² / Σ_live n); 0 for an iteration with none. Given the group
+    ``spread`` itself, the iteration's reward spread over those groups.
+
+    >>> from types import SimpleNamespace  # the Groups fields it reads
+    >>> g = SimpleNamespace(step_index=np.array([0, 0, 1]), n=np.array([2, 2, 2]), n_steps=2)
+    >>> live_per_iteration(g, np.array([1.0, 0.0, 3.0]), np.array([0.7, 0.0, 0.7])).tolist()
+    [0.7, 0.7]
+    """
+    live = live_groups(g.n, spread)
+    n = np.where(live, g.n, 0).astype(float)
+    ok = np.isfinite(scale)
+    mass = np.bincount(
+        g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
+    )
+    weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
+    return np.sqrt(mass / np.maximum(weight, 1.0))
+
+
 def verdict(elasticity: float) -> str:
     """Words for an elasticity: keeps / partly / erases / n/a."""
     if not np.isfinite(elasticity):
@@ -131,13 +151,19 @@ def magnitude_frame(
 ) -> pl.DataFrame:
     """One row per estimator: ``estimator, title, elasticity_within, elasticity_across,
     verdict_within, verdict_across``; ``group_scales`` holds the ``scale_<name>`` columns
-    of the groups, whose ``spread`` is given."""
+    of the groups, whose ``spread`` is given.
+
+    Both elasticities are fitted on the non-constant groups only: across iterations, each
+    iteration's spread and scale are RMS over its non-constant groups
+    (:func:`live_per_iteration`), so the share of constant groups per step (which scales
+    every estimator's iteration RMS alike) does not move the fit."""
     rows = []
     within_iterations = WithinIterations(g, spread)
-    it_spread = iterations["spread"].to_numpy()
+    it_spread = live_per_iteration(g, spread, spread)  # non-constant groups only
     for name in estimators:
-        within = within_iterations.slope(group_scales[f"scale_{name}"])
-        across = elasticity_across(it_spread, iterations[f"scale_{name}"].to_numpy())
+        scale = group_scales[f"scale_{name}"]
+        within = within_iterations.slope(scale)
+        across = elasticity_across(it_spread, live_per_iteration(g, spread, scale))
         rows.append(
             {
                 "estimator": name,

@@ -68,7 +68,7 @@ def test_compare_json_contract(runner: CliRunner) -> None:
     assert [it["step"] for it in report["iterations"]] == [1, 2]
     for flag in report["flags"]:
         assert {"code", "severity", "step", "message", "evidence"} <= set(flag)
-    assert {f["code"] for f in report["flags"]} == {"collapsed_pair"}
+    assert report["flags"] == []  # one group per step: no twin within an iteration
     grpo = [it["scale_grpo"] for it in report["iterations"]]
     assert grpo[0] == pytest.approx(grpo[1], rel=1e-6)  # the flaw, in numbers
     dr = [it["scale_dr_grpo"] for it in report["iterations"]]
@@ -133,24 +133,40 @@ def test_compare_multitask_shows_every_flag(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("none", 0), ("warning", 1), ("error", 0)])
-def test_fail_on_gates_the_exit_code(runner: CliRunner, fail_on: str, code: int) -> None:
-    result = invoke(
-        runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", fail_on, "--format", "json"
-    )
+def test_fail_on_gates_the_exit_code(
+    runner: CliRunner, tmp_path: Path, fail_on: str, code: int
+) -> None:
+    seed = [-1, -1, -1, 0, 1, 1, 1]  # the seed's two groups in one step: a warning
+    rows = [{"step": 1, "group": g, "reward": v * m} for g, m in (("a", 1), ("b", 5)) for v in seed]
+    path = tmp_path / "pair.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = invoke(runner, "compare", str(path), "--fail-on", fail_on, "--format", "json")
     assert result.exit_code == code
 
 
-def test_fail_on_says_which_finding_caused_exit_1(runner: CliRunner) -> None:
-    """The seed has two collapsed_pair warnings (steps 1 and 2) and nothing worse."""
-    result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--fail-on", "warning")
+def test_fail_on_says_which_finding_caused_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+    """Two collapsed_pair warnings (the seed's groups side by side at steps 1 and 2; step 3
+    has two groups of one spread) and nothing worse."""
+    seed = [-1, -1, -1, 0, 1, 1, 1]
+    scales = {1: (1, 5), 2: (1, 5), 3: (1, 1)}
+    rows = [
+        {"step": s, "group": g, "reward": v * m}
+        for s, ms in scales.items()
+        for g, m in zip("ab", ms, strict=True)
+        for v in seed
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = invoke(runner, "compare", path, "--fail-on", "warning")
     assert result.exit_code == 1
     first, worst = result.stderr.splitlines()[-2:]
     assert first == (
-        "--fail-on warning: exit 1 because of 2 findings at warning or worse: "
-        "collapsed_pair ×2 (steps 1–2)"
+        "--fail-on warning: exit 1 because of 5 findings at warning or worse: "
+        "collapsed_pair ×2 (steps 1–2), magnitude_collapse_groups ×2 (steps 1–2), "
+        "magnitude_collapse ×1 (step 3)"
     )
-    assert worst.startswith("  worst: collapsed_pair (warning) at step 1: its group gets")
-    assert "--fail-on" not in invoke(runner, "compare", SAMPLES / "seed.jsonl").stderr
+    assert worst.startswith("  worst: ") and "(warning)" in worst
+    assert "--fail-on" not in invoke(runner, "compare", path).stderr
 
 
 def test_estimators_option_selects(runner: CliRunner) -> None:

@@ -37,11 +37,19 @@ SEED = [-1, -1, -1, 0, 1, 1, 1]
 
 
 def test_seed_is_flagged_as_collapsed_pair() -> None:
-    flags = diagnose(analyze(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]), ALL))
+    flags = diagnose(analyze(log([(1, "g", SEED), (1, "h", [5 * r for r in SEED])]), ALL))
     pairs = [f for f in flags if f.code == "collapsed_pair"]
-    assert [f.step for f in pairs] == [1, 2] or [f.step for f in pairs] == [2, 1]
+    assert [f.step for f in pairs] == [1]
     assert all(f.severity is Severity.WARNING for f in pairs)
     assert pairs[0].evidence["spread_ratio"] == pytest.approx(5.0)
+    assert pairs[0].evidence["partner_step"] == 1
+
+
+def test_collapsed_pair_twins_in_different_steps_are_not_matched() -> None:
+    """Step 2's update never saw step 1's group: no twin across iterations."""
+    assert "collapsed_pair" not in codes(log([(1, "g", SEED), (2, "g", [5 * r for r in SEED])]))
+    across = log([(1, "a", SEED), (1, "b", [r + 2 for r in SEED]), (2, "c", [5 * r for r in SEED])])
+    assert "collapsed_pair" not in codes(across)
 
 
 def test_collapsed_pair_negative_translation_only() -> None:
@@ -120,6 +128,7 @@ def test_magnitude_collapse_groups_needs_grpo_to_have_kept_the_typical_scale() -
 
 def test_zero_variance_share_and_severity() -> None:
     df = log([(1, "a", [1, 1, 1]), (1, "b", [0, 1, 0]), (2, "a", [0, 0]), (2, "b", [1, 1])])
+    df = pl.concat([df, log([(3, "a", [0, 1])])])  # not every iteration: flagged per step
     flags = {f.step: f for f in diagnose(analyze(df, ALL)) if f.code == "zero_variance"}
     assert flags[1].severity is Severity.WARNING and flags[1].evidence["share"] == 0.5
     assert flags[2].severity is Severity.ERROR and flags[2].evidence["share"] == 1.0
@@ -172,7 +181,7 @@ def test_thresholds_validate() -> None:
 def test_ragged_groups_positive_and_negative() -> None:
     ragged = diagnose(analyze(log([(1, "a", [0, 1, 2]), (1, "b", [0, 1])]), ALL))
     flag = next(f for f in ragged if f.code == "ragged_groups")
-    assert flag.evidence == {"min": 2, "max": 3}
+    assert (flag.evidence["min"], flag.evidence["max"]) == (2, 3)
     even = diagnose(analyze(log([(1, "a", [0, 1]), (1, "b", [0, 1]), (1, "c", [5])]), ALL))
     assert not any(f.code == "ragged_groups" for f in even)  # a singleton is not ragged
 
@@ -276,5 +285,69 @@ def test_component_aliasing_with_sums_that_round() -> None:
 
 def test_collapsed_pair_at_exactly_the_threshold_ratio() -> None:
     """Spreads 2·0.8165 and 0.8165 divide to 1.9999999999999998: still ≥ 2."""
-    groups = [(s, f"g{g}", [0, s, 2 * s]) for s in (3, 1, 2) for g in range(2)]
+    groups = [(s, f"g{g}", [0, g * s, 2 * g * s]) for s in (3, 1, 2) for g in (1, 2)]
+    groups.append((4, "alone", [0, 1, 2]))  # not every iteration: flagged per step
     assert sorted(codes(log(groups))["collapsed_pair"]) == [1, 2, 3]
+
+
+def test_groups_of_two_make_collapsed_pair_one_run_level_finding() -> None:
+    """Every untied pair gets ±1/√2: one finding with its count and steps, not one a step."""
+    groups = [(s, g, [0, m]) for s in (1, 2, 3) for g, m in (("a", 1), ("b", 4))]
+    groups += [(4, "a", [0, 1]), (4, "b", [0, 1])]  # step 4: equal spreads, no twin
+    pairs = [f for f in diagnose(analyze(log(groups), ALL)) if f.code == "collapsed_pair"]
+    assert len(pairs) == 1 and pairs[0].step is None
+    ev = pairs[0].evidence
+    assert (ev["count"], ev["steps"], ev["first_step"], ev["last_step"]) == (3, [1, 2, 3], 1, 3)
+    assert ev["structural"] == "groups of two" and len(ev["per_step"]) == 3
+    assert "±1/√2" in pairs[0].message and "3 of 4 iterations" in pairs[0].message
+
+
+def test_a_check_firing_on_every_iteration_is_one_run_level_finding() -> None:
+    df = log([(s, g, [1, 1, 1] if g == "a" else [0, 1, 0]) for s in (1, 2, 3) for g in "ab"])
+    zero = [f for f in diagnose(analyze(df, ALL)) if f.code == "zero_variance"]
+    assert len(zero) == 1 and zero[0].step is None
+    assert zero[0].evidence["structural"] == "every iteration"
+    assert zero[0].evidence["steps"] == [1, 2, 3] and zero[0].evidence["share"] == 0.5
+    one = log([(1, g, [1, 1, 1] if g == "a" else [0, 1, 0]) for g in "ab"])
+    assert codes(one)["zero_variance"] == [1]  # one iteration: nothing to merge
+
+
+def test_findings_rank_by_consequence_not_by_severity() -> None:
+    """Step 1: 15 of 16 groups constant; step 2: a twin pair 10× apart (an error).
+
+    zero_variance affects 120 of 144 rollouts; the pair, all of step 2's GRPO mass: each
+    live group of 8 gets Σ A² = 8·(7/8) (ddof 1), so step 2 holds 14 of the run's 21.
+    """
+    pair = [0, 1] * 4
+    groups = [(1, f"c{g}", [1] * 8) for g in range(15)] + [(1, "live", pair)]
+    groups += [(2, "a", pair), (2, "b", [10 * r for r in pair])]
+    flags = diagnose(analyze(log(groups), ALL))
+    order = list(dict.fromkeys(f.code for f in flags))
+    assert order.index("zero_variance") < order.index("collapsed_pair")
+    zero = next(f for f in flags if f.code == "zero_variance")
+    twin = next(f for f in flags if f.code == "collapsed_pair")
+    assert zero.severity is Severity.WARNING and twin.severity is Severity.ERROR
+    assert zero.evidence["consequence"] == pytest.approx(120 / 144)
+    assert zero.evidence["consequence_of"] == "rollouts"
+    assert twin.evidence["consequence"] == pytest.approx(14 / 21, rel=1e-5)
+    assert twin.evidence["consequence_of"] == "update mass"
+    totals = [f.evidence["consequence"] for f in flags]
+    assert totals[0] == max(totals)
+
+
+def test_elasticity_across_iterations_ignores_constant_groups() -> None:
+    """GRPO gives every live group the same scale, so across iterations it erases magnitude
+    (0), whatever share of each step's groups is constant; Dr. GRPO keeps it (1).
+
+    Step s: one live group [0, 1]·m_s and k_s constant groups of two. With constant
+    groups in the fit, GRPO's iteration RMS, √(1/(1+k_s))·0.707…, tracked k_s.
+    """
+    groups = []
+    for step, (m, k) in enumerate([(1, 0), (2, 3), (4, 7), (8, 1)], start=1):
+        groups.append((step, "live", [0, m]))
+        groups += [(step, f"c{i}", [1, 1]) for i in range(k)]
+    mag = {
+        r["estimator"]: r for r in analyze(log(groups), ["grpo", "dr_grpo"]).magnitude.to_dicts()
+    }
+    assert mag["grpo"]["elasticity_across"] == pytest.approx(0.0, abs=1e-5)  # eps
+    assert mag["dr_grpo"]["elasticity_across"] == pytest.approx(1.0)

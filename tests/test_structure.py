@@ -25,6 +25,7 @@ PURE = (
     "grpoflaw_cli.attribution",
     "grpoflaw_cli.magnitude",
     "grpoflaw_cli.diagnostics",
+    "grpoflaw_cli.labels",
     "grpoflaw_cli.result",
     "grpoflaw_cli.verdict",
     "grpoflaw_cli.rollout_advantages",

@@ -13,11 +13,11 @@ describing its checks: :mod:`.pairs` (``collapsed_pair``), :mod:`.magnitude`
 >>> from grpoflaw_cli.analysis import analyze_groups
 >>> from grpoflaw_cli.passes import group_stats_query
 >>> rewards = [-1.0, -1, -1, 0, 1, 1, 1]
->>> rows = pl.LazyFrame({"step": [1] * 7 + [2] * 7, "group": [0] * 14,
-...                      "reward": rewards + [5 * r for r in rewards]})
+>>> rows = pl.LazyFrame({"step": [1] * 14 + [2] * 7, "group": [0] * 7 + [1] * 14,
+...                      "reward": rewards + [5 * r for r in rewards] * 2})
 >>> table = group_stats_query(rows, has_length=False).collect()
 >>> [(f.code, f.step) for f in diagnose(analyze_groups(table, ["grpo", "dr_grpo"]))]
-[('collapsed_pair', 1), ('collapsed_pair', 2)]
+[('collapsed_pair', 1), ('magnitude_collapse_groups', 1)]
 """
 
 from grpoflaw_cli.diagnostics.checks import CHECKS, diagnose

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
+from grpoflaw_cli.diagnostics.consequence import by_consequence, with_consequence
 from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
 from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
 from grpoflaw_cli.diagnostics.inflation import component_inflation
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
 from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
 from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
+from grpoflaw_cli.diagnostics.structure import run_level
+from grpoflaw_cli.labels import group_labels
 
 CHECKS = (
     collapsed_pairs,
@@ -31,16 +34,56 @@ CHECKS = (
 def diagnose(
     a: Analysis, thresholds: Thresholds | None = None, files: Sequence[str] = ()
 ) -> list[Flag]:
-    """Run every check; flags sorted worst first (severity, then score, then step).
+    """Run every check; flags ranked by consequence (:mod:`.consequence`: the share of
+    the run's update mass or rollouts a check's flags affect, largest first).
 
     ``files`` (the log's files, in the order of the rows' source index) lets the
-    several-files check name them.
+    several-files check name them. A structural finding (groups of two, a check firing
+    on every iteration) is merged into one run-level flag (:func:`.structure.run_level`).
     """
     t = thresholds or Thresholds()
     flags = [flag for check in CHECKS for flag in check(a, t)]
     flags += steps_across_files(a, files)
-    return sorted(flags, key=lambda f: (-f.severity.rank, -f.score, _sort_key(f.step)))
+    flags = _labelled(flags, a)
+    flags = with_consequence(flags, a)
+    flags = run_level(flags, a.iterations.height, _groups_of_two(a))
+    return by_consequence(flags)
 
 
-def _sort_key(step: Any) -> tuple[int, Any]:
-    return (0, step) if isinstance(step, (int, float)) else (1, str(step))
+def _groups_of_two(a: Analysis) -> bool:
+    """Whether every group of two rollouts or more has exactly two."""
+    sizes = a.groups["n"].to_numpy()
+    sizes = sizes[sizes >= 2]
+    return bool(sizes.size) and bool((sizes == 2).all())
+
+
+LABEL_SAMPLE = 2000
+"""How many of the run's group keys (besides the flagged ones) the labels' shared prefix
+is measured on."""
+
+
+def _labelled(flags: list[Flag], a: Analysis) -> list[Flag]:
+    """Flags naming a group by its short label (:func:`~grpoflaw_cli.labels.group_labels`)
+    in their message; the full key stays in ``evidence["group_key"]`` (and
+    ``partner_group``), the label in ``group_label``."""
+    named = [f for f in flags if f.group is not None and f.code != "task_reweighting"]
+    if not named:
+        return flags
+    keys = [f.group for f in named] + [
+        f.evidence["partner_group"] for f in named if "partner_group" in f.evidence
+    ]
+    labels = group_labels([*keys, *a.groups["group"].head(LABEL_SAMPLE).to_list()])
+    out = []
+    for f in flags:
+        if f.group is None or f.code == "task_reweighting":
+            out.append(f)
+            continue
+        wording, evidence = f.wording, {**f.evidence, "group_key": f.group}
+        evidence["group_label"] = labels[f.group]
+        for key in (f.group, f.evidence.get("partner_group")):
+            if key is not None and labels[key] != str(key):
+                wording = wording.replace(repr(key), repr(labels[key]))
+        if "partner_group" in f.evidence:
+            evidence["partner_label"] = labels[f.evidence["partner_group"]]
+        out.append(replace(f, wording=wording, evidence=evidence))
+    return out

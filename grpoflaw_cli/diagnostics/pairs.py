@@ -4,7 +4,8 @@ rewards differ in spread by at least ``collapse_ratio`` (default 2×).
 Same GRPO advantages means the same standardized rewards: we compare the group size and
 the standardized min, max, skewness and kurtosis, rounded to 6 decimals (for two- and
 three-valued rewards this is exact; for continuous rewards a coincidence is vanishingly
-rare). The blog's two iterations are the canonical case. Reported once per iteration,
+rare). Twins are matched within one iteration only: a group of step 12 is not the twin of
+a group of step 1 (the update of step 12 never saw it). Reported once per iteration,
 against the partner with the most different spread. warning; error from
 ``collapse_error_ratio`` (default 10×).
 
@@ -98,9 +99,10 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
     candidates = None if live.all() else np.flatnonzero(live)
 
     def keys() -> Iterator[np.ndarray]:
-        """Part of the signature (enough to rule out the groups no other group matches),
-        one column at a time."""
-        for column in (groups["n"], *(groups[c] for c in SHORT_SIG)):
+        """The step (as a dense rank) and part of the signature (enough to rule out the
+        groups no other group of their step matches), one column at a time."""
+        step = groups["step"].rank("dense")
+        for column in (step, groups["n"], *(groups[c] for c in SHORT_SIG)):
             if column.dtype.is_float():
                 column = column.round(6).fill_nan(0.0)
             values = column.to_numpy()
@@ -111,7 +113,7 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
     if candidates.size < 2:
         return []
     g = groups.select("step", "group", "n", "spread", *SIGNATURE)[candidates]
-    g = g.with_columns(pl.struct(_signature()).hash().alias("_sig"))
+    g = g.with_columns(pl.struct([pl.col("step"), *_signature()]).hash().alias("_sig"))
     lo, hi = pl.col("spread").arg_min(), pl.col("spread").arg_max()
     cls = (
         g.group_by("_sig")
@@ -156,8 +158,8 @@ def _pair_flag(row: dict[str, Any], t: Thresholds, one_group_per_step: bool) -> 
         step=plain(row["step"]),
         group=plain(row["group"]),
         wording=(
-            f"{where} gets the same GRPO advantages as group {other_group!r} of step "
-            f"{other_step}, though its reward spread is {num(ratio)}× "
+            f"{where} gets the same GRPO advantages as group {other_group!r} of its step, "
+            f"though its reward spread is {num(ratio)}× "
             f"{'smaller' if up else 'larger'} ({num(row['spread'])} vs "
             f"{num(row['_hi'] if up else row['_lo'])}); "
             f"{count(row['_count'], 'group')} of this step "

@@ -9,6 +9,8 @@ the number formatter, and the pieces of the report's header.
 ...           "best_match": "rloo"}
 >>> logged_verdict(logged), logged_verdict(logged, detail=False)
 ('differs from grpo (up to 20.0%); closest: rloo', 'differs from grpo; closest: rloo')
+>>> affected([{"evidence": {"consequence": 0.25, "consequence_of": "rollouts"}}] * 2)
+'50.0% rollouts'
 >>> cell(12345.6), cell(None), plus_minus(0.5, 0.01, signed=True)
 ('1.235e+04', '—', '+0.500 ± 0.010')
 """
@@ -24,6 +26,7 @@ __all__ = [
     "SEVERITIES",
     "SEVERITY_COLOR",
     "SEVERITY_STYLE",
+    "affected",
     "cell",
     "flags_by_code",
     "location",
@@ -83,11 +86,21 @@ def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
 
 
 def where_fired(group: list[dict[str, Any]]) -> str:
-    """How many iterations a check's flags are about, and which: ``3: 1-2, 7``."""
-    steps = [f["step"] for f in group]
+    """How many iterations a check's flags are about, and which: ``3: 1-2, 7`` (a
+    run-level finding's steps are in its evidence)."""
+    steps = [s for f in group for s in f.get("evidence", {}).get("steps") or [f["step"]]]
     if all(s is None for s in steps):
         return "whole run"
     return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
+
+
+def affected(group: list[dict[str, Any]]) -> str:
+    """The share of the run a check's flags affect together (their evidence's
+    ``consequence``, summed), and of what: ``51.4% mass`` (GRPO's update mass) or
+    ``26.3% rollouts``."""
+    share = min(sum(f.get("evidence", {}).get("consequence", 0.0) for f in group), 1.0)
+    of = group[0].get("evidence", {}).get("consequence_of", "rollouts")
+    return f"{percent(share)} {'mass' if of == 'update mass' else of}"
 
 
 def location(step: Any) -> str:

@@ -21,6 +21,7 @@ from grpoflaw_cli.magnitude import relative_to_typical
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_COLOR,
+    affected,
     cell,
     flags_by_code,
     location,
@@ -226,6 +227,8 @@ def _magnitude_html(report: dict[str, Any]) -> str:
     return (
         '<table><tr><th class="l">estimator</th><th>across groups (same iteration)</th>'
         "<th>across iterations</th></tr>" + "".join(rows) + "</table>"
+        "<p class='note'>Fitted on non-constant groups only (constant groups carry no "
+        "signal; their share per iteration would move the fit).</p>"
     )
 
 
@@ -261,7 +264,7 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     summary = "".join(
         f'<tr><td class="l sev" style="color:{SEVERITY_COLOR[group[0]["severity"]]}">'
         f'{_esc(group[0]["severity"])}</td><td class="l">{_esc(code)}</td>'
-        f'<td class="l">{_esc(where_fired(group))}</td>'
+        f'<td class="l">{_esc(where_fired(group))}</td><td class="l">{_esc(affected(group))}</td>'
         f'<td class="l">{_esc(location(group[0]["step"]))}: {_esc(group[0]["message"])}</td></tr>'
         for code, group in flags_by_code(flags).items()  # the flags come worst first
     )
@@ -279,7 +282,8 @@ def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     )
     return (
         '<table><tr><th class="l">severity</th><th class="l">check</th>'
-        '<th class="l">iterations</th><th class="l">worst instance</th></tr>'
+        '<th class="l">iterations</th><th class="l">affects</th>'
+        '<th class="l">worst instance</th></tr>'
         f"{summary}</table>"
         f"<details><summary>All {count(len(flags), 'flag')}</summary>"
         '<table><tr><th class="l">severity</th><th class="l">code</th><th>step</th>'
@@ -344,7 +348,7 @@ magnitude, 0 erases it.</p>
 {_tasks_html(report)}
 <h2>Charts</h2>
 {_figures(report, analysis, sample)}
-<h2>Flags, worst first</h2>
+<h2>Flags by consequence (affects: share of the run's GRPO update mass or rollouts)</h2>
 {_flags_html(report)}
 </body></html>
 """

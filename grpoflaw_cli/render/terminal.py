@@ -31,6 +31,7 @@ from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_STYLE,
+    affected,
     cell,
     flags_by_code,
     location,
@@ -254,7 +255,7 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
         title="How much reward magnitude each estimator keeps",
         title_justify="left",
         caption="elasticity = slope of log(advantage scale) on log(reward spread): "
-        "1 keeps magnitude, 0 erases it",
+        "1 keeps magnitude, 0 erases it; fitted on non-constant groups only",
         header_style="bold",
     )
     table.add_column("estimator")
@@ -272,7 +273,8 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
 
 
 def flags_table(report: dict[str, Any]) -> RenderableType:
-    """Flags, worst first, one row per code: where it fired and its worst instance.
+    """Findings by consequence, one row per code: where it fired, the share of the run
+    it affects, and its worst instance.
 
     The JSON output lists every flag individually.
     """
@@ -282,21 +284,22 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
     table = Table(
-        title="Flags, worst first (one row per check; --format json lists each flag)",
+        title="Flags by consequence (affects: share of the run's GRPO update mass or "
+        "rollouts; --format json lists each flag)",
         title_justify="left",
         header_style="bold",
         show_lines=True,
     )
     table.add_column("severity", no_wrap=True)
     table.add_column("check", no_wrap=True)
-    table.add_column("iterations")
+    table.add_column("iterations\naffects")
     table.add_column("worst instance", ratio=1)
     for code, group in flags_by_code(flags).items():  # the flags come worst first
         worst = group[0]
         table.add_row(
             Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
             code,
-            where_fired(group),
+            f"{where_fired(group)}\n{affected(group)}",
             f"{location(worst['step'])}: {worst['message']}",
         )
     return table
