@@ -82,3 +82,24 @@ def test_links_are_relative_and_resolve_inside_the_repository(page: Path) -> Non
         path = (page.parent / target.split("#", 1)[0]).resolve()
         assert path.is_relative_to(ROOT), f"{page.name}: {target} leaves the repository"
         assert path.exists(), f"{page.name}: {target} does not exist"
+
+
+def test_the_readme_leads_with_the_verdict_compare_prints() -> None:
+    """The verdict the README opens with is what compare prints on that sample today."""
+    from typer.testing import CliRunner
+
+    from grpoflaw_cli.cli import app
+
+    shown = README.read_text(encoding="utf-8")
+    start = shown.index("╭─ Verdict")
+    quoted = shown[start : shown.index("╯", start) + 1]
+    printed = (
+        CliRunner()
+        .invoke(
+            app, ["compare", str(ROOT / "sample_data" / "multitask.jsonl")], env={"COLUMNS": "100"}
+        )
+        .stdout
+    )
+    start = printed.index("╭─ Verdict")
+    assert quoted == printed[start : printed.index("╯", start) + 1]
+    assert shown.index("╭─ Verdict") < shown.index("## Set-up")
