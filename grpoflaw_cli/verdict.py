@@ -45,6 +45,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.attribution import attribution
 from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
@@ -170,6 +171,23 @@ def _tasks_sentence(split: dict[str, Any]) -> str:
     )
 
 
+def _components_sentence(analysis: Analysis) -> str:
+    """The reward components whose groups gain the most update mass under GRPO, when they
+    gain at least :data:`LITTLE` of it (:mod:`~grpoflaw_cli.attribution`)."""
+    rows = attribution(analysis.groups, analysis.components)
+    if not rows:
+        return ""
+    top = max(rows, key=lambda r: r["share_grpo"] - r["share_dr_grpo"])
+    if top["share_grpo"] - top["share_dr_grpo"] < LITTLE:
+        return ""
+    names = " and ".join(top["components"])
+    vary = "varies" if len(top["components"]) == 1 else "vary"
+    return (
+        f"Groups where only {names} {vary} carry {percent(top['share_grpo'])} of GRPO's update "
+        f"mass against {percent(top['share_dr_grpo'])} under Dr. GRPO."
+    )
+
+
 def _zero_sentence(analysis: Analysis, share: float) -> str:
     if share <= 0:
         return ""
@@ -204,9 +222,15 @@ def verdict(
     out["zero_signal"] = zero
     sentences = [_what(share, _where(analysis, np.abs(p - q)))]
     if share >= LITTLE:
-        second = _tasks_sentence(split) if split else _groups_sentence(analysis, p, q)
-        sentences.append(second)
-    sentences.append(_zero_sentence(analysis, zero))
+        parts = _components_sentence(analysis)
+        sentences.append(
+            _tasks_sentence(split) if split else parts or _groups_sentence(analysis, p, q)
+        )
+        if split:
+            sentences.append(parts)
+    sentences = [s for s in sentences if s]
+    if len(sentences) < 3:  # one to three sentences: the zero-signal share is in the numbers
+        sentences.append(_zero_sentence(analysis, zero))
     out["text"] = " ".join(s for s in sentences if s)
     matters = split["within"] if split else share
     wanted = matters >= LITTLE
