@@ -100,7 +100,8 @@ def _verdict(analysis: Analysis, header: Header, iterations: list[dict[str, Any]
     for row in iterations:
         flags = row.pop("flags")
         row["reallocated"], row["flags"] = by_step.get(row["step"]), flags
-    return verdict(analysis, header.source, header.framework, "components" in header.columns)
+    several = "components" in header.columns or " + " in str(header.columns.get("reward", ""))
+    return verdict(analysis, header.source, header.framework, several)
 
 
 def build_report(

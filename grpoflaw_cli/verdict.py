@@ -57,8 +57,9 @@ TOP_STEPS = 3
 """How many steps the text names."""
 
 
-def reallocated(p: np.ndarray, q: np.ndarray) -> float:
-    """``½ Σ |p/Σp − q/Σq|`` for two non-negative mass vectors; 0 when either is all 0.
+def reallocated(p: np.ndarray, q: np.ndarray) -> float | None:
+    """``½ Σ |p/Σp − q/Σq|`` for two non-negative mass vectors; None when either is all 0
+    (no update to place: every group is constant).
     Rounded to 12 decimals: a log read in chunks can differ in the masses' last bit.
 
     >>> reallocated(np.array([1.0, 1.0]), np.array([6.0, 150.0])), round(0.5 - 6 / 156, 12)
@@ -66,7 +67,7 @@ def reallocated(p: np.ndarray, q: np.ndarray) -> float:
     """
     sp, sq = float(p.sum()), float(q.sum())
     if sp <= 0 or sq <= 0:
-        return 0.0
+        return None
     return round(float(0.5 * np.abs(p / sp - q / sq).sum()), 12)
 
 
@@ -105,7 +106,7 @@ def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     return grpo.to_numpy(), dr
 
 
-def per_iteration(analysis: Analysis) -> dict[Any, float]:
+def per_iteration(analysis: Analysis) -> dict[Any, float | None]:
     """Per step, :func:`reallocated` with the shares inside the iteration."""
     p, q = masses(analysis)
     frame = pl.DataFrame({"step": analysis.groups["step"], "p": p, "q": q})
@@ -131,8 +132,8 @@ def _amount(share: float) -> str:
     return "little" if share < LITTLE else "much" if share >= MUCH else "some"
 
 
-def _what(share: float, steps: list[Any]) -> str:
-    where = f", most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}" if steps else ""
+def _what(share: float, steps: list[Any], run_steps: int) -> str:
+    where = _most_at(steps, run_steps)
     return (
         f"{_amount(share).capitalize()} of the update moved: GRPO's std normalization places "
         f"{percent(share)} of the run's update mass differently from Dr. GRPO, which keeps "
@@ -162,8 +163,9 @@ def _tasks_sentence(split: dict[str, Any]) -> str:
     across, within = split["across"], split["within"]
     if split["dominant"] == "across":
         return (
-            f"Most of it moves mass between tasks ({percent(across)}; {percent(within)} within "
-            "tasks): GRPO equalizes tasks on different reward scales, which may be intended."
+            f"Most of it moves mass between tasks ({percent(across)} between, {percent(within)} "
+            "within them; the two overlap, so they do not add up): GRPO equalizes tasks on "
+            "different reward scales, which may be intended."
         )
     return (
         f"Most of it is within tasks ({percent(within)}; {percent(across)} between tasks), "
@@ -196,7 +198,7 @@ def _zero_sentence(analysis: Analysis, share: float) -> str:
     steps = _where(analysis, dead["d"].to_numpy().astype(float))
     return (
         f"{percent(share)} of the rollouts are in groups with constant rewards (or alone) and "
-        f"give no gradient, most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}."
+        f"give no gradient{_most_at(steps, _run_steps(analysis))}."
     )
 
 
@@ -213,6 +215,14 @@ def verdict(
     n = analysis.groups["n"].to_numpy().astype(float)
     zero = float(n[~analysis.live].sum() / n.sum()) if n.sum() > 0 else 0.0  # exact counts
     out: dict[str, Any] = {"reallocated": share}
+    if share is None:  # 0/0: no group gives a gradient under either estimator
+        return {
+            **out,
+            "zero_signal": zero,
+            "text": "No update: every group has constant rewards (or one rollout), so no "
+            "estimator gives a gradient and there is nothing to reallocate.",
+            "recommendation": None,
+        }
     split = None
     if "task" in analysis.groups.columns:
         split = split_by_task(p, q, analysis.groups["task"].to_list())
@@ -220,7 +230,7 @@ def verdict(
         out["reallocated_across_tasks"] = split["across"]
         out["dominant"] = split["dominant"]
     out["zero_signal"] = zero
-    sentences = [_what(share, _where(analysis, np.abs(p - q)))]
+    sentences = [_what(share, _where(analysis, np.abs(p - q)), _run_steps(analysis))]
     if share >= LITTLE:
         parts = _components_sentence(analysis)
         sentences.append(
@@ -235,8 +245,25 @@ def verdict(
     matters = split["within"] if split else share
     wanted = matters >= LITTLE
     rec = recommendation(source, framework, components, logged_best(analysis))
+    if rec["settings"] and split and split["dominant"] == "across":
+        rec["text"] += (
+            " Dropping the std division also ends GRPO's equal weighting of the tasks: "
+            "weigh the tasks' rewards yourself if you want to keep it."
+        )
+    rec["assumed"] = source == "generic"  # the trainer is the conventions' guess
     out["recommendation"] = rec if wanted else None
     return out
+
+
+def _most_at(steps: list[Any], run_steps: int) -> str:
+    """``, most at steps 3, 9 and 13``; nothing when those are all the run's steps."""
+    if not steps or len(steps) >= run_steps:
+        return ""
+    return f", most at step{'s' if len(steps) > 1 else ''} {_steps(steps)}"
+
+
+def _run_steps(analysis: Analysis) -> int:
+    return int(analysis.groups["step"].n_unique())
 
 
 def logged_best(analysis: Analysis) -> str | None:
@@ -319,7 +346,11 @@ def _verl(components: bool) -> dict[str, Any]:
     )
     if components:
         settings.append("algorithm.adv_estimator=gdpo")
-        text += " With several reward components, adv_estimator=gdpo normalizes each apart."
+        text += (
+            " With several reward components, adv_estimator=gdpo normalizes each apart; it "
+            "weighs them equally unless algorithm.gdpo_reward_weights gives the reward's own "
+            "weights, which it needs to stop a small term from counting as much as the main one."
+        )
     return {"trainer": "verl", "settings": settings, "text": text}
 
 

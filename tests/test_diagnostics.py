@@ -351,3 +351,14 @@ def test_elasticity_across_iterations_ignores_constant_groups() -> None:
     }
     assert mag["grpo"]["elasticity_across"] == pytest.approx(0.0, abs=1e-5)  # eps
     assert mag["dr_grpo"]["elasticity_across"] == pytest.approx(1.0)
+
+
+def test_notes_rank_after_problems_whatever_their_reach() -> None:
+    """An info note that touches every rollout (ragged groups) does not bury a warning
+    that touches a fifth of them (no gradient in those groups)."""
+    from grpoflaw_cli.diagnostics.consequence import by_consequence
+    from grpoflaw_cli.diagnostics.flags import Flag
+
+    note = Flag("ragged_groups", Severity.INFO, 1, "sizes differ", evidence={"consequence": 1.0})
+    dead = Flag("zero_variance", Severity.WARNING, 1, "no signal", evidence={"consequence": 0.2})
+    assert [f.code for f in by_consequence([note, dead])] == ["zero_variance", "ragged_groups"]

@@ -12,7 +12,7 @@ from grpoflaw_cli import api as gf
 from grpoflaw_cli.analysis import Analysis, analyze_groups
 from grpoflaw_cli.estimators import Conventions
 from grpoflaw_cli.passes import group_stats_query
-from grpoflaw_cli.verdict import LITTLE, per_iteration, verdict
+from grpoflaw_cli.verdict import LITTLE, per_iteration, recommendation, verdict
 
 EXACT = Conventions(ddof=1, eps=0.0)
 
@@ -30,7 +30,8 @@ def test_seed_hand_checked() -> None:
     v = verdict(result.analysis)
     assert v["reallocated"] == pytest.approx(0.5 - 6 / 156, abs=1e-5)
     assert v["zero_signal"] == 0.0
-    assert "46.2%" in v["text"] and "steps 1 and 2" in v["text"]
+    assert "46.2%" in v["text"]
+    assert "most at" not in v["text"]  # both of the run's two steps: naming them says nothing
     assert v["recommendation"] is not None
     # One group per iteration: nothing moves inside an iteration.
     assert per_iteration(result.analysis) == {1: 0.0, 2: 0.0}
@@ -101,7 +102,16 @@ def test_centering_trainers_are_told_so() -> None:
     [
         ("prime_rl", [], "match Dr. GRPO"),  # its logged advantages keep magnitude
         ("trl_scale_none", [], "match Dr. GRPO"),  # run with scale_rewards="none"
-        ("trl", ['scale_rewards="none"', 'scale_rewards="batch"'], "scale_rewards"),
+        (  # two reward functions: their weights and aggregation too
+            "trl",
+            [
+                'scale_rewards="none"',
+                'scale_rewards="batch"',
+                "reward_weights",
+                'multi_objective_aggregation="normalize_then_sum"',
+            ],
+            "scale_rewards",
+        ),
         ("nemo_rl", ["grpo.normalize_rewards=false"], "normalize_rewards"),
     ],
 )
@@ -131,6 +141,10 @@ def _rows(groups: list[list[float]], scale: float = 1.0) -> dict[str, list[objec
 @given(groups_st, st.sampled_from([0.01, 3.0, 1000.0]))
 def test_reallocated_bounded_and_scale_invariant(groups: list[list[float]], c: float) -> None:
     v = verdict(_analysis(_rows(groups)))["reallocated"]
+    if v is None:  # no group with a signal: nothing to reallocate, under any scale
+        assert all(len(set(g)) < 2 for g in groups)
+        assert verdict(_analysis(_rows(groups, c)))["reallocated"] is None
+        return
     assert -1e-12 <= v <= 1 + 1e-12
     assert verdict(_analysis(_rows(groups, c)))["reallocated"] == pytest.approx(v, abs=1e-9)
 
@@ -178,6 +192,7 @@ def test_multitask_recomputed_from_rows() -> None:
     assert v["reallocated_across_tasks"] == pytest.approx(across, abs=1e-9)
     assert v["reallocated_within_tasks"] == pytest.approx(within, abs=1e-9)
     assert v["dominant"] == "across" and v["recommendation"]["trainer"] == "verl"
+    assert v["recommendation"]["assumed"]  # a generic log: verl's conventions are assumed
     for row in report["iterations"]:
         assert row["reallocated"] == pytest.approx(steps[row["step"]], abs=1e-9)
         assert list(row)[-1] == "flags"
@@ -198,3 +213,16 @@ def test_verdict_on_every_screen() -> None:
     assert screen.index("grpoflaw compare") < screen.index("Verdict") < screen.index("Per iter")
     page = render_html(report, result.analysis, None)
     assert "<h2>Verdict</h2>" in page and page.index("Verdict") < page.index("How much reward")
+
+
+def test_a_log_with_no_signal_has_nothing_to_reallocate() -> None:
+    """Every group constant: both estimators give no update, so the share is 0/0 (None),
+    not a reassuring 0 %."""
+    v = verdict(_analysis({"step": [1, 1, 2, 2], "group": [0, 0, 1, 1], "reward": [1.0, 1, 0, 0]}))
+    assert v["reallocated"] is None and v["zero_signal"] == 1.0
+    assert v["text"].startswith("No update") and v["recommendation"] is None
+
+
+def test_verl_gdpo_advice_names_the_weights_it_needs() -> None:
+    text = recommendation("verl", "verl", components=True)["text"]
+    assert "algorithm.gdpo_reward_weights" in text

@@ -90,6 +90,8 @@ def consequence(flag: Flag, step: dict[str, Any] | None) -> tuple[float, str]:
     ev = flag.evidence
     if flag.code == "task_reweighting" and "share_grpo" in ev:
         return abs(ev["share_grpo"] - ev.get("spread_share", 0.0)), "update mass"
+    if flag.code == "component_inflation":  # its score is the class's GRPO share
+        return flag.score, "update mass"
     if step is None:
         return 1.0, "rollouts"
     if flag.code == "zero_variance":
@@ -122,16 +124,26 @@ def with_consequence(flags: list[Flag], a: Analysis) -> list[Flag]:
 
 def by_consequence(flags: list[Flag]) -> list[Flag]:
     """Findings ranked by consequence: the checks by the share of the run their flags
-    affect together, largest first; within a check, worst severity, then largest
-    consequence, then step."""
+    affect together, largest first, notes (severity info) after every problem; within a
+    check, worst severity, then largest consequence, then step."""
     total: dict[str, float] = {}
+    problem: dict[str, bool] = {}
     for flag in flags:
         total[flag.code] = total.get(flag.code, 0.0) + flag.evidence.get("consequence", 0.0)
+        problem[flag.code] = problem.get(flag.code, False) or flag.severity.rank > 0
 
     def key(f: Flag) -> tuple[Any, ...]:
         step = f.step
         order = (0, step) if isinstance(step, (int, float)) else (1, str(step))
         c = f.evidence.get("consequence", 0.0)
-        return (-min(total[f.code], 1.0), f.code, -f.severity.rank, -c, -f.score, order)
+        return (
+            not problem[f.code],
+            -min(total[f.code], 1.0),
+            f.code,
+            -f.severity.rank,
+            -c,
+            -f.score,
+            order,
+        )
 
     return sorted(flags, key=key)

@@ -134,7 +134,10 @@ def verdict_panel(report: dict[str, Any]) -> RenderableType:
     lines.append("\n" + v["text"])
     rec = v.get("recommendation")
     if rec:
-        lines.append(f"\nwhat to set ({rec['trainer']}): ", style="bold green").append(rec["text"])
+        whose = rec["trainer"] + (
+            ", assumed: the log names no trainer" if rec.get("assumed") else ""
+        )
+        lines.append(f"\nwhat to set ({whose}): ", style="bold green").append(rec["text"])
     return Panel(lines, title="Verdict", title_align="left", border_style="magenta")
 
 
