@@ -35,7 +35,26 @@ from grpoflaw_cli.render.common import (
 MAX_GROUP_POINTS = 4000
 ITERATION_LEVEL = {"magnitude_collapse", "zero_variance"}
 """Flags about a whole iteration: at warning or above, a marker on the first chart."""
-PALETTE = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+PALETTE = [
+    "#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
+]  # fmt: skip
+"""Line colors: at least one per registered estimator, so none shares another's."""
+
+
+def color(name: str, k: int = 0) -> str:
+    """An estimator's color: fixed by its place in the registry, so GRPO is red in every
+    report whichever estimators it shows (a name outside the registry: by position *k*).
+
+    >>> color("grpo"), color("gdpo") != color("grpo")
+    ('#d62728', True)
+    """
+    from grpoflaw_cli.estimators import REGISTRY
+
+    names = list(REGISTRY)
+    return PALETTE[(names.index(name) if name in names else k) % len(PALETTE)]
+
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
@@ -124,7 +143,7 @@ def _iteration_chart(
                 y=relative_to_typical(it[f"scale_{name}"].to_numpy()),
                 name=name,
                 mode="lines",
-                line={"color": PALETTE[k % len(PALETTE)]},
+                line={"color": color(name, k)},
                 legendgroup=name,
             ),
             row=1,
@@ -166,7 +185,7 @@ def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
                 name=name,
                 legendgroup=name,
                 showlegend=False,
-                marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
+                marker={"color": color(name, k), "size": 5, "opacity": 0.5},
                 text=[  # Plotly reads hover text as HTML: a group id's tags stay text
                     html_lib.escape(f"step {s}, group {g}", quote=False)
                     for s, g in zip(groups["step"], groups["group"], strict=True)
@@ -199,7 +218,7 @@ def _distribution_chart(fig: Any, sample: pl.DataFrame, estimators: list[str]) -
                 spanmode="hard",
                 box={"visible": True},
                 meanline={"visible": True},
-                line={"color": PALETTE[k % len(PALETTE)]},
+                line={"color": color(name, k)},
             ),
             row=3,
             col=1,
@@ -362,23 +381,21 @@ def render_simulation(outcome: Any) -> str:
     steps = list(range(outcome.setting.iterations))
     for k, name in enumerate(outcome.curves):
         mean, half = outcome.band(name)
-        color = PALETTE[k % len(PALETTE)]
+        hue = color(name, k)
         fig.add_trace(
             go.Scatter(
                 x=steps + steps[::-1],
                 y=list(mean + half) + list((mean - half)[::-1]),
                 fill="toself",
                 line={"width": 0},
-                fillcolor=color,
+                fillcolor=hue,
                 opacity=0.15,
                 legendgroup=name,
                 showlegend=False,
                 hoverinfo="skip",
             )
         )
-        fig.add_trace(
-            go.Scatter(x=steps, y=mean, name=name, legendgroup=name, line={"color": color})
-        )
+        fig.add_trace(go.Scatter(x=steps, y=mean, name=name, legendgroup=name, line={"color": hue}))
     fig.update_layout(
         template="plotly_white",
         height=600,

@@ -1,0 +1,33 @@
+"""The HTML report as a reader sees it: the figure's colors, axes and trace order, the
+one-iteration view and the per-iteration table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import SAMPLES
+
+import grpoflaw_cli.api as gf
+from grpoflaw_cli.estimators import REGISTRY
+from grpoflaw_cli.render.html import PALETTE
+
+
+def _multitask() -> Any:
+    return gf.compare(SAMPLES / "multitask.jsonl", estimators=list(REGISTRY))
+
+
+def test_every_estimator_has_its_own_color() -> None:
+    """The palette covers the registry, and in the figure no two estimators share a color
+    (GDPO used to wrap round to GRPO's red)."""
+    assert len(set(PALETTE)) == len(PALETTE) >= len(REGISTRY)
+    fig = _multitask().figure().to_dict()
+    by_name: dict[str, set[str]] = {}
+    for t in fig["data"]:
+        if t.get("name") in REGISTRY:
+            c = (t.get("line") or {}).get("color") or (t.get("marker") or {}).get("color")
+            by_name.setdefault(t["name"], set()).add(c)
+    assert len(by_name) >= 9 and "gdpo" in by_name
+    assert all(len(cs) == 1 for cs in by_name.values())  # one color per estimator everywhere
+    colors = [next(iter(cs)) for cs in by_name.values()]
+    assert len(set(colors)) == len(colors)
+    assert by_name["grpo"] == {"#d62728"} and by_name["gdpo"] != by_name["grpo"]
