@@ -31,3 +31,14 @@ def test_every_estimator_has_its_own_color() -> None:
     colors = [next(iter(cs)) for cs in by_name.values()]
     assert len(set(colors)) == len(colors)
     assert by_name["grpo"] == {"#d62728"} and by_name["gdpo"] != by_name["grpo"]
+
+
+def test_log_axes_label_full_values() -> None:
+    """Every log axis formats its tick labels as numbers (Plotly otherwise writes the
+    ticks between powers of ten as a bare leading digit: 0.7 read as "7")."""
+    layout = _multitask().figure().to_dict()["layout"]
+    logs = {k: v for k, v in layout.items() if k[1:5] == "axis" and v.get("type") == "log"}
+    assert set(logs) == {"yaxis", "xaxis2", "yaxis2"}
+    for axis in logs.values():
+        assert axis["tickformat"] == ".3~g"
+        assert axis["minor"]["showgrid"] is True

@@ -41,6 +41,9 @@ PALETTE = [
     "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
 ]  # fmt: skip
 """Line colors: at least one per registered estimator, so none shares another's."""
+LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": True, "gridcolor": "#f2f2f2"}}
+"""Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
+powers of ten), with light minor gridlines between them."""
 
 
 def color(name: str, k: int = 0) -> str:
@@ -164,7 +167,7 @@ def _iteration_chart(
             row=1,
             col=1,
         )
-    fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1, **LOG_TICKS)
     fig.update_xaxes(title_text="step", row=1, col=1)
 
 
@@ -197,8 +200,8 @@ def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
             row=2,
             col=1,
         )
-    fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1)
-    fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1)
+    fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1, **LOG_TICKS)
+    fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1, **LOG_TICKS)
 
 
 def _distribution_chart(fig: Any, sample: pl.DataFrame, estimators: list[str]) -> None:
