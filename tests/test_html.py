@@ -42,3 +42,16 @@ def test_log_axes_label_full_values() -> None:
     for axis in logs.values():
         assert axis["tickformat"] == ".3~g"
         assert axis["minor"]["showgrid"] is True
+
+
+def test_reward_spread_is_drawn_above_the_estimators() -> None:
+    """Plotly draws traces in order: the reference line comes after every estimator line
+    it is compared with (and only the flagged-iteration markers after it), and still
+    leads the legend."""
+    traces = _multitask().figure().to_dict()["data"]
+    row1 = [t for t in traces if t.get("xaxis", "x") == "x"]
+    names = [t["name"] for t in row1]
+    spread = names.index("reward spread")
+    assert set(names[:spread]) <= set(REGISTRY) and len(names[:spread]) >= 9
+    assert names[spread + 1 :] in ([], ["flagged iteration"])
+    assert row1[spread]["legendrank"] < 1000  # Plotly's default rank

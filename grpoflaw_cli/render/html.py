@@ -41,9 +41,13 @@ PALETTE = [
     "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
 ]  # fmt: skip
 """Line colors: at least one per registered estimator, so none shares another's."""
-LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": True, "gridcolor": "#f2f2f2"}}
+LOG_TICKS = {
+    "tickformat": ".3~g",
+    "nticks": 8,
+    "minor": {"showgrid": True, "gridcolor": "#f2f2f2"},
+}
 """Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
-powers of ten), with light minor gridlines between them."""
+powers of ten), at most about eight of them, with light minor gridlines between."""
 
 
 def color(name: str, k: int = 0) -> str:
@@ -127,18 +131,6 @@ def _iteration_chart(
 
     steps = [_label(s) for s in it["step"].to_list()]
     spread = relative_to_typical(it["spread"].to_numpy())
-    fig.add_trace(
-        go.Scatter(
-            x=steps,
-            y=spread,
-            name="reward spread",
-            mode="lines+markers",
-            line={"color": "black", "width": 3},
-            legendgroup="spread",
-        ),
-        row=1,
-        col=1,
-    )
     for k, name in enumerate(estimators):
         fig.add_trace(
             go.Scatter(
@@ -152,6 +144,19 @@ def _iteration_chart(
             row=1,
             col=1,
         )
+    fig.add_trace(  # after the estimators, so it is drawn on top of them
+        go.Scatter(
+            x=steps,
+            y=spread,
+            name="reward spread",
+            mode="lines+markers",
+            line={"color": "black", "width": 3},
+            legendgroup="spread",
+            legendrank=1,  # still first in the legend
+        ),
+        row=1,
+        col=1,
+    )
     if marked:
         position = {s: i for i, s in enumerate(it["step"].to_list())}
         fig.add_trace(
