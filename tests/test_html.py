@@ -55,3 +55,24 @@ def test_reward_spread_is_drawn_above_the_estimators() -> None:
     assert set(names[:spread]) <= set(REGISTRY) and len(names[:spread]) >= 9
     assert names[spread + 1 :] in ([], ["flagged iteration"])
     assert row1[spread]["legendrank"] < 1000  # Plotly's default rank
+
+
+def test_one_iteration_log_shows_each_group(write_jsonl) -> None:
+    """With one iteration the first chart shows each non-constant group (by spread), not
+    one dot per line: here spreads 0.5, 1 and 2 (a constant group left out), GRPO's scale
+    1 everywhere, Dr. GRPO's equal to the spread (ddof 0: population std)."""
+    rows = [
+        {"step": 1, "group": g, "reward": r}
+        for g, pair in (("a", (0, 1)), ("b", (0, 4)), ("c", (1, 1)), ("d", (0, 2)))
+        for r in pair
+    ]
+    result = gf.compare(write_jsonl(rows), ["grpo", "dr_grpo"], ddof=0, eps=0.0)
+    fig = result.figure()
+    row1 = {t.name: t for t in fig.data if t.xaxis in (None, "x")}
+    assert list(row1) == ["grpo", "dr_grpo", "reward spread"]
+    assert list(row1["reward spread"].x) == ["a", "d", "b"]
+    # relative to typical (geometric median): spread 0.5, 1, 2 -> 0.5, 1, 2
+    assert [round(v, 9) for v in row1["reward spread"].y] == [0.5, 1.0, 2.0]
+    assert [round(v, 9) for v in row1["dr_grpo"].y] == [0.5, 1.0, 2.0]
+    assert [round(v, 9) for v in row1["grpo"].y] == [1.0, 1.0, 1.0]
+    assert fig.layout.annotations[0].text.startswith("One iteration, per group")

@@ -93,13 +93,19 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
         cols=1,
         vertical_spacing=0.09,
         subplot_titles=(
-            "Per iteration: reward spread and advantage scale, each relative to its typical value",
+            ONE_ITERATION_TITLE
+            if analysis.iterations.height == 1
+            else "Per iteration: reward spread and advantage scale, each relative to its "
+            "typical value",
             "Per group: reward spread vs advantage scale (log-log; slope 1 keeps, 0 erases)",
             "Advantage distributions (a sample of whole groups)",
         ),
     )
     estimators = list(analysis.estimators)
-    _iteration_chart(fig, analysis.iterations, estimators, _flagged_iterations(report))
+    if analysis.iterations.height == 1:  # one dot per line says nothing: show the groups
+        _one_iteration_chart(fig, analysis.groups, estimators)
+    else:
+        _iteration_chart(fig, analysis.iterations, estimators, _flagged_iterations(report))
     _group_chart(fig, analysis.groups, estimators)
     if sample is not None and sample.height:
         _distribution_chart(fig, sample, estimators)
@@ -174,6 +180,52 @@ def _iteration_chart(
         )
     fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1, **LOG_TICKS)
     fig.update_xaxes(title_text="step", row=1, col=1)
+
+
+ONE_ITERATION_TITLE = (
+    "One iteration, per group: reward spread and advantage scale, each relative to its "
+    "typical value (groups by spread)"
+)
+MAX_BARS = 200
+"""At most this many groups (evenly spaced by spread) in the one-iteration view."""
+
+
+def _one_iteration_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
+    """Row 1 of a one-iteration log: each non-constant group, in order of reward spread,
+    with its spread and each estimator's advantage scale (RMS), each over its typical
+    value: a line that rises with the black one keeps magnitude, a flat one erases it."""
+    import plotly.graph_objects as go
+
+    from grpoflaw_cli.labels import group_labels
+
+    groups = groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0)).sort("spread")
+    if groups.height > MAX_BARS:
+        groups = groups.gather_every(-(-groups.height // MAX_BARS))
+    labels = group_labels(groups["group"].to_list())
+    x = [_label(labels[g]) for g in groups["group"].to_list()]
+    traces: list[tuple[str, np.ndarray, dict[str, Any], str]] = [
+        (name, groups[f"scale_{name}"].to_numpy(), {"color": color(name, k)}, "lines+markers")
+        for k, name in enumerate(estimators)
+    ]
+    traces.append(  # last, so it is drawn on top
+        ("reward spread", groups["spread"].to_numpy(), {"color": "black", "width": 3}, "lines")
+    )
+    for name, values, line, mode in traces:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=relative_to_typical(values),
+                name=name,
+                mode=mode,
+                line=line,
+                legendgroup="spread" if name == "reward spread" else name,
+                legendrank=1 if name == "reward spread" else 1000,
+            ),
+            row=1,
+            col=1,
+        )
+    fig.update_yaxes(type="log", title_text="× typical group", row=1, col=1, **LOG_TICKS)
+    fig.update_xaxes(title_text="group (by reward spread)", type="category", row=1, col=1)
 
 
 def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
