@@ -3,6 +3,7 @@ one-iteration view and the per-iteration table."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from conftest import SAMPLES
@@ -76,3 +77,28 @@ def test_one_iteration_log_shows_each_group(write_jsonl) -> None:
     assert [round(v, 9) for v in row1["dr_grpo"].y] == [0.5, 1.0, 2.0]
     assert [round(v, 9) for v in row1["grpo"].y] == [1.0, 1.0, 1.0]
     assert fig.layout.annotations[0].text.startswith("One iteration, per group")
+
+
+def test_per_iteration_table(write_jsonl) -> None:
+    """The page ends with one row per iteration: step, rollouts, groups, spread, the
+    share GRPO reallocated, GRPO's and Dr. GRPO's scale and the flags, all escaped.
+    Step 1: groups (0, 1) and (0, 4), ddof 0: spreads 0.5 and 2, RMS spread
+    sqrt((0.25 + 4) / 2) = 1.458; GRPO's scale 1, Dr. GRPO's the same RMS spread."""
+    rows = [
+        {"step": s, "group": f"<b>{g}</b>", "reward": r}
+        for s in ("<i>1</i>", "2")
+        for g, pair in (("a", (0, 1)), ("b", (0, 4)))
+        for r in pair
+    ]
+    result = gf.compare(write_jsonl(rows), ["grpo", "dr_grpo"], ddof=0, eps=0.0)
+    page = result.to_html()
+    table = page[page.index("<h2>Per iteration</h2>") :]
+    heads = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    assert heads[:4] == ["step", "rollouts", "groups", "reward spread"]
+    assert heads[-3:] == ["grpo scale", "dr_grpo scale", "flags"]
+    assert "<i>1</i>" not in table and "&lt;i&gt;1&lt;/i&gt;" in table
+    first = re.findall(r"<td[^>]*>(.*?)</td>", table.split("</tr>")[1])
+    assert first[:4] == ["2", "4", "2", "1.458"]  # text steps sort as text: "2" < "<"
+    assert first[-3:-1] == ["1", "1.458"]
+    # the share of mass GRPO moves: GRPO 1/2 each, Dr. GRPO 0.5 : 8, so 1/2 - 0.5/8.5
+    assert first[heads.index("reallocated")] == "44.1%"

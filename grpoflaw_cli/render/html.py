@@ -335,6 +335,47 @@ def _tasks_html(report: dict[str, Any]) -> str:
     )
 
 
+MAX_TABLE_ROWS = 2000
+"""At most this many rows in the per-iteration table (the JSON report has them all)."""
+
+
+def _iterations_html(report: dict[str, Any]) -> str:
+    """One row per iteration: its size, reward spread, the share of update mass GRPO
+    reallocated (when the report has it), GRPO's and Dr. GRPO's advantage scale (RMS) and
+    its flags; folded when long."""
+    its = report["iterations"]
+    if not its:
+        return ""
+    cols = [("rollouts", "rollouts"), ("groups", "groups"), ("spread", "reward spread")]
+    cols += [("reallocated", "reallocated")] if "reallocated" in its[0] else []
+    cols += [(f"scale_{e}", f"{e} scale") for e in ("grpo", "dr_grpo") if f"scale_{e}" in its[0]]
+
+    def value(key: str, x: Any) -> str:
+        if key in ("rollouts", "groups"):
+            return f"{x:,}"
+        return percent(x) if key.startswith("reallocated") else cell(x)
+
+    body = "".join(
+        f'<tr><td class="l">{_esc(row["step"])}</td>'
+        + "".join(f"<td>{_esc(value(k, row.get(k)))}</td>" for k, _ in cols)
+        + f'<td class="l">{_esc(", ".join(row.get("flags") or []))}</td></tr>'
+        for row in its[:MAX_TABLE_ROWS]
+    )
+    more = (
+        f"<p class='note'>{len(its) - MAX_TABLE_ROWS:,} more iterations: the JSON report "
+        "lists them all.</p>"
+        if len(its) > MAX_TABLE_ROWS
+        else ""
+    )
+    head = "".join(f"<th>{_esc(label)}</th>" for _, label in cols)
+    return (
+        f"<h2>Per iteration</h2><details{' open' if len(its) <= 60 else ''}>"
+        f"<summary>{count(len(its), 'iteration')}</summary>"
+        f'<table><tr><th class="l">step</th>{head}<th class="l">flags</th></tr>{body}</table>'
+        f"{more}</details>"
+    )
+
+
 def _flags_html(report: dict[str, Any], limit: int = 500) -> str:
     """One row per check (where it fired, its worst instance), then every flag, folded."""
     flags = report["flags"]
@@ -429,6 +470,7 @@ magnitude, 0 erases it.</p>
 {_figures(report, analysis, sample)}
 <h2>Flags by consequence (affects: share of the run's GRPO update mass or rollouts)</h2>
 {_flags_html(report)}
+{_iterations_html(report)}
 </body></html>
 """
 
