@@ -41,13 +41,29 @@ PALETTE = [
     "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
 ]  # fmt: skip
 """Line colors: at least one per registered estimator, so none shares another's."""
-LOG_TICKS = {
-    "tickformat": ".3~g",
-    "nticks": 8,
-    "minor": {"showgrid": True, "gridcolor": "#f2f2f2"},
-}
+LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": True, "gridcolor": "#f2f2f2"}}
 """Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
-powers of ten), at most about eight of them, with light minor gridlines between."""
+powers of ten), with light minor gridlines between them."""
+
+
+def log_ticks(*arrays: Any) -> list[float]:
+    """Tick values for a log axis over the positive, finite values of ``arrays``: 1, 2 and
+    5 times each power of ten in range (powers of ten alone past six decades), so labels
+    never crowd as Plotly's 1-to-9 ticks do.
+
+    >>> log_ticks([0.06, 1.2])
+    [0.1, 0.2, 0.5, 1.0]
+    """
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays] + [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return []
+    lo, hi = float(values.min()), float(values.max())
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    steps = (1.0,) if last - first > 6 else (1.0, 2.0, 5.0)
+    ticks = [float(f"{m * 10.0**e:.12g}") for e in range(first, last + 1) for m in steps]
+    inside = [t for t in ticks if lo <= t <= hi]
+    return inside if len(inside) >= 2 else []  # a narrow range: Plotly's own ticks
 
 
 def color(name: str, k: int = 0) -> str:
@@ -109,10 +125,24 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
     _group_chart(fig, analysis.groups, estimators)
     if sample is not None and sample.height:
         _distribution_chart(fig, sample, estimators)
+    _place_log_ticks(fig)
     fig.update_xaxes(title_text="advantage", row=3, col=1)
     fig.update_yaxes(autorange="reversed", row=3, col=1)
     fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
     return fig
+
+
+def _place_log_ticks(fig: Any) -> None:
+    """Set :func:`log_ticks` on the log axes of rows 1 and 2 from the data drawn there."""
+    row1 = [t.y for t in fig.data if t.xaxis in (None, "x") and t.y is not None]
+    row2 = [t for t in fig.data if t.xaxis == "x2"]
+    for ticks, update, row in (
+        (log_ticks(*row1), fig.update_yaxes, 1),
+        (log_ticks(*[t.x for t in row2]), fig.update_xaxes, 2),
+        (log_ticks(*[t.y for t in row2]), fig.update_yaxes, 2),
+    ):
+        if ticks:
+            update(tickmode="array", tickvals=ticks, row=row, col=1)
 
 
 def _flagged_iterations(report: dict[str, Any]) -> list[tuple[Any, str]]:
