@@ -42,7 +42,7 @@ def test_log_axes_label_full_values() -> None:
     assert set(logs) == {"yaxis", "xaxis2", "yaxis2"}
     for axis in logs.values():
         assert axis["tickformat"] == ".3~g"
-        assert axis["minor"]["showgrid"] is True
+        assert axis["minor"]["showgrid"] is False
 
 
 def test_reward_spread_is_drawn_above_the_estimators() -> None:

@@ -41,9 +41,9 @@ PALETTE = [
     "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
 ]  # fmt: skip
 """Line colors: at least one per registered estimator, so none shares another's."""
-LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": True, "gridcolor": "#f2f2f2"}}
+LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": False}}
 """Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
-powers of ten), with light minor gridlines between them."""
+powers of ten); no minor gridlines (beside explicit ticks Plotly draws them densely)."""
 
 
 def log_ticks(*arrays: Any) -> list[float]:
