@@ -255,7 +255,13 @@ def _one_iteration_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) 
             col=1,
         )
     fig.update_yaxes(type="log", title_text="× typical group", row=1, col=1, **LOG_TICKS)
-    fig.update_xaxes(title_text="group (by reward spread)", type="category", row=1, col=1)
+    fig.update_xaxes(  # labels up to 50 characters crowd: they show on hover
+        title_text="groups, by reward spread (hover for each group's label)",
+        type="category",
+        showticklabels=False,
+        row=1,
+        col=1,
+    )
 
 
 def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
