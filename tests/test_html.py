@@ -106,13 +106,14 @@ def test_per_iteration_table(write_jsonl) -> None:
 
 def test_log_ticks_are_one_two_five() -> None:
     """Log axes carry ticks at 1, 2 and 5 times each power of ten inside the data (so
-    labels never crowd), powers of ten alone past six decades, Plotly's own in a range
-    too narrow for two."""
+    labels never crowd), powers of ten alone past six decades, a finer 1-1.5-2-3-5-7
+    when that leaves fewer than three, Plotly's own in a range too narrow for two."""
     from grpoflaw_cli.render.html import log_ticks
 
     assert log_ticks([0.06, 1.2]) == [0.1, 0.2, 0.5, 1.0]
     assert log_ticks([0.0, -1.0, 3.0], [float("nan"), 30.0]) == [5.0, 10.0, 20.0]
     assert log_ticks([1e-5, 1e3]) == [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1e3]
+    assert log_ticks([0.6, 2.3]) == [0.7, 1.0, 1.5, 2.0]  # 1-2-5 leaves only 1 and 2
     assert log_ticks([0.9, 1.1]) == [] and log_ticks([]) == []
     layout = _multitask().figure().layout
     assert list(layout.yaxis.tickvals) == [0.1, 0.2, 0.5, 1.0]  # data from 0.058 to 1.48

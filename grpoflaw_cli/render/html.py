@@ -48,11 +48,12 @@ powers of ten); no minor gridlines (beside explicit ticks Plotly draws them dens
 
 def log_ticks(*arrays: Any) -> list[float]:
     """Tick values for a log axis over the positive, finite values of ``arrays``: 1, 2 and
-    5 times each power of ten in range (powers of ten alone past six decades), so labels
-    never crowd as Plotly's 1-to-9 ticks do.
+    5 times each power of ten in range (powers of ten alone past six decades; 1, 1.5, 2,
+    3, 5 and 7 when 1-2-5 leaves fewer than three), so labels never crowd as Plotly's
+    1-to-9 ticks do.
 
-    >>> log_ticks([0.06, 1.2])
-    [0.1, 0.2, 0.5, 1.0]
+    >>> log_ticks([0.06, 1.2]), log_ticks([0.6, 2.3])
+    ([0.1, 0.2, 0.5, 1.0], [0.7, 1.0, 1.5, 2.0])
     """
     values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays] + [np.zeros(0)])
     values = values[np.isfinite(values) & (values > 0)]
@@ -60,9 +61,12 @@ def log_ticks(*arrays: Any) -> list[float]:
         return []
     lo, hi = float(values.min()), float(values.max())
     first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
-    steps = (1.0,) if last - first > 6 else (1.0, 2.0, 5.0)
-    ticks = [float(f"{m * 10.0**e:.12g}") for e in range(first, last + 1) for m in steps]
-    inside = [t for t in ticks if lo <= t <= hi]
+    tiers = [(1.0,)] if last - first > 6 else [(1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
+    for steps in tiers:  # a finer tier when the coarse one leaves fewer than three labels
+        ticks = [float(f"{m * 10.0**e:.12g}") for e in range(first, last + 1) for m in steps]
+        inside = [t for t in ticks if lo <= t <= hi]
+        if len(inside) >= 3:
+            break
     return inside if len(inside) >= 2 else []  # a narrow range: Plotly's own ticks
 
 
