@@ -37,10 +37,12 @@ ITERATION_LEVEL = {"magnitude_collapse", "zero_variance"}
 """Flags about a whole iteration: at warning or above, a marker on the first chart."""
 PALETTE = [
     "#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#843c39", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#bcbd22", "#7b4173", "#3182bd",
     "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
 ]  # fmt: skip
-"""Line colors: at least one per registered estimator, so none shares another's."""
+"""Line colors: at least one per registered estimator, so none shares another's. The
+estimators a report shows by default (GRPO to OPO, then GDPO at registry place 14) get
+the most distinct: GDPO olive, not a second red or brown."""
 LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": False}}
 """Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
 powers of ten); no minor gridlines (beside explicit ticks Plotly draws them densely)."""
