@@ -35,7 +35,55 @@ from grpoflaw_cli.render.common import (
 MAX_GROUP_POINTS = 4000
 ITERATION_LEVEL = {"magnitude_collapse", "zero_variance"}
 """Flags about a whole iteration: at warning or above, a marker on the first chart."""
-PALETTE = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+PALETTE = [
+    "#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#843c39", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#bcbd22", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#fd8d3c", "#9e9ac8", "#74c476", "#6baed6",
+]  # fmt: skip
+"""Line colors: at least one per registered estimator, so none shares another's. The
+estimators a report shows by default (GRPO to OPO, then GDPO at registry place 14) get
+the most distinct: GDPO olive, not a second red or brown."""
+LOG_TICKS = {"tickformat": ".3~g", "minor": {"showgrid": False}}
+"""Log axes: every tick label is the full value (0.7, not Plotly's bare "7" between the
+powers of ten); no minor gridlines (beside explicit ticks Plotly draws them densely)."""
+
+
+def log_ticks(*arrays: Any) -> list[float]:
+    """Tick values for a log axis over the positive, finite values of ``arrays``: 1, 2 and
+    5 times each power of ten in range (powers of ten alone past six decades; 1, 1.5, 2,
+    3, 5 and 7 when 1-2-5 leaves fewer than three), so labels never crowd as Plotly's
+    1-to-9 ticks do.
+
+    >>> log_ticks([0.06, 1.2]), log_ticks([0.6, 2.3])
+    ([0.1, 0.2, 0.5, 1.0], [0.7, 1.0, 1.5, 2.0])
+    """
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays] + [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return []
+    lo, hi = float(values.min()), float(values.max())
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    tiers = [(1.0,)] if last - first > 6 else [(1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
+    for steps in tiers:  # a finer tier when the coarse one leaves fewer than three labels
+        ticks = [float(f"{m * 10.0**e:.12g}") for e in range(first, last + 1) for m in steps]
+        inside = [t for t in ticks if lo <= t <= hi]
+        if len(inside) >= 3:
+            break
+    return inside if len(inside) >= 2 else []  # a narrow range: Plotly's own ticks
+
+
+def color(name: str, k: int = 0) -> str:
+    """An estimator's color: fixed by its place in the registry, so GRPO is red in every
+    report whichever estimators it shows (a name outside the registry: by position *k*).
+
+    >>> color("grpo"), color("gdpo") != color("grpo")
+    ('#d62728', True)
+    """
+    from grpoflaw_cli.estimators import REGISTRY
+
+    names = list(REGISTRY)
+    return PALETTE[(names.index(name) if name in names else k) % len(PALETTE)]
+
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
@@ -67,20 +115,40 @@ def figure(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | No
         cols=1,
         vertical_spacing=0.09,
         subplot_titles=(
-            "Per iteration: reward spread and advantage scale, each relative to its typical value",
+            ONE_ITERATION_TITLE
+            if analysis.iterations.height == 1
+            else "Per iteration: reward spread and advantage scale, each relative to its "
+            "typical value",
             "Per group: reward spread vs advantage scale (log-log; slope 1 keeps, 0 erases)",
             "Advantage distributions (a sample of whole groups)",
         ),
     )
     estimators = list(analysis.estimators)
-    _iteration_chart(fig, analysis.iterations, estimators, _flagged_iterations(report))
+    if analysis.iterations.height == 1:  # one dot per line says nothing: show the groups
+        _one_iteration_chart(fig, analysis.groups, estimators)
+    else:
+        _iteration_chart(fig, analysis.iterations, estimators, _flagged_iterations(report))
     _group_chart(fig, analysis.groups, estimators)
     if sample is not None and sample.height:
         _distribution_chart(fig, sample, estimators)
+    _place_log_ticks(fig)
     fig.update_xaxes(title_text="advantage", row=3, col=1)
     fig.update_yaxes(autorange="reversed", row=3, col=1)
     fig.update_layout(height=1350, template="plotly_white", legend={"orientation": "h", "y": 1.04})
     return fig
+
+
+def _place_log_ticks(fig: Any) -> None:
+    """Set :func:`log_ticks` on the log axes of rows 1 and 2 from the data drawn there."""
+    row1 = [t.y for t in fig.data if t.xaxis in (None, "x") and t.y is not None]
+    row2 = [t for t in fig.data if t.xaxis == "x2"]
+    for ticks, update, row in (
+        (log_ticks(*row1), fig.update_yaxes, 1),
+        (log_ticks(*[t.x for t in row2]), fig.update_xaxes, 2),
+        (log_ticks(*[t.y for t in row2]), fig.update_yaxes, 2),
+    ):
+        if ticks:
+            update(tickmode="array", tickvals=ticks, row=row, col=1)
 
 
 def _flagged_iterations(report: dict[str, Any]) -> list[tuple[Any, str]]:
@@ -105,18 +173,6 @@ def _iteration_chart(
 
     steps = [_label(s) for s in it["step"].to_list()]
     spread = relative_to_typical(it["spread"].to_numpy())
-    fig.add_trace(
-        go.Scatter(
-            x=steps,
-            y=spread,
-            name="reward spread",
-            mode="lines+markers",
-            line={"color": "black", "width": 3},
-            legendgroup="spread",
-        ),
-        row=1,
-        col=1,
-    )
     for k, name in enumerate(estimators):
         fig.add_trace(
             go.Scatter(
@@ -124,12 +180,25 @@ def _iteration_chart(
                 y=relative_to_typical(it[f"scale_{name}"].to_numpy()),
                 name=name,
                 mode="lines",
-                line={"color": PALETTE[k % len(PALETTE)]},
+                line={"color": color(name, k)},
                 legendgroup=name,
             ),
             row=1,
             col=1,
         )
+    fig.add_trace(  # after the estimators, so it is drawn on top of them
+        go.Scatter(
+            x=steps,
+            y=spread,
+            name="reward spread",
+            mode="lines+markers",
+            line={"color": "black", "width": 3},
+            legendgroup="spread",
+            legendrank=1,  # still first in the legend
+        ),
+        row=1,
+        col=1,
+    )
     if marked:
         position = {s: i for i, s in enumerate(it["step"].to_list())}
         fig.add_trace(
@@ -145,8 +214,60 @@ def _iteration_chart(
             row=1,
             col=1,
         )
-    fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="× run-typical", row=1, col=1, **LOG_TICKS)
     fig.update_xaxes(title_text="step", row=1, col=1)
+
+
+ONE_ITERATION_TITLE = (
+    "One iteration, per group: reward spread and advantage scale, each relative to its "
+    "typical value (groups by spread)"
+)
+MAX_BARS = 200
+"""At most this many groups (evenly spaced by spread) in the one-iteration view."""
+
+
+def _one_iteration_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
+    """Row 1 of a one-iteration log: each non-constant group, in order of reward spread,
+    with its spread and each estimator's advantage scale (RMS), each over its typical
+    value: a line that rises with the black one keeps magnitude, a flat one erases it."""
+    import plotly.graph_objects as go
+
+    from grpoflaw_cli.labels import group_labels
+
+    groups = groups.filter((pl.col("n") >= 2) & (pl.col("spread") > 0)).sort("spread")
+    if groups.height > MAX_BARS:
+        groups = groups.gather_every(-(-groups.height // MAX_BARS))
+    labels = group_labels(groups["group"].to_list())
+    x = [_label(labels[g]) for g in groups["group"].to_list()]
+    traces: list[tuple[str, np.ndarray, dict[str, Any], str]] = [
+        (name, groups[f"scale_{name}"].to_numpy(), {"color": color(name, k)}, "lines+markers")
+        for k, name in enumerate(estimators)
+    ]
+    traces.append(  # last, so it is drawn on top
+        ("reward spread", groups["spread"].to_numpy(), {"color": "black", "width": 3}, "lines")
+    )
+    for name, values, line, mode in traces:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=relative_to_typical(values),
+                name=name,
+                mode=mode,
+                line=line,
+                legendgroup="spread" if name == "reward spread" else name,
+                legendrank=1 if name == "reward spread" else 1000,
+            ),
+            row=1,
+            col=1,
+        )
+    fig.update_yaxes(type="log", title_text="× typical group", row=1, col=1, **LOG_TICKS)
+    fig.update_xaxes(  # labels up to 50 characters crowd: they show on hover
+        title_text="groups, by reward spread (hover for each group's label)",
+        type="category",
+        showticklabels=False,
+        row=1,
+        col=1,
+    )
 
 
 def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
@@ -166,7 +287,7 @@ def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
                 name=name,
                 legendgroup=name,
                 showlegend=False,
-                marker={"color": PALETTE[k % len(PALETTE)], "size": 5, "opacity": 0.5},
+                marker={"color": color(name, k), "size": 5, "opacity": 0.5},
                 text=[  # Plotly reads hover text as HTML: a group id's tags stay text
                     html_lib.escape(f"step {s}, group {g}", quote=False)
                     for s, g in zip(groups["step"], groups["group"], strict=True)
@@ -178,8 +299,8 @@ def _group_chart(fig: Any, groups: pl.DataFrame, estimators: list[str]) -> None:
             row=2,
             col=1,
         )
-    fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1)
-    fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1)
+    fig.update_xaxes(type="log", title_text="group reward spread", row=2, col=1, **LOG_TICKS)
+    fig.update_yaxes(type="log", title_text="advantage scale (RMS)", row=2, col=1, **LOG_TICKS)
 
 
 def _distribution_chart(fig: Any, sample: pl.DataFrame, estimators: list[str]) -> None:
@@ -199,7 +320,7 @@ def _distribution_chart(fig: Any, sample: pl.DataFrame, estimators: list[str]) -
                 spanmode="hard",
                 box={"visible": True},
                 meanline={"visible": True},
-                line={"color": PALETTE[k % len(PALETTE)]},
+                line={"color": color(name, k)},
             ),
             row=3,
             col=1,
@@ -253,6 +374,47 @@ def _tasks_html(report: dict[str, Any]) -> str:
         "<p class='note'>Share of Σ advantage² over the run under each estimator, beside the "
         "task's share of the reward spread (the say it would have if magnitude passed "
         "through).</p>"
+    )
+
+
+MAX_TABLE_ROWS = 2000
+"""At most this many rows in the per-iteration table (the JSON report has them all)."""
+
+
+def _iterations_html(report: dict[str, Any]) -> str:
+    """One row per iteration: its size, reward spread, the share of update mass GRPO
+    reallocated (when the report has it), GRPO's and Dr. GRPO's advantage scale (RMS) and
+    its flags; folded when long."""
+    its = report["iterations"]
+    if not its:
+        return ""
+    cols = [("rollouts", "rollouts"), ("groups", "groups"), ("spread", "reward spread")]
+    cols += [("reallocated", "reallocated")] if "reallocated" in its[0] else []
+    cols += [(f"scale_{e}", f"{e} scale") for e in ("grpo", "dr_grpo") if f"scale_{e}" in its[0]]
+
+    def value(key: str, x: Any) -> str:
+        if key in ("rollouts", "groups"):
+            return f"{x:,}"
+        return percent(x) if key.startswith("reallocated") else cell(x)
+
+    body = "".join(
+        f'<tr><td class="l">{_esc(row["step"])}</td>'
+        + "".join(f"<td>{_esc(value(k, row.get(k)))}</td>" for k, _ in cols)
+        + f'<td class="l">{_esc(", ".join(row.get("flags") or []))}</td></tr>'
+        for row in its[:MAX_TABLE_ROWS]
+    )
+    more = (
+        f"<p class='note'>{len(its) - MAX_TABLE_ROWS:,} more iterations: the JSON report "
+        "lists them all.</p>"
+        if len(its) > MAX_TABLE_ROWS
+        else ""
+    )
+    head = "".join(f"<th>{_esc(label)}</th>" for _, label in cols)
+    return (
+        f"<h2>Per iteration</h2><details{' open' if len(its) <= 60 else ''}>"
+        f"<summary>{count(len(its), 'iteration')}</summary>"
+        f'<table><tr><th class="l">step</th>{head}<th class="l">flags</th></tr>{body}</table>'
+        f"{more}</details>"
     )
 
 
@@ -350,6 +512,7 @@ magnitude, 0 erases it.</p>
 {_figures(report, analysis, sample)}
 <h2>Flags by consequence (affects: share of the run's GRPO update mass or rollouts)</h2>
 {_flags_html(report)}
+{_iterations_html(report)}
 </body></html>
 """
 
@@ -362,23 +525,21 @@ def render_simulation(outcome: Any) -> str:
     steps = list(range(outcome.setting.iterations))
     for k, name in enumerate(outcome.curves):
         mean, half = outcome.band(name)
-        color = PALETTE[k % len(PALETTE)]
+        hue = color(name, k)
         fig.add_trace(
             go.Scatter(
                 x=steps + steps[::-1],
                 y=list(mean + half) + list((mean - half)[::-1]),
                 fill="toself",
                 line={"width": 0},
-                fillcolor=color,
+                fillcolor=hue,
                 opacity=0.15,
                 legendgroup=name,
                 showlegend=False,
                 hoverinfo="skip",
             )
         )
-        fig.add_trace(
-            go.Scatter(x=steps, y=mean, name=name, legendgroup=name, line={"color": color})
-        )
+        fig.add_trace(go.Scatter(x=steps, y=mean, name=name, legendgroup=name, line={"color": hue}))
     fig.update_layout(
         template="plotly_white",
         height=600,
