@@ -175,6 +175,7 @@ def test_large_parquet_logs_are_aggregated_in_step_chunks(
     )
 
 
+@pytest.mark.slow  # 18 reads and writes of one log in three formats
 @pytest.mark.parametrize(
     ("log", "framework"),
     [

@@ -3,6 +3,7 @@ one-iteration view and the per-iteration table."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -13,15 +14,16 @@ from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.render.html import PALETTE
 
 
-def _multitask() -> Any:
-    return gf.compare(SAMPLES / "multitask.jsonl", estimators=list(REGISTRY))
+@functools.cache  # one figure for the four tests that read it (plotly takes ~0.3 s a figure)
+def _multitask_figure() -> Any:
+    return gf.compare(SAMPLES / "multitask.jsonl", estimators=list(REGISTRY)).figure()
 
 
 def test_every_estimator_has_its_own_color() -> None:
     """The palette covers the registry, and in the figure no two estimators share a color
     (GDPO used to wrap round to GRPO's red)."""
     assert len(set(PALETTE)) == len(PALETTE) >= len(REGISTRY)
-    fig = _multitask().figure().to_dict()
+    fig = _multitask_figure().to_dict()
     by_name: dict[str, set[str]] = {}
     for t in fig["data"]:
         if t.get("name") in REGISTRY:
@@ -37,7 +39,7 @@ def test_every_estimator_has_its_own_color() -> None:
 def test_log_axes_label_full_values() -> None:
     """Every log axis formats its tick labels as numbers (Plotly otherwise writes the
     ticks between powers of ten as a bare leading digit: 0.7 read as "7")."""
-    layout = _multitask().figure().to_dict()["layout"]
+    layout = _multitask_figure().to_dict()["layout"]
     logs = {k: v for k, v in layout.items() if k[1:5] == "axis" and v.get("type") == "log"}
     assert set(logs) == {"yaxis", "xaxis2", "yaxis2"}
     for axis in logs.values():
@@ -49,7 +51,7 @@ def test_reward_spread_is_drawn_above_the_estimators() -> None:
     """Plotly draws traces in order: the reference line comes after every estimator line
     it is compared with (and only the flagged-iteration markers after it), and still
     leads the legend."""
-    traces = _multitask().figure().to_dict()["data"]
+    traces = _multitask_figure().to_dict()["data"]
     row1 = [t for t in traces if t.get("xaxis", "x") == "x"]
     names = [t["name"] for t in row1]
     spread = names.index("reward spread")
@@ -115,5 +117,5 @@ def test_log_ticks_are_one_two_five() -> None:
     assert log_ticks([1e-5, 1e3]) == [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1e3]
     assert log_ticks([0.6, 2.3]) == [0.7, 1.0, 1.5, 2.0]  # 1-2-5 leaves only 1 and 2
     assert log_ticks([0.9, 1.1]) == [] and log_ticks([]) == []
-    layout = _multitask().figure().layout
+    layout = _multitask_figure().layout
     assert list(layout.yaxis.tickvals) == [0.1, 0.2, 0.5, 1.0]  # data from 0.058 to 1.48

@@ -137,6 +137,7 @@ def _rows(groups: list[list[float]], scale: float = 1.0) -> dict[str, list[objec
     return {"step": step, "group": group, "reward": reward}
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(groups_st, st.sampled_from([0.01, 3.0, 1000.0]))
 def test_reallocated_bounded_and_scale_invariant(groups: list[list[float]], c: float) -> None:
@@ -149,6 +150,7 @@ def test_reallocated_bounded_and_scale_invariant(groups: list[list[float]], c: f
     assert verdict(_analysis(_rows(groups, c)))["reallocated"] == pytest.approx(v, abs=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.integers(-5, 5).map(float), min_size=2, max_size=6, unique=True), st.integers(1, 5)
