@@ -696,3 +696,10 @@ def test_fail_on_offers_none_and_every_severity() -> None:
     from grpoflaw_cli.diagnostics import Severity
 
     assert [f.value for f in FailOn] == ["none", *(s.value for s in Severity)]
+
+
+def test_watch_shows_the_verdict_under_its_header(runner: CliRunner) -> None:
+    shown = invoke(
+        runner, "watch", SAMPLES / "trainers" / "verl_reward_keys", "--refreshes", "1"
+    ).stdout
+    assert "Verdict" in shown and shown.index("Verdict") < shown.index("Per iteration")

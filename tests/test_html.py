@@ -119,3 +119,13 @@ def test_log_ticks_are_one_two_five() -> None:
     assert log_ticks([0.9, 1.1]) == [] and log_ticks([]) == []
     layout = _multitask_figure().layout
     assert list(layout.yaxis.tickvals) == [0.1, 0.2, 0.5, 1.0]  # data from 0.058 to 1.48
+
+
+def test_the_attribution_and_whose_advice_are_in_the_html() -> None:
+    """Two classes of groups (acc and format varying, format alone) on the verl sample:
+    the table the terminal shows is in the page too; a generic log's advice says its
+    trainer is assumed."""
+    page = gf.compare(SAMPLES / "trainers" / "verl_reward_keys").to_html()
+    assert "Update mass by reward components varying" in page and "<td>format</td>" in page
+    generic = gf.compare(SAMPLES / "multitask.jsonl").to_html()
+    assert "What to set (verl, assumed: the log names no trainer)" in generic

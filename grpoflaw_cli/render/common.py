@@ -121,3 +121,13 @@ def logged_verdict(logged: Mapping[str, Any], detail: bool = True) -> str:
 def skipped_text(skipped: Mapping[str, str]) -> str:
     """The estimators left out, each with why."""
     return "; ".join(f"{name} ({why})" for name, why in skipped.items())
+
+
+def advice_for(recommendation: Mapping[str, Any]) -> str:
+    """Whose settings a verdict's advice names, saying so when the log named no trainer.
+
+    >>> advice_for({"trainer": "verl", "assumed": True})
+    'verl, assumed: the log names no trainer'
+    """
+    guess = ", assumed: the log names no trainer" if recommendation.get("assumed") else ""
+    return str(recommendation["trainer"]) + guess

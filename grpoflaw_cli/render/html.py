@@ -16,11 +16,12 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.formatting import count
+from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.magnitude import relative_to_typical
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_COLOR,
+    advice_for,
     affected,
     cell,
     flags_by_code,
@@ -470,8 +471,30 @@ def _verdict_html(report: dict[str, Any]) -> str:
         if key in v
     )
     rec = v.get("recommendation")
-    what = f"<p><b>What to set ({_esc(rec['trainer'])}):</b> {_esc(rec['text'])}</p>" if rec else ""
-    return f"<h2>Verdict</h2><table><tr>{cells}</tr></table><p>{_esc(v['text'])}</p>{what}"
+    what = (
+        f"<p><b>What to set ({_esc(advice_for(rec))}):</b> {_esc(rec['text'])}</p>" if rec else ""
+    )
+    verdict = f"<h2>Verdict</h2><table><tr>{cells}</tr></table><p>{_esc(v['text'])}</p>{what}"
+    return verdict + _attribution_html(report)
+
+
+def _attribution_html(report: dict[str, Any]) -> str:
+    """The update mass by reward components varying, as the terminal shows it (two
+    classes or more)."""
+    classes = report["summary"].get("attribution") or []
+    if len(classes) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_esc(' + '.join(c['components']) or '(none)')}</td>"
+        f"<td class='num'>{_esc(num(c['groups']))}</td>"
+        f"<td class='num'>{_esc(percent(c['share_grpo']))}</td>"
+        f"<td class='num'>{_esc(percent(c['share_dr_grpo']))}</td></tr>"
+        for c in classes
+    )
+    return (
+        "<h3>Update mass by reward components varying</h3><table><tr><th>components "
+        "varying</th><th>groups</th><th>GRPO</th><th>Dr. GRPO</th></tr>" + rows + "</table>"
+    )
 
 
 def render_html(report: dict[str, Any], analysis: Analysis, sample: pl.DataFrame | None) -> str:

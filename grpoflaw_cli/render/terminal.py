@@ -31,6 +31,7 @@ from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.render.common import (
     SEVERITIES,
     SEVERITY_STYLE,
+    advice_for,
     affected,
     cell,
     flags_by_code,
@@ -134,10 +135,8 @@ def verdict_panel(report: dict[str, Any]) -> RenderableType:
     lines.append("\n" + v["text"])
     rec = v.get("recommendation")
     if rec:
-        whose = rec["trainer"] + (
-            ", assumed: the log names no trainer" if rec.get("assumed") else ""
-        )
-        lines.append(f"\nwhat to set ({whose}): ", style="bold green").append(rec["text"])
+        lines.append(f"\nwhat to set ({advice_for(rec)}): ", style="bold green")
+        lines.append(rec["text"])
     return Panel(lines, title="Verdict", title_align="left", border_style="magenta")
 
 
@@ -408,6 +407,7 @@ def render_watch(
         stamp,
         *([waiting] if error else []),
         _header(report, width),
+        verdict_panel(report),
         iteration_table(latest, max_rows, width),
         flags_table(report),
     )
