@@ -43,7 +43,7 @@ def test_compare_seed_table(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "std ddof=0 (population), eps=1e-06" in out
-    assert "collapsed_pair" in out
+    assert "Verdict" in out  # one group per step: no twins to flag, the verdict says it
     assert "4.63" in out and "0.926" in out  # the two iterations' reward spreads
     assert "erases" in out and "keeps" in out
 
@@ -703,3 +703,9 @@ def test_watch_shows_the_verdict_under_its_header(runner: CliRunner) -> None:
         runner, "watch", SAMPLES / "trainers" / "verl_reward_keys", "--refreshes", "1"
     ).stdout
     assert "Verdict" in shown and shown.index("Verdict") < shown.index("Per iteration")
+
+
+def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
+    out = invoke(runner, "compare", SAMPLES / "multitask.jsonl").stdout
+    assert "pair=collapsed_pair" in out  # in the table's flags column
+    assert "logged=logged_advantage_mismatch" not in out  # no such flag in this run

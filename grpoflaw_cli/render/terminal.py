@@ -197,6 +197,8 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
     )
     hidden = [REGISTRY[e].short for e in all_estimators if e not in estimators]
     rows, cut = _pick_rows(report["iterations"], max_rows)
+    shown = {c for row in rows for c in row["flags"]}  # the legend names only these
+    legend = ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items() if k in shown) or "none"
     table = Table(
         title="Per iteration: reward spread vs advantage scale (RMS) under each estimator",
         caption_justify="left",
@@ -204,7 +206,7 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
         caption=(
             "spread: RMS deviation of rewards from their group mean; estimator columns: RMS "
             "advantage; flags: "
-            + ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items())
+            + legend
             + (
                 f"\nshowing {num(len(rows))} of {count(len(report['iterations']), 'iteration')}"
                 " (flagged first);"
