@@ -305,12 +305,13 @@ def recommendation(
             "text": "prime-rl already centers rewards without dividing by the std by default: "
             "the figures above are what GRPO would do; check that the run kept that default.",
         }
-    if source == "open-instruct":
+    if source == "open-instruct":  # open_instruct/grpo_fast.py's Args
         return {
             "trainer": "open-instruct",
-            "settings": [],
-            "text": "open-instruct's GRPO divides by the group std unless its advantage "
-            "normalization is set to centering only (mean subtraction): choose that.",
+            "settings": ["--advantage_normalization_type centered"],
+            "text": "--advantage_normalization_type centered subtracts the group mean without "
+            "dividing by the std (Dr. GRPO's advantage)"
+            + ("; this run's logged advantages show the std division." if logged else "."),
         }
     if source == "nemo-rl":
         return {

@@ -228,3 +228,14 @@ def test_a_log_with_no_signal_has_nothing_to_reallocate() -> None:
 def test_verl_gdpo_advice_names_the_weights_it_needs() -> None:
     text = recommendation("verl", "verl", components=True)["text"]
     assert "algorithm.gdpo_reward_weights" in text
+
+
+def test_open_instruct_advice_names_its_flag() -> None:
+    """The bundled open-instruct dump logs GRPO advantages (std divided): the advice is
+    open-instruct's own flag, and says what the logged advantages show."""
+    rec = gf.compare(SAMPLES / "trainers" / "open_instruct").report()["summary"]["verdict"]
+    settings = rec["recommendation"]["settings"]
+    assert settings == ["--advantage_normalization_type centered"]
+    assert "logged advantages show the std division" in rec["recommendation"]["text"]
+    plain = recommendation("open-instruct", "verl")["text"]
+    assert "logged" not in plain  # without logged advantages it claims nothing about the run
