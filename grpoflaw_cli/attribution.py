@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-GRPO, MAGNITUDE = "grpo", "dr_grpo"
+from grpoflaw_cli.estimators import REFERENCE
+
+GRPO, MAGNITUDE = REFERENCE, "dr_grpo"
 """The estimator whose normalization is in question, and the magnitude-keeping one."""
 
 

@@ -45,8 +45,8 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import attribution
-from grpoflaw_cli.estimators import REGISTRY
+from grpoflaw_cli.attribution import attribution, update_mass
+from grpoflaw_cli.estimators import REFERENCE, REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
 LITTLE = 0.05
@@ -100,10 +100,8 @@ def split_by_task(p: np.ndarray, q: np.ndarray, tasks: Sequence[Any]) -> dict[st
 def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     """Each group's update mass under GRPO (``n · scale_grpo²``, 0 where undefined) and
     under Dr. GRPO (Σ (r − mean)², the group's m2)."""
-    g = analysis.groups
-    grpo = (g["n"].cast(pl.Float64) * g["scale_grpo"] ** 2).fill_nan(0.0).fill_null(0.0)
     dr = np.nan_to_num(np.asarray(analysis.stats.m2, dtype=float), nan=0.0)
-    return grpo.to_numpy(), dr
+    return update_mass(analysis.groups, REFERENCE), dr
 
 
 def per_iteration(analysis: Analysis) -> dict[Any, float | None]:
