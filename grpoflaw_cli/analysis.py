@@ -27,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from grpoflaw_cli.attribution import attribution
 from grpoflaw_cli.estimators import (
     REFERENCE,
     REGISTRY,
@@ -106,6 +108,13 @@ class Analysis:
         what the group-level diagnostics measure a group's spread against."""
         live = self.groups["spread"].to_numpy()[self.live]
         return geometric_median(live) if live.size else None
+
+    @cached_property
+    def attribution(self) -> list[dict[str, Any]]:
+        """The update mass by reward components varying
+        (:func:`~grpoflaw_cli.attribution.attribution`), computed once for the check, the
+        verdict and the report that read it."""
+        return attribution(self.groups, self.components)
 
 
 class Coefficients(Mapping[str, Affine]):

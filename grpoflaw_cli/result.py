@@ -27,7 +27,6 @@ import polars as pl
 
 from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import attribution
 from grpoflaw_cli.diagnostics import Flag, Severity, Thresholds
 from grpoflaw_cli.verdict import per_iteration, verdict
 
@@ -144,7 +143,7 @@ def build_report(
         tasks = analysis.tasks
         summary["tasks"] = tasks.filter(pl.col("step").is_null()).drop("step").to_dicts()
     if analysis.components:  # several reward components: who carries the update mass
-        summary["attribution"] = attribution(analysis.groups, analysis.components)
+        summary["attribution"] = analysis.attribution
     report: dict[str, Any] = clean(
         {
             "grpoflaw_version": __version__,

@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import attribution, update_mass
+from grpoflaw_cli.attribution import update_mass
 from grpoflaw_cli.estimators import REFERENCE, REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
@@ -174,7 +174,7 @@ def _tasks_sentence(split: dict[str, Any]) -> str:
 def _components_sentence(analysis: Analysis) -> str:
     """The reward components whose groups gain the most update mass under GRPO, when they
     gain at least :data:`LITTLE` of it (:mod:`~grpoflaw_cli.attribution`)."""
-    rows = attribution(analysis.groups, analysis.components)
+    rows = analysis.attribution
     if not rows:
         return ""
     top = max(rows, key=lambda r: r["share_grpo"] - r["share_dr_grpo"])

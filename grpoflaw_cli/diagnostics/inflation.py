@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import attribution, inflation
+from grpoflaw_cli.attribution import inflation
 from grpoflaw_cli.diagnostics.flags import ROUNDING, Flag, Severity, Thresholds
 from grpoflaw_cli.formatting import num, percent
 
@@ -31,7 +31,7 @@ def component_inflation(a: Analysis, t: Thresholds) -> list[Flag]:
     """Classes of groups (by the components varying in them) that GRPO's std division
     gives several times the update mass the reward's magnitude gives them."""
     flags = []
-    for row in attribution(a.groups, a.components):
+    for row in a.attribution:
         ratio = inflation(row)
         if ratio < t.component_ratio * ROUNDING or row["share_grpo"] < 0.01:
             continue
