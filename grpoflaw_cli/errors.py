@@ -10,7 +10,8 @@ spelling of it: the CLI shows its flag, the Python API its keyword (``reward_col
 <ExitCode.BAD_INPUT: 2>
 >>> err.hint
 'pass reward_cols NAME'
->>> err.spelled({"reward_cols": "--reward-col"}).hint
+>>> with spelled_as({"reward_cols": "--reward-col"}):
+...     err.hint
 'pass --reward-col NAME'
 """
 
@@ -113,7 +114,7 @@ class GrpoflawError(Exception):
     """Base class: a message for the user and, where there is one, how to fix it.
 
     ``message`` and ``hint`` name settings as the current front end spells them
-    (:func:`spelled_as`); :meth:`spelled` gives the same error in another's words.
+    (:func:`spelled_as`), read when they are shown.
     """
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
@@ -134,13 +135,6 @@ class GrpoflawError(Exception):
     def prefixed(self, prefix: str) -> GrpoflawError:
         """This error with ``prefix`` before its message (e.g. the file it is about)."""
         err = type(self)(prefix + self._message, hint=self._hint)
-        err.__cause__ = self.__cause__
-        return err
-
-    def spelled(self, spelling: Mapping[str, str]) -> GrpoflawError:
-        """This error with its settings named as ``spelling`` says (e.g. CLI flags)."""
-        hint = None if self._hint is None else spell(self._hint, spelling)
-        err = type(self)(spell(self._message, spelling), hint=hint)
         err.__cause__ = self.__cause__
         return err
 

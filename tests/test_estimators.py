@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import advantages, reference_loop
 
-from grpoflaw_cli.errors import UsageError
+from grpoflaw_cli.errors import UsageError, spelled_as
 from grpoflaw_cli.estimators import (
     LISTING,
     REGISTRY,
@@ -336,9 +336,8 @@ def test_resolve_lists_valid_names_on_error() -> None:
         resolve("grpo,nope")
     # the setting named as each front end spells it, with the same hint in both
     assert raised.value.message.startswith("estimators: unknown estimator 'nope'")
-    assert raised.value.spelled({"estimators": "--estimators"}).message.startswith(
-        "--estimators: unknown estimator 'nope'"
-    )
+    with spelled_as({"estimators": "--estimators"}):
+        assert raised.value.message.startswith("--estimators: unknown estimator 'nope'")
     assert raised.value.hint == "see `grpoflaw estimators`"
     with pytest.raises(UsageError, match="no estimator chosen"):
         resolve(" , ")

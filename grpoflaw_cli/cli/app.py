@@ -43,11 +43,12 @@ app = typer.Typer(
 
 
 def _fail(err: GrpoflawError) -> NoReturn:
-    err = err.spelled(FLAGS)
     console = stderr()
-    console.print(f"[bold red]Error:[/bold red] {plain(err.message)}", markup=True, highlight=False)
-    if err.hint:
-        console.print(f"[dim]Hint:[/dim] {plain(err.hint)}", markup=True, highlight=False)
+    with spelled_as(FLAGS):  # the handler runs outside the command's spelled_as block
+        message, hint = err.message, err.hint
+    console.print(f"[bold red]Error:[/bold red] {plain(message)}", markup=True, highlight=False)
+    if hint:
+        console.print(f"[dim]Hint:[/dim] {plain(hint)}", markup=True, highlight=False)
     raise typer.Exit(int(err.exit_code))
 
 
