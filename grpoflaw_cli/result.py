@@ -99,8 +99,7 @@ def _verdict(analysis: Analysis, header: Header, iterations: list[dict[str, Any]
     for row in iterations:
         flags = row.pop("flags")
         row["reallocated"], row["flags"] = by_step.get(row["step"]), flags
-    several = "components" in header.columns or " + " in str(header.columns.get("reward", ""))
-    return verdict(analysis, header.source, header.framework, several)
+    return verdict(analysis, header.source, header.framework, bool(analysis.components))
 
 
 def build_report(
