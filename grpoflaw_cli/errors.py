@@ -99,14 +99,14 @@ def spelled_as(spelling: Mapping[str, str]) -> Iterator[None]:
         _SPELLING.reset(token)
 
 
-def spell(text: str, spelling: Mapping[str, str] | None = None) -> str:
-    """``text`` with its :func:`option` placeholders named as ``spelling`` says, by
-    default the current front end's (the API's keywords outside :func:`spelled_as`).
+def spell(text: str) -> str:
+    """``text`` with its :func:`option` placeholders named as the current front end spells
+    them (the API's keywords outside :func:`spelled_as`).
 
     >>> spell(f"needs lengths ({option('length_col')})")
     'needs lengths (length_col)'
     """
-    names = _SPELLING.get() if spelling is None else spelling
+    names = _SPELLING.get()
     return _OPTION.sub(lambda m: names.get(m[1]) or OPTIONS[m[1]], text)
 
 
