@@ -26,7 +26,10 @@
   trainer logs computed here by its own formula: ``verl_legacy/`` and ``verl_v1/``
   (``{step}.jsonl``), ``trl/completions/`` (``completions_{step:05d}.parquet``, two reward
   functions, one None), ``trl_scale_none/`` (the same written with ``scale_rewards="none"``),
-  ``open_instruct/``, ``prime_rl/`` and ``art/trajectories/train/``.
+  ``open_instruct/``, ``prime_rl/``, ``art/trajectories/train/``, ``nemo_rl/``,
+  ``verl_reward_keys/`` (score = acc + format) and ``verl_multi_reward/``: 36 steps of a
+  multi-reward run in pairs (score = 4·acc + format + 0.1·bonus) keyed by prompts behind a
+  long shared system prefix, where GRPO inflates the bonus-only pairs.
 """
 
 from __future__ import annotations
@@ -175,6 +178,48 @@ def verl_reward_keys(out: Path, rng: np.random.Generator) -> None:
                         "acc": float(acc[i]),
                         "format": float(fmt[i]),
                         "pred": "42" if acc[i] else "41",
+                    }
+                )
+        rows = [rows[i] for i in rng.permutation(len(rows))]  # _balance_batch order
+        with (folder / f"{step}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+SYSTEM = (
+    "<|system|>You are a careful math tutor. Think step by step, show your reasoning "
+    "inside <think></think>, then give the final answer inside <answer></answer>. "
+    "Answers without the tags are not graded.<|user|>"
+)
+"""The long system prefix every prompt of ``verl_multi_reward`` shares."""
+
+
+def verl_multi_reward(out: Path, rng: np.random.Generator, steps: int = 36) -> None:
+    """verl legacy dump of a multi-reward run, groups of two (rollout.n=2), keyed by the
+    prompt text behind a long shared system prefix: compute_score returns acc, format and
+    a length bonus, and score = 4·acc + format + 0.1·bonus. Pairs that differ only in
+    format get the same ±0.707 GRPO advantage as pairs that differ in accuracy."""
+    folder = out / "verl_multi_reward"
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in range(1, steps + 1):
+        rows = []
+        for p in range(12):
+            a, b = rng.integers(2, 99, size=2)
+            prompt = f"{SYSTEM}Problem {step}.{p}: what is {a} * {b} + {a}?"
+            skill = rng.choice([0.1, 0.5, 0.9])
+            acc = (rng.random(2) < skill).astype(float)
+            fmt = (rng.random(2) < 0.8).astype(float)
+            bonus = (rng.random(2) < 0.5).astype(float)
+            for i in range(2):
+                rows.append(
+                    {
+                        "input": prompt,
+                        "output": f"<think>...</think><answer>{a * b + a - i}</answer>",
+                        "gts": str(a * b + a),
+                        "score": float(4 * acc[i] + fmt[i] + 0.1 * bonus[i]),
+                        "step": step,
+                        "acc": float(acc[i]),
+                        "format": float(fmt[i]),
+                        "bonus": float(bonus[i]),
                     }
                 )
         rows = [rows[i] for i in rng.permutation(len(rows))]  # _balance_batch order
@@ -343,6 +388,7 @@ def trainer_dumps(out: Path, seed: int = 11) -> None:
     art_trajectories(out, rng)
     nemo_rl_train_data(out, rng)
     verl_reward_keys(out, rng)
+    verl_multi_reward(out, rng)
 
 
 def main(out: Path = HERE) -> None:

@@ -93,7 +93,7 @@ def test_sample_with_components() -> None:
     assert attribution_table(report) is not None  # two classes or more: shown
 
 
-def _by_hand(folder: Path) -> dict[tuple[str, ...], list[float]]:
+def _by_hand(folder: Path, components: tuple[str, ...]) -> dict[tuple[str, ...], list[float]]:
     """The sample's classes from its rows, in plain Python: groups keyed by (step, input),
     GRPO's advantage (r − mean)/(std ddof 1 + 1e-6), Dr. GRPO's r − mean."""
     groups: dict[tuple, list[dict]] = {}
@@ -109,7 +109,7 @@ def _by_hand(folder: Path) -> dict[tuple[str, ...], list[float]]:
         if m2 == 0:
             continue
         std = math.sqrt(m2 / (len(r) - 1))
-        cls = tuple(c for c in ("acc", "format") if len({row[c] for row in rows}) > 1)
+        cls = tuple(c for c in components if len({row[c] for row in rows}) > 1)
         got = mass.setdefault(cls, [0.0, 0.0, 0])
         got[0] += sum(((x - mean) / (std + 1e-6)) ** 2 for x in r)
         got[1] += m2
@@ -117,9 +117,13 @@ def _by_hand(folder: Path) -> dict[tuple[str, ...], list[float]]:
     return mass
 
 
-def test_sample_shares_recomputed() -> None:
-    folder = SAMPLES / "trainers" / "verl_reward_keys"
-    mass = _by_hand(folder)
+@pytest.mark.parametrize(
+    ("sample", "components"),
+    [("verl_reward_keys", ("acc", "format")), ("verl_multi_reward", ("acc", "format", "bonus"))],
+)
+def test_sample_shares_recomputed(sample: str, components: tuple[str, ...]) -> None:
+    folder = SAMPLES / "trainers" / sample
+    mass = _by_hand(folder, components)
     totals = [sum(m[i] for m in mass.values()) for i in (0, 1)]
     rows = api.compare(folder).report()["summary"]["attribution"]
     assert {tuple(r["components"]) for r in rows} == set(mass)
@@ -128,6 +132,22 @@ def test_sample_shares_recomputed() -> None:
         assert row["groups"] == count
         assert row["share_grpo"] == pytest.approx(grpo / totals[0], rel=1e-9)
         assert row["share_dr_grpo"] == pytest.approx(dr / totals[1], rel=1e-9)
+
+
+def test_multi_reward_sample_inflates_its_bonus() -> None:
+    """score = 4·acc + format + 0.1·bonus in pairs: bonus-only pairs get GRPO's full ±0.707
+    while their Dr. GRPO mass is (0.1/2)² · 2 = 0.005 against 8 for an accuracy pair; the
+    verdict and the component_inflation error name the bonus with the recomputed shares."""
+    folder = SAMPLES / "trainers" / "verl_multi_reward"
+    mass = _by_hand(folder, ("acc", "format", "bonus"))
+    totals = [sum(m[i] for m in mass.values()) for i in (0, 1)]
+    grpo, dr, _ = mass[("bonus",)]
+    report = api.compare(folder).report()
+    text = report["summary"]["verdict"]["text"]
+    assert f"Groups where only bonus varies carry {grpo / totals[0]:.1%}" in text
+    assert f"against {dr / totals[1] * 100:.2g}% under Dr. GRPO" in text
+    errors = [f for f in report["flags"] if f["code"] == "component_inflation"]
+    assert errors[0]["severity"] == "error" and "only bonus varies" in errors[0]["message"]
 
 
 def test_the_verdict_names_the_inflated_component(tmp_path: Path) -> None:

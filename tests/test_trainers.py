@@ -44,6 +44,14 @@ EXPECTED = [
         {"group": "problem_id", "task": "env_name", "components": "metrics.correct, metrics.style"},
     ),
     ("verl_reward_keys", "verl", 64, 2, 8, {"reward": "score", "components": "acc, format"}),
+    (
+        "verl_multi_reward",
+        "verl",
+        864,
+        36,
+        432,
+        {"group": "input", "reward": "score", "components": "acc, format, bonus"},
+    ),
     ("art", "art", 24, 2, 6, {"group": "group_index"}),
     ("nemo_rl", "nemo-rl", 24, 2, 6, {"group": "prompt", "reward": "reward"}),
 ]
