@@ -101,6 +101,28 @@ def test_compare_json_golden(runner: CliRunner) -> None:
     check_golden("seed_compare.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
+@pytest.mark.parametrize(
+    ("log", "golden"),
+    [
+        ("sample_data/multitask.jsonl", "multitask_compare.txt"),
+        ("sample_data/trainers/verl_multi_reward", "verl_multi_reward_compare.txt"),
+    ],
+)
+def test_compare_screen_golden(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, log: str, golden: str
+) -> None:
+    """The whole ``compare`` screen at 120 columns: the answer first (header, verdict,
+    findings by consequence, attribution), then the evidence, in about 100 lines."""
+    monkeypatch.chdir(SAMPLES.parent)
+    result = runner.invoke(app, ["compare", log], env={"COLUMNS": "120", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) <= 100, f"{len(lines)} lines"
+    titles = [i for i, line in enumerate(lines) if line.startswith(("╭─ Verdict", "Findings"))]
+    assert len(titles) == 2 and titles[1] < 40  # the verdict, then the findings, first
+    check_golden(golden, "\n".join(line.rstrip() for line in lines) + "\n")
+
+
 def test_compare_csv_is_the_iteration_table(runner: CliRunner) -> None:
     result = invoke(runner, "compare", SAMPLES / "seed.jsonl", "--format", "csv")
     assert result.exit_code == 0

@@ -76,7 +76,7 @@ def compare(
     output_format: OutputFormat = OutputFormat.table,
     html_out: str | None = None,
     fail_on: FailOnOpt = FailOn.none,
-    max_rows: int = 20,
+    max_rows: int = 12,
     collapse_ratio: CollapseRatio = 2.0,
     magnitude_ratio: MagnitudeRatio = 3.0,
     noise_ratio: NoiseRatio = 0.05,

@@ -141,19 +141,25 @@ def verdict_panel(report: dict[str, Any]) -> RenderableType:
 
 
 def _pick_rows(rows: list[dict[str, Any]], max_rows: int) -> tuple[list[dict[str, Any]], bool]:
-    """All rows if they fit; else flagged iterations first, then evenly spaced ones."""
+    """All rows if they fit; else the ``max_rows`` iterations where GRPO moves the most
+    update mass (``reallocated``; flagged ones first among equals), in step order.
+
+    >>> rows = [{"step": s, "reallocated": r, "flags": []} for s, r in enumerate([.1, .5, .3])]
+    >>> [r["step"] for r in _pick_rows(rows, 2)[0]]
+    [1, 2]
+    """
     if len(rows) <= max_rows:
         return rows, False
-    flagged = [i for i, r in enumerate(rows) if r["flags"]][:max_rows]
-    rest = max_rows - len(flagged)
-    others = [i for i in range(len(rows)) if not rows[i]["flags"]]
-    if rest > 0 and others:
-        stride = max(len(others) / rest, 1.0)
-        flagged += [others[int(k * stride)] for k in range(min(rest, len(others)))]
-    return [rows[i] for i in sorted(set(flagged))], True
+
+    def weight(i: int) -> tuple[float, bool]:
+        moved = rows[i].get("reallocated")
+        return (-1.0 if moved is None else float(moved), bool(rows[i]["flags"]))
+
+    chosen = sorted(range(len(rows)), key=weight, reverse=True)[:max_rows]
+    return [rows[i] for i in sorted(chosen)], True
 
 
-BASE_WIDTH = 42
+BASE_WIDTH = 50
 """Terminal columns the per-iteration table needs besides the estimators."""
 COLUMN_WIDTH = 9
 WIDE_EXTRA = 30
@@ -204,13 +210,13 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
         caption_justify="left",
         title_justify="left",
         caption=(
-            "spread: RMS deviation of rewards from their group mean; estimator columns: RMS "
-            "advantage; flags: "
+            "spread: RMS deviation of rewards from their group mean; moved: the share of the "
+            "iteration's update mass GRPO places differently from Dr. GRPO; estimator columns: "
+            "RMS advantage; flags: "
             + legend
             + (
-                f"\nshowing {num(len(rows))} of {count(len(report['iterations']), 'iteration')}"
-                " (flagged first);"
-                " --format csv lists all"
+                f"\nshowing the {num(len(rows))} of {count(len(report['iterations']), 'iteration')}"
+                " where GRPO moves the most mass; --format csv lists all"
                 if cut
                 else ""
             )
@@ -223,6 +229,7 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
         ),
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
     )
     table.add_column("step", justify="right", no_wrap=True)
@@ -232,6 +239,7 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
         table.add_column("reward\nmean", justify="right", no_wrap=True)
     table.add_column("reward\nspread", justify="right", style="bold", no_wrap=True)
     table.add_column("const\ngroups", justify="right", no_wrap=True)
+    table.add_column("moved", justify="right", no_wrap=True)
     for name in estimators:
         table.add_column(REGISTRY[name].short, justify="right", no_wrap=True)
     table.add_column("flags")
@@ -247,6 +255,7 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
             *counts,
             cell(row["spread"], 3),
             f"{zero / max(row['groups'], 1):.0%}" if zero else "",
+            percent(row.get("reallocated")),
             *(cell(row[f"scale_{name}"], 3) for name in estimators),
             Text(" ".join(SHORT_CODES.get(c, c) for c in row["flags"]), style="yellow"),
         )
@@ -258,9 +267,13 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
     table = Table(
         title="How much reward magnitude each estimator keeps",
         title_justify="left",
-        caption="elasticity = slope of log(advantage scale) on log(reward spread): "
-        "1 keeps magnitude, 0 erases it; fitted on non-constant groups only",
+        caption="elasticity: slope of log advantage scale on log reward spread (1 keeps "
+        "magnitude, 0 erases it), over non-constant groups",
+        caption_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
     )
     table.add_column("estimator")
     table.add_column("across groups\n(same iteration)", justify="right")
@@ -288,21 +301,22 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
     table = Table(
-        title="Flags by consequence (affects: share of the run's GRPO update mass or "
-        "rollouts; --format json lists each flag)",
+        title="Findings, by the share of the run they affect (--format json lists each flag)",
         title_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
         show_lines=True,
+        pad_edge=False,
     )
-    table.add_column("severity", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("iterations\naffects")
+    table.add_column("finding", no_wrap=True)
+    table.add_column("iterations\naffects", no_wrap=True)
     table.add_column("worst instance", ratio=1)
     for code, group in flags_by_code(flags).items():  # the flags come worst first
         worst = group[0]
+        severity = worst["severity"]
         table.add_row(
-            Text(worst["severity"], style=SEVERITY_STYLE[worst["severity"]]),
-            code,
+            Text(code, style=SEVERITY_STYLE[severity]).append(f"\n{severity}", style="dim"),
             f"{where_fired(group)}\n{affected(group)}",
             f"{location(worst['step'])}: {worst['message']}",
         )
@@ -321,6 +335,8 @@ def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | Non
         caption="reward spread: the say each task would have if magnitude passed through",
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
     )
     table.add_column("task")
     table.add_column("groups", justify="right")
@@ -350,6 +366,8 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
         caption_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
     )
     table.add_column("components varying")
     table.add_column("groups", justify="right")
@@ -375,13 +393,13 @@ def render_compare(report: dict[str, Any], max_rows: int = 30, width: int = 120)
     return Group(
         _header(report, width),
         verdict_panel(report),
+        flags_table(report),
+        *([Text(""), table] if (table := attribution_table(report)) is not None else []),
+        *([Text(""), tasks] if tasks is not None else []),
+        Text(""),
         iteration_table(report, max_rows, width),
         Text(""),
         magnitude_table(report),
-        *([Text(""), tasks] if tasks is not None else []),
-        *([Text(""), table] if (table := attribution_table(report)) is not None else []),
-        Text(""),
-        flags_table(report),
     )
 
 
@@ -451,6 +469,8 @@ def render_simulation(outcome: Any) -> RenderableType:
         "the verdict compares the final score with GRPO's, paired by seed",
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
     )
     table.add_column("estimator", no_wrap=True, min_width=max(map(len, outcome.curves)))
     table.add_column("learning curve")
