@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import UsageError
 from grpoflaw_cli.ingest import load
+from grpoflaw_cli.ingest.trainers import TRAINERS as REGISTERED
 from grpoflaw_cli.ingest.trainers import choose
 from grpoflaw_cli.ingest.trainers.trl import missing
 
@@ -523,6 +524,15 @@ def test_metrics_that_are_not_the_reward_are_said_in_plain_text(tmp_path: Path) 
         reasons = ingest.load([log]).detection.reasons
     note = next(r for r in reasons if "do not add up to the reward" in r)
     assert note.endswith("(name parts with --component-col)")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_every_source_names_the_columns_the_log_lacks(name: str) -> None:
+    """``--source X`` on a log without X's columns names the missing ones and X's layout;
+    every trainer has the hook."""
+    assert REGISTERED[name].needs is not None
+    with pytest.raises(UsageError, match=r"the log does not have that trainer's columns: no col"):
+        load([SAMPLES / "seed.jsonl"], source=name)
 
 
 def test_source_trl_names_the_column_the_log_lacks() -> None:

@@ -24,10 +24,30 @@ from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file, whole_file
 from grpoflaw_cli.ingest.lines import decode_json_line
 from grpoflaw_cli.ingest.locate import json_kind, locate_read_error, record_line, row_location
 from grpoflaw_cli.ingest.trainers.metrics import unpack
-from grpoflaw_cli.ingest.trainers.preset import Preset, Shape, column_if_present, has_columns
+from grpoflaw_cli.ingest.trainers.preset import (
+    Preset,
+    Shape,
+    column_if_present,
+    has_columns,
+    lacking,
+)
 
 RECORD = "__record"
 TRAJECTORY = "__trajectory"
+
+
+NEEDED = ("group_index", "reward")
+"""The fields of ART's trajectories parquet :func:`recognize` looks for."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks."""
+    return lacking(
+        columns,
+        NEEDED,
+        "ART's trajectories parquet has group_index, reward; its JSONL, one 'trajectories' "
+        "list per line and nothing else",
+    )
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
@@ -40,7 +60,7 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
             ddof=0,
             eps=1e-6,
         )
-    if has_columns(columns, "group_index", "reward"):
+    if has_columns(columns, *NEEDED):
         return Preset(
             why="fields group_index, reward (OpenPipe ART trajectories parquet)",
             mapping=ColumnMap(

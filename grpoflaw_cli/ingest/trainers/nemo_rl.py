@@ -19,7 +19,7 @@ from grpoflaw_cli.errors import InputError, option
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.locate import row_location
-from grpoflaw_cli.ingest.trainers.preset import Preset, Shape, has_columns
+from grpoflaw_cli.ingest.trainers.preset import Preset, Shape, has_columns, lacking
 
 RECORD = "__record"
 
@@ -37,8 +37,19 @@ NEMO_RL_SLICED = {
 sample's value inside a batch slice of one, a list one level deeper."""
 
 
+NEEDED = ("content", "rewards", "input_lengths")
+"""The fields of NeMo-RL's train data :func:`recognize` looks for."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks."""
+    return lacking(
+        columns, NEEDED, "NeMo-RL's train_data_step{N}.jsonl has content, rewards, input_lengths"
+    )
+
+
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not has_columns(columns, "content", "rewards", "input_lengths"):
+    if not has_columns(columns, *NEEDED):
         return None
     return Preset(
         why="fields content, rewards, input_lengths (NeMo-RL train_data_step{N}.jsonl); "

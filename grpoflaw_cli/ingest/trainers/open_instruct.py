@@ -12,11 +12,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grpoflaw_cli.ingest.columns import ColumnMap
-from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
+from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns, lacking
+
+NEEDED = ("prompt_idx", "sample_idx", "reward")
+"""The fields of open-instruct's traces :func:`recognize` looks for."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks."""
+    return lacking(columns, NEEDED, "open-instruct's save_traces rows have " + ", ".join(NEEDED))
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not has_columns(columns, "prompt_idx", "sample_idx", "reward"):
+    if not has_columns(columns, *NEEDED):
         return None
     return Preset(
         why="fields prompt_idx, sample_idx, reward (open-instruct save_traces)",

@@ -10,7 +10,7 @@ Pure: it sees file names and column names/types, never rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -92,3 +92,16 @@ def column_if_present(columns: Mapping[str, str], name: str) -> str | None:
 
 def has_columns(columns: Mapping[str, str], *names: str) -> bool:
     return all(n in columns for n in names)
+
+
+def lacking(columns: Mapping[str, str], needed: Sequence[str], layout: str) -> str:
+    """What a log lacks of the columns a trainer's recognizer looks for (``needed``),
+    and what the trainer's ``layout`` has instead: the text of a ``needs`` hook.
+
+    >>> lacking({"input": "str", "reward": "f64"}, ("input", "output", "score"),
+    ...         "verl's rollout_data_dir dump has input, output, score")
+    "no columns 'output', 'score' (verl's rollout_data_dir dump has input, output, score)"
+    """
+    absent = [c for c in needed if c not in columns]
+    names = ", ".join(f"'{c}'" for c in absent)
+    return f"{'no column' if len(absent) == 1 else 'no columns'} {names} ({layout})"

@@ -13,11 +13,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grpoflaw_cli.ingest.columns import ColumnMap
-from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns
+from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_columns, lacking
+
+NEEDED = ("problem_id", "reward")
+"""The fields of prime-rl's rollouts :func:`recognize` looks for."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks."""
+    return lacking(columns, NEEDED, "prime-rl's rollouts have problem_id, reward")
 
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not has_columns(columns, "problem_id", "reward"):
+    if not has_columns(columns, *NEEDED):
         return None
     return Preset(
         why="fields problem_id, reward (prime-rl rollouts)",

@@ -106,10 +106,18 @@ class Trainer:
 
 
 TRAINERS: Mapping[str, Trainer] = {
-    "verl": Trainer("verl", verl.recognize, finish=verl.finish, roles=verl.roles),
+    "verl": Trainer(
+        "verl", verl.recognize, finish=verl.finish, roles=verl.roles, needs=verl.missing
+    ),
     "trl": Trainer("trl", trl.recognize, fit=trl.fit, needs=trl.missing),
-    "open-instruct": Trainer("verl", open_instruct.recognize),
-    "prime-rl": Trainer("verl", prime_rl.recognize, reshape=metrics.reshape, fit=metrics.fit),
+    "open-instruct": Trainer("verl", open_instruct.recognize, needs=open_instruct.missing),
+    "prime-rl": Trainer(
+        "verl",
+        prime_rl.recognize,
+        reshape=metrics.reshape,
+        fit=metrics.fit,
+        needs=prime_rl.missing,
+    ),
     "art": Trainer(
         "verl",
         art.recognize,
@@ -118,8 +126,15 @@ TRAINERS: Mapping[str, Trainer] = {
         fit=metrics.fit,
         where=art.rollout_where,
         explain=art.explain,
+        needs=art.missing,
     ),
-    "nemo-rl": Trainer("verl", nemo_rl.recognize, reshape=nemo_rl.reshape, explain=nemo_rl.explain),
+    "nemo-rl": Trainer(
+        "verl",
+        nemo_rl.recognize,
+        reshape=nemo_rl.reshape,
+        explain=nemo_rl.explain,
+        needs=nemo_rl.missing,
+    ),
 }
 """Source name → trainer. ``auto`` tries TRL's first (its file names are the surest
 sign), then the others in this order."""

@@ -29,6 +29,7 @@ from grpoflaw_cli.ingest.trainers.preset import (
     column_if_present,
     has_columns,
     is_numeric_type,
+    lacking,
 )
 
 
@@ -73,13 +74,11 @@ def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
     >>> missing([Path("log.jsonl")], {"prompt": "str", "reward": "f64"}).split(" (")[0]
     "no columns 'completion', 'advantage'"
     """
-    absent = [c for c in NEEDED if c not in columns]
-    return (
-        ("no column " if len(absent) == 1 else "no columns ")
-        + ", ".join(f"'{c}'" for c in absent)
-        + " (TRL's log_completions table has "
-        + ", ".join(NEEDED)
-        + ", or files named completions_{step}.parquet)"
+    return lacking(
+        columns,
+        NEEDED,
+        "TRL's log_completions table has prompt, completion, advantage, or files named "
+        "completions_{step}.parquet",
     )
 
 

@@ -31,6 +31,7 @@ from grpoflaw_cli.ingest.trainers.preset import (
     column_if_present,
     has_columns,
     is_numeric_type,
+    lacking,
 )
 
 VERL_FIELDS = ("input", "output", "gts", "score", "step", "uid", "request_id", "reward")
@@ -41,8 +42,17 @@ VERL_UID = r"_\d+_\d+$"
 """verl v1 writes ``uid = "{prompt_uuid}_{session_id}_{output_index}"``; the group is the prefix."""
 
 
+NEEDED = ("input", "output", "score")
+"""The fields of verl's rollout dump :func:`recognize` looks for."""
+
+
+def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
+    """The ``needs`` hook: what a log that :func:`recognize` refused lacks."""
+    return lacking(columns, NEEDED, "verl's rollout_data_dir dump has input, output, score")
+
+
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
-    if not has_columns(columns, "input", "output", "score"):
+    if not has_columns(columns, *NEEDED):
         return None
     group = "uid" if "uid" in columns else "input"
     # Reward-extra keys (compute_score's dict, acc, DAPO's overlong_reward): the per-key
