@@ -45,8 +45,8 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import update_mass
-from grpoflaw_cli.estimators import REFERENCE, REGISTRY
+from grpoflaw_cli.attribution import GRPO, MAGNITUDE, update_mass
+from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
 LITTLE = 0.05
@@ -98,10 +98,11 @@ def split_by_task(p: np.ndarray, q: np.ndarray, tasks: Sequence[Any]) -> dict[st
 
 
 def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's update mass under GRPO (``n · scale_grpo²``, 0 where undefined) and
-    under Dr. GRPO (Σ (r − mean)², the group's m2)."""
-    dr = np.nan_to_num(np.asarray(analysis.stats.m2, dtype=float), nan=0.0)
-    return update_mass(analysis.groups, REFERENCE), dr
+    """Each group's update mass Σ A² under GRPO and under Dr. GRPO (``n · scale²``, 0
+    where undefined: :func:`~grpoflaw_cli.attribution.update_mass`, as the attribution
+    counts it). Dr. GRPO's is the group's Σ (r − mean)² of the rewards the trainer scores
+    (after OpenRLHF's clip; TRL's unscorable rollouts get 0)."""
+    return update_mass(analysis.groups, GRPO), update_mass(analysis.groups, MAGNITUDE)
 
 
 def per_iteration(analysis: Analysis) -> dict[Any, float | None]:

@@ -239,3 +239,17 @@ def test_open_instruct_advice_names_its_flag() -> None:
     assert "logged advantages show the std division" in rec["recommendation"]["text"]
     plain = recommendation("open-instruct", "verl")["text"]
     assert "logged" not in plain  # without logged advantages it claims nothing about the run
+
+
+def test_the_mass_is_that_of_the_advantages_the_trainer_computes(tmp_path) -> None:
+    """OpenRLHF clips the shaped value (after the baseline) to [-10, 10]: Dr. GRPO's
+    advantages for rewards [0, 40] are ±20 → ±10, Σ A² = 200 (not 800); for [0, 2] ±1,
+    Σ A² = 2. GRPO's are about ±0.707 each, so reallocated = ½(|½ − 200/202| + |½ − 2/202|)
+    = 0.5 − 2/202: the same Σ A² the attribution counts."""
+    rows = [(0, 0.0), (0, 40.0), (1, 0.0), (1, 2.0)]
+    log = tmp_path / "clip.jsonl"
+    log.write_text("".join(f'{{"step": 1, "group": {g}, "reward": {r}}}\n' for g, r in rows))
+    clipped = gf.compare(log, ["grpo", "dr_grpo"], framework="openrlhf")
+    assert verdict(clipped.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 202, abs=1e-6)
+    raw = gf.compare(log, ["grpo", "dr_grpo"], framework="openrlhf", clip=None)
+    assert verdict(raw.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 802, abs=1e-6)
