@@ -729,5 +729,5 @@ def test_watch_shows_the_verdict_under_its_header(runner: CliRunner) -> None:
 
 def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
     out = invoke(runner, "compare", SAMPLES / "multitask.jsonl").stdout
-    assert "pair=collapsed_pair" in out  # in the table's flags column
+    assert "magn=magnitude_collapse" in out  # in the table's flags column
     assert "logged=logged_advantage_mismatch" not in out  # no such flag in this run

@@ -312,6 +312,26 @@ def test_a_check_firing_on_every_iteration_is_one_run_level_finding() -> None:
     assert codes(one)["zero_variance"] == [1]  # one iteration: nothing to merge
 
 
+def test_a_check_firing_on_nine_iterations_in_ten_is_one_run_level_finding() -> None:
+    """Zero variance at steps 1–9 of 10: one finding saying 9 of 10; at 8 of 10, per step."""
+
+    def run(quiet: set[int]) -> pl.DataFrame:
+        return log(
+            [
+                (s, g, [0, 1, 0] if g == "b" or s in quiet else [1, 1, 1])
+                for s in range(1, 11)
+                for g in "ab"
+            ]
+        )
+
+    zero = [f for f in diagnose(analyze(run({10}), ALL)) if f.code == "zero_variance"]
+    assert len(zero) == 1 and zero[0].step is None
+    assert zero[0].evidence["structural"] == "most iterations"
+    assert zero[0].evidence["steps"] == list(range(1, 10))
+    assert zero[0].message.startswith("9 of 10 iterations; worst, step")
+    assert codes(run({9, 10}))["zero_variance"] == list(range(1, 9))
+
+
 def test_findings_rank_by_consequence_not_by_severity() -> None:
     """Step 1: 15 of 16 groups constant; step 2: a twin pair 10× apart (an error).
 

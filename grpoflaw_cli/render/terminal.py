@@ -141,19 +141,23 @@ def verdict_panel(report: dict[str, Any]) -> RenderableType:
 
 
 def _pick_rows(rows: list[dict[str, Any]], max_rows: int) -> tuple[list[dict[str, Any]], bool]:
-    """All rows if they fit; else the ``max_rows`` iterations where GRPO moves the most
-    update mass (``reallocated``; flagged ones first among equals), in step order.
+    """All rows if they fit; else the ``max_rows`` iterations with a flag of their own
+    (run-level findings are in the findings table), then those where GRPO moves the most
+    update mass (``reallocated``), in step order.
 
     >>> rows = [{"step": s, "reallocated": r, "flags": []} for s, r in enumerate([.1, .5, .3])]
     >>> [r["step"] for r in _pick_rows(rows, 2)[0]]
     [1, 2]
+    >>> rows[0]["flags"] = ["magnitude_collapse"]
+    >>> [r["step"] for r in _pick_rows(rows, 2)[0]]
+    [0, 1]
     """
     if len(rows) <= max_rows:
         return rows, False
 
-    def weight(i: int) -> tuple[float, bool]:
+    def weight(i: int) -> tuple[bool, float]:
         moved = rows[i].get("reallocated")
-        return (-1.0 if moved is None else float(moved), bool(rows[i]["flags"]))
+        return (bool(rows[i]["flags"]), -1.0 if moved is None else float(moved))
 
     chosen = sorted(range(len(rows)), key=weight, reverse=True)[:max_rows]
     return [rows[i] for i in sorted(chosen)], True
@@ -216,7 +220,7 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
             + legend
             + (
                 f"\nshowing the {num(len(rows))} of {count(len(report['iterations']), 'iteration')}"
-                " where GRPO moves the most mass; --format csv lists all"
+                " flagged or where GRPO moves the most mass; --format csv lists all"
                 if cut
                 else ""
             )
