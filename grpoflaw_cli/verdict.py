@@ -287,8 +287,10 @@ def recommendation(
     ['scale_rewards="none"', 'scale_rewards="batch"']
     >>> recommendation("prime-rl", "verl", logged="dr_grpo")["settings"]
     []
+    >>> recommendation("art", "verl")["trainer"]
+    'ART'
     """
-    trainer = {"open-instruct": "open-instruct", "prime-rl": "prime-rl", "nemo-rl": "NeMo-RL"}
+    trainer = {"trl": "TRL", "art": "ART", "nemo-rl": "NeMo-RL", "openrlhf": "OpenRLHF"}
     if logged in REGISTRY and REGISTRY[logged].keeps == "groups and iterations":
         return {
             "trainer": trainer.get(source, source),
@@ -309,8 +311,17 @@ def recommendation(
             "trainer": "open-instruct",
             "settings": ["--advantage_normalization_type centered"],
             "text": "--advantage_normalization_type centered subtracts the group mean without "
-            "dividing by the std (Dr. GRPO's advantage)"
+            "dividing by the std (Dr. GRPO's advantage). open-instruct's recent scripts pass it, "
+            "but the Args default is still standard (the std division)"
             + ("; this run's logged advantages show the std division." if logged else "."),
+        }
+    if source == "art":  # art/dev/train.py's TrainConfig; the advantage in art's preprocessing
+        return {
+            "trainer": "ART",
+            "settings": ["_config=art.dev.TrainConfig(scale_rewards=False)"],
+            "text": "Passing _config=art.dev.TrainConfig(scale_rewards=False) to model.train "
+            "keeps reward magnitude: ART then subtracts the group mean without dividing by "
+            "the std (Dr. GRPO's advantage).",
         }
     if source == "nemo-rl":
         return {

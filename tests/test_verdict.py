@@ -253,3 +253,24 @@ def test_the_mass_is_that_of_the_advantages_the_trainer_computes(tmp_path) -> No
     assert verdict(clipped.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 202, abs=1e-6)
     raw = gf.compare(log, ["grpo", "dr_grpo"], framework="openrlhf", clip=None)
     assert verdict(raw.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 802, abs=1e-6)
+
+
+def test_each_trainer_is_told_its_own_setting() -> None:
+    """The bundled trainer dumps: the advice names the trainer that wrote the log, in its
+    own spelling (ART's is a TrainConfig field, not verl's option), and a run whose logged
+    advantages keep magnitude (TRL with scale_rewards="none") is told there is nothing to
+    change."""
+    expected = {
+        "art": ("ART", ["_config=art.dev.TrainConfig(scale_rewards=False)"]),
+        "nemo_rl": ("NeMo-RL", ["grpo.normalize_rewards=false"]),
+        "trl_scale_none": ("TRL", []),
+        "verl_v1": (
+            "verl",
+            ["algorithm.norm_adv_by_std_in_grpo=False", "algorithm.adv_estimator=rloo"],
+        ),
+    }
+    for folder, (trainer, wanted) in expected.items():
+        rec = gf.compare(SAMPLES / "trainers" / folder).report()["summary"]["verdict"]
+        advice = rec["recommendation"]
+        assert (advice["trainer"], advice["settings"]) == (trainer, wanted), folder
+        assert advice["assumed"] is False
