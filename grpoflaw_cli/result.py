@@ -99,7 +99,13 @@ def _verdict(analysis: Analysis, header: Header, iterations: list[dict[str, Any]
     for row in iterations:
         flags = row.pop("flags")
         row["reallocated"], row["flags"] = by_step.get(row["step"]), flags
-    return verdict(analysis, header.source, header.framework, bool(analysis.components))
+    return verdict(
+        analysis,
+        header.source,
+        header.framework,
+        bool(analysis.components),
+        logged_tolerance=header.logged_tolerance,
+    )
 
 
 def build_report(

@@ -36,7 +36,7 @@ from grpoflaw_cli.ingest.files import file_format, resolve_paths
 from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
-from grpoflaw_cli.ingest.weights import reward_text, weights_given
+from grpoflaw_cli.ingest.weights import components_text, reward_text, weights_given
 
 __all__ = [
     "FILE_COL",
@@ -52,6 +52,7 @@ __all__ = [
     "carried_name",
     "check_rewards",
     "collect",
+    "components_text",
     "detect",
     "duplicate_rows",
     "explained",

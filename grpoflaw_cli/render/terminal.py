@@ -39,6 +39,7 @@ from grpoflaw_cli.render.common import (
     logged_verdict,
     percent,
     plus_minus,
+    ratio,
     skipped_text,
     where_fired,
 )
@@ -293,14 +294,23 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
     return table
 
 
+WHERE_ROOM = 24
+"""The characters the findings table gives to the iterations a check fired on."""
+IN_THE_VERDICT = frozenset({"reallocation"})
+"""Findings the verdict panel states: the findings table leaves them out."""
+
+
 def flags_table(report: dict[str, Any]) -> RenderableType:
     """Findings by consequence, one row per code: where it fired, the share of the run
-    it affects, and its worst instance.
+    it affects, and its worst instance; not those the verdict panel states
+    (:data:`IN_THE_VERDICT`).
 
     The JSON output lists every flag individually.
     """
-    flags = report["flags"]
+    flags = [f for f in report["flags"] if f["code"] not in IN_THE_VERDICT]
     if not flags:
+        if report["flags"]:
+            return Text("No other findings: the verdict above is the run's one finding.")
         return Text(
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
@@ -321,7 +331,7 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
         severity = worst["severity"]
         table.add_row(
             Text(code, style=SEVERITY_STYLE[severity]).append(f"\n{severity}", style="dim"),
-            f"{where_fired(group)}\n{affected(group)}",
+            f"{where_fired(group, WHERE_ROOM)}\n{affected(group)}",
             f"{location(worst['step'])}: {worst['message']}",
         )
     return table
@@ -366,7 +376,7 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
     table = Table(
         title="Update mass by reward components varying (Σ A², run)",
         title_justify="left",
-        caption="GRPO: unit scale per group; Dr. GRPO: the weighted reward's",
+        caption="GRPO gives each group unit scale; Dr. GRPO keeps the weighted reward's",
         caption_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
@@ -385,7 +395,7 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
             cell(row["groups"]),
             percent(grpo),
             percent(magnitude),
-            f"{num(grpo / magnitude)}×" if magnitude else "—",
+            ratio(row),
         )
     return table
 
