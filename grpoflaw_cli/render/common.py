@@ -53,6 +53,18 @@ def cell(x: Any, digits: int = 4) -> str:
     return num(x, digits, group_large=False)
 
 
+def slope(x: float | None) -> str:
+    """An elasticity, to the two decimals its verdict reads (1 keeps, 0 erases): a fit's
+    3.97e-06 is 0.00, never a signed zero; n/a when there is none.
+
+    >>> slope(3.971e-06), slope(-0.0001516), slope(1.0083), slope(None), slope(float("nan"))
+    ('0.00', '0.00', '1.01', 'n/a', 'n/a')
+    """
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:.2f}".replace("-0.00", "0.00")
+
+
 def plus_minus(value: float, half: float, signed: bool = False) -> str:
     """An estimate and its interval's half-width: ``0.500 ± 0.010``."""
     return f"{value:+.3f} ± {half:.3f}" if signed else f"{value:.3f} ± {half:.3f}"

@@ -31,6 +31,7 @@ from grpoflaw_cli.render.common import (
     plus_minus,
     ratio,
     skipped_text,
+    slope,
     where_fired,
 )
 
@@ -344,7 +345,7 @@ def _magnitude_html(report: dict[str, Any]) -> str:
         for which in ("within", "across"):
             word = row[f"verdict_{which}"]
             cls = "na" if word == "n/a" else word
-            cells.append(f'<td class="{cls}">{cell(row[f"elasticity_{which}"])} {word}</td>')
+            cells.append(f'<td class="{cls}">{slope(row[f"elasticity_{which}"])} {word}</td>')
         rows.append(
             f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
             + "".join(cells)

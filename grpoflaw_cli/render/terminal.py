@@ -41,6 +41,7 @@ from grpoflaw_cli.render.common import (
     plus_minus,
     ratio,
     skipped_text,
+    slope,
     where_fired,
 )
 from grpoflaw_cli.textsafe import printable, printable_tree
@@ -289,7 +290,7 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
         cells = []
         for which in ("within", "across"):
             value, word = row[f"elasticity_{which}"], row[f"verdict_{which}"]
-            cells.append(Text(f"{cell(value, 3)}  {word}", style=style[word]))
+            cells.append(Text(f"{slope(value)}  {word}", style=style[word]))
         table.add_row(row["estimator"], *cells, REGISTRY[row["estimator"]].keeps)
     return table
 
