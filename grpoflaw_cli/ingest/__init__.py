@@ -32,7 +32,7 @@ from grpoflaw_cli.ingest.columns import (
     weighted_sum,
 )
 from grpoflaw_cli.ingest.detect import NoRewardColumn, detect
-from grpoflaw_cli.ingest.files import file_format, resolve_paths
+from grpoflaw_cli.ingest.files import file_format, natural_key, resolve_paths
 from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
@@ -61,6 +61,7 @@ __all__ = [
     "input_name",
     "load",
     "missing_rewards",
+    "natural_key",
     "reread",
     "resolve_paths",
     "reward_text",
