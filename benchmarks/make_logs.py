@@ -80,11 +80,12 @@ SYSTEM_PREFIX = (
 ) * 6
 """The long system prompt every ``input`` starts with (about 1.5 KB), as chat templates do."""
 
-WORDS = (
+VOCABULARY = (
     "so the sum is then we get hence let x be the value of since therefore multiply both "
     "sides by divide check that it holds for all n wait recompute carefully the answer "
     "is clearly by induction the base case gives equals plus minus times over squared"
-).split()
+)
+"""The words the responses are made of."""
 
 
 def text_step(
@@ -95,7 +96,9 @@ def text_step(
     ``step`` and, as verl's legacy trainer writes them, ``acc`` with the rows in
     ``_balance_batch`` (shuffled) order; as verl v1 writes them, ``uid`` instead, sorted."""
     n = prompts * group
-    pool = " ".join(rng.choice(WORDS, size=20_000))  # ~100 KB of words to slice responses from
+    pool = " ".join(
+        rng.choice(VOCABULARY.split(), size=20_000)
+    )  # ~100 KB of words to slice responses from
     skill = rng.choice([0.0, 0.1, 0.5, 0.9, 1.0], size=prompts)
     acc = (rng.random(n) < np.repeat(skill, group)).astype(float)
     fmt = (rng.random(n) < 0.9).astype(float)
@@ -125,7 +128,10 @@ def text_step(
         score=pl.col("score"),
         step=pl.lit(step, dtype=pl.Int64),
         acc=pl.col("acc"),
-        uid=pl.format("{}_{}_0", pl.lit(f"{step:08x}") + pl.col("p").cast(pl.String), "i"),
+        # v1: "{prompt_uuid}_{session_id}_{output_index}", a 32-hex-digit uuid per prompt
+        uid=pl.format(
+            "{}_{}_0", pl.lit(f"{step:08x}") + pl.col("p").cast(pl.String).str.zfill(24), "i"
+        ),
     )
     if kind == "legacy":
         return frame.drop("uid")[rng.permutation(n)]
