@@ -259,6 +259,30 @@ def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_a_late_field_in_one_of_many_small_files_is_found_without_reading_them_into_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are searched together, streamed by Polars: none is read into Python."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
+
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for step in range(300):
+        rows = [{**r, "step": step, "pad": "x" * 20} for r in _late_rows(200)]
+        if step != 211:  # the one file whose field appears late
+            rows = [{k: v for k, v in r.items() if k not in ("data_source", "note")} for r in rows]
+        _write_jsonl(folder / f"{step}.jsonl", rows)
+    assert sum(p.stat().st_size for p in folder.iterdir()) > SMALL_LOG_BYTES  # searched
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a log file read into Python")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert ingest.load([folder]).detection.task_col == "data_source"
+
+
 def test_a_late_wider_type_is_read_as_such(tmp_path: Path) -> None:
     rows: list[dict[str, object]] = [{**r, "extra": i} for i, r in enumerate(_rows(30, 4))]
     rows[-1]["extra"] = 1.5  # line 120: integers before
