@@ -283,6 +283,47 @@ def test_a_late_field_in_one_of_many_small_files_is_found_without_reading_them_i
     assert ingest.load([folder]).detection.task_col == "data_source"
 
 
+def _verl_step_files(folder: Path, steps: int, late: dict[str, object]) -> Path:
+    """verl step files over SMALL_LOG_BYTES in all; ``late`` joins step 0's lines from
+    line 150 (which verl's own writer never does)."""
+    folder.mkdir()
+    for step in range(steps):
+        rows = [
+            {"input": f"prompt {i // 8}", "output": "y" * 200, "score": float(i % 3), "step": step}
+            | (late if step == 0 and i >= 150 else {})
+            for i in range(400)
+        ]
+        _write_jsonl(folder / f"{step}.jsonl", rows)
+    return folder
+
+
+def test_a_verl_dump_is_not_searched_for_late_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verl writes every line of a step file with the same keys: the first lines show them
+    all, so the search (a native read of every byte) is not made; a column the user names
+    that no schema holds is still looked for."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import late_fields
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
+
+    folder = _verl_step_files(tmp_path / "dump", 60, {"data_source": "gsm8k", "tokens": 7})
+    assert sum(p.stat().st_size for p in folder.iterdir()) > SMALL_LOG_BYTES
+    searched: list[list[str]] = []
+    search = late_fields._files_holding
+    monkeypatch.setattr(
+        late_fields,
+        "_files_holding",
+        lambda names, *rest: searched.append(list(names)) or search(names, *rest),
+    )
+    det = ingest.load([folder]).detection
+    assert det.source == "verl" and det.task_col is None and searched == [[]]
+    det = ingest.load([folder], ingest.ColumnMap(length="tokens")).detection
+    assert det.length_col == "tokens" and searched[-1] == ["tokens"]
+    det = ingest.load([folder], source="generic").detection  # not as verl: searched
+    assert det.task_col == "data_source" and len(searched[-1]) > 30
+
+
 def test_a_late_wider_type_is_read_as_such(tmp_path: Path) -> None:
     rows: list[dict[str, object]] = [{**r, "extra": i} for i, r in enumerate(_rows(30, 4))]
     rows[-1]["extra"] = 1.5  # line 120: integers before
