@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli import ingest
+from grpoflaw_cli import ingest, progress
 from grpoflaw_cli.analysis import Analysis, analyze_groups, with_logged
 from grpoflaw_cli.diagnostics import Flag, Thresholds, diagnose
 from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError, option, spell
@@ -266,6 +266,7 @@ def analyze_log(
             shift=shift,
         )
 
+    progress.advance("the pass over the rows", 0)
     table = group_table(log, query)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
@@ -275,6 +276,7 @@ def analyze_log(
     ingest.check_rewards(log, table)
     center = needs_centering(table)
     if center.any():  # rewards far from zero relative to their spread: a second pass
+        progress.advance("a second pass: the groups far from zero", 0)
         centering = centered_sums_query(
             log.stats_frame, table.filter(center), has_length=det.length_col is not None
         )
@@ -282,6 +284,7 @@ def analyze_log(
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
+        progress.advance("a second pass: the estimators that need the rows", 0)
         query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
         return ingest.collect(log, query, streaming=True)
 
@@ -299,6 +302,7 @@ def analyze_log(
         weights=det.component_weights,
     )
     if logged:
+        progress.advance("a second pass: the trainer's logged advantages", 0)
         comparison = ingest.collect(
             log, logged_comparison_query(log.frame, analysis, logged), streaming=True
         )
@@ -343,14 +347,11 @@ def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.D
         lo, hi = bounds.row(0)
         if isinstance(lo, int) and isinstance(hi, int):
             edges = [lo + (hi - lo + 1) * i // chunks for i in range(chunks + 1)]
-            parts = [
-                ingest.collect(
-                    log,
-                    query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b))),
-                    streaming=True,
-                )
-                for a, b in pairwise(edges)
-            ]
+            parts = []
+            for done, (a, b) in enumerate(pairwise(edges)):
+                progress.advance("the pass over the rows, a step range at a time", done, chunks)
+                part = query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b)))
+                parts.append(ingest.collect(log, part, streaming=True))
             return pl.concat(parts)
     return ingest.collect(log, query(frame), streaming=True)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from grpoflaw_cli import progress
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, file_stamp, whole_file_schema
 from grpoflaw_cli.ingest.lines import is_gzip
@@ -67,14 +68,18 @@ def _files_holding(
     found: list[int] = []
     batch: list[tuple[int, Path]] = []
     held = 0
-    for path, index in zip(paths, indexes, strict=True):
-        size = file_stamp(path)[1]
+    sizes = [max(file_stamp(path)[1], 0) for path in paths]
+    total, searched = sum(sizes), 0
+    phase = f"searching {total / 1e6:,.0f} MB for fields that appear late"
+    for path, index, size in zip(paths, indexes, sizes, strict=True):
+        progress.advance(phase, searched, total)
+        searched += size
         if size > BATCH_BYTES // 8 or is_gzip(path):  # a scan of its own
             if _holds(path, keys):
                 found.append(index)
             continue
         batch.append((index, path))
-        held += max(size, 0)
+        held += size
         if held > BATCH_BYTES:
             found += _batch_holding(batch, keys)
             batch, held = [], 0

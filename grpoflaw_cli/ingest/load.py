@@ -21,7 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
+from grpoflaw_cli import progress
 from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest import checks, trainers
 from grpoflaw_cli.ingest.canonical import canonicalize, prepared, read_all
 from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format, NanRewards
@@ -144,7 +146,8 @@ def _scan_files(
     read = _Files(files)
     layouts: set[tuple[object, ...]] = set()
     whole = small_log(files)  # JSONL schemas from every line, not the first 100
-    for path in files:
+    for done, path in enumerate(files):
+        progress.advance(f"reading the columns of {count(len(files), 'file')}", done, len(files))
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
