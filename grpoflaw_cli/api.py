@@ -45,6 +45,7 @@ from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
     row_variable_query,
+    sorted_groups,
     with_centered_sums,
 )
 from grpoflaw_cli.result import Header, build_report
@@ -264,10 +265,11 @@ def analyze_log(
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
             shift=shift,
+            sort=False,  # sorted once collected: a sort in the streaming query holds more
         )
 
     progress.advance("the pass over the rows", 0)
-    table = group_table(log, query)
+    table = sorted_groups(group_table(log, query))
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
