@@ -253,6 +253,10 @@ def analyze_log(
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
 
     shift = typical_reward(log)
+    # Text group keys are sorted once collected: sorted in the streaming query they held
+    # 0.3 GB more on a 3 GB text dump. Other keys are sorted there: sorting the collected
+    # table would hold a second copy of it (0.65 GB for 10^8 rollouts).
+    text_keys = log.stats_frame.collect_schema().get("group") == pl.String
 
     def query(frame: pl.LazyFrame) -> pl.LazyFrame:
         return group_stats_query(
@@ -265,11 +269,13 @@ def analyze_log(
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
             shift=shift,
-            sort=False,  # sorted once collected: a sort in the streaming query holds more
+            sort=not text_keys,
         )
 
     progress.advance("the pass over the rows", 0)
-    table = sorted_groups(group_table(log, query))
+    table = group_table(log, query)
+    if text_keys:
+        table = sorted_groups(table)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",

@@ -41,8 +41,8 @@ def group_stats_query(
     sort: bool = True,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted (unless
-    ``sort`` is false: then :func:`sorted_groups` sorts the collected table; a sort in the
-    streaming query held about 0.3 GB more on a 3 GB text dump).
+    ``sort`` is false: then :func:`sorted_groups` sorts the collected table; with text
+    keys, a sort in the streaming query held about 0.3 GB more on a 3 GB text dump).
 
     Columns: ``n``, ``n_null``, ``mean_shifted`` (the mean of ``r − shift``: see
     :func:`~grpoflaw_cli.group_stats.group_mean`), ``var0`` (population variance), ``min``,
