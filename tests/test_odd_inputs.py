@@ -259,28 +259,35 @@ def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_a_late_field_in_one_of_many_small_files_is_found_without_reading_them_into_python(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("tiny", [True, False])
+def test_a_late_field_in_one_of_many_files_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: bool
 ) -> None:
-    """Small files are searched together, streamed by Polars: none is read into Python."""
+    """Tiny files are read and searched together; larger ones are streamed by Polars,
+    never read into Python."""
     from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import late_fields
     from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
 
+    if not tiny:  # every file is "large": streamed, none read in a batch
+        monkeypatch.setattr(late_fields, "TINY_FILE_BYTES", 1_000)
+        monkeypatch.setattr(late_fields, "_batch_holding", _refused)
     folder = tmp_path / "steps"
     folder.mkdir()
     for step in range(300):
         rows = [{**r, "step": step, "pad": "x" * 20} for r in _late_rows(200)]
         if step != 211:  # the one file whose field appears late
             rows = [{k: v for k, v in r.items() if k not in ("data_source", "note")} for r in rows]
-        _write_jsonl(folder / f"{step}.jsonl", rows)
+        folder.joinpath(f"{step}.jsonl").write_bytes(
+            "".join(json.dumps(r) + "\n" for r in rows).encode()
+        )
     assert sum(p.stat().st_size for p in folder.iterdir()) > SMALL_LOG_BYTES  # searched
-
-    def refuse(*_: object, **__: object) -> None:
-        raise AssertionError("a log file read into Python")
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(Path, "read_text", refuse)
+    monkeypatch.setattr(late_fields, "BATCH_BYTES", 100_000)  # several batches
     assert ingest.load([folder]).detection.task_col == "data_source"
+
+
+def _refused(*_: object, **__: object) -> None:
+    raise AssertionError("a log file read into Python")
 
 
 def _verl_step_files(folder: Path, steps: int, late: dict[str, object]) -> Path:
