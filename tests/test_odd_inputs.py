@@ -204,6 +204,21 @@ def test_a_duplicate_json_key_is_named_in_a_warning(tmp_path: Path) -> None:
     assert ingest.load([log]).warnings  # the library carries it; only the CLI prints
 
 
+def test_a_first_line_too_long_to_look_at_is_not_read_for_the_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check reads at most FIRST_LINE_BYTES of a file's first line into memory: a
+    longer line goes unchecked (the log still reads), never read whole for a warning."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import headers
+
+    log = tmp_path / "dup.jsonl"
+    log.write_text('{"step": 0, "uid": 1, "reward": 1, "reward": 5}\n' * 4)
+    assert ingest.load([log]).warnings
+    monkeypatch.setattr(headers, "FIRST_LINE_BYTES", 20)
+    assert ingest.load([log]).warnings == ()
+
+
 def test_a_duplicate_csv_header_is_named_in_a_warning(tmp_path: Path) -> None:
     log = tmp_path / "dup.csv"
     log.write_text("step,uid,reward,reward\n0,1,1,2\n0,1,3,5\n")
