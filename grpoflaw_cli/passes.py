@@ -24,6 +24,11 @@ from grpoflaw_cli.estimators import SUMS_CENTER, RowVariable, group_column
 from grpoflaw_cli.group_stats import group_mean
 
 KEYS = ("step", "group")
+GLOBAL_CATEGORIES = hasattr(pl, "Categories")
+"""Polars with ``pl.Categories`` keeps one mapping of text to categories for the process
+(its string cache is gone): a streaming query's morsels all cast text to the same codes.
+An older Polars could give each its own local mapping, so text keys are grouped as text
+there (as before issue 14: correct, with more memory)."""
 SAME = 12
 """Significant digits to which rewards count as equal where equality is the question."""
 
@@ -75,7 +80,7 @@ def group_stats_query(
             pl.col(source_col).min().alias("source_min"),
             pl.col(source_col).max().alias("source_max"),
         ]
-    if rows.collect_schema().get("group") == pl.String:
+    if rows.collect_schema().get("group") == pl.String and GLOBAL_CATEGORIES:
         # Text keys (a verl dump's prompt, 1-2 KB behind its system prompt) are grouped as
         # categories: the streaming group_by holds each distinct text once, where string
         # keys kept the buffers they were read in (0.58 GB for a 3 GB dump, not 0.24 GB).
