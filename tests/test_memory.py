@@ -79,3 +79,33 @@ def test_memory_does_not_grow_with_the_size_of_a_text_dump(tmp_path: Path, v1: b
     low = min(_peak_mib(small) for _ in range(2))
     high = min(_peak_mib(large) for _ in range(2))
     assert high < low * 1.05 + 20, (low, high)
+
+
+def test_text_keys_grouped_as_categories_give_the_same_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same groups, statistics and order whether text keys are grouped as categories
+    or as text (a missing key included)."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from grpoflaw_cli import passes
+    from grpoflaw_cli.passes import sorted_groups
+
+    keys = ["b", "a", None, "é" * 40, "a", "b", None, "c"] * 50
+    rows = pl.LazyFrame(
+        {
+            "step": [i // 100 for i in range(len(keys))],
+            "group": keys,
+            "reward": [float(i % 7) for i in range(len(keys))],
+        }
+    )
+    tables = []
+    for categories in (True, False):
+        monkeypatch.setattr(passes, "GLOBAL_CATEGORIES", categories)
+        query = group_stats_query(rows, has_length=False, sort=False)
+        tables.append(sorted_groups(query.collect(engine="streaming")))
+    assert tables[0]["group"].dtype == pl.String
+    assert_frame_equal(tables[0], tables[1])
+    sorted_in_query = group_stats_query(rows, has_length=False).collect(engine="streaming")
+    assert_frame_equal(tables[0], sorted_in_query)
