@@ -146,8 +146,9 @@ def _scan_files(
     read = _Files(files)
     layouts: set[tuple[object, ...]] = set()
     whole = small_log(files)  # JSONL schemas from every line, not the first 100
+    phase = f"reading the columns of {count(len(files), 'file')}"
     for done, path in enumerate(files):
-        progress.advance(f"reading the columns of {count(len(files), 'file')}", done, len(files))
+        progress.advance(phase, done, len(files))
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
