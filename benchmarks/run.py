@@ -16,7 +16,11 @@ running every command once, so that a figure and its floor see the same machine 
 * with ``--many N``: ``compare`` and ``advantages -o`` on N JSONL step files of 2 to 1,000
   rollouts each (verl-like ``step``, ``uid``, ``reward``), against the same rows in one file;
 * with ``--big`` (after ``make_logs.py --big 100000000``): ``compare`` and ``advantages``
-  (three estimators) on the 10^8-rollout log in 50 Parquet files, one run each.
+  (three estimators) on the 10^8-rollout log in 50 Parquet files, one run each;
+* with ``--text-dump FOLDER`` (after ``make_logs.py --text-dump GB``; repeatable):
+  ``compare`` on a verl ``rollout_data_dir`` against its floor, Polars' own projected scan
+  of the same files grouped by (step, group) computing mean and std of the score, where
+  the group is the prompt text (legacy dump) or the uid's prompt prefix (v1 dump).
 
 The package's bytecode is compiled first, as ``pip install`` does: an environment with
 ``PYTHONDONTWRITEBYTECODE`` set (some containers) would otherwise compile every module of
@@ -54,6 +58,14 @@ FLOOR = (
     ".agg(pl.col('reward').mean().alias('m'), pl.col('reward').std().alias('s')).collect()\n"
 )
 READ = "import sys, polars as pl\ngetattr(pl, sys.argv[1])(sys.argv[2])\n"
+TEXT_FLOOR = (
+    "import sys, polars as pl\n"
+    "rows = pl.scan_ndjson(sys.argv[1] + '/*.jsonl')\n"
+    "names = rows.collect_schema().names()\n"
+    "group = pl.col('uid').str.replace(r'_\\d+_\\d+$', '') if 'uid' in names else pl.col('input')\n"
+    "rows.group_by('step', group).agg(pl.col('score').mean().alias('m'),"
+    " pl.col('score').std().alias('s')).collect(engine='streaming')\n"
+)
 
 
 def run_once(cmd: list[str]) -> tuple[float, float]:
@@ -213,13 +225,43 @@ def _big_cases(grpoflaw: list[str], big: Path, tmp: str) -> list[Case]:
     ]
 
 
+def _text_dump_cases(grpoflaw: list[str], dumps: list[Path]) -> list[Case]:
+    """compare on each verl text dump beside its floor (:data:`TEXT_FLOOR`)."""
+    cases = []
+    for dump in dumps:
+        files = list(dump.glob("*.jsonl"))
+        size = sum(p.stat().st_size for p in files) / 1e9
+        rows = rows_of_dump(dump)
+        shape = f"verl text dump, {dump.name}: {len(files)} step files, {size:.2f} GB"
+        floor = f"floor: Polars projected scan + group_by mean/std ({shape})"
+        cases += [
+            Case(floor, [sys.executable, "-c", TEXT_FLOOR, str(dump)], rows),
+            Case(
+                f"grpoflaw compare ({shape})",
+                [*grpoflaw, "compare", str(dump), "--format", "json"],
+                rows,
+                floor,
+            ),
+        ]
+    return cases
+
+
+def rows_of_dump(dump: Path) -> int:
+    import polars as pl
+
+    return int(pl.scan_ndjson(dump / "*.jsonl").select(pl.len()).collect().item())
+
+
 def _print_table(results: list[dict[str, Any]], data: Path) -> None:
     parquet, jsonl = data / "rollouts.parquet", data / "rollouts.jsonl"
-    print(
-        f"machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}; Parquet {rows_of(parquet):,} rollouts, "
-        f"text logs {rows_of(jsonl):,}"
-    )
+    machine = f"machine: {platform.machine()}, {platform.python_implementation()} "
+    if parquet.exists() and jsonl.exists():
+        print(
+            f"{machine}{platform.python_version()}; Parquet {rows_of(parquet):,} rollouts, "
+            f"text logs {rows_of(jsonl):,}"
+        )
+    else:
+        print(f"{machine}{platform.python_version()}")
     print("| what | seconds | rollouts/s | × floor | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
@@ -235,9 +277,17 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--big", action="store_true", help="also the 10^8 log (data/big)")
     parser.add_argument("--many", type=int, default=0, help="also N step files against one")
+    parser.add_argument(
+        "--text-dump",
+        type=Path,
+        action="append",
+        default=[],
+        help="also this verl dump folder (make_logs.py --text-dump GB); repeatable",
+    )
+    parser.add_argument("--only-text", action="store_true", help="only the --text-dump rows")
     args = parser.parse_args()
     grpoflaw = [sys.executable, "-m", "grpoflaw_cli"]
-    for ext in ("parquet", "jsonl", "csv"):
+    for ext in () if args.only_text else ("parquet", "jsonl", "csv"):
         path = args.data / f"rollouts.{ext}"
         if not path.exists():
             sys.exit(f"{path} is missing: run python benchmarks/make_logs.py first")
@@ -249,7 +299,8 @@ def main() -> None:
         [sys.executable, "-m", "compileall", "-q", str(ROOT / "grpoflaw_cli")], check=True
     )
     with tempfile.TemporaryDirectory() as tmp:
-        cases = _standard_cases(grpoflaw, args.data, tmp)
+        cases = [] if args.only_text else _standard_cases(grpoflaw, args.data, tmp)
+        cases += _text_dump_cases(grpoflaw, args.text_dump)
         if args.many:
             cases += _many_file_cases(grpoflaw, args.many, tmp)
         if args.big:

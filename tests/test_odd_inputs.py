@@ -204,6 +204,21 @@ def test_a_duplicate_json_key_is_named_in_a_warning(tmp_path: Path) -> None:
     assert ingest.load([log]).warnings  # the library carries it; only the CLI prints
 
 
+def test_a_first_line_too_long_to_look_at_is_not_read_for_the_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check reads at most FIRST_LINE_BYTES of a file's first line into memory: a
+    longer line goes unchecked (the log still reads), never read whole for a warning."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import headers
+
+    log = tmp_path / "dup.jsonl"
+    log.write_text('{"step": 0, "uid": 1, "reward": 1, "reward": 5}\n' * 4)
+    assert ingest.load([log]).warnings
+    monkeypatch.setattr(headers, "FIRST_LINE_BYTES", 20)
+    assert ingest.load([log]).warnings == ()
+
+
 def test_a_duplicate_csv_header_is_named_in_a_warning(tmp_path: Path) -> None:
     log = tmp_path / "dup.csv"
     log.write_text("step,uid,reward,reward\n0,1,1,2\n0,1,3,5\n")
@@ -257,6 +272,78 @@ def test_a_late_role_field_of_a_large_file_is_found(tmp_path: Path) -> None:
     assert det.task_col == "data_source" and det.length_col == "tokens"
     result = runner.invoke(app, ["inspect", str(log), "--length-col", "tokens"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("tiny", [True, False])
+def test_a_late_field_in_one_of_many_files_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: bool
+) -> None:
+    """Tiny files are read and searched together; larger ones are streamed by Polars,
+    never read into Python."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import late_fields
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
+
+    if not tiny:  # every file is "large": streamed, none read in a batch
+        monkeypatch.setattr(late_fields, "TINY_FILE_BYTES", 1_000)
+        monkeypatch.setattr(late_fields, "_batch_holding", _refused)
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for step in range(300):
+        rows = [{**r, "step": step, "pad": "x" * 20} for r in _late_rows(200)]
+        if step != 211:  # the one file whose field appears late
+            rows = [{k: v for k, v in r.items() if k not in ("data_source", "note")} for r in rows]
+        folder.joinpath(f"{step}.jsonl").write_bytes(
+            "".join(json.dumps(r) + "\n" for r in rows).encode()
+        )
+    assert sum(p.stat().st_size for p in folder.iterdir()) > SMALL_LOG_BYTES  # searched
+    monkeypatch.setattr(late_fields, "BATCH_BYTES", 100_000)  # several batches
+    assert ingest.load([folder]).detection.task_col == "data_source"
+
+
+def _refused(*_: object, **__: object) -> None:
+    raise AssertionError("a log file read into Python")
+
+
+def _verl_step_files(folder: Path, steps: int, late: dict[str, object]) -> Path:
+    """verl step files over SMALL_LOG_BYTES in all; ``late`` joins step 0's lines from
+    line 150 (which verl's own writer never does)."""
+    folder.mkdir()
+    for step in range(steps):
+        rows = [
+            {"input": f"prompt {i // 8}", "output": "y" * 200, "score": float(i % 3), "step": step}
+            | (late if step == 0 and i >= 150 else {})
+            for i in range(400)
+        ]
+        _write_jsonl(folder / f"{step}.jsonl", rows)
+    return folder
+
+
+def test_a_verl_dump_is_not_searched_for_late_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verl writes every line of a step file with the same keys: the first lines show them
+    all, so the search (a native read of every byte) is not made; a column the user names
+    that no schema holds is still looked for."""
+    from grpoflaw_cli import ingest
+    from grpoflaw_cli.ingest import late_fields
+    from grpoflaw_cli.ingest.files import SMALL_LOG_BYTES
+
+    folder = _verl_step_files(tmp_path / "dump", 60, {"data_source": "gsm8k", "tokens": 7})
+    assert sum(p.stat().st_size for p in folder.iterdir()) > SMALL_LOG_BYTES
+    searched: list[list[str]] = []
+    search = late_fields._files_holding
+    monkeypatch.setattr(
+        late_fields,
+        "_files_holding",
+        lambda names, *rest: searched.append(list(names)) or search(names, *rest),
+    )
+    det = ingest.load([folder]).detection
+    assert det.source == "verl" and det.task_col is None and searched == [[]]
+    det = ingest.load([folder], ingest.ColumnMap(length="tokens")).detection
+    assert det.length_col == "tokens" and searched[-1] == ["tokens"]
+    det = ingest.load([folder], source="generic").detection  # not as verl: searched
+    assert det.task_col == "data_source" and len(searched[-1]) > 30
 
 
 def test_a_late_wider_type_is_read_as_such(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ FRONT_ENDS = ("grpoflaw_cli.cli", "grpoflaw_cli.api", "grpoflaw_cli.render", "gr
 PURE = (
     "grpoflaw_cli.errors",
     "grpoflaw_cli.formatting",
+    "grpoflaw_cli.progress",
     "grpoflaw_cli.estimators",
     "grpoflaw_cli.group_stats",
     "grpoflaw_cli.passes",

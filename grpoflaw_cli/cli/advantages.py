@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, shown_data, stderr
+from grpoflaw_cli.cli.display import note_skipped, report_skipped, shown_data, stderr
 from grpoflaw_cli.cli.options import (
     DEFAULT_CONVENTIONS,
     FLAGS,
@@ -26,6 +26,7 @@ from grpoflaw_cli.cli.options import (
     output_path,
     read_log,
 )
+from grpoflaw_cli.cli.progress_bar import progress_shown
 from grpoflaw_cli.formatting import count
 
 
@@ -59,13 +60,14 @@ def advantages(
     settings = conventions.settings()
     from grpoflaw_cli import api
 
-    log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
+    with progress_shown():
+        log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
     report_skipped(log)
     kept, skipped = api.usable(log, names)
     note_skipped(skipped, explicit=True)  # the output file has no header to say it
 
     def write(to: Any) -> int:
-        with reading(log):
+        with progress_shown():
             return int(api.write_advantages(log, to, names, **settings))
 
     if to_stdout:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from grpoflaw_cli.cli.display import note_skipped, reading, report_skipped, screen, shown_data
+from grpoflaw_cli.cli.display import note_skipped, report_skipped, screen, shown_data
 from grpoflaw_cli.cli.options import (
     DEFAULT_CONVENTIONS,
     NO_COLUMNS,
@@ -28,6 +28,7 @@ from grpoflaw_cli.cli.options import (
     output_path,
     read_log,
 )
+from grpoflaw_cli.cli.progress_bar import progress_shown
 from grpoflaw_cli.errors import ExitCode
 
 
@@ -101,9 +102,9 @@ def compare(
         from grpoflaw_cli.safe_output import check_output
 
         check_output(html, paths)
-    log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
-    report_skipped(log)
-    with reading(log, enabled=output_format is OutputFormat.table):
+    with progress_shown():  # on a terminal, once it takes 2 s: the read and the pass
+        log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
+        report_skipped(log)
         result = api.compare(log, names, thresholds=thresholds, **settings)
     note_skipped(result.skipped, explicit=estimators is not None)
     _show(result, output_format, html, max_rows)

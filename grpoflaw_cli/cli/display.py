@@ -1,5 +1,5 @@
 """What the CLI shows around a command's output: the consoles for standard output and
-error, notes on stderr (skipped lines and estimators) and the progress spinner.
+error, notes on stderr (skipped lines and estimators).
 
 Rich is imported where used: JSON and CSV output need none of it.
 """
@@ -7,8 +7,6 @@ Rich is imported where used: JSON and CSV output need none of it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from grpoflaw_cli.formatting import count
@@ -76,34 +74,3 @@ def note_skipped(skipped: dict[str, str], explicit: bool) -> None:
             stderr().print(
                 f"[yellow]Skipped estimator {plain(name)}:[/yellow] {plain(why)}", markup=True
             )
-
-
-PROGRESS_MIN_BYTES = 20_000_000
-"""Logs at least this large get a progress indicator on stderr (when it is a terminal)."""
-
-
-@contextmanager
-def reading(log: Any, enabled: bool = True) -> Iterator[None]:
-    """A transient spinner with elapsed time on stderr while a large log is read.
-
-    Only when stderr is a terminal and the log is large; never on stdout. Polars releases
-    the GIL while it reads, so Rich's refresh thread keeps the display alive.
-    """
-    files = log.detection.files
-    size = sum(f.stat().st_size for f in files if f.exists())
-    if not (enabled and sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES):
-        yield
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    label = f"reading {len(files):,} file{'s' * (len(files) > 1)} ({size / 1e6:,.0f} MB)"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True, markup=False),
-        transient=True,
-    ) as progress:
-        progress.add_task(label, total=None)
-        yield

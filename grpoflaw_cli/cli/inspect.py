@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from grpoflaw_cli.cli.display import reading, report_skipped, screen
+from grpoflaw_cli.cli.display import report_skipped, screen
 from grpoflaw_cli.cli.options import (
     NO_COLUMNS,
     LogColumns,
@@ -17,6 +17,7 @@ from grpoflaw_cli.cli.options import (
     output_options,
     read_log,
 )
+from grpoflaw_cli.cli.progress_bar import progress_shown
 
 
 @column_options
@@ -33,12 +34,13 @@ def inspect(
     from grpoflaw_cli.ingest import NoRewardColumn
 
     try:
-        log = read_log(paths, columns.mapping(), skip_bad_lines, source)
+        with progress_shown():
+            log = read_log(paths, columns.mapping(), skip_bad_lines, source)
     except NoRewardColumn as missing:  # the discovery command: show what the log holds
         found = api.describe_columns(paths, missing, skip_bad_lines=skip_bad_lines)
     else:
         report_skipped(log)
-        with reading(log):
+        with progress_shown():
             found = api.describe(log)
     if output_format is TableOrJson.json:
         from grpoflaw_cli.render.formats import json_text

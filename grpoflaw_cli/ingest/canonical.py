@@ -132,12 +132,16 @@ def _prepared_many(
 ) -> pl.LazyFrame:
     """:func:`prepared` for consecutive files of one format and schema, in one scan."""
     frame = _as_read(scan_files(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
-    where = pl.col(PATH_COL)
-    keys = [os.path.abspath(p) for p in paths]  # as the scan names them
-    tags = [where.replace_strict(keys, list(indexes), return_dtype=pl.UInt32).alias(FILE_COL)]
+    keys = [os.path.abspath(p) for p in paths]  # as the scan names them (distinct files)
+    # The file's position in the run is its code in an Enum of the paths: matching each
+    # row's path string against the paths (replace_strict) held about 0.5 GB more on a
+    # 1 GB text dump, in a streaming pass that otherwise holds 0.3 GB.
+    position = pl.col(PATH_COL).cast(pl.Enum(keys)).to_physical().cast(pl.UInt32)
+    assert list(indexes) == list(range(indexes[0], indexes[0] + len(indexes)))  # a run
+    tags = [(position + indexes[0]).alias(FILE_COL)]
     if file_steps:
         steps = [file_steps[i] for i in indexes]
-        tags.append(where.replace_strict(keys, steps, return_dtype=pl.Int64).alias(FILE_STEP_COL))
+        tags.append(pl.lit(pl.Series(steps, dtype=pl.Int64)).gather(position).alias(FILE_STEP_COL))
     return frame.with_columns(tags).drop(PATH_COL)
 
 

@@ -56,15 +56,24 @@ def duplicate_names(path: Path, fmt: Format, source: Source, schema: pl.Schema) 
     return f"'{path}', line 1: the key {names} appears more than once; the first value is read"
 
 
+FIRST_LINE_BYTES = 16_000_000
+"""The longest first line looked at for a repeated key: a longer one (a file of one line,
+its line ends not \\n) is not read into memory for a warning."""
+
+
 def _first_line(source: Source) -> bytes:
-    """The first line that is not blank of a file (decompressed)."""
+    """The first line that is not blank of a file (decompressed); empty if it is longer
+    than :data:`FIRST_LINE_BYTES`."""
     import gzip
 
     first = b""
     try:
         with gzip.open(source) if is_gzip(source) else source.open("rb") as fh:
-            for _, first in zip(range(100), fh, strict=False):  # the first that is not blank
-                if first.strip():
+            for _ in range(100):  # the first that is not blank
+                first = fh.readline(FIRST_LINE_BYTES + 1)
+                if len(first) > FIRST_LINE_BYTES:
+                    return b""
+                if first.strip() or not first:
                     break
     except (OSError, EOFError, ValueError):
         return b""

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.errors import InputError, option, spell
+from grpoflaw_cli import progress
+from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
+from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest import checks, trainers
 from grpoflaw_cli.ingest.canonical import canonicalize, prepared, read_all
 from grpoflaw_cli.ingest.columns import ROLE_NAMES, ColumnMap, Detection, Format, NanRewards
@@ -82,7 +84,7 @@ def load(
     preset's rule for missing rewards (:func:`~grpoflaw_cli.ingest.trainers.missing_rewards`).
     """
     user = mapping or ColumnMap()
-    read = _scan_files(resolve_paths(paths), skip_bad_lines, user)
+    read = _scan_files(resolve_paths(paths), skip_bad_lines, user, source)
     choice = _choose(read, user, source)
     det = _detect(read, choice, user)
     det = _with_preset(det, choice, user, nan_rewards)
@@ -134,13 +136,19 @@ class Survey:
     columns: tuple[str, ...]
 
 
-def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Files:
+def _scan_files(
+    files: list[Path], skip_bad_lines: bool, user: ColumnMap, source: str | None = None
+) -> _Files:
     """Each file's format, what to scan (a cleaned copy of a JSONL file Polars cannot read
-    as it is) and its schema; a column named twice is a warning."""
+    as it is) and its schema; a column named twice is a warning. Fields that first appear
+    late are searched for unless the ``source`` trainer's preset says its files cannot
+    hold any (:func:`_late_names`)."""
     read = _Files(files)
     layouts: set[tuple[object, ...]] = set()
     whole = small_log(files)  # JSONL schemas from every line, not the first 100
-    for path in files:
+    phase = f"reading the columns of {count(len(files), 'file')}"
+    for done, path in enumerate(files):
+        progress.advance(phase, done, len(files))
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
@@ -165,20 +173,43 @@ def _scan_files(files: list[Path], skip_bad_lines: bool, user: ColumnMap) -> _Fi
                 read.warnings.append(twice)
     if not whole:  # a field that first appears late, under a name that matters
         read.schemas = with_late_columns(
-            files, read.formats, read.sources, read.schemas, [*ROLE_NAMES, *_named(user)]
+            files, read.formats, read.sources, read.schemas, _late_names(read, user, source)
         )
     return read
+
+
+def _late_names(read: _Files, user: ColumnMap, source: str | None) -> list[str]:
+    """The names a field that first appears late is searched for: the roles' and those
+    the user named. Where the trainer the schemas show writes every line of a file with
+    the same keys (:attr:`~grpoflaw_cli.ingest.trainers.Preset.same_keys`: verl), a file's
+    first lines show all its fields, and only a name the user gave that no schema holds is
+    looked for (a search costs about as much as the pass: a native read of every byte)."""
+    names = [*ROLE_NAMES, *_named(user)]
+    if source is None:
+        return names
+    try:
+        same_keys = trainers.choose(read.paths, _first_types(read), source).same_keys
+    except GrpoflawError:  # the real choice, on the searched schemas, says what is wrong
+        return names
+    if not same_keys:
+        return names
+    return [n for n in _named(user) if not any(n in schema for schema in read.schemas)]
+
+
+def _first_types(read: _Files) -> dict[str, str]:
+    """Each column's dtype text, as the first file that has it holds it."""
+    first_types: dict[str, str] = {}
+    for schema in read.schemas:
+        for name, dt in schema.items():
+            first_types.setdefault(name, dt._string_repr())
+    return first_types
 
 
 def _choose(read: _Files, user: ColumnMap, source: str) -> Choice:
     """The trainer's preset, the files as it reshapes them, and the mapping: the user's
     over the preset's, completed from the first file's rows by the trainer's ``fit`` hook
     (the reward's parts found in a record column, groups as blocks of rows)."""
-    first_types: dict[str, str] = {}
-    for schema in read.schemas:
-        for name, dt in schema.items():
-            first_types.setdefault(name, dt._string_repr())
-    preset = trainers.choose(read.paths, first_types, source)
+    preset = trainers.choose(read.paths, _first_types(read), source)
     scans = (
         [
             trainers.scanned(path, data, fmt, preset)

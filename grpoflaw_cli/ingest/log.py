@@ -132,7 +132,11 @@ def facts(log: Log) -> dict[str, object]:
     rewards and duplicate rows. One streaming aggregation plus the duplicate count. Group
     sizes and rewards are those ``compare`` uses (a verl multi-turn session's last output);
     rows with no step or group are counted, as ``compare`` will refuse them."""
-    per_group = log.stats_frame.group_by("step", "group").agg(
+    frame = log.stats_frame
+    if frame.collect_schema().get("group") == pl.String and hasattr(pl, "Categories"):
+        # Text keys grouped as categories, each held once (passes.GLOBAL_CATEGORIES says why)
+        frame = frame.with_columns(pl.col("group").cast(pl.Categorical))
+    per_group = frame.group_by("step", "group").agg(
         pl.len().alias("n"),
         pl.col("reward").null_count().alias("missing"),
         pl.col("reward").min().alias("lo"),

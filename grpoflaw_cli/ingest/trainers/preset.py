@@ -51,6 +51,10 @@ class Preset:
     unpack_fields: tuple[str, ...] = ()
     """The ``unpack`` column's fields, found in the first file when the log is loaded
     (by the trainer's ``fit`` hook)."""
+    same_keys: bool = False
+    """The trainer writes every line of a file with the same keys (its rows from one dict
+    of lists, as verl's dumps): a file's first lines show all its fields, so a large log
+    is not searched for fields that first appear late."""
 
 
 class Shape(Protocol):

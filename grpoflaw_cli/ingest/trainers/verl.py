@@ -72,6 +72,9 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
             reward=("score",),
             components=extras if len(extras) > 1 else (),
         ),
+        # _dump_generations / _log_rollout_data write each row from one dict of lists, a
+        # key only when it has a value for every row: every line has the same keys.
+        same_keys=True,
     )
 
 
