@@ -382,3 +382,23 @@ def test_notes_rank_after_problems_whatever_their_reach() -> None:
     note = Flag("ragged_groups", Severity.INFO, 1, "sizes differ", evidence={"consequence": 1.0})
     dead = Flag("zero_variance", Severity.WARNING, 1, "no signal", evidence={"consequence": 0.2})
     assert [f.code for f in by_consequence([note, dead])] == ["zero_variance", "ragged_groups"]
+
+
+def test_ties_but_for_last_bit_noise_pick_the_same_row_every_run() -> None:
+    """Polars' parallel sums can end a 2× ratio in ...98 in one run and ...04 in the next:
+    the worst row of a step, and a run-level finding's worst step, are chosen on 9
+    significant digits with ties to the first group and step, so every run names the same."""
+    from grpoflaw_cli.diagnostics.flags import Flag, Severity, worst_per_step
+    from grpoflaw_cli.diagnostics.structure import run_level
+
+    noisy = [2.0000000000000004, 1.9999999999999998]
+    for ratios in (noisy, noisy[::-1]):
+        rows = pl.DataFrame({"step": [1, 1], "group": ["b", "a"], "ratio": ratios})
+        assert worst_per_step(rows, "ratio")["group"].to_list() == ["a"]
+    for scores in (noisy, noisy[::-1]):
+        flags = [
+            Flag("zero_variance", Severity.WARNING, s, f"step {s}", score=x)
+            for s, x in zip((2, 1), scores, strict=True)
+        ]
+        [merged] = run_level(flags, 2, False)
+        assert merged.evidence["per_step"][0] is not None and "step 1" in merged.message

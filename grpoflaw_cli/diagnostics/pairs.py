@@ -29,6 +29,7 @@ from grpoflaw_cli.diagnostics.flags import (
     Severity,
     Thresholds,
     plain,
+    steady,
     worst_per_step,
 )
 from grpoflaw_cli.formatting import count, num
@@ -85,7 +86,21 @@ SHORT_SIG = SIGNATURE[:2]
 
 
 def _signature() -> list[pl.Expr]:
-    return [pl.col("n")] + [pl.col(c).round(6).fill_nan(0.0).fill_null(0.0) for c in SIGNATURE]
+    """The signature's columns, rounded, for hashing: -0.0 made 0.0 (a symmetric group's
+    skewness rounds to either, by the sign of its last-bit noise, and the two hash apart:
+    twins found in one run were missed in the next).
+
+    >>> frame = pl.DataFrame({"n": [2, 2], "z_min": [-1.0, -1.0], "z_max": [1.0, 1.0],
+    ...                       "skew": [1e-13, -1e-13], "kurtosis": [1.0, 1.0]})
+    >>> hashes = frame.select(pl.struct(_signature()).hash())
+    >>> hashes.n_unique()
+    1
+    """
+    rounded = (pl.col(c).round(6).fill_nan(0.0).fill_null(0.0) for c in SIGNATURE)
+    return [pl.col("n")] + [
+        pl.when(x == 0.0).then(0.0).otherwise(x).alias(c)
+        for c, x in zip(SIGNATURE, rounded, strict=True)
+    ]
 
 
 def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
@@ -114,16 +129,19 @@ def collapsed_pairs(a: Analysis, t: Thresholds) -> list[Flag]:
         return []
     g = groups.select("step", "group", "n", "spread", *SIGNATURE)[candidates]
     g = g.with_columns(pl.struct([pl.col("step"), *_signature()]).hash().alias("_sig"))
-    lo, hi = pl.col("spread").arg_min(), pl.col("spread").arg_max()
+    # The partners: the smallest and largest spread, ties (equal but for last-bit noise)
+    # to the first group, so that every run names the same ones.
+    g = g.with_columns(steady(pl.col("spread")).alias("_s"))
+    lo, hi = ["_s", "group"], [-pl.col("_s"), "group"]
     cls = (
         g.group_by("_sig")
         .agg(
             pl.col("spread").min().alias("_lo"),
             pl.col("spread").max().alias("_hi"),
-            pl.col("step").get(lo).alias("_lo_step"),
-            pl.col("group").get(lo).alias("_lo_group"),
-            pl.col("step").get(hi).alias("_hi_step"),
-            pl.col("group").get(hi).alias("_hi_group"),
+            pl.col("step").sort_by(lo).first().alias("_lo_step"),
+            pl.col("group").sort_by(lo).first().alias("_lo_group"),
+            pl.col("step").sort_by(hi).first().alias("_hi_step"),
+            pl.col("group").sort_by(hi).first().alias("_hi_group"),
         )
         .filter(pl.col("_hi") / pl.col("_lo") >= t.collapse_ratio * ROUNDING)
     )
