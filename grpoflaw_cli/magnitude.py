@@ -111,23 +111,30 @@ def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
     return _slope(x - x.mean(), y - y.mean())
 
 
-def live_per_iteration(g: Groups, spread: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def live_per_iteration(
+    g: Groups, spread: np.ndarray, scale: np.ndarray, live: np.ndarray | None = None
+) -> np.ndarray:
     """Per iteration, the RMS of ``scale`` over its non-constant groups (rollout-weighted):
     √(Σ_live n·scale² / Σ_live n); 0 for an iteration with none. Given the group
-    ``spread`` itself, the iteration's reward spread over those groups.
+    ``spread`` itself, the iteration's reward spread over those groups. ``live``, the
+    groups' :func:`live_groups` if already known.
 
     >>> from types import SimpleNamespace  # the Groups fields it reads
     >>> g = SimpleNamespace(step_index=np.array([0, 0, 1]), n=np.array([2, 2, 2]), n_steps=2)
     >>> live_per_iteration(g, np.array([1.0, 0.0, 3.0]), np.array([0.7, 0.0, 0.7])).tolist()
     [0.7, 0.7]
     """
-    live = live_groups(g.n, spread)
+    live = live_groups(g.n, spread) if live is None else live
     n = np.where(live, g.n, 0).astype(float)
     ok = np.isfinite(scale)
-    mass = np.bincount(
-        g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
-    )
-    weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
+    if ok.all():  # usually: no mask to apply (the same numbers either way)
+        mass = np.bincount(g.step_index, weights=n * scale**2, minlength=g.n_steps)
+        weight = np.bincount(g.step_index, weights=n, minlength=g.n_steps)
+    else:
+        mass = np.bincount(
+            g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
+        )
+        weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
     return np.sqrt(mass / np.maximum(weight, 1.0))
 
 
@@ -159,11 +166,12 @@ def magnitude_frame(
     every estimator's iteration RMS alike) does not move the fit."""
     rows = []
     within_iterations = WithinIterations(g, spread)
-    it_spread = live_per_iteration(g, spread, spread)  # non-constant groups only
+    live = live_groups(g.n, spread)
+    it_spread = live_per_iteration(g, spread, spread, live)  # non-constant groups only
     for name in estimators:
         scale = group_scales[f"scale_{name}"]
         within = within_iterations.slope(scale)
-        across = elasticity_across(it_spread, live_per_iteration(g, spread, scale))
+        across = elasticity_across(it_spread, live_per_iteration(g, spread, scale, live))
         rows.append(
             {
                 "estimator": name,
