@@ -30,7 +30,6 @@ one check over several steps add up (a run-level finding carries their sum).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -114,7 +113,7 @@ def with_consequence(flags: list[Flag], a: Analysis) -> list[Flag]:
         value, of = consequence(flag, steps.get(flag.step) if flag.step is not None else None)
         value = float(value) if np.isfinite(value) else 0.0
         out.append(
-            replace(flag, evidence={**flag.evidence, "consequence": value, "consequence_of": of})
+            flag.changed(evidence={**flag.evidence, "consequence": value, "consequence_of": of})
         )
     return out
 

@@ -91,6 +91,11 @@ class Flag:
     score: float = 0.0
     """How bad, comparable within a code (a ratio or a share): orders flags worst first."""
 
+    def changed(self, **changes: Any) -> Flag:
+        """This flag with ``changes``: ``dataclasses.replace`` without its introspection
+        on every call (a run of thousands of steps relabels and weighs as many flags)."""
+        return Flag(**{**self.__dict__, **changes})
+
     @property
     def message(self) -> str:
         """What was found, settings named as the front end spells them."""
