@@ -76,3 +76,18 @@ JSONISH = st.recursive(
 @given(JSONISH)
 def test_the_writer_writes_what_json_dumps_writes(value: Any) -> None:
     assert report_json(value) == json_text(value)
+
+
+def test_a_table_is_checked_for_control_characters_as_each_string_would_be() -> None:
+    from grpoflaw_cli.textsafe import _UNSAFE, _UNSAFE_POLARS, printable_tree
+
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    found = pl.Series(chars).str.contains(_UNSAFE_POLARS).to_list()
+    assert found == [bool(_UNSAFE.search(c)) for c in chars]
+    safe = Rows(pl.DataFrame({"step": [1, 2], "task": ["a", "b"], "flags": [["f"], []]}))
+    assert printable_tree(safe) is safe  # nothing to escape: the table as it is
+    unsafe = Rows(pl.DataFrame({"step": [1, 2], "task": ["a", "b\x1b"], "flags": [[], ["\n"]]}))
+    assert printable_tree(unsafe) == [
+        {"step": 1, "task": "a", "flags": []},
+        {"step": 2, "task": "b\\x1b", "flags": ["\\n"]},
+    ]
