@@ -45,6 +45,7 @@ from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
     row_variable_query,
+    sorted_groups,
     with_centered_sums,
 )
 from grpoflaw_cli.result import Header, build_report
@@ -264,6 +265,7 @@ def analyze_log(
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
             shift=shift,
+            sort=False,  # group_table sorts the collected table
         )
 
     table = group_table(log, query)
@@ -323,7 +325,8 @@ statistics skip the other ranges, and the aggregation's memory stays bounded."""
 
 
 def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """Collect the per-group statistics, in step-range chunks for large Parquet logs.
+    """Collect the per-group statistics, in step-range chunks for large Parquet logs, each
+    sorted by (step, group) once collected (:func:`~grpoflaw_cli.passes.sorted_groups`).
 
     Text formats are read in one pass (a step filter cannot skip any of their bytes).
     """
@@ -344,15 +347,17 @@ def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.D
         if isinstance(lo, int) and isinstance(hi, int):
             edges = [lo + (hi - lo + 1) * i // chunks for i in range(chunks + 1)]
             parts = [
-                ingest.collect(
-                    log,
-                    query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b))),
-                    streaming=True,
+                sorted_groups(
+                    ingest.collect(
+                        log,
+                        query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b))),
+                        streaming=True,
+                    )
                 )
                 for a, b in pairwise(edges)
             ]
             return pl.concat(parts)
-    return ingest.collect(log, query(frame), streaming=True)
+    return sorted_groups(ingest.collect(log, query(frame), streaming=True))
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ def group_stats_query(
     components: Sequence[str] = (),
     extremes: bool = False,
     shift: float = 0.0,
+    sort: bool = True,
 ) -> pl.LazyFrame:
-    """The aggregation over canonical rows: one row per (step, group), sorted.
+    """The aggregation over canonical rows: one row per (step, group), sorted (unless not
+    ``sort``: then :func:`sorted_groups` sorts the collected table faster).
 
     Columns: ``n``, ``n_null``, ``mean_shifted`` (the mean of ``r − shift``: see
     :func:`~grpoflaw_cli.group_stats.group_mean`), ``var0`` (population variance), ``min``,
@@ -72,8 +74,24 @@ def group_stats_query(
             pl.col(source_col).min().alias("source_min"),
             pl.col(source_col).max().alias("source_max"),
         ]
-    table = rows.group_by(*KEYS).agg(aggs).sort(*KEYS, nulls_last=True)
+    table = rows.group_by(*KEYS).agg(aggs)
+    if sort:
+        table = table.sort(*KEYS, nulls_last=True)
     return table.with_columns(pl.lit(float(shift)).alias("shift"))  # a scalar: no memory
+
+
+def sorted_groups(table: pl.DataFrame) -> pl.DataFrame:
+    """A collected group table sorted by (step, group), nulls last, as
+    :func:`group_stats_query` sorts it: by group, then stably by step. Two one-key sorts
+    of the collected table take less than half the time of the query's two-key sort (on
+    1.25M groups, 0.07 s against 0.16 s); the order is the same.
+
+    >>> t = pl.DataFrame({"step": [2, 1, None, 1], "group": ["b", "b", "a", None]})
+    >>> sorted_groups(t).rows()
+    [(1, 'b'), (1, None), (2, 'b'), (None, 'a')]
+    """
+    by_group = table.sort("group", nulls_last=True)
+    return by_group.sort("step", nulls_last=True, maintain_order=True)
 
 
 def _shifted(shift: float) -> pl.Expr:
