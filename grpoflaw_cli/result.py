@@ -63,8 +63,11 @@ def clean(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k if type(k) is str else str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, dict):  # a plain value kept without a call (evidence, per step)
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else clean(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         if all(type(v) in _PLAIN for v in value):  # a list of steps: nothing to clean
             return list(value)
@@ -99,11 +102,18 @@ def _iterations(analysis: Analysis, flags: list[Flag]) -> Rows:
     (:func:`~grpoflaw_cli.verdict.per_iteration_frame`) and its ``flags``' codes (last)."""
     it = analysis.iterations
     by_step = flags_by_step(flags)
-    codes = pl.DataFrame(
-        {
-            "step": pl.Series(list(by_step), dtype=it["step"].dtype, strict=False),
-            "flags": pl.Series(list(by_step.values()), dtype=pl.List(pl.String)),
-        }
+    steps = [step for step, codes in by_step.items() for _ in codes]
+    codes = (
+        pl.DataFrame(
+            {
+                "step": pl.Series(steps, dtype=it["step"].dtype, strict=False),
+                "flags": pl.Series(
+                    [c for codes in by_step.values() for c in codes], dtype=pl.String
+                ),
+            }
+        )
+        .group_by("step", maintain_order=True)
+        .agg("flags")
     )
     join = {"on": "step", "how": "left", "nulls_equal": True, "maintain_order": "left"}
     frame = (
