@@ -82,7 +82,14 @@ class Rows(list):  # type: ignore[type-arg]
     ``frame`` (NaN and infinities as nulls), which the JSON writer
     (:func:`~grpoflaw_cli.render.formats.report_json`) writes a column at a time."""
 
+    frame: pl.DataFrame | None
+
     def __init__(self, frame: pl.DataFrame) -> None:
+        if any(t.is_nested() and t != pl.List(pl.String) for t in frame.dtypes):
+            # numbers inside lists or records (none today): cleaned row by row, no frame
+            super().__init__(clean(frame.to_dicts()))
+            self.frame = None
+            return
         floats = [c for c, t in frame.schema.items() if t.is_float()]
         frame = frame.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)) for c in floats)
         super().__init__(frame.to_dicts())

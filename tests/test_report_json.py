@@ -62,6 +62,12 @@ def test_a_table_writes_nan_and_infinity_as_null_and_keeps_every_kind() -> None:
     assert report_json(report) == json_text(report)
 
 
+def test_a_table_with_numbers_inside_lists_is_cleaned_row_by_row() -> None:
+    rows = Rows(pl.DataFrame({"step": [1], "xs": [[1.0, math.nan]]}))
+    assert rows == [{"step": 1, "xs": [1.0, None]}] and rows.frame is None
+    assert report_json({"t": rows}) == json_text({"t": rows})
+
+
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
     lambda inner: (
