@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grpoflaw_cli import api as gf
-from grpoflaw_cli.render.formats import json_text, report_json
+from grpoflaw_cli.render.formats import iterations_csv, json_text, report_json
 from grpoflaw_cli.result import Rows, clean, flags_by_step
 from grpoflaw_cli.verdict import per_iteration
 
@@ -44,6 +44,8 @@ def test_columnar_report_equals_the_row_by_row_one(path: Path) -> None:
     assert list(report["iterations"]) == _row_by_row(result)
     assert report_json(report) == json_text(report)
     assert json.loads(report_json(report)) == json.loads(json.dumps(report))
+    as_rows = dict(report, iterations=list(report["iterations"]))  # no frame: row by row
+    assert iterations_csv(report) == iterations_csv(as_rows)
 
 
 def test_a_table_writes_nan_and_infinity_as_null_and_keeps_every_kind() -> None:

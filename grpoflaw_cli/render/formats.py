@@ -135,6 +135,9 @@ def iterations_csv(report: dict[str, Any]) -> str:
     """The report's per-iteration table as CSV text, a row's flags joined by ';'."""
     import polars as pl
 
+    table = _table(report["iterations"])
+    if table is not None:  # the frame the rows came from: no row made again
+        return str(table.with_columns(pl.col("flags").list.join(";")).write_csv())
     rows = [{**r, "flags": ";".join(r["flags"])} for r in report["iterations"]]
     # every row decides a column's type (a scale that is None for the first 100 iterations)
     return pl.DataFrame(rows, infer_schema_length=None).write_csv()
