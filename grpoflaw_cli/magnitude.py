@@ -124,18 +124,31 @@ def live_per_iteration(
     >>> live_per_iteration(g, np.array([1.0, 0.0, 3.0]), np.array([0.7, 0.0, 0.7])).tolist()
     [0.7, 0.7]
     """
-    live = live_groups(g.n, spread) if live is None else live
-    n = np.where(live, g.n, 0).astype(float)
-    ok = np.isfinite(scale)
-    if ok.all():  # usually: no mask to apply (the same numbers either way)
-        mass = np.bincount(g.step_index, weights=n * scale**2, minlength=g.n_steps)
-        weight = np.bincount(g.step_index, weights=n, minlength=g.n_steps)
-    else:
-        mass = np.bincount(
-            g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
-        )
-        weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
-    return np.sqrt(mass / np.maximum(weight, 1.0))
+    return LivePerIteration(g, spread, live).rms(scale)
+
+
+class LivePerIteration:
+    """:func:`live_per_iteration` for several scales of the same groups: the live groups'
+    rollout counts and their sum per iteration computed once, not once per estimator."""
+
+    def __init__(self, g: Groups, spread: np.ndarray, live: np.ndarray | None = None) -> None:
+        self.g = g
+        self.live = live_groups(g.n, spread) if live is None else live
+        self.n = np.where(self.live, g.n, 0).astype(float)
+        self.weight = np.bincount(g.step_index, weights=self.n, minlength=g.n_steps)
+
+    def rms(self, scale: np.ndarray) -> np.ndarray:
+        g, live, n = self.g, self.live, self.n
+        ok = np.isfinite(scale)
+        if ok.all():  # usually: no mask to apply (the same numbers either way)
+            mass = np.bincount(g.step_index, weights=n * scale**2, minlength=g.n_steps)
+            weight = self.weight
+        else:
+            mass = np.bincount(
+                g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
+            )
+            weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
+        return np.sqrt(mass / np.maximum(weight, 1.0))
 
 
 def verdict(elasticity: float) -> str:
@@ -166,12 +179,12 @@ def magnitude_frame(
     every estimator's iteration RMS alike) does not move the fit."""
     rows = []
     within_iterations = WithinIterations(g, spread)
-    live = live_groups(g.n, spread)
-    it_spread = live_per_iteration(g, spread, spread, live)  # non-constant groups only
+    per_iteration = LivePerIteration(g, spread)
+    it_spread = per_iteration.rms(spread)  # non-constant groups only
     for name in estimators:
         scale = group_scales[f"scale_{name}"]
         within = within_iterations.slope(scale)
-        across = elasticity_across(it_spread, live_per_iteration(g, spread, scale, live))
+        across = elasticity_across(it_spread, per_iteration.rms(scale))
         rows.append(
             {
                 "estimator": name,
