@@ -231,7 +231,9 @@ class _Table:
         _check_applicable(g, computed)
         keys = table.select("step", "group", "n", "min", "max")
         passed_on = table.select(
-            c for c in ("task", "component_patterns", "reward_values") if c in table.columns
+            c
+            for c in ("task", "task_mixed", "component_patterns", "reward_values")
+            if c in table.columns
         )
         if len(components) > 1:
             varying = pl.Series("components_varying", varying_components(table, components))

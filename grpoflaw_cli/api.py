@@ -442,7 +442,11 @@ def header(result: Comparison) -> Header:
             "reward": ingest.reward_text(det),
             "length": det.length_col,
             "task": det.task_col,
-            **({"components": ", ".join(det.component_cols)} if det.component_cols else {}),
+            **(
+                {"components": ingest.components_text(det, "gdpo" in result.analysis.estimators)}
+                if det.component_cols
+                else {}
+            ),
         },
         conventions=conv.describe(),
         ddof=conv.ddof,

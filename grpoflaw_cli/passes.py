@@ -51,8 +51,9 @@ def group_stats_query(
     :func:`~grpoflaw_cli.group_stats.needs_centering`), the ``shift``; with lengths
     ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
     rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
-    (the group's first); with ``source_col`` (the index of the file a row came from)
-    ``source_min`` and ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
+    (the group's first) and ``task_mixed`` (whether another task is in the group); with
+    ``source_col`` (the index of the file a row came from) ``source_min`` and
+    ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
     ``baseline_null``; with several ``components`` ``component_patterns`` and
     ``reward_values``; with ``extremes`` (several times the cost of the rest: gathered only
     for the estimators that need it) the columns of
@@ -62,7 +63,8 @@ def group_stats_query(
     if has_length:
         aggs += _length_aggs(shift)
     if has_task:
-        aggs.append(pl.col("task").first().alias("task"))
+        task = pl.col("task")
+        aggs += [task.first().alias("task"), (task != task.first()).any().alias("task_mixed")]
     if len(components) > 1:
         aggs += _component_aggs(components)
     if has_baseline:

@@ -181,7 +181,11 @@ def build_report(
     if header.reward_weights is not None:
         summary["reward_weights"] = header.reward_weights
     summary["verdict"] = verdict(
-        analysis, header.source, header.framework, bool(analysis.components)
+        analysis,
+        header.source,
+        header.framework,
+        bool(analysis.components),
+        logged_tolerance=header.logged_tolerance,
     )
     if analysis.tasks is not None:
         tasks = analysis.tasks

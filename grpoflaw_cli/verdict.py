@@ -20,8 +20,10 @@ Definitions (the JSON's ``summary.verdict`` and ``iterations[].reallocated``):
 
   Since ``p_g − q_g = ½(P_t + Q_t)(p̂_g − q̂_g) + ½(p̂_g + q̂_g)(P_t − Q_t)``,
   ``across ≤ reallocated ≤ across + within``. ``dominant`` names the larger part.
-* **zero_signal**: the share of rollouts in groups without a signal (fewer than two
-  rollouts, or constant rewards): a group baseline leaves them no gradient.
+* **zero_signal**: the share of rollouts in groups without a signal (constant rewards,
+  or one rollout where the trainer gives it none): a group baseline leaves them no
+  gradient. verl scores a lone rollout against mean 0 and std 1, so its advantage is its
+  reward: such groups carry mass under both estimators and are not counted here.
 
 The seed log: GRPO gives its two groups equal mass, Dr. GRPO 6 : 150, so 0.5 − 6/156.
 
@@ -56,6 +58,10 @@ MUCH = 0.25
 """From this share on the verdict says "much"; between the two, "some"."""
 TOP_STEPS = 3
 """How many steps the text names."""
+LOGGED_TOLERANCE = 1e-3
+"""The relative RMS within which logged advantages match an estimator: the flags' default
+(``Thresholds.logged_tolerance``; a test keeps the two equal). The diagnostics read the
+verdict, so it cannot import them."""
 
 
 def reallocated(p: np.ndarray, q: np.ndarray) -> float | None:
@@ -96,6 +102,18 @@ def split_by_task(p: np.ndarray, q: np.ndarray, tasks: Sequence[Any]) -> dict[st
         "within": round(within, 12),
         "dominant": "across" if across > within else "within",
     }
+
+
+def task_labels(analysis: Analysis) -> list[Any] | None:
+    """Each group's task, for the split by task; None without a task column or when a
+    group holds several tasks (the split would assign it to its first: the
+    ``mixed_task_groups`` flag says so instead)."""
+    groups = analysis.groups
+    if "task" not in groups.columns:
+        return None
+    if "task_mixed" in groups.columns and bool(groups["task_mixed"].fill_null(False).any()):
+        return None
+    return groups["task"].to_list()
 
 
 def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
@@ -214,42 +232,60 @@ def _components_sentence(analysis: Analysis) -> str:
     )
 
 
-def _zero_sentence(analysis: Analysis, share: float) -> str:
+def silent(analysis: Analysis, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Mask of the groups that give no gradient: no signal (:attr:`Analysis.live`), except
+    a lone rollout that the trainer's conventions still score (verl: against mean 0 and
+    std 1), seen by its mass ``p`` (GRPO) or ``q`` (Dr. GRPO)."""
+    n = analysis.groups["n"].to_numpy()
+    scored_alone = (n < 2) & ((p > 0) | (q > 0))
+    mask: np.ndarray = ~analysis.live & ~scored_alone
+    return mask
+
+
+def _zero_sentence(analysis: Analysis, dead: np.ndarray, share: float) -> str:
     if share <= 0:
         return ""
     n = analysis.groups["n"].to_numpy()
-    dead = pl.DataFrame({"step": analysis.groups["step"], "d": np.where(analysis.live, 0, n)})
-    steps = _where(analysis, dead["d"].to_numpy().astype(float))
+    steps = _where(analysis, np.where(dead, n, 0).astype(float))
+    alone = " (or alone)" if bool((dead & (n < 2)).any()) else ""
     return (
-        f"{percent(share)} of the rollouts are in groups with constant rewards (or alone) and "
+        f"{percent(share)} of the rollouts are in groups with constant rewards{alone} and "
         f"give no gradient{_most_at(steps, _run_steps(analysis))}."
     )
 
 
 def verdict(
-    analysis: Analysis, source: str = "generic", framework: str = "verl", components: bool = False
+    analysis: Analysis,
+    source: str = "generic",
+    framework: str = "verl",
+    components: bool = False,
+    logged_tolerance: float = LOGGED_TOLERANCE,
 ) -> dict[str, Any]:
     """``summary.verdict``: ``reallocated``, with a task column also
     ``reallocated_within_tasks``, ``reallocated_across_tasks`` and ``dominant``;
     ``zero_signal``, ``text`` (one to three sentences) and ``recommendation`` (None when
-    the numbers call for no change; see :func:`recommendation`)."""
+    the numbers call for no change; see :func:`recommendation`). ``logged_tolerance``:
+    how close the trainer's logged advantages must be to an estimator to be said to
+    match it."""
     p, q = masses(analysis)
     share = reallocated(p, q)
+    dead = silent(analysis, p, q)
     p, q = p / max(p.sum(), 1e-300), q / max(q.sum(), 1e-300)
     n = analysis.groups["n"].to_numpy().astype(float)
-    zero = float(n[~analysis.live].sum() / n.sum()) if n.sum() > 0 else 0.0  # exact counts
+    zero = float(n[dead].sum() / n.sum()) if n.sum() > 0 else 0.0  # exact counts
     out: dict[str, Any] = {"reallocated": share}
     if share is None:  # 0/0: no group gives a gradient under either estimator
         return {
             **out,
             "zero_signal": zero,
-            "text": "No update: every group has constant rewards (or one rollout), so no "
-            "estimator gives a gradient and there is nothing to reallocate.",
+            "text": "No update from a group baseline: every group has constant rewards (or "
+            "one rollout), so GRPO and Dr. GRPO give no gradient and there is nothing to "
+            "reallocate (an estimator that whitens over the batch, REINFORCE++, still does).",
             "recommendation": None,
         }
     split = None
-    if "task" in analysis.groups.columns:
-        split = split_by_task(p, q, analysis.groups["task"].to_list())
+    if (tasks := task_labels(analysis)) is not None:
+        split = split_by_task(p, q, tasks)
         out["reallocated_within_tasks"] = split["within"]
         out["reallocated_across_tasks"] = split["across"]
         out["dominant"] = split["dominant"]
@@ -264,11 +300,11 @@ def verdict(
             sentences.append(parts)
     sentences = [s for s in sentences if s]
     if len(sentences) < 3:  # one to three sentences: the zero-signal share is in the numbers
-        sentences.append(_zero_sentence(analysis, zero))
+        sentences.append(_zero_sentence(analysis, dead, zero))
     out["text"] = " ".join(s for s in sentences if s)
     matters = split["within"] if split else share
     wanted = matters >= LITTLE
-    rec = recommendation(source, framework, components, logged_best(analysis))
+    rec = recommendation(source, framework, components, logged_best(analysis, logged_tolerance))
     if rec["settings"] and split and split["dominant"] == "across":
         rec["text"] += (
             " Dropping the std division also ends GRPO's equal weighting of the tasks: "
@@ -290,13 +326,17 @@ def _run_steps(analysis: Analysis) -> int:
     return int(analysis.groups["step"].n_unique())
 
 
-def logged_best(analysis: Analysis) -> str | None:
-    """The estimator the trainer's logged advantages match best, most often over the
-    iterations (None without logged advantages)."""
-    if "logged_best" not in analysis.iterations.columns:
+def logged_best(analysis: Analysis, tolerance: float = LOGGED_TOLERANCE) -> str | None:
+    """The estimator the trainer's logged advantages match, most often over the
+    iterations; None without logged advantages, or when at some iteration no estimator is
+    within ``tolerance`` (relative RMS) of them: closest is not a match."""
+    it = analysis.iterations
+    if "logged_best" not in it.columns:
         return None
-    best = analysis.iterations["logged_best"].drop_nulls().mode().sort()
-    return str(best[0]) if best.len() else None
+    it = it.filter(pl.col("logged_best").is_not_null())
+    if it.is_empty() or (it["logged_best_error"] > tolerance).any():
+        return None
+    return str(it["logged_best"].mode().sort()[0])
 
 
 def recommendation(
@@ -312,8 +352,10 @@ def recommendation(
     ['scale_rewards="none"', 'scale_rewards="batch"']
     >>> recommendation("prime-rl", "verl", logged="dr_grpo")["settings"]
     []
+    >>> recommendation("art", "verl")["trainer"]
+    'ART'
     """
-    trainer = {"open-instruct": "open-instruct", "prime-rl": "prime-rl", "nemo-rl": "NeMo-RL"}
+    trainer = {"trl": "TRL", "art": "ART", "nemo-rl": "NeMo-RL", "openrlhf": "OpenRLHF"}
     if logged in REGISTRY and REGISTRY[logged].keeps == "groups and iterations":
         return {
             "trainer": trainer.get(source, source),
@@ -334,8 +376,17 @@ def recommendation(
             "trainer": "open-instruct",
             "settings": ["--advantage_normalization_type centered"],
             "text": "--advantage_normalization_type centered subtracts the group mean without "
-            "dividing by the std (Dr. GRPO's advantage)"
+            "dividing by the std (Dr. GRPO's advantage). open-instruct's recent scripts pass it, "
+            "but the Args default is still standard (the std division)"
             + ("; this run's logged advantages show the std division." if logged else "."),
+        }
+    if source == "art":  # art/dev/train.py's TrainConfig; the advantage in art's preprocessing
+        return {
+            "trainer": "ART",
+            "settings": ["_config=art.dev.TrainConfig(scale_rewards=False)"],
+            "text": "Passing _config=art.dev.TrainConfig(scale_rewards=False) to model.train "
+            "keeps reward magnitude: ART then subtracts the group mean without dividing by "
+            "the std (Dr. GRPO's advantage).",
         }
     if source == "nemo-rl":
         return {
@@ -372,9 +423,9 @@ def _verl(components: bool) -> dict[str, Any]:
     if components:
         settings.append("algorithm.adv_estimator=gdpo")
         text += (
-            " With several reward components, adv_estimator=gdpo normalizes each apart; it "
-            "weighs them equally unless algorithm.gdpo_reward_weights gives the reward's own "
-            "weights, which it needs to stop a small term from counting as much as the main one."
+            " With several reward components, algorithm.adv_estimator=gdpo normalizes each "
+            "apart; set algorithm.gdpo_reward_weights to the reward's own weights, or it weighs "
+            "them equally and a small term counts as much as the main one."
         )
     return {"trainer": "verl", "settings": settings, "text": text}
 

@@ -80,7 +80,7 @@ def listing(folder: Path) -> Listing | None:
     """The watched files with size and mtime, or None when the folder changed under us
     (a trainer renaming a temp file): look again next time. A subfolder that cannot be
     read is listed with size -1, so that the look names it (its files would be missing)."""
-    from grpoflaw_cli.ingest import file_format
+    from grpoflaw_cli.ingest import file_format, natural_key
 
     found: list[tuple[str, int, int]] = []
 
@@ -97,7 +97,7 @@ def listing(folder: Path) -> Listing | None:
                     found.append((str(path), stat.st_size, stat.st_mtime_ns))
     except OSError:
         return None
-    return tuple(sorted(found))
+    return tuple(sorted(found, key=lambda f: natural_key(Path(f[0]))))  # as compare reads them
 
 
 class _Look:

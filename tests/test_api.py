@@ -83,6 +83,18 @@ def test_follow_reports_each_change_of_a_dump_folder(tmp_path: Path) -> None:
     assert problem is not None and "left out 2.parquet" in problem and "--" not in problem
 
 
+def test_follow_lists_step_files_in_compares_order() -> None:
+    """watch reads (and its header names) 2.jsonl before 10.jsonl, as compare does."""
+    from grpoflaw_cli.ingest import ColumnMap
+    from grpoflaw_cli.watch import follow, listing
+
+    folder = SAMPLES / "trainers" / "verl_multi_reward"
+    names = [Path(path).name for path, _, _ in listing(folder) or ()]
+    assert names[:3] == ["1.jsonl", "2.jsonl", "3.jsonl"] and names[-1] == "36.jsonl"
+    [(report, _)] = list(follow(folder, ColumnMap(), interval=0.01, refreshes=1))
+    assert report == gf.compare(folder).report()
+
+
 def test_follow_uses_the_conventions_it_is_given(tmp_path: Path) -> None:
     """ddof, eps and clip reach each look's comparison, as they reach api.compare."""
     from grpoflaw_cli.ingest import ColumnMap
@@ -281,7 +293,7 @@ def test_rewards_far_from_zero_keep_their_digits(tmp_path: Path) -> None:
         ]
     ).write_ndjson(blog)
     result = gf.compare(blog)
-    assert [f.code for f in result.flags] == ["collapsed_pair"]
+    assert [f.code for f in result.flags] == ["collapsed_pair", "reallocation"]
     np.testing.assert_allclose(result.groups["kurtosis"], 7 / 6, rtol=1e-9)
 
 

@@ -56,12 +56,14 @@ def test_shares_by_hand(tmp_path: Path) -> None:
 
 
 def test_flag_names_the_format_term(tmp_path: Path) -> None:
-    """(2/12) / (1/81) = 13.5: the format term inflated 13.5×, an error (≥ 10×)."""
+    """(2/12) / (1/81) = 13.5: the format term inflated 13.5×; GRPO moves 2/12 − 1/81 =
+    15.4 % of the run's update mass to it, an error (≥ 10 % of the run)."""
     flags = [f for f in _report(tmp_path)["flags"] if f["code"] == "component_inflation"]
     assert len(flags) == 1
     flag = flags[0]
     assert flag["evidence"]["ratio"] == pytest.approx(13.5, rel=1e-5)
-    assert flag["score"] == pytest.approx(2 / 12, rel=1e-5)
+    assert flag["score"] == pytest.approx(2 / 12 - 1 / 81, rel=1e-5)
+    assert flag["evidence"]["consequence"] == flag["score"]
     assert flag["severity"] == "error" and flag["step"] is None
     assert "only format varies" in flag["message"]
     assert "16.7%" in flag["message"] and "1.2%" in flag["message"]

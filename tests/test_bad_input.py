@@ -28,6 +28,12 @@ GOOD = [{"step": 1, "uid": "a", "reward": r} for r in (0.0, 1.0, 1.0, 0.0)]
 # (name, file name, content, needles that must appear in the message)
 REFUSED: list[tuple[str, str, bytes, list[str]]] = [
     ("empty file", "log.jsonl", b"", ["is empty"]),
+    (
+        "a number, then a list, in one field",
+        "log.jsonl",
+        lines(*GOOD, {"step": 1, "uid": "a", "reward": [1, 2]}),
+        ["line 5", "column 'reward'", "list [1, 2]", "lines before hold numbers"],
+    ),
     ("binary garbage as jsonl", "log.jsonl", bytes(range(256)) * 4, ["line 1", "not a JSON"]),
     ("non-UTF-8 jsonl", "log.jsonl", b"\xff\xfe\x00garbage\n", ["line 1", "not UTF-8"]),
     ("binary garbage as csv", "log.csv", bytes(range(128, 256)) * 4, ["log.csv"]),
@@ -193,7 +199,7 @@ def test_one_iteration_only(tmp_path: Path) -> None:
     path.write_bytes(lines(*GOOD, *[{"step": 1, "uid": "b", "reward": r} for r in (0, 5, 5, 0)]))
     out = report(path)
     assert out["summary"]["iterations"] == 1
-    assert {f["code"] for f in out["flags"]} == {"collapsed_pair"}  # ±0.5 vs ±2.5
+    assert {f["code"] for f in out["flags"]} == {"collapsed_pair", "reallocation"}  # ±0.5 vs ±2.5
 
 
 def test_unicode_and_very_long_prompts(tmp_path: Path) -> None:

@@ -68,7 +68,15 @@ def test_compare_json_contract(runner: CliRunner) -> None:
     assert [it["step"] for it in report["iterations"]] == [1, 2]
     for flag in report["flags"]:
         assert {"code", "severity", "step", "message", "evidence"} <= set(flag)
-    assert report["flags"] == []  # one group per step: no twin within an iteration
+    # One group per step: no twin within an iteration, and no per-group check fires; the
+    # verdict's headline is the one finding: 0.5 − 6/156 of the mass moved, a warning.
+    [flag] = report["flags"]
+    assert (flag["code"], flag["severity"], flag["step"]) == ("reallocation", "warning", None)
+    seed = np.array([-1.0, -1, -1, 0, 1, 1, 1])
+    grpo = [(((m * seed) / (np.std(m * seed, ddof=1) + 1e-6)) ** 2).sum() for m in (1, 5)]
+    p, q = np.array(grpo) / sum(grpo), np.array([6.0, 150.0]) / 156  # Σ (r − mean)²
+    assert flag["evidence"]["reallocated"] == pytest.approx(0.5 * abs(p - q).sum(), abs=1e-12)
+    assert 0.5 * abs(p - q).sum() == pytest.approx(0.5 - 6 / 156, abs=1e-6)  # eps aside
     grpo = [it["scale_grpo"] for it in report["iterations"]]
     assert grpo[0] == pytest.approx(grpo[1], rel=1e-6)  # the flaw, in numbers
     dr = [it["scale_dr_grpo"] for it in report["iterations"]]
@@ -148,6 +156,7 @@ def test_compare_multitask_shows_every_flag(runner: CliRunner) -> None:
         "noise_amplification",
         "singleton_groups",
         "task_reweighting",
+        "reallocation",
     }
     collapse = {f["step"] for f in report["flags"] if f["code"] == "magnitude_collapse"}
     assert collapse == {12, 13, 30}  # the math-only curriculum steps
@@ -183,9 +192,9 @@ def test_fail_on_says_which_finding_caused_exit_1(runner: CliRunner, tmp_path: P
     assert result.exit_code == 1
     first, worst = result.stderr.splitlines()[-2:]
     assert first == (
-        "--fail-on warning: exit 1 because of 5 findings at warning or worse: "
-        "collapsed_pair ×2 (steps 1–2), magnitude_collapse_groups ×2 (steps 1–2), "
-        "magnitude_collapse ×1 (step 3)"
+        "--fail-on warning: exit 1 because of 6 findings at warning or worse: "
+        "collapsed_pair ×2 (steps 1–2), reallocation ×1 (the run), "
+        "magnitude_collapse_groups ×2 (steps 1–2), magnitude_collapse ×1 (step 3)"
     )
     assert worst.startswith("  worst: ") and "(warning)" in worst
     assert "--fail-on" not in invoke(runner, "compare", path).stderr

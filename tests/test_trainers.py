@@ -42,16 +42,31 @@ EXPECTED = [
         64,
         2,
         8,
-        {"group": "problem_id", "task": "env_name", "components": "metrics.correct, metrics.style"},
+        {
+            "group": "problem_id",
+            "task": "env_name",
+            "components": "1·metrics.correct + 1·metrics.style",
+        },
     ),
-    ("verl_reward_keys", "verl", 64, 2, 8, {"reward": "score", "components": "acc, format"}),
+    (
+        "verl_reward_keys",
+        "verl",
+        64,
+        2,
+        8,
+        {"reward": "score", "components": "acc, format (GDPO: weight 1 each)"},
+    ),
     (
         "verl_multi_reward",
         "verl",
         864,
         36,
         432,
-        {"group": "input", "reward": "score", "components": "acc, format, bonus"},
+        {
+            "group": "input",
+            "reward": "score",
+            "components": "acc, format, bonus (GDPO: weight 1 each)",
+        },
     ),
     ("art", "art", 24, 2, 6, {"group": "group_index"}),
     ("nemo_rl", "nemo-rl", 24, 2, 6, {"group": "prompt", "reward": "reward"}),
@@ -206,7 +221,9 @@ def test_component_flag_and_json_metrics(tmp_path: Path) -> None:
     art.write_text(json.dumps({"trajectories": trajectories}) + "\n")
     report = compare(art.parent)
     # the reward is passed + style; turns is a metric, not a part of it
-    assert report["summary"]["columns"]["components"] == "metrics.passed, metrics.style"
+    assert (
+        report["summary"]["columns"]["components"] == "1·metrics.passed + 1·metrics.style"
+    )  # fitted
     assert "component_aliasing" in {f["code"] for f in report["flags"]}  # (1, 0) vs (0, 1)
     # metrics that do not add up to the reward are columns, not components
     trajectories = [
@@ -576,3 +593,16 @@ def test_user_components_take_the_weights_or_gdpo_is_refused(tmp_path: Path) -> 
     np.testing.assert_allclose(frame["adv_gdpo"], _verl_whiten(z), rtol=1e-12, atol=1e-12)
     default = CliRunner().invoke(app, ["compare", str(log), *parts[:4], "--format", "json"])
     assert "gdpo" in json.loads(default.stdout)["summary"]["skipped_estimators"]
+
+
+def test_weights_for_a_trainers_components_are_shown_and_checked() -> None:
+    """The verl preset finds the reward's components: --reward-weights gives GDPO their
+    weights, and the header and JSON say so; a count that fits neither the reward column
+    nor the components is refused naming both."""
+    folder = SAMPLES / "trainers" / "verl_multi_reward"
+    report = compare(folder, "--reward-weights", "4,1,0.1")
+    assert report["summary"]["reward_weights"] == {"acc": 4.0, "format": 1.0, "bonus": 0.1}
+    assert report["summary"]["columns"]["components"] == "4·acc + 1·format + 0.1·bonus"
+    bad = CliRunner().invoke(app, ["compare", str(folder), "--reward-weights", "4,1"])
+    assert bad.exit_code == 2
+    assert "2 values for 1 reward column and 3 components (acc, format, bonus)" in bad.output

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from grpoflaw_cli import api as gf
 from grpoflaw_cli.analysis import Analysis, analyze_groups
+from grpoflaw_cli.diagnostics import diagnose
 from grpoflaw_cli.estimators import Conventions
 from grpoflaw_cli.passes import group_stats_query
 from grpoflaw_cli.verdict import LITTLE, per_iteration, recommendation, verdict
@@ -253,3 +254,98 @@ def test_the_mass_is_that_of_the_advantages_the_trainer_computes(tmp_path) -> No
     assert verdict(clipped.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 202, abs=1e-6)
     raw = gf.compare(log, ["grpo", "dr_grpo"], framework="openrlhf", clip=None)
     assert verdict(raw.analysis)["reallocated"] == pytest.approx(0.5 - 2 / 802, abs=1e-6)
+
+
+def test_each_trainer_is_told_its_own_setting() -> None:
+    """The bundled trainer dumps: the advice names the trainer that wrote the log, in its
+    own spelling (ART's is a TrainConfig field, not verl's option), and a run whose logged
+    advantages keep magnitude (TRL with scale_rewards="none") is told there is nothing to
+    change."""
+    expected = {
+        "art": ("ART", ["_config=art.dev.TrainConfig(scale_rewards=False)"]),
+        "nemo_rl": ("NeMo-RL", ["grpo.normalize_rewards=false"]),
+        "trl_scale_none": ("TRL", []),
+        "verl_v1": (
+            "verl",
+            ["algorithm.norm_adv_by_std_in_grpo=False", "algorithm.adv_estimator=rloo"],
+        ),
+    }
+    for folder, (trainer, wanted) in expected.items():
+        rec = gf.compare(SAMPLES / "trainers" / folder).report()["summary"]["verdict"]
+        advice = rec["recommendation"]
+        assert (advice["trainer"], advice["settings"]) == (trainer, wanted), folder
+        assert advice["assumed"] is False
+
+
+def test_closest_is_not_a_match(tmp_path) -> None:
+    """A TRL dump whose logged advantages are all 0 matches no estimator: the verdict must
+    not say they match Dr. GRPO (the closest) and drop the advice; it advises as for a run
+    whose advantages it does not know."""
+    src = SAMPLES / "trainers" / "trl" / "completions"
+    out = tmp_path / "completions"
+    out.mkdir()
+    for path in sorted(src.iterdir()):
+        frame = pl.read_parquet(path).with_columns(pl.lit(0.0).alias("advantage"))
+        frame.write_parquet(out / path.name)
+    report = gf.compare(out).report()["summary"]
+    assert report["logged_advantage"]["matches"] is False
+    advice = report["verdict"]["recommendation"]
+    assert "match" not in advice["text"]
+    assert advice["settings"][0] == 'scale_rewards="none"'
+
+
+def test_groups_spanning_tasks_are_flagged_not_split() -> None:
+    """One group per step holding two tasks (a wrong group column): the within/across split
+    would assign the group to its first task, so the verdict gives none, and a
+    mixed_task_groups flag says which share of the rollouts is concerned."""
+    rows = {
+        "step": [1] * 4 + [2] * 4,
+        "group": [0] * 4 + [1] * 4,
+        "task": ["code", "code", "chat", "chat"] * 2,
+        "reward": [0.0, 50, 0.1, 0.4, 0, 40, 0.2, 0.3],
+    }
+    a = _analysis(rows)
+    v = verdict(a)
+    assert "reallocated_within_tasks" not in v and "dominant" not in v
+    flags = [f for f in diagnose(a) if f.code == "mixed_task_groups"]
+    assert [(f.step, f.evidence["groups"], f.evidence["rollouts_share"]) for f in flags] == [
+        (None, 2, 1.0)
+    ]
+    clean = _analysis({**rows, "group": [0, 0, 1, 1, 2, 2, 3, 3]})
+    assert "reallocated_within_tasks" in verdict(clean)
+    assert not [f for f in diagnose(clean) if f.code == "mixed_task_groups"]
+
+
+def test_verl_scores_a_lone_rollout_so_it_is_not_zero_signal(tmp_path) -> None:
+    """verl gives a one-rollout group mean 0 and std 1: its advantage is its reward (5 / (1
+    + 1e-6)), not 0. Under verl's conventions it is no zero-signal rollout; under TRL's
+    (NaN std: no advantage) it is, and the text says "(or alone)"."""
+    rows = [(0, r) for r in (0.0, 1, 0, 1)] + [(1, 5.0)] + [(2, 3.0), (2, 3.0)]
+    log = tmp_path / "alone.jsonl"
+    log.write_text("".join(f'{{"step": 1, "group": {g}, "reward": {r}}}\n' for g, r in rows))
+    under_verl = verdict(gf.compare(log, framework="verl").analysis)
+    assert under_verl["zero_signal"] == pytest.approx(2 / 7)  # the constant pair only
+    assert "(or alone)" not in under_verl["text"]
+    under_trl = verdict(gf.compare(log, framework="trl").analysis)
+    assert under_trl["zero_signal"] == pytest.approx(3 / 7)
+    assert "(or alone)" in under_trl["text"]
+
+
+def test_all_constant_names_the_estimator_that_still_moves() -> None:
+    v = verdict(_analysis({"step": [1, 1, 2, 2], "group": [0, 0, 1, 1], "reward": [1.0, 1, 0, 0]}))
+    assert "GRPO and Dr. GRPO give no gradient" in v["text"] and "REINFORCE++" in v["text"]
+
+
+def test_the_seed_is_one_finding_a_gate_sees(tmp_path) -> None:
+    """One group per step: no per-group check can fire, but the verdict's 46.2 % is the
+    run-level reallocation warning, so --fail-on warning fails; the terminal's findings
+    table leaves it to the verdict panel."""
+    result = gf.compare(SAMPLES / "seed.jsonl")
+    [flag] = result.flags
+    assert (flag.code, flag.severity.value, flag.step) == ("reallocation", "warning", None)
+    assert flag.score == pytest.approx(verdict(result.analysis)["reallocated"], abs=1e-12)
+    within = gf.compare(SAMPLES / "multitask.jsonl")
+    [multi] = [f for f in within.flags if f.code == "reallocation"]
+    v = verdict(within.analysis)
+    assert multi.score == pytest.approx(v["reallocated_within_tasks"], abs=1e-12)
+    assert multi.severity.value == "info"  # 15.9 % within tasks: "some"

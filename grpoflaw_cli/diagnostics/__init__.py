@@ -6,8 +6,9 @@ describing its checks: :mod:`.pairs` (``collapsed_pair``), :mod:`.magnitude`
 (``magnitude_collapse``, ``magnitude_collapse_groups``, ``noise_amplification``),
 :mod:`.groups` (``zero_variance``, ``singleton_groups``, ``ragged_groups``),
 :mod:`.composition` (``component_aliasing``, ``task_reweighting``),
-:mod:`.inflation` (``component_inflation``) and :mod:`.provenance`
-(``step_in_several_files``, ``logged_advantage_mismatch``); :mod:`.checks` runs them all.
+:mod:`.inflation` (``component_inflation``), :mod:`.reallocation` (``reallocation``, the
+verdict's headline) and :mod:`.provenance` (``step_in_several_files``,
+``logged_advantage_mismatch``); :mod:`.checks` runs them all.
 
 >>> import polars as pl
 >>> from grpoflaw_cli.analysis import analyze_groups
@@ -17,7 +18,7 @@ describing its checks: :mod:`.pairs` (``collapsed_pair``), :mod:`.magnitude`
 ...                      "reward": rewards + [5 * r for r in rewards] * 2})
 >>> table = group_stats_query(rows, has_length=False).collect()
 >>> [(f.code, f.step) for f in diagnose(analyze_groups(table, ["grpo", "dr_grpo"]))]
-[('collapsed_pair', 1), ('magnitude_collapse_groups', 1)]
+[('collapsed_pair', 1), ('magnitude_collapse_groups', 1), ('reallocation', None)]
 """
 
 from grpoflaw_cli.diagnostics.checks import CHECKS, diagnose

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.diagnostics.composition import component_aliasing, task_reweighting
+from grpoflaw_cli.diagnostics.composition import (
+    component_aliasing,
+    mixed_task_groups,
+    task_reweighting,
+)
 from grpoflaw_cli.diagnostics.consequence import by_consequence, with_consequence
 from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
 from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
@@ -13,6 +17,7 @@ from grpoflaw_cli.diagnostics.inflation import component_inflation
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
 from grpoflaw_cli.diagnostics.pairs import collapsed_pairs
 from grpoflaw_cli.diagnostics.provenance import logged_advantage, steps_across_files
+from grpoflaw_cli.diagnostics.reallocation import reallocation
 from grpoflaw_cli.diagnostics.structure import run_level
 from grpoflaw_cli.labels import group_labels
 
@@ -25,8 +30,10 @@ CHECKS = (
     ragged_groups,
     logged_advantage,
     task_reweighting,
+    mixed_task_groups,
     component_aliasing,
     component_inflation,
+    reallocation,
 )
 
 

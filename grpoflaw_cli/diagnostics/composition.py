@@ -9,6 +9,11 @@
     With a task column: a task whose share of GRPO's advantage mass (Σ A²) differs from
     its share of the reward spread (what Dr. GRPO and RLOO give it) by ``task_ratio``
     (3×) or more, over the run (``step`` is null). warning; error from 10×.
+``mixed_task_groups``
+    With a task column: groups holding rollouts of several tasks, over the run. A prompt
+    group has one task, so the group column is likely wrong (a fallback key, a step-wide
+    group); the task figures take each group's first task, and the verdict does not split
+    by task. Its consequence is the share of rollouts in such groups. warning.
 """
 
 from __future__ import annotations
@@ -24,7 +29,36 @@ from grpoflaw_cli.diagnostics.flags import (
     plain,
     worst_per_step,
 )
+from grpoflaw_cli.errors import option
 from grpoflaw_cli.formatting import count, num, percent
+
+
+def mixed_task_groups(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Groups whose rollouts belong to several tasks: one run-level flag."""
+    if "task_mixed" not in a.groups.columns:
+        return []
+    mixed = a.groups.filter(pl.col("task_mixed").fill_null(False))
+    if mixed.height == 0:
+        return []
+    share = float(mixed["n"].sum()) / max(float(a.groups["n"].sum()), 1.0)
+    first = mixed.row(0, named=True)
+    return [
+        Flag(
+            code="mixed_task_groups",
+            severity=Severity.WARNING,
+            step=None,
+            wording=(
+                f"{count(mixed.height, 'group')} of {num(a.groups.height)} hold rollouts of "
+                f"several tasks ({percent(share)} of the rollouts; first at step "
+                f"{plain(first['step'])}): a prompt group has one task, so the group column "
+                "is likely not the prompt's; the task figures take each group's first task "
+                "and the verdict does not split by task. Map the prompt's id with "
+                + option("group_col")
+            ),
+            evidence={"groups": mixed.height, "rollouts_share": share},
+            score=share,
+        )
+    ]
 
 
 def component_aliasing(a: Analysis, t: Thresholds) -> list[Flag]:

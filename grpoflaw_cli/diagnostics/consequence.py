@@ -86,8 +86,10 @@ def consequence(flag: Flag, step: dict[str, Any] | None) -> tuple[float, str]:
     ev = flag.evidence
     if flag.code == "task_reweighting" and "share_grpo" in ev:
         return abs(ev["share_grpo"] - ev.get("spread_share", 0.0)), "update mass"
-    if flag.code == "component_inflation":  # its score is the class's GRPO share
+    if flag.code in ("component_inflation", "reallocation"):  # its score: a share of mass
         return flag.score, "update mass"
+    if flag.code == "mixed_task_groups":  # its score: a share of the rollouts
+        return flag.score, "rollouts"
     if step is None:
         return 1.0, "rollouts"
     if flag.code == "zero_variance":

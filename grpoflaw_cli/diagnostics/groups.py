@@ -79,8 +79,9 @@ def singleton_groups(a: Analysis, t: Thresholds) -> list[Flag]:
                 severity=Severity.WARNING if mostly else Severity.INFO,
                 step=plain(row["step"]),
                 wording=(
-                    f"{num(row['singleton_groups'])} of {count(row['groups'], 'group')} "
-                    "have one rollout"
+                    f"{num(row['singleton_groups'])} of {count(row['groups'], 'group')}"
+                    + (" has" if row["singleton_groups"] == 1 else " have")
+                    + " one rollout"
                     + (
                         ": the group column probably identifies rollouts, not prompts; "
                         f"map the prompt with {option('group_col')} or {option('group_size')} N"

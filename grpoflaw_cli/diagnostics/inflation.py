@@ -6,8 +6,11 @@
     GRPO's update mass (Σ A² over the run) is ``component_ratio`` (3×) or more its share
     under Dr. GRPO, which keeps the weighted reward's magnitude: typically a shaping term
     (a format bonus) whose groups get the same ±1/√2 as groups that differ in accuracy.
-    Over the run (``step`` is null); its score is the inflated (GRPO) share. warning;
-    error from 10×.
+    Over the run (``step`` is null); its score is the mass GRPO moves to the class (its
+    GRPO share minus its Dr. GRPO share), the verdict's measure when it names a component.
+    warning; error when that excess is :data:`ERROR_EXCESS` (10 %) of the run's update
+    mass or more: how much of the run it affects, not how large the ratio of two small
+    shares is.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.attribution import inflation
 from grpoflaw_cli.diagnostics.flags import ROUNDING, Flag, Severity, Thresholds
 from grpoflaw_cli.formatting import num, percent
+
+ERROR_EXCESS = 0.1
+"""component_inflation is an error when GRPO moves this share of the update mass to a class."""
 
 
 def _varying(components: list[str]) -> str:
@@ -35,12 +41,11 @@ def component_inflation(a: Analysis, t: Thresholds) -> list[Flag]:
         ratio = inflation(row)
         if ratio < t.component_ratio * ROUNDING or row["share_grpo"] < 0.01:
             continue
+        excess = row["share_grpo"] - row["share_dr_grpo"]
         flags.append(
             Flag(
                 code="component_inflation",
-                severity=Severity.ERROR
-                if ratio >= 10 * t.component_ratio / 3
-                else Severity.WARNING,
+                severity=Severity.ERROR if excess >= ERROR_EXCESS else Severity.WARNING,
                 step=None,
                 group="+".join(row["components"]) or None,
                 wording=(
@@ -50,8 +55,8 @@ def component_inflation(a: Analysis, t: Thresholds) -> list[Flag]:
                     "of a small reward term, as GRPO's std division gives every non-constant "
                     "group the same advantage scale"
                 ),
-                evidence={**row, "ratio": ratio},
-                score=row["share_grpo"],
+                evidence={**row, "ratio": ratio, "excess": excess},
+                score=excess,
             )
         )
     return flags

@@ -32,11 +32,11 @@ from grpoflaw_cli.ingest.columns import (
     weighted_sum,
 )
 from grpoflaw_cli.ingest.detect import NoRewardColumn, detect
-from grpoflaw_cli.ingest.files import file_format, resolve_paths
+from grpoflaw_cli.ingest.files import file_format, natural_key, resolve_paths
 from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
-from grpoflaw_cli.ingest.weights import reward_text, weights_given
+from grpoflaw_cli.ingest.weights import components_text, reward_text, weights_given
 
 __all__ = [
     "FILE_COL",
@@ -52,6 +52,7 @@ __all__ = [
     "carried_name",
     "check_rewards",
     "collect",
+    "components_text",
     "detect",
     "duplicate_rows",
     "explained",
@@ -60,6 +61,7 @@ __all__ = [
     "input_name",
     "load",
     "missing_rewards",
+    "natural_key",
     "reread",
     "resolve_paths",
     "reward_text",

@@ -143,17 +143,26 @@ def _component_weights(
 
 
 def _weights(
-    rewards: tuple[str, ...], weights: tuple[float, ...] | None, reasons: list[str]
+    rewards: tuple[str, ...],
+    weights: tuple[float, ...] | None,
+    reasons: list[str],
+    parts: tuple[str, ...] = (),
 ) -> None:
-    """Check the reward weights against the reward columns, and say how they are summed."""
+    """Check the reward weights against the reward columns (or, with one reward column,
+    its components ``parts``), and say how they are summed."""
     if weights is None:
         if len(rewards) > 1:
             reasons.append("reward = " + " + ".join(rewards) + " (components summed, weight 1)")
         return
     if len(weights) != len(rewards):
+        also = (
+            f" and {count(len(parts), 'component')} ({', '.join(parts)})"
+            if len(rewards) == 1 and len(parts) > 1
+            else ""
+        )
         raise UsageError(
             f"{option('reward_weights')} has {count(len(weights), 'value')} for "
-            f"{count(len(rewards), 'reward column')}",
+            f"{count(len(rewards), 'reward column')}{also}",
             hint=f"give one weight per {option('reward_cols')} (or, with one reward column, "
             f"per {option('component_cols')}), in the same order",
         )
@@ -279,7 +288,7 @@ def detect(columns: Sequence[str], mapping: ColumnMap, numeric: Sequence[str] = 
     rewards = _rewards(cols, mapping, numbers, reasons)
     parts_weights = _component_weights(rewards, mapping, reasons)
     if parts_weights is None:
-        _weights(rewards, mapping.reward_weights, reasons)
+        _weights(rewards, mapping.reward_weights, reasons, tuple(dict.fromkeys(mapping.components)))
     step = _step(cols, mapping, reasons)
     group, mode = _group(cols, mapping, [*rewards, *([step] if step else [])], reasons)
     length, task, baseline = _optional_roles(

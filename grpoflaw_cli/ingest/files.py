@@ -47,7 +47,7 @@ Source = Path
 # --------------------------------------------------------------------------- paths
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
     """Sort ``2.jsonl`` before ``10.jsonl``."""
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
 
@@ -107,7 +107,7 @@ def _expand(raw: str | Path) -> list[Path]:
     out: list[Path] = []
     path = Path(raw)
     if path.is_dir():
-        found = sorted(_log_files_in(path), key=_natural_key)
+        found = sorted(_log_files_in(path), key=natural_key)
         if not found:
             raise InputError(
                 f"folder '{path}' holds no log files",
@@ -124,7 +124,7 @@ def _expand(raw: str | Path) -> list[Path]:
     elif any(ch in str(raw) for ch in "*?["):
         matches = sorted(
             (Path(p) for p in glob.glob(str(raw), recursive=True) if Path(p).is_file()),
-            key=_natural_key,
+            key=natural_key,
         )
         matches = [p for p in matches if file_format(p)]
         dangling = [p for p in glob.glob(str(raw), recursive=True) if _dangling(Path(p))]

@@ -90,6 +90,8 @@ def locate_read_error(
         return InputError(f"'{path}' holds no JSON lines: it is empty or blank")
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
+    if fmt == "jsonl" and (clash := _first_field_type_clash(path)) is not None:
+        return clash  # a clash that defeats even the schema (a number, then a list)
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
 
 
@@ -182,6 +184,35 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
                 f"{quoted(value)} where the lines before hold {first}s",
                 hint='write every value of a column as one JSON type (0.5, not "0.5")',
             )
+    return None
+
+
+def _first_field_type_clash(source: Source) -> InputError | None:
+    """The first JSONL line where any field holds another kind of JSON value than the
+    lines before gave it (a list after numbers, say): the clash Polars reports only as
+    "failed to determine supertype". Error path only: Python's JSON, streamed."""
+    kinds: dict[str, str] = {}
+    try:
+        for number, line in enumerate(file_lines(source), start=1):
+            try:
+                record = decode_json_line(line) if line.strip() else None
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            for column, value in record.items():
+                if value is None:
+                    continue
+                kind = json_kind(value)
+                first = kinds.setdefault(column, kind)
+                if kind != first:
+                    return InputError(
+                        f"'{source}', line {number}, column '{column}': the JSON {kind} "
+                        f"{quoted(value)} where the lines before hold {first}s",
+                        hint="write every value of a column as one JSON type",
+                    )
+    except OSError:
+        return None
     return None
 
 

@@ -53,13 +53,30 @@ def cell(x: Any, digits: int = 4) -> str:
     return num(x, digits, group_large=False)
 
 
+def slope(x: float | None) -> str:
+    """An elasticity, to the two decimals its verdict reads (1 keeps, 0 erases): a fit's
+    3.97e-06 is 0.00, never a signed zero; n/a when there is none.
+
+    >>> slope(3.971e-06), slope(-0.0001516), slope(1.0083), slope(None), slope(float("nan"))
+    ('0.00', '0.00', '1.01', 'n/a', 'n/a')
+    """
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:.2f}".replace("-0.00", "0.00")
+
+
 def plus_minus(value: float, half: float, signed: bool = False) -> str:
     """An estimate and its interval's half-width: ``0.500 ± 0.010``."""
     return f"{value:+.3f} ± {half:.3f}" if signed else f"{value:.3f} ± {half:.3f}"
 
 
-def step_ranges(steps: list[Any]) -> str:
-    """Compress steps into ranges: [1, 2, 3, 7] → "1-3, 7"; "whole run" for run-level flags."""
+def step_ranges(steps: list[Any], room: int | None = None) -> str:
+    """Compress steps into ranges: [1, 2, 3, 7] → "1-3, 7"; "whole run" for run-level flags.
+    With ``room``, the ranges that fit in that many characters, then "…".
+
+    >>> step_ranges([1, 2, 3, 7, 9, 10, 12]), step_ranges([1, 2, 3, 7, 9, 10, 12], room=10)
+    ('1-3, 7, 9-10, 12', '1-3, 7, …')
+    """
     if all(s is None for s in steps):
         return "whole run"
     if not all(isinstance(s, int) for s in steps):
@@ -74,7 +91,27 @@ def step_ranges(steps: list[Any]) -> str:
         parts.append(str(start) if start == prev else f"{start}-{prev}")
         if s is not None:
             start = prev = s
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if room is None or len(text) <= room:
+        return text
+    kept: list[str] = []
+    for part in parts:
+        if len(", ".join([*kept, part, "…"])) > room:
+            break
+        kept.append(part)
+    return ", ".join([*kept, "…"])
+
+
+def ratio(row: Mapping[str, Any]) -> str:
+    """An attribution class's GRPO share over its Dr. GRPO share: ``13.5×``, or ``—``.
+
+    >>> ratio({"share_grpo": 0.16, "share_dr_grpo": 0.0118})
+    '13.6×'
+    >>> ratio({"share_grpo": 0.1, "share_dr_grpo": 0})
+    '—'
+    """
+    grpo, magnitude = row["share_grpo"], row["share_dr_grpo"]
+    return f"{num(grpo / magnitude)}×" if magnitude else "—"
 
 
 def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -85,13 +122,14 @@ def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return by_code
 
 
-def where_fired(group: list[dict[str, Any]]) -> str:
+def where_fired(group: list[dict[str, Any]], room: int | None = None) -> str:
     """How many iterations a check's flags are about, and which: ``3: 1-2, 7`` (a
-    run-level finding's steps are in its evidence)."""
+    run-level finding's steps are in its evidence); the steps cut to ``room`` characters."""
     steps = [s for f in group for s in f.get("evidence", {}).get("steps") or [f["step"]]]
     if all(s is None for s in steps):
         return "whole run"
-    return f"{len(set(map(str, steps)))}: {step_ranges(steps)}"
+    told = f"{len(set(map(str, steps)))}: "
+    return told + step_ranges(steps, None if room is None else room - len(told))
 
 
 def affected(group: list[dict[str, Any]]) -> str:

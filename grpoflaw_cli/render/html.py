@@ -29,7 +29,9 @@ from grpoflaw_cli.render.common import (
     logged_verdict,
     percent,
     plus_minus,
+    ratio,
     skipped_text,
+    slope,
     where_fired,
 )
 
@@ -52,11 +54,11 @@ powers of ten); no minor gridlines (beside explicit ticks Plotly draws them dens
 def log_ticks(*arrays: Any) -> list[float]:
     """Tick values for a log axis over the positive, finite values of ``arrays``: 1, 2 and
     5 times each power of ten in range (powers of ten alone past six decades; 1, 1.5, 2,
-    3, 5 and 7 when 1-2-5 leaves fewer than three), so labels never crowd as Plotly's
-    1-to-9 ticks do.
+    3, 5 and 7 when 1-2-5 leaves fewer than three; a finer tier again when that does), so
+    labels never crowd as Plotly's 1-to-9 ticks do and always read as full values.
 
-    >>> log_ticks([0.06, 1.2]), log_ticks([0.6, 2.3])
-    ([0.1, 0.2, 0.5, 1.0], [0.7, 1.0, 1.5, 2.0])
+    >>> log_ticks([0.06, 1.2]), log_ticks([0.6, 2.3]), log_ticks([0.6, 1.4])
+    ([0.1, 0.2, 0.5, 1.0], [0.7, 1.0, 1.5, 2.0], [0.6, 0.7, 0.8, 0.9, 1.0, 1.2])
     """
     values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays] + [np.zeros(0)])
     values = values[np.isfinite(values) & (values > 0)]
@@ -64,13 +66,16 @@ def log_ticks(*arrays: Any) -> list[float]:
         return []
     lo, hi = float(values.min()), float(values.max())
     first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
-    tiers = [(1.0,)] if last - first > 6 else [(1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
+    fine = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    tiers = (
+        [(1.0,)] if last - first > 6 else [(1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0), fine]
+    )
     for steps in tiers:  # a finer tier when the coarse one leaves fewer than three labels
         ticks = [float(f"{m * 10.0**e:.12g}") for e in range(first, last + 1) for m in steps]
         inside = [t for t in ticks if lo <= t <= hi]
         if len(inside) >= 3:
             break
-    return inside if len(inside) >= 2 else []  # a narrow range: Plotly's own ticks
+    return inside if len(inside) >= 3 else []  # a narrow range: Plotly's own ticks
 
 
 def color(name: str, k: int = 0) -> str:
@@ -340,7 +345,7 @@ def _magnitude_html(report: dict[str, Any]) -> str:
         for which in ("within", "across"):
             word = row[f"verdict_{which}"]
             cls = "na" if word == "n/a" else word
-            cells.append(f'<td class="{cls}">{cell(row[f"elasticity_{which}"])} {word}</td>')
+            cells.append(f'<td class="{cls}">{slope(row[f"elasticity_{which}"])} {word}</td>')
         rows.append(
             f'<tr><td class="l">{_esc(row["estimator"])} ({_esc(row["title"])})</td>'
             + "".join(cells)
@@ -488,12 +493,15 @@ def _attribution_html(report: dict[str, Any]) -> str:
         f"<tr><td>{_esc(' + '.join(c['components']) or '(none)')}</td>"
         f"<td class='num'>{_esc(num(c['groups']))}</td>"
         f"<td class='num'>{_esc(percent(c['share_grpo']))}</td>"
-        f"<td class='num'>{_esc(percent(c['share_dr_grpo']))}</td></tr>"
+        f"<td class='num'>{_esc(percent(c['share_dr_grpo']))}</td>"
+        f"<td class='num'>{_esc(ratio(c))}</td></tr>"
         for c in classes
     )
     return (
         "<h3>Update mass by reward components varying</h3><table><tr><th>components "
-        "varying</th><th>groups</th><th>GRPO</th><th>Dr. GRPO</th></tr>" + rows + "</table>"
+        "varying</th><th>groups</th><th>GRPO</th><th>Dr. GRPO</th><th>ratio</th></tr>"
+        + rows
+        + "</table>"
     )
 
 

@@ -39,7 +39,9 @@ from grpoflaw_cli.render.common import (
     logged_verdict,
     percent,
     plus_minus,
+    ratio,
     skipped_text,
+    slope,
     where_fired,
 )
 from grpoflaw_cli.textsafe import printable, printable_tree
@@ -62,6 +64,22 @@ SHORT_CODES = {
 
 LABEL_WIDTH = 12
 """The header's label column ("conventions ")."""
+
+
+def plain_table(title: str, caption: str | None = None, **options: Any) -> Table:
+    """The screen's tables: the title and caption on the left, a rule under the bold
+    header, no frame and no outer padding (``options``: Rich's other Table settings)."""
+    return Table(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        **options,
+    )
 
 
 def files_line(files: list[str], room: int) -> str:
@@ -209,10 +227,8 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
     rows, cut = _pick_rows(report["iterations"], max_rows)
     shown = {c for row in rows for c in row["flags"]}  # the legend names only these
     legend = ", ".join(f"{v}={k}" for k, v in SHORT_CODES.items() if k in shown) or "none"
-    table = Table(
+    table = plain_table(
         title="Per iteration: reward spread vs advantage scale (RMS) under each estimator",
-        caption_justify="left",
-        title_justify="left",
         caption=(
             "spread: RMS deviation of rewards from their group mean; moved: the share of the "
             "iteration's update mass GRPO places differently from Dr. GRPO; estimator columns: "
@@ -231,10 +247,6 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
                 else ""
             )
         ),
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
     )
     table.add_column("step", justify="right", no_wrap=True)
     if wide:
@@ -268,16 +280,10 @@ def iteration_table(report: dict[str, Any], max_rows: int, width: int = 120) -> 
 
 def magnitude_table(report: dict[str, Any]) -> RenderableType:
     """How much reward magnitude each estimator keeps (elasticity; 1 keeps, 0 erases)."""
-    table = Table(
+    table = plain_table(
         title="How much reward magnitude each estimator keeps",
-        title_justify="left",
         caption="elasticity: slope of log advantage scale on log reward spread (1 keeps "
         "magnitude, 0 erases it), over non-constant groups",
-        caption_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
     )
     table.add_column("estimator")
     table.add_column("across groups\n(same iteration)", justify="right")
@@ -288,30 +294,34 @@ def magnitude_table(report: dict[str, Any]) -> RenderableType:
         cells = []
         for which in ("within", "across"):
             value, word = row[f"elasticity_{which}"], row[f"verdict_{which}"]
-            cells.append(Text(f"{cell(value, 3)}  {word}", style=style[word]))
+            cells.append(Text(f"{slope(value)}  {word}", style=style[word]))
         table.add_row(row["estimator"], *cells, REGISTRY[row["estimator"]].keeps)
     return table
 
 
+WHERE_ROOM = 24
+"""The characters the findings table gives to the iterations a check fired on."""
+IN_THE_VERDICT = frozenset({"reallocation"})
+"""Findings the verdict panel states: the findings table leaves them out."""
+
+
 def flags_table(report: dict[str, Any]) -> RenderableType:
     """Findings by consequence, one row per code: where it fired, the share of the run
-    it affects, and its worst instance.
+    it affects, and its worst instance; not those the verdict panel states
+    (:data:`IN_THE_VERDICT`).
 
     The JSON output lists every flag individually.
     """
-    flags = report["flags"]
+    flags = [f for f in report["flags"] if f["code"] not in IN_THE_VERDICT]
     if not flags:
+        if report["flags"]:
+            return Text("No other findings: the verdict above is the run's one finding.")
         return Text(
             "No flags: no magnitude collapse, zero-variance or noise findings.", style="green"
         )
-    table = Table(
+    table = plain_table(
         title="Findings, by the share of the run they affect (--format json lists each flag)",
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
         show_lines=True,
-        pad_edge=False,
     )
     table.add_column("finding", no_wrap=True)
     table.add_column("iterations\naffects", no_wrap=True)
@@ -321,7 +331,7 @@ def flags_table(report: dict[str, Any]) -> RenderableType:
         severity = worst["severity"]
         table.add_row(
             Text(code, style=SEVERITY_STYLE[severity]).append(f"\n{severity}", style="dim"),
-            f"{where_fired(group)}\n{affected(group)}",
+            f"{where_fired(group, WHERE_ROOM)}\n{affected(group)}",
             f"{location(worst['step'])}: {worst['message']}",
         )
     return table
@@ -333,14 +343,9 @@ def task_table(report: dict[str, Any], width: int = 120) -> RenderableType | Non
     if not tasks:
         return None
     estimators = fitting(report["summary"]["estimators"], width - 40)
-    table = Table(
+    table = plain_table(
         title="Each task's say in the update (share of Σ advantage² over the run)",
-        title_justify="left",
         caption="reward spread: the say each task would have if magnitude passed through",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
     )
     table.add_column("task")
     table.add_column("groups", justify="right")
@@ -363,15 +368,9 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
     classes = report["summary"].get("attribution") or []
     if len(classes) < 2:
         return None
-    table = Table(
+    table = plain_table(
         title="Update mass by reward components varying (Σ A², run)",
-        title_justify="left",
-        caption="GRPO: unit scale per group; Dr. GRPO: the weighted reward's",
-        caption_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
+        caption="GRPO gives each group unit scale; Dr. GRPO keeps the weighted reward's",
     )
     table.add_column("components varying")
     table.add_column("groups", justify="right")
@@ -385,7 +384,7 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
             cell(row["groups"]),
             percent(grpo),
             percent(magnitude),
-            f"{num(grpo / magnitude)}×" if magnitude else "—",
+            ratio(row),
         )
     return table
 
@@ -465,16 +464,11 @@ def render_simulation(outcome: Any) -> RenderableType:
         else f"{s.sources} summed reward sources, task scales "
         + "/".join(f"{x:g}" for x in s.scales)
     )
-    table = Table(
+    table = plain_table(
         title=f"Learning on {s.tasks} tasks ({kind}); {s.seeds} seeds × {s.iterations} updates",
-        title_justify="left",
         caption="score: expected reward normalized per task to [0, 1] (worst to best "
         "response), tasks weighted equally; ± is the 95% confidence interval over seeds; "
         "the verdict compares the final score with GRPO's, paired by seed",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
     )
     table.add_column("estimator", no_wrap=True, min_width=max(map(len, outcome.curves)))
     table.add_column("learning curve")
