@@ -99,7 +99,9 @@ def sorted_groups(table: pl.DataFrame) -> pl.DataFrame:
         .sort("group", nulls_last=True)
         .sort("step", nulls_last=True, maintain_order=True)
     )
-    return table[order["__order"]]
+    # Flagged sorted by step, as the sort flagged it: Polars groups a sorted column by runs,
+    # so later per-step sums add in the same order from one run to the next.
+    return table[order["__order"]].with_columns(pl.col("step").set_sorted())
 
 
 def _shifted(shift: float) -> pl.Expr:
