@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.attribution import attribution
+from grpoflaw_cli.attribution import GRPO, MAGNITUDE, attribution, update_mass
 from grpoflaw_cli.estimators import (
     REFERENCE,
     REGISTRY,
@@ -115,6 +115,15 @@ class Analysis:
         (:func:`~grpoflaw_cli.attribution.attribution`), computed once for the check, the
         verdict and the report that read it."""
         return attribution(self.groups, self.components)
+
+    @cached_property
+    def update_masses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's update mass under GRPO and under Dr. GRPO
+        (:func:`~grpoflaw_cli.verdict.masses`), computed once for the checks, the verdict
+        and the per-iteration reallocation that read it (read-only)."""
+        p, q = update_mass(self.groups, GRPO), update_mass(self.groups, MAGNITUDE)
+        p.flags.writeable = q.flags.writeable = False
+        return p, q
 
 
 class Coefficients(Mapping[str, Affine]):

@@ -48,7 +48,6 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import GRPO, MAGNITUDE, update_mass
 from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
@@ -121,7 +120,7 @@ def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     where undefined: :func:`~grpoflaw_cli.attribution.update_mass`, as the attribution
     counts it). Dr. GRPO's is the group's Σ (r − mean)² of the rewards the trainer scores
     (after OpenRLHF's clip; TRL's unscorable rollouts get 0)."""
-    return update_mass(analysis.groups, GRPO), update_mass(analysis.groups, MAGNITUDE)
+    return analysis.update_masses  # computed once (read-only)
 
 
 def per_iteration(analysis: Analysis) -> dict[Any, float | None]:

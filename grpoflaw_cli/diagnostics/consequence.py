@@ -36,7 +36,6 @@ import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import GRPO, update_mass
 from grpoflaw_cli.diagnostics.flags import Flag
 
 ROLLOUT_CODES = frozenset(
@@ -57,7 +56,7 @@ def _per_step(a: Analysis) -> pl.DataFrame:
     """Per step: rollouts, rollouts in constant and in one-rollout groups, GRPO mass and
     the number of non-constant groups, each rollout or mass figure as a share of the run."""
     g = a.groups
-    mass = pl.Series(update_mass(g, GRPO)) if "scale_grpo" in g.columns else g["n"].cast(pl.Float64)
+    mass = pl.Series(a.update_masses[0]) if "scale_grpo" in g.columns else g["n"].cast(pl.Float64)
     live = pl.Series("_live", a.live)
     per = (
         g.with_columns(live, mass.alias("_mass"))
