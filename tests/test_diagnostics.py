@@ -382,3 +382,18 @@ def test_notes_rank_after_problems_whatever_their_reach() -> None:
     note = Flag("ragged_groups", Severity.INFO, 1, "sizes differ", evidence={"consequence": 1.0})
     dead = Flag("zero_variance", Severity.WARNING, 1, "no signal", evidence={"consequence": 0.2})
     assert [f.code for f in by_consequence([note, dead])] == ["zero_variance", "ragged_groups"]
+
+
+def test_flag_changed_copies_and_refuses_unknown_fields() -> None:
+    """Flag.changed is dataclasses.replace without the introspection: the same copy, the
+    original untouched, and a name that is no field refused."""
+    import dataclasses
+
+    from grpoflaw_cli.diagnostics.flags import Flag, Severity
+
+    flag = Flag("zero_variance", Severity.INFO, 3, "x", group=1, evidence={"a": 1}, score=0.5)
+    new = flag.changed(step=None, evidence={"b": 2})
+    assert new == dataclasses.replace(flag, step=None, evidence={"b": 2})
+    assert flag.step == 3 and flag.evidence == {"a": 1}
+    with pytest.raises(TypeError):
+        flag.changed(stepp=1)
