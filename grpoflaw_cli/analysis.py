@@ -44,7 +44,7 @@ from grpoflaw_cli.estimators import (
     clipped,
     constant,
     gdpo_components,
-    group_moments,
+    group_sum_sq,
     identity,
     whiten,
 )
@@ -449,7 +449,7 @@ def _scales(
     of the iteration's scale: out of Σ A² and out of its count; ``nan_is_zero`` (TRL, whose
     last step is ``nan_to_num``) counts them with advantage 0 instead."""
     refit = on is not g  # the map applies to the variable whose statistics ``on`` holds
-    _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
+    sum_sq = group_sum_sq(on, replace(coef, variable="reward") if refit else coef)
     if nan_is_zero:
         sum_sq = np.nan_to_num(sum_sq, nan=0.0, posinf=np.inf, neginf=-np.inf)
     finite = np.isfinite(sum_sq)
