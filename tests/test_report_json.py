@@ -99,3 +99,55 @@ def test_a_table_is_checked_for_control_characters_as_each_string_would_be() -> 
         {"step": 1, "task": "a", "flags": []},
         {"step": 2, "task": "b\\x1b", "flags": ["\\n"]},
     ]
+
+
+BOUNDARY_FLOATS = [
+    0.0,
+    -0.0,
+    1e-4,
+    -1e-4,
+    9.999999999999999e-05,
+    1e-05,
+    5e-324,
+    1e16,
+    9999999999999998.0,
+    -1e16,
+    1e300,
+    0.1,
+    1.0,
+    123456789012345.67,
+    math.nan,
+    math.inf,
+    -math.inf,
+]
+
+
+def _random_floats(size: int) -> list[float]:
+    """Floats of every exponent (random bits) and of the usual ranges."""
+    import numpy as np
+
+    rng = np.random.default_rng(14)
+    bits = rng.integers(0, 2**64, size=size, dtype=np.uint64).view(np.float64)
+    exponent = rng.integers(1023 - 16, 1023 + 56, size=size).astype(np.uint64)
+    mantissa = rng.integers(0, 2**52, size=size, dtype=np.uint64)
+    plain = ((exponent << np.uint64(52)) | mantissa).view(np.float64)
+    return [*bits.tolist(), *plain.tolist(), *rng.random(size).tolist(), *BOUNDARY_FLOATS]
+
+
+def test_floats_written_by_polars_are_the_text_json_writes() -> None:
+    """Polars writes a batch of floats (a table's float column, a long list of floats):
+    the same text as ``json``'s encoder, value for value, at every exponent."""
+    from grpoflaw_cli.render.formats import _floats_text
+
+    values = _random_floats(100_000)
+    text = _floats_text(pl.Series(values, dtype=pl.Float64)).to_list()
+    assert text == [json.dumps(v) for v in values]
+    assert _floats_text(pl.Series([None, 1.5], dtype=pl.Float64)).to_list() == ["null", "1.5"]
+    report = {"xs": values[:5000], "t": Rows(pl.DataFrame({"x": values[:5000]}))}
+    assert report_json(report) == json_text(report)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats() | st.sampled_from(BOUNDARY_FLOATS), min_size=256, max_size=400))
+def test_a_long_list_of_floats_is_written_as_json_dumps_writes_it(values: list[float]) -> None:
+    assert report_json({"xs": values}) == json_text({"xs": values})

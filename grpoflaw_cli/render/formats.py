@@ -36,6 +36,9 @@ def report_json(report: dict[str, Any]) -> str:
 _ENCODE = json.JSONEncoder().encode  # no indent: the C encoder
 _SCALARS = frozenset({int, float, bool, type(None)})
 _TEXTS = frozenset({str})
+_FLOAT = frozenset({float})
+_POLARS_FLOATS = 256
+"""From how many floats a batch is written by Polars (:func:`_floats_text`)."""
 
 
 def _many(values: list[Any], level: int) -> list[str]:
@@ -43,6 +46,10 @@ def _many(values: list[Any], level: int) -> list[str]:
     ``level``, encoded by kind rather than one by one: numbers in one call of the C
     encoder, dicts of the same keys a key at a time, lists flattened into one batch."""
     kinds = {type(v) for v in values}
+    if kinds == _FLOAT and len(values) >= _POLARS_FLOATS:  # floats alone: by Polars
+        import polars as pl
+
+        return list(_floats_text(pl.Series(values, dtype=pl.Float64)))
     if kinds <= _SCALARS:  # numbers, bools, nulls: one call of the C encoder
         return _ENCODE(values)[1:-1].split(", ") if values else []
     if kinds <= _SCALARS | _TEXTS:  # strings among them: the C encoder, each
@@ -128,7 +135,26 @@ def _column_text(column: Any, level: int) -> Any:
     dtype = column.dtype
     if dtype.is_integer() or dtype == pl.Boolean:  # Polars writes them as JSON does
         return column.cast(pl.String).fill_null("null")
+    if dtype.is_float():
+        return _floats_text(column.cast(pl.Float64))
     return pl.Series(_many(column.to_list(), level), dtype=pl.String)
+
+
+def _floats_text(column: Any) -> Any:
+    """A Float64 Series as ``json`` writes each value (``repr``; ``null`` for a null), as a
+    String Series. Polars writes the same shortest round-trip digits, in the same form, for
+    0 and 1e-4 ≤ |x| < 1e16 (where ``repr`` uses no exponent; checked on millions of
+    values, and by a test), six times faster; the rest (``1e-05``, ``1e+16``, NaN,
+    infinities), which Polars writes otherwise, go through ``json``'s encoder."""
+    import polars as pl
+
+    size = column.abs()
+    other = column.is_not_null() & ~(((size >= 1e-4) & (size < 1e16)) | (column == 0))
+    text = column.cast(pl.String)
+    if other.any():
+        where = other.arg_true()
+        text = text.scatter(where, _ENCODE(column.gather(where).to_list())[1:-1].split(", "))
+    return text.fill_null("null")
 
 
 def iterations_csv(report: dict[str, Any]) -> str:
