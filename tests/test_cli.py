@@ -752,7 +752,7 @@ def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None
     ours = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
-    assert ours.stdout.strip() == "dirty_decay_ms:200,muzzy_decay_ms:0"
+    assert ours.stdout.strip() == "dirty_decay_ms:50,muzzy_decay_ms:0"
     theirs = subprocess.run(
         [sys.executable, "-c", probe],
         env={**env, "_RJEM_MALLOC_CONF": "narenas:1"},
