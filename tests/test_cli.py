@@ -745,7 +745,7 @@ def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
 
 
 def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None:
-    """The CLI asks Polars' jemalloc to return freed pages after 200 ms (peak RSS), which
+    """The CLI asks Polars' jemalloc to return freed pages after 50 ms (peak RSS), which
     it reads when Polars is first imported; a user's own setting is kept."""
     probe = "import os, sys\nimport grpoflaw_cli.cli\nprint(os.environ['_RJEM_MALLOC_CONF'])\n"
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
