@@ -746,7 +746,7 @@ def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
 
 def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None:
     """The CLI asks Polars' jemalloc to return freed pages after 50 ms (peak RSS), which
-    it reads when Polars is first imported; a user's own setting is kept."""
+    it reads when Polars is first imported; a user's own setting is kept, Polars' own is not."""
     probe = "import os, sys\nimport grpoflaw_cli.cli\nprint(os.environ['_RJEM_MALLOC_CONF'])\n"
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     ours = subprocess.run(
@@ -761,6 +761,12 @@ def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None
         check=True,
     )
     assert theirs.stdout.strip() == "narenas:1"
+    # what Polars puts in the environment of the Python process that runs the CLI: not kept
+    polars = {**env, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
+    inherited = subprocess.run(
+        [sys.executable, "-c", probe], env=polars, capture_output=True, text=True, check=True
+    )
+    assert inherited.stdout.strip() == "dirty_decay_ms:50,muzzy_decay_ms:0"
     # set before Polars is imported: importing the package imports no Polars
     first = "import sys, grpoflaw_cli; print('polars' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True)
