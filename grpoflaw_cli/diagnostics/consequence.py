@@ -30,9 +30,9 @@ one check over several steps add up (a run-level finding carries their sum).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
@@ -99,7 +99,11 @@ def consequence(flag: Flag, step: dict[str, Any] | None) -> tuple[float, str]:
         return step["rollouts"], "rollouts"
     share = step["mass"]
     if flag.code in GROUP_CODES:
-        count = next((ev[k] for k in COUNT_KEYS if isinstance(ev.get(k), (int, float))), 1)
+        count = 1
+        for k in COUNT_KEYS:  # the first count the evidence holds
+            if isinstance(ev.get(k), (int, float)):
+                count = ev[k]
+                break
         share *= min(count / max(step["live"], 1), 1.0)
     return share, step["basis"]
 
@@ -112,7 +116,7 @@ def with_consequence(flags: list[Flag], a: Analysis) -> list[Flag]:
     out = []
     for flag in flags:
         value, of = consequence(flag, steps.get(flag.step) if flag.step is not None else None)
-        value = float(value) if np.isfinite(value) else 0.0
+        value = float(value) if math.isfinite(value) else 0.0  # a Python float: no NumPy call
         out.append(
             flag.changed(evidence={**flag.evidence, "consequence": value, "consequence_of": of})
         )
