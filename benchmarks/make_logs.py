@@ -3,10 +3,13 @@
     python benchmarks/make_logs.py [--rows 10000000] [--text-rows 1000000] [--out benchmarks/data]
     python benchmarks/make_logs.py --big 100000000   # the 10^8 log, as 50 Parquet files
     python benchmarks/make_logs.py --text-dump 1     # a 1 GB verl-style text dump
+    python benchmarks/make_logs.py --iterations      # only rollouts_iters.parquet
 
 Writes ``rollouts.parquet`` (``--rows`` rollouts) and ``rollouts.jsonl`` / ``rollouts.csv``
 (``--text-rows`` rollouts); with ``--big N``, only ``big/part-*.parquet``: N rollouts in
-files of 2M, as a trainer writes them over a run. 16 rollouts per prompt group, 1,024
+files of 2M, as a trainer writes them over a run; with ``--iterations``, only
+``rollouts_iters.parquet``: the many-iterations shape (``--rows`` rollouts, 8 per group,
+128 groups per step: ~9.8k steps). Otherwise 16 rollouts per prompt group, 1,024
 groups per step, columns
 ``step``, ``prompt_id``, ``reward`` (group-specific scale, so every diagnostic has work)
 and ``response_length``. Generated in chunks, so memory stays small.
@@ -26,16 +29,23 @@ import polars as pl
 GROUP = 16
 GROUPS_PER_STEP = 1024
 CHUNK = 2_000_000
+ITERATIONS_SHAPE = (8, 128)  # the many-iterations log: ~9.8k steps in 10M rollouts
 
 
-def chunk(start: int, stop: int, rng: np.random.Generator) -> pl.DataFrame:
+def chunk(
+    start: int,
+    stop: int,
+    rng: np.random.Generator,
+    group_size: int = GROUP,
+    groups_per_step: int = GROUPS_PER_STEP,
+) -> pl.DataFrame:
     idx = np.arange(start, stop)
-    group = idx // GROUP
+    group = idx // group_size
     first = group[0]
     scale = np.exp(rng.normal(size=group[-1] - first + 1))[group - first]
     return pl.DataFrame(
         {
-            "step": idx // (GROUP * GROUPS_PER_STEP),
+            "step": idx // (group_size * groups_per_step),
             "prompt_id": group,
             "reward": np.round(rng.normal(size=idx.size) * scale, 4),
             "response_length": rng.integers(20, 2000, size=idx.size),
@@ -43,9 +53,11 @@ def chunk(start: int, stop: int, rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def write(path: Path, rows: int, fmt: str) -> None:
+def write(
+    path: Path, rows: int, fmt: str, shape: tuple[int, int] = (GROUP, GROUPS_PER_STEP)
+) -> None:
     rng = np.random.default_rng(0)
-    frames = (chunk(s, min(s + CHUNK, rows), rng) for s in range(0, rows, CHUNK))
+    frames = (chunk(s, min(s + CHUNK, rows), rng, *shape) for s in range(0, rows, CHUNK))
     if fmt == "parquet":
         # Chunks to a scratch folder, then one streaming sink into a single file.
         scratch = path.with_suffix(".parts")
@@ -158,6 +170,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--text-rows", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=0, help="write only big/: this many rollouts")
+    parser.add_argument(
+        "--iterations",
+        action="store_true",
+        help="write only rollouts_iters.parquet: 8 per group, 128 groups per step",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument(
         "--text-dump", type=float, default=0, help="write only verl_<GB>gb/: a verl dump of GB"
@@ -178,6 +195,11 @@ def main() -> None:
         write_parts(args.out / "big", args.big)
         size = sum(p.stat().st_size for p in (args.out / "big").iterdir())
         print(f"{args.out / 'big'}  {size / 1e6:,.0f} MB")
+        return
+    if args.iterations:
+        path = args.out / "rollouts_iters.parquet"
+        write(path, args.rows, "parquet", ITERATIONS_SHAPE)
+        print(f"{path}  {path.stat().st_size / 1e6:,.0f} MB")
         return
     write(args.out / "rollouts.parquet", args.rows, "parquet")
     write(args.out / "rollouts.jsonl", args.text_rows, "jsonl")

@@ -67,6 +67,18 @@ TEXT_FLOOR = (
     " pl.col('score').std().alias('s')).collect(engine='streaming')\n"
 )
 
+# Polars reading the Parquet log and writing the same rows with the columns advantages -o
+# adds: the canonical group and length, and nine Float64 columns of real entropy (the
+# reward centred and scaled per group, as a user would write one estimator by hand).
+READ_WRITE = (
+    "import sys, polars as pl\n"
+    "r, g = pl.col('reward'), ['step', 'prompt_id']\n"
+    "pl.scan_parquet(sys.argv[1]).with_columns("
+    "pl.col('prompt_id').alias('group'), pl.col('response_length').cast(pl.Float64)"
+    ".alias('length'), *[((r - r.mean().over(g)) / (r.std().over(g) + i + 1))"
+    ".alias(f'adv_{i}') for i in range(9)]).sink_parquet(sys.argv[2])\n"
+)
+
 
 def run_once(cmd: list[str]) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MiB) of one fresh process running ``cmd``."""
@@ -185,6 +197,42 @@ def _standard_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
     ]
 
 
+def _shape_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
+    """The two 10M Parquet shapes (1,024 groups of 16 per step; 128 groups of 8, ~9.8k
+    steps), compare as a table and as JSON, each against its own floor; and advantages -o
+    against Polars reading the file and writing it with two new columns."""
+    cases = []
+    for name, shape in (("rollouts", "1,024×16/step"), ("rollouts_iters", "128×8/step")):
+        path = data / f"{name}.parquet"
+        if not path.exists():
+            continue
+        n = rows_of(path)
+        pq = f"Parquet {millions(n)}, {shape}"
+        floor = f"floor: Polars scan + group_by mean/std ({pq})"
+        cases.append(Case(floor, [sys.executable, "-c", FLOOR, str(path)], n))
+        for fmt in ("table", "json"):
+            cases.append(
+                Case(
+                    f"grpoflaw compare --format {fmt} ({pq})",
+                    [*grpoflaw, "compare", str(path), "--format", fmt],
+                    n,
+                    floor,
+                )
+            )
+        if name == "rollouts":
+            rw = f"floor: Polars read + write with the 11 new columns ({pq})"
+            cases += [
+                Case(rw, [sys.executable, "-c", READ_WRITE, str(path), f"{tmp}/rw.parquet"], n),
+                Case(
+                    f"grpoflaw advantages -o out.parquet ({pq})",
+                    [*grpoflaw, "advantages", str(path), "-o", f"{tmp}/adv2.parquet"],
+                    n,
+                    rw,
+                ),
+            ]
+    return cases
+
+
 def _many_file_cases(grpoflaw: list[str], n: int, tmp: str) -> list[Case]:
     """compare and advantages on N step files against the same rows in one file."""
     steps, one, n_many = write_many(n, Path(tmp) / "many")
@@ -285,6 +333,11 @@ def main() -> None:
         help="also this verl dump folder (make_logs.py --text-dump GB); repeatable",
     )
     parser.add_argument("--only-text", action="store_true", help="only the --text-dump rows")
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="only the two 10M Parquet shapes (make_logs.py and make_logs.py --iterations)",
+    )
     args = parser.parse_args()
     grpoflaw = [sys.executable, "-m", "grpoflaw_cli"]
     for ext in () if args.only_text else ("parquet", "jsonl", "csv"):
@@ -299,7 +352,12 @@ def main() -> None:
         [sys.executable, "-m", "compileall", "-q", str(ROOT / "grpoflaw_cli")], check=True
     )
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.only_text else _standard_cases(grpoflaw, args.data, tmp)
+        if args.shapes:
+            cases = _shape_cases(grpoflaw, args.data, tmp)
+        elif args.only_text:
+            cases = []
+        else:
+            cases = _standard_cases(grpoflaw, args.data, tmp)
         cases += _text_dump_cases(grpoflaw, args.text_dump)
         if args.many:
             cases += _many_file_cases(grpoflaw, args.many, tmp)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from grpoflaw_cli.attribution import attribution
+from grpoflaw_cli.attribution import GRPO, MAGNITUDE, attribution, update_mass
 from grpoflaw_cli.estimators import (
     REFERENCE,
     REGISTRY,
@@ -44,7 +44,7 @@ from grpoflaw_cli.estimators import (
     clipped,
     constant,
     gdpo_components,
-    group_moments,
+    group_sum_sq,
     identity,
     whiten,
 )
@@ -115,6 +115,15 @@ class Analysis:
         (:func:`~grpoflaw_cli.attribution.attribution`), computed once for the check, the
         verdict and the report that read it."""
         return attribution(self.groups, self.components)
+
+    @cached_property
+    def update_masses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's update mass under GRPO and under Dr. GRPO
+        (:func:`~grpoflaw_cli.verdict.masses`), computed once for the checks, the verdict
+        and the per-iteration reallocation that read it (read-only)."""
+        p, q = update_mass(self.groups, GRPO), update_mass(self.groups, MAGNITUDE)
+        p.flags.writeable = q.flags.writeable = False
+        return p, q
 
 
 class Coefficients(Mapping[str, Affine]):
@@ -440,7 +449,7 @@ def _scales(
     of the iteration's scale: out of Σ A² and out of its count; ``nan_is_zero`` (TRL, whose
     last step is ``nan_to_num``) counts them with advantage 0 instead."""
     refit = on is not g  # the map applies to the variable whose statistics ``on`` holds
-    _, sum_sq = group_moments(on, replace(coef, variable="reward") if refit else coef)
+    sum_sq = group_sum_sq(on, replace(coef, variable="reward") if refit else coef)
     if nan_is_zero:
         sum_sq = np.nan_to_num(sum_sq, nan=0.0, posinf=np.inf, neginf=-np.inf)
     finite = np.isfinite(sum_sq)

@@ -253,10 +253,6 @@ def analyze_log(
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
 
     shift = typical_reward(log)
-    # Text group keys are sorted once collected: sorted in the streaming query they held
-    # 0.3 GB more on a 3 GB text dump. Other keys are sorted there: sorting the collected
-    # table would hold a second copy of it (0.65 GB for 10^8 rollouts).
-    text_keys = log.stats_frame.collect_schema().get("group") == pl.String
 
     def query(frame: pl.LazyFrame) -> pl.LazyFrame:
         return group_stats_query(
@@ -269,13 +265,11 @@ def analyze_log(
             components=components,
             extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
             shift=shift,
-            sort=not text_keys,
+            sort=False,  # group_table sorts the collected table
         )
 
     progress.advance("the pass over the rows", 0)
     table = group_table(log, query)
-    if text_keys:
-        table = sorted_groups(table)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
@@ -335,7 +329,8 @@ statistics skip the other ranges, and the aggregation's memory stays bounded."""
 
 
 def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """Collect the per-group statistics, in step-range chunks for large Parquet logs.
+    """Collect the per-group statistics, in step-range chunks for large Parquet logs, each
+    sorted by (step, group) once collected (:func:`~grpoflaw_cli.passes.sorted_groups`).
 
     Text formats are read in one pass (a step filter cannot skip any of their bytes).
     """
@@ -359,9 +354,9 @@ def group_table(log: Log, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.D
             for done, (a, b) in enumerate(pairwise(edges)):
                 progress.advance("the pass over the rows, a step range at a time", done, chunks)
                 part = query(frame.filter((pl.col("step") >= a) & (pl.col("step") < b)))
-                parts.append(ingest.collect(log, part, streaming=True))
+                parts.append(sorted_groups(ingest.collect(log, part, streaming=True)))
             return pl.concat(parts)
-    return ingest.collect(log, query(frame), streaming=True)
+    return sorted_groups(ingest.collect(log, query(frame), streaming=True))
 
 
 @dataclass(frozen=True)

@@ -111,24 +111,44 @@ def elasticity_across(spread: np.ndarray, scale: np.ndarray) -> float:
     return _slope(x - x.mean(), y - y.mean())
 
 
-def live_per_iteration(g: Groups, spread: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def live_per_iteration(
+    g: Groups, spread: np.ndarray, scale: np.ndarray, live: np.ndarray | None = None
+) -> np.ndarray:
     """Per iteration, the RMS of ``scale`` over its non-constant groups (rollout-weighted):
     √(Σ_live n·scale² / Σ_live n); 0 for an iteration with none. Given the group
-    ``spread`` itself, the iteration's reward spread over those groups.
+    ``spread`` itself, the iteration's reward spread over those groups. ``live``, the
+    groups' :func:`live_groups` if already known.
 
     >>> from types import SimpleNamespace  # the Groups fields it reads
     >>> g = SimpleNamespace(step_index=np.array([0, 0, 1]), n=np.array([2, 2, 2]), n_steps=2)
     >>> live_per_iteration(g, np.array([1.0, 0.0, 3.0]), np.array([0.7, 0.0, 0.7])).tolist()
     [0.7, 0.7]
     """
-    live = live_groups(g.n, spread)
-    n = np.where(live, g.n, 0).astype(float)
-    ok = np.isfinite(scale)
-    mass = np.bincount(
-        g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
-    )
-    weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
-    return np.sqrt(mass / np.maximum(weight, 1.0))
+    return LivePerIteration(g, spread, live).rms(scale)
+
+
+class LivePerIteration:
+    """:func:`live_per_iteration` for several scales of the same groups: the live groups'
+    rollout counts and their sum per iteration computed once, not once per estimator."""
+
+    def __init__(self, g: Groups, spread: np.ndarray, live: np.ndarray | None = None) -> None:
+        self.g = g
+        self.live = live_groups(g.n, spread) if live is None else live
+        self.n = np.where(self.live, g.n, 0).astype(float)
+        self.weight = np.bincount(g.step_index, weights=self.n, minlength=g.n_steps)
+
+    def rms(self, scale: np.ndarray) -> np.ndarray:
+        g, live, n = self.g, self.live, self.n
+        ok = np.isfinite(scale)
+        if ok.all():  # usually: no mask to apply (the same numbers either way)
+            mass = np.bincount(g.step_index, weights=n * scale**2, minlength=g.n_steps)
+            weight = self.weight
+        else:
+            mass = np.bincount(
+                g.step_index, weights=np.where(live & ok, n * scale**2, 0.0), minlength=g.n_steps
+            )
+            weight = np.bincount(g.step_index, weights=np.where(ok, n, 0.0), minlength=g.n_steps)
+        return np.sqrt(mass / np.maximum(weight, 1.0))
 
 
 def verdict(elasticity: float) -> str:
@@ -159,11 +179,12 @@ def magnitude_frame(
     every estimator's iteration RMS alike) does not move the fit."""
     rows = []
     within_iterations = WithinIterations(g, spread)
-    it_spread = live_per_iteration(g, spread, spread)  # non-constant groups only
+    per_iteration = LivePerIteration(g, spread)
+    it_spread = per_iteration.rms(spread)  # non-constant groups only
     for name in estimators:
         scale = group_scales[f"scale_{name}"]
         within = within_iterations.slope(scale)
-        across = elasticity_across(it_spread, live_per_iteration(g, spread, scale))
+        across = elasticity_across(it_spread, per_iteration.rms(scale))
         rows.append(
             {
                 "estimator": name,

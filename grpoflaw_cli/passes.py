@@ -46,8 +46,8 @@ def group_stats_query(
     sort: bool = True,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted (unless
-    ``sort`` is false: then :func:`sorted_groups` sorts the collected table; with text
-    keys, a sort in the streaming query held about 0.3 GB more on a 3 GB text dump).
+    ``sort`` is false: then :func:`sorted_groups` sorts the collected table, faster; with
+    text keys, a sort in the streaming query held about 0.3 GB more on a 3 GB text dump).
 
     Columns: ``n``, ``n_null``, ``mean_shifted`` (the mean of ``r − shift``: see
     :func:`~grpoflaw_cli.group_stats.group_mean`), ``var0`` (population variance), ``min``,
@@ -96,8 +96,28 @@ def group_stats_query(
 
 
 def sorted_groups(table: pl.DataFrame) -> pl.DataFrame:
-    """A collected :func:`group_stats_query` table (``sort=False``) in its order."""
-    return table.sort(*KEYS, nulls_last=True)
+    """A collected group table sorted by (step, group), nulls last, as
+    :func:`group_stats_query` sorts it: by group, then stably by step. Two one-key sorts
+    of the collected keys take less than half the time of the query's two-key sort (on
+    1.25M groups, 0.07 s against 0.16 s); the order is the same.
+
+    >>> t = pl.DataFrame({"step": [2, 1, None, 1], "group": ["b", "b", "a", None]})
+    >>> sorted_groups(t).rows()
+    [(1, 'b'), (1, None), (2, 'b'), (None, 'a')]
+    """
+    # The order is found on the keys alone and the table gathered once, a column at a time
+    # (each made contiguous first: the streaming pass leaves it in chunks, which Polars
+    # gathers from three times slower). Sorting the whole table twice held three copies of
+    # it at once: on 1.25M groups ~100 MB more peak RSS, for ~30 ms less.
+    order = (
+        table.select(*KEYS, pl.int_range(pl.len(), dtype=pl.UInt32).alias("__order"))
+        .sort("group", nulls_last=True)
+        .sort("step", nulls_last=True, maintain_order=True)
+    )["__order"]
+    gathered = pl.DataFrame([column.rechunk().gather(order) for column in table.get_columns()])
+    # Flagged sorted by step, as the sort flagged it: Polars groups a sorted column by runs,
+    # so later per-step sums add in the same order from one run to the next.
+    return gathered.with_columns(pl.col("step").set_sorted())
 
 
 def _shifted(shift: float) -> pl.Expr:

@@ -28,7 +28,7 @@ import polars as pl
 from grpoflaw_cli import __version__
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics import Flag, Severity, Thresholds
-from grpoflaw_cli.verdict import per_iteration, verdict
+from grpoflaw_cli.verdict import per_iteration_frame, verdict
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,47 @@ class Header:
     """Each reward column's weight in the reward, when the user gave weights."""
 
 
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
 def clean(value: Any) -> Any:
     """Make a value JSON-safe: NaN/inf → None, tuples → lists, recursively."""
+    kind = type(value)
+    if kind in _PLAIN:  # most of a report: returned without a further test
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, dict):  # a plain value kept without a call (evidence, per step)
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else clean(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _PLAIN for v in value):  # a list of steps: nothing to clean
+            return list(value)
         return [clean(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return clean(value.item())
     return value
+
+
+class Rows(list):  # type: ignore[type-arg]
+    """A table of the report: the list of row dicts every renderer reads, made from
+    ``frame`` (NaN and infinities as nulls), which the JSON writer
+    (:func:`~grpoflaw_cli.render.formats.report_json`) writes a column at a time."""
+
+    frame: pl.DataFrame | None
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        if any(t.is_nested() and t != pl.List(pl.String) for t in frame.dtypes):
+            # numbers inside lists or records (none today): cleaned row by row, no frame
+            super().__init__(clean(frame.to_dicts()))
+            self.frame = None
+            return
+        floats = [c for c, t in frame.schema.items() if t.is_float()]
+        frame = frame.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)) for c in floats)
+        super().__init__(frame.to_dicts())
+        self.frame = frame
 
 
 def flags_by_step(flags: list[Flag]) -> dict[Any, list[str]]:
@@ -72,6 +102,33 @@ def flags_by_step(flags: list[Flag]) -> dict[Any, list[str]]:
         if flag.code not in out[flag.step]:
             out[flag.step].append(flag.code)
     return out
+
+
+def _iterations(analysis: Analysis, flags: list[Flag]) -> Rows:
+    """``iterations``: each iteration's numbers, its ``reallocated``
+    (:func:`~grpoflaw_cli.verdict.per_iteration_frame`) and its ``flags``' codes (last)."""
+    it = analysis.iterations
+    by_step = flags_by_step(flags)
+    steps = [step for step, codes in by_step.items() for _ in codes]
+    codes = (
+        pl.DataFrame(
+            {
+                "step": pl.Series(steps, dtype=it["step"].dtype, strict=False),
+                "flags": pl.Series(
+                    [c for codes in by_step.values() for c in codes], dtype=pl.String
+                ),
+            }
+        )
+        .group_by("step", maintain_order=True)
+        .agg("flags")
+    )
+    join = {"on": "step", "how": "left", "nulls_equal": True, "maintain_order": "left"}
+    frame = (
+        it.join(per_iteration_frame(analysis), **join)  # type: ignore[arg-type]
+        .join(codes, **join)  # type: ignore[arg-type]
+        .with_columns(pl.col("flags").fill_null([]))
+    )
+    return Rows(frame)
 
 
 def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None:
@@ -92,22 +149,6 @@ def _logged_summary(analysis: Analysis, header: Header) -> dict[str, Any] | None
     }
 
 
-def _verdict(analysis: Analysis, header: Header, iterations: list[dict[str, Any]]) -> Any:
-    """``summary.verdict`` (:func:`~grpoflaw_cli.verdict.verdict`), and each iteration's
-    ``reallocated`` added to ``iterations`` (before ``flags``, which stays last)."""
-    by_step = per_iteration(analysis)
-    for row in iterations:
-        flags = row.pop("flags")
-        row["reallocated"], row["flags"] = by_step.get(row["step"]), flags
-    return verdict(
-        analysis,
-        header.source,
-        header.framework,
-        bool(analysis.components),
-        logged_tolerance=header.logged_tolerance,
-    )
-
-
 def build_report(
     analysis: Analysis,
     flags: list[Flag],
@@ -115,11 +156,7 @@ def build_report(
 ) -> dict[str, Any]:
     """Everything ``compare`` knows, as one JSON-ready dict; the flags' messages name
     settings as the front end spells them (:func:`~grpoflaw_cli.errors.spelled_as`)."""
-    by_step = flags_by_step(flags)
-    iterations = [
-        {**row, "flags": by_step.get(row["step"], [])}
-        for row in analysis.iterations.iter_rows(named=True)
-    ]
+    iterations = _iterations(analysis, flags)
     counts = {s.value: sum(f.severity == s for f in flags) for s in Severity}
     summary = {
         "rollouts": analysis.rollouts,
@@ -143,23 +180,24 @@ def build_report(
     }
     if header.reward_weights is not None:
         summary["reward_weights"] = header.reward_weights
-    summary["verdict"] = _verdict(analysis, header, iterations)
+    summary["verdict"] = verdict(
+        analysis,
+        header.source,
+        header.framework,
+        bool(analysis.components),
+        logged_tolerance=header.logged_tolerance,
+    )
     if analysis.tasks is not None:
         tasks = analysis.tasks
         summary["tasks"] = tasks.filter(pl.col("step").is_null()).drop("step").to_dicts()
     if analysis.components:  # several reward components: who carries the update mass
         summary["attribution"] = analysis.attribution
-    report: dict[str, Any] = clean(
-        {
-            "grpoflaw_version": __version__,
-            "summary": summary,
-            "iterations": iterations,
-            "flags": [f.to_dict() for f in flags],
-            **(
-                {"tasks": analysis.tasks.filter(pl.col("step").is_not_null()).to_dicts()}
-                if analysis.tasks is not None
-                else {}
-            ),
-        }
-    )
+    report: dict[str, Any] = {
+        "grpoflaw_version": __version__,
+        "summary": clean(summary),
+        "iterations": iterations,  # a frame made JSON-safe a column at a time
+        "flags": clean([f.to_dict() for f in flags]),
+    }
+    if analysis.tasks is not None:
+        report["tasks"] = Rows(analysis.tasks.filter(pl.col("step").is_not_null()))
     return report

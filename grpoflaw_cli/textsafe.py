@@ -23,6 +23,11 @@ _UNSAFE = re.compile(
     "\ud800-\udfff]"  # lone surrogates: a file name's undecodable bytes
 )
 _NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+_UNSAFE_POLARS = (
+    r"[\x00-\x1f\x7f-\x{9f}\x{61c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}"
+    r"\x{2028}\x{2029}]"
+)
+""":data:`_UNSAFE` for Polars (whose strings hold no lone surrogate)."""
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -94,9 +99,33 @@ def printable_tree(value: Any) -> Any:
     if isinstance(value, dict):
         return {_key(k): v if type(v) in _NUMBERS else printable_tree(v) for k, v in value.items()}
     if isinstance(value, list):
+        if _safe_table(value):
+            return value
         return [v if type(v) in _NUMBERS else printable_tree(v) for v in value]
     if isinstance(value, tuple):
         return tuple(printable_tree(v) for v in value)
     if isinstance(value, str):  # a str subclass (an Enum's value)
         return printable(value)
     return value
+
+
+def _safe_table(rows: list[Any]) -> bool:
+    """Whether ``rows`` are a table of a report (a list carrying the ``frame`` it was made
+    from) with nothing to make printable: checked a column at a time, not a row at a time
+    (thousands of iterations)."""
+    frame = getattr(rows, "frame", None)
+    if frame is None or frame.height != len(rows):
+        return False
+    import polars as pl
+
+    checks = []
+    for name, dtype in frame.schema.items():
+        if printable(name) != name:
+            return False
+        if dtype == pl.String:
+            checks.append(pl.col(name).str.contains(_UNSAFE_POLARS).any())
+        elif dtype == pl.List(pl.String):
+            checks.append(pl.col(name).explode().str.contains(_UNSAFE_POLARS).any())
+        elif not (dtype.is_numeric() or dtype == pl.Boolean):
+            return False
+    return not checks or not any(frame.select(checks).row(0))

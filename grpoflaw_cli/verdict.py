@@ -41,13 +41,13 @@ The seed log: GRPO gives its two groups equal mass, Dr. GRPO 6 : 150, so 0.5 −
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import GRPO, MAGNITUDE, update_mass
 from grpoflaw_cli.estimators import REGISTRY
 from grpoflaw_cli.formatting import count, num, percent
 
@@ -120,17 +120,41 @@ def masses(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     where undefined: :func:`~grpoflaw_cli.attribution.update_mass`, as the attribution
     counts it). Dr. GRPO's is the group's Σ (r − mean)² of the rewards the trainer scores
     (after OpenRLHF's clip; TRL's unscorable rollouts get 0)."""
-    return update_mass(analysis.groups, GRPO), update_mass(analysis.groups, MAGNITUDE)
+    return analysis.update_masses  # computed once (read-only)
 
 
 def per_iteration(analysis: Analysis) -> dict[Any, float | None]:
     """Per step, :func:`reallocated` with the shares inside the iteration."""
+    frame = per_iteration_frame(analysis)
+    return dict(zip(frame["step"].to_list(), frame["reallocated"].to_list(), strict=True))
+
+
+def per_iteration_frame(analysis: Analysis) -> pl.DataFrame:
+    """:func:`per_iteration` as a frame (``step``, ``reallocated``; steps in the order they
+    first appear), computed a length of step at a time: the steps with k groups are summed
+    as the rows of one k-column array, which NumPy sums exactly as it sums each alone."""
     p, q = masses(analysis)
-    frame = pl.DataFrame({"step": analysis.groups["step"], "p": p, "q": q})
-    return {
-        key[0]: reallocated(part["p"].to_numpy(), part["q"].to_numpy())
-        for key, part in frame.group_by("step", maintain_order=True)
-    }
+    steps = (
+        pl.DataFrame({"step": analysis.groups["step"]})
+        .with_row_index("i")
+        .group_by("step", maintain_order=True)
+        .agg(pl.col("i"))
+    )
+    index, lengths = steps["i"], steps["i"].list.len().to_numpy()
+    sp, sq, total = np.zeros(len(lengths)), np.zeros(len(lengths)), np.zeros(len(lengths))
+    for k in np.unique(lengths):  # a few distinct group counts, not one pass per step
+        which = np.flatnonzero(lengths == k)
+        rows = index.gather(which).list.to_array(int(k)).to_numpy().astype(np.int64)
+        pk, qk = p[rows], q[rows]
+        sp[which], sq[which] = pk.sum(axis=1), qk.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total[which] = np.abs(pk / sp[which, None] - qk / sq[which, None]).sum(axis=1)
+    moved = list(map(round, (0.5 * total).tolist(), repeat(12, len(lengths))))
+    defined = pl.Series((sp > 0) & (sq > 0))
+    return steps.select(
+        "step",
+        reallocated=pl.when(defined).then(pl.Series(moved, dtype=pl.Float64)),
+    )
 
 
 def _steps(steps: Sequence[Any]) -> str:

@@ -7,6 +7,8 @@ import itertools
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -740,3 +742,32 @@ def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
     out = invoke(runner, "compare", SAMPLES / "multitask.jsonl").stdout
     assert "magn=magnitude_collapse" in out  # in the table's flags column
     assert "logged=logged_advantage_mismatch" not in out  # no such flag in this run
+
+
+def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None:
+    """The CLI asks Polars' jemalloc to return freed pages after 50 ms (peak RSS), which
+    it reads when Polars is first imported; a user's own setting is kept, Polars' own is not."""
+    probe = "import os, sys\nimport grpoflaw_cli.cli\nprint(os.environ['_RJEM_MALLOC_CONF'])\n"
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    ours = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert ours.stdout.strip() == "dirty_decay_ms:50,muzzy_decay_ms:0"
+    theirs = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "_RJEM_MALLOC_CONF": "narenas:1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert theirs.stdout.strip() == "narenas:1"
+    # what Polars puts in the environment of the Python process that runs the CLI: not kept
+    polars = {**env, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
+    inherited = subprocess.run(
+        [sys.executable, "-c", probe], env=polars, capture_output=True, text=True, check=True
+    )
+    assert inherited.stdout.strip() == "dirty_decay_ms:50,muzzy_decay_ms:0"
+    # set before Polars is imported: importing the package imports no Polars
+    first = "import sys, grpoflaw_cli; print('polars' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True)
+    assert done.stdout.strip() == "False"

@@ -402,3 +402,18 @@ def test_ties_but_for_last_bit_noise_pick_the_same_row_every_run() -> None:
         ]
         [merged] = run_level(flags, 2, False)
         assert merged.evidence["per_step"][0] is not None and "step 1" in merged.message
+
+
+def test_flag_changed_copies_and_refuses_unknown_fields() -> None:
+    """Flag.changed is dataclasses.replace without the introspection: the same copy, the
+    original untouched, and a name that is no field refused."""
+    import dataclasses
+
+    from grpoflaw_cli.diagnostics.flags import Flag, Severity
+
+    flag = Flag("zero_variance", Severity.INFO, 3, "x", group=1, evidence={"a": 1}, score=0.5)
+    new = flag.changed(step=None, evidence={"b": 2})
+    assert new == dataclasses.replace(flag, step=None, evidence={"b": 2})
+    assert flag.step == 3 and flag.evidence == {"a": 1}
+    with pytest.raises(TypeError):
+        flag.changed(stepp=1)

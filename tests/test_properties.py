@@ -9,7 +9,7 @@ from helpers import advantages, analyze
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from grpoflaw_cli.estimators import REGISTRY, Conventions, group_moments
+from grpoflaw_cli.estimators import REGISTRY, Conventions, group_moments, group_sum_sq
 from grpoflaw_cli.group_stats import PerStep
 from grpoflaw_cli.rollout_advantages import with_advantages
 
@@ -159,6 +159,8 @@ def test_analytic_group_moments_match_the_rows(data, steps) -> None:
         if coef.variable in ("reward", "gap"):  # an affine map: from the group statistics
             _, sum_sq = group_moments(analysis.stats, coef)
             np.testing.assert_allclose(sum_sq, by_group, rtol=1e-7, atol=1e-7)
+            # the scales' Σ A² alone: the same bits
+            np.testing.assert_array_equal(group_sum_sq(analysis.stats, coef), sum_sq)
 
 
 @SETTINGS

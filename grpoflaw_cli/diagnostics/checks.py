@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.diagnostics.composition import (
@@ -92,5 +91,5 @@ def _labelled(flags: list[Flag], a: Analysis) -> list[Flag]:
                 wording = wording.replace(repr(key), repr(labels[key]))
         if "partner_group" in f.evidence:
             evidence["partner_label"] = labels[f.evidence["partner_group"]]
-        out.append(replace(f, wording=wording, evidence=evidence))
+        out.append(f.changed(wording=wording, evidence=evidence))
     return out

@@ -30,14 +30,12 @@ one check over several steps add up (a run-level finding carries their sum).
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from grpoflaw_cli.analysis import Analysis
-from grpoflaw_cli.attribution import GRPO, update_mass
 from grpoflaw_cli.diagnostics.flags import Flag
 
 ROLLOUT_CODES = frozenset(
@@ -58,7 +56,7 @@ def _per_step(a: Analysis) -> pl.DataFrame:
     """Per step: rollouts, rollouts in constant and in one-rollout groups, GRPO mass and
     the number of non-constant groups, each rollout or mass figure as a share of the run."""
     g = a.groups
-    mass = pl.Series(update_mass(g, GRPO)) if "scale_grpo" in g.columns else g["n"].cast(pl.Float64)
+    mass = pl.Series(a.update_masses[0]) if "scale_grpo" in g.columns else g["n"].cast(pl.Float64)
     live = pl.Series("_live", a.live)
     per = (
         g.with_columns(live, mass.alias("_mass"))
@@ -101,7 +99,11 @@ def consequence(flag: Flag, step: dict[str, Any] | None) -> tuple[float, str]:
         return step["rollouts"], "rollouts"
     share = step["mass"]
     if flag.code in GROUP_CODES:
-        count = next((ev[k] for k in COUNT_KEYS if isinstance(ev.get(k), (int, float))), 1)
+        count = 1
+        for k in COUNT_KEYS:  # the first count the evidence holds
+            if isinstance(ev.get(k), (int, float)):
+                count = ev[k]
+                break
         share *= min(count / max(step["live"], 1), 1.0)
     return share, step["basis"]
 
@@ -114,9 +116,9 @@ def with_consequence(flags: list[Flag], a: Analysis) -> list[Flag]:
     out = []
     for flag in flags:
         value, of = consequence(flag, steps.get(flag.step) if flag.step is not None else None)
-        value = float(value) if np.isfinite(value) else 0.0
+        value = float(value) if math.isfinite(value) else 0.0  # a Python float: no NumPy call
         out.append(
-            replace(flag, evidence={**flag.evidence, "consequence": value, "consequence_of": of})
+            flag.changed(evidence={**flag.evidence, "consequence": value, "consequence_of": of})
         )
     return out
 

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -33,7 +33,10 @@ class Severity(str, Enum):
 
     @property
     def rank(self) -> int:
-        return list(Severity).index(self)
+        return _RANKS[self]  # a look-up: ranking sorts thousands of per-step flags
+
+
+_RANKS = {severity: i for i, severity in enumerate(Severity)}
 
 
 ROUNDING = 1 - 1e-9
@@ -91,6 +94,20 @@ class Flag:
     score: float = 0.0
     """How bad, comparable within a code (a ratio or a share): orders flags worst first."""
 
+    def changed(self, **changes: Any) -> Flag:
+        """This flag with ``changes``: ``dataclasses.replace`` without its introspection
+        on every call (a run of thousands of steps relabels and weighs as many flags).
+        The copy's fields are set directly: a frozen dataclass's ``__init__`` sets each
+        through ``object.__setattr__`` (three times the cost), and ``Flag`` checks
+        nothing on construction."""
+        if not changes.keys() <= _FLAG_FIELDS:
+            raise TypeError(f"Flag has no field {sorted(changes.keys() - _FLAG_FIELDS)}")
+        new = object.__new__(Flag)
+        values = new.__dict__
+        values.update(self.__dict__)
+        values.update(changes)
+        return new
+
     @property
     def message(self) -> str:
         """What was found, settings named as the front end spells them."""
@@ -107,6 +124,9 @@ class Flag:
             "evidence": dict(self.evidence),
             "score": self.score,
         }
+
+
+_FLAG_FIELDS = frozenset(f.name for f in fields(Flag))
 
 
 def plain(value: Any) -> Any:

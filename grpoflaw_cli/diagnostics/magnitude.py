@@ -46,7 +46,14 @@ def magnitude_collapse(a: Analysis, t: Thresholds) -> list[Flag]:
     if it.height >= 2:
         typical = geometric_median(it["spread"])
         typical_grpo = geometric_median(it["scale_grpo"])
-        for row in it.iter_rows(named=True):
+        # The candidates, found a column at a time (the same divisions; Polars orders NaN
+        # above all, so this keeps a superset of the rows the test below keeps).
+        by_spread, by_grpo = pl.col("spread") / typical, pl.col("scale_grpo") / typical_grpo
+        candidates = it.filter(
+            (pl.max_horizontal(by_spread, 1 / by_spread) >= t.magnitude_ratio)
+            & (pl.max_horizontal(by_grpo, 1 / by_grpo) <= t.grpo_tolerance)
+        )
+        for row in candidates.iter_rows(named=True):
             spread_ratio = row["spread"] / typical
             grpo_ratio = row["scale_grpo"] / typical_grpo
             factor = spread_ratio / grpo_ratio
@@ -152,6 +159,8 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
         return []
     totals = groups_per_step(a)
     flags = []
+    ratio, spread_text = num(t.magnitude_ratio), num(typical)  # the same in every flag
+    within = f"within {num(t.grpo_tolerance)}× of {num(typical_grpo)}"
     for row in worst:
         flags.append(
             Flag(
@@ -162,10 +171,9 @@ def _group_magnitude(a: Analysis, t: Thresholds) -> list[Flag]:
                 wording=(
                     f"{num(row['_count'])} of {count(totals[row['step']], 'group')} "
                     "have a reward spread "
-                    f"≥{num(t.magnitude_ratio)}× away from the run's typical group spread "
-                    f"{num(typical)} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
-                    f"but GRPO advantages of the typical scale (within "
-                    f"{num(t.grpo_tolerance)}× of {num(typical_grpo)}); worst: group "
+                    f"≥{ratio}× away from the run's typical group spread "
+                    f"{spread_text} ({row['_up']} larger, {row['_count'] - row['_up']} smaller) "
+                    f"but GRPO advantages of the typical scale ({within}); worst: group "
                     f"{row['group']!r}, spread "
                     f"{num(row['spread'])} ({num(row['_ratio'])}×)"
                 ),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from grpoflaw_cli.diagnostics.flags import Flag
@@ -88,7 +87,7 @@ def _merged(code: str, flags: list[Flag], iterations: int, pairs: bool) -> Flag:
     }
     if "consequence" in worst.evidence:
         evidence["consequence"] = min(consequence, 1.0) if math.isfinite(consequence) else 0.0
-    return replace(worst, step=None, wording=wording, evidence=evidence)
+    return worst.changed(step=None, wording=wording, evidence=evidence)
 
 
 def run_level(flags: list[Flag], iterations: int, pairs: bool) -> list[Flag]:

@@ -15,7 +15,8 @@ tokens.
 
 * :mod:`.registry`: the registry, :func:`resolve`, the uniform signature;
 * :mod:`.conventions`: each framework's ddof, eps, clip and singleton rules;
-* :mod:`.affine`: the :class:`Affine` contract, :func:`apply`, :func:`group_moments`;
+* :mod:`.affine`: the :class:`Affine` contract, :func:`apply`, :func:`group_moments`
+  (:func:`group_sum_sq`);
 * :mod:`.whitening`: batch whitening, as verl, OpenRLHF and TRL do it;
 * :mod:`.rows`: row variables, the per-rollout values of a second pass;
 * the catalogue: :mod:`.group_normalized` (GRPO family), :mod:`.leave_one_out` (RLOO,
@@ -33,7 +34,14 @@ tokens.
 """
 
 from grpoflaw_cli.estimators import baselines, group_normalized, leave_one_out, pass_at_k, reinforce
-from grpoflaw_cli.estimators.affine import Affine, apply, constant, group_moments, identity
+from grpoflaw_cli.estimators.affine import (
+    Affine,
+    apply,
+    constant,
+    group_moments,
+    group_sum_sq,
+    identity,
+)
 from grpoflaw_cli.estimators.conventions import (
     FRAMEWORKS,
     Conventions,
@@ -75,6 +83,7 @@ __all__ = [
     "group_column",
     "group_moments",
     "group_normalized",
+    "group_sum_sq",
     "identity",
     "leave_one_out",
     "pass_at_k",
