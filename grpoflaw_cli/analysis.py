@@ -487,19 +487,43 @@ def task_shares(groups: pl.DataFrame, estimators: Sequence[str]) -> pl.DataFrame
     ``share_<estimator>`` = Σ A² of the task's rollouts over the iteration's total. The
     row ``step = None`` pools the whole run. GRPO gives every non-constant group the same
     Σ A² (about n − 1), so a task's GRPO share follows its group count, not its rewards.
+    The sums are NumPy's, added in the groups' order (:func:`keyed_sums`): the same bits in
+    every run, where a parallel group_by's are not.
     """
-    mass = [
-        (pl.col(f"scale_{e}") ** 2 * pl.col("n")).fill_nan(0.0).sum().alias(f"share_{e}")
-        for e in estimators
-    ]
-    spread = (pl.col("spread") ** 2 * pl.col("n")).sum().alias("spread_share")
-    per_step = groups.group_by("step", "task").agg(pl.len().alias("groups"), spread, *mass)
-    run = groups.group_by("task").agg(pl.len().alias("groups"), spread, *mass)
+    n = groups["n"].cast(pl.Float64).to_numpy()
+    values = {"spread_share": groups["spread"].cast(pl.Float64).to_numpy() ** 2 * n}
+    for e in estimators:
+        mass = groups[f"scale_{e}"].cast(pl.Float64).to_numpy() ** 2 * n
+        values[f"share_{e}"] = np.where(np.isnan(mass), 0.0, mass)
+    per_step = keyed_sums(groups.select("step", "task"), values)
+    run = keyed_sums(groups.select("task"), values)
     run = run.with_columns(pl.lit(None, dtype=per_step["step"].dtype).alias("step"))
     both = pl.concat([per_step, run.select(per_step.columns)])
-    share_cols = ["spread_share", *(f"share_{e}" for e in estimators)]
-    total = [pl.col(c) / pl.col(c).sum().over("step") for c in share_cols]
-    return both.with_columns(total).sort("step", "task", nulls_last=True)
+    totals = keyed_sums(both.select("step"), {c: both[c].to_numpy() for c in values})
+    total = both.select("step").join(totals, on="step", how="left", nulls_equal=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: no mass in the iteration
+        shares = [pl.Series(c, both[c].to_numpy() / total[c].to_numpy()) for c in values]
+    return both.with_columns(shares).sort("step", "task", nulls_last=True)
+
+
+def keyed_sums(keys: pl.DataFrame, values: dict[str, np.ndarray]) -> pl.DataFrame:
+    """For each distinct row of ``keys`` (in order of first appearance): ``groups``, its
+    number of rows, and the sum of each of ``values`` over them, added in row order
+    (``np.bincount``), so that the result has the same bits in every run.
+
+    >>> keyed_sums(pl.DataFrame({"k": ["b", "a", "b"]}), {"x": np.array([1.0, 2.0, 3.0])}).rows()
+    [('b', 2, 4.0), ('a', 1, 2.0)]
+    """
+    unique = keys.unique(maintain_order=True).with_row_index("__id")
+    ids = keys.join(unique, on=keys.columns, how="left", nulls_equal=True, maintain_order="left")
+    codes = ids["__id"].to_numpy().astype(np.int64)
+    size = unique.height
+    out = unique.drop("__id").with_columns(
+        pl.Series("groups", np.bincount(codes, minlength=size), dtype=pl.UInt32)
+    )
+    return out.with_columns(
+        pl.Series(name, np.bincount(codes, weights=v, minlength=size)) for name, v in values.items()
+    )
 
 
 def _per_step_extreme(g: Groups, values: np.ndarray, op: np.ufunc) -> np.ndarray:
