@@ -746,8 +746,9 @@ def test_the_flags_legend_names_only_the_codes_shown(runner: CliRunner) -> None:
 
 def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None:
     """The CLI asks Polars' jemalloc to return freed pages after 50 ms (peak RSS), which
-    it reads when Polars is first imported; a user's own setting is kept, Polars' own is not."""
-    probe = "import os, sys\nimport grpoflaw_cli.cli\nprint(os.environ['_RJEM_MALLOC_CONF'])\n"
+    it reads when Polars is first imported; a user's own setting is kept, Polars' own is
+    not (except for advantages)."""
+    probe = "import os\nimport grpoflaw_cli.cli\nprint(os.environ.get('_RJEM_MALLOC_CONF'))\n"
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     ours = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
@@ -767,6 +768,15 @@ def test_the_cli_sets_polars_allocator_decay_before_polars_is_imported() -> None
         [sys.executable, "-c", probe], env=polars, capture_output=True, text=True, check=True
     )
     assert inherited.stdout.strip() == "dirty_decay_ms:50,muzzy_decay_ms:0"
+    # advantages writes as it frees: left to Polars' own setting (faster there)
+    writing = subprocess.run(
+        [sys.executable, "-c", probe, "advantages", "x.jsonl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert writing.stdout.strip() == "None"
     # set before Polars is imported: importing the package imports no Polars
     first = "import sys, grpoflaw_cli; print('polars' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True)
