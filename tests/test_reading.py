@@ -16,6 +16,7 @@ import pytest
 from conftest import DATA
 from typer.testing import CliRunner
 
+from grpoflaw_cli import api as gf
 from grpoflaw_cli import ingest
 from grpoflaw_cli.cli import app
 from grpoflaw_cli.errors import InputError
@@ -532,3 +533,46 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(
     assert not left.exists() and alive.exists()
     for folder in lines._FOLDER:
         folder.cleanup()
+
+
+def test_parquet_files_with_enums_of_other_categories_read_as_one_log(tmp_path: Path) -> None:
+    """Two step files whose step and group columns are Enums of different categories have
+    no common type: they are read as the text they stand for, not refused with an internal
+    error."""
+    for step in (1, 2):
+        pl.DataFrame(
+            {
+                "step": pl.Series([str(step)] * 4, dtype=pl.Enum([str(step)])),
+                "group": pl.Series(
+                    [f"p{step}a"] * 2 + [f"p{step}b"] * 2, dtype=pl.Enum([f"p{step}a", f"p{step}b"])
+                ),
+                "reward": [0.0, 1.0, 0.0, 3.0],
+            }
+        ).write_parquet(tmp_path / f"{step}.parquet")
+    result = gf.compare(tmp_path, ["grpo", "dr_grpo"])
+    assert (result.analysis.rollouts, result.analysis.iterations.height) == (8, 2)
+    assert result.analysis.groups.height == 4
+
+
+def test_step_files_with_an_optional_key_read_as_one_log(tmp_path: Path) -> None:
+    """Step files where every other one logs an extra key are scanned together over the
+    union of their keys (6,000 such files took minutes as one scan each): the rows, their
+    order and a null where a file lacks the key are what per-file reads give."""
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    expected = []
+    for step in range(1, 7):
+        rows = [
+            {"step": step, "uid": f"p{step}-{k // 2}", "reward": float(k % 3)} for k in range(4)
+        ]
+        if step % 2:
+            rows = [{**r, "extra": step} for r in rows]
+        (steps / f"{step}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        expected += [{**r, "extra": r.get("extra")} for r in rows]
+    out = tmp_path / "adv.parquet"
+    result = CliRunner().invoke(
+        app, ["advantages", str(steps), "-o", str(out), "--estimators", "grpo"]
+    )
+    assert result.exit_code == 0, result.output
+    got = pl.read_parquet(out)
+    assert got.select("step", "uid", "reward", "extra").to_dicts() == expected
