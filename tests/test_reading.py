@@ -576,3 +576,23 @@ def test_step_files_with_an_optional_key_read_as_one_log(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     got = pl.read_parquet(out)
     assert got.select("step", "uid", "reward", "extra").to_dicts() == expected
+
+
+def test_a_file_named_twice_is_read_once_and_said(tmp_path: Path) -> None:
+    """The same file twice on the command line, or a step file that is a link to another,
+    is read once, and the log's warnings (printed on stderr) say which, not silently."""
+    (tmp_path / "1.jsonl").write_text(
+        '{"step": 1, "uid": "a", "reward": 1}\n{"step": 1, "uid": "a", "reward": 0}\n'
+    )
+    (tmp_path / "2.jsonl").symlink_to(tmp_path / "1.jsonl")
+    log = ingest.load([tmp_path])
+    assert [p.name for p in log.detection.files] == ["1.jsonl"]
+    assert log.warnings == (
+        f"'{tmp_path / '2.jsonl'}' is the same file as '{tmp_path / '1.jsonl'}' "
+        "(named twice, or a link): read once",
+    )
+    result = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "1.jsonl"), str(tmp_path / "1.jsonl"), "--format", "json"]
+    )
+    assert result.exit_code == 0 and "read once" in result.stderr
+    assert json.loads(result.stdout)["summary"]["rollouts"] == 2

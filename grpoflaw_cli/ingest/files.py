@@ -69,11 +69,15 @@ def file_format(path: Path) -> Format | None:
     return fmt  # type: ignore[return-value]
 
 
-def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
+def resolve_paths(
+    paths: Sequence[str | Path], twins: list[tuple[Path, Path]] | None = None
+) -> list[Path]:
     """Expand files, folders (every log file below them) and globs into an ordered list.
 
     Folders and globs are sorted naturally, so per-step dumps (``2.jsonl``, ``10.jsonl``)
-    read in step order. A path that names nothing is an :class:`InputError`.
+    read in step order. A path that names nothing is an :class:`InputError`. A file named
+    twice (two paths, a link) is read once: each (name left out, name read) pair is added
+    to ``twins``, for the caller to say so.
     """
     if not paths:
         raise UsageError(
@@ -88,7 +92,7 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
                 f"'{raw}': cannot read ({err.strerror or err})",
                 hint="check the path and its folders' permissions",
             ) from None
-    seen: set[tuple[int, int]] = set()  # a file named twice (two paths, links) is read once
+    seen: dict[tuple[int, int], Path] = {}  # a file named twice (paths, links): read once
     unique = []
     for p in out:
         try:
@@ -97,8 +101,10 @@ def resolve_paths(paths: Sequence[str | Path]) -> list[Path]:
             raise InputError(f"'{p}': cannot read ({err.strerror or err})") from None
         key = (stat.st_dev, stat.st_ino)
         if key not in seen:
-            seen.add(key)
+            seen[key] = p
             unique.append(p)
+        elif twins is not None:
+            twins.append((p, seen[key]))
     return unique
 
 

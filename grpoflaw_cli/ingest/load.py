@@ -84,7 +84,12 @@ def load(
     preset's rule for missing rewards (:func:`~grpoflaw_cli.ingest.trainers.missing_rewards`).
     """
     user = mapping or ColumnMap()
-    read = _scan_files(resolve_paths(paths), skip_bad_lines, user, source)
+    twins: list[tuple[Path, Path]] = []
+    read = _scan_files(resolve_paths(paths, twins), skip_bad_lines, user, source)
+    read.warnings[:0] = [
+        f"'{left}' is the same file as '{kept}' (named twice, or a link): read once"
+        for left, kept in twins
+    ]
     choice = _choose(read, user, source)
     det = _detect(read, choice, user)
     det = _with_preset(det, choice, user, nan_rewards)
