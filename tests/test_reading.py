@@ -596,3 +596,19 @@ def test_a_file_named_twice_is_read_once_and_said(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0 and "read once" in result.stderr
     assert json.loads(result.stdout)["summary"]["rollouts"] == 2
+
+
+def test_a_missing_reward_is_found_in_a_file_that_lacks_the_task_column(tmp_path: Path) -> None:
+    """The task column is logged in one step file only; the other has a null reward on
+    line 3: the message names that file and line, not a column the file lacks."""
+    rows = [
+        {"step": 1, "prompt_id": k // 2, "reward": float(k % 2), "task": "math"} for k in range(8)
+    ]
+    (tmp_path / "1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    second = [{"step": 2, "prompt_id": k // 2, "reward": float(k % 2)} for k in range(8)]
+    second[2]["reward"] = None
+    (tmp_path / "2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in second))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"'{tmp_path / '2.jsonl'}', line 3: the reward is missing" in result.output
+    assert "__file" not in result.output

@@ -334,6 +334,7 @@ def _first_row(
         try:
             schema = scan_file(log.source(index), fmt).collect_schema()
             raw = prepared(det, index, log.source(index), fmt, schema)
+            raw = raw.with_columns(pl.lit(None).alias(c) for c in _absent(det, raw))
             rows = (
                 canonicalize(raw, det)
                 .with_row_index("__row", offset=1)
@@ -348,3 +349,21 @@ def _first_row(
             where = located(log.source(index), fmt, int(rows["__row"][0]), det)
             return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
     raise InputError("the log has missing or non-finite values")  # pragma: no cover
+
+
+def _absent(det: Detection, raw: pl.LazyFrame) -> list[str]:
+    """The log's mapped columns one file lacks (a task or length logged in other files):
+    null in that file, as the log's one scan reads them, so that its rows can be checked
+    alone."""
+    have = set(raw.collect_schema().names())
+    mapped = (
+        det.step_col,
+        det.group_col,
+        *det.reward_cols,
+        det.length_col,
+        det.task_col,
+        det.baseline_col,
+        *det.components,
+        det.logged_advantage,
+    )
+    return [c for c in dict.fromkeys(carried_name(n) for n in mapped if n) if c not in have]
