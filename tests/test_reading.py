@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import DATA
+from conftest import DATA, SAMPLES
 from typer.testing import CliRunner
 
 from grpoflaw_cli import api as gf
@@ -612,3 +612,17 @@ def test_a_missing_reward_is_found_in_a_file_that_lacks_the_task_column(tmp_path
     assert result.exit_code == 2
     assert f"'{tmp_path / '2.jsonl'}', line 3: the reward is missing" in result.output
     assert "__file" not in result.output
+
+
+def test_a_small_log_gives_the_same_report_bytes_every_run(monkeypatch) -> None:
+    """A log under SMALL_LOG_BYTES is aggregated in memory, whose sums are added in a fixed
+    order: five runs over 36 step files give one JSON text. A larger log streams."""
+    from grpoflaw_cli.ingest import log as log_module
+    from grpoflaw_cli.render.formats import report_json
+
+    folder = SAMPLES / "trainers" / "verl_multi_reward"
+    assert log_module.small(ingest.load([folder]))
+    texts = {report_json(gf.compare(folder).report()) for _ in range(5)}
+    assert len(texts) == 1
+    monkeypatch.setattr(log_module, "SMALL_LOG_BYTES", 1000)
+    assert not log_module.small(ingest.load([folder]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -73,15 +74,38 @@ def explained(log: Log) -> Iterator[None]:
         raise _explain_failure(log, exc) from exc
 
 
+SMALL_LOG_BYTES = 16 * 2**20
+"""Logs of at most this many bytes on disk are aggregated by Polars' in-memory engine even
+where streaming is asked for: their sums come out the same in every run (the streaming
+engine merges partial sums in no fixed order, so their last bits vary), and their memory is
+small anyway. Larger logs stream, in bounded memory (in memory, a 21 MB CSV of 1M rollouts
+took 15 % longer and 100 MB more)."""
+
+
+def small(log: Log) -> bool:
+    """Is the log small enough to aggregate in memory (:data:`SMALL_LOG_BYTES`)?"""
+    total = 0
+    for path in log.detection.files:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+        if total > SMALL_LOG_BYTES:
+            return False
+    return True
+
+
 def collect(log: Log, query: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:
     """Collect a query over ``log.frame``, turning read failures into :class:`InputError`.
 
-    ``streaming`` runs Polars' streaming engine (bounded memory; right for aggregations).
-    On failure each file is re-read alone to name the one at fault (and, for JSONL, the
-    line), so the happy path pays nothing for good messages.
+    ``streaming`` runs Polars' streaming engine (bounded memory; right for aggregations),
+    except on a :func:`small` log, aggregated in memory so that every run gives the same
+    bits. On failure each file is re-read alone to name the one at fault (and, for JSONL,
+    the line), so the happy path pays nothing for good messages.
     """
+    engine: Literal["streaming", "in-memory", "auto"] = "auto"
+    if streaming:
+        engine = "in-memory" if small(log) else "streaming"
     try:
-        return query.collect(engine="streaming" if streaming else "auto")
+        return query.collect(engine=engine)
     except READ_ERRORS as exc:
         raise _explain_failure(log, exc) from exc
 
