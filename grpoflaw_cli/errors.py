@@ -159,3 +159,19 @@ def quoted(value: object, most: int = 80) -> str:
     """
     text = repr(value)
     return text if len(text) <= most else text[: most - 3] + "…" + text[-1]
+
+
+def json_quoted(value: object, most: int = 80) -> str:
+    """A value read from JSON, as JSON writes it (``true``, ``{"a": 1}``, ``"0.5"``), cut to
+    ``most`` characters like :func:`quoted`.
+
+    >>> json_quoted(True), json_quoted({"a": 1}), json_quoted("0.5")
+    ('true', '{"a": 1}', '"0.5"')
+    """
+    import json
+
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return quoted(value, most)
+    return text if len(text) <= most else text[: most - 3] + "…" + text[-1]

@@ -29,6 +29,12 @@ GOOD = [{"step": 1, "uid": "a", "reward": r} for r in (0.0, 1.0, 1.0, 0.0)]
 REFUSED: list[tuple[str, str, bytes, list[str]]] = [
     ("empty file", "log.jsonl", b"", ["is empty"]),
     (
+        "a number, then true, in one field",
+        "log.jsonl",
+        lines(*GOOD, {"step": 1, "uid": "a", "reward": True}),
+        ["line 5", "column 'reward'", "the JSON true/false true where"],
+    ),
+    (
         "a number, then a list, in one field",
         "log.jsonl",
         lines(*GOOD, {"step": 1, "uid": "a", "reward": [1, 2]}),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from grpoflaw_cli.errors import InputError, option, quoted
+from grpoflaw_cli.errors import InputError, json_quoted, option, quoted
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.headers import CR_HINT
@@ -181,7 +181,7 @@ def _first_json_type_clash(source: Source, column: str) -> InputError | None:
         elif kind != first:
             return InputError(
                 f"'{source}', line {number}, column '{column}': the JSON {kind} "
-                f"{quoted(value)} where the lines before hold {first}s",
+                f"{json_quoted(value)} where the lines before hold {first}s",
                 hint='write every value of a column as one JSON type (0.5, not "0.5")',
             )
     return None
@@ -208,7 +208,7 @@ def _first_field_type_clash(source: Source) -> InputError | None:
                 if kind != first:
                     return InputError(
                         f"'{source}', line {number}, column '{column}': the JSON {kind} "
-                        f"{quoted(value)} where the lines before hold {first}s",
+                        f"{json_quoted(value)} where the lines before hold {first}s",
                         hint="write every value of a column as one JSON type",
                     )
     except OSError:
