@@ -29,6 +29,12 @@ GOOD = [{"step": 1, "uid": "a", "reward": r} for r in (0.0, 1.0, 1.0, 0.0)]
 REFUSED: list[tuple[str, str, bytes, list[str]]] = [
     ("empty file", "log.jsonl", b"", ["is empty"]),
     (
+        "an object for a reward",
+        "log.jsonl",
+        lines(*[{**r, "reward": {"a": 1}} for r in GOOD]),
+        ["line 1", "column 'reward'", 'found the JSON object {"a": 1}'],
+    ),
+    (
         "a number, then true, in one field",
         "log.jsonl",
         lines(*GOOD, {"step": 1, "uid": "a", "reward": True}),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from grpoflaw_cli.errors import InputError, UsageError, option, quoted
+from grpoflaw_cli.errors import InputError, UsageError, json_quoted, option, quoted
 from grpoflaw_cli.ingest.canonical import canonicalize, is_text, prepared
 from grpoflaw_cli.ingest.columns import (
     ROLE_SETTINGS,
@@ -26,7 +26,13 @@ from grpoflaw_cli.ingest.columns import (
     input_name,
 )
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
-from grpoflaw_cli.ingest.locate import first_json_string, first_non_numeric, locate_read_error
+from grpoflaw_cli.ingest.locate import (
+    first_json_non_number,
+    first_json_string,
+    first_non_numeric,
+    json_kind,
+    locate_read_error,
+)
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers import located
 
@@ -69,6 +75,14 @@ def check_numeric(
                     hint=f'write {role}s as JSON numbers (0.5, not "0.5")',
                 )
         return
+    found = first_json_non_number(source, col) if fmt == "jsonl" else None
+    if found is not None:  # an object or a list where numbers should be: say where
+        line, odd = found
+        raise InputError(
+            f"'{path}', line {line}, column '{col}': expected a number for the {role}, found "
+            f"the JSON {json_kind(odd)} {json_quoted(odd)}",
+            hint=f"map the numeric {role} column with {setting} NAME",
+        )
     raise InputError(
         f"'{path}', column '{col}': expected numbers for the {role}, found {dtype}",
         hint=f"map the numeric {role} column with {setting} NAME",

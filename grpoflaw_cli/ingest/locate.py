@@ -216,6 +216,12 @@ def _first_field_type_clash(source: Source) -> InputError | None:
     return None
 
 
+def first_json_non_number(source: Source, column: str) -> tuple[int, object] | None:
+    """(line, value) of the first JSONL line whose ``column`` is no JSON number (an object,
+    a list, true/false, a string). Error path only."""
+    return next(((n, v) for n, v in _json_values(source, column) if json_kind(v) != "number"), None)
+
+
 def first_json_string(source: Source, column: str) -> tuple[int, str] | None:
     """(line, value) of the first JSONL line whose ``column`` is a JSON string. Error path
     only."""
