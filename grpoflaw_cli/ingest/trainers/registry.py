@@ -189,9 +189,16 @@ def choose(files: Sequence[Path], columns: Mapping[str, str], requested: str = "
 
 def merge(preset: ColumnMap, user: ColumnMap) -> ColumnMap:
     """The user's mapping wins over the preset's choices, field by field (the preset's
-    components go with its reward: not with the user's reward columns)."""
+    components go with its reward: not with the user's reward columns, and not one the
+    user maps to another role).
+
+    >>> merge(ColumnMap(components=("acc", "format")), ColumnMap(group="acc")).components
+    ('format',)
+    """
+    taken = {user.step, user.group, user.length, user.task, user.baseline}
+    kept = () if user.reward else tuple(c for c in preset.components if c not in taken)
     return ColumnMap(
-        components=user.components or (() if user.reward else preset.components),
+        components=user.components or kept,
         step=user.step or preset.step,
         group=user.group or (None if user.group_size else preset.group),
         reward=user.reward or preset.reward,
