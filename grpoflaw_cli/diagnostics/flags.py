@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -161,6 +162,15 @@ def steady(value: pl.Expr) -> pl.Expr:
     True
     """
     return pl.when(value.is_finite()).then(value.round_sig_figs(9)).otherwise(value)
+
+
+def steady_score(score: float) -> float:
+    """:func:`steady` for one Python float (a flag's score).
+
+    >>> steady_score(1.9999999999999998) == steady_score(2.0000000000000004)
+    True
+    """
+    return float(f"{score:.9g}") if math.isfinite(score) else score
 
 
 def groups_per_step(a: Analysis) -> dict[Any, int]:

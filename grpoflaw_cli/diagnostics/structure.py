@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from grpoflaw_cli.diagnostics.flags import Flag
+from grpoflaw_cli.diagnostics.flags import Flag, steady_score
 
 PAIR_CODES = frozenset({"collapsed_pair"})
 """The checks that groups of two make structural."""
@@ -40,18 +40,8 @@ def _range(steps: Sequence[Any]) -> str:
     return f"{steps[0]}–{steps[-1]}" if len(steps) > 1 else str(steps[0])
 
 
-def steady(score: float) -> float:
-    """A score to 9 significant digits: scores that tie but for last-bit noise (a 2×
-    ratio read 1.9999999999999998 in one run, 2.0000000000000004 in the next; Polars' sums
-    are not always added in the same order) rank by step instead, the same in every run.
-
-    >>> steady(1.9999999999999998) == steady(2.0000000000000004)
-    True
-    """
-    return float(f"{score:.9g}") if math.isfinite(score) else score
-
-
 def _order(step: Any) -> tuple[bool, Any]:
+    """A step's place: numbers in order, then anything else by its text."""
     return (
         not isinstance(step, (int, float)),
         step if isinstance(step, (int, float)) else str(step),
@@ -60,9 +50,9 @@ def _order(step: Any) -> tuple[bool, Any]:
 
 def _merged(code: str, flags: list[Flag], iterations: int, pairs: bool) -> Flag:
     """One run-level flag for ``flags`` (one code, several steps)."""
-    flags = sorted(flags, key=lambda f: (-f.severity.rank, -steady(f.score), _order(f.step)))
+    flags = sorted(flags, key=lambda f: (-f.severity.rank, -steady_score(f.score), _order(f.step)))
     worst = flags[0]
-    steps = sorted({f.step for f in flags}, key=lambda s: (not isinstance(s, (int, float)), s))
+    steps = sorted({f.step for f in flags}, key=_order)
     consequence = sum(f.evidence.get("consequence", 0.0) for f in flags)
     if pairs and code in PAIR_CODES:
         why = "groups of two"
