@@ -26,7 +26,7 @@ format bonus) that GRPO's std normalization inflates to a full advantage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,7 @@ def attribution(groups: pl.DataFrame, components: Sequence[str]) -> list[dict[st
     return sorted(rows, key=lambda r: (-r["share_grpo"], r["components"]))
 
 
-def inflation(row: dict[str, Any]) -> float:
+def inflation(row: Mapping[str, Any]) -> float:
     """A class's GRPO share over its Dr. GRPO share (inf when Dr. GRPO gives it none).
 
     >>> inflation({"share_grpo": 0.16, "share_dr_grpo": 0.0118})

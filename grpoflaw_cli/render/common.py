@@ -17,9 +17,11 @@ the number formatter, and the pieces of the report's header.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from grpoflaw_cli.attribution import inflation
 from grpoflaw_cli.formatting import num, percent
 
 __all__ = [
@@ -110,8 +112,8 @@ def ratio(row: Mapping[str, Any]) -> str:
     >>> ratio({"share_grpo": 0.1, "share_dr_grpo": 0})
     '—'
     """
-    grpo, magnitude = row["share_grpo"], row["share_dr_grpo"]
-    return f"{num(grpo / magnitude)}×" if magnitude else "—"
+    factor = inflation(row)
+    return f"{num(factor)}×" if math.isfinite(factor) else "—"
 
 
 def flags_by_code(flags: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -378,12 +378,11 @@ def attribution_table(report: dict[str, Any]) -> RenderableType | None:
     table.add_column("Dr. GRPO", justify="right", no_wrap=True)
     table.add_column("ratio", justify="right", no_wrap=True)
     for row in classes:
-        grpo, magnitude = row["share_grpo"], row["share_dr_grpo"]
         table.add_row(
             " + ".join(row["components"]) or "(none)",
             cell(row["groups"]),
-            percent(grpo),
-            percent(magnitude),
+            percent(row["share_grpo"]),
+            percent(row["share_dr_grpo"]),
             ratio(row),
         )
     return table
