@@ -90,7 +90,7 @@ def locate_read_error(
         return InputError(f"'{path}' holds no JSON lines: it is empty or blank")
     if fmt == "parquet" and _looks_binary_garbage(path):
         return InputError(f"'{path}' is not a Parquet file ({detail})")
-    if fmt == "jsonl" and (clash := _first_field_type_clash(path)) is not None:
+    if fmt == "jsonl" and (clash := _first_json_type_clash(path)) is not None:
         return clash  # a clash that defeats even the schema (a number, then a list)
     return InputError(f"'{path}': cannot be read as {fmt.upper()}: {detail}")
 
@@ -154,65 +154,47 @@ def json_kind(value: object) -> str:
     )
 
 
-def _json_values(source: Source, column: str) -> Iterator[tuple[int, object]]:
-    """(line number, value) of ``column`` on each JSONL line that holds one (not null);
-    lines that are no JSON object are passed over. Error path only: Python's JSON."""
+def _json_records(source: Source) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, record) of each JSONL line that is a JSON object; other lines are
+    passed over. Error path only: Python's JSON, streamed."""
     try:
         for number, line in enumerate(file_lines(source), start=1):
             try:
                 record = decode_json_line(line) if line.strip() else None
-                value = record.get(column) if isinstance(record, dict) else None
             except ValueError:
                 continue
-            if value is not None:
-                yield number, value
+            if isinstance(record, dict):
+                yield number, record
     except OSError:
         return
 
 
-def _first_json_type_clash(source: Source, column: str) -> InputError | None:
-    """The first JSONL line whose ``column`` holds another kind of JSON value than the
-    lines before it (a string "0.5" after numbers, say). Error path only."""
-    first: str | None = None
-    for number, value in _json_values(source, column):
-        kind = json_kind(value)
-        if first is None:
-            first = kind
-        elif kind != first:
-            return InputError(
-                f"'{source}', line {number}, column '{column}': the JSON {kind} "
-                f"{json_quoted(value)} where the lines before hold {first}s",
-                hint='write every value of a column as one JSON type (0.5, not "0.5")',
-            )
-    return None
+def _json_values(source: Source, column: str) -> Iterator[tuple[int, object]]:
+    """(line number, value) of ``column`` on each JSONL line that holds one (not null)."""
+    for number, record in _json_records(source):
+        value = record.get(column)
+        if value is not None:
+            yield number, value
 
 
-def _first_field_type_clash(source: Source) -> InputError | None:
-    """The first JSONL line where any field holds another kind of JSON value than the
-    lines before gave it (a list after numbers, say): the clash Polars reports only as
-    "failed to determine supertype". Error path only: Python's JSON, streamed."""
+def _first_json_type_clash(source: Source, column: str | None = None) -> InputError | None:
+    """The first JSONL line whose ``column`` (any field, without one) holds another kind
+    of JSON value than the lines before gave it: a string "0.5" after numbers, or a list
+    after numbers, which Polars reports only as "failed to determine supertype"."""
     kinds: dict[str, str] = {}
-    try:
-        for number, line in enumerate(file_lines(source), start=1):
-            try:
-                record = decode_json_line(line) if line.strip() else None
-            except ValueError:
+    for number, record in _json_records(source):
+        fields = record.items() if column is None else [(column, record.get(column))]
+        for name, value in fields:
+            if value is None:
                 continue
-            if not isinstance(record, dict):
-                continue
-            for column, value in record.items():
-                if value is None:
-                    continue
-                kind = json_kind(value)
-                first = kinds.setdefault(column, kind)
-                if kind != first:
-                    return InputError(
-                        f"'{source}', line {number}, column '{column}': the JSON {kind} "
-                        f"{json_quoted(value)} where the lines before hold {first}s",
-                        hint="write every value of a column as one JSON type",
-                    )
-    except OSError:
-        return None
+            kind = json_kind(value)
+            first = kinds.setdefault(name, kind)
+            if kind != first:
+                return InputError(
+                    f"'{source}', line {number}, column '{name}': the JSON {kind} "
+                    f"{json_quoted(value)} where the lines before hold {first}s",
+                    hint='write every value of a column as one JSON type (0.5, not "0.5")',
+                )
     return None
 
 
