@@ -17,21 +17,19 @@ from grpoflaw_cli.analysis import Analysis
 from grpoflaw_cli.attribution import GRPO
 from grpoflaw_cli.diagnostics.flags import Flag, Severity, Thresholds
 from grpoflaw_cli.formatting import percent
-from grpoflaw_cli.verdict import LITTLE, MUCH, masses, reallocated, split_by_task, task_labels
+from grpoflaw_cli.verdict import LITTLE, MUCH, moved
 
 
 def reallocation(a: Analysis, t: Thresholds) -> list[Flag]:
     """One run-level flag when GRPO moves at least :data:`LITTLE` of the update mass."""
     if f"scale_{GRPO}" not in a.groups.columns:
         return []
-    p, q = masses(a)
-    share = reallocated(p, q)
+    share, split = moved(a)
     if share is None:
         return []
     evidence: dict[str, float | str] = {"reallocated": share}
     matters, where = share, ""
-    if (tasks := task_labels(a)) is not None:
-        split = split_by_task(p, q, tasks)
+    if split is not None:
         matters, where = split["within"], " within tasks"
         evidence |= {"within_tasks": split["within"], "across_tasks": split["across"]}
     if matters < LITTLE:
