@@ -82,17 +82,21 @@ def group_stats_query(
             pl.col(source_col).min().alias("source_min"),
             pl.col(source_col).max().alias("source_max"),
         ]
-    if rows.collect_schema().get("group") == pl.String and GLOBAL_CATEGORIES:
-        # Text keys (a verl dump's prompt, 1-2 KB behind its system prompt) are grouped as
-        # categories: the streaming group_by holds each distinct text once, where string
-        # keys kept the buffers they were read in (0.58 GB for a 3 GB dump, not 0.24 GB).
-        rows = rows.with_columns(pl.col("group").cast(pl.Categorical))
-        table = rows.group_by(*KEYS).agg(aggs).with_columns(pl.col("group").cast(pl.String))
-    else:
-        table = rows.group_by(*KEYS).agg(aggs)
+    table = group_by_keys(rows, aggs)
     if sort:
         table = table.sort(*KEYS, nulls_last=True)
     return table.with_columns(pl.lit(float(shift)).alias("shift"))  # a scalar: no memory
+
+
+def group_by_keys(rows: pl.LazyFrame, aggs: Sequence[pl.Expr]) -> pl.LazyFrame:
+    """``rows`` grouped by (step, group) into ``aggs``. Text keys (a verl dump's prompt,
+    1-2 KB behind its system prompt) are grouped as categories and read back as text: the
+    streaming group_by holds each distinct text once, where string keys kept the buffers
+    they were read in (0.58 GB for a 3 GB dump, not 0.24 GB)."""
+    if rows.collect_schema().get("group") == pl.String and GLOBAL_CATEGORIES:
+        rows = rows.with_columns(pl.col("group").cast(pl.Categorical))
+        return rows.group_by(*KEYS).agg(aggs).with_columns(pl.col("group").cast(pl.String))
+    return rows.group_by(*KEYS).agg(aggs)
 
 
 def sorted_groups(table: pl.DataFrame) -> pl.DataFrame:

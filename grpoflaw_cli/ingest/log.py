@@ -32,6 +32,7 @@ from grpoflaw_cli.ingest.columns import (
 )
 from grpoflaw_cli.ingest.files import READ_ERRORS, Source, scan_file
 from grpoflaw_cli.ingest.locate import first_non_numeric, locate_read_error
+from grpoflaw_cli.passes import group_by_keys
 
 
 @dataclass(frozen=True)
@@ -156,15 +157,14 @@ def facts(log: Log) -> dict[str, object]:
     rewards and duplicate rows. One streaming aggregation plus the duplicate count. Group
     sizes and rewards are those ``compare`` uses (a verl multi-turn session's last output);
     rows with no step or group are counted, as ``compare`` will refuse them."""
-    frame = log.stats_frame
-    if frame.collect_schema().get("group") == pl.String and hasattr(pl, "Categories"):
-        # Text keys grouped as categories, each held once (passes.GLOBAL_CATEGORIES says why)
-        frame = frame.with_columns(pl.col("group").cast(pl.Categorical))
-    per_group = frame.group_by("step", "group").agg(
-        pl.len().alias("n"),
-        pl.col("reward").null_count().alias("missing"),
-        pl.col("reward").min().alias("lo"),
-        pl.col("reward").max().alias("hi"),
+    per_group = group_by_keys(  # text keys held once each, as compare's pass holds them
+        log.stats_frame,
+        [
+            pl.len().alias("n"),
+            pl.col("reward").null_count().alias("missing"),
+            pl.col("reward").min().alias("lo"),
+            pl.col("reward").max().alias("hi"),
+        ],
     )
     stats = collect(
         log,
