@@ -152,6 +152,17 @@ def write_many(n: int, folder: Path) -> tuple[Path, Path, int]:
     return steps, folder / "one.jsonl", int(sizes.sum())
 
 
+def compare_case(grpoflaw: list[str], path: Path, shape: str, rows: int, floor: str) -> Case:
+    """``grpoflaw compare PATH --format json``, labelled by the log's ``shape`` and measured
+    against the case named ``floor``."""
+    return Case(
+        f"grpoflaw compare ({shape})",
+        [*grpoflaw, "compare", str(path), "--format", "json"],
+        rows,
+        floor,
+    )
+
+
 def _standard_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
     """compare and advantages on the Parquet log and compare on the text logs, each beside
     the Polars floor it is measured against; --help and inspect for start-up."""
@@ -161,12 +172,7 @@ def _standard_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
     floor = f"floor: Polars scan + group_by mean/std ({pq})"
     cases = [
         Case(floor, [sys.executable, "-c", FLOOR, str(parquet)], n_parquet),
-        Case(
-            f"grpoflaw compare ({pq})",
-            [*grpoflaw, "compare", str(parquet), "--format", "json"],
-            n_parquet,
-            floor,
-        ),
+        compare_case(grpoflaw, parquet, pq, n_parquet, floor),
         Case(
             f"grpoflaw advantages -o out.parquet ({pq})",
             [*grpoflaw, "advantages", str(parquet), "-o", f"{tmp}/adv.parquet"],
@@ -179,12 +185,7 @@ def _standard_cases(grpoflaw: list[str], data: Path, tmp: str) -> list[Case]:
         read = f"floor: Polars {reader} ({fmt})"
         cases += [
             Case(read, [sys.executable, "-c", READ, reader, str(path)], n_text),
-            Case(
-                f"grpoflaw compare ({fmt})",
-                [*grpoflaw, "compare", str(path), "--format", "json"],
-                n_text,
-                read,
-            ),
+            compare_case(grpoflaw, path, fmt, n_text, read),
         ]
     return [
         *cases,
@@ -284,12 +285,7 @@ def _text_dump_cases(grpoflaw: list[str], dumps: list[Path]) -> list[Case]:
         floor = f"floor: Polars projected scan + group_by mean/std ({shape})"
         cases += [
             Case(floor, [sys.executable, "-c", TEXT_FLOOR, str(dump)], rows),
-            Case(
-                f"grpoflaw compare ({shape})",
-                [*grpoflaw, "compare", str(dump), "--format", "json"],
-                rows,
-                floor,
-            ),
+            compare_case(grpoflaw, dump, shape, rows, floor),
         ]
     return cases
 
