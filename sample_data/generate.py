@@ -26,6 +26,7 @@
   trainer logs computed here by its own formula: ``verl_legacy/`` and ``verl_v1/``
   (``{step}.jsonl``), ``trl/completions/`` (``completions_{step:05d}.parquet``, two reward
   functions, one None), ``trl_scale_none/`` (the same written with ``scale_rewards="none"``),
+  ``trl_wandb/media/table/`` (``trl/``'s rows as the W&B ``completions`` table exports),
   ``open_instruct/``, ``prime_rl/``, ``art/trajectories/train/``, ``nemo_rl/``,
   ``verl_reward_keys/`` (score = acc + format) and ``verl_multi_reward/``: 36 steps of a
   multi-reward run in pairs (score = 4·acc + format + 0.1·bonus) keyed by prompts behind a
@@ -266,6 +267,29 @@ def trl_completions(out: Path, rng: np.random.Generator, scale: str = "group") -
         ).write_parquet(folder / f"completions_{step:05d}.parquet")
 
 
+def trl_wandb_tables(out: Path) -> None:
+    """TRL's ``completions`` table as W&B writes it to the run's files
+    (media/table/completions_{step}_{hash}.table.json): the rows of ``trl/completions``,
+    ``step`` as text, a missing reward as NaN."""
+    import hashlib
+
+    folder = out / "trl_wandb" / "media" / "table"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((out / "trl" / "completions").glob("*.parquet")):
+        frame = pl.read_parquet(source).with_columns(pl.col("step").cast(pl.String))
+        table = {
+            "_type": "table",
+            "columns": frame.columns,
+            "data": [list(row) for row in frame.rows()],
+            "ncols": frame.width,
+            "nrows": frame.height,
+        }
+        text = json.dumps(table)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:20]
+        step = frame["step"][0]
+        (folder / f"completions_{step}_{digest}.table.json").write_text(text, encoding="utf-8")
+
+
 def open_instruct_traces(out: Path, rng: np.random.Generator) -> None:
     """open-instruct save_traces: one line per rollout; GRPO with population std, eps 1e-8."""
     folder = out / "open_instruct"
@@ -383,6 +407,7 @@ def trainer_dumps(out: Path, seed: int = 11) -> None:
     verl_dumps(out, rng)
     trl_completions(out, rng)
     trl_completions(out, rng, scale="none")
+    trl_wandb_tables(out)
     open_instruct_traces(out, rng)
     prime_rl_rollouts(out, rng)
     art_trajectories(out, rng)

@@ -15,6 +15,7 @@ module              what it holds
 ``canonical``       each file's scan as used, and the canonical columns
 ``checks``          refusing columns and values the numbers cannot use
 ``weights``         the reward's weights as outputs show them
+``wandb_tables``    W&B table exports (``*.table.json``), read from a Parquet copy
 ``trainers/``       one file per trainer format; the registry, through which the
                     rest of ingest calls each trainer's hooks
 ==================  ===========================================================
@@ -36,6 +37,7 @@ from grpoflaw_cli.ingest.files import file_format, natural_key, resolve_paths
 from grpoflaw_cli.ingest.load import Survey, load, reread, steps_from_file_names, survey
 from grpoflaw_cli.ingest.log import Log, collect, duplicate_rows, explained, facts
 from grpoflaw_cli.ingest.trainers import SOURCES, missing_rewards
+from grpoflaw_cli.ingest.wandb_tables import shown_format
 from grpoflaw_cli.ingest.weights import components_text, reward_text, weights_given
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "reread",
     "resolve_paths",
     "reward_text",
+    "shown_format",
     "steps_from_file_names",
     "survey",
     "weighted_sum",

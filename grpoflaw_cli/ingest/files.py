@@ -58,6 +58,8 @@ def file_format(path: Path) -> Format | None:
     >>> file_format(Path("steps/12.jsonl.gz"))
     'jsonl'
     """
+    if path.name.lower().endswith(".table.json"):  # a W&B table export
+        return "parquet"  # read from a Parquet copy (ingest.wandb_tables)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and is_gzip(path):
         suffixes = suffixes[:-1]
