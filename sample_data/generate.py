@@ -267,14 +267,15 @@ def trl_completions(out: Path, rng: np.random.Generator, scale: str = "group") -
 
 
 def open_instruct_traces(out: Path, rng: np.random.Generator) -> None:
-    """open-instruct save_traces: one line per rollout; GRPO with population std, eps 1e-8."""
+    """open-instruct save_traces: one line per rollout, with the advantage of today's default
+    ``advantage_normalization_type="centered"``: the reward minus the group mean."""
     folder = out / "open_instruct"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "run_rollouts_000000.jsonl").open("w", encoding="utf-8") as fh:
         for step in (1, 2):
             for p in range(4):
                 rewards = _group_rewards_binary(rng, 6) * 10.0
-                adv = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+                adv = rewards - rewards.mean()
                 for i, (r, a) in enumerate(zip(rewards, adv, strict=True)):
                     tokens = [int(t) for t in rng.integers(0, 50000, size=rng.integers(5, 40))]
                     fh.write(

@@ -110,7 +110,12 @@ def test_trainer_dump_advantages_write(folder: str, suffix: str, tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("folder", "expected"),
-    [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo"), ("nemo_rl", "grpo_loo")],
+    [
+        ("trl", "grpo"),
+        ("open_instruct", "dr_grpo"),
+        ("prime_rl", "dr_grpo"),
+        ("nemo_rl", "grpo_loo"),
+    ],
 )
 def test_logged_advantages_are_reproduced(folder: str, expected: str) -> None:
     report = compare(TRAINERS / folder)
