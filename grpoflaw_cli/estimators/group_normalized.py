@@ -151,9 +151,15 @@ def gdpo(g: Groups, c: Conventions) -> Affine:
     "normalize_then_sum"`` (``(R − mean)/(std + 1e-4)`` over the batch). With one reward
     column this is GRPO followed by the whitening (this function); with several, the
     analysis computes the sum per rollout in a second pass (:func:`gdpo_components`).
-    ddof, eps and the singleton rule: GRPO's for the framework. verl computes GDPO in
-    float32 even for float64 rewards; grpoflaw in float64 (≈1e-7 apart, and verl's float32
-    noise on constant non-dyadic groups is whitened up to O(1), which is not reproduced).
+    ddof, eps and the singleton rule: GRPO's for the framework. grpoflaw computes in
+    float64 and keeps exact numbers. verl computes GDPO in float32 even for float64
+    rewards (each reward key cast to float32): the two agree to float32 rounding (1e-6 of
+    the batch's scale) except in an iteration with a constant group whose float32 sum
+    rounds (0.1, 0.7, 16.1; not 0, 0.5, 1) or a group whose spread is tiny against its
+    mean. There verl's group gets ``±ulp/(ulp·√(n/(n−1)) + ε)`` instead of 0 (up to
+    ±0.97 for large rewards), and its batch whitening moves every other rollout of the
+    iteration by 1e-2 to 3e-1: the ``gdpo_float32_noise`` check flags those iterations
+    with the expected sizes (:mod:`grpoflaw_cli.diagnostics.float32`).
     """
     a = finite_before_whitening(grpo(g, c))
     return whiten(g, a.scale, a.center, c)

@@ -1,0 +1,166 @@
+"""verl's GDPO in float32: where its rounding reaches the advantages.
+
+``gdpo_float32_noise``
+    Under verl's conventions with ``gdpo`` computed (one reward column): iterations where
+    verl's float32 arithmetic would give advantages grpoflaw's float64 does not. verl's
+    ``compute_gdpo_outcome_advantage`` casts each reward key to float32 whatever its
+    dtype, so a constant group whose float32 sum can round (0.1, 0.7, 16.1: any value
+    whose significand is long; never 0, 0.5, 1 or 3) gets a mean an ulp ``u`` off its
+    value, ``torch.std`` measures that offset, and every rollout of the group gets
+    ``±u / (u·√(n/(n−1)) + ε)`` instead of 0: about 7e-3 for 0.1, 0.06 for 0.7, 0.63
+    for 16.1, up to ±√((n−1)/n) for large rewards. A group whose spread is tiny against
+    its mean loses precision the same way (``ulp(μ) / σ``). GDPO then whitens the whole
+    iteration, so the offset moves its mean and variance and every other rollout's
+    advantage with it. info when a group's own advantages move by ``float32_noise``
+    (1e-2) or more; warning when the other rollouts move by ``float32_shift`` (1e-2), or
+    when every group of the iteration is such a group.
+
+The sizes are estimates of one ulp (two happen: twice the size), with the sign that moves
+the others most; whether a given group rounds depends on torch's summation order, so
+the check names the groups that *can* (some of them come out exact in verl).
+
+>>> import numpy as np
+>>> can_round(np.array([0.1, 0.5, 3.0, 0.1]), np.array([8, 8, 8, 2]))
+array([ True, False, False, False])
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.diagnostics.flags import Flag, Severity, Thresholds, plain
+from grpoflaw_cli.estimators import Affine, whiten
+from grpoflaw_cli.formatting import count, num
+from grpoflaw_cli.group_stats import Groups
+
+SIGNIFICAND = 24
+"""float32's significand bits: a sum of float32 values is exact while it fits."""
+
+RISK_FLOOR = 1e-4
+"""A group's float32 offset before whitening below which it is left out (too small to
+matter, however many such groups add up)."""
+
+
+def float32_ulp(values: np.ndarray) -> np.ndarray:
+    """The spacing of float32 numbers at each value (0 at 0).
+
+    >>> float32_ulp(np.array([0.1, 1.0, 16.1, 0.0])).tolist()
+    [7.450580596923828e-09, 1.1920928955078125e-07, 1.9073486328125e-06, 0.0]
+    """
+    _, exponent = np.frexp(values.astype(np.float32))
+    return np.where(values != 0, np.ldexp(1.0, exponent - SIGNIFICAND), 0.0)
+
+
+def can_round(values: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per group of ``n`` copies of ``values``: whether some float32 summation order of them
+    rounds. Every partial sum is ``j·x`` for a ``j ≤ n``; ``x = M·2^e`` (``M`` odd) times
+    ``j`` is exact while the odd part of ``j`` times ``M`` fits in 24 bits, so the sums are
+    all exact iff (the largest odd ``j ≤ n``)·``M`` < 2²⁴, and then the mean is ``x``."""
+    mantissa, _ = np.frexp(values.astype(np.float32))
+    whole = np.abs(np.ldexp(mantissa.astype(np.float64), SIGNIFICAND)).astype(np.int64)
+    odd = whole // np.maximum(whole & -whole, 1)  # the significand without trailing zeros
+    largest_odd = n - 1 + n % 2
+    return np.asarray((whole > 0) & (n >= 2) & (largest_odd * odd >= 2**SIGNIFICAND))
+
+
+def float32_offsets(g: Groups, constant: np.ndarray, eps: float) -> np.ndarray:
+    """Each group's offset before whitening in verl's float32 GRPO step, one ulp's worth
+    (0 where there is none, or it is below :data:`RISK_FLOOR`): ``u/(u·√(n/(n−1)) + ε)``
+    for a constant group that can round, ``ulp(μ)/(σ + ε)`` for the others (σ with ddof 1,
+    as ``torch.std``)."""
+    nf = g.n.astype(np.float64)
+    ulp = float32_ulp(g.mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(g.m2 / np.maximum(nf - 1.0, 1.0))
+        rounds = constant & can_round(g.mean, g.n)
+        flat = ulp / (ulp * np.sqrt(nf / np.maximum(nf - 1.0, 1.0)) + eps)
+        spread = ulp / (sigma + eps)
+    offset = np.where(rounds, flat, np.where(constant | (g.n < 2), 0.0, spread))
+    return np.where(offset >= RISK_FLOOR, offset, 0.0)
+
+
+def moved(a: Analysis, x: Affine, offset: np.ndarray) -> np.ndarray:
+    """Per group, how far verl's whitened advantages move from those of ``x`` (the value
+    before whitening) when each group's value is off by ``offset``: the largest move of
+    its rollouts (bounded by those at its lowest and highest reward, the move being linear
+    in the value), with the sign of the offsets that moves them most (both tried)."""
+    g, conv = a.stats, a.conventions
+    base = whiten(g, x.scale, x.center, conv)
+    lo, hi = (a.groups[k].to_numpy() for k in ("min", "max"))
+    worst = np.zeros(g.size)
+    for sign in (1.0, -1.0):
+        delta = np.where(offset > 0, sign * offset, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            off = whiten(g, x.scale, x.center - np.where(offset > 0, delta / x.scale, 0.0), conv)
+        assert base.mult is not None and base.shift is not None
+        assert off.mult is not None and off.shift is not None
+        for r in (lo, hi):
+            value = x.scale * (r - x.center)
+            before = g.broadcast(base.mult) * (value - g.broadcast(base.shift))
+            after = g.broadcast(off.mult) * (value + delta - g.broadcast(off.shift))
+            worst = np.maximum(worst, np.abs(np.nan_to_num(after - before)))
+    return worst
+
+
+def gdpo_float32_noise(a: Analysis, t: Thresholds) -> list[Flag]:
+    """Iterations where verl's float32 GDPO gives advantages grpoflaw's float64 does not."""
+    if a.conventions.framework != "verl" or "gdpo" not in a.estimators:
+        return []
+    gdpo = a.coefficients["gdpo"]
+    if gdpo.variable != "reward" or gdpo.shift is None:  # several reward keys: not read
+        return []
+    g = a.stats
+    constant = a.groups["zero_variance"].to_numpy()
+    offset = float32_offsets(g, constant, a.conventions.eps)
+    if not offset.any():
+        return []
+    worst = moved(a, replace(gdpo, shift=None, mult=None), offset)
+    at_risk = offset > 0
+    own = _per_step_max(g, np.where(at_risk, worst, 0.0))
+    others = _per_step_max(g, np.where(at_risk, 0.0, worst))
+    groups = np.bincount(g.step_index[at_risk], minlength=g.n_steps)
+    flat = np.bincount(g.step_index[at_risk & constant], minlength=g.n_steps)
+    rest = np.bincount(g.step_index[~at_risk], minlength=g.n_steps)
+    steps = a.iterations["step"].to_list()
+    return [
+        _flag(steps[s], int(groups[s]), int(flat[s]), int(rest[s]), own[s], others[s], t)
+        for s in np.flatnonzero(own >= t.float32_noise)
+    ]
+
+
+def _flag(
+    step: object, groups: int, flat: int, rest: int, own: float, others: float, t: Thresholds
+) -> Flag:
+    """One iteration's flag: ``groups`` at risk (``flat`` of them constant), ``rest`` not."""
+    which = (
+        f"{count(groups, 'group')} ({num(flat)} constant at a value whose float32 sum can round)"
+    )
+    if rest:
+        effect = (
+            f"{which} would get advantages off by about {num(own)}, and its batch whitening "
+            f"would move every other rollout's by up to {num(others)}"
+        )
+        serious = others >= t.float32_shift
+    else:  # the whole iteration is rounding noise, whitened
+        effect = f"every group, {which}, would get advantages off by about {num(own)}"
+        serious = own >= t.float32_shift
+    return Flag(
+        code="gdpo_float32_noise",
+        severity=Severity.WARNING if serious else Severity.INFO,
+        step=plain(step),
+        wording=f"verl computes GDPO in float32: {effect}; grpoflaw's are exact",
+        evidence={
+            "groups": groups,
+            "constant_groups": flat,
+            "own_error": float(own),
+            "others_shift": float(others),
+        },
+        score=float(own),
+    )
+
+
+def _per_step_max(g: Groups, values: np.ndarray) -> np.ndarray:
+    return g.steps.reduce(np.fmax, values, 0.0)
