@@ -178,3 +178,41 @@ def test_every_iteration_is_one_run_level_finding(tmp_path: Path) -> None:
     assert len(flags) == 1 and flags[0]["step"] is None
     assert flags[0]["evidence"]["count"] == 2
     assert not [f for f in diagnose(analyze(df, ["grpo"], VERL)) if f.code == "gdpo_float32_noise"]
+
+
+def test_several_reward_keys_each_rounds_apart(tmp_path: Path) -> None:
+    """verl casts and normalizes each GDPO key apart. Four groups whose accuracy varies
+    (k + 1 of 8) and format alternates 0/1, and one of twelve whose accuracy alternates
+    and format is 0.3 throughout, weights 1 and 0.5: verl's computation run with torch
+    2.13 (as in the test above, per key then summed) puts the last group 0.0128 off
+    grpoflaw's and the others 0.0029 to 0.0050. Estimated: 0.0141 and up to 0.0055 (one
+    ulp of 0.3 is 2⁻²⁵, halved by its weight): info, the others under 1e-2."""
+    rows = []
+    for k in range(4):
+        rows += [
+            {
+                "step": 1,
+                "group": k,
+                "acc": float(i <= k),
+                "fmt": float(i % 2),
+                "length": 10 + 3 * i + k,
+            }
+            for i in range(8)
+        ]
+    rows += [
+        {"step": 1, "group": 4, "acc": float(i % 2 == 0), "fmt": 0.3, "length": 12 + i}
+        for i in range(12)
+    ]
+    log = tmp_path / "keys.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from grpoflaw_cli import api as gf
+
+    loaded = gf.load(
+        log, reward_cols=["acc", "fmt"], reward_weights=[1.0, 0.5], length_col="length"
+    )
+    result = gf.compare(loaded, ["gdpo"], framework="verl")
+    assert result.analysis.gdpo_parts is not None
+    (flag,) = [f for f in result.flags if f.code == "gdpo_float32_noise"]
+    assert flag.severity.value == "info" and flag.evidence["constant_groups"] == 1
+    assert 0.0128 / 2 <= flag.evidence["own_error"] <= 0.0128 * 2
+    assert 0.0050 <= flag.evidence["others_shift"] <= 3 * 0.0050

@@ -1,8 +1,8 @@
 """verl's GDPO in float32: where its rounding reaches the advantages.
 
 ``gdpo_float32_noise``
-    Under verl's conventions with ``gdpo`` computed (one reward column): iterations where
-    verl's float32 arithmetic would give advantages grpoflaw's float64 does not. verl's
+    Under verl's conventions with ``gdpo`` computed: iterations where verl's float32
+    arithmetic would give advantages grpoflaw's float64 does not. verl's
     ``compute_gdpo_outcome_advantage`` casts each reward key to float32 whatever its
     dtype, so a constant group whose float32 sum can round (0.1, 0.7, 16.1: any value
     whose significand is long; never 0, 0.5, 1 or 3) gets a mean an ulp ``u`` off its
@@ -11,9 +11,11 @@
     for 16.1, up to ±√((n−1)/n) for large rewards. A group whose spread is tiny against
     its mean loses precision the same way (``ulp(μ) / σ``). GDPO then whitens the whole
     iteration, so the offset moves its mean and variance and every other rollout's
-    advantage with it. info when a group's own advantages move by ``float32_noise``
-    (1e-2) or more; warning when the other rollouts move by ``float32_shift`` (1e-2), or
-    when every group of the iteration is such a group.
+    advantage with it. With several reward keys, each cast and normalized apart, a
+    group's offset is the weighted sum of its keys' (their signs taken alike). info when a
+    group's own advantages move by ``float32_noise`` (1e-2) or more; warning when the
+    other rollouts move by ``float32_shift`` (1e-2), or every group of the iteration is
+    such a group.
 
 The sizes are estimates of one ulp (two happen: twice the size), with the sign that moves
 the others most; whether a given group rounds depends on torch's summation order, so
@@ -30,14 +32,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from grpoflaw_cli.analysis import Analysis
+from grpoflaw_cli.analysis import Analysis, GdpoParts
 from grpoflaw_cli.diagnostics.flags import Flag, Severity, Thresholds, plain
-from grpoflaw_cli.estimators import Affine, whiten
+from grpoflaw_cli.estimators import Affine, Conventions, whiten
+from grpoflaw_cli.estimators import constant as constant_of
 from grpoflaw_cli.formatting import count, num
 from grpoflaw_cli.group_stats import Groups
 
 SIGNIFICAND = 24
 """float32's significand bits: a sum of float32 values is exact while it fits."""
+
+Setup = tuple[Groups, Affine, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]
+"""What the check works on: the groups verl whitens over, the value before whitening,
+each group's offset, the groups whose constant reward rounds, and each group's extremes."""
 
 RISK_FLOOR = 1e-4
 """A group's float32 offset before whitening below which it is left out (too small to
@@ -82,14 +89,19 @@ def float32_offsets(g: Groups, constant: np.ndarray, eps: float) -> np.ndarray:
     return np.where(offset >= RISK_FLOOR, offset, 0.0)
 
 
-def moved(a: Analysis, x: Affine, offset: np.ndarray) -> np.ndarray:
+def moved(
+    g: Groups,
+    x: Affine,
+    offset: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    conv: Conventions,
+) -> np.ndarray:
     """Per group, how far verl's whitened advantages move from those of ``x`` (the value
-    before whitening) when each group's value is off by ``offset``: the largest move of
-    its rollouts (bounded by those at its lowest and highest reward, the move being linear
-    in the value), with the sign of the offsets that moves them most (both tried)."""
-    g, conv = a.stats, a.conventions
+    before whitening, over groups ``g``) when each group's value is off by ``offset``: the
+    largest move of its rollouts, bounded at the group's extreme values (``bounds``, in
+    reward units: the move is linear in the value), with the sign of the offsets that
+    moves them most (both tried)."""
     base = whiten(g, x.scale, x.center, conv)
-    lo, hi = (a.groups[k].to_numpy() for k in ("min", "max"))
     worst = np.zeros(g.size)
     for sign in (1.0, -1.0):
         delta = np.where(offset > 0, sign * offset, 0.0)
@@ -97,7 +109,7 @@ def moved(a: Analysis, x: Affine, offset: np.ndarray) -> np.ndarray:
             off = whiten(g, x.scale, x.center - np.where(offset > 0, delta / x.scale, 0.0), conv)
         assert base.mult is not None and base.shift is not None
         assert off.mult is not None and off.shift is not None
-        for r in (lo, hi):
+        for r in bounds:
             value = x.scale * (r - x.center)
             before = g.broadcast(base.mult) * (value - g.broadcast(base.shift))
             after = g.broadcast(off.mult) * (value + delta - g.broadcast(off.shift))
@@ -105,24 +117,55 @@ def moved(a: Analysis, x: Affine, offset: np.ndarray) -> np.ndarray:
     return worst
 
 
+def _one_reward(a: Analysis, gdpo: Affine) -> Setup:
+    """GDPO on the reward itself: its groups, value before whitening, offsets, the groups
+    whose constant value rounds, and each group's extreme rewards."""
+    g, eps = a.stats, a.conventions.eps
+    constant = a.groups["zero_variance"].to_numpy()
+    offset = float32_offsets(g, constant, eps)
+    flat = (offset > 0) & constant
+    bounds = (a.groups["min"].to_numpy(), a.groups["max"].to_numpy())
+    return g, replace(gdpo, shift=None, mult=None), offset, flat, bounds
+
+
+def _components(a: Analysis, parts: GdpoParts) -> Setup:
+    """GDPO over several reward keys, each cast to float32 apart: a group's offset is
+    Σ_k |w_k|·offset_k (every key rounding the same way), on the weighted sum it whitens.
+    The sum's rows lie within ``mean ± √m2`` of its group mean (its extremes)."""
+    g, eps, total = a.stats, a.conventions.eps, parts.total
+    offset = np.zeros(g.size)
+    flat = np.zeros(g.size, dtype=bool)
+    for (_, n, mean, m2), w in zip(parts.parts, parts.weights, strict=True):
+        constant = (n >= 2) & (m2 == 0)
+        part = float32_offsets(replace(g, n=n, mean=mean, m2=m2), constant, eps)
+        offset += abs(w) * part
+        flat |= constant & (part > 0)
+    reach = np.sqrt(total.m2)
+    x = Affine(scale=constant_of(g, 1.0), center=constant_of(g, 0.0))
+    return total, x, offset, flat, (total.mean - reach, total.mean + reach)
+
+
 def gdpo_float32_noise(a: Analysis, t: Thresholds) -> list[Flag]:
     """Iterations where verl's float32 GDPO gives advantages grpoflaw's float64 does not."""
     if a.conventions.framework != "verl" or "gdpo" not in a.estimators:
         return []
     gdpo = a.coefficients["gdpo"]
-    if gdpo.variable != "reward" or gdpo.shift is None:  # several reward keys: not read
+    if gdpo.shift is None:
         return []
-    g = a.stats
-    constant = a.groups["zero_variance"].to_numpy()
-    offset = float32_offsets(g, constant, a.conventions.eps)
+    if a.gdpo_parts is not None:
+        g, x, offset, flat_mask, bounds = _components(a, a.gdpo_parts)
+    elif gdpo.variable == "reward":
+        g, x, offset, flat_mask, bounds = _one_reward(a, gdpo)
+    else:
+        return []
     if not offset.any():
         return []
-    worst = moved(a, replace(gdpo, shift=None, mult=None), offset)
+    worst = moved(g, x, offset, bounds, a.conventions)
     at_risk = offset > 0
     own = _per_step_max(g, np.where(at_risk, worst, 0.0))
     others = _per_step_max(g, np.where(at_risk, 0.0, worst))
     groups = np.bincount(g.step_index[at_risk], minlength=g.n_steps)
-    flat = np.bincount(g.step_index[at_risk & constant], minlength=g.n_steps)
+    flat = np.bincount(g.step_index[flat_mask], minlength=g.n_steps)
     rest = np.bincount(g.step_index[~at_risk], minlength=g.n_steps)
     steps = a.iterations["step"].to_list()
     return [
@@ -136,7 +179,8 @@ def _flag(
 ) -> Flag:
     """One iteration's flag: ``groups`` at risk (``flat`` of them constant), ``rest`` not."""
     which = (
-        f"{count(groups, 'group')} ({num(flat)} constant at a value whose float32 sum can round)"
+        f"{count(groups, 'group')} ({num(flat)} with a reward constant at a value whose "
+        "float32 sum can round)"
     )
     if rest:
         effect = (
