@@ -650,3 +650,22 @@ def test_relax_reward_must_be_a_number(tmp_path: Path) -> None:
     log.write_text(json.dumps(row) + "\n")
     result = CliRunner().invoke(app, ["compare", str(log), "--source", "relax"])
     assert result.exit_code == 2 and "not a number" in result.output
+
+
+@pytest.mark.parametrize(
+    ("folder", "version"),
+    [
+        ("open_instruct", "open-instruct at commit 006e470"),
+        ("prime_rl", "prime-rl at commit 072062c"),
+        ("relax", "Relax at commit 2765d18"),
+        ("verl_v1", "verl 0.9.1"),
+        ("trl", "TRL 1.16.0"),
+    ],
+)
+def test_inspect_says_whose_defaults_it_assumed(folder: str, version: str) -> None:
+    """The presets follow one version of each trainer: inspect names it, so a reader
+    can tell a default that has since changed (open-instruct's centered) from a bug."""
+    result = CliRunner().invoke(app, ["inspect", str(TRAINERS / folder), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    reasons = json.loads(result.stdout)["reasons"]
+    assert any(r.startswith(f"defaults assumed: {version}") for r in reasons), reasons
