@@ -77,15 +77,20 @@ def float32_offsets(g: Groups, constant: np.ndarray, eps: float) -> np.ndarray:
     """Each group's offset before whitening in verl's float32 GRPO step, one ulp's worth
     (0 where there is none, or it is below :data:`RISK_FLOOR`): ``u/(u·√(n/(n−1)) + ε)``
     for a constant group that can round, ``ulp(μ)/(σ + ε)`` for the others (σ with ddof 1,
-    as ``torch.std``)."""
-    nf = g.n.astype(np.float64)
-    ulp = float32_ulp(g.mean)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(g.m2 / np.maximum(nf - 1.0, 1.0))
-        rounds = constant & can_round(g.mean, g.n)
-        flat = ulp / (ulp * np.sqrt(nf / np.maximum(nf - 1.0, 1.0)) + eps)
-        spread = ulp / (sigma + eps)
-    offset = np.where(rounds, flat, np.where(constant | (g.n < 2), 0.0, spread))
+    as ``torch.std``). Worked out on the candidates only: a large log has millions of
+    groups, nearly all of them neither."""
+    offset = np.zeros(g.size)
+    flat = np.flatnonzero(constant & (g.n >= 2))
+    flat = flat[can_round(g.mean[flat], g.n[flat])]
+    u, nf = float32_ulp(g.mean[flat]), g.n[flat].astype(np.float64)
+    offset[flat] = u / (u * np.sqrt(nf / (nf - 1.0)) + eps)
+    # ulp(μ) ≤ |μ|·2⁻²³, so a group reaches the floor only if σ ≤ |μ|·2⁻²³ / RISK_FLOOR
+    with np.errstate(invalid="ignore"):
+        var = g.m2 / np.maximum(g.n - 1.0, 1.0)
+        tight = np.flatnonzero(
+            ~constant & (g.n >= 2) & (var * RISK_FLOOR**2 <= (g.mean * 2.0**-23) ** 2)
+        )
+    offset[tight] = float32_ulp(g.mean[tight]) / (np.sqrt(var[tight]) + eps)
     return np.where(offset >= RISK_FLOOR, offset, 0.0)
 
 
