@@ -30,7 +30,8 @@
   ``open_instruct/``, ``prime_rl/``, ``art/trajectories/train/``, ``nemo_rl/``,
   ``verl_reward_keys/`` (score = acc + format) and ``verl_multi_reward/``: 36 steps of a
   multi-reward run in pairs (score = 4·acc + format + 0.1·bonus) keyed by prompts behind a
-  long shared system prefix, where GRPO inflates the bonus-only pairs.
+  long shared system prefix, where GRPO inflates the bonus-only pairs; ``relax/`` (Relax's
+  ``rollout_result/train/{rollout_id}.jsonl``).
 """
 
 from __future__ import annotations
@@ -291,14 +292,15 @@ def trl_wandb_tables(out: Path) -> None:
 
 
 def open_instruct_traces(out: Path, rng: np.random.Generator) -> None:
-    """open-instruct save_traces: one line per rollout; GRPO with population std, eps 1e-8."""
+    """open-instruct save_traces: one line per rollout, with the advantage of today's default
+    ``advantage_normalization_type="centered"``: the reward minus the group mean."""
     folder = out / "open_instruct"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "run_rollouts_000000.jsonl").open("w", encoding="utf-8") as fh:
         for step in (1, 2):
             for p in range(4):
                 rewards = _group_rewards_binary(rng, 6) * 10.0
-                adv = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+                adv = rewards - rewards.mean()
                 for i, (r, a) in enumerate(zip(rewards, adv, strict=True)):
                     tokens = [int(t) for t in rng.integers(0, 50000, size=rng.integers(5, 40))]
                     fh.write(
@@ -402,6 +404,37 @@ def art_trajectories(out: Path, rng: np.random.Generator) -> None:
                 fh.write(json.dumps({"trajectories": trajectories}) + "\n")
 
 
+def relax_rollout_results(out: Path, rng: np.random.Generator) -> None:
+    """Relax: ``rollout_result/train/{rollout_id}.jsonl``, one line per sample as
+    ``save_rollout_result_jsonl`` writes it (``group_index`` the prompt group; no
+    advantage). Two steps of four groups of six, rewards 0/1 with a 0.5 partial credit."""
+    folder = out / "relax" / "rollout_result" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in (1, 2):
+        lines = []
+        for group in range(4):
+            rewards = rng.choice([0.0, 0.5, 1.0], size=6)
+            for r in rewards:
+                length = int(rng.integers(20, 200))
+                lines.append(
+                    {
+                        "rollout_id": step,
+                        "sample_index": len(lines),
+                        "prompt": f"question {group}",
+                        "response": "answer",
+                        "reward": float(r),
+                        "prompt_length": 12,
+                        "response_length": length,
+                        "total_length": 12 + length,
+                        "agent_turns": 1,
+                        "status": "completed",
+                        "group_index": group,
+                    }
+                )
+        with (folder / f"{step}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(line) + "\n" for line in lines)
+
+
 def trainer_dumps(out: Path, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     verl_dumps(out, rng)
@@ -414,6 +447,7 @@ def trainer_dumps(out: Path, seed: int = 11) -> None:
     nemo_rl_train_data(out, rng)
     verl_reward_keys(out, rng)
     verl_multi_reward(out, rng)
+    relax_rollout_results(out, rng)
 
 
 def main(out: Path = HERE) -> None:

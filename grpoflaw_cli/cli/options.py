@@ -203,6 +203,7 @@ class SourceName(str, Enum):
     trl = "trl"
     open_instruct = "open-instruct"
     prime_rl = "prime-rl"
+    relax = "relax"
     art = "art"
     nemo_rl = "nemo-rl"
 

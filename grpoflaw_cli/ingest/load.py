@@ -288,6 +288,7 @@ def _with_preset(
         if preset.logged_advantage
         else []
     )
+    assumes = [f"defaults assumed: {preset.assumes}"] if preset.assumes else []
     credited = _credit(det.reasons, user, preset)
     return replace(
         det,
@@ -308,6 +309,7 @@ def _with_preset(
             *(r for r in credited if not (fitted and r.startswith("components ←"))),
             *choice.notes,
             *logged,
+            *assumes,
         ),
     )
 

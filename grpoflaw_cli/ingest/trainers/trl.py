@@ -67,6 +67,8 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         mapping=ColumnMap(step=column_if_present(columns, "step"), reward=rewards),
         logged_advantage=column_if_present(columns, "advantage"),
         blocks_from=column_if_present(columns, "prompt"),
+        assumes='TRL 1.16.0 (trl/trainer/grpo_trainer.py): scale_rewards="group", GRPO with '
+        "the unbiased std plus 1e-4",
     )
 
 
