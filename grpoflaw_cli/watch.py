@@ -29,8 +29,11 @@ UNREADABLE = -1
 
 
 def check_folder(folder: Path) -> None:
-    """Refuse a path that is not a folder (an :class:`InputError`)."""
-    if not folder.is_dir():
+    """Refuse a path that is not a folder (an :class:`InputError`); a remote prefix is
+    taken as one (its listing says what it holds)."""
+    from grpoflaw_cli.ingest import is_remote
+
+    if not folder.is_dir() and not is_remote(folder):
         raise InputError(f"'{folder}' is not a folder", hint="watch a rollout dump folder")
 
 
@@ -80,8 +83,10 @@ def listing(folder: Path) -> Listing | None:
     """The watched files with size and mtime, or None when the folder changed under us
     (a trainer renaming a temp file): look again next time. A subfolder that cannot be
     read is listed with size -1, so that the look names it (its files would be missing)."""
-    from grpoflaw_cli.ingest import file_format, natural_key
+    from grpoflaw_cli.ingest import file_format, is_remote, natural_key, remote_listing
 
+    if is_remote(folder):
+        return remote_listing(str(folder), lambda p: file_format(p) is not None, natural_key)
     found: list[tuple[str, int, int]] = []
 
     def unreadable(err: OSError) -> None:

@@ -1,0 +1,428 @@
+"""Logs in object storage: ``s3://``, ``gs://``, ``az://`` and ``hf://`` files, prefixes
+and globs.
+
+Polars reads a remote file itself: its scans take the URL and find credentials and the
+endpoint in the environment (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``, ``HF_TOKEN``). What it
+cannot do is list a prefix or a glob, or give the few bytes ingest looks at itself (the
+first line, a byte-order mark, the line at fault after a failed read). Here a remote file
+is a :class:`RemotePath`: a ``Path`` whose ``stat`` and ``open`` ask the store (obstore,
+the Python face of the Rust crate Polars reads through, for s3/gs/az; ``huggingface_hub``
+for hf), so the rest of ingest handles it as a file. Both are the optional extra
+``grpoflaw[cloud]``, imported only for a remote path.
+
+>>> is_remote("s3://runs/grpo/"), is_remote("runs/s3/2.jsonl")
+(True, False)
+>>> str(remote_path("s3://runs/grpo/10.jsonl").parent)
+'s3://runs/grpo'
+>>> split("gs://bucket/a/b.parquet")
+('gs', 'bucket', 'a/b.parquet')
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import zlib
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from grpoflaw_cli.errors import InputError, UsageError
+
+SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "az", "abfss": "az", "hf": "hf"}
+"""URL scheme → the store that serves it (the schemes Polars' cloud readers take)."""
+
+_URL = re.compile(r"^([a-z0-9]+):/+(.*)$", re.IGNORECASE)
+"""A URL, or one a ``Path`` made of it (``s3:/bucket/key``: the double slash collapsed)."""
+
+INSTALL = "pip install 'grpoflaw[cloud]'"
+
+
+def is_remote(raw: str | os.PathLike[str]) -> bool:
+    """Does ``raw`` name a file in object storage (a scheme of :data:`SCHEMES`)?"""
+    if isinstance(raw, RemotePath):
+        return True
+    match = _URL.match(os.fspath(raw))
+    return bool(match) and match.group(1).lower() in SCHEMES  # type: ignore[union-attr]
+
+
+def split(url: str) -> tuple[str, str, str]:
+    """(store kind, bucket, key) of a URL; for hf the "bucket" is the repository,
+    ``datasets/ORG/NAME`` (with ``@revision`` if given)."""
+    match = _URL.match(url)
+    if not match or match.group(1).lower() not in SCHEMES:
+        raise UsageError(f"'{url}' is not a storage URL", hint="write s3://BUCKET/PREFIX")
+    kind, rest = SCHEMES[match.group(1).lower()], match.group(2)
+    parts = rest.split("/")
+    width = 3 if kind == "hf" and parts[0] in ("datasets", "spaces", "models") else 1
+    if kind == "hf" and width == 1:  # a model repository: ORG/NAME
+        width = 2
+    bucket, key = "/".join(parts[:width]), "/".join(parts[width:])
+    if not bucket or "" in parts[:width]:
+        raise InputError(f"'{url}' names no bucket", hint="write s3://BUCKET/PREFIX")
+    return kind, bucket, key
+
+
+_BASE: Any = type(Path())  # the concrete Path class of this system
+
+
+class RemotePath(_BASE):  # type: ignore[misc]
+    """A file in object storage, handled by ingest as a file: ``str`` is its URL (what
+    Polars scans), ``stat`` its size and time (from the listing, else asked), ``open``
+    a seekable byte stream read in ranges. ``parent``, ``name`` and ``suffixes`` are
+    the URL's."""
+
+    def __str__(self) -> str:
+        head, *rest = self.parts
+        return f"{head.lower()}//{'/'.join(rest)}"
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"RemotePath({str(self)!r})"
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        size, mtime_ns = _STATS.get(str(self)) or _store(str(self)).head(str(self))
+        _STATS[str(self)] = (size, mtime_ns)
+        ino = zlib.crc32(str(self).encode())  # distinct files, distinct keys (dedupe)
+        t, ns = mtime_ns // 1_000_000_000, mtime_ns
+        return os.stat_result((stat.S_IFREG | 0o444, ino, -1, 1, 0, 0, size, *[t] * 6, ns, ns, ns))
+
+    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[Any]:
+        if mode != "rb":
+            raise UsageError(f"'{self}': remote files are read, never written")
+        return io.BufferedReader(_store(str(self)).reader(str(self)), buffer_size=1 << 20)
+
+    def exists(self, *, follow_symlinks: bool = True) -> bool:
+        return self.is_file()
+
+    def is_file(self) -> bool:
+        try:
+            self.stat()
+        except (InputError, OSError):
+            return False
+        return True
+
+    def is_dir(self) -> bool:
+        return False
+
+    def is_symlink(self) -> bool:
+        return False
+
+    def resolve(self, strict: bool = False) -> RemotePath:
+        return self
+
+    def absolute(self) -> RemotePath:
+        return self
+
+
+def remote_path(url: str) -> RemotePath:
+    """The :class:`RemotePath` of a URL (or of a ``Path`` made of one)."""
+    _, bucket, key = split(os.fspath(url))
+    scheme = _URL.match(os.fspath(url)).group(1).lower()  # type: ignore[union-attr]
+    return RemotePath(f"{scheme}://{bucket}/{key}".rstrip("/"))
+
+
+_STATS: dict[str, tuple[int, int]] = {}
+"""URL → (size, mtime in ns), as the last listing or head found it."""
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
+    """The log files a URL stands for, in natural order as for a local folder: a file, a
+    prefix (a "folder": every log file below it) or a glob (``*``, ``?``, ``[...]``
+    within a name, ``**`` across folders). ``is_log`` says which names are log files."""
+    url = str(remote_path(raw)) + ("/" if raw.endswith("/") else "")
+    kind, bucket, key = split(url)
+    store = _store(url)
+    root = url[: len(url) - len(key)] if key else url.rstrip("/") + "/"
+    if any(ch in key for ch in "*?["):
+        fixed = key[: min(key.find(c) for c in "*?[" if c in key)]
+        prefix = fixed[: fixed.rfind("/") + 1]
+        pattern = _glob_regex(key)
+        found = [(k, s) for k, s in store.list(prefix) if pattern.fullmatch(k)]
+        what = f"glob '{raw}' matches no log files"
+    else:
+        if key and not key.endswith("/"):
+            single = _STATS.get(url) or store.head_or_none(url)  # listed by the last look
+            if single is not None:
+                _STATS[url] = single
+                return [remote_path(url)]
+        prefix = key.rstrip("/") + "/" if key else ""
+        found = store.list(prefix)
+        what = f"no object or prefix '{raw}' holds log files"
+        if not found:
+            what = f"'{raw}': no such object or prefix in '{kind}://{bucket}'"
+    paths = []
+    for name, stamp in found:
+        path = remote_path(root + name)
+        if is_log(path):
+            _STATS[str(path)] = stamp
+            paths.append(path)
+    if not paths:
+        raise InputError(what, hint="list it with your storage's tool (aws s3 ls, gcloud, az)")
+    return paths
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob over keys as a regex: ``*`` and ``?`` stay within a folder, ``**`` crosses.
+
+    >>> bool(_glob_regex("run/*.jsonl").fullmatch("run/a/1.jsonl"))
+    False
+    >>> bool(_glob_regex("run/**/*.jsonl").fullmatch("run/a/1.jsonl"))
+    True
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def listing(
+    url: str, is_log: Callable[[Path], bool], order: Callable[[Path], Any]
+) -> tuple[tuple[str, int, int], ...]:
+    """The log files below a prefix as ``watch`` compares its looks: (URL, size, mtime),
+    in ``order``. A prefix that holds none yet is an empty listing; a store that cannot
+    be read is an :class:`InputError`."""
+    try:
+        paths = expand(str(remote_path(url)) + "/", is_log)
+    except MissingObject:
+        return ()
+    except InputError as err:
+        if "no such object or prefix" in err.message:
+            return ()
+        raise
+    return tuple((str(p), *_STATS[str(p)]) for p in sorted(paths, key=order))
+
+
+# --------------------------------------------------------------------------- stores
+
+
+def _store(url: str) -> _Store:
+    kind, bucket, _ = split(url)
+    key = (kind, bucket)
+    if key not in _STORES:
+        _STORES[key] = _HfStore(bucket) if kind == "hf" else _ObjectStore(url, bucket)
+    return _STORES[key]
+
+
+class _Store:
+    """What ingest asks of a store: a listing, a head, a reader."""
+
+    url: str
+
+    def list(self, prefix: str) -> list[tuple[str, tuple[int, int]]]:
+        raise NotImplementedError
+
+    def head(self, url: str) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def reader(self, url: str) -> io.RawIOBase:
+        raise NotImplementedError
+
+    def head_or_none(self, url: str) -> tuple[int, int] | None:
+        try:
+            return self.head(url)
+        except MissingObject:
+            return None
+
+
+class MissingObject(InputError):
+    """No object under that name (it may still be a prefix)."""
+
+
+_STORES: dict[tuple[str, str], _Store] = {}
+"""(kind, bucket) → its store, made once per process (they hold connection pools)."""
+
+
+class _ObjectStore(_Store):
+    """s3, gs and az through obstore: the object_store crate Polars reads with, so both
+    take the same environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...)."""
+
+    def __init__(self, url: str, bucket: str) -> None:
+        try:
+            import obstore
+            from obstore.store import from_url
+        except ImportError:
+            raise UsageError(
+                f"reading '{url}' needs obstore, which is not installed",
+                hint=f"install the cloud extra: {INSTALL}",
+            ) from None
+        self.obstore = obstore
+        scheme = _URL.match(url).group(1).lower()  # type: ignore[union-attr]
+        self.url = f"{scheme}://{bucket}"
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        client = {"connect_timeout": "10s", "timeout": "120s"}
+        if scheme == "s3" and (endpoint or "").startswith("http://"):
+            client["allow_http"] = "true"  # as Polars does for an http:// endpoint
+        retry = {"max_retries": 2, "retry_timeout": timedelta(seconds=20)}
+        try:
+            self.store = from_url(self.url, client_options=client, retry_config=retry)  # type: ignore[call-overload]
+        except Exception as exc:  # obstore's configuration errors share no base class
+            raise _error(exc, self.url) from None
+
+    def _key(self, url: str) -> str:
+        return url[len(self.url) + 1 :]
+
+    def list(self, prefix: str) -> list[tuple[str, tuple[int, int]]]:
+        try:
+            return [
+                (meta["path"], (meta["size"], _ns(meta["last_modified"])))
+                for chunk in self.obstore.list(self.store, prefix=prefix or None)
+                for meta in chunk
+            ]
+        except Exception as exc:
+            raise _error(exc, f"{self.url}/{prefix}") from None
+
+    def head(self, url: str) -> tuple[int, int]:
+        try:
+            meta = self.obstore.head(self.store, self._key(url))
+        except Exception as exc:
+            raise _error(exc, url) from None
+        return meta["size"], _ns(meta["last_modified"])
+
+    def reader(self, url: str) -> io.RawIOBase:
+        try:
+            handle = self.obstore.open_reader(self.store, self._key(url))
+        except Exception as exc:
+            raise _error(exc, url) from None
+        return _Ranges(handle, url)
+
+
+class _HfStore(_Store):
+    """hf:// through ``huggingface_hub``'s file system (``HF_TOKEN`` for private repos)."""
+
+    def __init__(self, repo: str) -> None:
+        try:
+            from huggingface_hub import HfFileSystem
+        except ImportError:
+            raise UsageError(
+                f"reading 'hf://{repo}' needs huggingface_hub, which is not installed",
+                hint=f"install the cloud extra: {INSTALL}",
+            ) from None
+        self.url, self.repo, self.fs = f"hf://{repo}", repo, HfFileSystem()
+
+    def list(self, prefix: str) -> list[tuple[str, tuple[int, int]]]:
+        try:
+            found = self.fs.find(f"{self.repo}/{prefix}", detail=True)
+        except Exception as exc:
+            raise _error(exc, f"{self.url}/{prefix}") from None
+        cut = len(self.repo) + 1
+        return [(name[cut:], (int(info["size"]), 0)) for name, info in found.items()]
+
+    def head(self, url: str) -> tuple[int, int]:
+        try:
+            info = self.fs.info(url[len("hf://") :])
+        except Exception as exc:
+            raise _error(exc, url) from None
+        if info.get("type") != "file":
+            raise MissingObject(f"'{url}' is not a file")
+        return int(info["size"]), 0
+
+    def reader(self, url: str) -> io.RawIOBase:
+        fh = self.fs.open(url[len("hf://") :], "rb")
+        return _Ranges(fh, url)
+
+
+def _ns(when: Any) -> int:
+    return int(when.timestamp() * 1e9) if when is not None else 0
+
+
+class _Ranges(io.RawIOBase):
+    """A remote file as a seekable raw stream: each read a ranged GET (or the handle's)."""
+
+    def __init__(self, handle: Any, url: str) -> None:
+        self.handle, self.url = handle, url
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = bytes(self.handle.read(len(buffer)))
+        except Exception as exc:
+            raise OSError(f"reading '{self.url}' failed: {_first_line(exc)}") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self.handle.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self.handle.tell())
+
+    def close(self) -> None:
+        if not self.closed:
+            self.handle.close()
+        super().close()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+_CAUSES: tuple[tuple[str, str, str], ...] = (
+    (
+        r"NoSuchBucket|bucket does not exist|ContainerNotFound",
+        "no such bucket",
+        "check the bucket's name, and the endpoint/region it lives in",
+    ),
+    (
+        r"credential|latest/api/token|latest/meta-data|AccessDenied|InvalidAccessKeyId"
+        r"|SignatureDoesNotMatch|Unauthenticated"
+        r"|PermissionDenied|403|401",
+        "access refused: missing or wrong credentials",
+        "set the storage's usual variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
+        "AWS_PROFILE; GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT_KEY; HF_TOKEN)",
+    ),
+    (
+        r"error sending request|connect|dns|timed out|Connection refused|tcp",
+        "cannot reach the storage endpoint",
+        "check the network and AWS_ENDPOINT_URL (or the store's endpoint variable)",
+    ),
+)
+
+
+def _error(exc: BaseException, url: str) -> InputError:
+    """A store's failure as an :class:`InputError` that says which of the usual causes it
+    is (a missing bucket or object, credentials, an endpoint out of reach)."""
+    text = str(exc)
+    missing = type(exc).__name__ == "NotFoundError" or isinstance(exc, FileNotFoundError)
+    if missing and not re.search(_CAUSES[0][0], text):
+        return MissingObject(f"'{url}': no such object")
+    for pattern, what, hint in _CAUSES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return InputError(f"'{url}': {what} ({_first_line(exc)})", hint=hint)
+    return InputError(f"'{url}': cannot read ({_first_line(exc)})")
