@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ pytest.importorskip("obstore")
 moto_server = pytest.importorskip("moto.server")
 
 BUCKET = "runs"
+ODD = Path(tempfile.mkdtemp(prefix="grpoflaw-remote-"))
+"""Odd files made for the session: a malformed line, a byte-order mark."""
 VERL = SAMPLES / "trainers" / "verl_multi_reward"
 
 
@@ -53,8 +56,11 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         region_name="us-east-1",
     )
     client.create_bucket(Bucket=BUCKET)
-    gz = tmp_path_factory.mktemp("gz") / "multitask.jsonl.gz"
+    gz = ODD / "multitask.jsonl.gz"
     gz.write_bytes(gzip.compress((SAMPLES / "multitask.jsonl").read_bytes()))
+    seed = (SAMPLES / "seed.jsonl").read_bytes()
+    (ODD / "bad.jsonl").write_bytes(seed.replace(b"\n", b"\n{oops\n", 1) + b'{"step": 3')
+    (ODD / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + seed)
     uploads = {
         "multitask.jsonl": SAMPLES / "multitask.jsonl",
         "multitask.jsonl.gz": gz,
@@ -62,6 +68,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         "seed.parquet": SAMPLES / "seed.parquet",
         **{f"verl/{p.name}": p for p in VERL.iterdir()},
         "verl/notes.txt": SAMPLES / "seed.csv",  # not a log file: left out, as locally
+        "odd/bad.jsonl": ODD / "bad.jsonl",
+        "odd/bom.jsonl": ODD / "bom.jsonl",
     }
     for key, path in uploads.items():
         client.upload_file(str(path), BUCKET, key)
@@ -113,6 +121,26 @@ def test_compare_remote_equals_local(on_s3: dict[str, str], local: Path, url: st
 def test_gzip_remote_equals_local(on_s3: dict[str, str]) -> None:
     here = report(SAMPLES / "multitask.jsonl")["report"]
     assert report(f"s3://{BUCKET}/multitask.jsonl.gz")["report"] == here
+
+
+def test_byte_order_mark_remote_equals_local(on_s3: dict[str, str]) -> None:
+    assert report(f"s3://{BUCKET}/odd/bom.jsonl") == report(ODD / "bom.jsonl")
+
+
+def test_skip_bad_lines_remote_equals_local(on_s3: dict[str, str]) -> None:
+    """The lines Polars cannot parse are found by reading the remote file's bytes."""
+    here = run("compare", ODD / "bad.jsonl", "--skip-bad-lines", "--format", "json")
+    there = run("compare", f"s3://{BUCKET}/odd/bad.jsonl", "--skip-bad-lines", "--format", "json")
+    assert there.exit_code == here.exit_code == 0, there.output
+    assert f"Skipped 2 malformed lines in 's3://{BUCKET}/odd/bad.jsonl': line 2, 16" in there.output
+    assert there.output.replace(f"s3://{BUCKET}/odd", "DIR") == here.output.replace(str(ODD), "DIR")
+
+
+def test_malformed_line_named_as_locally(on_s3: dict[str, str]) -> None:
+    here = refused(ODD / "bad.jsonl")
+    there = refused(f"s3://{BUCKET}/odd/bad.jsonl")
+    assert "line 2" in there
+    assert there.replace(f"s3://{BUCKET}/odd", "DIR") == here.replace(str(ODD), "DIR")
 
 
 def test_advantages_remote_equals_local(on_s3: dict[str, str], tmp_path: Path) -> None:

@@ -95,7 +95,8 @@ class RemotePath(_BASE):  # type: ignore[misc]
     def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[Any]:
         if mode != "rb":
             raise UsageError(f"'{self}': remote files are read, never written")
-        return io.BufferedReader(_store(str(self)).reader(str(self)), buffer_size=1 << 20)
+        ranges = _Ranges(_store(str(self)).fetch, str(self), self.stat().st_size)
+        return io.BufferedReader(ranges, buffer_size=READ_BYTES)
 
     def exists(self, *, follow_symlinks: bool = True) -> bool:
         return self.is_file()
@@ -150,7 +151,7 @@ def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
         what = f"glob '{raw}' matches no log files"
     else:
         if key and not key.endswith("/"):
-            single = _STATS.get(url) or store.head_or_none(url)  # listed by the last look
+            single = store.head_or_none(url)
             if single is not None:
                 _STATS[url] = single
                 return [remote_path(url)]
@@ -242,7 +243,8 @@ class _Store:
     def head(self, url: str) -> tuple[int, int]:
         raise NotImplementedError
 
-    def reader(self, url: str) -> io.RawIOBase:
+    def fetch(self, url: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (excluded) of a file, in one request."""
         raise NotImplementedError
 
     def head_or_none(self, url: str) -> tuple[int, int] | None:
@@ -306,12 +308,8 @@ class _ObjectStore(_Store):
             raise _error(exc, url) from None
         return meta["size"], _ns(meta["last_modified"])
 
-    def reader(self, url: str) -> io.RawIOBase:
-        try:
-            handle = self.obstore.open_reader(self.store, self._key(url))
-        except Exception as exc:
-            raise _error(exc, url) from None
-        return _Ranges(handle, url)
+    def fetch(self, url: str, start: int, end: int) -> bytes:
+        return bytes(self.obstore.get_range(self.store, self._key(url), start=start, end=end))
 
 
 class _HfStore(_Store):
@@ -344,20 +342,25 @@ class _HfStore(_Store):
             raise MissingObject(f"'{url}' is not a file")
         return int(info["size"]), 0
 
-    def reader(self, url: str) -> io.RawIOBase:
-        fh = self.fs.open(url[len("hf://") :], "rb")
-        return _Ranges(fh, url)
+    def fetch(self, url: str, start: int, end: int) -> bytes:
+        return bytes(self.fs.cat_file(url[len("hf://") :], start=start, end=end))
 
 
 def _ns(when: Any) -> int:
     return int(when.timestamp() * 1e9) if when is not None else 0
 
 
-class _Ranges(io.RawIOBase):
-    """A remote file as a seekable raw stream: each read a ranged GET (or the handle's)."""
+READ_BYTES = 1 << 16
+"""The least one read of a remote file asks for: the first line, a byte-order mark or a
+CSV's tail cost one request, not a download of the file."""
 
-    def __init__(self, handle: Any, url: str) -> None:
-        self.handle, self.url = handle, url
+
+class _Ranges(io.RawIOBase):
+    """A remote file as a seekable raw stream of ``size`` bytes: each read one ranged GET
+    (``fetch``); no request on opening."""
+
+    def __init__(self, fetch: Callable[[str, int, int], bytes], url: str, size: int) -> None:
+        self.fetch, self.url, self.size, self.at = fetch, url, size, 0
 
     def readable(self) -> bool:
         return True
@@ -366,23 +369,23 @@ class _Ranges(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        end = min(self.at + len(buffer), self.size)
+        if end <= self.at:
+            return 0
         try:
-            data = bytes(self.handle.read(len(buffer)))
-        except Exception as exc:
+            data = self.fetch(self.url, self.at, end)
+        except Exception as exc:  # the caller's read reports an OSError
             raise OSError(f"reading '{self.url}' failed: {_first_line(exc)}") from None
         buffer[: len(data)] = data
+        self.at += len(data)
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return int(self.handle.seek(offset, whence))
+        self.at = max(0, {0: 0, 1: self.at, 2: self.size}[whence] + offset)
+        return self.at
 
     def tell(self) -> int:
-        return int(self.handle.tell())
-
-    def close(self) -> None:
-        if not self.closed:
-            self.handle.close()
-        super().close()
+        return self.at
 
 
 # --------------------------------------------------------------------------- errors
@@ -401,8 +404,7 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         r"credential|latest/api/token|latest/meta-data|AccessDenied|InvalidAccessKeyId"
-        r"|SignatureDoesNotMatch|Unauthenticated"
-        r"|PermissionDenied|403|401",
+        r"|SignatureDoesNotMatch|Unauthenticated|PermissionDenied|\b40[13] (Forbidden|Unauth)",
         "access refused: missing or wrong credentials",
         "set the storage's usual variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
         "AWS_PROFILE; GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT_KEY; HF_TOKEN)",
