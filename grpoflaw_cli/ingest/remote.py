@@ -396,23 +396,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
+CREDENTIALS = {
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN if temporary)",
+    "gs": "GOOGLE_APPLICATION_CREDENTIALS (a service account's key file)",
+    "az": "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or a SAS token",
+    "hf": "HF_TOKEN (a token that can read the repository)",
+}
+"""Where each store's credentials come from (the variables Polars reads too)."""
+
 _CAUSES: tuple[tuple[str, str, str], ...] = (
     (
-        r"NoSuchBucket|bucket does not exist|ContainerNotFound",
+        r"NoSuchBucket|bucket does not exist|ContainerNotFound|RepositoryNotFound",
         "no such bucket",
-        "check the bucket's name, and the endpoint/region it lives in",
+        "check the bucket's name, and the endpoint or region it lives in",
     ),
     (
-        r"credential|latest/api/token|latest/meta-data|AccessDenied|InvalidAccessKeyId"
-        r"|SignatureDoesNotMatch|Unauthenticated|PermissionDenied|\b40[13] (Forbidden|Unauth)",
-        "access refused: missing or wrong credentials",
-        "set the storage's usual variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
-        "AWS_PROFILE; GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT_KEY; HF_TOKEN)",
+        r"latest/api/token|latest/meta-data|no credentials|credentials? not found",
+        "no credentials found",
+        "set {credentials}",
+    ),
+    (
+        r"credential|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Unauthenticated"
+        r"|PermissionDenied|\b40[13] (Forbidden|Unauth)",
+        "access refused (wrong or insufficient credentials)",
+        "check {credentials}, and that they may read this bucket",
     ),
     (
         r"error sending request|connect|dns|timed out|Connection refused|tcp",
         "cannot reach the storage endpoint",
-        "check the network and AWS_ENDPOINT_URL (or the store's endpoint variable)",
+        "check the network, and the endpoint (AWS_ENDPOINT_URL for an S3-compatible store)",
     ),
 )
 
@@ -424,7 +436,9 @@ def _error(exc: BaseException, url: str) -> InputError:
     missing = type(exc).__name__ == "NotFoundError" or isinstance(exc, FileNotFoundError)
     if missing and not re.search(_CAUSES[0][0], text):
         return MissingObject(f"'{url}': no such object")
+    why = re.sub(r"^Generic \w+ error: | in [\d.]+[mµn]?s\b", "", _first_line(exc))
     for pattern, what, hint in _CAUSES:
         if re.search(pattern, text, re.IGNORECASE):
-            return InputError(f"'{url}': {what} ({_first_line(exc)})", hint=hint)
-    return InputError(f"'{url}': cannot read ({_first_line(exc)})")
+            credentials = CREDENTIALS[split(url)[0]]
+            return InputError(f"'{url}': {what} ({why})", hint=hint.format(credentials=credentials))
+    return InputError(f"'{url}': cannot read ({why})")
