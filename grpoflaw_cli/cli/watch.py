@@ -30,7 +30,11 @@ from grpoflaw_cli.errors import UsageError
 @output_options(max_rows="Latest iterations shown.")
 def watch(
     folder: Annotated[
-        Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
+        Path,
+        typer.Argument(
+            help="The trainer's rollout dump folder (or an s3://, gs://, az://, hf:// prefix).",
+            show_default=False,
+        ),
     ],
     interval: Annotated[
         float,

@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from grpoflaw_cli.errors import InputError, UsageError
 
@@ -330,8 +330,8 @@ class _HfStore(_Store):
             found = self.fs.find(f"{self.repo}/{prefix}", detail=True)
         except Exception as exc:
             raise _error(exc, f"{self.url}/{prefix}") from None
-        cut = len(self.repo) + 1
-        return [(name[cut:], (int(info["size"]), 0)) for name, info in found.items()]
+        cut, files = len(self.repo) + 1, cast("dict[str, dict[str, Any]]", found)  # detail=True
+        return [(name[cut:], (int(info["size"]), 0)) for name, info in files.items()]
 
     def head(self, url: str) -> tuple[int, int]:
         try:
@@ -411,7 +411,8 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
         "check the bucket's name, and the endpoint or region it lives in",
     ),
     (
-        r"latest/api/token|latest/meta-data|no credentials|credentials? not found",
+        r"latest/api/token|latest/meta-data|computeMetadata|metadata/identity"
+        r"|no credentials|credentials? not found",
         "no credentials found",
         "set {credentials}",
     ),
@@ -422,7 +423,8 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
         "check {credentials}, and that they may read this bucket",
     ),
     (
-        r"error sending request|connect|dns|timed out|Connection refused|tcp",
+        r"error sending request|connect|dns|timed out|Connection refused|tcp"
+        r"|Name or service not known|name resolution|getaddrinfo",
         "cannot reach the storage endpoint",
         "check the network, and the endpoint (AWS_ENDPOINT_URL for an S3-compatible store)",
     ),
