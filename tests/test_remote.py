@@ -130,6 +130,21 @@ def test_gzip_remote_equals_local(on_s3: dict[str, str]) -> None:
     assert report(f"s3://{BUCKET}/multitask.jsonl.gz")["report"] == here
 
 
+def test_large_log_paths_remote_equals_local(
+    on_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a large log: the search for late fields (Polars' streaming line scan, or the
+    bytes of a small file read through the store) and the streaming pass."""
+    from grpoflaw_cli.ingest import files, late_fields, log
+
+    monkeypatch.setattr(files, "SMALL_LOG_BYTES", 1_000)
+    monkeypatch.setattr(log, "SMALL_LOG_BYTES", 1_000)
+    here = report(SAMPLES / "multitask.jsonl")
+    assert report(f"s3://{BUCKET}/multitask.jsonl") == here
+    monkeypatch.setattr(late_fields, "TINY_FILE_BYTES", 10_000_000)  # read by us, not Polars
+    assert report(f"s3://{BUCKET}/multitask.jsonl") == here
+
+
 def test_byte_order_mark_remote_equals_local(on_s3: dict[str, str]) -> None:
     assert report(f"s3://{BUCKET}/odd/bom.jsonl") == report(ODD / "bom.jsonl")
 
