@@ -221,6 +221,10 @@ def test_missing_key(on_s3: dict[str, str]) -> None:
     assert "no such object or prefix" in out
 
 
+def test_not_a_log_file(on_s3: dict[str, str]) -> None:
+    assert "unknown log format (extension '.txt')" in refused(f"s3://{BUCKET}/verl/notes.txt")
+
+
 def test_glob_matching_nothing(on_s3: dict[str, str]) -> None:
     assert "matches no log files" in refused(f"s3://{BUCKET}/verl/*.parquet")
 

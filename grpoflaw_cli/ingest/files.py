@@ -112,7 +112,12 @@ def resolve_paths(
 def _expand(raw: str | Path) -> list[Path]:
     """The log files one path stands for (a file, a folder, a glob)."""
     if is_remote(raw):  # s3://, gs://, az://, hf://: listed by the store
-        return sorted(expand(str(raw), lambda p: file_format(p) is not None), key=natural_key)
+        found: list[Path] = sorted(
+            expand(str(raw), lambda p: file_format(p) is not None), key=natural_key
+        )
+        if file_format(found[0]) is None:  # an object named alone
+            raise _unknown_format(found[0])
+        return found
     out: list[Path] = []
     path = Path(raw)
     if path.is_dir():
@@ -125,10 +130,7 @@ def _expand(raw: str | Path) -> list[Path]:
         out.extend(found)
     elif path.is_file():
         if file_format(path) is None:
-            raise InputError(
-                f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
-                hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
-            )
+            raise _unknown_format(path)
         out.append(path)
     elif any(ch in str(raw) for ch in "*?["):
         matches = sorted(
@@ -152,6 +154,13 @@ def _expand(raw: str | Path) -> list[Path]:
     else:
         raise InputError(f"'{path}': no such file or folder")
     return out
+
+
+def _unknown_format(path: Path) -> InputError:
+    return InputError(
+        f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
+        hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
+    )
 
 
 def _dangling(path: Path) -> bool:

@@ -138,7 +138,8 @@ _STATS: dict[str, tuple[int, int]] = {}
 def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
     """The log files a URL stands for, in natural order as for a local folder: a file, a
     prefix (a "folder": every log file below it) or a glob (``*``, ``?``, ``[...]``
-    within a name, ``**`` across folders). ``is_log`` says which names are log files."""
+    within a name, ``**`` across folders). ``is_log`` says which names in a listing are
+    log files."""
     url = str(remote_path(raw)) + ("/" if raw.endswith("/") else "")
     kind, bucket, key = split(url)
     store = _store(url)
@@ -154,10 +155,10 @@ def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
             single = store.head_or_none(url)
             if single is not None:
                 _STATS[url] = single
-                return [remote_path(url)]
+                return [remote_path(url)]  # whatever its format: the caller says if unknown
         prefix = key.rstrip("/") + "/" if key else ""
         found = store.list(prefix)
-        what = f"no object or prefix '{raw}' holds log files"
+        what = f"'{raw}' holds no log files"
         if not found:
             what = f"'{raw}': no such object or prefix in '{kind}://{bucket}'"
     paths = []
@@ -167,7 +168,7 @@ def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
             _STATS[str(path)] = stamp
             paths.append(path)
     if not paths:
-        raise InputError(what, hint="list it with your storage's tool (aws s3 ls, gcloud, az)")
+        raise NoLogFiles(what, hint="list it with your storage's tool (aws s3 ls, gcloud, az)")
     return paths
 
 
@@ -212,12 +213,8 @@ def listing(
     be read is an :class:`InputError`."""
     try:
         paths = expand(str(remote_path(url)) + "/", is_log)
-    except MissingObject:
+    except NoLogFiles:
         return ()
-    except InputError as err:
-        if "no such object or prefix" in err.message:
-            return ()
-        raise
     return tuple((str(p), *_STATS[str(p)]) for p in sorted(paths, key=order))
 
 
@@ -254,7 +251,11 @@ class _Store:
             return None
 
 
-class MissingObject(InputError):
+class NoLogFiles(InputError):
+    """A URL that names no log file: nothing there, or nothing in a log format."""
+
+
+class MissingObject(NoLogFiles):
     """No object under that name (it may still be a prefix)."""
 
 
