@@ -145,6 +145,31 @@ def test_large_log_paths_remote_equals_local(
     assert report(f"s3://{BUCKET}/multitask.jsonl") == here
 
 
+def test_named_twice_read_once(on_s3: dict[str, str]) -> None:
+    url = f"s3://{BUCKET}/seed.csv"
+    twice = run("compare", url, f"s3://{BUCKET}//seed.csv", "--format", "json")
+    assert twice.exit_code == 0, twice.output
+    assert f"'{url}' is the same file as '{url}' (named twice, or a link): read once" in (
+        twice.stderr
+    )
+    assert json.loads(twice.stdout)["summary"]["rollouts"] == 14
+
+
+def test_api_reads_urls(on_s3: dict[str, str], tmp_path: Path) -> None:
+    from grpoflaw_cli import api
+    from grpoflaw_cli.errors import UsageError
+    from grpoflaw_cli.ingest import ColumnMap
+
+    log = api.read([f"s3://{BUCKET}/seed.parquet"], ColumnMap())
+    local = api.read([SAMPLES / "seed.parquet"], ColumnMap())
+    there, here = api.compare(log).report(), api.compare(local).report()
+    assert there["summary"].pop("files") == [f"s3://{BUCKET}/seed.parquet"]
+    here["summary"].pop("files")
+    assert there == here
+    with pytest.raises(UsageError, match="outputs are written to a local file"):
+        api.write_advantages(log, f"s3://{BUCKET}/advantages.parquet")
+
+
 def test_byte_order_mark_remote_equals_local(on_s3: dict[str, str]) -> None:
     assert report(f"s3://{BUCKET}/odd/bom.jsonl") == report(ODD / "bom.jsonl")
 
