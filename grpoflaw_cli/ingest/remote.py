@@ -28,7 +28,7 @@ import stat
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from grpoflaw_cli.errors import InputError, UsageError
 
@@ -46,7 +46,7 @@ def is_remote(raw: str | os.PathLike[str]) -> bool:
     if isinstance(raw, RemotePath):
         return True
     match = _URL.match(os.fspath(raw))
-    return bool(match) and match.group(1).lower() in SCHEMES  # type: ignore[union-attr]
+    return match is not None and match.group(1).lower() in SCHEMES
 
 
 def split(url: str) -> tuple[str, str, str]:
@@ -66,10 +66,13 @@ def split(url: str) -> tuple[str, str, str]:
     return kind, bucket, key
 
 
-_BASE: Any = type(Path())  # the concrete Path class of this system
+if TYPE_CHECKING:
+    _Base = Path
+else:
+    _Base = type(Path())  # the concrete Path class of this system
 
 
-class RemotePath(_BASE):  # type: ignore[misc]
+class RemotePath(_Base):
     """A file in object storage, handled by ingest as a file: ``str`` is its URL (what
     Polars scans), ``stat`` its size and time (from the listing, else asked), ``open``
     a seekable byte stream read in ranges. ``parent``, ``name`` and ``suffixes`` are
@@ -94,7 +97,7 @@ class RemotePath(_BASE):  # type: ignore[misc]
         t, ns = mtime_ns // 1_000_000_000, mtime_ns
         return os.stat_result((stat.S_IFREG | 0o444, ino, -1, 1, 0, 0, size, *[t] * 6, ns, ns, ns))
 
-    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[Any]:
+    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[Any]:  # type: ignore[override]
         if mode != "rb":
             raise UsageError(f"'{self}': remote files are read, never written")
         ranges = _Ranges(_store(str(self)).fetch, str(self), self.stat().st_size)
@@ -126,8 +129,12 @@ class RemotePath(_BASE):  # type: ignore[misc]
 def remote_path(url: str) -> RemotePath:
     """The :class:`RemotePath` of a URL (or of a ``Path`` made of one)."""
     _, bucket, key = split(os.fspath(url))
-    scheme = _URL.match(os.fspath(url)).group(1).lower()  # type: ignore[union-attr]
-    return RemotePath(f"{scheme}://{bucket}/{key}".rstrip("/"))
+    return RemotePath(f"{_scheme(url)}://{bucket}/{key}".rstrip("/"))
+
+
+def _scheme(url: str) -> str:
+    """The scheme as written (``gcs``, ``abfss``: Polars takes each), in lower case."""
+    return os.fspath(url).split(":", 1)[0].lower()
 
 
 _STATS: dict[str, tuple[int, int]] = {}
@@ -279,7 +286,7 @@ class _ObjectStore(_Store):
                 hint=f"install the cloud extra: {INSTALL}",
             ) from None
         self.obstore = obstore
-        scheme = _URL.match(url).group(1).lower()  # type: ignore[union-attr]
+        scheme = _scheme(url)
         self.url = f"{scheme}://{bucket}"
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         client = {"connect_timeout": "10s", "timeout": "120s"}
