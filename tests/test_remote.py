@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,24 @@ else:
 SLOW = pytest.mark.slow  # a 36-file folder: a second or two against the server
 
 BUCKET = "runs"
-ODD = Path(tempfile.mkdtemp(prefix="grpoflaw-remote-"))
-"""Odd files made for the session: a malformed line, a byte-order mark."""
 VERL = SAMPLES / "trainers" / "verl_multi_reward"
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def odd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Odd logs made for the session: gzipped, a malformed line, a byte-order mark."""
+    folder = tmp_path_factory.mktemp("odd")
+    (folder / "multitask.jsonl.gz").write_bytes(
+        gzip.compress((SAMPLES / "multitask.jsonl").read_bytes())
+    )
+    seed = (SAMPLES / "seed.jsonl").read_bytes()
+    (folder / "bad.jsonl").write_bytes(seed.replace(b"\n", b"\n{oops\n", 1) + b'{"step": 3')
+    (folder / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + seed)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def s3(odd: Path) -> Iterator[dict[str, str]]:
     """A moto S3 server on a free localhost port, holding the sample dumps under
     ``s3://runs/``; yields the environment that reaches it."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
@@ -63,20 +73,15 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         region_name="us-east-1",
     )
     client.create_bucket(Bucket=BUCKET)
-    gz = ODD / "multitask.jsonl.gz"
-    gz.write_bytes(gzip.compress((SAMPLES / "multitask.jsonl").read_bytes()))
-    seed = (SAMPLES / "seed.jsonl").read_bytes()
-    (ODD / "bad.jsonl").write_bytes(seed.replace(b"\n", b"\n{oops\n", 1) + b'{"step": 3')
-    (ODD / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + seed)
     uploads = {
         "multitask.jsonl": SAMPLES / "multitask.jsonl",
-        "multitask.jsonl.gz": gz,
+        "multitask.jsonl.gz": odd / "multitask.jsonl.gz",
         "seed.csv": SAMPLES / "seed.csv",
         "seed.parquet": SAMPLES / "seed.parquet",
         **{f"verl/{p.name}": p for p in VERL.iterdir()},
         "verl/notes.txt": SAMPLES / "seed.csv",  # not a log file: left out, as locally
-        "odd/bad.jsonl": ODD / "bad.jsonl",
-        "odd/bom.jsonl": ODD / "bom.jsonl",
+        "odd/bad.jsonl": odd / "bad.jsonl",
+        "odd/bom.jsonl": odd / "bom.jsonl",
     }
     for key, path in uploads.items():
         client.upload_file(str(path), BUCKET, key)
@@ -170,24 +175,24 @@ def test_api_reads_urls(on_s3: dict[str, str], tmp_path: Path) -> None:
         api.write_advantages(log, f"s3://{BUCKET}/advantages.parquet")
 
 
-def test_byte_order_mark_remote_equals_local(on_s3: dict[str, str]) -> None:
-    assert report(f"s3://{BUCKET}/odd/bom.jsonl") == report(ODD / "bom.jsonl")
+def test_byte_order_mark_remote_equals_local(on_s3: dict[str, str], odd: Path) -> None:
+    assert report(f"s3://{BUCKET}/odd/bom.jsonl") == report(odd / "bom.jsonl")
 
 
-def test_skip_bad_lines_remote_equals_local(on_s3: dict[str, str]) -> None:
+def test_skip_bad_lines_remote_equals_local(on_s3: dict[str, str], odd: Path) -> None:
     """The lines Polars cannot parse are found by reading the remote file's bytes."""
-    here = run("compare", ODD / "bad.jsonl", "--skip-bad-lines", "--format", "json")
+    here = run("compare", odd / "bad.jsonl", "--skip-bad-lines", "--format", "json")
     there = run("compare", f"s3://{BUCKET}/odd/bad.jsonl", "--skip-bad-lines", "--format", "json")
     assert there.exit_code == here.exit_code == 0, there.output
     assert f"Skipped 2 malformed lines in 's3://{BUCKET}/odd/bad.jsonl': line 2, 16" in there.output
-    assert there.output.replace(f"s3://{BUCKET}/odd", "DIR") == here.output.replace(str(ODD), "DIR")
+    assert there.output.replace(f"s3://{BUCKET}/odd", "DIR") == here.output.replace(str(odd), "DIR")
 
 
-def test_malformed_line_named_as_locally(on_s3: dict[str, str]) -> None:
-    here = refused(ODD / "bad.jsonl")
+def test_malformed_line_named_as_locally(on_s3: dict[str, str], odd: Path) -> None:
+    here = refused(odd / "bad.jsonl")
     there = refused(f"s3://{BUCKET}/odd/bad.jsonl")
     assert "line 2" in there
-    assert there.replace(f"s3://{BUCKET}/odd", "DIR") == here.replace(str(ODD), "DIR")
+    assert there.replace(f"s3://{BUCKET}/odd", "DIR") == here.replace(str(odd), "DIR")
 
 
 @SLOW
