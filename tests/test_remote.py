@@ -259,14 +259,37 @@ def test_glob_matching_nothing(on_s3: dict[str, str]) -> None:
     assert "matches no log files" in refused(f"s3://{BUCKET}/verl/*.parquet")
 
 
-def test_missing_credentials(on_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """No keys, and no instance to ask for some (the metadata endpoint is a closed port)."""
+@pytest.mark.parametrize("boto3", [True, False], ids=["boto3", "object_store"])
+def test_missing_credentials(
+    on_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch, boto3: bool
+) -> None:
+    """No keys, and no instance to ask for some (the metadata endpoint is a closed port);
+    found through boto3's chain when it is installed (as Polars does), else object_store's."""
+    if boto3:
+        pytest.importorskip("boto3")
+    else:
+        monkeypatch.setattr(remote, "has_boto3", lambda: False)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_METADATA_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     out = refused(f"s3://{BUCKET}/seed.csv")
     assert "no credentials found" in out and "AWS_ACCESS_KEY_ID" in out
+
+
+def test_aws_profile(
+    on_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Keys in a profile of ~/.aws/credentials, as on a laptop with AWS SSO: boto3 finds
+    them for the listing and for Polars' scans alike."""
+    pytest.importorskip("boto3")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[runs]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "runs")
+    assert report(f"s3://{BUCKET}/verl/") == report(VERL)
 
 
 def test_unreachable_endpoint(on_s3: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
-from grpoflaw_cli.ingest.remote import RemotePath, expand, is_remote
+from grpoflaw_cli.ingest.remote import RemotePath, expand, is_remote, scan_options
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -353,7 +353,8 @@ def scan_files(
     literal = [_escaped(absolute(p)) for p in paths]
     given = pl.Schema({**schema, **overrides})
     if fmt == "jsonl":
-        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL)
+        more = scan_options(paths)  # credentials for a list of URLs
+        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL, **more)
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             literal,

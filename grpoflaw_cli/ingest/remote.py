@@ -25,7 +25,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -294,7 +294,10 @@ class _ObjectStore(_Store):
             client["allow_http"] = "true"  # as Polars does for an http:// endpoint
         retry = {"max_retries": 2, "retry_timeout": timedelta(seconds=20)}
         try:
-            self.store = from_url(self.url, client_options=client, retry_config=retry)  # type: ignore[call-overload]
+            more = {"credential_provider": _boto3_credentials()} if scheme == "s3" else {}
+            self.store = from_url(  # type: ignore[call-overload]
+                self.url, client_options=client, retry_config=retry, **more
+            )
         except Exception as exc:  # obstore's configuration errors share no base class
             raise _error(exc, self.url) from None
 
@@ -354,6 +357,37 @@ class _HfStore(_Store):
 
     def fetch(self, url: str, start: int, end: int) -> bytes:
         return bytes(self.fs.cat_file(url[len("hf://") :], start=start, end=end))
+
+
+def has_boto3() -> bool:
+    """Is boto3 installed (Polars then finds S3 credentials through it)?"""
+    import importlib.util
+
+    return importlib.util.find_spec("boto3") is not None
+
+
+def _boto3_credentials() -> Any:
+    """S3 credentials as Polars finds them: through boto3's chain (the environment,
+    ``AWS_PROFILE`` and ``~/.aws``, SSO, instance roles) when boto3 is installed; else
+    None, and object_store reads the environment and the instance's role."""
+    if not has_boto3():
+        return None
+    from obstore.auth.boto3 import Boto3CredentialProvider
+
+    return Boto3CredentialProvider()
+
+
+def scan_options(paths: Sequence[Path]) -> dict[str, Any]:
+    """What a Polars scan of several of ``paths`` needs besides the URLs: S3 credentials
+    through boto3 (an AWS profile, SSO), which Polars 2.1's ``scan_ndjson`` of a list of
+    URLs does not look for by itself as its single-URL scans do."""
+    if not any(isinstance(p, RemotePath) and str(p).startswith("s3:") for p in paths):
+        return {}
+    if not has_boto3():
+        return {}  # object_store reads the environment itself
+    import polars as pl
+
+    return {"credential_provider": pl.CredentialProviderAWS()}
 
 
 def _ns(when: Any) -> int:
@@ -422,7 +456,7 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         r"latest/api/token|latest/meta-data|computeMetadata|metadata/identity"
-        r"|no credentials|credentials? not found",
+        r"|no credentials|credentials? not found|None from session.get_credentials",
         "no credentials found",
         "set {credentials}",
     ),
