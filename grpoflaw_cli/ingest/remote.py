@@ -441,7 +441,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 CREDENTIALS = {
-    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN if temporary)",
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN if temporary), "
+    "or AWS_PROFILE with boto3 installed",
     "gs": "GOOGLE_APPLICATION_CREDENTIALS (a service account's key file)",
     "az": "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or a SAS token",
     "hf": "HF_TOKEN (a token that can read the repository)",
