@@ -33,10 +33,11 @@ UNREADABLE = -1
 
 
 def check_watched(path: Path) -> None:
-    """Refuse a path that is neither a folder nor a log file (an :class:`InputError`)."""
-    from grpoflaw_cli.ingest import file_format
+    """Refuse a path that is neither a folder nor a log file (an :class:`InputError`); a
+    remote prefix is taken as a folder (its listing says what it holds)."""
+    from grpoflaw_cli.ingest import file_format, is_remote
 
-    if path.is_dir() or (path.is_file() and file_format(path) is not None):
+    if is_remote(path) or path.is_dir() or (path.is_file() and file_format(path) is not None):
         return
     if path.is_file():
         raise InputError(
@@ -98,8 +99,10 @@ def listing(folder: Path) -> Listing | None:
     (a trainer renaming a temp file, or rotating the watched file): look again next time.
     A subfolder that cannot be read is listed with size -1, so that the look names it
     (its files would be missing)."""
-    from grpoflaw_cli.ingest import file_format, natural_key
+    from grpoflaw_cli.ingest import file_format, is_remote, natural_key, remote_listing
 
+    if is_remote(folder):
+        return remote_listing(str(folder), lambda p: file_format(p) is not None, natural_key)
     found: list[tuple[str, int, int]] = []
     if not folder.is_dir():  # one file, appended to
         try:

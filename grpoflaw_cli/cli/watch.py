@@ -33,7 +33,8 @@ def watch(
     path: Annotated[
         Path,
         typer.Argument(
-            help="The trainer's rollout dump folder, or one JSONL file a logger appends to.",
+            help="The trainer's rollout dump folder (or an s3://, gs://, az://, hf:// prefix), "
+            "or one JSONL file a logger appends to.",
             show_default=False,
         ),
     ],
