@@ -34,6 +34,7 @@ SLOW = pytest.mark.slow  # a 36-file folder: a second or two against the server
 
 BUCKET = "runs"
 VERL = SAMPLES / "trainers" / "verl_multi_reward"
+WANDB = SAMPLES / "trainers" / "trl_wandb" / "media" / "table"
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +83,7 @@ def s3(odd: Path) -> Iterator[dict[str, str]]:
         "verl/notes.txt": SAMPLES / "seed.csv",  # not a log file: left out, as locally
         "odd/bad.jsonl": odd / "bad.jsonl",
         "odd/bom.jsonl": odd / "bom.jsonl",
+        **{f"wandb/{p.name}": p for p in WANDB.iterdir()},
     }
     for key, path in uploads.items():
         client.upload_file(str(path), BUCKET, key)
@@ -222,6 +224,25 @@ def test_watch_remote(on_s3: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     local = run("watch", VERL, "--refreshes", "1", "--interval", "0.1")
     assert result.output.split()[-20:] == local.output.split()[-20:]
+
+
+def test_watch_one_remote_object_holds_back_its_newest_step(on_s3: dict[str, str]) -> None:
+    """A logger that uploads its growing file again and again: as a local appended file,
+    the newest step is held back (multitask.jsonl's last step, 40, is shown as still
+    being written), and the header names the URL as given, not as a Path spells it."""
+    url = f"s3://{BUCKET}/multitask.jsonl"
+    result = run("watch", url, "--refreshes", "1", "--interval", "0.1")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"watching {url} " in text
+    assert "waiting: step 40 is still being written" in text
+    assert "in 39 iterations" in text
+
+
+def test_wandb_tables_remote_equal_local(on_s3: dict[str, str]) -> None:
+    there = report(f"s3://{BUCKET}/wandb/")
+    assert there["report"]["summary"]["source"] == "trl"
+    assert there == report(WANDB)
 
 
 def test_remote_output_refused(on_s3: dict[str, str]) -> None:

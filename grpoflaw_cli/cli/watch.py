@@ -60,10 +60,13 @@ def watch(
     from rich.live import Live
 
     from grpoflaw_cli import watch as watching
+    from grpoflaw_cli.ingest.remote import is_remote, remote_path
     from grpoflaw_cli.render.terminal import render_watch
 
     if not math.isfinite(interval):
         raise UsageError(f"--interval must be a number of seconds, got {interval}")
+    if is_remote(path):  # typer made a Path of the URL: s3://b/k reads s3:/b/k
+        path = remote_path(str(path))
     watching.check_watched(path)
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
