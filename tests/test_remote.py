@@ -379,3 +379,13 @@ def test_gs_and_az_go_to_their_stores(monkeypatch: pytest.MonkeyPatch) -> None:
     az = remote._store("az://box/a.jsonl")
     assert isinstance(gs, remote._ObjectStore) and isinstance(gs.store, GCSStore)
     assert isinstance(az, remote._ObjectStore) and isinstance(az.store, AzureStore)
+
+
+def test_azure_without_an_account_names_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ACCOUNT_NAME", "ACCOUNT", "ACCOUNT_KEY"):
+        monkeypatch.delenv(f"AZURE_STORAGE_{name}", raising=False)
+    monkeypatch.setattr(remote, "_STORES", {})
+    result = run("compare", "az://box/run/")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no credentials found" in result.output
+    assert "AZURE_STORAGE_ACCOUNT_NAME" in result.output

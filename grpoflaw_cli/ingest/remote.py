@@ -457,7 +457,8 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         r"latest/api/token|latest/meta-data|computeMetadata|metadata/identity"
-        r"|no credentials|credentials? not found|None from session.get_credentials",
+        r"|no credentials|credentials? not found|None from session.get_credentials"
+        r"|Account must be specified",
         "no credentials found",
         "set {credentials}",
     ),
