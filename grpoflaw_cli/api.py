@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from grpoflaw_cli.simulate import Setting
 
 Clip = tuple[float, float] | Literal["default"] | None
+Engine = Literal["local", "ray"]
+"""Where the pass over the rows runs: in this process, or as Ray tasks."""
 
 
 def load(
@@ -243,33 +245,37 @@ def _unweighted_components(
 
 
 def analyze_log(
-    log: Log, estimators: list[str], conventions: Conventions, compare_logged: bool = False
+    log: Log,
+    estimators: list[str],
+    conventions: Conventions,
+    compare_logged: bool = False,
+    engine: Engine = "local",
 ) -> Analysis:
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
-    over several reward columns or the trainer's logged advantages need the rows)."""
+    over several reward columns or the trainer's logged advantages need the rows). With
+    ``engine="ray"`` the pass runs as Ray tasks (:mod:`grpoflaw_cli.ray_engine`)."""
     det = log.detection
     components = tuple(carried_name(c) for c in det.components)
     logged = det.logged_advantage if compare_logged else None
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
-
-    shift = typical_reward(log)
-
-    def query(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return group_stats_query(
-            frame,
-            has_length=det.length_col is not None,
-            has_task=det.task_col is not None,
-            # which files a step's rows came from (unless steps are split by design)
-            source_col=ingest.FILE_COL if len(det.files) > 1 and not det.group_per_file else None,
-            has_baseline=det.baseline_col is not None,
-            components=components,
-            extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
-            shift=shift,
-            sort=False,  # group_table sorts the collected table
-        )
-
+    settings: dict[str, Any] = {
+        "has_length": det.length_col is not None,
+        "has_task": det.task_col is not None,
+        # which files a step's rows came from (unless steps are split by design)
+        "source_col": ingest.FILE_COL if len(det.files) > 1 and not det.group_per_file else None,
+        "has_baseline": det.baseline_col is not None,
+        "components": components,
+        "extremes": any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
+        "shift": typical_reward(log),
+        "sort": False,  # group_table sorts the collected table
+    }
     progress.advance("the pass over the rows", 0)
-    table = group_table(log, query)
+    if engine == "ray":
+        from grpoflaw_cli import ray_engine
+
+        table = ray_engine.group_table(log, settings)
+    else:
+        table = group_table(log, lambda frame: group_stats_query(frame, **settings))
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
@@ -487,10 +493,12 @@ def compare(
     eps: float | None = None,
     clip: Clip = "default",
     thresholds: Thresholds | None = None,
+    engine: Engine = "local",
 ) -> Comparison:
-    """Recompute every estimator (or ``estimators``) and run every diagnostic."""
+    """Recompute every estimator (or ``estimators``) and run every diagnostic; ``engine``
+    says where the pass over the rows runs (``"ray"``: as Ray tasks)."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
-    analysis = analyze_log(log, names, conv, compare_logged=True)
+    analysis = analyze_log(log, names, conv, compare_logged=True, engine=engine)
     thresholds = thresholds or Thresholds()
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log, analysis, flags, conv, skipped, thresholds)
@@ -570,7 +578,9 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     return [log] if isinstance(log, (str, Path)) else log
 
 
-def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting) -> Setting:
+def simulation_fitted_to(
+    paths: Sequence[str | Path] | Log, base: Setting, engine: Engine = "local"
+) -> Setting:
     """``base`` with its tasks fitted to the reward shapes of the log at ``paths`` (or
     the :class:`Log` read with its column options: :func:`load`)
     (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
@@ -579,7 +589,7 @@ def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting) -> Se
 
     log = paths if isinstance(paths, Log) else load(paths)
     paths = [str(f) for f in log.detection.files] if isinstance(paths, Log) else paths
-    groups = compare(log, ["grpo"]).groups
+    groups = compare(log, ["grpo"], engine=engine).groups
     try:
         return setting_from_log(groups, base)
     except ValueError as err:

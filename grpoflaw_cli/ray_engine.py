@@ -1,0 +1,182 @@
+"""The Ray engine: the pass over the rows (:func:`~grpoflaw_cli.passes.group_stats_query`)
+as Ray tasks, a run of files each, merged on the driver
+(:func:`~grpoflaw_cli.merge.merge_group_tables`).
+
+Each task reads its files as :func:`~grpoflaw_cli.ingest.load` built the log's frame
+(the same detection, schemas, steps from file names and file indexes), runs the pass with
+``partial=True`` and returns its group table: a few numbers per group, never rows. Ray is
+imported only here, and only when a run asks for it (``pip install 'grpoflaw[ray]'``).
+The cluster is the one ``RAY_ADDRESS`` names, as Ray's own tools take it; without one a
+local Ray is started with every CPU. The files must be readable at the same paths on the
+nodes (a shared file system).
+
+>>> chunks([100, 1, 1, 100], parts=2)
+[(0, 2), (2, 4)]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import polars as pl
+
+from grpoflaw_cli import progress
+from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
+from grpoflaw_cli.ingest import FILE_COL, Detection, Log, canonicalize, explained
+from grpoflaw_cli.ingest.canonical import prepared, read_all
+from grpoflaw_cli.ingest.files import Source
+from grpoflaw_cli.ingest.log import small
+from grpoflaw_cli.merge import merge_group_tables
+from grpoflaw_cli.passes import group_stats_query, sorted_groups
+
+TASKS_PER_CPU = 2
+"""Runs of files per CPU of the cluster: more, smaller tasks even out files of unequal
+size (each task costs Ray a few milliseconds)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """What a task is sent: a run of the log's files from index ``start`` on (the
+    detection's files, formats and steps cut to them), what to scan and their schemas,
+    and the pass's settings. Small and picklable; no frame, no rows."""
+
+    detection: Detection
+    start: int
+    sources: tuple[Source, ...]
+    schemas: tuple[pl.Schema, ...]
+    settings: dict[str, Any]
+    engine: Literal["streaming", "in-memory"]
+
+    @classmethod
+    def of(cls, log: Log, start: int, stop: int, **rest: Any) -> Part:
+        """The part of ``log``'s files ``start:stop``."""
+        det = log.detection
+        cut = replace(
+            det,
+            files=det.files[start:stop],
+            formats=det.formats[start:stop],
+            file_steps=det.file_steps[start:stop],
+        )
+        sources = log.sources[start:stop] if log.sources else cut.files
+        return cls(cut, start, tuple(sources), log.schemas[start:stop], **rest)
+
+
+def splittable(log: Log) -> bool:
+    """Whether each run of files gives its groups' exact statistics: not when verl
+    multi-turn sessions keep each session's last output (a session could span files),
+    nor when groups are blocks of rows counted within a step that may span files."""
+    det = log.detection
+    steps = det.file_steps
+    blocks_split = det.group_mode == "blocks" and not (steps and len(set(steps)) == len(steps))
+    return not det.sessions and not blocks_split
+
+
+def chunks(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
+    """``parts`` (at most one a file) consecutive runs of files of about equal bytes, as
+    (start, stop) indexes."""
+    parts = max(1, min(parts, len(sizes)))
+    total = sum(sizes) or 1
+    bounds, done = [0], 0
+    for index, size in enumerate(sizes[:-1], start=1):
+        done += size
+        if done * parts >= total * len(bounds) and len(sizes) - index >= parts - len(bounds):
+            bounds.append(index)
+        if len(bounds) == parts:
+            break
+    return list(zip(bounds, [*bounds[1:], len(sizes)], strict=True))
+
+
+def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
+    """The group table :func:`grpoflaw_cli.api.group_table` gives, gathered by Ray tasks
+    (``settings``: :func:`~grpoflaw_cli.passes.group_stats_query`'s keywords)."""
+    ray = _ray()
+    started(ray)
+    remote = ray.remote(num_cpus=1, max_retries=0)(part_table)
+    det = log.detection
+    parts = int(ray.cluster_resources().get("CPU", 1)) * TASKS_PER_CPU if splittable(log) else 1
+    sizes = [_size(path) for path in det.files]
+    engine: Literal["streaming", "in-memory"] = "in-memory" if small(log) else "streaming"
+    refs = [
+        remote.remote(Part.of(log, start, stop, settings=settings, engine=engine))
+        for start, stop in chunks(sizes, parts)
+    ]
+    pending, done = list(refs), 0
+    phase = "the pass over the rows, as Ray tasks"
+    while pending:
+        progress.advance(phase, done, len(refs))
+        finished, pending = ray.wait(pending, num_returns=1)
+        done += len(finished)
+    try:
+        tables = ray.get(refs)
+    except ray.exceptions.RayTaskError as err:
+        cause = getattr(err, "cause", None)
+        if isinstance(cause, GrpoflawError):
+            raise cause from None
+        raise
+    return sorted_groups(merge_group_tables(tables))
+
+
+def part_table(part: Part) -> pl.DataFrame:
+    """A task: the partial group table of the part's files, read as the log reads them
+    (this runs on a Ray worker, or anywhere: it is plain Polars)."""
+    det, sources, schemas = part.detection, part.sources, part.schemas
+    steps = det.file_steps
+    frame = (
+        prepared(det, 0, sources[0], det.formats[0], schemas[0], steps)
+        if len(sources) == 1
+        else read_all(det, det.files, det.formats, sources, schemas, steps)
+    )
+    if part.start:  # the file indexes of the whole log
+        frame = frame.with_columns((pl.col(FILE_COL) + part.start).cast(pl.UInt32))
+    mine = Log(canonicalize(frame, det), det, sources=sources)
+    query = group_stats_query(mine.stats_frame, partial=True, **part.settings)
+    with explained(mine):  # a failed read names its file and line, as locally
+        return query.collect(engine=part.engine)
+
+
+def started(ray: Any) -> None:
+    """Ray connected: to ``RAY_ADDRESS``'s cluster, else a local one of every CPU; its
+    logs kept off our screen (our outputs are ours)."""
+    if ray.is_initialized():
+        return
+    quiet: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+        "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}},  # a CPU per task
+    }
+    address = os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
+        raise InputError(
+            f"cannot start or reach {where}: {str(err).strip().splitlines()[0]}",
+            hint="check RAY_ADDRESS (`ray status` shows the cluster), or use the local engine",
+        ) from None
+
+
+def _ray() -> Any:
+    """The ``ray`` module, or a :class:`UsageError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "the Ray engine needs Ray, which is not installed",
+            hint="pip install 'grpoflaw[ray]'",
+        ) from None
+    return ray
+
+
+def _size(path: Any) -> int:
+    try:
+        return int(os.path.getsize(path))
+    except OSError:
+        return 0
