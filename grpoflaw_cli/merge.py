@@ -23,7 +23,7 @@ A group that sits in one part keeps that part's values as they are, bit for bit.
 ...                      "mean_shifted": [1.0], "var0": [1.0], "shift": [0.0]})
 >>> other = part.with_columns(n=pl.lit(1), mean_shifted=pl.lit(4.0), var0=pl.lit(0.0))
 >>> merge_group_tables([part, other]).select("n", "mean_shifted", "var0").row(0)
-(3, 2.0, 6.0)
+(3, 2.0, 2.6666666666666665)
 """
 
 from __future__ import annotations
@@ -59,9 +59,29 @@ def merge_group_tables(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     group table of all their rows, unsorted (:func:`~grpoflaw_cli.passes.sorted_groups`
     sorts it), its columns in the order a single pass gives them."""
     stacked = pl.concat(parts, how="vertical_relaxed")
-    schema = stacked.schema
+    order = [n for n in stacked.columns if n != "gap_n"]
+    # Most groups sit in one file, so in one part: their rows are kept as they are (only
+    # the distinct values counted); the group_by merges the others alone (on 625k groups
+    # in 8 parts, 0.13–0.2 s, not the 0.9–1 s of merging every group).
+    split = stacked.select(pl.struct(*KEYS).is_duplicated()).to_series()
+    lone = stacked.filter(~split).with_columns(_counted(stacked.columns)).select(order)
+    several = stacked.filter(split).group_by(*KEYS).agg(_merged(stacked.schema))
+    return pl.concat([lone, several.select(order)])
+
+
+def _counted(names: Sequence[str]) -> list[pl.Expr]:
+    """A lone part's lists of distinct values as the counts a single pass gives."""
+    counts = [pl.col(n).list.len().cast(pl.UInt32) for n in names if n in DISTINCT]
+    if "task_mixed" in names:  # see passes: a null first task compares as no other
+        other = pl.col("task_mixed").list.len() > 1
+        counts.append((pl.col("task").is_not_null() & other).alias("task_mixed"))
+    return counts
+
+
+def _merged(schema: pl.Schema) -> list[pl.Expr]:
+    """The aggregations that merge a group's rows of several parts."""
     exprs: list[pl.Expr] = []
-    for name in stacked.columns:
+    for name, dtype in schema.items():
         if name in KEYS or name == "gap_n":
             continue
         if name in MOMENTS or (name.startswith("component") and name.endswith("_mean")):
@@ -69,14 +89,14 @@ def merge_group_tables(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
         elif name in MOMENTS.values() or name.endswith("_var0") or name.startswith("var0_"):
             continue  # merged with its mean
         elif name in SUMS or (name.startswith("component") and name.endswith("_n")):
-            exprs.append(pl.col(name).sum().cast(schema[name]))
+            exprs.append(pl.col(name).sum().cast(dtype))
         elif name in LEAST or (name.startswith("component") and name.endswith("_min")):
             exprs.append(pl.col(name).min())
         elif name in GREATEST or (name.startswith("component") and name.endswith("_max")):
             exprs.append(pl.col(name).max())
         elif name in DISTINCT:
             exprs.append(pl.col(name).explode().n_unique().cast(pl.UInt32))
-        elif name == "task_mixed":  # see passes: a null first task compares as no other
+        elif name == "task_mixed":
             other = pl.col(name).explode().drop_nulls().n_unique() > 1
             exprs.append((pl.col("task").first().is_not_null() & other).alias(name))
         elif name in ("task", "shift"):
@@ -87,24 +107,18 @@ def merge_group_tables(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
             exprs += _without_extreme(name.removeprefix("mean_without_"))
         else:
             raise ValueError(f"no rule merges the group table's column {name!r}")
-    # the columns as the single pass orders them: its variances beside their means
-    order = [n for n in stacked.columns if n != "gap_n"]
-    return stacked.group_by(*KEYS, maintain_order=True).agg(exprs).select(order)
+    return exprs
 
 
 def _chan(count: pl.Expr, mean: pl.Expr, var: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """The merged mean and population variance of parts of ``count`` values each (Chan
-    et al.'s rule); null where there is no value; a lone part's own values."""
+    et al.'s rule); null where there is no value."""
     c = count.cast(pl.Float64)
     total = c.sum()
     m = pl.when(c > 0).then(mean).otherwise(0.0)
     mu = (c * m).sum() / total
     m2 = (c * pl.when(c > 0).then(var).otherwise(0.0)).sum() + (c * (m - mu) ** 2).sum()
-    lone = pl.len() == 1
-    return (
-        pl.when(lone).then(mean.first()).when(total > 0).then(mu),
-        pl.when(lone).then(var.first()).when(total > 0).then(m2 / total),
-    )
+    return pl.when(total > 0).then(mu), pl.when(total > 0).then(m2 / total)
 
 
 def _moments(mean: str) -> list[pl.Expr]:

@@ -93,7 +93,7 @@ def chunks(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
 def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
     """The group table :func:`grpoflaw_cli.api.group_table` gives, gathered by Ray tasks
     (``settings``: :func:`~grpoflaw_cli.passes.group_stats_query`'s keywords)."""
-    ray = _ray()
+    ray = ray_module()
     started(ray)
     remote = ray.remote(num_cpus=1, max_retries=0)(part_table)
     det = log.detection
@@ -138,9 +138,9 @@ def part_table(part: Part) -> pl.DataFrame:
         return query.collect(engine=part.engine)
 
 
-def started(ray: Any) -> None:
-    """Ray connected: to ``RAY_ADDRESS``'s cluster, else a local one of every CPU; its
-    logs kept off our screen (our outputs are ours)."""
+def started(ray: Any, num_cpus: int | None = None) -> None:
+    """Ray connected: to ``RAY_ADDRESS``'s cluster, else a local one of ``num_cpus`` (every
+    CPU); its logs kept off our screen (our outputs are ours)."""
     if ray.is_initialized():
         return
     quiet: dict[str, Any] = {
@@ -154,7 +154,7 @@ def started(ray: Any) -> None:
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, **quiet)
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
         raise InputError(
@@ -163,7 +163,7 @@ def started(ray: Any) -> None:
         ) from None
 
 
-def _ray() -> Any:
+def ray_module() -> Any:
     """The ``ray`` module, or a :class:`UsageError` saying how to install it."""
     try:
         import ray

@@ -73,3 +73,20 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
 
 def frame(**cols: list[Any]) -> pl.DataFrame:
     return pl.DataFrame(cols)
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[Any]:
+    """One local Ray of 2 CPUs for every test of the Ray engine (it takes seconds to
+    start). Skipped where Ray is not installed, except in CI, which installs it."""
+    import os
+
+    if os.environ.get("CI"):
+        import ray
+    else:
+        ray = pytest.importorskip("ray")
+    from grpoflaw_cli.ray_engine import started
+
+    started(ray, num_cpus=2)
+    yield ray
+    ray.shutdown()
