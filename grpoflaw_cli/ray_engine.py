@@ -112,10 +112,12 @@ def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
         done += len(finished)
     try:
         tables = ray.get(refs)
-    except ray.exceptions.RayTaskError as err:
+    except ray.exceptions.RayTaskError as err:  # the task's own error, as locally
         cause = getattr(err, "cause", None)
         if isinstance(cause, GrpoflawError):
             raise cause from None
+        if isinstance(cause, Exception):
+            raise cause from err  # with --traceback, the task's traceback too
         raise
     return sorted_groups(merge_group_tables(tables))
 
@@ -125,16 +127,18 @@ def part_table(part: Part) -> pl.DataFrame:
     (this runs on a Ray worker, or anywhere: it is plain Polars)."""
     det, sources, schemas = part.detection, part.sources, part.schemas
     steps = det.file_steps
-    frame = (
-        prepared(det, 0, sources[0], det.formats[0], schemas[0], steps)
-        if len(sources) == 1
-        else read_all(det, det.files, det.formats, sources, schemas, steps)
-    )
-    if part.start:  # the file indexes of the whole log
-        frame = frame.with_columns((pl.col(FILE_COL) + part.start).cast(pl.UInt32))
-    mine = Log(canonicalize(frame, det), det, sources=sources)
-    query = group_stats_query(mine.stats_frame, partial=True, **part.settings)
-    with explained(mine):  # a failed read names its file and line, as locally
+    # Read failures (here at the schema of a file that changed since it was loaded, or in
+    # the pass) name their file and line, as the local engine's do.
+    with explained(Log(pl.LazyFrame(), det, sources=sources)):
+        frame = (
+            prepared(det, 0, sources[0], det.formats[0], schemas[0], steps)
+            if len(sources) == 1
+            else read_all(det, det.files, det.formats, sources, schemas, steps)
+        )
+        if part.start:  # the file indexes of the whole log
+            frame = frame.with_columns((pl.col(FILE_COL) + part.start).cast(pl.UInt32))
+        stats = Log(canonicalize(frame, det), det).stats_frame
+        query = group_stats_query(stats, partial=True, **part.settings)
         return query.collect(engine=part.engine)
 
 

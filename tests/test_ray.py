@@ -225,6 +225,26 @@ def test_a_bad_value_read_on_ray_names_its_file(local_ray: Any, tmp_path: Path) 
         gf.compare(gf.load(folder, group_col="prompt_id"), engine="ray")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("line", [1, 6])  # the schema's line, and one the pass reads
+def test_a_read_failing_in_a_task_names_its_file_and_line(
+    local_ray: Any, tmp_path: Path, line: int
+) -> None:
+    """A file that breaks after the log was loaded fails in its Ray task: the error that
+    reaches the caller is the local engine's InputError, naming the file and line."""
+    from grpoflaw_cli.ray_engine import group_table
+
+    folder = _split_log(tmp_path / "broken", files=4)
+    log = gf.load(folder, group_col="prompt_id")
+    broken = sorted(folder.iterdir())[2]
+    lines = broken.read_text().splitlines()
+    lines[line - 1] = lines[line - 1].replace('"reward":', '"reward":x', 1)
+    broken.write_text("\n".join(lines) + "\n")
+    settings = {"has_length": True, "has_task": True, "sort": False}
+    with pytest.raises(gf.InputError, match=rf"{broken.name}', line {line}\b"):
+        group_table(log, settings)
+
+
 def test_without_ray_the_engine_names_the_extra(
     runner: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
