@@ -104,15 +104,17 @@ def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
         remote.remote(Part.of(log, start, stop, settings=settings, engine=engine))
         for start, stop in chunks(sizes, parts)
     ]
-    pending, done = list(refs), 0
-    phase = "the pass over the rows, as Ray tasks"
-    while pending:
-        progress.advance(phase, done, len(refs))
-        finished, pending = ray.wait(pending, num_returns=1)
-        done += len(finished)
+    order = {ref: index for index, ref in enumerate(refs)}
+    tables: list[pl.DataFrame] = [pl.DataFrame()] * len(refs)
+    pending = list(refs)
     try:
-        tables = ray.get(refs)
+        while pending:
+            progress.advance("the pass over the rows, as Ray tasks", len(refs) - len(pending))
+            finished, pending = ray.wait(pending, num_returns=1)
+            tables[order[finished[0]]] = ray.get(finished[0])  # a failed task raises now
     except ray.exceptions.RayTaskError as err:  # the task's own error, as locally
+        for ref in pending:
+            ray.cancel(ref)
         cause = getattr(err, "cause", None)
         if isinstance(cause, GrpoflawError):
             raise cause from None
