@@ -83,10 +83,12 @@ def chunks(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
     bounds, done = [0], 0
     for index, size in enumerate(sizes[:-1], start=1):
         done += size
-        if done * parts >= total * len(bounds) and len(sizes) - index >= parts - len(bounds):
-            bounds.append(index)
         if len(bounds) == parts:
             break
+        # a cut where the bytes so far reach the next share, or where each part left
+        # needs every file left
+        if done * parts >= total * len(bounds) or len(sizes) - index == parts - len(bounds):
+            bounds.append(index)
     return list(zip(bounds, [*bounds[1:], len(sizes)], strict=True))
 
 
@@ -119,7 +121,7 @@ def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
         if isinstance(cause, GrpoflawError):
             raise cause from None
         if isinstance(cause, Exception):
-            raise cause from err  # with --traceback, the task's traceback too
+            raise cause from err  # a traceback shown then holds the task's too
         raise
     return sorted_groups(merge_group_tables(tables))
 

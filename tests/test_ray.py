@@ -126,6 +126,19 @@ def test_an_unknown_column_is_refused() -> None:
         merge_group_tables([pl.DataFrame({"step": [0], "group": [0], "novel": [1.0]})])
 
 
+@given(st.lists(st.integers(0, 10**9), min_size=1, max_size=60), st.integers(1, 80))
+def test_runs_of_files_cover_them_in_order(sizes: list[int], parts: int) -> None:
+    from grpoflaw_cli.ray_engine import chunks
+
+    runs = chunks(sizes, parts)
+    assert len(runs) == min(parts, len(sizes))
+    assert [a for a, _ in runs] == [0, *(b for _, b in runs[:-1])] and runs[-1][1] == len(sizes)
+    assert all(a < b for a, b in runs)
+    if len(runs) > 1:  # no run has more than a share of the bytes and one more file
+        share = sum(sizes) / len(runs)
+        assert all(sum(sizes[a : b - 1]) <= share + 1e-9 for a, b in runs)
+
+
 # --- on a local Ray (slow: starting it takes seconds) -----------------------------------
 
 
@@ -212,6 +225,16 @@ def test_compare_engine_ray_on_the_command_line(local_ray: Any, runner: Any) -> 
     path = str(SAMPLES / "trainers" / "verl_multi_reward")
     local = runner.invoke(app, ["compare", path, "--format", "json"])
     ray = runner.invoke(app, ["compare", path, "--format", "json", "--engine", "ray"])
+    assert local.exit_code == ray.exit_code == 0, ray.output
+    assert json.loads(ray.stdout) == json.loads(local.stdout)
+
+
+@pytest.mark.slow
+def test_simulate_from_a_log_on_ray(local_ray: Any, runner: Any) -> None:
+    args = ["simulate", "--from-log", str(SAMPLES / "multitask.jsonl"), "--seeds", "2"]
+    args += ["--iterations", "3", "--format", "json"]
+    local = runner.invoke(app, args)
+    ray = runner.invoke(app, [*args, "--engine", "ray"])
     assert local.exit_code == ray.exit_code == 0, ray.output
     assert json.loads(ray.stdout) == json.loads(local.stdout)
 
