@@ -17,6 +17,7 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ from grpoflaw_cli.estimators import (
 )
 from grpoflaw_cli.group_stats import needs_centering
 from grpoflaw_cli.ingest import INTERNAL_PREFIX, ColumnMap, Log, carried_name, input_name
+from grpoflaw_cli.merge import merge_moments, merge_sums
 from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
@@ -48,6 +50,8 @@ from grpoflaw_cli.passes import (
     sorted_groups,
     with_centered_sums,
 )
+from grpoflaw_cli.ray_engine import group_table as ray_group_table
+from grpoflaw_cli.ray_engine import run
 from grpoflaw_cli.result import Header, build_report
 from grpoflaw_cli.rollout_advantages import (
     advantages_query,
@@ -253,7 +257,7 @@ def analyze_log(
 ) -> Analysis:
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
     over several reward columns or the trainer's logged advantages need the rows). With
-    ``engine="ray"`` the pass runs as Ray tasks (:mod:`grpoflaw_cli.ray_engine`)."""
+    ``engine="ray"`` the passes run as Ray tasks (:mod:`grpoflaw_cli.ray_engine`)."""
     det = log.detection
     components = tuple(carried_name(c) for c in det.components)
     logged = det.logged_advantage if compare_logged else None
@@ -271,9 +275,7 @@ def analyze_log(
     }
     progress.advance("the pass over the rows", 0)
     if engine == "ray":
-        from grpoflaw_cli import ray_engine
-
-        table = ray_engine.group_table(log, settings)
+        table = ray_group_table(log, settings)
     else:
         table = group_table(log, lambda frame: group_stats_query(frame, **settings))
     if table.height == 0 or int(table["n"].sum()) == 0:
@@ -285,16 +287,15 @@ def analyze_log(
     center = needs_centering(table)
     if center.any():  # rewards far from zero relative to their spread: a second pass
         progress.advance("a second pass: the groups far from zero", 0)
-        centering = centered_sums_query(
-            log.stats_frame, table.filter(center), has_length=det.length_col is not None
-        )
-        table = with_centered_sums(table, ingest.collect(log, centering, streaming=True))
+        far = table.filter(center)
+        sums = run(engine, log, centered_sums_query, merge_sums, far, det.length_col is not None)
+        table = with_centered_sums(table, sums)
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
         progress.advance("a second pass: the estimators that need the rows", 0)
-        query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
-        return ingest.collect(log, query, streaming=True)
+        query, has_length = row_variable_query, det.length_col is not None
+        return run(engine, log, query, merge_moments, keys, variables, has_length)
 
     # analyze_groups gets the only reference to the table, so the columns it has read can go as it
     # goes on (at 6.25M groups, ~0.5 GB).
@@ -311,9 +312,9 @@ def analyze_log(
     )
     if logged:
         progress.advance("a second pass: the trainer's logged advantages", 0)
-        comparison = ingest.collect(
-            log, logged_comparison_query(log.frame, analysis, logged), streaming=True
-        )
+        per_step = functools.partial(merge_sums, keys=("step",), sort=True)
+        query = logged_comparison_query
+        comparison = run(engine, log, query, per_step, analysis, logged, every_row=True)
         analysis = with_logged(analysis, comparison, det.logged_estimator)
     return analysis
 

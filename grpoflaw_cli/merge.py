@@ -151,3 +151,53 @@ def _without_extreme(side: str) -> list[pl.Expr]:
     var = pl.when(reaches).then(pl.col(f"var0_without_{side}")).otherwise(pl.col("var0"))
     mu, v = _chan(count, mean, var)
     return [mu.alias(f"mean_without_{side}"), v.alias(f"var0_without_{side}")]
+
+
+MAXIMA = ("diff_max_",)
+"""Columns of a second pass's table that are maxima (the largest |logged − A|), not sums."""
+
+
+def merge_sums(
+    parts: Sequence[pl.DataFrame], keys: Sequence[str] = KEYS, *, sort: bool = False
+) -> pl.DataFrame:
+    """The parts' tables of sums per ``keys`` (a second pass's: centered sums per group,
+    the logged-advantage comparison per step) merged: sums add, maxima (:data:`MAXIMA`)
+    take the greatest; sorted by ``keys`` if asked.
+
+    >>> part = pl.DataFrame({"step": [1, 2], "logged_n": [3, 1], "diff_max_grpo": [0.5, 0.1]})
+    >>> merge_sums([part, part.head(1)], ["step"], sort=True).rows()
+    [(1, 6, 0.5), (2, 1, 0.1)]
+    """
+    stacked = pl.concat(parts, how="vertical_relaxed")
+    aggs = [
+        pl.col(name).max() if name.startswith(MAXIMA) else pl.col(name).sum().cast(dtype)
+        for name, dtype in stacked.schema.items()
+        if name not in keys
+    ]
+    merged = stacked.group_by(*keys, maintain_order=True).agg(aggs)
+    return merged.sort(*keys) if sort else merged
+
+
+def merge_moments(parts: Sequence[pl.DataFrame], key: str = "__order") -> pl.DataFrame:
+    """The parts' tables of the row-variable pass (per group ``key``: each variable's
+    ``_n``, ``_mean``, ``_var0`` and token-weighted sums) merged, sorted by ``key``: means
+    and variances by Chan et al.'s rule, the rest added; a group in one part kept as it is.
+
+    >>> part = pl.DataFrame({"__order": [0], "y_n": [2], "y_mean": [1.0], "y_var0": [1.0]})
+    >>> merge_moments([part, part.with_columns(y_mean=pl.lit(3.0))]).row(0)
+    (0, 4, 2.0, 2.0)
+    """
+    stacked = pl.concat(parts, how="vertical_relaxed")
+    aggs: list[pl.Expr] = []
+    for name, dtype in stacked.schema.items():
+        if name == key or name.endswith("_var0"):
+            continue
+        if name.endswith("_mean"):
+            base = name.removesuffix("_mean")
+            mu, v = _chan(pl.col(f"{base}_n"), pl.col(name), pl.col(f"{base}_var0"))
+            aggs += [mu.alias(name), v.alias(f"{base}_var0")]
+        else:
+            aggs.append(pl.col(name).sum().cast(dtype))
+    split = stacked.select(pl.col(key).is_duplicated()).to_series()
+    several = stacked.filter(split).group_by(key).agg(aggs).select(stacked.columns)
+    return pl.concat([stacked.filter(~split), several]).sort(key)

@@ -1,14 +1,14 @@
-"""The Ray engine: the pass over the rows (:func:`~grpoflaw_cli.passes.group_stats_query`)
-as Ray tasks, a run of files each, merged on the driver
-(:func:`~grpoflaw_cli.merge.merge_group_tables`).
+"""The Ray engine: the passes over the rows as Ray tasks, a run of files each, merged on
+the driver (:mod:`grpoflaw_cli.merge`).
 
 Each task reads its files as :func:`~grpoflaw_cli.ingest.load` built the log's frame
-(the same detection, schemas, steps from file names and file indexes), runs the pass with
-``partial=True`` and returns its group table: a few numbers per group, never rows. Ray is
-imported only here, and only when a run asks for it (``pip install 'grpoflaw[ray]'``).
-The cluster is the one ``RAY_ADDRESS`` names, as Ray's own tools take it; without one a
-local Ray is started with every CPU. The files must be readable at the same paths on the
-nodes (a shared file system).
+(the same detection, schemas, steps from file names and file indexes) and returns a small
+table: for the pass every run makes (:func:`group_table`), its groups' statistics
+(:func:`~grpoflaw_cli.passes.group_stats_query` with ``partial=True``); for a second pass
+(:func:`run`), its sums per group or step. Never rows. Ray is imported only here, and only
+when a run asks for it (``pip install 'grpoflaw[ray]'``). The cluster is the one
+``RAY_ADDRESS`` names, as Ray's own tools take it; without one a local Ray is started with
+every CPU. The files must be readable at the same paths on the nodes (a shared file system).
 
 >>> chunks([100, 1, 1, 100], parts=2)
 [(0, 2), (2, 4)]
@@ -16,9 +16,10 @@ nodes (a shared file system).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ import polars as pl
 
 from grpoflaw_cli import progress
 from grpoflaw_cli.errors import GrpoflawError, InputError, UsageError
-from grpoflaw_cli.ingest import FILE_COL, Detection, Log, canonicalize, explained
+from grpoflaw_cli.ingest import FILE_COL, Detection, Log, canonicalize, collect, explained
 from grpoflaw_cli.ingest.canonical import prepared, read_all
 from grpoflaw_cli.ingest.files import Source
 from grpoflaw_cli.ingest.log import small
@@ -48,8 +49,12 @@ class Part:
     start: int
     sources: tuple[Source, ...]
     schemas: tuple[pl.Schema, ...]
-    settings: dict[str, Any]
+    query: Callable[..., pl.LazyFrame]
+    """The pass: the part's rows and the shared objects → its partial table."""
     engine: Literal["streaming", "in-memory"]
+    every_row: bool = False
+    """Over every row (``Log.frame``), not only those the statistics count
+    (``Log.stats_frame``: a verl session's last output)."""
 
     @classmethod
     def of(cls, log: Log, start: int, stop: int, **rest: Any) -> Part:
@@ -95,23 +100,37 @@ def chunks(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
 def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
     """The group table :func:`grpoflaw_cli.api.group_table` gives, gathered by Ray tasks
     (``settings``: :func:`~grpoflaw_cli.passes.group_stats_query`'s keywords)."""
+    query = functools.partial(group_stats_query, partial=True, **settings)
+    return sorted_groups(collected(log, query, merge_group_tables))
+
+
+def collected(
+    log: Log,
+    query: Callable[..., pl.LazyFrame],
+    merge: Callable[[list[pl.DataFrame]], pl.DataFrame],
+    *shared: Any,
+    every_row: bool = False,
+) -> pl.DataFrame:
+    """``query(rows, *shared)`` over each run of the log's files as a Ray task, the parts'
+    tables merged by ``merge``. ``shared`` (the analysis a second pass joins on, say) is
+    put in Ray's object store once, not sent with every task."""
     ray = ray_module()
     started(ray)
     remote = ray.remote(num_cpus=1, max_retries=0)(part_table)
-    det = log.detection
     parts = int(ray.cluster_resources().get("CPU", 1)) * TASKS_PER_CPU if splittable(log) else 1
-    sizes = [_size(path) for path in det.files]
+    sizes = [_size(path) for path in log.detection.files]
     engine: Literal["streaming", "in-memory"] = "in-memory" if small(log) else "streaming"
+    stored = [ray.put(value) for value in shared]
     refs = [
-        remote.remote(Part.of(log, start, stop, settings=settings, engine=engine))
-        for start, stop in chunks(sizes, parts)
+        remote.remote(Part.of(log, a, b, query=query, engine=engine, every_row=every_row), *stored)
+        for a, b in chunks(sizes, parts)
     ]
     order = {ref: index for index, ref in enumerate(refs)}
     tables: list[pl.DataFrame] = [pl.DataFrame()] * len(refs)
     pending = list(refs)
     try:
         while pending:
-            progress.advance("the pass over the rows, as Ray tasks", len(refs) - len(pending))
+            progress.advance("a pass over the rows, as Ray tasks", len(refs) - len(pending))
             finished, pending = ray.wait(pending, num_returns=1)
             tables[order[finished[0]]] = ray.get(finished[0])  # a failed task raises now
     except ray.exceptions.RayTaskError as err:  # the task's own error, as locally
@@ -123,12 +142,29 @@ def group_table(log: Log, settings: dict[str, Any]) -> pl.DataFrame:
         if isinstance(cause, Exception):
             raise cause from err  # a traceback shown then holds the task's too
         raise
-    return sorted_groups(merge_group_tables(tables))
+    return merge(tables)
 
 
-def part_table(part: Part) -> pl.DataFrame:
-    """A task: the partial group table of the part's files, read as the log reads them
-    (this runs on a Ray worker, or anywhere: it is plain Polars)."""
+def run(
+    engine: str,
+    log: Log,
+    query: Callable[..., pl.LazyFrame],
+    merge: Callable[[list[pl.DataFrame]], pl.DataFrame],
+    *shared: Any,
+    every_row: bool = False,
+) -> pl.DataFrame:
+    """A second pass where ``engine`` says: ``query(rows, *shared)`` collected here
+    (streaming, as :func:`~grpoflaw_cli.ingest.collect` does), or as Ray tasks whose
+    tables ``merge`` merges (:func:`collected`)."""
+    if engine == "ray":
+        return collected(log, query, merge, *shared, every_row=every_row)
+    rows = log.frame if every_row else log.stats_frame
+    return collect(log, query(rows, *shared), streaming=True)
+
+
+def part_table(part: Part, *shared: Any) -> pl.DataFrame:
+    """A task: the part's table, its files read as the log reads them (this runs on a
+    Ray worker, or anywhere: it is plain Polars)."""
     det, sources, schemas = part.detection, part.sources, part.schemas
     steps = det.file_steps
     # Read failures (here at the schema of a file that changed since it was loaded, or in
@@ -141,8 +177,8 @@ def part_table(part: Part) -> pl.DataFrame:
         )
         if part.start:  # the file indexes of the whole log
             frame = frame.with_columns((pl.col(FILE_COL) + part.start).cast(pl.UInt32))
-        stats = Log(canonicalize(frame, det), det).stats_frame
-        query = group_stats_query(stats, partial=True, **part.settings)
+        rows = Log(canonicalize(frame, det), det)
+        query = part.query(rows.frame if part.every_row else rows.stats_frame, *shared)
         return query.collect(engine=part.engine)
 
 

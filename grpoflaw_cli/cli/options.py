@@ -228,8 +228,8 @@ EngineOpt = Annotated[
     EngineName,
     typer.Option(
         "--engine",
-        help="local: this process; ray: the pass as Ray tasks, a run of files each, on the "
-        "cluster RAY_ADDRESS names or a local Ray (pip install 'grpoflaw[ray]').",
+        help="local: this process; ray: the passes over the rows as Ray tasks, a run of files "
+        "each, on the cluster RAY_ADDRESS names or a local Ray (pip install 'grpoflaw[ray]').",
     ),
 ]
 
