@@ -9,15 +9,17 @@ into the table one pass over every row gives, in one vectorised ``group_by``:
   ``shift``, the token-weighted sums) add; minima and maxima take the least and greatest;
 * means and variances merge by Chan et al.'s rule: over parts of ``c_i`` values with mean
   ``m_i`` and population variance ``v_i``, ``μ = Σ c_i m_i / C`` and
-  ``C·var = Σ c_i v_i + Σ c_i (m_i − μ)²`` (the reward's mean is about the shift, so the
-  deviations ``m_i − μ`` are small where the rewards sit far from zero);
+  ``C·var = Σ c_i v_i + Σ c_i (m_i − μ)²`` (the reward's means are about the shift: near
+  the rewards, they carry less rounding into ``m_i − μ`` than means far from zero would);
 * the distinct values the parts list (tasks, component patterns, reward values) are
   counted once over the union;
 * the statistics without a group's maximum (minimum) take each part's own where that
   part holds the maximum, and the whole part's where it does not;
 * the task is the first part's first.
 
-A group that sits in one part keeps that part's values as they are, bit for bit.
+A group that sits in one part keeps that part's values as they are, bit for bit. The
+second passes' tables merge as simply: :func:`merge_sums` (sums and maxima per group or
+step), :func:`merge_moments` (the row variables' means and variances).
 
 >>> part = pl.DataFrame({"step": [0], "group": [0], "n": [2], "n_null": [0],
 ...                      "mean_shifted": [1.0], "var0": [1.0], "shift": [0.0]})

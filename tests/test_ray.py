@@ -109,6 +109,50 @@ def test_merged_parts_equal_one_pass(case: tuple[pl.DataFrame, float]) -> None:
     assert_tables_close(whole, sorted_groups(merge_group_tables(parts)))
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.sampled_from([0.0, 1e3]))
+def test_merged_row_moments_equal_one_pass(seed: int, files: int, center: float) -> None:
+    """The row-variable pass's table (per group: count, mean, variance, weighted sums)."""
+    from grpoflaw_cli.merge import merge_moments
+
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 80))
+    y = center + rng.normal(size=rows)
+    frame = pl.DataFrame(
+        {
+            "__order": rng.integers(0, 6, rows),
+            "y": np.where(rng.random(rows) < 0.2, np.nan, y),
+            "length": rng.integers(1, 50, rows).astype(float),
+            "part": np.sort(rng.integers(0, files, rows)),
+        }
+    ).with_columns(pl.col("y").fill_nan(None))
+
+    def table(rows: pl.DataFrame) -> pl.DataFrame:
+        y, length = pl.col("y"), pl.col("length")
+        return (
+            rows.group_by("__order")
+            .agg(
+                y.count().alias("y_n"),
+                y.mean().alias("y_mean"),
+                y.var(ddof=0).alias("y_var0"),
+                length.filter(y.is_not_null()).sum().alias("y_lsum"),
+                (length * y).sum().alias("y_lx"),
+            )
+            .sort("__order")
+        )
+
+    whole = table(frame)
+    merged = merge_moments([table(p) for p in frame.partition_by("part", maintain_order=True)])
+    assert merged.columns == whole.columns and merged.schema == whole.schema
+    assert merged.select("__order", "y_n", "y_lsum").equals(
+        whole.select("__order", "y_n", "y_lsum")
+    )
+    size = center + 10.0  # the rewards' size: what a sum of them rounds relative to
+    for name, scale in (("y_mean", size), ("y_var0", size**2), ("y_lx", size * 50 * rows)):
+        a, b = whole[name].to_numpy(), merged[name].to_numpy()
+        assert np.allclose(a, b, rtol=0, atol=1e-12 * scale, equal_nan=True), name
+
+
 def test_a_group_in_one_part_keeps_its_bits() -> None:
     rows = pl.DataFrame({"step": [0, 0, 1], "group": [0, 0, 0], "reward": [0.1, 0.7, 0.3]})
     whole = group_stats_query(rows.lazy(), has_length=False, shift=0.3).collect()
