@@ -114,6 +114,12 @@ def collected(
     """``query(rows, *shared)`` over each run of the log's files as a Ray task, the parts'
     tables merged by ``merge``. ``shared`` (the analysis a second pass joins on, say) is
     put in Ray's object store once, not sent with every task."""
+    if len(log.schemas) != len(log.detection.files):
+        raise UsageError(
+            "the Ray engine reads the log's files again, and this log does not say how "
+            "(it was not read by grpoflaw's load)",
+            hint="read the log with grpoflaw_cli.api.load, or use the local engine",
+        )
     ray = ray_module()
     started(ray)
     remote = ray.remote(num_cpus=1, max_retries=0)(part_table)

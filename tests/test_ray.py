@@ -373,6 +373,16 @@ def test_without_ray_the_engine_names_the_extra(
     assert "pip install 'grpoflaw[ray]'" in result.stderr
 
 
+def test_a_log_built_by_hand_is_refused_by_the_ray_engine() -> None:
+    from dataclasses import replace
+
+    from grpoflaw_cli.ray_engine import group_table
+
+    log = replace(gf.load(SAMPLES / "seed.csv"), schemas=())
+    with pytest.raises(gf.UsageError, match="local engine"):
+        group_table(log, {"has_length": False})
+
+
 def test_simulate_takes_the_engine_only_with_a_log(runner: Any) -> None:
     result = runner.invoke(app, ["simulate", "--engine", "ray"])
     assert result.exit_code == 2
