@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -202,6 +203,7 @@ def started(ray: Any, num_cpus: int | None = None) -> None:
     address = os.environ.get("RAY_ADDRESS")
     try:
         if address:
+            reachable(address)  # else Ray retries for minutes, its warnings on stderr
             ray.init(address=address, **quiet)
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
@@ -211,6 +213,22 @@ def started(ray: Any, num_cpus: int | None = None) -> None:
             f"cannot start or reach {where}: {str(err).strip().splitlines()[0]}",
             hint="check RAY_ADDRESS (`ray status` shows the cluster), or use the local engine",
         ) from None
+
+
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise :class:`ConnectionError` unless ``address`` (``host:port``, or
+    ``ray://host:port``) accepts a connection; ``auto`` and ``local`` are Ray's to find.
+
+    >>> reachable("auto")
+    """
+    where = address.split("://", 1)[-1].rstrip("/")
+    if where in ("auto", "local") or ":" not in where:
+        return
+    host, _, port = where.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"nothing answers at {where} ({err})") from None
 
 
 def ray_module() -> Any:

@@ -403,13 +403,31 @@ class FakeRay:
 
 
 def test_ray_address_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
     from grpoflaw_cli.ray_engine import started
 
     fake = FakeRay()
-    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
-    started(fake)
+    with socket.create_server(("127.0.0.1", 0)) as head:  # a cluster's head answers
+        address = f"ray://127.0.0.1:{head.getsockname()[1]}"
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        started(fake)
     monkeypatch.delenv("RAY_ADDRESS")
     started(fake, num_cpus=2)
-    assert fake.calls[0]["address"] == "ray://head:10001" and "num_cpus" not in fake.calls[0]
+    assert fake.calls[0]["address"] == address and "num_cpus" not in fake.calls[0]
     assert fake.calls[1]["num_cpus"] == 2 and "address" not in fake.calls[1]
     assert all(call["include_dashboard"] is False for call in fake.calls)
+
+
+def test_an_unreachable_ray_address_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from grpoflaw_cli.ray_engine import started
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]  # free once closed: nothing answers there
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    fake = FakeRay()
+    with pytest.raises(gf.InputError, match=f"RAY_ADDRESS=127.0.0.1:{port}") as err:
+        started(fake)
+    assert not fake.calls and "ray status" in (err.value.hint or "")
