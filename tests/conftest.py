@@ -75,10 +75,11 @@ def frame(**cols: list[Any]) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
-    """One local Ray of 2 CPUs for every test of the Ray engine (it takes seconds to
-    start). Skipped where Ray is not installed, except in CI, which installs it."""
+    """One local Ray of 2 CPUs for a module's tests of the Ray engine (it takes seconds to
+    start; shut down after them, so that its processes do not idle through the rest of the
+    run). Skipped where Ray is not installed, except in CI, which installs it."""
     import os
 
     if os.environ.get("CI"):
