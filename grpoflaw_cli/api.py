@@ -17,10 +17,10 @@ Errors are :class:`~grpoflaw_cli.errors.GrpoflawError` with a message and a fix 
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -42,7 +42,7 @@ from grpoflaw_cli.estimators import (
 )
 from grpoflaw_cli.group_stats import needs_centering
 from grpoflaw_cli.ingest import INTERNAL_PREFIX, ColumnMap, Log, carried_name, input_name
-from grpoflaw_cli.merge import merge_moments, merge_sums
+from grpoflaw_cli.merge import merge_moments, merge_steps, merge_sums
 from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
@@ -50,8 +50,8 @@ from grpoflaw_cli.passes import (
     sorted_groups,
     with_centered_sums,
 )
+from grpoflaw_cli.ray_engine import Engine, run
 from grpoflaw_cli.ray_engine import group_table as ray_group_table
-from grpoflaw_cli.ray_engine import run
 from grpoflaw_cli.result import Header, build_report
 from grpoflaw_cli.rollout_advantages import (
     advantages_query,
@@ -65,8 +65,6 @@ if TYPE_CHECKING:
     from grpoflaw_cli.simulate import Setting
 
 Clip = tuple[float, float] | Literal["default"] | None
-Engine = Literal["local", "ray"]
-"""Where the pass over the rows runs: in this process, or as Ray tasks."""
 
 
 def load(
@@ -274,10 +272,8 @@ def analyze_log(
         "sort": False,  # group_table sorts the collected table
     }
     progress.advance("the pass over the rows", 0)
-    if engine == "ray":
-        table = ray_group_table(log, settings)
-    else:
-        table = group_table(log, lambda frame: group_stats_query(frame, **settings))
+    local = partial(group_stats_query, **settings)
+    table = ray_group_table(log, settings) if engine == "ray" else group_table(log, local)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
@@ -312,9 +308,8 @@ def analyze_log(
     )
     if logged:
         progress.advance("a second pass: the trainer's logged advantages", 0)
-        per_step = functools.partial(merge_sums, keys=("step",), sort=True)
         query = logged_comparison_query
-        comparison = run(engine, log, query, per_step, analysis, logged, every_row=True)
+        comparison = run(engine, log, query, merge_steps, analysis, logged, every_row=True)
         analysis = with_logged(analysis, comparison, det.logged_estimator)
     return analysis
 
@@ -496,8 +491,7 @@ def compare(
     thresholds: Thresholds | None = None,
     engine: Engine = "local",
 ) -> Comparison:
-    """Recompute every estimator (or ``estimators``) and run every diagnostic; ``engine``
-    says where the pass over the rows runs (``"ray"``: as Ray tasks)."""
+    """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
     analysis = analyze_log(log, names, conv, compare_logged=True, engine=engine)
     thresholds = thresholds or Thresholds()
@@ -579,18 +573,16 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     return [log] if isinstance(log, (str, Path)) else log
 
 
-def simulation_fitted_to(
-    paths: Sequence[str | Path] | Log, base: Setting, engine: Engine = "local"
-) -> Setting:
+def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting, **how: Any) -> Setting:
     """``base`` with its tasks fitted to the reward shapes of the log at ``paths`` (or
     the :class:`Log` read with its column options: :func:`load`)
-    (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
-    log cannot give them."""
+    (:func:`~grpoflaw_cli.simulate.setting_from_log`), read with :func:`compare`'s
+    keywords ``how`` (``engine="ray"``); an :class:`InputError` if the log cannot give them."""
     from grpoflaw_cli.simulate import setting_from_log
 
     log = paths if isinstance(paths, Log) else load(paths)
     paths = [str(f) for f in log.detection.files] if isinstance(paths, Log) else paths
-    groups = compare(log, ["grpo"], engine=engine).groups
+    groups = compare(log, ["grpo"], **how).groups
     try:
         return setting_from_log(groups, base)
     except ValueError as err:

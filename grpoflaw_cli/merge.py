@@ -203,3 +203,8 @@ def merge_moments(parts: Sequence[pl.DataFrame], key: str = "__order") -> pl.Dat
     split = stacked.select(pl.col(key).is_duplicated()).to_series()
     several = stacked.filter(split).group_by(key).agg(aggs).select(stacked.columns)
     return pl.concat([stacked.filter(~split), several]).sort(key)
+
+
+def merge_steps(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """:func:`merge_sums` per step, sorted: the logged-advantage comparison's tables."""
+    return merge_sums(parts, ("step",), sort=True)

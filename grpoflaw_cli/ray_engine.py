@@ -35,6 +35,8 @@ from grpoflaw_cli.ingest.log import small
 from grpoflaw_cli.merge import merge_group_tables
 from grpoflaw_cli.passes import group_stats_query, sorted_groups
 
+Engine = Literal["local", "ray"]
+"""Where the passes over the rows run: in this process, or as Ray tasks."""
 TASKS_PER_CPU = 2
 """Runs of files per CPU of the cluster: more, smaller tasks even out files of unequal
 size (each task costs Ray a few milliseconds)."""
@@ -153,7 +155,7 @@ def collected(
 
 
 def run(
-    engine: str,
+    engine: Engine,
     log: Log,
     query: Callable[..., pl.LazyFrame],
     merge: Callable[[list[pl.DataFrame]], pl.DataFrame],
