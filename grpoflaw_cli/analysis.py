@@ -87,6 +87,8 @@ class Analysis:
     """Per (step, task) shares of reward spread and advantage mass (:func:`task_shares`)."""
     logged_estimator: str = REFERENCE
     """The estimator the trainer's logged advantages should equal (see :func:`with_logged`)."""
+    gdpo_parts: GdpoParts | None = None
+    """GDPO over several reward components: what it was computed from."""
     components: tuple[str, ...] = ()
     """The reward's components (several, else none); with them ``groups`` has
     ``components_varying``, a bit mask of those that vary in each group
@@ -124,6 +126,17 @@ class Analysis:
         p, q = update_mass(self.groups, GRPO), update_mass(self.groups, MAGNITUDE)
         p.flags.writeable = q.flags.writeable = False
         return p, q
+
+
+@dataclass(frozen=True)
+class GdpoParts:
+    """GDPO over several reward components, as computed: each component's per-group
+    ``(column, count, mean, m2)`` (a constant component's mean is its value, its m2 0),
+    their weights, and the per-group statistics of the weighted sum it whitens."""
+
+    parts: tuple[tuple[str, np.ndarray, np.ndarray, np.ndarray], ...]
+    weights: tuple[float, ...]
+    total: Groups
 
 
 class Coefficients(Mapping[str, Affine]):
@@ -200,6 +213,11 @@ def analyze_groups(
         stats=g,
         tasks=task_shares(groups, computed) if "task" in groups.columns else None,
         row_variables={v.name: v for v in variables.values()},
+        gdpo_parts=GdpoParts(
+            tuple(read.parts), tuple(weights or [1.0] * len(read.parts)), row_groups["gdpo"]
+        )
+        if read.parts and "gdpo" in row_groups
+        else None,
         components=tuple(components) if len(components) > 1 else (),
     )
 

@@ -141,11 +141,18 @@ def describe(log: Log) -> dict[str, Any]:
         "source": det.source,
         "conventions": conventions_for(log).describe(),
         "files": len(det.files),
-        "formats": ", ".join(sorted(set(det.formats))),
+        "formats": _formats(det.files, det.formats),
         "columns": ", ".join(det.columns),
     }
     facts.update(ingest.facts(log))
     return {"facts": facts, "reasons": list(det.reasons), "files": [str(f) for f in det.files]}
+
+
+def _formats(files: Sequence[Path], formats: Sequence[str]) -> str:
+    """The formats of a log's files, each named once."""
+    return ", ".join(
+        sorted({ingest.shown_format(f, fmt) for f, fmt in zip(files, formats, strict=True)})
+    )
 
 
 def describe_columns(
@@ -157,7 +164,7 @@ def describe_columns(
     found = ingest.survey(list(paths), skip_bad_lines=skip_bad_lines)
     facts: dict[str, Any] = {
         "files": len(found.files),
-        "formats": ", ".join(sorted(set(found.formats))),
+        "formats": _formats(found.files, found.formats),
         "columns": ", ".join(found.columns),
         "missing": "the reward column: nothing can be compared until one is named",
     }

@@ -33,6 +33,7 @@ import polars as pl
 
 from grpoflaw_cli.errors import UsageError, option
 from grpoflaw_cli.ingest import file_format, resolve_paths
+from grpoflaw_cli.ingest.remote import is_remote, remote_path
 
 FRAME_FORMATS = {
     ".parquet": "parquet",
@@ -142,7 +143,13 @@ def _match_parts(pattern: Sequence[str], parts: Sequence[str]) -> bool:
 
 def check_writable(path: Path) -> None:
     """Refuse an output that cannot be written: a folder, a missing or read-only folder,
-    a name longer than the file system allows."""
+    a name longer than the file system allows, a URL (outputs are local files: written
+    atomically, by a rename, which object storage has not)."""
+    if is_remote(path):
+        raise UsageError(
+            f"cannot write '{remote_path(str(path))}': outputs are written to a local file",
+            hint="write it here, then copy it up (aws s3 cp, gcloud storage cp, azcopy)",
+        )
     name = os.fsencode(path.name)
     folder = Path(os.path.dirname(os.path.realpath(path)) if name else path)
     limit = _name_max(folder)

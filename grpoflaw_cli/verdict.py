@@ -372,21 +372,34 @@ def recommendation(
             "magnitude: this run did not divide by the std, so the figures above are what "
             "GRPO would have done, not what it did.",
         }
-    if source == "prime-rl":
+    if source == "prime-rl":  # src/prime_rl/orchestrator/advantage.py
+        if logged == "max_rl":
+            return {
+                "trainer": "prime-rl",
+                "settings": [],
+                "text": "The logged advantages match MaxRL, (r − μ)/μ: dividing by the group "
+                "mean erases reward magnitude as GRPO's std does. prime-rl's default "
+                "advantage, the reward minus the group mean, keeps it.",
+            }
         return {
             "trainer": "prime-rl",
             "settings": [],
             "text": "prime-rl already centers rewards without dividing by the std by default: "
             "the figures above are what GRPO would do; check that the run kept that default.",
         }
-    if source == "open-instruct":  # open_instruct/grpo_fast.py's Args
+    if source == "open-instruct":  # open_instruct/data_loader.py (grpo_fast.py's Args before)
         return {
             "trainer": "open-instruct",
             "settings": ["--advantage_normalization_type centered"],
             "text": "--advantage_normalization_type centered subtracts the group mean without "
-            "dividing by the std (Dr. GRPO's advantage). open-instruct's recent scripts pass it, "
-            "but the Args default is still standard (the std division)"
-            + ("; this run's logged advantages show the std division." if logged else "."),
+            "dividing by the std (Dr. GRPO's advantage). It is open-instruct's default today "
+            "(data_loader.py); older versions defaulted to standard, the std division"
+            + (
+                "; this run's logged advantages show the std division: an older version, "
+                "or standard set by hand."
+                if logged == "grpo"
+                else "."
+            ),
         }
     if source == "art":  # art/dev/train.py's TrainConfig; the advantage in art's preprocessing
         return {

@@ -1,9 +1,12 @@
-"""Following a rollout dump folder while a trainer writes it: a fresh report each time
-its files change, from the files that can be read so far.
+"""Following a rollout dump while a trainer writes it, a folder of step files or one
+JSONL file a logger appends a line per rollout to: a fresh report each time it changes,
+from what can be read so far.
 
 Files still being written are expected: empty ones are left out, a half-written last
 line is skipped, and a file that cannot be read yet (a Parquet file before its footer)
-is left out and named until a later look can read it.
+is left out and named until a later look can read it. In one appended file the newest
+step is still being written (its groups half full): it is held back, and said to be,
+until the next step begins.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +32,26 @@ UNREADABLE = -1
 """The size :func:`listing` gives a subfolder it cannot read."""
 
 
-def check_folder(folder: Path) -> None:
-    """Refuse a path that is not a folder (an :class:`InputError`)."""
-    if not folder.is_dir():
-        raise InputError(f"'{folder}' is not a folder", hint="watch a rollout dump folder")
+def check_watched(path: Path) -> None:
+    """Refuse a path that is neither a folder nor a log file (an :class:`InputError`); a
+    remote prefix is taken as a folder (its listing says what it holds)."""
+    from grpoflaw_cli.ingest import file_format, is_remote
+
+    if is_remote(path) or path.is_dir() or (path.is_file() and file_format(path) is not None):
+        return
+    if path.is_file():
+        raise InputError(
+            f"'{path}' is not a log file (extension '{''.join(path.suffixes)}')",
+            hint="watch a rollout dump folder, or the JSONL file a logger appends to",
+        )
+    raise InputError(
+        f"'{path}': no such folder or file",
+        hint="watch a rollout dump folder, or the JSONL file a logger appends to",
+    )
 
 
 def follow(
-    folder: Path,
+    watched: Path,
     mapping: ColumnMap,
     *,
     estimators: Sequence[str] | None = None,
@@ -47,13 +63,14 @@ def follow(
     interval: float = 2.0,
     refreshes: int | None = None,
 ) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
-    """Look at ``folder`` every ``interval`` seconds (``refreshes`` times, or until the
-    caller stops) and, each time its files changed, yield the report of
+    """Look at ``watched`` (a folder, or one appended file) every ``interval`` seconds
+    (``refreshes`` times, or until the caller stops) and, each time it changed, yield the
+    report of
     :func:`grpoflaw_cli.api.compare` with these settings (the last good one
     when this look failed; None before any) and why some or all files could not be read
     (None if all could), its settings named as the front end spells them
     (:func:`~grpoflaw_cli.errors.spelled_as`)."""
-    check_folder(folder)
+    check_watched(watched)
     seen: Listing | None = None
     last: dict[str, Any] | None = None
     done = 0
@@ -62,12 +79,13 @@ def follow(
         estimators,
         source,
         {"framework": framework, "ddof": ddof, "eps": eps, "clip": clip},
+        appended=watched.is_file(),
     )
     while refreshes is None or done < refreshes:
-        files = listing(folder)
+        files = listing(watched)
         if files is not None and files != seen:
             seen = files
-            report, problem = look(files, folder)
+            report, problem = look(files, watched)
             last = report or last  # a failed look keeps the last good view
             yield last, problem
         done += 1
@@ -78,11 +96,20 @@ def follow(
 
 def listing(folder: Path) -> Listing | None:
     """The watched files with size and mtime, or None when the folder changed under us
-    (a trainer renaming a temp file): look again next time. A subfolder that cannot be
-    read is listed with size -1, so that the look names it (its files would be missing)."""
-    from grpoflaw_cli.ingest import file_format, natural_key
+    (a trainer renaming a temp file, or rotating the watched file): look again next time.
+    A subfolder that cannot be read is listed with size -1, so that the look names it
+    (its files would be missing)."""
+    from grpoflaw_cli.ingest import file_format, is_remote, natural_key, remote_listing
 
+    if is_remote(folder):
+        return remote_listing(str(folder), lambda p: file_format(p) is not None, natural_key)
     found: list[tuple[str, int, int]] = []
+    if not folder.is_dir():  # one file, appended to
+        try:
+            stat = folder.stat()
+        except OSError:
+            return None
+        return ((str(folder), stat.st_size, stat.st_mtime_ns),)
 
     def unreadable(err: OSError) -> None:
         if err.filename is not None and os.path.exists(err.filename):  # not a rename
@@ -109,10 +136,15 @@ class _Look:
         estimators: Sequence[str] | None,
         source: str,
         conventions: dict[str, Any],
+        appended: bool = False,
     ) -> None:
-        """``conventions``: the keywords of :func:`grpoflaw_cli.api.compare` that set them."""
+        """``conventions``: the keywords of :func:`grpoflaw_cli.api.compare` that set them;
+        ``appended``: the watched path is one file a logger appends to."""
         self.mapping, self.estimators = mapping, estimators
         self.source, self.conventions = source, conventions
+        self.appended = appended
+        self.held: str | None = None
+        """What the last look held back, said on screen (:func:`without_newest_step`)."""
 
     def report(self, paths: Sequence[Path]) -> dict[str, Any]:
         from grpoflaw_cli import api
@@ -123,6 +155,8 @@ class _Look:
         log = api.read(
             paths, self.mapping, source=self.source, framework=framework, skip_bad_lines=True
         )
+        if self.appended:
+            log, self.held = without_newest_step(log)
         return api.compare(log, self.estimators, **self.conventions).report()
 
     def __call__(self, files: Listing, folder: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -141,7 +175,7 @@ class _Look:
         if files and not paths:
             return None, f"{count(len(files), 'empty file')} so far"
         try:
-            return self.report(paths or [folder]), None
+            return self.report(paths or [folder]), self.held if self.appended else None
         except (GrpoflawError, OSError) as err:
             problem = self.message(err)
             if len(paths) < 2:
@@ -175,3 +209,44 @@ class _Look:
             return err.message + (f" ({hint})" if hint else "")
         name = getattr(err, "filename", None) or ""
         return f"{name} changed while being read; looking again".strip()
+
+
+def without_newest_step(log: Any) -> tuple[Any, str | None]:
+    """``log`` without its newest step, which a logger appending a line per rollout is
+    still writing (its groups half full, flagged as ragged on every look), and what was
+    held back; the log as it is when it holds one step so far (with that said) or no
+    steps. The newest step is the last row's: such a logger writes steps in order.
+
+    >>> import tempfile
+    >>> from grpoflaw_cli import ingest
+    >>> path = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
+    >>> line = '{{"step": {}, "uid": "a", "score": {}}}\\n'
+    >>> _ = path.write_text("".join(line.format(s, r) for s, r in [(1, 0), (1, 1), (2, 1)]))
+    >>> log, held = without_newest_step(ingest.load([path]))
+    >>> held
+    'step 2 is still being written (1 rollout so far): shown once a later step begins'
+    >>> log.frame.select("step").collect()["step"].to_list()
+    [1, 1]
+    """
+    import polars as pl
+
+    from grpoflaw_cli import ingest
+
+    if log.detection.step_col is None:  # one iteration, whatever is appended
+        return log, None
+    step = pl.col("step")
+    last, rows, steps = ingest.collect(
+        log,
+        log.frame.select(
+            step.last(), (step == step.last()).sum().alias("rows"), step.n_unique().alias("n")
+        ),
+    ).row(0)
+    if last is None:
+        return log, None
+    if steps < 2:
+        return log, f"step {last} may still be being written: its numbers can change"
+    kept = replace(log, frame=log.frame.filter(step != last))
+    return kept, (
+        f"step {last} is still being written ({count(rows, 'rollout')} so far): "
+        "shown once a later step begins"
+    )

@@ -26,10 +26,12 @@
   trainer logs computed here by its own formula: ``verl_legacy/`` and ``verl_v1/``
   (``{step}.jsonl``), ``trl/completions/`` (``completions_{step:05d}.parquet``, two reward
   functions, one None), ``trl_scale_none/`` (the same written with ``scale_rewards="none"``),
+  ``trl_wandb/media/table/`` (``trl/``'s rows as the W&B ``completions`` table exports),
   ``open_instruct/``, ``prime_rl/``, ``art/trajectories/train/``, ``nemo_rl/``,
   ``verl_reward_keys/`` (score = acc + format) and ``verl_multi_reward/``: 36 steps of a
   multi-reward run in pairs (score = 4·acc + format + 0.1·bonus) keyed by prompts behind a
-  long shared system prefix, where GRPO inflates the bonus-only pairs.
+  long shared system prefix, where GRPO inflates the bonus-only pairs; ``relax/`` (Relax's
+  ``rollout_result/train/{rollout_id}.jsonl``).
 """
 
 from __future__ import annotations
@@ -266,15 +268,39 @@ def trl_completions(out: Path, rng: np.random.Generator, scale: str = "group") -
         ).write_parquet(folder / f"completions_{step:05d}.parquet")
 
 
+def trl_wandb_tables(out: Path) -> None:
+    """TRL's ``completions`` table as W&B writes it to the run's files
+    (media/table/completions_{step}_{hash}.table.json): the rows of ``trl/completions``,
+    ``step`` as text, a missing reward as NaN."""
+    import hashlib
+
+    folder = out / "trl_wandb" / "media" / "table"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((out / "trl" / "completions").glob("*.parquet")):
+        frame = pl.read_parquet(source).with_columns(pl.col("step").cast(pl.String))
+        table = {
+            "_type": "table",
+            "columns": frame.columns,
+            "data": [list(row) for row in frame.rows()],
+            "ncols": frame.width,
+            "nrows": frame.height,
+        }
+        text = json.dumps(table)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:20]
+        step = frame["step"][0]
+        (folder / f"completions_{step}_{digest}.table.json").write_text(text, encoding="utf-8")
+
+
 def open_instruct_traces(out: Path, rng: np.random.Generator) -> None:
-    """open-instruct save_traces: one line per rollout; GRPO with population std, eps 1e-8."""
+    """open-instruct save_traces: one line per rollout, with the advantage of today's default
+    ``advantage_normalization_type="centered"``: the reward minus the group mean."""
     folder = out / "open_instruct"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "run_rollouts_000000.jsonl").open("w", encoding="utf-8") as fh:
         for step in (1, 2):
             for p in range(4):
                 rewards = _group_rewards_binary(rng, 6) * 10.0
-                adv = (rewards - rewards.mean()) / (rewards.std() + 1e-8)
+                adv = rewards - rewards.mean()
                 for i, (r, a) in enumerate(zip(rewards, adv, strict=True)):
                     tokens = [int(t) for t in rng.integers(0, 50000, size=rng.integers(5, 40))]
                     fh.write(
@@ -378,17 +404,50 @@ def art_trajectories(out: Path, rng: np.random.Generator) -> None:
                 fh.write(json.dumps({"trajectories": trajectories}) + "\n")
 
 
+def relax_rollout_results(out: Path, rng: np.random.Generator) -> None:
+    """Relax: ``rollout_result/train/{rollout_id}.jsonl``, one line per sample as
+    ``save_rollout_result_jsonl`` writes it (``group_index`` the prompt group; no
+    advantage). Two steps of four groups of six, rewards 0/1 with a 0.5 partial credit."""
+    folder = out / "relax" / "rollout_result" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in (1, 2):
+        lines = []
+        for group in range(4):
+            rewards = rng.choice([0.0, 0.5, 1.0], size=6)
+            for r in rewards:
+                length = int(rng.integers(20, 200))
+                lines.append(
+                    {
+                        "rollout_id": step,
+                        "sample_index": len(lines),
+                        "prompt": f"question {group}",
+                        "response": "answer",
+                        "reward": float(r),
+                        "prompt_length": 12,
+                        "response_length": length,
+                        "total_length": 12 + length,
+                        "agent_turns": 1,
+                        "status": "completed",
+                        "group_index": group,
+                    }
+                )
+        with (folder / f"{step}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(line) + "\n" for line in lines)
+
+
 def trainer_dumps(out: Path, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     verl_dumps(out, rng)
     trl_completions(out, rng)
     trl_completions(out, rng, scale="none")
+    trl_wandb_tables(out)
     open_instruct_traces(out, rng)
     prime_rl_rollouts(out, rng)
     art_trajectories(out, rng)
     nemo_rl_train_data(out, rng)
     verl_reward_keys(out, rng)
     verl_multi_reward(out, rng)
+    relax_rollout_results(out, rng)
 
 
 def main(out: Path = HERE) -> None:

@@ -208,6 +208,21 @@ def test_estimators_option_selects(runner: CliRunner) -> None:
     assert "scale_dr_grpo" not in report["iterations"][0]
 
 
+def test_max_rl_on_request_through_the_cli(runner: CliRunner, tmp_path: Path) -> None:
+    """MaxRL is listed, off by default, and computed with --estimators max_rl: on a group
+    with one success in four, the success gets 1/μ − 1 = 3 and each failure −1."""
+    listing = invoke(runner, "estimators")
+    assert listing.exit_code == 0 and "max_rl" in listing.output and "MaxRL" in listing.output
+    log = tmp_path / "maxrl.jsonl"
+    rows = [{"step": 1, "group": "q", "reward": r} for r in (0.0, 0.0, 0.0, 1.0)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert "max_rl" not in json_report(runner, log)["summary"]["estimators"]
+    out = tmp_path / "adv.csv"
+    result = invoke(runner, "advantages", log, "-o", out, "--estimators", "max_rl")
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out)["adv_max_rl"].to_list() == [-1.0, -1.0, -1.0, 3.0]
+
+
 def test_second_pass_estimators_run_on_request(runner: CliRunner, tmp_path: Path) -> None:
     # grpo_loo (NeMo-RL's default) needs a second pass over the rows: not a default on
     # other logs, but there for --estimators and "all", and on NeMo-RL logs (test_trainers)

@@ -294,6 +294,42 @@ def test_variants_by_hand() -> None:
     )
 
 
+# --- MaxRL ---------------------------------------------------------------------------------
+
+
+def test_max_rl_by_hand() -> None:
+    """(r − μ)/μ per group. One success in four: μ = 1/4, the success gets 1/μ − 1 = 3 and
+    each failure −1 (prime-rl's r/μ − 1); three in four: μ = 3/4, +1/3 and −1. A group
+    without success (μ = 0), one with a negative mean, a constant group and a one-rollout
+    group give 0; a mean of 1e-9 > 0 is clamped to 1e-8: r/1e-8 − 1."""
+    rewards = [0, 0, 0, 1, 1, 1, 0, 1, 0, 0, -2, 1, 0.7, 0.7, 5, 4e-9, -2e-9]
+    groups = ["a"] * 4 + ["b"] * 4 + ["c"] * 2 + ["d"] * 2 + ["e"] * 2 + ["f"] + ["g"] * 2
+    assert len(groups) == len(rewards)
+    adv = advantages(rewards, groups, "max_rl")
+    np.testing.assert_allclose(adv[:4], [-1, -1, -1, 3], rtol=1e-15)
+    np.testing.assert_allclose(adv[4:8], [1 / 3, 1 / 3, -1, 1 / 3], rtol=1e-15)
+    assert np.all(adv[8:15] == 0.0)  # μ = 0, μ = −0.5, constant 0.7, singleton 5
+    np.testing.assert_allclose(adv[15:], [4e-9 / 1e-8 - 1, -2e-9 / 1e-8 - 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 0, 1], [1, 2, 0]])
+def test_max_rl_mean_zero_by_rounding_gives_zero_in_any_row_order(order: list[int]) -> None:
+    """[0.1, 0.2, −0.3] sums to +2.8e-17, +5.6e-17 or 0 by the order of its rows: a mean
+    that small against the spread is rounding, so every order gives 0 (not ±1e7)."""
+    rewards = np.array([0.1, 0.2, -0.3])[order]
+    assert np.all(advantages(rewards, [0, 0, 0], "max_rl") == 0.0)
+
+
+def test_max_rl_erases_magnitude_like_grpo() -> None:
+    """Scale invariance: rewards ×10 give the same advantages, as GRPO's (and unlike
+    Dr. GRPO's, which grow ×10)."""
+    base = advantages([0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 1, 1], "max_rl")
+    np.testing.assert_allclose(
+        advantages([0, 0, 0, 10, 0, 10], [0, 0, 0, 0, 1, 1], "max_rl"), base, rtol=1e-15
+    )
+    assert REGISTRY["max_rl"].keeps == "nowhere" and not REGISTRY["max_rl"].by_default
+
+
 # --- vectorised vs plain loop --------------------------------------------------------------
 
 
@@ -350,6 +386,7 @@ def test_resolve_lists_valid_names_on_error() -> None:
         "reinforce_pp_baseline_nostd",
         "grpo_passk",
         "grpo_passk_nostd",
+        "max_rl",
     }
     assert resolve(None) == [n for n in REGISTRY if n not in on_request]
     assert resolve("all") == list(REGISTRY)

@@ -91,6 +91,29 @@ def test_group_baseline_advantages_sum_to_zero_per_group(data, estimator) -> Non
     assert np.all(np.abs(sums) <= 1e-9 * scale + 1e-9)
 
 
+nonnegative = st.floats(min_value=0.0, max_value=1e3, allow_nan=False, allow_infinity=False)
+
+
+@pytest.mark.slow
+@SETTINGS
+@given(grouped_rewards(), st.floats(0.01, 100), st.data())
+def test_max_rl_is_scale_invariant_and_sums_to_zero(data, a, draw) -> None:
+    """On MaxRL's domain (rewards ≥ 0): (c·r − c·μ)/(c·μ) = (r − μ)/μ, so rescaling the
+    rewards changes nothing (no magnitude kept), and each group's advantages sum to 0
+    (Σ (r − μ) = 0), or are all 0 where no rollout succeeded."""
+    _, groups = data
+    rewards = np.array(draw.draw(st.lists(nonnegative, min_size=len(groups), max_size=len(groups))))
+    means = np.bincount(groups, weights=rewards) / np.bincount(groups)
+    assume(np.all((means == 0) | (means > 1e-3)))  # clear of the 1e-8 clamp after scaling
+    base = advantages(rewards, groups, "max_rl")
+    np.testing.assert_allclose(
+        advantages(a * rewards, groups, "max_rl"), base, rtol=1e-9, atol=1e-9
+    )
+    sums = np.bincount(groups, weights=base)
+    assert np.all(np.abs(sums) <= 1e-9 * (np.bincount(groups, weights=np.abs(base)) + 1))
+    assert np.all(base[means[groups] == 0] == 0.0)
+
+
 @pytest.mark.slow
 @SETTINGS
 @given(grouped_rewards(), st.sampled_from(["reinforce_pp", "reinforce_pp_baseline"]))

@@ -70,6 +70,14 @@ EXPECTED = [
     ),
     ("art", "art", 24, 2, 6, {"group": "group_index"}),
     ("nemo_rl", "nemo-rl", 24, 2, 6, {"group": "prompt", "reward": "reward"}),
+    (
+        "relax",
+        "relax",
+        48,
+        2,
+        8,
+        {"step": "rollout_id", "group": "group_index", "length": "response_length"},
+    ),
 ]
 
 
@@ -110,7 +118,12 @@ def test_trainer_dump_advantages_write(folder: str, suffix: str, tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("folder", "expected"),
-    [("trl", "grpo"), ("open_instruct", "grpo"), ("prime_rl", "dr_grpo"), ("nemo_rl", "grpo_loo")],
+    [
+        ("trl", "grpo"),
+        ("open_instruct", "dr_grpo"),
+        ("prime_rl", "dr_grpo"),
+        ("nemo_rl", "grpo_loo"),
+    ],
 )
 def test_logged_advantages_are_reproduced(folder: str, expected: str) -> None:
     report = compare(TRAINERS / folder)
@@ -606,3 +619,53 @@ def test_weights_for_a_trainers_components_are_shown_and_checked() -> None:
     bad = CliRunner().invoke(app, ["compare", str(folder), "--reward-weights", "4,1"])
     assert bad.exit_code == 2
     assert "2 values for 1 reward column and 3 components (acc, format, bonus)" in bad.output
+
+
+def test_relax_train_and_eval_together_are_refused(tmp_path: Path) -> None:
+    """Relax writes rollout_result/train/{id}.jsonl and eval/{id}.jsonl with group indices
+    that restart in each: read together they would mix prompts. Refused (exit 2) naming
+    the fix; either folder alone reads, eval's dataset as the task; a Relax dump is never
+    taken for ART's parquet (group_index and reward too), whose conventions differ."""
+    root = tmp_path / "rollout_result"
+    train = root / "train"
+    train.mkdir(parents=True)
+    source = TRAINERS / "relax" / "rollout_result" / "train" / "1.jsonl"
+    (train / "1.jsonl").write_text(source.read_text())
+    (root / "eval").mkdir()
+    rows = [json.loads(line) | {"dataset": "aime"} for line in source.read_text().splitlines()]
+    (root / "eval" / "1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(app, ["compare", str(root)])
+    assert result.exit_code == 2
+    assert "train/ and eval/" in result.output and "rollout_result/train" in result.output
+    summary = compare(root / "eval")["summary"]
+    assert summary["source"] == "relax" and summary["columns"]["task"] == "dataset"
+    assert "ddof=1" in summary["conventions"]["text"]
+
+
+def test_relax_reward_must_be_a_number(tmp_path: Path) -> None:
+    """A reward that is a record (several reward keys) is not Relax's scalar reward:
+    --source relax says so."""
+    log = tmp_path / "1.jsonl"
+    row = {"rollout_id": 1, "sample_index": 0, "group_index": 0, "reward": {"acc": 1.0}}
+    log.write_text(json.dumps(row) + "\n")
+    result = CliRunner().invoke(app, ["compare", str(log), "--source", "relax"])
+    assert result.exit_code == 2 and "not a number" in result.output
+
+
+@pytest.mark.parametrize(
+    ("folder", "version"),
+    [
+        ("open_instruct", "open-instruct at commit 006e470"),
+        ("prime_rl", "prime-rl at commit 072062c"),
+        ("relax", "Relax at commit 2765d18"),
+        ("verl_v1", "verl 0.9.1"),
+        ("trl", "TRL 1.16.0"),
+    ],
+)
+def test_inspect_says_whose_defaults_it_assumed(folder: str, version: str) -> None:
+    """The presets follow one version of each trainer: inspect names it, so a reader
+    can tell a default that has since changed (open-instruct's centered) from a bug."""
+    result = CliRunner().invoke(app, ["inspect", str(TRAINERS / folder), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    reasons = json.loads(result.stdout)["reasons"]
+    assert any(r.startswith(f"defaults assumed: {version}") for r in reasons), reasons

@@ -231,15 +231,36 @@ def test_verl_gdpo_advice_names_the_weights_it_needs() -> None:
     assert "algorithm.gdpo_reward_weights" in text
 
 
-def test_open_instruct_advice_names_its_flag() -> None:
-    """The bundled open-instruct dump logs GRPO advantages (std divided): the advice is
-    open-instruct's own flag, and says what the logged advantages show."""
+def test_open_instruct_advice_follows_todays_default() -> None:
+    """The bundled open-instruct dump logs today's default (centered: Dr. GRPO's
+    advantage), so there is nothing to change; without logged advantages the advice is
+    open-instruct's own flag and claims nothing about the run."""
     rec = gf.compare(SAMPLES / "trainers" / "open_instruct").report()["summary"]["verdict"]
-    settings = rec["recommendation"]["settings"]
-    assert settings == ["--advantage_normalization_type centered"]
-    assert "logged advantages show the std division" in rec["recommendation"]["text"]
-    plain = recommendation("open-instruct", "verl")["text"]
-    assert "logged" not in plain  # without logged advantages it claims nothing about the run
+    assert rec["recommendation"]["settings"] == []
+    assert "match Dr. GRPO" in rec["recommendation"]["text"]
+    plain = recommendation("open-instruct", "verl")
+    assert plain["settings"] == ["--advantage_normalization_type centered"]
+    assert "default today" in plain["text"] and "logged" not in plain["text"]
+
+
+def test_open_instruct_dump_of_an_older_version_is_told_apart(tmp_path) -> None:
+    """An older open-instruct (Args default "standard") logged GRPO advantages with the
+    population std and eps 1e-8: the advice names the flag and what the logs show, and the
+    logged-advantage check names GRPO as the match."""
+    rows = pl.read_ndjson(SAMPLES / "trainers" / "open_instruct" / "run_rollouts_000000.jsonl")
+    by = ["step", "prompt_idx"]
+    std = (pl.col("reward") - pl.col("reward").mean().over(by)) / (
+        pl.col("reward").std(ddof=0).over(by) + 1e-8
+    )
+    old = tmp_path / "run_rollouts_000000.jsonl"
+    rows.with_columns(std.alias("advantage")).write_ndjson(old)
+    report = gf.compare(old).report()
+    rec = report["summary"]["verdict"]["recommendation"]
+    assert rec["settings"] == ["--advantage_normalization_type centered"]
+    assert "logged advantages show the std division: an older version" in rec["text"]
+    mismatch = [f for f in report["flags"] if f["code"] == "logged_advantage_mismatch"]
+    assert mismatch and mismatch[0]["evidence"]["best_match"] == "grpo"
+    assert mismatch[0]["evidence"]["expected"] == "dr_grpo"
 
 
 def test_the_mass_is_that_of_the_advantages_the_trainer_computes(tmp_path) -> None:

@@ -53,7 +53,9 @@ FLAGS = {
 Paths = Annotated[
     list[str],
     typer.Argument(
-        help="Log files, folders (every .jsonl/.csv/.parquet inside) or globs.", show_default=False
+        help="Log files, folders (every .jsonl/.csv/.parquet inside) or globs; local, or "
+        "s3://, gs://, az://, hf:// URLs.",
+        show_default=False,
     ),
 ]
 StepCol = Annotated[
@@ -203,6 +205,7 @@ class SourceName(str, Enum):
     trl = "trl"
     open_instruct = "open-instruct"
     prime_rl = "prime-rl"
+    relax = "relax"
     art = "art"
     nemo_rl = "nemo-rl"
 

@@ -1,4 +1,5 @@
-"""``grpoflaw watch``: the table and flags of a dump folder, refreshed as files land."""
+"""``grpoflaw watch``: the table and flags of a dump folder, or of one JSONL file a
+logger appends to, refreshed as rollouts land."""
 
 from __future__ import annotations
 
@@ -29,12 +30,19 @@ from grpoflaw_cli.errors import UsageError
 @conventions_options
 @output_options(max_rows="Latest iterations shown.")
 def watch(
-    folder: Annotated[
-        Path, typer.Argument(help="The trainer's rollout dump folder.", show_default=False)
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The trainer's rollout dump folder (or an s3://, gs://, az://, hf:// prefix), "
+            "or one JSONL file a logger appends to.",
+            show_default=False,
+        ),
     ],
     interval: Annotated[
         float,
-        typer.Option("--interval", min=0.1, max=3600, help="Seconds between looks at the folder."),
+        typer.Option(
+            "--interval", min=0.1, max=3600, help="Seconds between looks at the folder or file."
+        ),
     ] = 2.0,
     columns: LogColumns = NO_COLUMNS,
     source: SourceOpt = SourceName.auto,
@@ -43,13 +51,12 @@ def watch(
     max_rows: int = 15,
     refreshes: Annotated[
         int | None,
-        typer.Option(
-            "--refreshes", min=1, help="Stop after this many looks at the folder (default: never)."
-        ),
+        typer.Option("--refreshes", min=1, help="Stop after this many looks (default: never)."),
     ] = None,
 ) -> None:
-    """Follow a rollout dump folder during training: the table and flags refresh as step
-    files land (Ctrl-C to stop)."""
+    """Follow a rollout dump during training: the table and flags refresh as step files
+    land in the folder, or as rollouts are appended to the file (its newest step is held
+    back until the next begins). Ctrl-C to stop."""
     from rich.live import Live
 
     from grpoflaw_cli import watch as watching
@@ -57,12 +64,12 @@ def watch(
 
     if not math.isfinite(interval):
         raise UsageError(f"--interval must be a number of seconds, got {interval}")
-    watching.check_folder(folder)
+    watching.check_watched(path)
     mapping = columns.mapping()
     names = chosen_estimators(estimators)
     settings = conventions.settings()
     looks = watching.follow(
-        folder,
+        path,
         mapping,
         estimators=names,
         source=source.value,
@@ -75,7 +82,7 @@ def watch(
         try:
             for report, problem in looks:
                 view = render_watch(
-                    report, folder, max_rows=max_rows, width=console.width, error=problem
+                    report, path, max_rows=max_rows, width=console.width, error=problem
                 )
                 live.update(view, refresh=True)
         except KeyboardInterrupt:  # Ctrl-C is the normal way out of watch

@@ -12,6 +12,7 @@ from grpoflaw_cli.diagnostics.composition import (
 )
 from grpoflaw_cli.diagnostics.consequence import by_consequence, with_consequence
 from grpoflaw_cli.diagnostics.flags import Flag, Thresholds
+from grpoflaw_cli.diagnostics.float32 import gdpo_float32_noise
 from grpoflaw_cli.diagnostics.groups import ragged_groups, singleton_groups, zero_variance
 from grpoflaw_cli.diagnostics.inflation import component_inflation
 from grpoflaw_cli.diagnostics.magnitude import magnitude_collapse, noise_amplification
@@ -29,6 +30,7 @@ CHECKS = (
     singleton_groups,
     ragged_groups,
     logged_advantage,
+    gdpo_float32_noise,
     task_reweighting,
     mixed_task_groups,
     component_aliasing,

@@ -6,7 +6,8 @@ A flag's ``evidence["consequence"]`` is a share of the whole run, and
 
 * ``"rollouts"``: the rollouts it is about over all the run's rollouts: those in constant
   groups (``zero_variance``), in one-rollout groups (``singleton_groups``), or all of the
-  step's (``ragged_groups``, ``step_in_several_files``, ``logged_advantage_mismatch``);
+  step's (``ragged_groups``, ``step_in_several_files``, ``logged_advantage_mismatch``,
+  ``gdpo_float32_noise``, whose batch whitening moves every rollout of the step);
 * ``"update mass"``: its share of GRPO's update mass Σ A² over the run (Σ over groups of
   n·scale², scale the group's RMS GRPO advantage): the step's (``magnitude_collapse``),
   the step's times the share of its non-constant groups affected (``collapsed_pair``,
@@ -45,6 +46,7 @@ ROLLOUT_CODES = frozenset(
         "ragged_groups",
         "step_in_several_files",
         "logged_advantage_mismatch",
+        "gdpo_float32_noise",
     }
 )
 GROUP_CODES = frozenset({"collapsed_pair", "magnitude_collapse_groups", "noise_amplification"})

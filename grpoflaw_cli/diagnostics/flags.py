@@ -63,6 +63,10 @@ class Thresholds:
     """component_inflation: a component class's GRPO share / Dr. GRPO share that counts."""
     logged_tolerance: float = 1e-3
     """Relative RMS difference above which a trainer's logged advantage is a mismatch."""
+    float32_noise: float = 1e-2
+    """gdpo_float32_noise: how far verl's float32 moves a group's own advantages to count."""
+    float32_shift: float = 1e-2
+    """gdpo_float32_noise: how far it moves every other rollout's for a warning."""
 
     def __post_init__(self) -> None:
         for name in ("collapse_ratio", "magnitude_ratio", "grpo_tolerance", "component_ratio"):

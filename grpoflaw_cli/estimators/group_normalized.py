@@ -1,8 +1,9 @@
 """The GRPO family: a group-mean baseline, with or without a division by a std.
 
 GRPO divides by the group's std, GRPO (batch std) by the iteration's, Dr. GRPO and GPG by
-nothing (GPG scales by the share of nonzero rewards); GDPO normalizes each reward
-component within its group, then whitens the sum over the iteration.
+nothing (GPG scales by the share of nonzero rewards), MaxRL by the group mean; GDPO
+normalizes each reward component within its group, then whitens the sum over the
+iteration.
 """
 
 from __future__ import annotations
@@ -106,6 +107,40 @@ def gpg(g: Groups, c: Conventions) -> Affine:
     return Affine(scale=g.broadcast(alpha), center=where_single(single, 0.0, g.mean))
 
 
+MAXRL_EPS = 1e-8
+"""The floor MaxRL's group mean is clamped to before dividing (``clamp_min(eps)``)."""
+MAXRL_ROUNDING = 1e-6
+"""A group mean below this fraction of the group's spread is rounding: MaxRL gives 0."""
+
+
+@register("max_rl", "MaxRL", "MaxRL", keeps="nowhere", by_default=False)
+def max_rl(g: Groups, c: Conventions) -> Affine:
+    """MaxRL: ``A = (r − μ) / μ = r/μ − 1`` where ``μ > 0``; ``A = 0`` where ``μ ≤ 0``.
+
+    Tajwar et al., "Maximum Likelihood Reinforcement Learning" (arXiv 2602.02710): with
+    0/1 rewards ``μ`` is the group's success rate ``p``, and dividing by it gives each
+    prompt the ``1/p`` weight of maximum likelihood. Read from prime-rl's
+    ``maxrl_advantage_fn`` (``src/prime_rl/orchestrator/advantage.py``, as in the
+    joanvelja/prime-rl fork at commit 108f467; the PrimeIntellect-ai/prime-rl versions
+    we could read have no MaxRL): ``r / μ.clamp_min(1e-8) − 1``, then 0 wherever
+    ``μ ≤ 0`` (a group without success, or with a negative mean, gives no gradient).
+    std: none; eps: ``μ`` is clamped to at least :data:`MAXRL_EPS` (1e-8), so a group
+    whose mean is positive but below it gets ``r/1e-8 − 1``. Singleton group: ``μ = r``,
+    so 0 (``r/r − 1``). Constant group: 0. Scale-invariant like GRPO's std:
+    ``(c·r − c·μ)/(c·μ) = (r − μ)/μ``, so it keeps no reward magnitude.
+    A mean below :data:`MAXRL_ROUNDING` (1e-6) of the group's spread counts as 0: it is
+    rounding (``[0.1, 0.2, −0.3]`` sums to ±1e-17 by the order of its rows), which prime-rl,
+    computing in float32, cannot tell from 0 either. On MaxRL's domain (rewards ≥ 0) the
+    mean is at least the spread / n, so the rule never applies there.
+    """
+    with np.errstate(invalid="ignore"):
+        spread = np.sqrt(g.m2 / np.maximum(g.n, 1))
+    positive = g.mean > MAXRL_ROUNDING * spread
+    floor = np.maximum(g.mean, MAXRL_EPS)
+    scale = np.where(positive, 1.0 / floor, 0.0)
+    return Affine(scale=scale, center=np.where(positive, floor, 0.0))
+
+
 @register("gdpo", "GDPO", "GDPO", keeps="nowhere")
 def gdpo(g: Groups, c: Conventions) -> Affine:
     """GDPO: each reward component GRPO-normalized within its group, the weighted sum
@@ -116,9 +151,15 @@ def gdpo(g: Groups, c: Conventions) -> Affine:
     "normalize_then_sum"`` (``(R − mean)/(std + 1e-4)`` over the batch). With one reward
     column this is GRPO followed by the whitening (this function); with several, the
     analysis computes the sum per rollout in a second pass (:func:`gdpo_components`).
-    ddof, eps and the singleton rule: GRPO's for the framework. verl computes GDPO in
-    float32 even for float64 rewards; grpoflaw in float64 (≈1e-7 apart, and verl's float32
-    noise on constant non-dyadic groups is whitened up to O(1), which is not reproduced).
+    ddof, eps and the singleton rule: GRPO's for the framework. grpoflaw computes in
+    float64 and keeps exact numbers. verl computes GDPO in float32 even for float64
+    rewards (each reward key cast to float32): the two agree to float32 rounding (1e-6 of
+    the batch's scale) except in an iteration with a constant group whose float32 sum
+    rounds (0.1, 0.7, 16.1; not 0, 0.5, 1) or a group whose spread is tiny against its
+    mean. There verl's group gets ``±ulp/(ulp·√(n/(n−1)) + ε)`` instead of 0 (up to
+    ±0.97 for large rewards), and its batch whitening moves every other rollout of the
+    iteration by 1e-2 to 3e-1: the ``gdpo_float32_noise`` check flags those iterations
+    with the expected sizes (:mod:`grpoflaw_cli.diagnostics.float32`).
     """
     a = finite_before_whitening(grpo(g, c))
     return whiten(g, a.scale, a.center, c)

@@ -42,6 +42,7 @@ LISTING = (
     "reinforce_pp_nostd",
     "reinforce_pp_baseline_nostd",
     "gdpo",
+    "max_rl",
     "grpo_passk",
     "grpo_passk_nostd",
     "grpo_loo",

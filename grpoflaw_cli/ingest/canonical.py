@@ -16,7 +16,6 @@ working columns do, is ``_^<name>`` in the frame
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import polars.selectors as cs
 
 from grpoflaw_cli.ingest import trainers
 from grpoflaw_cli.ingest.columns import OUTPUT_PREFIX, Detection, Format, carried_name
-from grpoflaw_cli.ingest.files import PATH_COL, Source, batchable, scan_file, scan_files
+from grpoflaw_cli.ingest.files import PATH_COL, Source, absolute, batchable, scan_file, scan_files
 
 FILE_COL = "__file"
 """Internal column: index of the source file in :attr:`Detection.files`."""
@@ -161,7 +160,7 @@ def _prepared_many(
 ) -> pl.LazyFrame:
     """:func:`prepared` for consecutive files of one format and schema, in one scan."""
     frame = _as_read(scan_files(paths, fmt, schema, _overrides(det, fmt, schema)), det, schema)
-    keys = [os.path.abspath(p) for p in paths]  # as the scan names them (distinct files)
+    keys = [absolute(p) for p in paths]  # as the scan names them (distinct files)
     # The file's position in the run is its code in an Enum of the paths: matching each
     # row's path string against the paths (replace_strict) held about 0.5 GB more on a
     # 1 GB text dump, in a streaming pass that otherwise holds 0.3 GB.

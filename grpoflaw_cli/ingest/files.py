@@ -24,6 +24,7 @@ from grpoflaw_cli.errors import InputError, UsageError
 from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
+from grpoflaw_cli.ingest.remote import RemotePath, expand, is_remote, scan_options
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -58,6 +59,8 @@ def file_format(path: Path) -> Format | None:
     >>> file_format(Path("steps/12.jsonl.gz"))
     'jsonl'
     """
+    if path.name.lower().endswith(".table.json"):  # a W&B table export
+        return "parquet"  # read from a Parquet copy (ingest.wandb_tables)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and is_gzip(path):
         suffixes = suffixes[:-1]
@@ -96,7 +99,7 @@ def resolve_paths(
     unique = []
     for p in out:
         try:
-            stat = os.stat(p)  # one call; resolve() would look at every folder on the way
+            stat = p.stat()  # one call; resolve() would look at every folder on the way
         except OSError as err:
             raise InputError(f"'{p}': cannot read ({err.strerror or err})") from None
         key = (stat.st_dev, stat.st_ino)
@@ -110,6 +113,13 @@ def resolve_paths(
 
 def _expand(raw: str | Path) -> list[Path]:
     """The log files one path stands for (a file, a folder, a glob)."""
+    if is_remote(raw):  # s3://, gs://, az://, hf://: listed by the store
+        found: list[Path] = sorted(
+            expand(str(raw), lambda p: file_format(p) is not None), key=natural_key
+        )
+        if file_format(found[0]) is None:  # an object named alone
+            raise _unknown_format(found[0])
+        return found
     out: list[Path] = []
     path = Path(raw)
     if path.is_dir():
@@ -122,10 +132,7 @@ def _expand(raw: str | Path) -> list[Path]:
         out.extend(found)
     elif path.is_file():
         if file_format(path) is None:
-            raise InputError(
-                f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
-                hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
-            )
+            raise _unknown_format(path)
         out.append(path)
     elif any(ch in str(raw) for ch in "*?["):
         matches = sorted(
@@ -149,6 +156,13 @@ def _expand(raw: str | Path) -> list[Path]:
     else:
         raise InputError(f"'{path}': no such file or folder")
     return out
+
+
+def _unknown_format(path: Path) -> InputError:
+    return InputError(
+        f"'{path}': unknown log format (extension '{''.join(path.suffixes)}')",
+        hint="grpoflaw reads " + ", ".join(_supported()) + "; rename the file",
+    )
 
 
 def _dangling(path: Path) -> bool:
@@ -192,10 +206,13 @@ def _supported() -> list[str]:
 # --------------------------------------------------------------------------- scanning
 
 
-def _literal(source: Source) -> Source:
+def _literal(source: Source) -> str | Path:
     """A file path as Polars' scans take it literally: they expand globs, so ``*``, ``?``
     and ``[`` in a real file's name ("run [1].jsonl") are escaped as one-character
-    classes. (Globs the user typed are expanded by ingest, never by the scans.)"""
+    classes. (Globs the user typed are expanded by ingest, never by the scans.) A remote
+    file is its URL."""
+    if isinstance(source, RemotePath):
+        return _escaped(str(source))
     if not any(c in str(source) for c in "*?["):
         return source
     return Path(_escaped(str(source)))
@@ -320,6 +337,12 @@ def batchable(source: Path) -> bool:
     return not _BLANK_TAIL.get(str(source)) and not _UNREADABLE.get(str(source))
 
 
+def absolute(path: Path) -> str:
+    """The name a multi-file scan gives a file in :data:`PATH_COL`: its absolute path,
+    or its URL."""
+    return str(path) if isinstance(path, RemotePath) else os.path.abspath(path)
+
+
 PATH_COL = "__path"
 """The column :func:`scan_files` names each row's file in (its absolute path)."""
 
@@ -329,10 +352,11 @@ def scan_files(
 ) -> pl.LazyFrame:
     """One scan over files that share a format and ``schema`` (with ``overrides``), each
     row's file in :data:`PATH_COL`. The schema is given, never inferred again."""
-    literal = [Path(_escaped(os.path.abspath(p))) for p in paths]
+    literal = [_escaped(absolute(p)) for p in paths]
     given = pl.Schema({**schema, **overrides})
     if fmt == "jsonl":
-        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL)
+        more = scan_options(paths)  # credentials for a list of URLs
+        return pl.scan_ndjson(literal, schema=given, include_file_paths=PATH_COL, **more)
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             literal,
@@ -381,7 +405,7 @@ def starts_with_bom(path: Path) -> bool:
     import gzip
 
     try:
-        with gzip.open(path) if is_gzip(path) else path.open("rb") as fh:
+        with path.open("rb") as raw, gzip.open(raw) if is_gzip(path) else raw as fh:
             return bool(fh.read(len(BOM)) == BOM)
     except (OSError, EOFError, ValueError):
         return False  # the read proper reports it

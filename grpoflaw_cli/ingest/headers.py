@@ -68,7 +68,7 @@ def _first_line(source: Source) -> bytes:
 
     first = b""
     try:
-        with gzip.open(source) if is_gzip(source) else source.open("rb") as fh:
+        with source.open("rb") as raw, gzip.open(raw) if is_gzip(source) else raw as fh:
             for _ in range(100):  # the first that is not blank
                 first = fh.readline(FIRST_LINE_BYTES + 1)
                 if len(first) > FIRST_LINE_BYTES:

@@ -205,7 +205,7 @@ def cut_gzip_error(path: Path) -> InputError:
 _FOLDER: list[tempfile.TemporaryDirectory[str]] = []
 
 
-def _scratch() -> Path:
+def scratch_folder() -> Path:
     """This process's temporary folder for cleaned copies (removed at exit). Its name
     holds the process id, so that a later run removes it if this process is killed before
     its exit cleanup runs (SIGTERM, SIGKILL): see :func:`_sweep`."""
@@ -257,7 +257,7 @@ def readable_name(path: Path) -> Path:
     except UnicodeEncodeError:
         pass
     suffix = "".join(path.suffixes[-2:]) if is_gzip(path) else path.suffix
-    link = _scratch() / f"name{len(_ALIASES)}{suffix}"
+    link = scratch_folder() / f"name{len(_ALIASES)}{suffix}"
     _ALIASES.append(link)
     os.symlink(os.path.abspath(path), link)
     return link
@@ -290,7 +290,7 @@ def cleaned_copy(path: Path, how: str, is_bad: Callable[[bytes], bool]) -> Copy:
 
     if known is not None and known[0] == version and known[1][0].exists():
         return known[1]
-    fd, name = tempfile.mkstemp(suffix=".jsonl", dir=_scratch())
+    fd, name = tempfile.mkstemp(suffix=".jsonl", dir=scratch_folder())
     bad: list[int] = []
     kept = False
     source = Decompressed(path)

@@ -48,6 +48,7 @@ from grpoflaw_cli.ingest.lines import readable_name
 from grpoflaw_cli.ingest.locate import locate_read_error
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers import Choice, Preset, missing_rewards
+from grpoflaw_cli.ingest.wandb_tables import is_table, table_copy
 
 
 @dataclass
@@ -158,7 +159,9 @@ def _scan_files(
         fmt = file_format(path)
         assert fmt is not None  # resolve_paths only returns known formats
         data: Source = readable_name(path)  # what Polars scans: a UTF-8 name
-        if fmt == "jsonl" and (
+        if is_table(path):
+            data = table_copy(path)  # a W&B table, parsed once into a Parquet copy
+        elif fmt == "jsonl" and (
             starts_with_bom(path)  # a mark Polars' reader would stop at
             or (skip_bad_lines and not parses(data, fmt))
         ):
@@ -286,6 +289,7 @@ def _with_preset(
         if preset.logged_advantage
         else []
     )
+    assumes = [f"defaults assumed: {preset.assumes}"] if preset.assumes else []
     credited = _credit(det.reasons, user, preset)
     return replace(
         det,
@@ -306,6 +310,7 @@ def _with_preset(
             *(r for r in credited if not (fitted and r.startswith("components ←"))),
             *choice.notes,
             *logged,
+            *assumes,
         ),
     )
 

@@ -59,6 +59,7 @@ SHORT_CODES = {
     "component_aliasing": "alias",
     "component_inflation": "inflate",
     "logged_advantage_mismatch": "logged",
+    "gdpo_float32_noise": "f32",
 }
 
 

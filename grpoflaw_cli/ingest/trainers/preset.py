@@ -35,6 +35,9 @@ class Preset:
     """The column holding the trainer's own advantage, shown beside the recomputed ones."""
     logged_estimator: str = "grpo"
     """The estimator the trainer's default configuration computes."""
+    assumes: str | None = None
+    """Which version's defaults ``logged_estimator``, ``ddof`` and ``eps`` were read from
+    (the trainer's source file and commit or release), for ``inspect`` to say."""
     blocks_from: str | None = None
     """Groups are consecutive blocks; infer the block size from runs of this column."""
     ddof: int | None = None

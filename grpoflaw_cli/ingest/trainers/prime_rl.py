@@ -1,7 +1,11 @@
 """prime-rl's rollouts (``problem_id``, ``reward``, ``advantage``, ``env_name`` and a
-per-rubric ``metrics`` record; its default advantage is Dr. GRPO's, unscaled). The
-``metrics`` fields are read as the reward's components when the reward is their
-weighted sum (:mod:`grpoflaw_cli.ingest.trainers.metrics`).
+per-rubric ``metrics`` record). Its default advantage subtracts the group mean only
+(Dr. GRPO's, unscaled): ``compute_advantages`` in
+``src/prime_rl/orchestrator/advantage.py`` (PrimeIntellect-ai/prime-rl, commit 072062c;
+``default_advantage_fn`` in later versions; MaxRL, which a fork adds beside it, is the
+``max_rl`` estimator). The ``metrics`` fields are read as the
+reward's components when the reward is their weighted sum
+(:mod:`grpoflaw_cli.ingest.trainers.metrics`).
 
 >>> recognize([], {"problem_id": "i64", "reward": "f64", "metrics": "str"}).unpack
 'metrics'
@@ -17,6 +21,13 @@ from grpoflaw_cli.ingest.trainers.preset import Preset, column_if_present, has_c
 
 NEEDED = ("problem_id", "reward")
 """The fields of prime-rl's rollouts :func:`recognize` looks for."""
+
+
+ASSUMES = (
+    "prime-rl at commit 072062c (src/prime_rl/orchestrator/advantage.py): the reward "
+    "minus the group mean, no std"
+)
+"""Which prime-rl's defaults the preset follows (``inspect`` says so)."""
 
 
 def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
@@ -37,5 +48,6 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         ),
         logged_advantage=column_if_present(columns, "advantage"),
         logged_estimator="dr_grpo",
+        assumes=ASSUMES,
         unpack=column_if_present(columns, "metrics"),
     )

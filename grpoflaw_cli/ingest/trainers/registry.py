@@ -42,7 +42,16 @@ from grpoflaw_cli.errors import InputError, UsageError, option
 from grpoflaw_cli.ingest.columns import ColumnMap, Detection, Format, listed
 from grpoflaw_cli.ingest.files import Source, scan_file
 from grpoflaw_cli.ingest.locate import row_location
-from grpoflaw_cli.ingest.trainers import art, metrics, nemo_rl, open_instruct, prime_rl, trl, verl
+from grpoflaw_cli.ingest.trainers import (
+    art,
+    metrics,
+    nemo_rl,
+    open_instruct,
+    prime_rl,
+    relax,
+    trl,
+    verl,
+)
 from grpoflaw_cli.ingest.trainers.preset import Choice, Preset, Shape
 from grpoflaw_cli.ingest.trainers.trl import missing_rewards
 
@@ -118,6 +127,8 @@ TRAINERS: Mapping[str, Trainer] = {
         fit=metrics.fit,
         needs=prime_rl.missing,
     ),
+    # before ART, whose parquet recognizer needs only group_index and reward
+    "relax": Trainer("verl", relax.recognize, needs=relax.missing),
     "art": Trainer(
         "verl",
         art.recognize,

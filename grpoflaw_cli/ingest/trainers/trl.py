@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from grpoflaw_cli.errors import InputError, option
 from grpoflaw_cli.ingest.columns import ColumnMap, NanRewards
 from grpoflaw_cli.ingest.files import READ_ERRORS
 from grpoflaw_cli.ingest.trainers.preset import (
@@ -43,6 +44,7 @@ def missing_rewards(framework: str | None) -> NanRewards | None:
 
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     named = any(re.fullmatch(r"completions_\d+\.parquet", f.name) for f in files)
+    table = any(re.fullmatch(r"completions_\d+_[0-9a-f]+\.table\.json", f.name) for f in files)
     if not (named or has_columns(columns, "prompt", "completion", "advantage")):
         return None
     names = list(columns)
@@ -55,12 +57,18 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         "file names completions_{step}.parquet"
         if named
         else "columns prompt, completion, advantage"
-    ) + " (TRL GRPOTrainer log_completions)"
+    ) + (
+        " (TRL GRPOTrainer's completions table, exported from W&B)"
+        if table
+        else " (TRL GRPOTrainer log_completions)"
+    )
     return Preset(
         why=why,
         mapping=ColumnMap(step=column_if_present(columns, "step"), reward=rewards),
         logged_advantage=column_if_present(columns, "advantage"),
         blocks_from=column_if_present(columns, "prompt"),
+        assumes='TRL 1.16.0 (trl/trainer/grpo_trainer.py): scale_rewards="group", GRPO with '
+        "the unbiased std plus 1e-4",
     )
 
 
@@ -90,8 +98,28 @@ def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
         return choice
     size = block_size(first, column)
     if size is None:
+        _refuse_one_per_prompt(first, column)
         return choice
     return replace(choice, mapping=replace(choice.mapping, group=None, group_size=size))
+
+
+def _refuse_one_per_prompt(first: pl.LazyFrame, column: str) -> None:
+    """TRL logs ``num_generations`` ≥ 2 completions per prompt; a table where every
+    prompt appears once was deduplicated (``log_unique_prompts``, W&B and trackio only):
+    its groups are gone, and reading each row as a group of one would answer nothing."""
+    try:
+        counts = first.select(pl.len(), pl.col(column).n_unique()).collect().row(0)
+    except READ_ERRORS:
+        return
+    if counts[0] >= 2 and counts[0] == counts[1]:
+        raise InputError(
+            f"every {column} appears once in the first file: TRL logged one completion per "
+            f"prompt (log_unique_prompts=True; wandb_log_unique_prompts in older TRL), so "
+            f"the groups cannot be rebuilt",
+            hint="log with log_unique_prompts=False, or read TRL's completions Parquet files "
+            "(log_completions=True writes them to output_dir/completions/); if each row "
+            f"really is its own group, say so with {option('group_size')} 1",
+        )
 
 
 def block_size(frame: pl.LazyFrame, column: str) -> int | None:

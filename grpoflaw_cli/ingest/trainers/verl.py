@@ -75,6 +75,8 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         # _dump_generations / _log_rollout_data write each row from one dict of lists, a
         # key only when it has a value for every row: every line has the same keys.
         same_keys=True,
+        assumes="verl 0.9.1 (verl/trainer/ppo/core_algos.py): algorithm.adv_estimator=grpo "
+        "with norm_adv_by_std_in_grpo=True, the unbiased std plus 1e-6",
     )
 
 
