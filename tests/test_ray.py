@@ -44,6 +44,8 @@ def assert_tables_close(local: pl.DataFrame, merged: pl.DataFrame, rel: float = 
             assert a.equals(b), name
             continue
         x, y = a.to_numpy(), b.to_numpy()
+        empty = _over_no_values(local, name)
+        x, y = np.where(empty, np.nan, x), np.where(empty, np.nan, y)
         assert np.array_equal(np.isnan(x), np.isnan(y)), name
         scale = np.abs(x)
         if spread is not None and not name.startswith("component"):
@@ -55,6 +57,23 @@ def assert_tables_close(local: pl.DataFrame, merged: pl.DataFrame, rel: float = 
             scale = np.maximum(scale, np.nan_to_num(terms))
         ok = np.isnan(x) | (np.abs(x - y) <= rel * np.maximum(scale, 1e-300))
         assert ok.all(), (name, x[~ok][:3], y[~ok][:3])
+
+
+def _over_no_values(table: pl.DataFrame, name: str) -> np.ndarray:
+    """Where a group table's variance ``name`` is over no values: undefined, and Polars
+    gives null or 0.0 for it depending on how the column is chunked (seen on a frame and
+    its ``partition_by``), so the two engines need not agree there."""
+    if "var0" not in name or "shift" not in table.columns:
+        return np.zeros(table.height, dtype=bool)
+    values = pl.col("n") - pl.col("n_null")
+    counts = {
+        "var0": values,
+        "gap_var0": pl.col("n") - pl.max_horizontal("n_null", "baseline_null"),  # at most
+        "var0_without_max": values - pl.col("n_at_max").fill_null(0),
+        "var0_without_min": values - pl.col("n_at_min").fill_null(0),
+    }
+    count = counts.get(name, pl.col(name.replace("_var0", "_n")))
+    return table.select(count.cast(pl.Int64) <= 0).to_series().to_numpy()
 
 
 QUERY = {
@@ -148,8 +167,11 @@ def test_merged_row_moments_equal_one_pass(seed: int, files: int, center: float)
         whole.select("__order", "y_n", "y_lsum")
     )
     size = center + 10.0  # the rewards' size: what a sum of them rounds relative to
+    # Over no values a variance is undefined: Polars gives null or 0.0 for it depending on
+    # how the column is chunked (seen on one frame and its partition_by), so those are out.
+    some = whole["y_n"].to_numpy() > 0
     for name, scale in (("y_mean", size), ("y_var0", size**2), ("y_lx", size * 50 * rows)):
-        a, b = whole[name].to_numpy(), merged[name].to_numpy()
+        a, b = whole[name].to_numpy()[some], merged[name].to_numpy()[some]
         assert np.allclose(a, b, rtol=0, atol=1e-12 * scale, equal_nan=True), name
 
 
