@@ -17,6 +17,8 @@ running every command once, so that a figure and its floor see the same machine 
   rollouts each (verl-like ``step``, ``uid``, ``reward``), against the same rows in one file;
 * with ``--big`` (after ``make_logs.py --big 100000000``): ``compare`` and ``advantages``
   (three estimators) on the 10^8-rollout log in 50 Parquet files, one run each;
+* with ``--ray LOG`` (repeatable): ``compare --engine ray`` (a local Ray started in the
+  process: its start-up is in the figure) against ``compare`` on the same log;
 * with ``--text-dump FOLDER`` (after ``make_logs.py --text-dump GB``; repeatable):
   ``compare`` on a verl ``rollout_data_dir`` against its floor, Polars' own projected scan
   of the same files grouped by (step, group) computing mean and std of the score, where
@@ -290,6 +292,22 @@ def _text_dump_cases(grpoflaw: list[str], dumps: list[Path]) -> list[Case]:
     return cases
 
 
+def _ray_cases(grpoflaw: list[str], logs: list[Path]) -> list[Case]:
+    """compare --engine ray on each log beside compare (the local engine) on it."""
+    cases = []
+    for log in logs:
+        files = sorted(log.glob("*.jsonl")) if log.is_dir() else [log]
+        size = sum(p.stat().st_size for p in files) / 1e6
+        rows = rows_of_dump(log) if log.is_dir() else rows_of(log)
+        shape = f"{log.name}: {len(files)} files, {size:,.0f} MB"
+        local = compare_case(grpoflaw, log, shape, rows, "")
+        local.floor = None
+        ray = compare_case(grpoflaw, log, shape, rows, local.what)
+        ray.what, ray.cmd = f"{ray.what}, --engine ray", [*ray.cmd, "--engine", "ray"]
+        cases += [local, ray]
+    return cases
+
+
 def rows_of_dump(dump: Path) -> int:
     import polars as pl
 
@@ -330,6 +348,13 @@ def main() -> None:
     )
     parser.add_argument("--only-text", action="store_true", help="only the --text-dump rows")
     parser.add_argument(
+        "--ray",
+        type=Path,
+        action="append",
+        default=[],
+        help="also compare --engine ray against compare on this log (with --only-text: alone)",
+    )
+    parser.add_argument(
         "--shapes",
         action="store_true",
         help="only the two 10M Parquet shapes (make_logs.py and make_logs.py --iterations)",
@@ -355,6 +380,7 @@ def main() -> None:
         else:
             cases = _standard_cases(grpoflaw, args.data, tmp)
         cases += _text_dump_cases(grpoflaw, args.text_dump)
+        cases += _ray_cases(grpoflaw, args.ray)
         if args.many:
             cases += _many_file_cases(grpoflaw, args.many, tmp)
         if args.big:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -41,6 +42,7 @@ from grpoflaw_cli.estimators import (
 )
 from grpoflaw_cli.group_stats import needs_centering
 from grpoflaw_cli.ingest import INTERNAL_PREFIX, ColumnMap, Log, carried_name, input_name
+from grpoflaw_cli.merge import merge_moments, merge_steps, merge_sums
 from grpoflaw_cli.passes import (
     centered_sums_query,
     group_stats_query,
@@ -48,6 +50,8 @@ from grpoflaw_cli.passes import (
     sorted_groups,
     with_centered_sums,
 )
+from grpoflaw_cli.ray_engine import Engine, run
+from grpoflaw_cli.ray_engine import group_table as ray_group_table
 from grpoflaw_cli.result import Header, build_report
 from grpoflaw_cli.rollout_advantages import (
     advantages_query,
@@ -250,33 +254,33 @@ def _unweighted_components(
 
 
 def analyze_log(
-    log: Log, estimators: list[str], conventions: Conventions, compare_logged: bool = False
+    log: Log,
+    estimators: list[str],
+    conventions: Conventions,
+    compare_logged: bool = False,
+    engine: Engine = "local",
 ) -> Analysis:
     """One streaming pass over the log → the analysis (a second pass where clipping, GDPO
-    over several reward columns or the trainer's logged advantages need the rows)."""
+    over several reward columns or the trainer's logged advantages need the rows). With
+    ``engine="ray"`` the passes run as Ray tasks (:mod:`grpoflaw_cli.ray_engine`)."""
     det = log.detection
     components = tuple(carried_name(c) for c in det.components)
     logged = det.logged_advantage if compare_logged else None
     extra = applicable(log_defaults(log), inputs(log))[0] if logged else []
-
-    shift = typical_reward(log)
-
-    def query(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return group_stats_query(
-            frame,
-            has_length=det.length_col is not None,
-            has_task=det.task_col is not None,
-            # which files a step's rows came from (unless steps are split by design)
-            source_col=ingest.FILE_COL if len(det.files) > 1 and not det.group_per_file else None,
-            has_baseline=det.baseline_col is not None,
-            components=components,
-            extremes=any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
-            shift=shift,
-            sort=False,  # group_table sorts the collected table
-        )
-
+    settings: dict[str, Any] = {
+        "has_length": det.length_col is not None,
+        "has_task": det.task_col is not None,
+        # which files a step's rows came from (unless steps are split by design)
+        "source_col": ingest.FILE_COL if len(det.files) > 1 and not det.group_per_file else None,
+        "has_baseline": det.baseline_col is not None,
+        "components": components,
+        "extremes": any("extremes" in REGISTRY[n].requires for n in [*estimators, *extra]),
+        "shift": typical_reward(log),
+        "sort": False,  # group_table sorts the collected table
+    }
     progress.advance("the pass over the rows", 0)
-    table = group_table(log, query)
+    local = partial(group_stats_query, **settings)
+    table = ray_group_table(log, settings) if engine == "ray" else group_table(log, local)
     if table.height == 0 or int(table["n"].sum()) == 0:
         raise InputError(
             f"the log has no rows ({', '.join(str(f) for f in det.files[:3])})",
@@ -286,16 +290,15 @@ def analyze_log(
     center = needs_centering(table)
     if center.any():  # rewards far from zero relative to their spread: a second pass
         progress.advance("a second pass: the groups far from zero", 0)
-        centering = centered_sums_query(
-            log.stats_frame, table.filter(center), has_length=det.length_col is not None
-        )
-        table = with_centered_sums(table, ingest.collect(log, centering, streaming=True))
+        far = table.filter(center)
+        sums = run(engine, log, centered_sums_query, merge_sums, far, det.length_col is not None)
+        table = with_centered_sums(table, sums)
     keys = table.select("step", "group")
 
     def row_stats(variables: Any) -> pl.DataFrame:
         progress.advance("a second pass: the estimators that need the rows", 0)
-        query = row_variable_query(log.stats_frame, keys, variables, det.length_col is not None)
-        return ingest.collect(log, query, streaming=True)
+        query, has_length = row_variable_query, det.length_col is not None
+        return run(engine, log, query, merge_moments, keys, variables, has_length)
 
     # analyze_groups gets the only reference to the table, so the columns it has read can go as it
     # goes on (at 6.25M groups, ~0.5 GB).
@@ -312,9 +315,8 @@ def analyze_log(
     )
     if logged:
         progress.advance("a second pass: the trainer's logged advantages", 0)
-        comparison = ingest.collect(
-            log, logged_comparison_query(log.frame, analysis, logged), streaming=True
-        )
+        query = logged_comparison_query
+        comparison = run(engine, log, query, merge_steps, analysis, logged, every_row=True)
         analysis = with_logged(analysis, comparison, det.logged_estimator)
     return analysis
 
@@ -494,10 +496,11 @@ def compare(
     eps: float | None = None,
     clip: Clip = "default",
     thresholds: Thresholds | None = None,
+    engine: Engine = "local",
 ) -> Comparison:
     """Recompute every estimator (or ``estimators``) and run every diagnostic."""
     log, conv, names, skipped = _prepare(log, estimators, framework, ddof, eps, clip)
-    analysis = analyze_log(log, names, conv, compare_logged=True)
+    analysis = analyze_log(log, names, conv, compare_logged=True, engine=engine)
     thresholds = thresholds or Thresholds()
     flags = diagnose(analysis, thresholds, [str(f) for f in log.detection.files])
     return Comparison(log, analysis, flags, conv, skipped, thresholds)
@@ -577,16 +580,16 @@ def _input_paths(log: Log | str | Path | Sequence[str | Path]) -> Sequence[str |
     return [log] if isinstance(log, (str, Path)) else log
 
 
-def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting) -> Setting:
+def simulation_fitted_to(paths: Sequence[str | Path] | Log, base: Setting, **how: Any) -> Setting:
     """``base`` with its tasks fitted to the reward shapes of the log at ``paths`` (or
     the :class:`Log` read with its column options: :func:`load`)
-    (:func:`~grpoflaw_cli.simulate.setting_from_log`); an :class:`InputError` if the
-    log cannot give them."""
+    (:func:`~grpoflaw_cli.simulate.setting_from_log`), read with :func:`compare`'s
+    keywords ``how`` (``engine="ray"``); an :class:`InputError` if the log cannot give them."""
     from grpoflaw_cli.simulate import setting_from_log
 
     log = paths if isinstance(paths, Log) else load(paths)
     paths = [str(f) for f in log.detection.files] if isinstance(paths, Log) else paths
-    groups = compare(log, ["grpo"]).groups
+    groups = compare(log, ["grpo"], **how).groups
     try:
         return setting_from_log(groups, base)
     except ValueError as err:

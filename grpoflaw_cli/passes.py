@@ -44,6 +44,7 @@ def group_stats_query(
     extremes: bool = False,
     shift: float = 0.0,
     sort: bool = True,
+    partial: bool = False,
 ) -> pl.LazyFrame:
     """The aggregation over canonical rows: one row per (step, group), sorted (unless
     ``sort`` is false: then :func:`sorted_groups` sorts the collected table, faster; with
@@ -64,17 +65,26 @@ def group_stats_query(
     ``reward_values``; with ``extremes`` (several times the cost of the rest: gathered only
     for the estimators that need it) the columns of
     :class:`~grpoflaw_cli.group_stats.Extremes`.
+
+    ``partial`` gives the table of one part of the rows (some files) that
+    :func:`grpoflaw_cli.merge.merge_group_tables` merges with the other parts' into this
+    one: ``task_mixed``, ``component_patterns`` and ``reward_values`` hold the group's
+    distinct values as lists (not their count), and a baseline adds ``gap_n``.
     """
     aggs = _reward_aggs(shift)
     if has_length:
         aggs += _length_aggs(shift)
     if has_task:
         task = pl.col("task")
-        aggs += [task.first().alias("task"), (task != task.first()).any().alias("task_mixed")]
+        mixed = (task != task.first()).any().alias("task_mixed")
+        aggs += [
+            task.first().alias("task"),
+            task.drop_nulls().unique().alias("task_mixed") if partial else mixed,
+        ]
     if len(components) > 1:
-        aggs += _component_aggs(components)
+        aggs += _component_aggs(components, partial)
     if has_baseline:
-        aggs += _baseline_aggs()
+        aggs += _baseline_aggs(partial)
     if extremes:
         aggs += _extremes_aggs()
     if source_col is not None:
@@ -159,9 +169,9 @@ def _length_aggs(shift: float) -> list[pl.Expr]:
     ]
 
 
-def _component_aggs(components: Sequence[str]) -> list[pl.Expr]:
+def _component_aggs(components: Sequence[str], partial: bool = False) -> list[pl.Expr]:
     """Each reward component's count, mean, variance and range, and how many distinct
-    component vectors and summed rewards the group has."""
+    component vectors and summed rewards the group has (``partial``: which)."""
     aggs: list[pl.Expr] = []
     for k, column in enumerate(components):
         part = pl.col(column).cast(pl.Float64).fill_nan(None)
@@ -175,22 +185,23 @@ def _component_aggs(components: Sequence[str]) -> list[pl.Expr]:
     # Distinct component vectors vs distinct summed rewards: more of the former means
     # different reward-component outcomes that the summed reward (and so GRPO) aliases.
     # Both to 12 significant digits: 0.1 + 0.2 and 0.3 + 0 are one reward to GRPO.
-    return [
-        *aggs,
-        pl.struct([pl.col(c).cast(pl.Float64).round_sig_figs(SAME) for c in components])
-        .n_unique()
-        .alias("component_patterns"),
-        pl.col("reward").round_sig_figs(SAME).n_unique().alias("reward_values"),
-    ]
+    patterns = pl.struct([pl.col(c).cast(pl.Float64).round_sig_figs(SAME) for c in components])
+    values = pl.col("reward").round_sig_figs(SAME)
+    if partial:
+        distinct = [patterns.unique().alias("component_patterns"), values.unique()]
+    else:
+        distinct = [patterns.n_unique().alias("component_patterns"), values.n_unique()]
+    return [*aggs, *distinct[:1], distinct[1].alias("reward_values")]
 
 
-def _baseline_aggs() -> list[pl.Expr]:
-    """Mean and variance of the reward less its baseline (ReMax)."""
+def _baseline_aggs(partial: bool = False) -> list[pl.Expr]:
+    """Mean and variance of the reward less its baseline (ReMax); ``partial``: their count."""
     gap = pl.col("reward") - pl.col("baseline")
     return [
         gap.mean().alias("gap_mean"),
         gap.var(ddof=0).alias("gap_var0"),
         pl.col("baseline").null_count().alias("baseline_null"),
+        *([gap.count().alias("gap_n")] if partial else []),
     ]
 
 

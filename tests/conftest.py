@@ -73,3 +73,21 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
 
 def frame(**cols: list[Any]) -> pl.DataFrame:
     return pl.DataFrame(cols)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """One local Ray of 2 CPUs for a module's tests of the Ray engine (it takes seconds to
+    start; shut down after them, so that its processes do not idle through the rest of the
+    run). Skipped where Ray is not installed, except in CI, which installs it."""
+    import os
+
+    if os.environ.get("CI"):
+        import ray
+    else:
+        ray = pytest.importorskip("ray")
+    from grpoflaw_cli.ray_engine import started
+
+    started(ray, num_cpus=2)
+    yield ray
+    ray.shutdown()

@@ -22,6 +22,8 @@ PURE = (
     "grpoflaw_cli.estimators",
     "grpoflaw_cli.group_stats",
     "grpoflaw_cli.passes",
+    "grpoflaw_cli.merge",
+    "grpoflaw_cli.ray_engine",
     "grpoflaw_cli.analysis",
     "grpoflaw_cli.attribution",
     "grpoflaw_cli.magnitude",

@@ -14,6 +14,8 @@ from grpoflaw_cli.cli.options import (
     DEFAULT_CONVENTIONS,
     NO_COLUMNS,
     ConventionsChoice,
+    EngineName,
+    EngineOpt,
     Estimators,
     LogColumns,
     OutputFormat,
@@ -24,6 +26,7 @@ from grpoflaw_cli.cli.options import (
     chosen_estimators,
     column_options,
     conventions_options,
+    engine_ready,
     output_options,
     output_path,
     read_log,
@@ -82,6 +85,7 @@ def compare(
     magnitude_ratio: MagnitudeRatio = 3.0,
     noise_ratio: NoiseRatio = 0.05,
     zero_variance_warning: ZeroVarianceWarning = 0.5,
+    engine: EngineOpt = EngineName.local,
 ) -> int:
     """Recompute advantages under every estimator side by side and flag magnitude collapse."""
     from grpoflaw_cli.diagnostics import Severity, Thresholds
@@ -96,6 +100,7 @@ def compare(
         noise_ratio=noise_ratio,
         zero_variance_warning=zero_variance_warning,
     )
+    engine_ready(engine)
     from grpoflaw_cli import api
 
     if html is not None:
@@ -105,7 +110,7 @@ def compare(
     with progress_shown():  # on a terminal, once it takes 2 s: the read and the pass
         log = read_log(paths, mapping, skip_bad_lines, source, conventions.framework)
         report_skipped(log)
-        result = api.compare(log, names, thresholds=thresholds, **settings)
+        result = api.compare(log, names, thresholds=thresholds, engine=engine.value, **settings)
     note_skipped(result.skipped, explicit=estimators is not None)
     _show(result, output_format, html, max_rows)
     if fail_on is not FailOn.none:

@@ -218,6 +218,33 @@ SourceOpt = Annotated[
         "recognizes it.",
     ),
 ]
+
+
+class EngineName(str, Enum):
+    """Where the pass over the rows runs (``api.Engine``)."""
+
+    local = "local"
+    ray = "ray"
+
+
+EngineOpt = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="local: this process; ray: the passes over the rows as Ray tasks, a run of files "
+        "each, on the cluster RAY_ADDRESS names or a local Ray (pip install 'grpoflaw[ray]').",
+    ),
+]
+
+
+def engine_ready(engine: EngineName) -> None:
+    """Refuse ``--engine ray`` before any work when Ray is not installed."""
+    if engine is EngineName.ray:
+        from grpoflaw_cli.ray_engine import ray_module
+
+        ray_module()
+
+
 SkipBadLines = Annotated[
     bool,
     typer.Option(

@@ -11,12 +11,15 @@ import typer
 from grpoflaw_cli.cli.display import note_skipped, screen
 from grpoflaw_cli.cli.options import (
     NO_COLUMNS,
+    EngineName,
+    EngineOpt,
     Estimators,
     LogColumns,
     SourceName,
     TableOrJson,
     chosen_estimators,
     column_options,
+    engine_ready,
     output_options,
     output_path,
     read_log,
@@ -55,6 +58,7 @@ def simulate(
     ] = 0,
     output_format: TableOrJson = TableOrJson.table,
     html_out: str | None = None,
+    engine: EngineOpt = EngineName.local,
 ) -> None:
     """Does GRPO's normalization cost learning on your kind of rewards? A seeded
     multi-task policy-gradient experiment, every estimator on the same budget."""
@@ -67,6 +71,12 @@ def simulate(
             "the column options map a log's columns: they go with --from-log",
             hint="add --from-log LOG, or drop the column options",
         )
+    if engine is not EngineName.local and not from_log:
+        raise UsageError(
+            "--engine runs the pass over a log: it goes with --from-log",
+            hint="add --from-log LOG, or drop --engine",
+        )
+    engine_ready(engine)
     every = estimators is not None and estimators.strip() == "all"
     names, left_out = sim.runnable(chosen_estimators(estimators), every=every)
     note_skipped(left_out, explicit=True)  # "all" means all that can run here
@@ -87,7 +97,7 @@ def simulate(
         from grpoflaw_cli import api
 
         log = read_log(from_log, mapping, False, SourceName.auto)
-        base = api.simulation_fitted_to(log, base)
+        base = api.simulation_fitted_to(log, base, engine=engine.value)
     outcome = sim.run(base, names)
     if html is not None:
         from grpoflaw_cli.render.html import render_simulation

@@ -113,6 +113,7 @@ def load(
         skipped_lines=tuple(read.skipped),
         warnings=_few([spell(w) for w in read.warnings]),
         read_as=(user, skip_bad_lines, source),
+        schemas=tuple(read.schemas),
     )
 
 

@@ -51,6 +51,8 @@ class Log:
     read_as: tuple[ColumnMap, bool, str] = (ColumnMap(), False, "auto")
     """How it was read (the mapping, ``skip_bad_lines``, ``source``): to read it again under
     another rule for missing rewards (see :func:`reread`)."""
+    schemas: tuple[pl.Schema, ...] = ()
+    """Per file: its schema as read (to read some of the files again as the log does)."""
 
     @property
     def stats_frame(self) -> pl.LazyFrame:
