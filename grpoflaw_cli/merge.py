@@ -15,7 +15,7 @@ into the table one pass over every row gives, in one vectorised ``group_by``:
   counted once over the union;
 * the statistics without a group's maximum (minimum) take each part's own where that
   part holds the maximum, and the whole part's where it does not;
-* the task is the first part's first.
+* the task is the first one named, in the parts' order.
 
 A group that sits in one part keeps that part's values as they are, bit for bit. The
 second passes' tables merge as simply: :func:`merge_sums` (sums and maxima per group or
@@ -74,9 +74,8 @@ def merge_group_tables(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
 def _counted(names: Sequence[str]) -> list[pl.Expr]:
     """A lone part's lists of distinct values as the counts a single pass gives."""
     counts = [pl.col(n).list.len().cast(pl.UInt32) for n in names if n in DISTINCT]
-    if "task_mixed" in names:  # see passes: a null first task compares as no other
-        other = pl.col("task_mixed").list.len() > 1
-        counts.append((pl.col("task").is_not_null() & other).alias("task_mixed"))
+    if "task_mixed" in names:
+        counts.append((pl.col("task_mixed").list.len() > 1).alias("task_mixed"))
     return counts
 
 
@@ -99,9 +98,10 @@ def _merged(schema: pl.Schema) -> list[pl.Expr]:
         elif name in DISTINCT:
             exprs.append(pl.col(name).explode().n_unique().cast(pl.UInt32))
         elif name == "task_mixed":
-            other = pl.col(name).explode().drop_nulls().n_unique() > 1
-            exprs.append((pl.col("task").first().is_not_null() & other).alias(name))
-        elif name in ("task", "shift"):
+            exprs.append((pl.col(name).explode().drop_nulls().n_unique() > 1).alias(name))
+        elif name == "task":  # the first one named, as in passes
+            exprs.append(pl.col(name).drop_nulls().first())
+        elif name == "shift":
             exprs.append(pl.col(name).first())
         elif name in ("n_at_max", "n_at_min", "below_max"):
             exprs.append(_extreme_count(name))

@@ -58,7 +58,7 @@ def group_stats_query(
     :func:`~grpoflaw_cli.group_stats.needs_centering`), the ``shift``; with lengths
     ``len_sum``, ``len_r``, ``len_rr`` (Σ L, Σ L·(r − shift), Σ L·(r − shift)², over the
     rollouts with a reward) and ``len_min`` (−1 if a length is missing); with tasks ``task``
-    (the group's first) and ``task_mixed`` (whether another task is in the group); with
+    (the first one its rollouts name) and ``task_mixed`` (whether one names another); with
     ``source_col`` (the index of the file a row came from) ``source_min`` and
     ``source_max``; with a baseline ``gap_mean``, ``gap_var0``,
     ``baseline_null``; with several ``components`` ``component_patterns`` and
@@ -75,11 +75,16 @@ def group_stats_query(
     if has_length:
         aggs += _length_aggs(shift)
     if has_task:
+        # The group's task is the first one its rollouts name (a missing one names none);
+        # it is mixed when another rollout names another. (A comparison with the first
+        # row did not see [None, "a", "b"] as mixed.)
         task = pl.col("task")
-        mixed = (task != task.first()).any().alias("task_mixed")
+        first = task.drop_nulls().first()
         aggs += [
-            task.first().alias("task"),
-            task.drop_nulls().unique().alias("task_mixed") if partial else mixed,
+            first.alias("task"),
+            task.drop_nulls().unique().alias("task_mixed")
+            if partial
+            else (task != first).any().alias("task_mixed"),
         ]
     if len(components) > 1:
         aggs += _component_aggs(components, partial)

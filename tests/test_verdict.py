@@ -337,6 +337,26 @@ def test_groups_spanning_tasks_are_flagged_not_split() -> None:
     assert not [f for f in diagnose(clean) if f.code == "mixed_task_groups"]
 
 
+def test_a_missing_task_neither_hides_nor_makes_a_mixed_group() -> None:
+    """A rollout without a task names none: [None, chat, code] spans two tasks (a
+    comparison with the first row missed it) and is given the first one named,
+    [None, code, code] is a code group, and [code, None] stays code."""
+    rows = {
+        "step": [1] * 7,
+        "group": [0, 0, 0, 1, 1, 1, 2],
+        "task": [None, "chat", "code", None, "code", "code", "code"],
+        "reward": [0.0, 1, 2, 0, 1, 3, 1],
+    }
+    groups = _analysis(rows).groups
+    assert groups.select("group", "task", "task_mixed").rows() == [
+        (0, "chat", True),
+        (1, "code", False),
+        (2, "code", False),
+    ]
+    flags = [f for f in diagnose(_analysis(rows)) if f.code == "mixed_task_groups"]
+    assert [f.evidence["groups"] for f in flags] == [1]
+
+
 def test_verl_scores_a_lone_rollout_so_it_is_not_zero_signal(tmp_path) -> None:
     """verl gives a one-rollout group mean 0 and std 1: its advantage is its reward (5 / (1
     + 1e-6)), not 0. Under verl's conventions it is no zero-signal rollout; under TRL's
