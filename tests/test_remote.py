@@ -245,6 +245,22 @@ def test_wandb_tables_remote_equal_local(on_s3: dict[str, str]) -> None:
     assert there == report(WANDB)
 
 
+@SLOW
+def test_ray_engine_on_remote_logs_equals_local(on_s3: dict[str, str]) -> None:
+    """Ray tasks read the files from the store themselves, with the credentials and
+    endpoint of their own environment (here a local Ray started in the test's)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        there = report(f"s3://{BUCKET}/verl/", "--engine", "ray")
+    finally:
+        ray.shutdown()
+    assert there == report(VERL)
+
+
 def test_remote_output_refused(on_s3: dict[str, str]) -> None:
     result = run("advantages", f"s3://{BUCKET}/seed.csv", "-o", f"s3://{BUCKET}/adv.parquet")
     assert result.exit_code == 2
