@@ -86,7 +86,7 @@ def _merged(schema: pl.Schema) -> list[pl.Expr]:
         if name in KEYS or name == "gap_n":
             continue
         if name in MOMENTS or (name.startswith("component") and name.endswith("_mean")):
-            exprs += _moments(name)
+            exprs += _moments(name, schema)
         elif name in MOMENTS.values() or name.endswith("_var0") or name.startswith("var0_"):
             continue  # merged with its mean
         elif name in SUMS or (name.startswith("component") and name.endswith("_n")):
@@ -116,18 +116,29 @@ def _chan(count: pl.Expr, mean: pl.Expr, var: pl.Expr) -> tuple[pl.Expr, pl.Expr
     """The merged mean and population variance of parts of ``count`` values each (Chan
     et al.'s rule); null where there is no value."""
     c = count.cast(pl.Float64)
-    total = c.sum()
-    m = pl.when(c > 0).then(mean).otherwise(0.0)
-    mu = (c * m).sum() / total
-    m2 = (c * pl.when(c > 0).then(var).otherwise(0.0)).sum() + (c * (m - mu) ** 2).sum()
-    return pl.when(total > 0).then(mu), pl.when(total > 0).then(m2 / total)
+    total, live = c.sum(), c > 0
+    # About the first part's mean: parts with one mean (a constant group split across
+    # files) merge to that mean and a variance of exactly 0, as one pass gives; Σ c·m / C
+    # could miss the mean by an ulp, and a variance of 1e-33 is not a constant group
+    # (GRPO would divide it by eps, grpo_loo's left-out std too).
+    ref = pl.when(live).then(mean).drop_nulls().first()
+    d = pl.when(live).then(mean - ref).otherwise(0.0)
+    shift = (c * d).sum() / total
+    m2 = (c * pl.when(live).then(var).otherwise(0.0)).sum() + (c * (d - shift) ** 2).sum()
+    return pl.when(total > 0).then(ref + shift), pl.when(total > 0).then(m2 / total)
 
 
-def _moments(mean: str) -> list[pl.Expr]:
+def _moments(mean: str, schema: pl.Schema) -> list[pl.Expr]:
     """A mean and its variance, merged."""
     var = MOMENTS.get(mean, mean.removesuffix("_mean") + "_var0")
     count = COUNTS.get(mean, pl.col(mean.removesuffix("_mean") + "_n"))
     mu, v = _chan(count, pl.col(mean), pl.col(var))
+    # Values all equal have no spread, exactly, as one pass finds: their means about the
+    # shift can differ by an ulp from part to part, and m2 ≠ 0 is no constant group.
+    base = "" if mean == "mean_shifted" else mean.removesuffix("_mean") + "_"
+    low, high = f"{base}min", f"{base}max"
+    if low in schema and high in schema:
+        v = pl.when(pl.col(low).min() == pl.col(high).max()).then(0.0).otherwise(v)
     return [mu.alias(mean), v.alias(var)]
 
 
@@ -148,9 +159,16 @@ def _without_extreme(side: str) -> list[pl.Expr]:
     reaches = pl.col(side) == extreme
     values = pl.col("n") - pl.col("n_null")
     count = pl.when(reaches).then(values - pl.col(f"n_at_{side}")).otherwise(values)
-    whole_mean = pl.col("mean_shifted") + pl.col("shift")
+    # A part of equal values is that value with no spread, exactly (its mean about the
+    # shift, shifted back, can miss it by an ulp: the lone maximum's others would then
+    # have a spread of rounding, which grpo_loo divides by eps).
+    constant = pl.col("min") == pl.col("max")
+    whole_mean = pl.when(constant).then(pl.col("min")).otherwise(
+        pl.col("mean_shifted") + pl.col("shift")
+    )
+    whole_var = pl.when(constant).then(0.0).otherwise(pl.col("var0"))
     mean = pl.when(reaches).then(pl.col(f"mean_without_{side}")).otherwise(whole_mean)
-    var = pl.when(reaches).then(pl.col(f"var0_without_{side}")).otherwise(pl.col("var0"))
+    var = pl.when(reaches).then(pl.col(f"var0_without_{side}")).otherwise(whole_var)
     mu, v = _chan(count, mean, var)
     return [mu.alias(f"mean_without_{side}"), v.alias(f"var0_without_{side}")]
 

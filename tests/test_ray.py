@@ -318,6 +318,91 @@ def _exact_std(values: list[float]) -> float:
     return float(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
 
 
+# Two logs a trial found the merge wrong on (groups of equal values split across files).
+# grpo_loo: step 5, uid g0 is one 1.0 among seven 0.0s, g9 eight 0.7s, g7 random; padded
+# so that the runs of files fall as they did.
+LOO_FILES = {
+    "2": [("g7", 7.1711307478649156, 881)],
+    "8": [("g0", 0.0, 1527)],
+    "10": [("g9", 0.7, 1168)],
+    "13": [("g0", 0.0, 975), ("g7", 3.8683450083341233, 2082)],
+    "16": [("g7", -12.89371413960456, 438)],
+    "18": [("g0", 1.0, 2463)],
+    "22": [("g7", 13.366726310198633, 990)],
+    "27": [("g0", 0.0, 1815)],
+    "30": [("g0", 0.0, 1695)],
+    "35": [("g7", 8.829096607766575, 1157), ("g0", 0.0, 686)],
+    "39": [("g7", -2.106649056630421, 450)],
+    "41": [("g0", 0.0, 2259)],
+    "43": [("g9", 0.7, 2008)],
+    "46": [("g9", 0.7, 556)],
+    "48": [("g9", 0.7, 1683)],
+    "49": [("g9", 0.7, 1708)],
+    "53": [("g9", 0.7, 1215)],
+    "59": [("g9", 0.7, 1071)],
+    "68": [("g0", 0.0, 1563)],
+    "72": [("g7", 8.833210589564919, 1301), ("g7", 5.4208729370816595, 1818)],
+    "79": [("g9", 0.7, 663)],
+}
+# zero variance: steps 1 and 4, a group of 0.5s beside rewards of about ±1e-3.
+HALVES = {
+    "a": [
+        (1, "s", -0.0009590655321041201),
+        (1, "s", 0.0010839754700613295),
+        (4, "c", 0.5),
+        (1, "c", 0.5),
+        (1, "c", 0.5),
+        (1, "s", 0.00014077499008552228),
+        (1, "s", -0.00035382860941833946),
+        (4, "c", 0.5),
+        (4, "s", -0.0008816829756864633),
+        (1, "s", -0.0007096181835387358),
+        (4, "s", -0.0008422789566319195),
+        (4, "c", 0.5),
+    ],
+    "b": [
+        (1, "s", 0.0005644556303293036),
+        (1, "s", 0.0016458754237823046),
+        (4, "s", -0.00018896906384204492),
+        (4, "c", 0.5),
+        (1, "c", 0.5),
+        (4, "s", -4.567252946446499e-05),
+        (4, "c", 0.5),
+        (4, "c", 0.5),
+        (4, "c", 0.5),
+        (4, "s", -0.000663854230732174),
+        (1, "s", 0.0005146591225063408),
+        (4, "c", 0.5),
+    ],
+}
+
+
+@pytest.mark.slow
+def test_equal_values_split_across_files_merge_to_no_spread(local_ray: Any, tmp_path: Path) -> None:
+    """Parts of equal values have means an ulp apart from part to part (about the shift,
+    or summed in another order); the merge must still find no spread where one pass
+    finds none. Before, grpo_loo divided g0's lone success by eps (a scale of 204,124,
+    not 0.948) and the groups of 0.5s were not constant (zero signal 12.5 %, not 45.8 %)."""
+    loo = tmp_path / "loo"
+    loo.mkdir()
+    for name, rows in LOO_FILES.items():
+        with (loo / f"{name}.jsonl").open("w") as fh:
+            for uid, reward, size in rows:
+                line = {"step": 5, "uid": uid, "reward": reward, "pad": ""}
+                line["pad"] = "x" * (size - 1 - len(json.dumps(line)))
+                fh.write(json.dumps(line) + "\n")
+    result = same_results(loo)
+    assert result.iterations["scale_grpo_loo"].to_list() == pytest.approx([0.94767625890055])
+    halves = tmp_path / "halves"
+    halves.mkdir()
+    for name, rows in HALVES.items():
+        pl.DataFrame(rows, schema=["step", "prompt_id", "reward"], orient="row").write_ndjson(
+            halves / f"{name}.jsonl"
+        )
+    result = same_results(halves)
+    assert result.iterations["zero_variance_groups"].to_list() == [1, 1]
+
+
 @pytest.mark.slow
 def test_a_folder_of_many_files(local_ray: Any, tmp_path: Path) -> None:
     folder = _split_log(tmp_path / "many", files=40, seed=1)
