@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from grpoflaw_cli.errors import GrpoflawError, InputError, option, spell
 from grpoflaw_cli.formatting import count
 
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
 
 Listing = tuple[tuple[str, int, int], ...]
 """The watched files as (path, size, mtime in ns), sorted."""
+
+CHANGING = (GrpoflawError, OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException)
+"""What a look can raise while a file changes under it: a file growing between the check
+of its lines and Polars' read of them fails in Polars ("Syntax at character 9"); the next
+look reads it again."""
 
 UNREADABLE = -1
 """The size :func:`listing` gives a subfolder it cannot read."""
@@ -176,7 +183,7 @@ class _Look:
             return None, f"{count(len(files), 'empty file')} so far"
         try:
             return self.report(paths or [folder]), self.held if self.appended else None
-        except (GrpoflawError, OSError) as err:
+        except CHANGING as err:
             problem = self.message(err)
             if len(paths) < 2:
                 return None, problem
@@ -191,14 +198,14 @@ class _Look:
             try:
                 self.report([path])
                 readable.append(path)
-            except (GrpoflawError, OSError):
+            except CHANGING:
                 pass
         left_out = ", ".join(p.name for p in paths if p not in readable)
         if not readable or len(readable) == len(paths):
             return None, problem
         try:
             return self.report(readable), f"left out {left_out} for now: {problem}"
-        except (GrpoflawError, OSError):
+        except CHANGING:
             return None, problem
 
     def message(self, err: Exception) -> str:
@@ -207,8 +214,9 @@ class _Look:
             skip = spell(option("skip_bad_lines"))
             hint = err.hint if err.hint and skip not in err.hint else None
             return err.message + (f" ({hint})" if hint else "")
-        name = getattr(err, "filename", None) or ""
-        return f"{name} changed while being read; looking again".strip()
+        name = getattr(err, "filename", None) or "a file"
+        why = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+        return f"{name} changed while being read ({why}); looking again"
 
 
 def without_newest_step(log: Any) -> tuple[Any, str | None]:
@@ -228,8 +236,6 @@ def without_newest_step(log: Any) -> tuple[Any, str | None]:
     >>> log.frame.select("step").collect()["step"].to_list()
     [1, 1]
     """
-    import polars as pl
-
     from grpoflaw_cli import ingest
 
     if log.detection.step_col is None:  # one iteration, whatever is appended

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from grpoflaw_cli import api, watch
@@ -88,3 +89,31 @@ def test_a_file_with_no_step_column_is_shown_whole(tmp_path: Path) -> None:
     frame.write_ndjson(path)
     report, problem = next(watch.follow(path, ColumnMap(), interval=0.01, refreshes=1))
     assert report is not None and report["summary"]["rollouts"] == 4 and problem is None
+
+
+def test_a_file_growing_under_polars_is_read_again_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that grows between the check of its lines and Polars' read fails in Polars
+    (a trial hit "ComputeError: Syntax at character 9" about one run in six, exit 3): the
+    look says so, and the next one reads the file again."""
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text("".join(_lines(1) + _lines(2)))
+    real = watch._Look.report
+    calls = []
+
+    def racing(self: watch._Look, paths: list[Path]) -> dict[str, object]:
+        calls.append(paths)
+        if len(calls) == 1:
+            raise pl.exceptions.ComputeError("Syntax at character 9")
+        return real(self, paths)
+
+    monkeypatch.setattr(watch._Look, "report", racing)
+    looks = watch.follow(path, ColumnMap(), interval=0.01, refreshes=5)
+    report, problem = next(looks)
+    assert report is None
+    assert problem == "a file changed while being read (Syntax at character 9); looking again"
+    with path.open("a") as fh:
+        fh.write(_lines(3)[0])
+    report, problem = next(looks)
+    assert report is not None and [it["step"] for it in report["iterations"]] == [1, 2]
