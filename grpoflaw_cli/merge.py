@@ -163,8 +163,8 @@ def _without_extreme(side: str) -> list[pl.Expr]:
     # shift, shifted back, can miss it by an ulp: the lone maximum's others would then
     # have a spread of rounding, which grpo_loo divides by eps).
     constant = pl.col("min") == pl.col("max")
-    whole_mean = pl.when(constant).then(pl.col("min")).otherwise(
-        pl.col("mean_shifted") + pl.col("shift")
+    whole_mean = (
+        pl.when(constant).then(pl.col("min")).otherwise(pl.col("mean_shifted") + pl.col("shift"))
     )
     whole_var = pl.when(constant).then(0.0).otherwise(pl.col("var0"))
     mean = pl.when(reaches).then(pl.col(f"mean_without_{side}")).otherwise(whole_mean)

@@ -174,3 +174,36 @@ def test_any_numeric_table_reads_back_value_for_value(rows: list[list[Any]]) -> 
                 assert math.isnan(got)
             else:
                 assert got == want
+
+
+def test_tables_without_a_step_column_take_it_from_the_name_not_the_hash(
+    tmp_path: Path,
+) -> None:
+    """W&B names a table completions_{step}_{hash}: a trial's tables without a step column
+    got steps 0, 99 and 1234 from the hashes, out of order."""
+    for step, digest in (
+        (5, "0a99b1234cd5e6f7a8b9"),
+        (10, "99aa00bb11cc22dd33ee"),
+        (20, "1234abcd5678ef901234"),
+    ):
+        rows = [[f"q{p}", f"c{k}", float(k % 2 + step)] for p in range(2) for k in range(2)]
+        (tmp_path / f"completions_{step}_{digest}.table.json").write_text(
+            json.dumps({"columns": ["prompt", "completion", "acc"], "data": rows})
+        )
+    report = _json("compare", str(tmp_path))
+    assert [it["step"] for it in report["iterations"]] == [5, 10, 20]
+
+
+def test_a_table_cut_short_keeps_its_group_size(tmp_path: Path) -> None:
+    """8 prompts × 4 completions with the last 2 rows gone: a trial got groups of 2
+    everywhere (the gcd of the runs); the groups are 7 of 4 and one of 2."""
+    rows = [["3", f"q{p}", f"c{k}", float((p + k) % 3), 0.0] for p in range(8) for k in range(4)][
+        :-2
+    ]
+    path = tmp_path / "completions_3_ab12cd34.table.json"
+    columns = ["step", "prompt", "completion", "acc", "advantage"]
+    path.write_text(json.dumps({"columns": columns, "data": rows}))
+    result = CliRunner().invoke(app, ["inspect", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)["facts"]
+    assert facts["groups"] == 8 and facts["group sizes"] == "min 2, median 4, max 4"

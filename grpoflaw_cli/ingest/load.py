@@ -48,7 +48,7 @@ from grpoflaw_cli.ingest.lines import readable_name
 from grpoflaw_cli.ingest.locate import locate_read_error
 from grpoflaw_cli.ingest.log import Log
 from grpoflaw_cli.ingest.trainers import Choice, Preset, missing_rewards
-from grpoflaw_cli.ingest.wandb_tables import is_table, table_copy
+from grpoflaw_cli.ingest.wandb_tables import is_table, numbered_name, table_copy
 
 
 @dataclass
@@ -401,7 +401,7 @@ def steps_from_file_names(files: Sequence[Path]) -> tuple[tuple[int, ...], str]:
         found = re.findall(r"\d+", name)
         return int(found[-1]) if found else None
 
-    names = [last_number(p.name.split(".")[0]) for p in files]
+    names = [last_number(numbered_name(p)) for p in files]
     if all(n is not None for n in names) and len(set(names)) == len(names):
         return tuple(n for n in names if n is not None), "the number in its name"
     for up in range(1, 4):

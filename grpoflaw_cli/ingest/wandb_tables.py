@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,20 @@ def is_table(path: Path) -> bool:
     (True, False)
     """
     return path.name.lower().endswith(SUFFIX)
+
+
+def numbered_name(path: Path) -> str:
+    """The part of a file's name that may number its step: a W&B table's without its
+    content hash (``completions_5_0f3a9e2b….table.json`` → ``completions_5``), whose
+    digits are no step.
+
+    >>> numbered_name(Path("completions_5_a1b2c3d4e5f6a7b8c9d0.table.json"))
+    'completions_5'
+    >>> numbered_name(Path("steps/12.jsonl.gz"))
+    '12'
+    """
+    stem = path.name.split(".")[0]
+    return re.sub(r"_[0-9a-f]{8,}$", "", stem) if is_table(path) else stem
 
 
 def shown_format(path: Path, fmt: str) -> str:

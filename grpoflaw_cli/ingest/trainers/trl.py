@@ -45,7 +45,8 @@ def missing_rewards(framework: str | None) -> NanRewards | None:
 def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | None:
     named = any(re.fullmatch(r"completions_\d+\.parquet", f.name) for f in files)
     table = any(re.fullmatch(r"completions_\d+_[0-9a-f]+\.table\.json", f.name) for f in files)
-    if not (named or has_columns(columns, "prompt", "completion", "advantage")):
+    by_columns = has_columns(columns, "prompt", "completion", "advantage")
+    if not (named or (table and has_columns(columns, "prompt", "completion")) or by_columns):
         return None
     names = list(columns)
     lo = names.index("completion") + 1 if "completion" in names else 0
@@ -57,6 +58,8 @@ def recognize(files: Sequence[Path], columns: Mapping[str, str]) -> Preset | Non
         "file names completions_{step}.parquet"
         if named
         else "columns prompt, completion, advantage"
+        if by_columns
+        else "file names completions_{step}_{hash}.table.json, columns prompt, completion"
     ) + (
         " (TRL GRPOTrainer's completions table, exported from W&B)"
         if table
@@ -125,7 +128,16 @@ def _refuse_one_per_prompt(first: pl.LazyFrame, column: str) -> None:
 def block_size(frame: pl.LazyFrame, column: str) -> int | None:
     """The run length by which ``column`` repeats in consecutive rows (TRL writes
     ``num_generations`` completions of a prompt one after the other): the gcd of the run
-    lengths, or None if it does not repeat."""
+    lengths, or None if it does not repeat. A last run shorter than every other (of three
+    or more) is left out: a table cut short ends in part of a group, which would make
+    every group that part's size. (With two runs, 8 then 4 may be two groups of 4 with
+    one prompt: the gcd, 4, is kept.)
+
+    >>> block_size(pl.LazyFrame({"p": list("aaaabbbbcc")}), "p")
+    4
+    >>> block_size(pl.LazyFrame({"p": list("aaaaaaaabbbb")}), "p")
+    4
+    """
     try:
         keys = frame.select(pl.col(column).hash()).collect().to_series()
     except READ_ERRORS:
@@ -135,5 +147,6 @@ def block_size(frame: pl.LazyFrame, column: str) -> int | None:
     import numpy as np  # here only: plain commands (inspect) start faster without it
 
     runs = keys.rle().struct.field("len").to_numpy()
-    size = int(np.gcd.reduce(runs))
+    cut = runs.size >= 3 and runs[-1] < runs[:-1].min()
+    size = int(np.gcd.reduce(runs[:-1] if cut else runs))
     return size if size > 1 else None
