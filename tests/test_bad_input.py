@@ -85,7 +85,8 @@ REFUSED: list[tuple[str, str, bytes, list[str]]] = [
         "bare NaN",
         "log.jsonl",
         lines(*GOOD, '{"step": 1, "uid": "a", "reward": NaN}'),
-        ["line 5", "NaN"],
+        # a hint to fix the writer, not to skip the line
+        ["line 5", "NaN", "write null for a missing value", "drop the rollout"],
     ),
     (
         "bare Infinity",

@@ -71,14 +71,17 @@ def locate_read_error(
         return _type_change(path, fmt, column, used=column in numeric, detail=detail)
     if bad_line is not None:
         line_no, why, total = bad_line
+        bare = why.startswith("a bare ")  # NaN, Infinity: written whole, not cut short
         last = (
             " (the last line: was the file still being written?)"
-            if line_no == total and total > 1
+            if line_no == total and total > 1 and not bare
             else ""
         )
         hint = (
             f"a {''.join(path.suffixes)} file is read as JSON Lines: one JSON object per line"
             if why.startswith("found a JSON")
+            else BARE_HINT
+            if bare
             else CR_HINT
             if "carriage return" in why
             else f"fix or delete that line, or pass {option('skip_bad_lines')} to skip malformed "
@@ -292,6 +295,15 @@ def _safe_lines(path: Path) -> Iterator[bytes]:
         yield from file_lines(path)
     except OSError:
         return
+
+
+BARE_HINT = (
+    "Python's json.dumps writes NaN for float('nan'); write null for a missing value "
+    "(json.dumps(..., allow_nan=False) finds where), or replace them: "
+    r"sed -E 's/-?\b(NaN|Infinity)\b/null/g'. Skipping the line would drop the rollout "
+    "from its group"
+)
+"""What to do about a bare NaN or Infinity in a JSONL line."""
 
 
 def _first_bad_jsonl_line(path: Path) -> tuple[int, str, int] | None:
