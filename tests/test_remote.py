@@ -405,3 +405,16 @@ def test_azure_without_an_account_names_its_variables(monkeypatch: pytest.Monkey
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "no credentials found" in result.output
     assert "AZURE_STORAGE_ACCOUNT_NAME" in result.output
+
+
+@pytest.mark.parametrize("url", ["ftp://host/run.jsonl", "http://host/a.jsonl", "file:///a.jsonl"])
+def test_a_scheme_of_no_store_is_named(url: str) -> None:
+    result = run("compare", url)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert url.split(":")[0] + ":// URLs" in result.output and "no such file" not in result.output
+
+
+@pytest.mark.parametrize(("url", "form"), [("gs://", "gs://BUCKET"), ("az://", "az://CONTAINER")])
+def test_a_url_without_a_bucket_is_shown_its_own_form(url: str, form: str) -> None:
+    result = run("compare", url)
+    assert result.exit_code == 2 and "names no bucket" in result.output and form in result.output

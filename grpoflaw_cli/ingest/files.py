@@ -122,6 +122,13 @@ def _expand(raw: str | Path) -> list[Path]:
         return found
     out: list[Path] = []
     path = Path(raw)
+    scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", str(raw))
+    if scheme and not path.exists():  # http://, ftp://, file://: no store of ours
+        raise InputError(
+            f"'{raw}': grpoflaw does not read {scheme.group(1)}:// URLs",
+            hint="give a local path, or an s3://, gs://, az:// or hf:// URL (download others "
+            "first)",
+        )
     if path.is_dir():
         found = sorted(_log_files_in(path), key=natural_key)
         if not found:

@@ -40,6 +40,14 @@ _URL = re.compile(r"^([a-z0-9]+):/+(.*)$", re.IGNORECASE)
 
 INSTALL = "pip install 'grpoflaw[cloud]'"
 
+FORMS = {
+    "s3": "s3://BUCKET/PREFIX",
+    "gs": "gs://BUCKET/PREFIX",
+    "az": "az://CONTAINER/PREFIX",
+    "hf": "hf://datasets/ORG/NAME/PREFIX",
+}
+"""How a URL of each store is written."""
+
 
 def is_remote(raw: str | os.PathLike[str]) -> bool:
     """Does ``raw`` name a file in object storage (a scheme of :data:`SCHEMES`)?"""
@@ -62,7 +70,7 @@ def split(url: str) -> tuple[str, str, str]:
         width = 2
     bucket, key = "/".join(parts[:width]), "/".join(parts[width:])
     if not bucket or "" in parts[:width]:
-        raise InputError(f"'{url}' names no bucket", hint="write s3://BUCKET/PREFIX")
+        raise InputError(f"'{url}' names no bucket", hint=f"write {FORMS[kind]}")
     return kind, bucket, key
 
 
@@ -472,7 +480,7 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
         r"error sending request|connect|dns|timed out|Connection refused|tcp"
         r"|Name or service not known|name resolution|getaddrinfo",
         "cannot reach the storage endpoint",
-        "check the network, and the endpoint (AWS_ENDPOINT_URL for an S3-compatible store)",
+        "check the network{endpoint}",
     ),
 )
 
@@ -487,6 +495,12 @@ def _error(exc: BaseException, url: str) -> InputError:
     why = re.sub(r"^Generic \w+ error: | in [\d.]+[mµn]?s\b", "", _first_line(exc))
     for pattern, what, hint in _CAUSES:
         if re.search(pattern, text, re.IGNORECASE):
-            credentials = CREDENTIALS[split(url)[0]]
-            return InputError(f"'{url}': {what} ({why})", hint=hint.format(credentials=credentials))
+            kind = split(url)[0]
+            endpoint = (
+                ", and the endpoint (AWS_ENDPOINT_URL for an S3-compatible store)"
+                if kind == "s3"
+                else ""
+            )
+            hint = hint.format(credentials=CREDENTIALS[kind], endpoint=endpoint)
+            return InputError(f"'{url}': {what} ({why})", hint=hint)
     return InputError(f"'{url}': cannot read ({why})")
