@@ -84,6 +84,8 @@ def s3(odd: Path) -> Iterator[dict[str, str]]:
         "odd/bad.jsonl": odd / "bad.jsonl",
         "odd/bom.jsonl": odd / "bom.jsonl",
         **{f"wandb/{p.name}": p for p in WANDB.iterdir()},
+        "brackets/run [1].jsonl": SAMPLES / "seed.jsonl",  # a key that reads as a glob
+        "brackets/run [2]*.jsonl": SAMPLES / "seed.jsonl",
     }
     for key, path in uploads.items():
         client.upload_file(str(path), BUCKET, key)
@@ -237,6 +239,19 @@ def test_watch_one_remote_object_holds_back_its_newest_step(on_s3: dict[str, str
     assert f"watching {url} " in text
     assert "waiting: step 40 is still being written" in text
     assert "in 39 iterations" in text
+
+
+def test_keys_with_glob_characters_are_read_as_named(on_s3: dict[str, str], tmp_path: Path) -> None:
+    """Keys holding [, ] or *: a listed prefix reads them, and each named alone is that
+    object, as local files of such names are (a trial got a regex error)."""
+    for name in ("run [1].jsonl", "run [2]*.jsonl"):
+        (tmp_path / name).write_bytes((SAMPLES / "seed.jsonl").read_bytes())
+    there = json.dumps(report(f"s3://{BUCKET}/brackets/")).replace(f"s3://{BUCKET}/brackets/", "")
+    here = json.dumps(report(tmp_path)).replace(f"{tmp_path}/", "")
+    assert there == here  # the flags name the files: by the names the two share
+    alone = report(f"s3://{BUCKET}/brackets/run [1].jsonl")
+    assert alone == report(tmp_path / "run [1].jsonl")
+    assert alone["report"]["summary"]["rollouts"] == 14
 
 
 def test_wandb_tables_remote_equal_local(on_s3: dict[str, str]) -> None:

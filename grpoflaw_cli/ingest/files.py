@@ -226,7 +226,15 @@ def _literal(source: Source) -> str | Path:
 
 
 def _escaped(path: str) -> str:
-    """``*``, ``?`` and ``[`` escaped as one-character glob classes."""
+    """``*``, ``?`` and ``[`` escaped as one-character glob classes; in a URL, ``[`` and
+    ``]`` with backslashes, which Polars' cloud globs take (a class ``[[]`` is a regex
+    error there, and ``\\*`` matches nothing).
+
+    >>> print(_escaped("run [1]*.jsonl"), _escaped("s3://b/run [1]*.jsonl"))
+    run [[]1][*].jsonl s3://b/run \\[1\\][*].jsonl
+    """
+    if is_remote(path):
+        return re.sub(r"([*?])", r"[\1]", re.sub(r"([\[\]])", r"\\\1", path))
     return re.sub(r"([*?\[])", r"[\1]", path)
 
 

@@ -161,7 +161,9 @@ def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
     kind, bucket, key = split(url)
     store = _store(url)
     root = url[: len(url) - len(key)] if key else url.rstrip("/") + "/"
-    if any(ch in key for ch in "*?["):
+    if any(ch in key for ch in "*?[") and not (
+        not key.endswith("/") and (single := store.head_or_none(url)) is not None
+    ):  # a glob, unless an object has that very name ("run [1].jsonl"), as locally
         fixed = key[: min(key.find(c) for c in "*?[" if c in key)]
         prefix = fixed[: fixed.rfind("/") + 1]
         pattern = _glob_regex(key)
@@ -169,7 +171,7 @@ def expand(raw: str, is_log: Callable[[Path], bool]) -> list[RemotePath]:
         what = f"glob '{raw}' matches no log files"
     else:
         if key and not key.endswith("/"):
-            single = store.head_or_none(url)
+            single = single if any(ch in key for ch in "*?[") else store.head_or_none(url)
             if single is not None:
                 _STATS[url] = single
                 return [remote_path(url)]  # whatever its format: the caller says if unknown
