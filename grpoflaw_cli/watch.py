@@ -77,6 +77,8 @@ def follow(
     when this look failed; None before any) and why some or all files could not be read
     (None if all could), its settings named as the front end spells them
     (:func:`~grpoflaw_cli.errors.spelled_as`)."""
+    from grpoflaw_cli.ingest import file_format
+
     check_watched(watched)
     seen: Listing | None = None
     last: dict[str, Any] | None = None
@@ -86,7 +88,9 @@ def follow(
         estimators,
         source,
         {"framework": framework, "ddof": ddof, "eps": eps, "clip": clip},
-        appended=watched.is_file(),
+        # A JSONL or CSV file grows by lines; a Parquet file or a W&B table is rewritten
+        # whole, so its newest step is as complete as the others.
+        appended=watched.is_file() and file_format(watched) in ("jsonl", "csv", "tsv"),
     )
     while refreshes is None or done < refreshes:
         files = listing(watched)

@@ -117,3 +117,12 @@ def test_a_file_growing_under_polars_is_read_again_not_a_crash(
         fh.write(_lines(3)[0])
     report, problem = next(looks)
     assert report is not None and [it["step"] for it in report["iterations"]] == [1, 2]
+
+
+def test_a_file_rewritten_whole_holds_nothing_back(tmp_path: Path) -> None:
+    """A Parquet file or a W&B table is written whole each time: its last step is done."""
+    path = tmp_path / "rollouts.parquet"
+    pl.read_ndjson("".join(_lines(1) + _lines(2)).encode()).write_parquet(path)
+    report, problem = next(watch.follow(path, ColumnMap(), interval=0.01, refreshes=1))
+    assert report is not None and [it["step"] for it in report["iterations"]] == [1, 2]
+    assert problem is None
