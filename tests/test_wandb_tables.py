@@ -207,3 +207,18 @@ def test_a_table_cut_short_keeps_its_group_size(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     facts = json.loads(result.stdout)["facts"]
     assert facts["groups"] == 8 and facts["group sizes"] == "min 2, median 4, max 4"
+
+
+def test_a_deduplicated_table_after_a_normal_one_is_refused_by_name(tmp_path: Path) -> None:
+    """A trial's folder: a normal table, then one logged with log_unique_prompts. Only a
+    deduplicated first file was refused; the second was read as blocks of unrelated
+    prompts. Every file is checked now, and the message names the one at fault."""
+    columns = ["step", "prompt", "completion", "acc", "advantage"]
+    normal = [["5", f"q{p}", f"c{k}", float(k % 2), 0.0] for p in range(4) for k in range(4)]
+    unique = [["7", f"q{p}", "c", float(p % 2), 0.0] for p in range(8)]
+    for name, rows in (("completions_5_aa11bb22", normal), ("completions_7_cc33dd44", unique)):
+        (tmp_path / f"{name}.table.json").write_text(json.dumps({"columns": columns, "data": rows}))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    text = " ".join(result.output.split())
+    assert "completions_7_cc33dd44.table.json" in text and "log_unique_prompts=False" in text

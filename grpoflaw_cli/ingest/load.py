@@ -232,7 +232,18 @@ def _choose(read: _Files, user: ColumnMap, source: str) -> Choice:
         if scans
         else scan_file(read.sources[0], read.formats[0])
     )
-    choice = trainers.fitted(Choice(preset, trainers.merge(preset.mapping, user)), first, user)
+    # Blocks of rows by a column (TRL): the fit checks every file's, not only the first's.
+    files = (
+        [
+            (str(path), scan_file(data, fmt))
+            for path, data, fmt in zip(read.paths, read.sources, read.formats, strict=True)
+        ]
+        if preset.blocks_from and not scans
+        else []
+    )
+    choice = trainers.fitted(
+        Choice(preset, trainers.merge(preset.mapping, user)), first, user, files
+    )
     _reshape_files(read, choice.preset, scans)
     return choice
 

@@ -86,7 +86,12 @@ def reshape(frame: pl.LazyFrame, shape: Shape, where: str = "the log") -> pl.Laz
     return unpack(frame, shape.unpack, shape.unpack_fields)
 
 
-def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
+def fit(
+    choice: Choice,
+    first: pl.LazyFrame,
+    user: ColumnMap,
+    files: Sequence[tuple[str, pl.LazyFrame]] = (),
+) -> Choice:
     """The fit hook: the record column's fields, from the ``first`` file's rows as
     reshaped, and, unless the user named the reward or its components, those fields as
     the reward's components where they add up to it (:func:`metrics_as_components`)."""

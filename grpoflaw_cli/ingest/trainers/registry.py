@@ -78,7 +78,7 @@ __all__ = [
 Recognize = Callable[[Sequence[Path], Mapping[str, str]], "Preset | None"]
 Scan = Callable[[Path, Source, Format, Preset], pl.LazyFrame]
 Reshape = Callable[[pl.LazyFrame, Shape, str], pl.LazyFrame]
-Fit = Callable[[Choice, pl.LazyFrame, ColumnMap], Choice]
+Fit = Callable[[Choice, pl.LazyFrame, ColumnMap, Sequence[tuple[str, pl.LazyFrame]]], Choice]
 Finish = Callable[[pl.LazyFrame, Detection], Detection]
 Roles = Callable[[Detection], dict[str, pl.Expr]]
 Where = Callable[[Source, Format, int, Detection], str]
@@ -247,10 +247,16 @@ def reshaped(
     return frame if reshape is None else reshape(frame, shape, where)
 
 
-def fitted(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
-    """The choice completed from the ``first`` file's rows (the ``fit`` hook)."""
+def fitted(
+    choice: Choice,
+    first: pl.LazyFrame,
+    user: ColumnMap,
+    files: Sequence[tuple[str, pl.LazyFrame]] = (),
+) -> Choice:
+    """The choice completed from the ``first`` file's rows (the ``fit`` hook), which may
+    also check every file's (``files``: name and scan, lazily)."""
     fit = _trainer(choice.preset.name).fit
-    return choice if fit is None else fit(choice, first, user)
+    return choice if fit is None else fit(choice, first, user, files)
 
 
 def finished(first: pl.LazyFrame, det: Detection) -> Detection:

@@ -93,30 +93,42 @@ def missing(files: Sequence[Path], columns: Mapping[str, str]) -> str:
     )
 
 
-def fit(choice: Choice, first: pl.LazyFrame, user: ColumnMap) -> Choice:
+def fit(
+    choice: Choice,
+    first: pl.LazyFrame,
+    user: ColumnMap,
+    files: Sequence[tuple[str, pl.LazyFrame]] = (),
+) -> Choice:
     """The fit hook: groups as blocks of rows, their size inferred from the ``first``
-    file (:func:`block_size`), unless the user named a group column or size."""
+    file (:func:`block_size`), unless the user named a group column or size; a file with
+    one row per prompt is refused (:func:`_refuse_one_per_prompt`)."""
     column = choice.preset.blocks_from
     if not column or user.group or user.group_size:
         return choice
+    _refuse_one_per_prompt(files or [("the first file", first)], column)
     size = block_size(first, column)
     if size is None:
-        _refuse_one_per_prompt(first, column)
         return choice
     return replace(choice, mapping=replace(choice.mapping, group=None, group_size=size))
 
 
-def _refuse_one_per_prompt(first: pl.LazyFrame, column: str) -> None:
+def _refuse_one_per_prompt(files: Sequence[tuple[str, pl.LazyFrame]], column: str) -> None:
     """TRL logs ``num_generations`` ≥ 2 completions per prompt; a table where every
     prompt appears once was deduplicated (``log_unique_prompts``, W&B and trackio only):
-    its groups are gone, and reading each row as a group of one would answer nothing."""
+    its groups are gone, and reading its rows as blocks would group unrelated prompts.
+    One query over every file (the prompt column only)."""
     try:
-        counts = first.select(pl.len(), pl.col(column).n_unique()).collect().row(0)
+        counts = pl.collect_all(
+            [frame.select(pl.len(), pl.col(column).n_unique()) for _, frame in files]
+        )
     except READ_ERRORS:
-        return
-    if counts[0] >= 2 and counts[0] == counts[1]:
+        return  # the read proper says what is wrong
+    for (name, _), found in zip(files, counts, strict=True):
+        rows, distinct = found.row(0)
+        if rows < 2 or rows != distinct:
+            continue
         raise InputError(
-            f"every {column} appears once in the first file: TRL logged one completion per "
+            f"every {column} appears once in '{name}': TRL logged one completion per "
             f"prompt (log_unique_prompts=True; wandb_log_unique_prompts in older TRL), so "
             f"the groups cannot be rebuilt",
             hint="log with log_unique_prompts=False, or read TRL's completions Parquet files "
