@@ -66,7 +66,7 @@ def with_advantages(rows: pl.DataFrame, analysis: Analysis) -> pl.DataFrame:
             adv = apply(coef, reward, group_index, step_index, baseline)
         if analysis.conventions.framework == "trl":
             adv = np.nan_to_num(adv, nan=0.0)  # TRL's last step
-        out[f"adv_{name}"] = np.where(unscorable, 0.0, adv)
+        out[f"adv_{name}"] = np.where(unscorable, 0.0, adv) + 0.0  # no -0.0 (0 · −r)
     return rows.with_columns(pl.Series(k, v) for k, v in out.items())
 
 
@@ -174,6 +174,8 @@ class CoefficientColumns:
             x = self.row_variables[variable].expr
         scale, center, shift, mult = self.terms[name]
         adv = mult * (scale * (x - center) - shift)
+        adv = pl.when(adv == 0.0).then(0.0).otherwise(adv)  # no -0.0 (0 · −r); + 0.0 is
+        # simplified away
         # a row value that is missing (GDPO with every component missing) is NaN, as in
         # with_advantages; TRL zeroes it
         adv = adv.fill_null(float("nan"))

@@ -440,3 +440,25 @@ def test_gdpo_over_several_components_honors_the_clip() -> None:
 def test_gdpo_has_no_nan_under_openrlhf_singletons() -> None:
     adv = advantages([1.0, 0.0, 1.0, 5.0], [0, 0, 0, 1], "gdpo", Conventions.of("openrlhf"))
     assert np.all(np.isfinite(adv))
+
+
+def test_no_negative_zero_in_written_advantages(tmp_path) -> None:
+    """max_rl's 0 for a group of mean ≤ 0 is 0 · (r − 0): -0.0 for a negative reward, which
+    a CSV shows as '-0.0'. Both the in-memory and the streamed writes give 0.0."""
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from grpoflaw_cli.cli import app
+
+    log = tmp_path / "log.jsonl"
+    pl.DataFrame({"step": [1] * 3, "uid": ["a"] * 3, "score": [-1.0, 0.0, -2.0]}).write_ndjson(log)
+    for out in (tmp_path / "a.csv", tmp_path / "a.parquet"):
+        result = CliRunner().invoke(
+            app, ["advantages", str(log), "--estimators", "max_rl", "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    assert "-0.0" not in (tmp_path / "a.csv").read_text()
+    signs = pl.read_parquet(tmp_path / "a.parquet")["adv_max_rl"].to_numpy()
+    import numpy as np
+
+    assert not np.signbit(signs).any()
