@@ -95,6 +95,12 @@ REFUSED: list[tuple[str, str, bytes, list[str]]] = [
         ["line 1", "Infinity"],
     ),
     (
+        "rewards whose sum overflows",  # the mean overflows: named by the reward at fault
+        "log.jsonl",
+        lines(*({"step": 1, "uid": "a", "reward": r} for r in (1e308, -1e308, 1.5e308))),
+        ["line 1", "magnitude 1e+308 overflows"],
+    ),
+    (
         "number out of range",
         "log.jsonl",
         lines('{"step": 1, "uid": "a", "reward": 1e400}'),

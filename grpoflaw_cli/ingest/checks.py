@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 import polars as pl
 
@@ -280,37 +281,45 @@ def _check_baselines(log: Log, table: pl.DataFrame) -> None:
 
 def _check_reward_values(log: Log, table: pl.DataFrame) -> None:
     """Refuse a missing reward (unless under TRL's rule: unscorable, advantage 0), a
-    non-finite one, and one so large that its powers overflow."""
+    non-finite one, and one so large that its powers overflow (which can make a group's
+    mean overflow too: the first rule then finds no row, and the second names one)."""
     det = log.detection
     missing_ok = det.nan_rewards == "nansum"
     bad = table.filter(
         ((pl.col("n_null") > 0) & (not missing_ok))
         | ~pl.col("mean_shifted").fill_null(0.0).is_finite()
     )
-    if bad.height == 0:
-        largest = float(
-            table.select(pl.max_horizontal(pl.col("min").abs(), pl.col("max").abs()).max()).item()
-        )
-        if largest > MAX_ABS_REWARD:
-            path, where, _ = _first_row(log, pl.col("reward").abs() > MAX_ABS_REWARD)
-            raise InputError(
-                f"'{path}', {where}: a reward of magnitude {largest:.3g} overflows float64 "
-                "arithmetic (squares and sums of squares)",
-                hint=f"rescale the rewards below {MAX_ABS_REWARD:g}, or fix the reward function",
-            )
-        return
     reward = pl.col("reward")
-    path, where, row = _first_row(
-        log, ~reward.is_finite() if missing_ok else (reward.is_null() | ~reward.is_finite())
-    )
-    what = ", ".join(f"{c}={quoted(row[c][0])}" for c in det.reward_cols if c in row.columns)
-    raise InputError(
-        f"'{path}', {where}: the reward is missing or not finite ({what})",
-        hint="fix or drop that rollout; rewards must be finite numbers (NaN, null and ±inf "
-        "cannot be turned into advantages). If a missing reward means 'unscorable' in your "
-        f"trainer, as in TRL, pass {option('framework')} trl: such rollouts then get "
-        "advantage 0",
-    )
+    if bad.height:
+        found = _first_row(
+            log,
+            ~reward.is_finite() if missing_ok else (reward.is_null() | ~reward.is_finite()),
+            required=False,
+        )
+        if found is not None:
+            path, where, row = found
+            what = ", ".join(
+                f"{c}={quoted(row[c][0])}" for c in det.reward_cols if c in row.columns
+            )
+            raise InputError(
+                f"'{path}', {where}: the reward is missing or not finite ({what})",
+                hint="fix or drop that rollout; rewards must be finite numbers (NaN, null and "
+                "±inf cannot be turned into advantages). If a missing reward means "
+                f"'unscorable' in your trainer, as in TRL, pass {option('framework')} trl: "
+                "such rollouts then get advantage 0",
+            )
+    largest = table.select(pl.max_horizontal(pl.col("min").abs(), pl.col("max").abs()).max())
+    if bad.height or float(largest.item() or 0.0) > MAX_ABS_REWARD:
+        located = _first_row(log, reward.abs() > MAX_ABS_REWARD, required=False)
+        if located is None:  # pragma: no cover - a mean that overflows needs such a reward
+            raise InputError("the log has rewards whose sums overflow float64")
+        path, where, row = located
+        first = abs(float(row["reward"][0]))  # the named row's, not the log's largest
+        raise InputError(
+            f"'{path}', {where}: a reward of magnitude {first:.3g} overflows float64 "
+            "arithmetic (squares and sums of squares)",
+            hint=f"rescale the rewards below {MAX_ABS_REWARD:g}, or fix the reward function",
+        )
 
 
 def _missing(keys: pl.Series) -> bool:
@@ -334,10 +343,23 @@ def _inexact(keys: pl.Series) -> bool:
     return keys.dtype.is_float() and bool((keys.abs() >= EXACT_FLOAT).any())
 
 
+@overload
 def _first_row(
-    log: Log, predicate: pl.Expr, extra: Sequence[str] = ()
-) -> tuple[Path, str, pl.DataFrame]:
-    """The first canonical row matching ``predicate``: its file, 'line N' and the row.
+    log: Log, predicate: pl.Expr, extra: Sequence[str] = (), *, required: Literal[True] = True
+) -> tuple[Path, str, pl.DataFrame]: ...
+
+
+@overload
+def _first_row(
+    log: Log, predicate: pl.Expr, extra: Sequence[str] = (), *, required: Literal[False]
+) -> tuple[Path, str, pl.DataFrame] | None: ...
+
+
+def _first_row(
+    log: Log, predicate: pl.Expr, extra: Sequence[str] = (), *, required: bool = True
+) -> tuple[Path, str, pl.DataFrame] | None:
+    """The first canonical row matching ``predicate``: its file, 'line N' and the row
+    (None if there is none and it is not ``required``).
 
     Error path only: re-reads the files one at a time.
     """
@@ -362,6 +384,8 @@ def _first_row(
         if rows.height:
             where = located(log.source(index), fmt, int(rows["__row"][0]), det)
             return path, where, rows.drop("__row").rename({c: input_name(c) for c in inputs})
+    if not required:
+        return None
     raise InputError("the log has missing or non-finite values")  # pragma: no cover
 
 
