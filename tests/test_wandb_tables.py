@@ -107,6 +107,7 @@ def _write(tmp_path: Path, text: str, name: str = "t.table.json") -> Path:
         ('{"columns": ["a"], "data": [[1], [2, 3]]}', 'row 2 of "data" is not a list of 1 value'),
         ("[1, 2]", "not a JSON object"),
         ('{"columns": ["a", "a"], "data": []}', "the column 'a' is named twice"),
+        ('{"columns": ["a", ""], "data": []}', 'column 2 of "columns" has no name'),
         ('{"columns": "a", "data": []}', 'no list of column names under "columns"'),
         ('{"columns": ["a"], "rows": []}', 'no list of rows under "data"'),
         ('{"columns": ["a"],\n "data": [[1]', "not valid JSON at line 2"),

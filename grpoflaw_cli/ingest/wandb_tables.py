@@ -84,6 +84,10 @@ def table_frame(path: Path) -> pl.DataFrame:
         raise InputError(f"'{path}': no list of column names under \"columns\"", hint=HINT)
     if not isinstance(data, list):
         raise InputError(f"'{path}': no list of rows under \"data\"", hint=HINT)
+    if "" in columns:
+        raise InputError(
+            f"'{path}': column {columns.index('') + 1} of \"columns\" has no name", hint=HINT
+        )
     if len(set(columns)) != len(columns):
         twice = next(c for c in columns if columns.count(c) > 1)
         raise InputError(f"'{path}': the column '{twice}' is named twice", hint=HINT)
