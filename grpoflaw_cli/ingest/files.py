@@ -25,6 +25,7 @@ from grpoflaw_cli.formatting import count
 from grpoflaw_cli.ingest.columns import Format
 from grpoflaw_cli.ingest.lines import BOM, cleaned_copy, cut_gzip_error, is_gzip, jsonl_problem
 from grpoflaw_cli.ingest.remote import RemotePath, expand, is_remote, scan_options
+from grpoflaw_cli.ingest.wandb_tables import is_table
 
 READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 """What a read can raise on bad input. A Polars panic (a Rust bug hit by odd input, a
@@ -59,8 +60,8 @@ def file_format(path: Path) -> Format | None:
     >>> file_format(Path("steps/12.jsonl.gz"))
     'jsonl'
     """
-    if path.name.lower().endswith(".table.json"):  # a W&B table export
-        return "parquet"  # read from a Parquet copy (ingest.wandb_tables)
+    if is_table(path):  # a W&B table export, read from a Parquet copy
+        return "parquet"
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and is_gzip(path):
         suffixes = suffixes[:-1]
